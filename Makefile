@@ -1,0 +1,89 @@
+# allocprof build. `make` builds the shim and the CLI; `make check` runs every test;
+# `make demo` traces the built-in workload; `make bench` measures overhead.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CXX     ?= g++
+CC      ?= gcc
+PYTHON  ?= /usr/bin/python3
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+WARN     := -Wall -Wextra -Wno-unused-parameter
+CXXSTD   := -std=c++20
+OPT      ?= -O2 -g
+COMMON   := $(CXXSTD) $(OPT) $(WARN) -Iinclude -DALLOCPROF_VERSION='"$(VERSION)"' -MMD -MP
+
+# The shim is loaded into other programs: no exceptions or RTTI of its own, no libstdc++,
+# hidden symbols except the entry points, initial-exec TLS, frame pointers for --unwind fp.
+SHIM_CXXFLAGS := $(COMMON) -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -fvisibility=hidden \
+                 -fno-omit-frame-pointer -ftls-model=initial-exec -fno-plt
+SHIM_LDLIBS   := -lunwind -lzstd -ldl -lpthread
+
+ABSL_LIBS := absl_flat_hash_map absl_str_format absl_strings absl_status absl_statusor
+ANALYZER_CXXFLAGS = $(COMMON) $(shell pkg-config --cflags $(ABSL_LIBS) libdw libzstd 2>/dev/null)
+ANALYZER_LDLIBS   = $(shell pkg-config --libs $(ABSL_LIBS) libdw libzstd 2>/dev/null) -lpthread
+
+SHIM_SRCS := $(wildcard shim/*.cc)
+SHIM_OBJS := $(SHIM_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/shim/dlopen_hook.o
+
+# The analyzer library: everything but the CLI's main, shared with the unit tests.
+ANALYZER_LIB_SRCS := $(filter-out analyzer/main.cc,$(wildcard analyzer/*.cc))
+ANALYZER_LIB_OBJS := $(ANALYZER_LIB_SRCS:%.cc=$(BUILD)/%.o)
+ANALYZER_MAIN_OBJ := $(BUILD)/analyzer/main.o
+
+all: $(BUILD)/liballocprof.so $(BUILD)/allocprof
+
+# Dependencies are installed on first build (and by .ci/run); the stamp records the check.
+$(DEPS_STAMP):
+	@mkdir -p $(BUILD)
+	@bash scripts/install-deps.sh
+	@touch $@
+
+$(BUILD)/shim/%.o: shim/%.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(SHIM_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/shim/dlopen_hook.o: shim/dlopen_hook.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+$(BUILD)/liballocprof.so: $(SHIM_OBJS)
+	$(CC) -shared -Wl,-z,defs -Wl,-z,now -Wl,--no-undefined -o $@ $^ $(SHIM_LDLIBS)
+
+$(BUILD)/analyzer/%.o: analyzer/%.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(ANALYZER_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libanalyzer.a: $(ANALYZER_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/allocprof: $(ANALYZER_MAIN_OBJ) $(BUILD)/libanalyzer.a
+	$(CXX) -o $@ $^ $(ANALYZER_LDLIBS)
+
+include tests/tests.mk
+-include bench/bench.mk
+
+$(BUILD)/examples/demo_workload: examples/demo_workload.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O2 -g -pthread -o $@ $<
+
+demo: all $(BUILD)/examples/demo_workload
+	@bash examples/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/allocprof
+	install -m 0755 $(BUILD)/allocprof $(DESTDIR)$(PREFIX)/bin/allocprof
+	install -m 0644 $(BUILD)/liballocprof.so $(DESTDIR)$(PREFIX)/lib/allocprof/liballocprof.so
+	install -d $(DESTDIR)$(PREFIX)/include/allocprof
+	install -m 0644 include/allocprof/*.h $(DESTDIR)$(PREFIX)/include/allocprof/
+
+clean:
+	rm -rf $(BUILD) out
+
+.PHONY: all demo install clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,47 @@
+// A small command-line parser for the subcommands: long options with or without a value
+// ("--depth 32", "--depth=32"), short aliases, repeatable options, positionals, and "--" ending
+// option parsing. Errors name the offending argument.
+#ifndef ALLOCPROF_ANALYZER_CLI_ARGS_H_
+#define ALLOCPROF_ANALYZER_CLI_ARGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+
+namespace allocprof {
+
+class CliArgs {
+ public:
+  // Declares an option. `names` is e.g. "-o,--output"; `takes_value` false for switches.
+  void Option(const std::string& names, bool takes_value, const std::string& help);
+  absl::Status Parse(int argc, char** argv, int first);
+
+  bool Has(const std::string& name) const;
+  std::string Get(const std::string& name, const std::string& fallback = "") const;
+  const std::vector<std::string>& GetAll(const std::string& name) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+  // Arguments after "--", verbatim.
+  const std::vector<std::string>& rest() const { return rest_; }
+  bool saw_double_dash() const { return saw_double_dash_; }
+  std::string Help() const;
+
+ private:
+  struct Spec {
+    std::string canonical;
+    bool takes_value;
+    std::string names;
+    std::string help;
+  };
+  std::vector<Spec> specs_;
+  absl::flat_hash_map<std::string, size_t> by_name_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> values_;
+  std::vector<std::string> positional_;
+  std::vector<std::string> rest_;
+  bool saw_double_dash_ = false;
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_CLI_ARGS_H_

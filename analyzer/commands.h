@@ -1,0 +1,19 @@
+// The CLI's subcommands. Each returns the process exit code (see kExit*).
+#ifndef ALLOCPROF_ANALYZER_COMMANDS_H_
+#define ALLOCPROF_ANALYZER_COMMANDS_H_
+
+namespace allocprof {
+
+// Exit codes shared by every subcommand (documented in README.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitVerdictFailed = 1;  // diff: a --fail-if rule failed
+inline constexpr int kExitBadInput = 2;       // not a trace, unsupported version, unreadable
+inline constexpr int kExitDamaged = 3;        // dump: the trace was truncated or corrupt (prefix shown)
+inline constexpr int kExitUsage = 64;         // bad command line
+
+int RunCommand(int argc, char** argv);   // allocprof run [options] -- CMD ARGS...
+int DumpCommand(int argc, char** argv);  // allocprof dump TRACE
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_COMMANDS_H_

@@ -1,0 +1,34 @@
+// allocprof: one CLI, one subcommand per stage of the workflow.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: allocprof COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  run [options] -- CMD ARGS...   run CMD with the shim preloaded and write a trace\n"
+    "  dump TRACE                     print every record of a trace\n"
+    "\n"
+    "Run 'allocprof COMMAND --help' for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? allocprof::kExitUsage : allocprof::kExitOk;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("allocprof %s\n", ALLOCPROF_VERSION);
+    return 0;
+  }
+  const char* cmd = argv[1];
+  if (strcmp(cmd, "run") == 0) return allocprof::RunCommand(argc, argv);
+  if (strcmp(cmd, "dump") == 0) return allocprof::DumpCommand(argc, argv);
+  fprintf(stderr, "allocprof: unknown command '%s'\n\n%s", cmd, kUsage);
+  return allocprof::kExitUsage;
+}

@@ -1,0 +1,120 @@
+// Reads one process's trace into a time-ordered stream of allocation events plus a catalog of
+// everything else the trace describes (process, threads, modules, stacks, warnings).
+//
+// Threads write their chunks independently, so the file holds each thread's events in order but
+// interleaves threads arbitrarily. EventMerger restores one global order: it holds events until
+// every live thread has promised (ChunkHeader::covered_until_ns, kQuiet) that nothing older can
+// follow, then releases them oldest first, frees before allocations at equal times. Memory stays
+// bounded by the shim's flush interval, not by the trace's length.
+#ifndef ALLOCPROF_ANALYZER_PROCESS_TRACE_H_
+#define ALLOCPROF_ANALYZER_PROCESS_TRACE_H_
+
+#include <stdint.h>
+
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "allocprof/trace_format.h"
+#include "record_decoder.h"
+#include "trace_file.h"
+
+namespace allocprof {
+
+inline constexpr uint32_t kLateThread = format::kProcessThread;
+
+struct Event {
+  uint64_t time;
+  uint64_t addr;
+  uint64_t size;       // allocations only
+  uint32_t stack_id;   // allocations only; 0 = no stack
+  uint32_t thread;     // writer thread index, kLateThread for events written after the thread's exit
+  format::EntryPoint entry;
+  bool is_free;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void OnEvent(const Event& e) = 0;
+};
+
+struct ThreadInfo {
+  uint64_t tid = 0;
+  std::string name;
+  uint64_t start_time = 0;
+  uint64_t end_time = 0;
+  bool ended = false;
+};
+
+struct ModuleInfo {
+  uint64_t time = 0;
+  uint64_t load_bias = 0;
+  std::string path;
+  std::string build_id;  // raw bytes
+  std::vector<Segment> segments;
+};
+
+struct ProcessCatalog {
+  std::string path;
+  bool has_process = false;
+  ProcessInfo process;
+  bool ended_cleanly = false;     // a kEnd record was seen
+  std::vector<std::string> execs;  // paths the process exec'd (last one replaced it)
+  absl::flat_hash_map<uint32_t, ThreadInfo> threads;
+  std::vector<ModuleInfo> modules;
+  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> stacks;
+  std::vector<std::string> shim_warnings;
+  std::vector<Diagnostic> diagnostics;  // damage found while reading
+  uint64_t chunks = 0;
+  uint64_t records = 0;
+  uint64_t events = 0;
+  uint64_t out_of_order_events = 0;  // arrived after newer events were released (should be 0)
+  uint64_t first_time = 0, last_time = 0;
+};
+
+class EventMerger {
+ public:
+  explicit EventMerger(EventSink* sink) : sink_(sink) {}
+  void Add(const Event& e);
+  void ThreadStarted(uint32_t thread, uint64_t time);
+  void ThreadEnded(uint32_t thread);
+  void Covered(uint32_t thread, uint64_t until);
+  // Releases what every live thread has covered.
+  void Release();
+  // End of input: releases everything.
+  void Finish();
+  uint64_t out_of_order() const { return out_of_order_; }
+  size_t pending() const { return heap_.size(); }
+
+ private:
+  struct Pending {
+    Event e;
+    uint64_t seq;
+  };
+  struct Later {
+    bool operator()(const Pending& a, const Pending& b) const {
+      if (a.e.time != b.e.time) return a.e.time > b.e.time;
+      if (a.e.is_free != b.e.is_free) return !a.e.is_free;  // frees first
+      return a.seq > b.seq;
+    }
+  };
+  void Emit(const Pending& p);
+
+  EventSink* sink_;
+  std::priority_queue<Pending, std::vector<Pending>, Later> heap_;
+  absl::flat_hash_map<uint32_t, uint64_t> covered_;  // live threads
+  uint64_t seq_ = 0;
+  uint64_t released_until_ = 0;
+  uint64_t out_of_order_ = 0;
+};
+
+// Reads `path` completely. Fails only when the file cannot be used at all (not a trace, newer
+// version); damage found along the way is reported in catalog->diagnostics.
+absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog);
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_PROCESS_TRACE_H_

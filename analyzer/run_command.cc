@@ -1,0 +1,259 @@
+// allocprof run [options] -- CMD ARGS...: runs CMD with the shim preloaded.
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli_args.h"
+#include "commands.h"
+
+namespace allocprof {
+namespace {
+
+std::string SelfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  std::string path(buf);
+  return path.substr(0, path.rfind('/'));
+}
+
+bool IsFile(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The shim sits next to the CLI in the build tree, or in ../lib/allocprof once installed.
+std::string FindShim() {
+  if (const char* env = getenv("ALLOCPROF_SHIM"); env && *env) return env;
+  std::string dir = SelfDir();
+  for (const std::string& candidate : {dir + "/liballocprof.so", dir + "/../lib/allocprof/liballocprof.so"}) {
+    if (IsFile(candidate)) {
+      char real[PATH_MAX];
+      return realpath(candidate.c_str(), real) ? std::string(real) : candidate;
+    }
+  }
+  return "";
+}
+
+// Resolves CMD the way execvp will.
+std::string ResolveCommand(const std::string& cmd) {
+  if (cmd.find('/') != std::string::npos) return cmd;
+  const char* path = getenv("PATH");
+  for (const auto& dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : std::string(dir), "/", cmd);
+    if (access(candidate.c_str(), X_OK) == 0 && IsFile(candidate)) return candidate;
+  }
+  return "";
+}
+
+enum class Linkage { kDynamic, kStatic, kScript, kUnknown };
+
+// A program without PT_INTERP never runs the dynamic loader, so LD_PRELOAD cannot reach it.
+Linkage ProbeLinkage(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Linkage::kUnknown;
+  Elf64_Ehdr eh;
+  ssize_t n = pread(fd, &eh, sizeof(eh), 0);
+  Linkage result = Linkage::kUnknown;
+  if (n >= 2 && memcmp(&eh, "#!", 2) == 0) {
+    result = Linkage::kScript;
+  } else if (n == sizeof(eh) && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+             eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 512) {
+    result = Linkage::kStatic;
+    for (int i = 0; i < eh.e_phnum; ++i) {
+      Elf64_Phdr ph;
+      if (pread(fd, &ph, sizeof(ph), static_cast<off_t>(eh.e_phoff + i * sizeof(ph))) != sizeof(ph)) break;
+      if (ph.p_type == PT_INTERP) result = Linkage::kDynamic;
+    }
+  }
+  close(fd);
+  return result;
+}
+
+std::string Absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof(cwd))) return path;
+  return absl::StrCat(cwd, "/", path);
+}
+
+int CountChildTraces(const std::string& output) {
+  std::string dir = output.substr(0, output.rfind('/'));
+  std::string base = output.substr(output.rfind('/') + 1) + ".";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  int count = 0;
+  while (struct dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (!absl::StartsWith(name, base)) continue;
+    std::string suffix = name.substr(base.size());
+    if (!suffix.empty() && suffix.find_first_not_of("0123456789.") == std::string::npos) ++count;
+  }
+  closedir(d);
+  return count;
+}
+
+constexpr char kRunUsage[] =
+    "usage: allocprof run [options] -- CMD [ARGS...]\n"
+    "\n"
+    "Runs CMD with allocprof's shim preloaded. The trace goes to FILE (default allocprof.trace);\n"
+    "forked and exec'd child processes write FILE.PID. Exit status is CMD's.\n"
+    "\n"
+    "options:\n";
+
+}  // namespace
+
+int RunCommand(int argc, char** argv) {
+  CliArgs args;
+  args.Option("-o,--output", true, "trace file (default allocprof.trace)");
+  args.Option("--unwind", true, "stack capture: libunwind (default), fp (frame pointers), none");
+  args.Option("--depth", true, "frames kept per stack, 1..1024 (default 64)");
+  args.Option("--buffer", true, "per-thread buffer, e.g. 128KiB (default), 16KiB..8MiB");
+  args.Option("--flush-ms", true, "idle buffers are flushed this often (default 200; 0 = only when full)");
+  args.Option("--zstd-level", true, "compression level of trace chunks, 0 = none (default 1)");
+  args.Option("--no-follow", false, "do not trace programs that CMD execs");
+  args.Option("--force", false, "replace an existing trace file");
+  args.Option("-q,--quiet", false, "no messages from allocprof on stderr");
+  args.Option("-h,--help", false, "show this help");
+  absl::Status st = args.Parse(argc, argv, 2);
+  if (args.Has("--help")) {
+    printf("%s%s", kRunUsage, args.Help().c_str());
+    return kExitOk;
+  }
+  if (!st.ok() || args.rest().empty() || !args.positional().empty()) {
+    if (!st.ok()) fprintf(stderr, "allocprof run: %s\n", std::string(st.message()).c_str());
+    else if (!args.positional().empty())
+      fprintf(stderr, "allocprof run: put the command after '--' (got '%s')\n", args.positional()[0].c_str());
+    else fprintf(stderr, "allocprof run: no command given\n");
+    fprintf(stderr, "%s%s", kRunUsage, args.Help().c_str());
+    return kExitUsage;
+  }
+  bool quiet = args.Has("--quiet");
+  std::string unwind = args.Get("--unwind", "libunwind");
+  if (unwind != "libunwind" && unwind != "fp" && unwind != "none") {
+    fprintf(stderr, "allocprof run: --unwind must be libunwind, fp or none (got '%s')\n", unwind.c_str());
+    return kExitUsage;
+  }
+  for (const char* numeric : {"--depth", "--flush-ms", "--zstd-level"}) {
+    uint32_t v;
+    if (args.Has(numeric) && !absl::SimpleAtoi(args.Get(numeric), &v)) {
+      fprintf(stderr, "allocprof run: %s needs a number (got '%s')\n", numeric, args.Get(numeric).c_str());
+      return kExitUsage;
+    }
+  }
+  std::string shim = FindShim();
+  if (shim.empty()) {
+    fprintf(stderr, "allocprof run: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
+            SelfDir().c_str());
+    return kExitBadInput;
+  }
+  const std::string& cmd = args.rest()[0];
+  std::string resolved = ResolveCommand(cmd);
+  if (resolved.empty()) {
+    fprintf(stderr, "allocprof run: %s: command not found\n", cmd.c_str());
+    return 127;
+  }
+  switch (ProbeLinkage(resolved)) {
+    case Linkage::kStatic:
+      fprintf(stderr,
+              "allocprof run: %s is statically linked: it never loads the shim (LD_PRELOAD needs the dynamic "
+              "loader), so there is nothing to trace\n",
+              resolved.c_str());
+      return kExitBadInput;
+    default:
+      break;
+  }
+  struct stat st_cmd;
+  if (stat(resolved.c_str(), &st_cmd) == 0 && (st_cmd.st_mode & (S_ISUID | S_ISGID)) && !quiet) {
+    fprintf(stderr, "allocprof run: warning: %s is set-user/group-ID; the loader ignores LD_PRELOAD for it\n",
+            resolved.c_str());
+  }
+
+  std::string output = Absolute(args.Get("--output", "allocprof.trace"));
+  struct stat st_out;
+  if (lstat(output.c_str(), &st_out) == 0) {
+    if (!args.Has("--force")) {
+      fprintf(stderr, "allocprof run: %s already exists; pass --force to replace it or choose another -o\n",
+              output.c_str());
+      return kExitUsage;
+    }
+    if (S_ISDIR(st_out.st_mode)) {
+      fprintf(stderr, "allocprof run: %s is a directory\n", output.c_str());
+      return kExitUsage;
+    }
+    // Removing the name (a symlink is removed, not followed); the shim then creates a fresh file.
+    if (unlink(output.c_str()) != 0) {
+      fprintf(stderr, "allocprof run: cannot replace %s: %s\n", output.c_str(), strerror(errno));
+      return kExitBadInput;
+    }
+  }
+
+  std::string preload = shim;
+  if (const char* existing = getenv("LD_PRELOAD"); existing && *existing) preload = absl::StrCat(shim, ":", existing);
+
+  pid_t child = fork();
+  if (child < 0) {
+    fprintf(stderr, "allocprof run: fork failed: %s\n", strerror(errno));
+    return kExitBadInput;
+  }
+  if (child == 0) {
+    setenv("LD_PRELOAD", preload.c_str(), 1);
+    setenv("ALLOCPROF_OUTPUT", output.c_str(), 1);
+    setenv("ALLOCPROF_ROOT_PID", std::to_string(getpid()).c_str(), 1);
+    setenv("ALLOCPROF_UNWIND", unwind.c_str(), 1);
+    if (args.Has("--depth")) setenv("ALLOCPROF_DEPTH", args.Get("--depth").c_str(), 1);
+    if (args.Has("--buffer")) setenv("ALLOCPROF_BUFFER", args.Get("--buffer").c_str(), 1);
+    if (args.Has("--flush-ms")) setenv("ALLOCPROF_FLUSH_MS", args.Get("--flush-ms").c_str(), 1);
+    if (args.Has("--zstd-level")) setenv("ALLOCPROF_ZSTD_LEVEL", args.Get("--zstd-level").c_str(), 1);
+    setenv("ALLOCPROF_FOLLOW", args.Has("--no-follow") ? "0" : "1", 1);
+    if (quiet) setenv("ALLOCPROF_QUIET", "1", 1);
+    std::vector<char*> child_argv;
+    for (const auto& a : args.rest()) child_argv.push_back(const_cast<char*>(a.c_str()));
+    child_argv.push_back(nullptr);
+    execv(resolved.c_str(), child_argv.data());
+    fprintf(stderr, "allocprof run: cannot execute %s: %s\n", resolved.c_str(), strerror(errno));
+    _exit(127);
+  }
+  // Like a shell waiting for its foreground job: the terminal's signals reach CMD directly.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (!quiet) {
+    int children = CountChildTraces(output);
+    if (IsFile(output)) {
+      fprintf(stderr, "allocprof: trace written to %s%s\n", output.c_str(),
+              children ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ",
+                                      output, ".*)").c_str()
+                       : "");
+    } else {
+      fprintf(stderr, "allocprof: no trace was written to %s (did %s start?)\n", output.c_str(), cmd.c_str());
+    }
+    if (WIFSIGNALED(status)) {
+      fprintf(stderr, "allocprof: %s was killed by signal %d; its trace holds everything up to the last flush\n",
+              cmd.c_str(), WTERMSIG(status));
+    }
+  }
+  return code;
+}
+
+}  // namespace allocprof

@@ -1,0 +1,223 @@
+// allocprof trace format: the one definition shared by the shim (writer) and the analyzer (reader).
+//
+// A trace is a FileHeader followed by chunks. Each chunk is a ChunkHeader and a payload of records,
+// optionally zstd-compressed. Chunks are independent (delta encodings restart in every chunk), so a
+// reader can stop cleanly at a truncated tail and resynchronise after corruption by scanning for the
+// next chunk magic whose checksum holds. Every chunk belongs to one writer thread; a thread's chunks
+// appear in the file in the order of their events.
+//
+// Record layout inside a payload (all integers LEB128 varints, "zz" = zigzag-encoded signed delta):
+//
+//   tag 0x00-0x3F  ALLOC   entry=tag&0x3F | dt | size | zz(addr - prev_addr) | stack_id
+//   tag 0x40-0x7F  FREE    entry=tag&0x3F | dt | zz(addr - prev_addr)
+//   tag 0x80+      control records, see RecordTag below
+//
+// dt is the time since the previous timed record of the chunk (the first one counts from
+// ChunkHeader::base_time_ns). Times are CLOCK_MONOTONIC nanoseconds, comparable across the processes
+// of one machine, so the traces of a fork tree merge into one timeline.
+//
+// Ordering contract: a free is stamped before the memory is handed back to the allocator and an
+// allocation after the allocator returned it, so sorting all threads' events by time (frees first on
+// equal times) pairs every address reuse correctly. ChunkHeader::covered_until_ns promises that no
+// later chunk of the same thread holds an event older than it, which bounds the reader's merge window.
+//
+// Versioning: kFormatVersion is bumped on every incompatible change; readers reject newer versions.
+#ifndef ALLOCPROF_TRACE_FORMAT_H_
+#define ALLOCPROF_TRACE_FORMAT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+namespace allocprof::format {
+
+inline constexpr char kFileMagic[8] = {'A', 'L', 'L', 'O', 'C', 'P', 'R', 'F'};
+inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr uint32_t kChunkMagic = 0x4b435041;  // "APCK" little-endian
+inline constexpr uint32_t kProcessThread = 0xffffffffu;  // chunks not owned by an application thread
+inline constexpr uint32_t kMaxChunkPayload = 16u << 20;  // readers reject larger claims
+inline constexpr uint32_t kMaxStackDepth = 1024;
+inline constexpr uint32_t kMaxStringLength = 64u << 10;
+
+struct FileHeader {
+  char magic[8];
+  uint16_t version;
+  uint16_t header_size;  // sizeof(FileHeader); lets a later minor version append fields
+  uint32_t flags;        // reserved, 0
+};
+static_assert(sizeof(FileHeader) == 16);
+
+enum class Codec : uint8_t { kNone = 0, kZstd = 1 };
+
+struct ChunkHeader {
+  uint32_t magic;             // kChunkMagic
+  uint8_t codec;              // Codec
+  uint8_t flags;              // reserved, 0
+  uint16_t header_size;       // sizeof(ChunkHeader)
+  uint32_t stored_size;       // payload bytes that follow the header in the file
+  uint32_t raw_size;          // payload bytes after decompression
+  uint32_t thread;            // writer thread index within the process, or kProcessThread
+  uint32_t record_count;      // records in the payload
+  uint64_t base_time_ns;      // time origin of the payload's first dt
+  uint64_t covered_until_ns;  // the thread has no event before this in any later chunk
+  uint32_t checksum;          // ChunkChecksum(header with checksum = 0, stored payload)
+  uint32_t reserved;
+};
+static_assert(sizeof(ChunkHeader) == 48);
+
+// Entry points, listed once: X(enumerator, symbol, family, kind).
+// family: how the memory must be released (mismatched frees compare families).
+// kind: whether the entry point allocates or frees.
+#define ALLOCPROF_ENTRY_POINTS(X)                                                     \
+  X(kMalloc, "malloc", kMallocFamily, kAlloc)                                        \
+  X(kCalloc, "calloc", kMallocFamily, kAlloc)                                        \
+  X(kRealloc, "realloc", kMallocFamily, kAlloc)                                      \
+  X(kReallocarray, "reallocarray", kMallocFamily, kAlloc)                            \
+  X(kPosixMemalign, "posix_memalign", kMallocFamily, kAlloc)                         \
+  X(kAlignedAlloc, "aligned_alloc", kMallocFamily, kAlloc)                           \
+  X(kMemalign, "memalign", kMallocFamily, kAlloc)                                    \
+  X(kValloc, "valloc", kMallocFamily, kAlloc)                                        \
+  X(kPvalloc, "pvalloc", kMallocFamily, kAlloc)                                      \
+  X(kNew, "operator new", kNewFamily, kAlloc)                                        \
+  X(kNewArray, "operator new[]", kNewArrayFamily, kAlloc)                            \
+  X(kNewNothrow, "operator new(nothrow)", kNewFamily, kAlloc)                        \
+  X(kNewArrayNothrow, "operator new[](nothrow)", kNewArrayFamily, kAlloc)            \
+  X(kNewAligned, "operator new(align)", kNewFamily, kAlloc)                          \
+  X(kNewArrayAligned, "operator new[](align)", kNewArrayFamily, kAlloc)              \
+  X(kNewAlignedNothrow, "operator new(align,nothrow)", kNewFamily, kAlloc)           \
+  X(kNewArrayAlignedNothrow, "operator new[](align,nothrow)", kNewArrayFamily, kAlloc) \
+  X(kFree, "free", kMallocFamily, kRelease)                                          \
+  X(kFreeSized, "free_sized", kMallocFamily, kRelease)                               \
+  X(kFreeAlignedSized, "free_aligned_sized", kMallocFamily, kRelease)                \
+  X(kReallocFree, "realloc(free)", kMallocFamily, kRelease)                          \
+  X(kDelete, "operator delete", kNewFamily, kRelease)                                \
+  X(kDeleteArray, "operator delete[]", kNewArrayFamily, kRelease)                    \
+  X(kDeleteSized, "operator delete(sized)", kNewFamily, kRelease)                    \
+  X(kDeleteArraySized, "operator delete[](sized)", kNewArrayFamily, kRelease)        \
+  X(kDeleteNothrow, "operator delete(nothrow)", kNewFamily, kRelease)                \
+  X(kDeleteArrayNothrow, "operator delete[](nothrow)", kNewArrayFamily, kRelease)    \
+  X(kDeleteAligned, "operator delete(align)", kNewFamily, kRelease)                  \
+  X(kDeleteArrayAligned, "operator delete[](align)", kNewArrayFamily, kRelease)      \
+  X(kDeleteSizedAligned, "operator delete(sized,align)", kNewFamily, kRelease)       \
+  X(kDeleteArraySizedAligned, "operator delete[](sized,align)", kNewArrayFamily, kRelease) \
+  X(kDeleteAlignedNothrow, "operator delete(align,nothrow)", kNewFamily, kRelease)   \
+  X(kDeleteArrayAlignedNothrow, "operator delete[](align,nothrow)", kNewArrayFamily, kRelease)
+
+enum class EntryPoint : uint8_t {
+#define ALLOCPROF_ENUMERATOR(e, name, family, kind) e,
+  ALLOCPROF_ENTRY_POINTS(ALLOCPROF_ENUMERATOR)
+#undef ALLOCPROF_ENUMERATOR
+      kCount
+};
+static_assert(static_cast<int>(EntryPoint::kCount) <= 64, "entry point must fit the tag's low 6 bits");
+
+enum class Family : uint8_t { kMallocFamily, kNewFamily, kNewArrayFamily };
+enum class EntryKind : uint8_t { kAlloc, kRelease };
+
+struct EntryPointInfo {
+  const char* name;
+  Family family;
+  EntryKind kind;
+};
+
+inline constexpr EntryPointInfo kEntryPoints[] = {
+#define ALLOCPROF_INFO(e, name, family, kind) {name, Family::family, EntryKind::kind},
+    ALLOCPROF_ENTRY_POINTS(ALLOCPROF_INFO)
+#undef ALLOCPROF_INFO
+};
+
+inline constexpr uint8_t kAllocTagBase = 0x00;
+inline constexpr uint8_t kFreeTagBase = 0x40;
+inline constexpr uint8_t kControlTagBase = 0x80;
+
+// Control records. Fields in order; "str" is uvarint length + bytes, "t" is a dt as above.
+enum class RecordTag : uint8_t {
+  // id | depth | frame[0] | zz(frame[i] - frame[i-1])...   frames are return addresses, leaf first
+  kStackDef = 0x80,
+  // t | os_tid
+  kThreadStart = 0x81,
+  // str name (the thread's name as of this point)
+  kThreadName = 0x82,
+  // t (the thread exited; no further chunk of it follows)
+  kThreadEnd = 0x83,
+  // t | load_bias | str path | str build_id (raw bytes) | n | n × (vaddr | memsz | flags)
+  kModule = 0x84,
+  // pid | ppid | exec_generation | start_monotonic_ns | start_realtime_ns | page_size |
+  // llc_bytes | unwind_mode | max_depth | str exe | str command_line (args joined by NUL) | str shim_version
+  kProcess = 0x85,
+  // t | str path (the process is about to exec this path; its trace ends here if exec succeeds)
+  kExec = 0x86,
+  // t | child_pid
+  kFork = 0x87,
+  // t | str text (a condition the shim wants the user to see, e.g. a module loaded with RTLD_DEEPBIND)
+  kWarning = 0x88,
+  // t (the process finished tracing cleanly; absence means it was cut short)
+  kEnd = 0x89,
+  // t | thread (in a process chunk: that thread has no event older than t in any later chunk;
+  // written for idle threads so the reader's merge window keeps moving)
+  kQuiet = 0x8a,
+};
+
+enum class UnwindMode : uint8_t { kNone = 0, kFramePointer = 1, kLibunwind = 2 };
+
+// ---- varint primitives (shared by encoder and decoder) ----
+
+inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+inline int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+// Writes v at p, returns one past the last byte written (at most 10 bytes).
+inline uint8_t* PutVarint(uint8_t* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v) | 0x80;
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  return p;
+}
+
+// Reads a varint from [*p, end). Returns false (leaving *p unspecified) on a truncated or
+// over-long encoding, so corrupt input can never read past end.
+inline bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*p >= end) return false;
+    uint8_t b = *(*p)++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Checksum of a chunk: header (with its checksum field zeroed) then stored payload. A
+// multiply-xorshift hash over 8-byte words: cheap enough to run on every flush, strong enough to
+// tell a real chunk from bytes that happen to contain the magic.
+inline uint64_t ChecksumUpdate(uint64_t h, const void* data, size_t n) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t tail = 0;
+  memcpy(&tail, p, n);
+  h = (h ^ tail ^ (static_cast<uint64_t>(n) << 56)) * kMul;
+  return h ^ (h >> 32);
+}
+
+inline uint32_t ChunkChecksum(const ChunkHeader& header, const void* payload, size_t stored_size) {
+  ChunkHeader copy = header;
+  copy.checksum = 0;
+  uint64_t h = ChecksumUpdate(0x243f6a8885a308d3ull, &copy, sizeof(copy));
+  return static_cast<uint32_t>(ChecksumUpdate(h, payload, stored_size));
+}
+
+}  // namespace allocprof::format
+
+#endif  // ALLOCPROF_TRACE_FORMAT_H_

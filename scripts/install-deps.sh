@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages allocprof builds, tests and benchmarks with.
+# Idempotent: when everything is present it only runs dpkg-query and exits.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config git
+  libunwind-dev        # nongnu libunwind (unw_backtrace); replaces LLVM's libunwind-14-dev
+  libabsl-dev          # analyzer: containers, flags, strings, status
+  libdw-dev libelf-dev # analyzer: offline symbolization (elfutils)
+  libzstd-dev zstd     # trace compression; zstd CLI also lets heaptrack write .zst
+  libgtest-dev         # unit tests
+  python3-matplotlib python3-pytest  # reports/ and their tests, under /usr/bin/python3
+  protobuf-compiler    # pprof export round-trip test (protoc --decode)
+  sqlite3 kcat         # real programs the integration tests preload into
+  heaptrack            # benchmark baseline
+  valgrind             # callgrind instruction counts in bench/
+  clang                # libFuzzer builds
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+# LLVM's libunwind-14-dev provides libunwind-dev, so check for the real one by its header's API.
+if ! grep -qs unw_backtrace /usr/include/libunwind-common.h /usr/include/*/libunwind-common.h 2>/dev/null; then
+  missing+=(libunwind-dev)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

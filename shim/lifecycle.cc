@@ -1,0 +1,327 @@
+// Process lifecycle: initialisation, the ticker thread, fork, exec, exit and _exit.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "module_map.h"
+#include "options.h"
+#include "process_record.h"
+#include "process_state.h"
+#include "real_functions.h"
+#include "recorder.h"
+#include "stack_capture.h"
+#include "stack_table.h"
+#include "stderr_log.h"
+#include "thread_state.h"
+#include "trace_writer.h"
+
+extern char** environ;
+
+namespace allocprof::shim {
+
+std::atomic<Mode> g_mode{Mode::kUninitialized};
+std::atomic<uint32_t> g_generation{0};
+
+namespace {
+
+std::atomic<bool> g_ticker_started{false};
+std::atomic<bool> g_ticker_stop{false};
+std::atomic<bool> g_stop_reported{false};
+
+// Marks the calling thread as inside the shim for a scope (the shim's own allocations are not
+// recorded), whether or not it already was.
+class ShimScope {
+ public:
+  ShimScope() : outer_(!t_local.in_hook) { t_local.in_hook = true; }
+  ~ShimScope() {
+    if (outer_) t_local.in_hook = false;
+  }
+
+ private:
+  bool outer_;
+};
+
+void TickerSweep(uint64_t interval_ns) {
+  uint8_t quiet[sizeof(format::ChunkHeader) + 8192];
+  uint64_t now = NowNs();
+  RecordEncoder enc{quiet + sizeof(format::ChunkHeader), now, 0, 0};
+  RegistryLock();
+  ForEachThreadLocked([&](ThreadState* t) {
+    if (!TryLock(t)) return;
+    if (HasRecords(t)) {
+      if (now - t->base_time >= interval_ns) FlushLocked(t, now);
+    } else if (now - t->covered_until >= interval_ns &&
+               enc.cursor + 32 < quiet + sizeof(quiet)) {
+      t->covered_until = now;
+      enc.Tag(format::RecordTag::kQuiet);
+      enc.Time(now);
+      enc.Uint(t->index);
+    }
+    Unlock(t);
+  });
+  RegistryUnlock();
+  if (enc.records) WriteProcessChunk(quiet, enc.cursor, enc.records, now, 0);
+}
+
+void* TickerMain(void*) {
+  t_local.in_hook = true;  // the ticker's own allocations (zstd contexts) are the shim's
+  uint64_t interval_ns = static_cast<uint64_t>(GetOptions().flush_interval_ms) * 1000000ull;
+  struct timespec delay = {static_cast<time_t>(interval_ns / 1000000000ull),
+                           static_cast<long>(interval_ns % 1000000000ull)};
+  while (!g_ticker_stop.load(std::memory_order_relaxed)) {
+    nanosleep(&delay, nullptr);
+    if (g_mode.load(std::memory_order_relaxed) == Mode::kTracing) TickerSweep(interval_ns);
+  }
+  return nullptr;
+}
+
+void StartTicker() {
+  if (GetOptions().flush_interval_ms == 0) return;
+  if (g_ticker_started.exchange(true)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // the ticker inherits a mask that blocks everything
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_t thread;
+  if (pthread_create(&thread, &attr, TickerMain, nullptr) != 0) g_ticker_started.store(false);
+  else pthread_setname_np(thread, "allocprof-tick");
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void ForkPrepare() {
+  ShimScope scope;
+  RegistryLock();
+}
+
+void ForkParent() {
+  RegistryUnlock();
+}
+
+void ForkChild() {
+  ShimScope scope;
+  g_ticker_started.store(false);  // the ticker did not survive the fork; restarted lazily
+  g_generation.fetch_add(1);
+  ForgetModulesAfterFork();
+  CloseTraceFileInChild();
+  Mode mode = g_mode.load();
+  if (mode != Mode::kTracing) {
+    ResetThreadsAfterFork();
+    return;
+  }
+  if (!OpenTraceFile(NowNs())) {
+    g_mode.store(Mode::kStopped);
+    ResetThreadsAfterFork();
+    return;
+  }
+  ResetThreadsAfterFork();
+}
+
+// --no-follow: take the shim out of LD_PRELOAD so the programs we exec are not traced.
+void DropSelfFromPreload() {
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<void*>(&DropSelfFromPreload), &info) || !info.dli_fname) return;
+  const char* preload = getenv("LD_PRELOAD");
+  if (!preload) return;
+  static char rebuilt[8192];
+  size_t n = 0;
+  const char* self_base = strrchr(info.dli_fname, '/');
+  self_base = self_base ? self_base + 1 : info.dli_fname;
+  for (const char* p = preload; *p;) {
+    size_t len = strcspn(p, ": ");
+    const char* base = static_cast<const char*>(memrchr(p, '/', len));
+    base = base ? base + 1 : p;
+    size_t base_len = len - static_cast<size_t>(base - p);
+    bool is_self = base_len == strlen(self_base) && memcmp(base, self_base, base_len) == 0;
+    if (!is_self && len && n + len + 2 < sizeof(rebuilt)) {
+      if (n) rebuilt[n++] = ':';
+      memcpy(rebuilt + n, p, len);
+      n += len;
+    }
+    p += len;
+    while (*p == ':' || *p == ' ') ++p;
+  }
+  rebuilt[n] = '\0';
+  if (n) setenv("LD_PRELOAD", rebuilt, 1);
+  else unsetenv("LD_PRELOAD");
+}
+
+__attribute__((constructor)) void OnLoad() {
+  ShimScope scope;
+  ResolveRealFunctions();
+  EnsureProcessInitialized();
+  if (!GetOptions().follow) DropSelfFromPreload();
+  if (g_mode.load() == Mode::kTracing) {
+    if (!t_local.state && !t_local.exited) CreateThreadState();
+    StartTicker();
+  }
+}
+
+// Runs from _dl_fini, after the program's static destructors and atexit handlers. Libraries
+// finalised after us may still allocate: from here on every event is written at once.
+__attribute__((destructor)) void OnUnload() {
+  ShimScope scope;
+  if (g_mode.load() != Mode::kTracing) return;
+  g_ticker_stop.store(true);
+  g_mode.store(Mode::kWriteThrough);
+  FlushAllThreads(NowNs());
+  WriteEndRecord();
+}
+
+void BeforeExec(const char* path) {
+  Mode mode = g_mode.load();
+  if (mode != Mode::kTracing && mode != Mode::kWriteThrough) return;
+  ShimScope scope;
+  FlushAllThreads(NowNs());
+  WriteExecRecord(path);
+}
+
+}  // namespace
+
+void EnsureProcessInitialized() {
+  Mode expected = Mode::kUninitialized;
+  if (!g_mode.compare_exchange_strong(expected, Mode::kInitializing)) {
+    while (g_mode.load(std::memory_order_acquire) == Mode::kInitializing) sched_yield();
+    return;
+  }
+  ShimScope scope;
+  ResolveRealFunctions();
+  LoadOptions();
+  InitStackCapture();
+  if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
+  InitThreadExitKey();
+  pthread_atfork(ForkPrepare, ForkParent, ForkChild);
+  if (!OpenTraceFile(NowNs())) {
+    g_mode.store(Mode::kStopped, std::memory_order_release);
+    return;
+  }
+  g_mode.store(Mode::kTracing, std::memory_order_release);
+}
+
+void FlushAllThreads(uint64_t now) {
+  RegistryLock();
+  ForEachThreadLocked([&](ThreadState* t) {
+    if (t == t_local.state ? TryLock(t) || LockBounded(t) : LockBounded(t)) {
+      FlushLocked(t, now);
+      Unlock(t);
+    }
+  });
+  RegistryUnlock();
+}
+
+void StopTracing(const char* why, int err) {
+  g_mode.store(Mode::kStopped);
+  if (g_stop_reported.exchange(true)) return;
+  LogError3("tracing stopped, the program continues: ", why, "");
+  LogError3("trace file: ", TracePath(), "");
+  LogError3("reason: ", ErrnoName(err), "");
+}
+
+// Restarts the ticker in a forked child once the child shows it is going to run for a while.
+void MaybeStartTickerAfterFork() {
+  if (!g_ticker_started.load(std::memory_order_relaxed)) StartTicker();
+}
+
+}  // namespace allocprof::shim
+
+using namespace allocprof::shim;
+
+extern "C" {
+
+__attribute__((visibility("default"))) void _exit(int status) {
+  BeforeExec(nullptr);
+  if (g_mode.load() == Mode::kTracing || g_mode.load() == Mode::kWriteThrough) WriteEndRecord();
+  g_mode.store(Mode::kStopped);
+  if (!g_real.exit_now) ResolveRealFunctions();
+  g_real.exit_now(status);
+  __builtin_unreachable();
+}
+
+__attribute__((visibility("default"))) void _Exit(int status) { _exit(status); }
+
+__attribute__((visibility("default"))) int execve(const char* path, char* const argv[], char* const envp[]) {
+  ResolveRealFunctions();
+  BeforeExec(path);
+  return g_real.execve(path, argv, envp);
+}
+
+__attribute__((visibility("default"))) int execv(const char* path, char* const argv[]) {
+  ResolveRealFunctions();
+  BeforeExec(path);
+  return g_real.execve(path, argv, environ);
+}
+
+__attribute__((visibility("default"))) int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  ResolveRealFunctions();
+  BeforeExec(file);
+  return g_real.execvpe(file, argv, envp);
+}
+
+__attribute__((visibility("default"))) int execvp(const char* file, char* const argv[]) {
+  ResolveRealFunctions();
+  BeforeExec(file);
+  return g_real.execvpe(file, argv, environ);
+}
+
+__attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], char* const envp[]) {
+  ResolveRealFunctions();
+  BeforeExec(nullptr);
+  return g_real.fexecve(fd, argv, envp);
+}
+
+__attribute__((visibility("default"))) int execveat(int dirfd, const char* path, char* const argv[],
+                                                    char* const envp[], int flags) {
+  ResolveRealFunctions();
+  BeforeExec(path);
+  return g_real.execveat(dirfd, path, argv, envp, flags);
+}
+
+}  // extern "C"
+
+// execl, execlp, execle: collect the variadic arguments into an argv on the stack.
+#define ALLOCPROF_COLLECT_ARGS(first, argv, envp_out)                       \
+  size_t count = 1;                                                          \
+  {                                                                          \
+    va_list ap;                                                              \
+    va_start(ap, first);                                                     \
+    while (va_arg(ap, const char*)) ++count;                                 \
+    va_end(ap);                                                              \
+  }                                                                          \
+  char** argv = static_cast<char**>(__builtin_alloca((count + 1) * sizeof(char*))); \
+  {                                                                          \
+    va_list ap;                                                              \
+    va_start(ap, first);                                                     \
+    argv[0] = const_cast<char*>(first);                                      \
+    for (size_t i = 1; i <= count; ++i) argv[i] = va_arg(ap, char*);         \
+    envp_out;                                                                \
+    va_end(ap);                                                              \
+  }
+
+extern "C" {
+
+__attribute__((visibility("default"))) int execl(const char* path, const char* arg, ...) {
+  ALLOCPROF_COLLECT_ARGS(arg, argv, (void)0)
+  return execv(path, argv);
+}
+
+__attribute__((visibility("default"))) int execlp(const char* file, const char* arg, ...) {
+  ALLOCPROF_COLLECT_ARGS(arg, argv, (void)0)
+  return execvp(file, argv);
+}
+
+__attribute__((visibility("default"))) int execle(const char* path, const char* arg, ...) {
+  char** envp = nullptr;
+  ALLOCPROF_COLLECT_ARGS(arg, argv, envp = va_arg(ap, char**))
+  return execve(path, argv, envp);
+}
+
+}  // extern "C"

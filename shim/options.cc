@@ -1,0 +1,125 @@
+#include "options.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stderr_log.h"
+
+extern char** environ;
+
+namespace allocprof::shim {
+namespace {
+
+Options g_options = {
+    .output = {0},
+    .unwind = format::UnwindMode::kLibunwind,
+    .max_depth = 64,
+    .buffer_bytes = 128u << 10,
+    .flush_interval_ms = 200,
+    .compression_level = 1,
+    .root_pid = 0,
+    .follow = true,
+    .force = false,
+    .quiet = false,
+    .fail_write_after = 0,
+};
+
+// Environment copy for the rare case that environ is not yet set when the first allocation arrives.
+char g_proc_environ[64 << 10];
+
+bool StartsWith(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+bool ParseUint(const char* text, uint64_t* out) {
+  uint64_t bytes;
+  if (!ParseByteSize(text, &bytes)) return false;
+  *out = bytes;
+  return true;
+}
+
+void ApplyOption(const char* entry) {
+  const char* eq = strchr(entry, '=');
+  if (!eq) return;
+  const char* value = eq + 1;
+  size_t name_len = static_cast<size_t>(eq - entry);
+  auto is = [&](const char* name) { return strlen(name) == name_len && memcmp(entry, name, name_len) == 0; };
+  uint64_t n = 0;
+  if (is("ALLOCPROF_OUTPUT")) {
+    size_t len = strlen(value);
+    if (len < sizeof(g_options.output)) memcpy(g_options.output, value, len + 1);
+    else LogError("ALLOCPROF_OUTPUT is too long; using the default name");
+  } else if (is("ALLOCPROF_UNWIND")) {
+    if (strcmp(value, "fp") == 0) g_options.unwind = format::UnwindMode::kFramePointer;
+    else if (strcmp(value, "none") == 0) g_options.unwind = format::UnwindMode::kNone;
+    else if (strcmp(value, "libunwind") == 0) g_options.unwind = format::UnwindMode::kLibunwind;
+    else LogError("ALLOCPROF_UNWIND must be libunwind, fp or none; using libunwind");
+  } else if (is("ALLOCPROF_DEPTH")) {
+    if (ParseUint(value, &n) && n >= 1 && n <= format::kMaxStackDepth) g_options.max_depth = static_cast<uint32_t>(n);
+    else LogError("ALLOCPROF_DEPTH must be 1..1024; using 64");
+  } else if (is("ALLOCPROF_BUFFER")) {
+    if (ParseUint(value, &n) && n >= (16u << 10) && n <= (8u << 20)) g_options.buffer_bytes = static_cast<uint32_t>(n);
+    else LogError("ALLOCPROF_BUFFER must be 16KiB..8MiB; using 128KiB");
+  } else if (is("ALLOCPROF_FLUSH_MS")) {
+    if (ParseUint(value, &n) && n >= 1 && n <= 60000) g_options.flush_interval_ms = static_cast<uint32_t>(n);
+  } else if (is("ALLOCPROF_ZSTD_LEVEL")) {
+    if (ParseUint(value, &n) && n <= 19) g_options.compression_level = static_cast<int>(n);
+  } else if (is("ALLOCPROF_ROOT_PID")) {
+    if (ParseUint(value, &n)) g_options.root_pid = static_cast<int>(n);
+  } else if (is("ALLOCPROF_FOLLOW")) {
+    g_options.follow = strcmp(value, "0") != 0;
+  } else if (is("ALLOCPROF_FORCE")) {
+    g_options.force = strcmp(value, "1") == 0;
+  } else if (is("ALLOCPROF_QUIET")) {
+    g_options.quiet = strcmp(value, "1") == 0;
+  } else if (is("ALLOCPROF_TEST_ENOSPC_AFTER")) {
+    if (ParseUint(value, &n)) g_options.fail_write_after = n;
+  }
+}
+
+}  // namespace
+
+bool ParseByteSize(const char* text, uint64_t* bytes) {
+  if (!text || *text < '0' || *text > '9') return false;
+  uint64_t v = 0;
+  const char* p = text;
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + static_cast<uint64_t>(*p - '0');
+  }
+  uint64_t mul = 1;
+  if (*p == 'K' || *p == 'k') mul = 1ull << 10;
+  else if (*p == 'M' || *p == 'm') mul = 1ull << 20;
+  else if (*p == 'G' || *p == 'g') mul = 1ull << 30;
+  if (mul != 1) {
+    ++p;
+    if (p[0] == 'i' && p[1] == 'B') p += 2;
+    else if (p[0] == 'B') p += 1;
+  }
+  if (*p != '\0') return false;
+  if (v > UINT64_MAX / mul) return false;
+  *bytes = v * mul;
+  return true;
+}
+
+void LoadOptions() {
+  if (environ) {
+    for (char** e = environ; *e; ++e) {
+      if (StartsWith(*e, "ALLOCPROF_")) ApplyOption(*e);
+    }
+  } else {
+    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, g_proc_environ, sizeof(g_proc_environ) - 1);
+    close(fd);
+    if (n <= 0) return;
+    g_proc_environ[n] = '\0';
+    for (char* e = g_proc_environ; e < g_proc_environ + n; e += strlen(e) + 1) {
+      if (StartsWith(e, "ALLOCPROF_")) ApplyOption(e);
+    }
+  }
+  if (g_options.quiet) SetLogQuiet(true);
+}
+
+const Options& GetOptions() { return g_options; }
+
+}  // namespace allocprof::shim

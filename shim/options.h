@@ -1,0 +1,38 @@
+// Shim options, read once from ALLOCPROF_* environment variables.
+//
+// Parsed by walking `environ` directly (getenv is not safe while the C runtime initialises, and the
+// first allocation can come that early); falls back to /proc/self/environ when environ is not set
+// yet. Thread-safety: LoadOptions runs during process initialisation; afterwards Options is
+// read-only.
+#ifndef ALLOCPROF_SHIM_OPTIONS_H_
+#define ALLOCPROF_SHIM_OPTIONS_H_
+
+#include <stdint.h>
+
+#include "allocprof/trace_format.h"
+
+namespace allocprof::shim {
+
+struct Options {
+  char output[4096];             // ALLOCPROF_OUTPUT; empty: allocprof.PID.trace in the working dir
+  format::UnwindMode unwind;     // ALLOCPROF_UNWIND = libunwind | fp | none
+  uint32_t max_depth;            // ALLOCPROF_DEPTH, frames kept per stack (default 64)
+  uint32_t buffer_bytes;         // ALLOCPROF_BUFFER, per-thread chunk size (KiB/MiB suffixes)
+  uint32_t flush_interval_ms;    // ALLOCPROF_FLUSH_MS, idle buffers are flushed this often
+  int compression_level;         // ALLOCPROF_ZSTD_LEVEL, 0 disables compression
+  int root_pid;                  // ALLOCPROF_ROOT_PID, the process that owns the plain output name
+  bool follow;                   // ALLOCPROF_FOLLOW=0 stops exec'd children from being traced
+  bool force;                    // ALLOCPROF_FORCE=1 lets the root process replace its output file
+  bool quiet;                    // ALLOCPROF_QUIET=1 silences the shim's stderr messages
+  uint64_t fail_write_after;     // ALLOCPROF_TEST_ENOSPC_AFTER (tests): simulate ENOSPC after N bytes
+};
+
+void LoadOptions();
+const Options& GetOptions();
+
+// Parses "123", "64K", "64KiB", "2M", "1MiB", "1G" into bytes; returns false on anything else.
+bool ParseByteSize(const char* text, uint64_t* bytes);
+
+}  // namespace allocprof::shim
+
+#endif  // ALLOCPROF_SHIM_OPTIONS_H_

@@ -1,0 +1,118 @@
+#include "process_record.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allocprof/trace_format.h"
+#include "clock.h"
+#include "options.h"
+#include "record_encoder.h"
+#include "trace_writer.h"
+
+#ifndef ALLOCPROF_VERSION
+#define ALLOCPROF_VERSION "dev"
+#endif
+
+namespace allocprof::shim {
+namespace {
+
+constexpr size_t kMaxCommandLine = 16 << 10;
+// Only used at process start and in a fresh fork child, when no other thread writes it.
+uint8_t g_process_buffer[sizeof(format::ChunkHeader) + kMaxCommandLine + 8192];
+char g_text[kMaxCommandLine];
+
+size_t ReadSmallFile(const char* path, char* out, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t n = 0;
+  while (n < cap) {
+    ssize_t r = read(fd, out + n, cap - n);
+    if (r <= 0) break;
+    n += static_cast<size_t>(r);
+  }
+  close(fd);
+  return n;
+}
+
+// Size of the last-level cache: the Gen model's budgets derive from it.
+uint64_t LastLevelCacheBytes() {
+  uint64_t best = 0;
+  char path[96];
+  char text[64];
+  for (int index = 0; index < 8; ++index) {
+    memcpy(path, "/sys/devices/system/cpu/cpu0/cache/index", 40);
+    path[40] = static_cast<char>('0' + index);
+    memcpy(path + 41, "/size", 6);
+    size_t n = ReadSmallFile(path, text, sizeof(text) - 1);
+    if (n == 0) continue;
+    text[n] = '\0';
+    uint64_t v = 0;
+    char* p = text;
+    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<uint64_t>(*p - '0');
+    if (*p == 'K') v <<= 10;
+    else if (*p == 'M') v <<= 20;
+    if (v > best) best = v;
+  }
+  return best;
+}
+
+void WriteOneRecordChunk(uint8_t* buffer, RecordEncoder& enc, uint64_t base) {
+  WriteProcessChunk(buffer, enc.cursor, enc.records, base, 0);
+}
+
+}  // namespace
+
+void WriteProcessRecord(uint64_t now) {
+  const Options& o = GetOptions();
+  uint8_t* buffer = g_process_buffer;
+  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
+  enc.Tag(format::RecordTag::kProcess);
+  enc.Uint(static_cast<uint64_t>(getpid()));
+  enc.Uint(static_cast<uint64_t>(getppid()));
+  enc.Uint(0);  // exec generation: reserved
+  enc.Uint(now);
+  enc.Uint(RealtimeNs());
+  enc.Uint(static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+  enc.Uint(LastLevelCacheBytes());
+  enc.Uint(static_cast<uint64_t>(o.unwind));
+  enc.Uint(o.max_depth);
+  ssize_t n = readlink("/proc/self/exe", g_text, sizeof(g_text) - 1);
+  enc.Bytes(g_text, n > 0 ? static_cast<uint32_t>(n) : 0);
+  size_t len = ReadSmallFile("/proc/self/cmdline", g_text, sizeof(g_text));
+  while (len > 0 && g_text[len - 1] == '\0') --len;  // keep NUL separators, drop the final one
+  enc.Bytes(g_text, static_cast<uint32_t>(len));
+  enc.String(ALLOCPROF_VERSION, 64);
+  WriteOneRecordChunk(buffer, enc, now);
+}
+
+void WriteWarning(const char* text) {
+  uint8_t buffer[sizeof(format::ChunkHeader) + 1100];
+  uint64_t now = NowNs();
+  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
+  enc.Tag(format::RecordTag::kWarning);
+  enc.Time(now);
+  enc.String(text, 1024);
+  WriteOneRecordChunk(buffer, enc, now);
+}
+
+void WriteExecRecord(const char* path) {
+  uint8_t buffer[sizeof(format::ChunkHeader) + 4200];
+  uint64_t now = NowNs();
+  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
+  enc.Tag(format::RecordTag::kExec);
+  enc.Time(now);
+  enc.String(path ? path : "", 4096);
+  WriteOneRecordChunk(buffer, enc, now);
+}
+
+void WriteEndRecord() {
+  uint8_t buffer[sizeof(format::ChunkHeader) + 32];
+  uint64_t now = NowNs();
+  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
+  enc.Tag(format::RecordTag::kEnd);
+  enc.Time(now);
+  WriteOneRecordChunk(buffer, enc, now);
+}
+
+}  // namespace allocprof::shim

@@ -1,0 +1,21 @@
+// The process description at the head of every trace (pid, command line, clock origin, cache size,
+// capture settings), and the immediate chunks for records that cannot wait for a thread's buffer.
+#ifndef ALLOCPROF_SHIM_PROCESS_RECORD_H_
+#define ALLOCPROF_SHIM_PROCESS_RECORD_H_
+
+#include <stdint.h>
+
+namespace allocprof::shim {
+
+void WriteProcessRecord(uint64_t now);
+
+// One kWarning record in its own chunk.
+void WriteWarning(const char* text);
+
+// kExec / kEnd / kQuiet-style records in their own chunk.
+void WriteExecRecord(const char* path);
+void WriteEndRecord();
+
+}  // namespace allocprof::shim
+
+#endif  // ALLOCPROF_SHIM_PROCESS_RECORD_H_

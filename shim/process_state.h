@@ -1,0 +1,41 @@
+// Process-wide shim state: whether we are tracing, and in which way.
+#ifndef ALLOCPROF_SHIM_PROCESS_STATE_H_
+#define ALLOCPROF_SHIM_PROCESS_STATE_H_
+
+#include <stdint.h>
+
+#include <atomic>
+
+namespace allocprof::shim {
+
+enum class Mode : uint32_t {
+  kUninitialized = 0,
+  kInitializing = 1,
+  kTracing = 2,       // the hot path: buffer per thread
+  kWriteThrough = 3,  // after the final flush (exit): every event is written at once
+  kStopped = 4,       // tracing failed (e.g. disk full) or was never possible; calls pass through
+};
+
+extern std::atomic<Mode> g_mode;
+
+// Incremented in every forked child, so stacks already defined in the parent's trace are defined
+// again in the child's own trace before first use.
+extern std::atomic<uint32_t> g_generation;
+
+// Starts tracing in this process (cold, idempotent, thread-safe). Returns once g_mode is no longer
+// kUninitialized/kInitializing.
+void EnsureProcessInitialized();
+
+// Flushes every thread's buffer (bounded waits), as at exit and before exec.
+void FlushAllThreads(uint64_t now);
+
+// Starts the ticker if it is not running (a forked child starts it lazily, so a child that only
+// execs stays single-threaded).
+void MaybeStartTickerAfterFork();
+
+// Stops tracing for good after a write failure; prints one message.
+void StopTracing(const char* why, int err);
+
+}  // namespace allocprof::shim
+
+#endif  // ALLOCPROF_SHIM_PROCESS_STATE_H_

@@ -1,0 +1,72 @@
+// Cold paths of the recorder.
+#include "recorder.h"
+
+#include "module_map.h"
+#include "record_encoder.h"
+#include "trace_writer.h"
+
+namespace allocprof::shim {
+namespace {
+
+// An event with no thread state to hold it (the thread already released its state): written at
+// once in a chunk of its own, without a stack.
+void RecordOrphan(const Event& e) {
+  uint8_t buffer[sizeof(format::ChunkHeader) + 2 * kMaxEventRecord];
+  uint64_t now = NowNs();
+  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
+  if (e.is_free) enc.Free(e.entry, now, e.addr);
+  else enc.Alloc(e.entry, now, e.addr, e.size, 0);
+  WriteProcessChunk(buffer, enc.cursor, enc.records, now, 0);
+}
+
+// Returns the calling thread's state when the event can be recorded into it, else null (after
+// handling the event some other way, or dropping it when tracing is off).
+ThreadState* PrepareSlow(const Event* e) {
+  Mode mode = g_mode.load(std::memory_order_acquire);
+  if (mode == Mode::kUninitialized || mode == Mode::kInitializing) {
+    EnsureProcessInitialized();
+    mode = g_mode.load(std::memory_order_acquire);
+  }
+  if (mode != Mode::kTracing && mode != Mode::kWriteThrough) return nullptr;
+  ThreadState* t = t_local.state;
+  if (!t && !t_local.exited) t = CreateThreadState();
+  if (!t && e) RecordOrphan(*e);
+  return t;
+}
+
+}  // namespace
+
+void RecordEventSlow(const Event& e) {
+  ThreadState* t = PrepareSlow(&e);
+  if (!t) return;
+  RecordInto(t, e);
+  if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) {
+    Lock(t);
+    FlushLocked(t, NowNs());
+    Unlock(t);
+  }
+}
+
+void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*), void* ctx) {
+  int caller_errno = errno;
+  ThreadState* t = PrepareSlow(nullptr);
+  if (t && g_mode.load(std::memory_order_relaxed) == Mode::kTracing) {
+    errno = caller_errno;
+    return RecordRealloc(entry, old_ptr, size, [&] { return call(ctx); });
+  }
+  // Write-through (exit) or untraceable: free then allocation as two separate events.
+  if (old_ptr && t) RecordEvent(Event{format::EntryPoint::kReallocFree, true, reinterpret_cast<uintptr_t>(old_ptr), 0});
+  errno = caller_errno;
+  void* result = call(ctx);
+  if (result && t) RecordEvent(Event{entry, false, reinterpret_cast<uintptr_t>(result), size});
+  return result;
+}
+
+void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth) {
+  // A module loaded since the last scan may own these frames: record it first.
+  RecordNewModules();
+  EnsureRoom(t, t->enc.last_time, StackDefBound(depth) + kMaxEventRecord * 2);
+  t->enc.StackDef(id, t->frames, depth);
+}
+
+}  // namespace allocprof::shim

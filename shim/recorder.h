@@ -1,0 +1,135 @@
+// The hot path: record one allocation or free into the calling thread's buffer.
+//
+// Callers hold the reentrancy guard (HookGuard). An allocation is recorded after the allocator
+// returned it; a free before the memory goes back to the allocator (see trace_format.h's ordering
+// contract). Everything unusual (first event of a thread or process, a full buffer, exit, a
+// stopped trace) leaves through one out-of-line function.
+#ifndef ALLOCPROF_SHIM_RECORDER_H_
+#define ALLOCPROF_SHIM_RECORDER_H_
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <type_traits>
+
+#include "allocprof/trace_format.h"
+#include "clock.h"
+#include "process_state.h"
+#include "stack_capture.h"
+#include "stack_table.h"
+#include "thread_state.h"
+
+namespace allocprof::shim {
+
+class HookGuard {
+ public:
+  HookGuard() : entered_(!t_local.in_hook) { t_local.in_hook = true; }
+  ~HookGuard() {
+    if (entered_) t_local.in_hook = false;
+  }
+  // False when we are inside the shim already: the call is the shim's own and is not recorded.
+  bool entered() const { return entered_; }
+  HookGuard(const HookGuard&) = delete;
+  HookGuard& operator=(const HookGuard&) = delete;
+
+ private:
+  bool entered_;
+};
+
+struct Event {
+  format::EntryPoint entry;
+  bool is_free;
+  uintptr_t addr;
+  uint64_t size;
+};
+
+// Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
+void RecordEventSlow(const Event& e);
+// Out of line: stack definition (and module scan) for a stack seen for the first time.
+void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth);
+
+inline void EnsureRoom(ThreadState* t, uint64_t now, uint32_t bytes) {
+  if (__builtin_expect(t->enc.cursor + bytes > t->soft_limit, 0)) FlushLocked(t, now);
+}
+
+// Records into t's buffer; t is the calling thread's own state.
+inline void RecordInto(ThreadState* t, const Event& e) {
+  InternResult stack{0, false};
+  uint32_t depth = 0;
+  if (!e.is_free) {
+    depth = CaptureStack(t);
+    stack = InternStack(t->frames, depth);
+  }
+  Lock(t);
+  uint64_t now = NowNs();
+  EnsureRoom(t, now, kMaxEventRecord);
+  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth);
+  if (e.is_free) t->enc.Free(e.entry, now, e.addr);
+  else t->enc.Alloc(e.entry, now, e.addr, e.size, stack.id);
+  Unlock(t);
+}
+
+inline void RecordEvent(const Event& e) {
+  int saved_errno = errno;
+  ThreadState* t = t_local.state;
+  if (__builtin_expect(t != nullptr && g_mode.load(std::memory_order_relaxed) == Mode::kTracing, 1)) {
+    RecordInto(t, e);
+  } else {
+    RecordEventSlow(e);
+  }
+  errno = saved_errno;
+}
+
+inline void RecordAlloc(format::EntryPoint entry, const void* p, uint64_t size) {
+  RecordEvent(Event{entry, false, reinterpret_cast<uintptr_t>(p), size});
+}
+
+inline void RecordFree(format::EntryPoint entry, const void* p) {
+  RecordEvent(Event{entry, true, reinterpret_cast<uintptr_t>(p), 0});
+}
+
+// realloc: the old block's free is stamped before the real call, the new block after, and both
+// are written while the thread's lock is held so no flush can promise a time between them.
+// Returns the real function's result.
+template <typename Fn>
+void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&& real_call);
+
+}  // namespace allocprof::shim
+
+#endif  // ALLOCPROF_SHIM_RECORDER_H_
+
+namespace allocprof::shim {
+
+// The slow half of RecordRealloc: no usable thread state or not in the tracing mode.
+void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*),
+                        void* ctx);
+
+template <typename Fn>
+void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&& real_call) {
+  ThreadState* t = t_local.state;
+  if (__builtin_expect(t == nullptr || g_mode.load(std::memory_order_relaxed) != Mode::kTracing, 0)) {
+    using Call = std::remove_reference_t<Fn>;
+    return RecordReallocSlow(
+        entry, old_ptr, size, [](void* ctx) -> void* { return (*static_cast<Call*>(ctx))(); }, &real_call);
+  }
+  int caller_errno = errno;
+  uint32_t depth = CaptureStack(t);
+  InternResult stack = InternStack(t->frames, depth);
+  Lock(t);
+  uint64_t before = NowNs();
+  errno = caller_errno;
+  void* result = real_call();
+  int result_errno = errno;
+  uint64_t after = NowNs();
+  EnsureRoom(t, before, 2 * kMaxEventRecord);
+  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth);
+  // Success, or glibc's realloc(p, 0), which frees p and returns null.
+  bool freed_old = old_ptr && (result || size == 0);
+  if (freed_old) t->enc.Free(format::EntryPoint::kReallocFree, before, reinterpret_cast<uintptr_t>(old_ptr));
+  if (result) t->enc.Alloc(entry, after, reinterpret_cast<uintptr_t>(result), size, stack.id);
+  Unlock(t);
+  errno = result_errno;
+  return result;
+}
+
+}  // namespace allocprof::shim

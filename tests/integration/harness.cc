@@ -1,0 +1,144 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/container/flat_hash_map.h"
+
+extern char** environ;
+
+namespace allocprof::testing {
+
+std::string BuildPath(const std::string& relative) { return std::string(ALLOCPROF_BUILD_DIR) + "/" + relative; }
+std::string SourcePath(const std::string& relative) { return std::string(ALLOCPROF_SOURCE_DIR) + "/" + relative; }
+std::string Program(const std::string& name) { return BuildPath("tests/programs/" + name); }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+RunResult RunProgram(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& input) {
+  TempDir io;
+  std::string in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
+  {
+    std::ofstream in(in_path, std::ios::binary);
+    in << input;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(in_path.c_str(), O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (const auto& e : env) putenv(strdup(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadFile(out_path);
+  r.err = ReadFile(err_path);
+  return r;
+}
+
+RunResult RunTraced(const std::string& trace, const std::vector<std::string>& argv,
+                    const std::vector<std::string>& options, const std::string& input) {
+  std::vector<std::string> full = {BuildPath("allocprof"), "run", "-o", trace};
+  full.insert(full.end(), options.begin(), options.end());
+  full.push_back("--");
+  full.insert(full.end(), argv.begin(), argv.end());
+  return RunProgram(full, {}, input);
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/allocprof-test-XXXXXX";
+  path_ = mkdtemp(tmpl);
+}
+
+TempDir::~TempDir() {
+  for (const auto& f : Files()) unlink((path_ + "/" + f).c_str());
+  rmdir(path_.c_str());
+}
+
+std::vector<std::string> TempDir::Files() const {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(path_.c_str())) {
+    while (struct dirent* e = readdir(d)) {
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool TraceSummary::Damaged() const {
+  return std::any_of(catalog.diagnostics.begin(), catalog.diagnostics.end(),
+                     [](const Diagnostic& d) { return d.kind != Diagnostic::Kind::kNote; });
+}
+
+namespace {
+
+class Summarizer : public EventSink {
+ public:
+  explicit Summarizer(TraceSummary* s) : s_(s) {}
+  void OnEvent(const Event& e) override {
+    ++s_->by_entry[e.entry];
+    if (e.is_free) {
+      ++s_->frees;
+      auto it = live_.find(e.addr);
+      if (it == live_.end()) {
+        ++s_->frees_of_unknown;
+      } else {
+        ++s_->frees_by_size[it->second];
+        live_.erase(it);
+      }
+    } else {
+      ++s_->allocs;
+      ++s_->allocs_by_size[e.size];
+      if (e.stack_id == 0) ++s_->allocs_without_stack;
+      auto [it, inserted] = live_.try_emplace(e.addr, e.size);
+      if (!inserted) {
+        ++s_->allocs_over_live;
+        it->second = e.size;
+      }
+    }
+  }
+  size_t live() const { return live_.size(); }
+
+ private:
+  TraceSummary* s_;
+  absl::flat_hash_map<uint64_t, uint64_t> live_;
+};
+
+}  // namespace
+
+TraceSummary Summarize(const std::string& trace) {
+  TraceSummary s;
+  Summarizer sink(&s);
+  absl::Status st = ReadProcessTrace(trace, &sink, &s.catalog);
+  s.read_ok = st.ok();
+  s.error = std::string(st.message());
+  s.live_at_end = sink.live();
+  return s;
+}
+
+}  // namespace allocprof::testing

@@ -1,0 +1,73 @@
+// processes MODE: fork, exec and spawn scenarios. Allocation sizes mark who allocated:
+//   1111 before fork (parent), 2222 in a forked child, 3333 in the parent after fork,
+//   4444 in an exec'd or spawned child.
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+void* volatile g_sink;
+
+void AllocateMarked(size_t size, int count) {
+  for (int i = 0; i < count; ++i) {
+    void* p = malloc(size);
+    g_sink = p;
+    free(p);
+  }
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0) return 1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "";
+  if (!strcmp(mode, "child")) {  // the exec'd or spawned program
+    AllocateMarked(4444, 40);
+    printf("child done\n");
+    return 0;
+  }
+  AllocateMarked(1111, 10);
+  if (!strcmp(mode, "fork")) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      AllocateMarked(2222, 20);
+      exit(0);
+    }
+    AllocateMarked(3333, 30);
+    return Wait(pid);
+  }
+  if (!strcmp(mode, "fork-exec")) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      AllocateMarked(2222, 20);
+      execl("/proc/self/exe", argv[0], "child", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    AllocateMarked(3333, 30);
+    return Wait(pid);
+  }
+  if (!strcmp(mode, "spawn")) {
+    pid_t pid;
+    char* child_argv[] = {argv[0], const_cast<char*>("child"), nullptr};
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, child_argv, environ) != 0) return 1;
+    AllocateMarked(3333, 30);
+    return Wait(pid);
+  }
+  if (!strcmp(mode, "exec")) {  // replaces itself: same pid, second trace file
+    execl("/proc/self/exe", argv[0], "child", static_cast<char*>(nullptr));
+    return 127;
+  }
+  fprintf(stderr, "usage: processes fork|fork-exec|spawn|exec|child\n");
+  return 2;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one summary line, "N passed, N failed".
+set -u
+build=${1:-build}
+passed=0
+failed=0
+status=0
+
+run_gtest() {
+  local name=$1
+  shift
+  local log
+  log=$(mktemp)
+  echo "== $name"
+  "$@" --gtest_brief=1 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    [ -z "$f" ] && failed=$((failed + 1))
+  fi
+  rm -f "$log"
+}
+
+run_gtest unit "$build/tests/unit_tests"
+run_gtest integration "$build/tests/integration_tests"
+
+echo "$passed passed, $failed failed"
+exit $status

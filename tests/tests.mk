@@ -1,0 +1,51 @@
+# Tests: GoogleTest unit tests (analyzer library and shim pieces compiled directly), integration
+# tests that run real programs under the shim, and the test programs they preload into.
+TEST_OUT := $(BUILD)/tests
+GTEST_LIBS := -lgtest -lgtest_main -lpthread
+TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$(abspath $(BUILD))"' \
+                 -DALLOCPROF_SOURCE_DIR='"$(abspath .)"'
+
+TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits
+TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
+                 $(TEST_OUT)/programs/static_hello
+
+# -fno-builtin keeps the compiler from removing the allocations the tests count.
+$(TEST_OUT)/programs/%: tests/programs/%.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -o $@ $< -ldl
+
+$(TEST_OUT)/programs/libplugin.so: tests/programs/plugin.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fPIC -shared -o $@ $<
+
+$(TEST_OUT)/programs/static_hello: tests/programs/static_hello.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -static -o $@ $<
+
+UNIT_SRCS := $(wildcard tests/unit/*.cc)
+UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/tests/shim_options.o $(BUILD)/tests/shim_stderr_log.o
+INTEGRATION_SRCS := $(wildcard tests/integration/*.cc)
+INTEGRATION_OBJS := $(INTEGRATION_SRCS:%.cc=$(BUILD)/%.o)
+
+$(BUILD)/tests/unit/%.o $(BUILD)/tests/integration/%.o: | $(DEPS_STAMP)
+$(BUILD)/tests/%.o: tests/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
+
+# The shim's pure parsing code, compiled into the unit tests without preloading anything.
+$(BUILD)/tests/shim_%.o: shim/%.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
+
+$(TEST_OUT)/unit_tests: $(UNIT_OBJS) $(BUILD)/libanalyzer.a
+	$(CXX) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS)
+
+$(TEST_OUT)/integration_tests: $(INTEGRATION_OBJS) $(BUILD)/libanalyzer.a
+	$(CXX) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS)
+
+test-programs: $(TEST_PROGRAMS)
+
+check: all $(TEST_OUT)/unit_tests $(TEST_OUT)/integration_tests $(TEST_PROGRAMS)
+	@bash tests/run_all.sh $(BUILD)
+
+.PHONY: check test-programs

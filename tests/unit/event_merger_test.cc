@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "process_trace.h"
+#include "trace_builder.h"
+
+namespace allocprof {
+namespace {
+
+using format::EntryPoint;
+using testing::TraceBuilder;
+
+class Collect : public EventSink {
+ public:
+  void OnEvent(const Event& e) override { events.push_back(e); }
+  std::vector<Event> events;
+};
+
+TEST(EventMerger, HoldsEventsUntilEveryLiveThreadCoversThem) {
+  Collect sink;
+  EventMerger m(&sink);
+  m.ThreadStarted(0, 0);
+  m.ThreadStarted(1, 0);
+  m.Add(Event{100, 0xa, 8, 1, 0, EntryPoint::kMalloc, false});
+  m.Covered(0, 150);
+  m.Release();
+  EXPECT_TRUE(sink.events.empty()) << "thread 1 may still write events older than 100";
+  m.Add(Event{90, 0xb, 8, 1, 1, EntryPoint::kMalloc, false});
+  m.Covered(1, 120);
+  m.Release();
+  ASSERT_EQ(sink.events.size(), 2u);
+  EXPECT_EQ(sink.events[0].time, 90u);
+  EXPECT_EQ(sink.events[1].time, 100u);
+}
+
+TEST(EventMerger, FreesGoFirstAtEqualTimes) {
+  Collect sink;
+  EventMerger m(&sink);
+  m.Add(Event{100, 0xa, 8, 1, 1, EntryPoint::kMalloc, false});
+  m.Add(Event{100, 0xa, 0, 0, 0, EntryPoint::kFree, true});
+  m.Finish();
+  ASSERT_EQ(sink.events.size(), 2u);
+  EXPECT_TRUE(sink.events[0].is_free);
+  EXPECT_EQ(m.out_of_order(), 0u);
+}
+
+TEST(EventMerger, EndedThreadsNoLongerHoldTheWatermark) {
+  Collect sink;
+  EventMerger m(&sink);
+  m.ThreadStarted(0, 0);
+  m.ThreadStarted(1, 0);
+  m.Add(Event{50, 0xa, 8, 1, 0, EntryPoint::kMalloc, false});
+  m.Covered(0, 60);
+  m.ThreadEnded(1);
+  m.Release();
+  EXPECT_EQ(sink.events.size(), 1u);
+}
+
+// Two threads reuse one address: thread 1 frees it at t=20 (its chunk written late), thread 0
+// allocates it again at t=30 (written first). The reader must pair alloc(10) with free(20).
+TEST(ProcessTrace, PairsAddressReuseAcrossThreadsWrittenOutOfOrder) {
+  TraceBuilder b;
+  b.Process(1);
+  b.Chunk(0, 5, 5, [](auto& e) {
+    e.Tag(format::RecordTag::kThreadStart);
+    e.Time(5);
+    e.Uint(100);
+  });
+  b.Chunk(1, 5, 5, [](auto& e) {
+    e.Tag(format::RecordTag::kThreadStart);
+    e.Time(5);
+    e.Uint(101);
+  });
+  b.Chunk(0, 5, 40, [](auto& e) {
+    e.Alloc(EntryPoint::kMalloc, 10, 0xbeef0, 64, 1);
+    e.Alloc(EntryPoint::kMalloc, 30, 0xbeef0, 64, 1);
+  });
+  b.Chunk(1, 5, 45, [](auto& e) { e.Free(EntryPoint::kFree, 20, 0xbeef0); });
+  std::string path = b.WriteTemp();
+  Collect sink;
+  ProcessCatalog catalog;
+  ASSERT_TRUE(ReadProcessTrace(path, &sink, &catalog).ok());
+  unlink(path.c_str());
+  ASSERT_EQ(sink.events.size(), 3u);
+  EXPECT_EQ(sink.events[0].time, 10u);
+  EXPECT_TRUE(sink.events[1].is_free);
+  EXPECT_EQ(sink.events[1].thread, 1u);
+  EXPECT_EQ(sink.events[2].time, 30u);
+  EXPECT_EQ(catalog.out_of_order_events, 0u);
+  EXPECT_EQ(catalog.threads.size(), 2u);
+  EXPECT_EQ(catalog.threads[1].tid, 101u);
+  EXPECT_TRUE(catalog.diagnostics.empty());
+}
+
+TEST(ProcessTrace, QuietRecordsAdvanceAnIdleThread) {
+  TraceBuilder b;
+  b.Process(1);
+  b.Chunk(0, 5, 5, [](auto& e) {
+    e.Tag(format::RecordTag::kThreadStart);
+    e.Time(5);
+    e.Uint(100);
+  });
+  b.Chunk(1, 5, 5, [](auto& e) {
+    e.Tag(format::RecordTag::kThreadStart);
+    e.Time(5);
+    e.Uint(101);
+  });
+  b.Chunk(0, 5, 100, [](auto& e) { e.Alloc(EntryPoint::kMalloc, 50, 0x10, 8, 1); });
+  // Without this, thread 1 (idle) would hold event 50 until the end of the file.
+  b.Chunk(format::kProcessThread, 60, 0, [](auto& e) {
+    e.Tag(format::RecordTag::kQuiet);
+    e.Time(60);
+    e.Uint(1);
+  });
+  std::string path = b.WriteTemp();
+  struct FirstRelease : EventSink {
+    size_t seen_at_release = 0;
+    void OnEvent(const Event&) override { ++seen_at_release; }
+  } sink;
+  ProcessCatalog catalog;
+  auto file = TraceFile::Open(path);
+  ASSERT_TRUE(file.ok());
+  EventMerger merger(&sink);
+  merger.ThreadStarted(0, 5);
+  merger.ThreadStarted(1, 5);
+  merger.Add(Event{50, 0x10, 8, 1, 0, EntryPoint::kMalloc, false});
+  merger.Covered(0, 100);
+  merger.Release();
+  EXPECT_EQ(sink.seen_at_release, 0u);
+  merger.Covered(1, 60);
+  merger.Release();
+  EXPECT_EQ(sink.seen_at_release, 1u);
+  unlink(path.c_str());
+}
+
+}  // namespace
+}  // namespace allocprof
