@@ -64,6 +64,7 @@ $(BUILD)/libanalyzer.a: $(ANALYZER_LIB_OBJS)
 $(BUILD)/allocprof: $(ANALYZER_MAIN_OBJ) $(BUILD)/libanalyzer.a
 	$(CXX) -o $@ $^ $(ANALYZER_LDLIBS)
 
+include tests/fuzz/fuzz.mk
 include tests/tests.mk
 -include bench/bench.mk
 

@@ -11,6 +11,7 @@ constexpr char kUsage[] =
     "\n"
     "commands:\n"
     "  run [options] -- CMD ARGS...   run CMD with the shim preloaded and write a trace\n"
+    "  analyze [options] TRACE...     allocation report (text, --json FILE)\n"
     "  dump TRACE                     print every record of a trace\n"
     "\n"
     "Run 'allocprof COMMAND --help' for a command's options.\n";
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   const char* cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return allocprof::RunCommand(argc, argv);
   if (strcmp(cmd, "dump") == 0) return allocprof::DumpCommand(argc, argv);
+  if (strcmp(cmd, "analyze") == 0) return allocprof::AnalyzeCommand(argc, argv);
   fprintf(stderr, "allocprof: unknown command '%s'\n\n%s", cmd, kUsage);
   return allocprof::kExitUsage;
 }

@@ -6,41 +6,92 @@
 
 namespace allocprof {
 
-void EventMerger::Emit(const Pending& p) {
-  if (p.e.time < released_until_) ++out_of_order_;
-  else released_until_ = p.e.time;
-  sink_->OnEvent(p.e);
+EventMerger::Queue& EventMerger::QueueFor(uint32_t thread) {
+  auto [it, inserted] = index_.try_emplace(thread, queues_.size());
+  if (inserted) queues_.emplace_back();
+  return queues_[it->second];
 }
 
-void EventMerger::Add(const Event& e) { heap_.push(Pending{e, seq_++}); }
+void EventMerger::Emit(const Event& e) {
+  if (e.time < released_until_) ++out_of_order_;
+  else released_until_ = e.time;
+  sink_->OnEvent(e);
+}
+
+void EventMerger::Add(const Event& e) {
+  Queue& q = QueueFor(e.thread);
+  // Late events (written one by one after their thread's exit) may interleave with each other.
+  if (!q.events.empty() && e.time < q.events.back().time) {
+    auto pos = std::upper_bound(q.events.begin(), q.events.end(), e.time,
+                                [](uint64_t t, const Event& x) { return t < x.time; });
+    q.events.insert(pos, e);
+  } else {
+    q.events.push_back(e);
+  }
+  ++pending_;
+}
 
 void EventMerger::ThreadStarted(uint32_t thread, uint64_t time) {
-  auto [it, inserted] = covered_.try_emplace(thread, time);
-  if (!inserted) it->second = std::max(it->second, time);
+  Queue& q = QueueFor(thread);
+  if (!q.live) {
+    q.live = true;
+    ++live_threads_;
+  }
+  q.covered = std::max(q.covered, time);
 }
 
-void EventMerger::ThreadEnded(uint32_t thread) { covered_.erase(thread); }
+void EventMerger::ThreadEnded(uint32_t thread) {
+  Queue& q = QueueFor(thread);
+  if (q.live) {
+    q.live = false;
+    --live_threads_;
+  }
+}
 
 void EventMerger::Covered(uint32_t thread, uint64_t until) {
-  auto it = covered_.find(thread);
-  if (it != covered_.end()) it->second = std::max(it->second, until);
+  Queue& q = QueueFor(thread);
+  if (q.live) q.covered = std::max(q.covered, until);
+}
+
+void EventMerger::Drain(uint64_t limit) {
+  // Heads of the non-empty queues, smallest (time, free-first) on top.
+  auto later = [this](size_t a, size_t b) {
+    const Event& x = queues_[a].events.front();
+    const Event& y = queues_[b].events.front();
+    if (x.time != y.time) return x.time > y.time;
+    if (x.is_free != y.is_free) return !x.is_free;
+    return a > b;
+  };
+  std::vector<size_t> heap;
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    if (!queues_[i].events.empty() && queues_[i].events.front().time < limit) heap.push_back(i);
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    size_t i = heap.back();
+    Queue& q = queues_[i];
+    Emit(q.events.front());
+    q.events.pop_front();
+    --pending_;
+    if (!q.events.empty() && q.events.front().time < limit) {
+      std::push_heap(heap.begin(), heap.end(), later);
+    } else {
+      heap.pop_back();
+    }
+  }
 }
 
 void EventMerger::Release() {
+  if (pending_ == 0) return;
   uint64_t watermark = UINT64_MAX;
-  for (const auto& [thread, until] : covered_) watermark = std::min(watermark, until);
-  while (!heap_.empty() && heap_.top().e.time < watermark) {
-    Emit(heap_.top());
-    heap_.pop();
+  for (const Queue& q : queues_) {
+    if (q.live) watermark = std::min(watermark, q.covered);
   }
+  Drain(watermark);
 }
 
-void EventMerger::Finish() {
-  while (!heap_.empty()) {
-    Emit(heap_.top());
-    heap_.pop();
-  }
-}
+void EventMerger::Finish() { Drain(UINT64_MAX); }
 
 namespace {
 

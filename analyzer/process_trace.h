@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include <queue>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -75,6 +75,8 @@ struct ProcessCatalog {
   uint64_t first_time = 0, last_time = 0;
 };
 
+// Merges the per-thread event streams into one time order. Each thread's events arrive already
+// sorted, so this is a k-way merge over thread queues (a heap of k heads), not a heap of events.
 class EventMerger {
  public:
   explicit EventMerger(EventSink* sink) : sink_(sink) {}
@@ -87,26 +89,24 @@ class EventMerger {
   // End of input: releases everything.
   void Finish();
   uint64_t out_of_order() const { return out_of_order_; }
-  size_t pending() const { return heap_.size(); }
+  size_t pending() const { return pending_; }
 
  private:
-  struct Pending {
-    Event e;
-    uint64_t seq;
+  struct Queue {
+    std::deque<Event> events;
+    uint64_t covered = 0;
+    bool live = false;
   };
-  struct Later {
-    bool operator()(const Pending& a, const Pending& b) const {
-      if (a.e.time != b.e.time) return a.e.time > b.e.time;
-      if (a.e.is_free != b.e.is_free) return !a.e.is_free;  // frees first
-      return a.seq > b.seq;
-    }
-  };
-  void Emit(const Pending& p);
+  Queue& QueueFor(uint32_t thread);
+  // Emits queued events older than `limit`, oldest first (frees first on equal times).
+  void Drain(uint64_t limit);
+  void Emit(const Event& e);
 
   EventSink* sink_;
-  std::priority_queue<Pending, std::vector<Pending>, Later> heap_;
-  absl::flat_hash_map<uint32_t, uint64_t> covered_;  // live threads
-  uint64_t seq_ = 0;
+  absl::flat_hash_map<uint32_t, size_t> index_;  // thread -> queues_ slot
+  std::vector<Queue> queues_;
+  size_t live_threads_ = 0;
+  size_t pending_ = 0;
   uint64_t released_until_ = 0;
   uint64_t out_of_order_ = 0;
 };

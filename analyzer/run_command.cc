@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "allocprof/units.h"
 #include "cli_args.h"
 #include "commands.h"
 
@@ -151,10 +152,22 @@ int RunCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof run: --unwind must be libunwind, fp or none (got '%s')\n", unwind.c_str());
     return kExitUsage;
   }
-  for (const char* numeric : {"--depth", "--flush-ms", "--zstd-level"}) {
+  struct Range {
+    const char* flag;
+    uint32_t lo, hi;
+  };
+  for (const Range& r : {Range{"--depth", 1, 1024}, Range{"--flush-ms", 0, 60000}, Range{"--zstd-level", 0, 19}}) {
     uint32_t v;
-    if (args.Has(numeric) && !absl::SimpleAtoi(args.Get(numeric), &v)) {
-      fprintf(stderr, "allocprof run: %s needs a number (got '%s')\n", numeric, args.Get(numeric).c_str());
+    if (args.Has(r.flag) && (!absl::SimpleAtoi(args.Get(r.flag), &v) || v < r.lo || v > r.hi)) {
+      fprintf(stderr, "allocprof run: %s must be a number in %u..%u (got '%s')\n", r.flag, r.lo, r.hi,
+              args.Get(r.flag).c_str());
+      return kExitUsage;
+    }
+  }
+  if (args.Has("--buffer")) {
+    uint64_t bytes;
+    if (!units::ParseByteSize(args.Get("--buffer").c_str(), &bytes) || bytes < (16u << 10) || bytes > (8u << 20)) {
+      fprintf(stderr, "allocprof run: --buffer must be 16KiB..8MiB (got '%s')\n", args.Get("--buffer").c_str());
       return kExitUsage;
     }
   }

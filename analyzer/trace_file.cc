@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -50,9 +51,7 @@ absl::StatusOr<std::unique_ptr<TraceFile>> TraceFile::Open(const std::string& pa
 }
 
 TraceFile::TraceFile(std::string path, FILE* file, uint64_t size)
-    : path_(std::move(path)), file_(file), size_(size), pos_(0) {
-  setvbuf(file_, nullptr, _IOFBF, 1 << 20);
-}
+    : path_(std::move(path)), file_(file), size_(size), pos_(0) {}
 
 TraceFile::~TraceFile() {
   if (file_) fclose(file_);
@@ -64,9 +63,19 @@ bool TraceFile::damaged() const {
                      [](const Diagnostic& d) { return d.kind != Diagnostic::Kind::kNote; });
 }
 
+// Chunks are read with one pread each (header, then payload): no stdio buffer to invalidate when
+// resynchronising, and no copy.
 bool TraceFile::ReadExact(uint64_t offset, void* out, size_t n) {
-  if (fseeko(file_, static_cast<off_t>(offset), SEEK_SET) != 0) return false;
-  return fread(out, 1, n, file_) == n;
+  auto* p = static_cast<char*>(out);
+  while (n > 0) {
+    ssize_t got = pread(fileno(file_), p, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    n -= static_cast<size_t>(got);
+    offset += static_cast<uint64_t>(got);
+  }
+  return true;
 }
 
 TraceFile::Probe TraceFile::ReadChunkAt(uint64_t offset, Chunk* chunk, std::string* why) {
@@ -134,7 +143,8 @@ TraceFile::Probe TraceFile::ReadChunkAt(uint64_t offset, Chunk* chunk, std::stri
 }
 
 bool TraceFile::Resync(uint64_t from, uint64_t* found) {
-  std::vector<uint8_t> window(1 << 20);
+  std::vector<uint8_t>& window = resync_window_;
+  window.resize(64 << 10);
   uint64_t at = from;
   Chunk scratch;
   std::string why;

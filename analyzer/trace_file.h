@@ -69,6 +69,7 @@ class TraceFile {
   uint64_t bytes_skipped_ = 0;
   bool done_ = false;
   std::vector<uint8_t> stored_;
+  std::vector<uint8_t> resync_window_;
   void* dctx_ = nullptr;
   std::vector<Diagnostic> diagnostics_;
 };

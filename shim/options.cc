@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "allocprof/units.h"
 #include "stderr_log.h"
 
 extern char** environ;
@@ -32,7 +33,7 @@ bool StartsWith(const char* s, const char* prefix) { return strncmp(s, prefix, s
 
 bool ParseUint(const char* text, uint64_t* out) {
   uint64_t bytes;
-  if (!ParseByteSize(text, &bytes)) return false;
+  if (!units::ParseByteSize(text, &bytes)) return false;
   *out = bytes;
   return true;
 }
@@ -77,29 +78,6 @@ void ApplyOption(const char* entry) {
 }
 
 }  // namespace
-
-bool ParseByteSize(const char* text, uint64_t* bytes) {
-  if (!text || *text < '0' || *text > '9') return false;
-  uint64_t v = 0;
-  const char* p = text;
-  for (; *p >= '0' && *p <= '9'; ++p) {
-    if (v > (UINT64_MAX - 9) / 10) return false;
-    v = v * 10 + static_cast<uint64_t>(*p - '0');
-  }
-  uint64_t mul = 1;
-  if (*p == 'K' || *p == 'k') mul = 1ull << 10;
-  else if (*p == 'M' || *p == 'm') mul = 1ull << 20;
-  else if (*p == 'G' || *p == 'g') mul = 1ull << 30;
-  if (mul != 1) {
-    ++p;
-    if (p[0] == 'i' && p[1] == 'B') p += 2;
-    else if (p[0] == 'B') p += 1;
-  }
-  if (*p != '\0') return false;
-  if (v > UINT64_MAX / mul) return false;
-  *bytes = v * mul;
-  return true;
-}
 
 void LoadOptions() {
   if (environ) {

@@ -30,9 +30,6 @@ struct Options {
 void LoadOptions();
 const Options& GetOptions();
 
-// Parses "123", "64K", "64KiB", "2M", "1MiB", "1G" into bytes; returns false on anything else.
-bool ParseByteSize(const char* text, uint64_t* bytes);
-
 }  // namespace allocprof::shim
 
 #endif  // ALLOCPROF_SHIM_OPTIONS_H_

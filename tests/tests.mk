@@ -5,7 +5,7 @@ GTEST_LIBS := -lgtest -lgtest_main -lpthread
 TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$(abspath $(BUILD))"' \
                  -DALLOCPROF_SOURCE_DIR='"$(abspath .)"'
 
-TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits
+TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits inlined
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
                  $(TEST_OUT)/programs/static_hello
 
@@ -23,17 +23,12 @@ $(TEST_OUT)/programs/static_hello: tests/programs/static_hello.c | $(DEPS_STAMP)
 	$(CC) -O1 -static -o $@ $<
 
 UNIT_SRCS := $(wildcard tests/unit/*.cc)
-UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/tests/shim_options.o $(BUILD)/tests/shim_stderr_log.o
+UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
 INTEGRATION_SRCS := $(wildcard tests/integration/*.cc)
 INTEGRATION_OBJS := $(INTEGRATION_SRCS:%.cc=$(BUILD)/%.o)
 
 $(BUILD)/tests/unit/%.o $(BUILD)/tests/integration/%.o: | $(DEPS_STAMP)
 $(BUILD)/tests/%.o: tests/%.cc
-	@mkdir -p $(dir $@)
-	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
-
-# The shim's pure parsing code, compiled into the unit tests without preloading anything.
-$(BUILD)/tests/shim_%.o: shim/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
 
@@ -45,7 +40,7 @@ $(TEST_OUT)/integration_tests: $(INTEGRATION_OBJS) $(BUILD)/libanalyzer.a
 
 test-programs: $(TEST_PROGRAMS)
 
-check: all $(TEST_OUT)/unit_tests $(TEST_OUT)/integration_tests $(TEST_PROGRAMS)
+check: all $(TEST_OUT)/unit_tests $(TEST_OUT)/integration_tests $(TEST_PROGRAMS) $(FUZZ_OUT)/trace_reader_fuzz
 	@bash tests/run_all.sh $(BUILD)
 
 .PHONY: check test-programs

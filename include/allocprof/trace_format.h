@@ -206,7 +206,7 @@ inline uint64_t ChecksumUpdate(uint64_t h, const void* data, size_t n) {
     n -= 8;
   }
   uint64_t tail = 0;
-  memcpy(&tail, p, n);
+  if (n) memcpy(&tail, p, n);  // p may be null for an empty payload
   h = (h ^ tail ^ (static_cast<uint64_t>(n) << 56)) * kMul;
   return h ^ (h >> 32);
 }

@@ -71,6 +71,13 @@ bool Step(const char* key) {
   else if (!strcmp(key, "delete[]_sized_aligned")) {
     void* p = ::operator new[](kSize, kAlign); Use(p); ::operator delete[](p, kSize, kAlign);
   }
+  else if (!strcmp(key, "mismatch")) {
+    // Released through the wrong family: works with glibc for a char array, and is what the
+    // analyzer's mismatched-free report is for.
+    char* p = new char[kSize];
+    Use(p);
+    free(p);
+  }
   else if (!strcmp(key, "new_fail")) {
     // The throwing form must still throw std::bad_alloc through the shim.
     try {

@@ -63,6 +63,12 @@ TEST(Checksum, DetectsAnyFlippedByte) {
   EXPECT_NE(ChunkChecksum(h, payload.data(), payload.size()), good) << "header fields are covered";
 }
 
+// Found by the fuzzer: an empty payload has no buffer at all.
+TEST(Checksum, EmptyPayloadWithoutBuffer) {
+  ChunkHeader h{};
+  EXPECT_EQ(ChunkChecksum(h, nullptr, 0), ChunkChecksum(h, "", 0));
+}
+
 TEST(EntryPoints, TableMatchesEnum) {
   EXPECT_STREQ(kEntryPoints[static_cast<int>(EntryPoint::kMalloc)].name, "malloc");
   EXPECT_STREQ(kEntryPoints[static_cast<int>(EntryPoint::kDeleteArrayAlignedNothrow)].name,

@@ -1,0 +1,182 @@
+#include "heap_analysis.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace allocprof {
+namespace {
+
+// Stack ids and thread indexes are dense small integers in real traces: they index vectors. Larger
+// ones (possible only in a crafted trace, or a giant one) go to hash maps, so no input can make us
+// allocate for 2^32 of them.
+constexpr uint32_t kDenseStackIds = 1u << 18;
+constexpr uint32_t kDenseThreads = 1u << 12;
+
+}  // namespace
+
+HeapAnalysis::HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog* catalog)
+    : options_(options), catalog_(catalog) {
+  if (options_.size_boundaries.empty()) {
+    classes_.resize(65);
+    classes_[0] = {0, 0, 0, 0};
+    for (int k = 0; k < 64; ++k) {
+      uint64_t lo = uint64_t{1} << k;
+      classes_[k + 1] = {lo, k == 63 ? UINT64_MAX : (lo << 1) - 1, 0, 0};
+    }
+  } else {
+    std::vector<uint64_t> b = options_.size_boundaries;
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    if (b.front() != 0) b.insert(b.begin(), 0);
+    for (size_t i = 0; i < b.size(); ++i) {
+      classes_.push_back({b[i], i + 1 < b.size() ? b[i + 1] - 1 : UINT64_MAX, 0, 0});
+    }
+  }
+}
+
+size_t HeapAnalysis::SizeClassIndex(uint64_t size) const {
+  if (options_.size_boundaries.empty()) return size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size));
+  auto it = std::upper_bound(classes_.begin(), classes_.end(), size,
+                             [](uint64_t s, const SizeClassCount& c) { return s < c.min_bytes; });
+  return static_cast<size_t>(it - classes_.begin()) - 1;
+}
+
+std::vector<SizeClassCount> HeapAnalysis::SizeClasses() const {
+  std::vector<SizeClassCount> out;
+  for (const auto& c : classes_) {
+    if (c.calls) out.push_back(c);
+  }
+  return out;
+}
+
+StackStats& HeapAnalysis::Stack(uint32_t id) {
+  if (id >= kDenseStackIds) return sparse_stacks_[id];
+  if (id >= stacks_.size()) stacks_.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(id + 1, stacks_.size() * 2)));
+  return stacks_[id];
+}
+
+// Peak attribution without snapshotting every stack at every new peak: each new peak starts an
+// epoch; a stack records its live bytes the first time it changes in a newer epoch, which is
+// exactly its value at that epoch's peak.
+void HeapAnalysis::Touch(StackStats& s) {
+  if (s.peak_epoch != peak_epoch_) {
+    s.peak_epoch = peak_epoch_;
+    s.bytes_at_epoch = s.live_bytes;
+  }
+}
+
+uint64_t& HeapAnalysis::LastAllocOf(uint32_t thread) {
+  if (thread >= kDenseThreads) return sparse_last_alloc_[thread];
+  if (thread >= last_alloc_by_thread_.size()) last_alloc_by_thread_.resize(thread + 1, 0);
+  return last_alloc_by_thread_[thread];
+}
+
+void HeapAnalysis::OnEvent(const Event& e) {
+  if (!timeline_) {
+    origin_ = catalog_ && catalog_->has_process ? catalog_->process.start_monotonic_ns : e.time;
+    if (e.time < origin_) origin_ = e.time;
+    timeline_ = std::make_unique<Timeline>(origin_);
+    totals_.first_event_ns = e.time;
+  }
+  totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
+  auto entry = static_cast<size_t>(e.entry);
+  ++totals_.calls_by_entry[entry];
+  if (e.is_free) OnFree(e);
+  else OnAlloc(e);
+}
+
+void HeapAnalysis::OnAlloc(const Event& e) {
+  auto [it, inserted] = live_.try_emplace(e.addr, LiveBlock{e.size, e.time, e.stack_id, e.thread, e.entry});
+  if (!inserted) {
+    // The trace missed this block's free (it cannot happen with a complete trace): forget the old
+    // block so the live set stays honest.
+    LiveBlock old = it->second;
+    live_bytes_ -= static_cast<int64_t>(old.size);
+    StackStats& os = Stack(old.stack_id);
+    Touch(os);
+    --os.live_count;
+    os.live_bytes -= old.size;
+    it->second = LiveBlock{e.size, e.time, e.stack_id, e.thread, e.entry};
+  }
+  ++totals_.allocations;
+  totals_.bytes_allocated += e.size;
+  totals_.bytes_by_entry[static_cast<size_t>(e.entry)] += e.size;
+  if (e.size >= options_.large_object_bytes) {
+    ++totals_.large_objects;
+    totals_.large_object_bytes += e.size;
+  }
+  SizeClassCount& c = classes_[SizeClassIndex(e.size)];
+  ++c.calls;
+  c.bytes += e.size;
+
+  StackStats& s = Stack(e.stack_id);
+  Touch(s);
+  ++s.calls;
+  s.bytes += e.size;
+  ++s.live_count;
+  s.live_bytes += e.size;
+
+  live_bytes_ += static_cast<int64_t>(e.size);
+  if (live_bytes_ > static_cast<int64_t>(totals_.peak_live_bytes)) {
+    totals_.peak_live_bytes = static_cast<uint64_t>(live_bytes_);
+    totals_.peak_time_ns = e.time;
+    ++peak_epoch_;
+    s.peak_epoch = peak_epoch_;  // this stack's value at the new peak is its current value
+    s.bytes_at_epoch = s.live_bytes;
+  }
+  LastAllocOf(e.thread) = e.addr;
+  timeline_->OnAlloc(e.time, e.size, live_bytes_);
+}
+
+void HeapAnalysis::OnFree(const Event& e) {
+  ++totals_.frees;
+  auto it = live_.find(e.addr);
+  if (it == live_.end()) {
+    ++totals_.frees_of_unknown;
+    timeline_->OnFree(e.time, 0, live_bytes_);
+    return;
+  }
+  LiveBlock b = it->second;
+  live_.erase(it);
+  totals_.bytes_freed += b.size;
+  live_bytes_ -= static_cast<int64_t>(b.size);
+  StackStats& s = Stack(b.stack_id);
+  Touch(s);
+  --s.live_count;
+  s.live_bytes -= b.size;
+  uint64_t& last = LastAllocOf(b.thread);
+  if (last == e.addr) {
+    ++totals_.temporary;
+    ++s.temporary;
+    last = 0;
+  }
+  if (e.time - b.time <= options_.short_lived_ns) ++totals_.short_lived;
+  const auto& alloc_info = format::kEntryPoints[static_cast<size_t>(b.entry)];
+  const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];
+  if (alloc_info.family != free_info.family) {
+    ++totals_.mismatched_frees;
+    ++mismatches_[MismatchKey{b.stack_id, b.entry, e.entry}];
+  }
+  timeline_->OnFree(e.time, b.size, live_bytes_);
+}
+
+void HeapAnalysis::Finish() {
+  auto finish = [&](StackStats& s) {
+    s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
+    totals_.leaked_allocations += s.live_count;
+    totals_.leaked_bytes += s.live_bytes;
+  };
+  for (StackStats& s : stacks_) finish(s);
+  for (auto& [id, s] : sparse_stacks_) finish(s);
+}
+
+std::vector<std::pair<uint32_t, const StackStats*>> HeapAnalysis::AllStacks() const {
+  std::vector<std::pair<uint32_t, const StackStats*>> out;
+  for (uint32_t id = 0; id < stacks_.size(); ++id) {
+    if (stacks_[id].calls) out.push_back({id, &stacks_[id]});
+  }
+  for (const auto& [id, s] : sparse_stacks_) out.push_back({id, &s});
+  return out;
+}
+
+}  // namespace allocprof

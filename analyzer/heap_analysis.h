@@ -1,0 +1,128 @@
+// The core analysis pass: replays the merged event stream of one process and keeps totals, the
+// live set (for peak, leaks, temporaries and mismatched frees), per-stack statistics, the size
+// histogram and the timeline.
+//
+// Memory grows with the live set and the number of distinct stacks, not with the trace's length.
+// Thread-safety: one instance per thread.
+#ifndef ALLOCPROF_ANALYZER_HEAP_ANALYSIS_H_
+#define ALLOCPROF_ANALYZER_HEAP_ANALYSIS_H_
+
+#include <stdint.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "allocprof/trace_format.h"
+#include "process_trace.h"
+#include "timeline.h"
+
+namespace allocprof {
+
+struct AnalysisOptions {
+  size_t top_n = 10;
+  size_t windows = 100;                  // timeline windows over the run...
+  uint64_t window_ns = 0;                // ...or a fixed width when non-zero
+  std::vector<uint64_t> size_boundaries;  // ascending lower bounds; empty = powers of two
+  uint64_t large_object_bytes = 85000;   // .NET's large-object-heap threshold
+  uint64_t short_lived_ns = 1000000;     // "freed within 1 ms"
+  bool symbolize = true;                 // false: frames stay module+offset (no module files read)
+};
+
+struct StackStats {
+  uint64_t calls = 0;
+  uint64_t bytes = 0;
+  uint64_t live_count = 0;   // at the end of the trace: leaks
+  uint64_t live_bytes = 0;
+  uint64_t peak_bytes = 0;   // this stack's live bytes at the moment of the global peak
+  uint64_t temporary = 0;
+  uint32_t peak_epoch = 0;   // see HeapAnalysis::NotePeak
+  uint64_t bytes_at_epoch = 0;
+};
+
+struct SizeClassCount {
+  uint64_t min_bytes = 0, max_bytes = 0;  // inclusive
+  uint64_t calls = 0, bytes = 0;
+};
+
+struct MismatchKey {
+  uint32_t stack_id;
+  format::EntryPoint alloc_entry;
+  format::EntryPoint free_entry;
+  bool operator==(const MismatchKey& o) const {
+    return stack_id == o.stack_id && alloc_entry == o.alloc_entry && free_entry == o.free_entry;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const MismatchKey& k) {
+    return H::combine(std::move(h), k.stack_id, k.alloc_entry, k.free_entry);
+  }
+};
+
+struct HeapTotals {
+  uint64_t allocations = 0, frees = 0;
+  uint64_t bytes_allocated = 0, bytes_freed = 0;
+  uint64_t peak_live_bytes = 0, peak_time_ns = 0;  // absolute time
+  uint64_t temporary = 0;       // freed before the allocating thread allocated again
+  uint64_t short_lived = 0;     // freed within AnalysisOptions::short_lived_ns
+  uint64_t frees_of_unknown = 0;
+  uint64_t large_objects = 0, large_object_bytes = 0;
+  uint64_t leaked_allocations = 0, leaked_bytes = 0;
+  uint64_t mismatched_frees = 0;
+  uint64_t first_event_ns = 0, last_event_ns = 0;
+  std::array<uint64_t, 64> calls_by_entry{};
+  std::array<uint64_t, 64> bytes_by_entry{};
+};
+
+class HeapAnalysis : public EventSink {
+ public:
+  // The catalog is read lazily (its process record gives the time origin).
+  HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog* catalog);
+  void OnEvent(const Event& e) override;
+  // Call once after the last event.
+  void Finish();
+
+  const HeapTotals& totals() const { return totals_; }
+  // Every stack with at least one allocation, by id.
+  std::vector<std::pair<uint32_t, const StackStats*>> AllStacks() const;
+  std::vector<SizeClassCount> SizeClasses() const;
+  const absl::flat_hash_map<MismatchKey, uint64_t>& mismatches() const { return mismatches_; }
+  const Timeline& timeline() const { return *timeline_; }
+  uint64_t origin_ns() const { return origin_; }
+
+ private:
+  struct LiveBlock {
+    uint64_t size;
+    uint64_t time;
+    uint32_t stack_id;
+    uint32_t thread;
+    format::EntryPoint entry;
+  };
+  StackStats& Stack(uint32_t id);
+  // Brings a stack's peak snapshot up to date before its live bytes change.
+  void Touch(StackStats& s);
+  void OnAlloc(const Event& e);
+  void OnFree(const Event& e);
+  size_t SizeClassIndex(uint64_t size) const;
+  uint64_t& LastAllocOf(uint32_t thread);
+
+  AnalysisOptions options_;
+  const ProcessCatalog* catalog_;
+  uint64_t origin_ = 0;
+  std::unique_ptr<Timeline> timeline_;
+  HeapTotals totals_;
+  int64_t live_bytes_ = 0;
+  uint32_t peak_epoch_ = 0;
+  absl::flat_hash_map<uint64_t, LiveBlock> live_;
+  std::vector<StackStats> stacks_;  // by id, for the dense range
+  absl::node_hash_map<uint32_t, StackStats> sparse_stacks_;
+  std::vector<uint64_t> last_alloc_by_thread_;  // address of each thread's latest allocation
+  absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;
+  std::vector<SizeClassCount> classes_;
+  absl::flat_hash_map<MismatchKey, uint64_t> mismatches_;
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_HEAP_ANALYSIS_H_

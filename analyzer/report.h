@@ -1,0 +1,89 @@
+// The analysis report of one or more process traces: the data every output format (text, JSON,
+// and later Markdown and charts) is rendered from.
+#ifndef ALLOCPROF_ANALYZER_REPORT_H_
+#define ALLOCPROF_ANALYZER_REPORT_H_
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "heap_analysis.h"
+#include "process_trace.h"
+#include "sawtooth.h"
+#include "timeline.h"
+
+namespace allocprof {
+
+inline constexpr int kJsonSchemaVersion = 1;
+
+struct ReportFrame {
+  std::string function;  // demangled; empty when unknown
+  std::string file;
+  int line = 0;
+  std::string module;
+  uint64_t offset = 0;   // module-relative address of the call
+  bool inlined = false;
+};
+
+struct ReportStack {
+  uint32_t id = 0;
+  uint64_t calls = 0, bytes = 0, peak_bytes = 0, leaked_allocations = 0, leaked_bytes = 0, temporary = 0;
+  std::vector<ReportFrame> frames;  // leaf first
+};
+
+struct ReportSizeClass {
+  uint64_t min_bytes = 0, max_bytes = 0, calls = 0, bytes = 0;
+  double call_share = 0, byte_share = 0;
+  bool large_object = false;  // the class holds sizes at or above the large-object threshold
+};
+
+struct ReportMismatch {
+  std::string alloc_entry, free_entry;
+  uint64_t count = 0;
+  ReportStack stack;  // where the block was allocated
+};
+
+struct ProcessReport {
+  std::string file;
+  ProcessInfo process;
+  bool ended_cleanly = false;
+  std::vector<std::string> execs;
+  uint64_t threads = 0;
+  HeapTotals totals;
+  uint64_t origin_ns = 0;   // times below are relative to this (process start)
+  double duration_s = 0;
+  std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> by_entry;  // name -> (calls, bytes)
+  std::vector<ReportSizeClass> size_classes;
+  std::vector<ReportStack> top_by_calls, top_by_bytes, top_by_peak, leaks;
+  std::vector<TimeWindow> timeline;
+  uint64_t window_ns = 0;
+  Sawtooth sawtooth;
+  std::vector<ReportMismatch> mismatches;
+  std::vector<std::string> warnings;
+  uint64_t events = 0;
+};
+
+struct AnalysisReport {
+  std::vector<std::string> inputs;
+  AnalysisOptions options;
+  std::vector<ProcessReport> processes;  // the first is the root (the first input)
+  double analysis_seconds = 0;
+};
+
+// Reads and analyzes each trace (one process each). Fails only when an input cannot be used at all.
+absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, const AnalysisOptions& options,
+                                       bool show_progress);
+
+std::string RenderText(const AnalysisReport& report);
+std::string RenderJson(const AnalysisReport& report);
+
+// Formatting shared by renderers.
+std::string HumanBytes(double bytes);   // "12.3 MiB"
+std::string HumanCount(uint64_t n);     // "1,234,567"
+std::string FrameText(const ReportFrame& f);  // "Foo (foo.cc:12)" or "libx.so+0x1234"
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_REPORT_H_

@@ -1,0 +1,216 @@
+// Builds an AnalysisReport: reads each trace through HeapAnalysis, then symbolizes only the stacks
+// the report shows.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "report.h"
+#include "symbolizer.h"
+
+namespace allocprof {
+namespace {
+
+class ProgressSink : public EventSink {
+ public:
+  ProgressSink(EventSink* next, const std::string& path, bool enabled) : next_(next), path_(path), enabled_(enabled) {}
+  void OnEvent(const Event& e) override {
+    next_->OnEvent(e);
+    if (enabled_ && (++count_ & ((1u << 22) - 1)) == 0) {
+      fprintf(stderr, "\rallocprof: %s: %.1f M events", path_.c_str(), static_cast<double>(count_) / 1e6);
+      printed_ = true;
+    }
+  }
+  ~ProgressSink() override {
+    if (printed_) fprintf(stderr, "\n");
+  }
+
+ private:
+  EventSink* next_;
+  std::string path_;
+  bool enabled_;
+  uint64_t count_ = 0;
+  bool printed_ = false;
+};
+
+// Module+offset only, from the recorded module map: used with --no-symbols (reproducible output
+// that does not depend on the files on this machine).
+ReportFrame RawFrame(const std::vector<ModuleInfo>& modules, uint64_t address) {
+  for (auto it = modules.rbegin(); it != modules.rend(); ++it) {
+    for (const Segment& s : it->segments) {
+      uint64_t start = it->load_bias + s.vaddr;
+      if ((s.flags & 1) && address >= start && address - start < s.memsz) {
+        return ReportFrame{"", "", 0, it->path, address - it->load_bias, false};
+      }
+    }
+  }
+  return ReportFrame{"", "", 0, "", address, false};
+}
+
+std::vector<ReportFrame> Symbolize(Symbolizer* symbolizer, const std::vector<ModuleInfo>& modules,
+                                   const std::vector<uint64_t>& frames) {
+  std::vector<ReportFrame> out;
+  for (uint64_t address : frames) {
+    if (!symbolizer) {
+      out.push_back(RawFrame(modules, address));
+      continue;
+    }
+    const SymbolizedAddress& s = symbolizer->Resolve(address);
+    if (s.frames.empty()) {
+      out.push_back(ReportFrame{"", "", 0, s.module, s.offset, false});
+      continue;
+    }
+    for (const SourceFrame& f : s.frames) {
+      out.push_back(ReportFrame{f.function, f.file, f.line, s.module, s.offset, f.inlined});
+    }
+  }
+  return out;
+}
+
+ReportStack MakeStack(uint32_t id, const StackStats& s, const ProcessCatalog& catalog, Symbolizer* symbolizer) {
+  ReportStack r;
+  r.id = id;
+  r.calls = s.calls;
+  r.bytes = s.bytes;
+  r.peak_bytes = s.peak_bytes;
+  r.leaked_allocations = s.live_count;
+  r.leaked_bytes = s.live_bytes;
+  r.temporary = s.temporary;
+  auto it = catalog.stacks.find(id);
+  if (it != catalog.stacks.end()) r.frames = Symbolize(symbolizer, catalog.modules, it->second);
+  return r;
+}
+
+using StackList = std::vector<std::pair<uint32_t, const StackStats*>>;
+
+std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t StackStats::*key,
+                                   const ProcessCatalog& catalog, Symbolizer* symbolizer) {
+  StackList chosen;
+  for (const auto& entry : stacks) {
+    if (entry.second->*key > 0) chosen.push_back(entry);
+  }
+  size_t k = std::min(n, chosen.size());
+  std::partial_sort(chosen.begin(), chosen.begin() + k, chosen.end(), [&](const auto& a, const auto& b) {
+    if (a.second->*key != b.second->*key) return a.second->*key > b.second->*key;
+    return a.first < b.first;
+  });
+  std::vector<ReportStack> out;
+  for (size_t i = 0; i < k; ++i) out.push_back(MakeStack(chosen[i].first, *chosen[i].second, catalog, symbolizer));
+  return out;
+}
+
+ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalog, HeapAnalysis& heap,
+                           const AnalysisOptions& options) {
+  ProcessReport r;
+  r.file = path;
+  r.process = catalog.process;
+  r.ended_cleanly = catalog.ended_cleanly;
+  r.execs = catalog.execs;
+  r.threads = catalog.threads.size();
+  r.totals = heap.totals();
+  r.events = catalog.events;
+  r.origin_ns = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
+  uint64_t end = std::max(catalog.last_time, r.totals.last_event_ns);
+  r.duration_s = end > r.origin_ns ? static_cast<double>(end - r.origin_ns) / 1e9 : 0;
+
+  for (int e = 0; e < static_cast<int>(format::EntryPoint::kCount); ++e) {
+    if (r.totals.calls_by_entry[e]) {
+      r.by_entry.push_back({format::kEntryPoints[e].name, {r.totals.calls_by_entry[e], r.totals.bytes_by_entry[e]}});
+    }
+  }
+  for (const SizeClassCount& c : heap.SizeClasses()) {
+    ReportSizeClass sc{c.min_bytes, c.max_bytes, c.calls, c.bytes, 0, 0, c.max_bytes >= options.large_object_bytes};
+    sc.call_share = r.totals.allocations ? static_cast<double>(c.calls) / r.totals.allocations : 0;
+    sc.byte_share = r.totals.bytes_allocated ? static_cast<double>(c.bytes) / r.totals.bytes_allocated : 0;
+    r.size_classes.push_back(sc);
+  }
+
+  std::unique_ptr<Symbolizer> owned;
+  if (options.symbolize) owned = std::make_unique<Symbolizer>(catalog.modules);
+  Symbolizer* symbolizer = owned.get();
+  StackList stacks = heap.AllStacks();
+  r.top_by_calls = TopStacks(stacks, options.top_n, &StackStats::calls, catalog, symbolizer);
+  r.top_by_bytes = TopStacks(stacks, options.top_n, &StackStats::bytes, catalog, symbolizer);
+  r.top_by_peak = TopStacks(stacks, options.top_n, &StackStats::peak_bytes, catalog, symbolizer);
+  r.leaks = TopStacks(stacks, options.top_n, &StackStats::live_bytes, catalog, symbolizer);
+
+  std::vector<std::pair<MismatchKey, uint64_t>> mismatches(heap.mismatches().begin(), heap.mismatches().end());
+  std::sort(mismatches.begin(), mismatches.end(), [](const auto& a, const auto& b) {
+    if (a.second != b.second) return a.second > b.second;
+    return a.first.stack_id < b.first.stack_id;
+  });
+  for (size_t i = 0; i < mismatches.size() && i < options.top_n; ++i) {
+    const auto& [key, count] = mismatches[i];
+    ReportMismatch m;
+    m.alloc_entry = format::kEntryPoints[static_cast<size_t>(key.alloc_entry)].name;
+    m.free_entry = format::kEntryPoints[static_cast<size_t>(key.free_entry)].name;
+    m.count = count;
+    StackStats none;
+    const StackStats* found = &none;
+    for (const auto& entry : stacks) {
+      if (entry.first == key.stack_id) found = entry.second;
+    }
+    m.stack = MakeStack(key.stack_id, *found, catalog, symbolizer);
+    r.mismatches.push_back(std::move(m));
+  }
+
+  if (r.totals.allocations || r.totals.frees) {
+    const Timeline& timeline = heap.timeline();
+    r.timeline = timeline.Windows(end, options.windows, options.window_ns);
+    r.window_ns = r.timeline.empty() ? 0 : r.timeline[0].end_ns - r.timeline[0].start_ns;
+    std::vector<TimeWindow> fine = timeline.Fine(end);
+    std::vector<double> live;
+    for (const auto& w : fine) live.push_back(static_cast<double>(w.live_end));
+    r.sawtooth = DetectSawtooth(live, static_cast<double>(timeline.fine_width_ns()) / 1e9);
+  }
+
+  for (const auto& d : catalog.diagnostics) r.warnings.push_back(d.message);
+  if (!catalog.ended_cleanly) {
+    r.warnings.push_back(absl::StrFormat(
+        "%s: the trace has no end record: the process was killed or is still running; figures cover what was "
+        "flushed before that (live-at-end counts what was still allocated then)",
+        path));
+  }
+  for (const auto& w : catalog.shim_warnings) r.warnings.push_back(absl::StrCat(path, ": recorded by the shim: ", w));
+  if (symbolizer) {
+    for (const auto& w : symbolizer->warnings()) r.warnings.push_back(w);
+  }
+  if (r.totals.frees_of_unknown) {
+    r.warnings.push_back(absl::StrFormat("%s: %d frees of addresses the trace never saw allocated", path,
+                                         r.totals.frees_of_unknown));
+  }
+  if (catalog.out_of_order_events) {
+    r.warnings.push_back(absl::StrFormat("%s: %d events arrived after newer ones had been analyzed", path,
+                                         catalog.out_of_order_events));
+  }
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, const AnalysisOptions& options,
+                                       bool show_progress) {
+  auto started = std::chrono::steady_clock::now();
+  AnalysisReport report;
+  report.inputs = traces;
+  report.options = options;
+  for (const std::string& path : traces) {
+    ProcessCatalog catalog;
+    HeapAnalysis heap(options, &catalog);
+    {
+      ProgressSink progress(&heap, path, show_progress);
+      absl::Status st = ReadProcessTrace(path, &progress, &catalog);
+      if (!st.ok()) return st;
+    }
+    heap.Finish();
+    report.processes.push_back(BuildProcess(path, catalog, heap, options));
+  }
+  report.analysis_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace allocprof

@@ -1,0 +1,202 @@
+// JSON rendering of an AnalysisReport. The schema is documented in docs/json-schema.md; keys are
+// a contract with reports/ and CI, so change them only with a schema_version bump.
+#include "absl/strings/str_cat.h"
+#include "json_writer.h"
+#include "report.h"
+
+namespace allocprof {
+namespace {
+
+double Seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }
+double RelSeconds(uint64_t t, uint64_t origin) { return t > origin ? Seconds(t - origin) : 0; }
+
+void WriteFrames(JsonWriter& j, const std::vector<ReportFrame>& frames) {
+  j.Key("frames").BeginArray();
+  for (const auto& f : frames) {
+    j.BeginObject();
+    j.Key("function").String(f.function);
+    j.Key("file").String(f.file);
+    j.Key("line").Uint(static_cast<uint64_t>(f.line));
+    j.Key("module").String(f.module);
+    j.Key("offset").Uint(f.offset);
+    j.Key("inlined").Bool(f.inlined);
+    j.EndObject();
+  }
+  j.EndArray();
+}
+
+void WriteStacks(JsonWriter& j, const char* key, const std::vector<ReportStack>& stacks) {
+  j.Key(key).BeginArray();
+  for (const auto& s : stacks) {
+    j.BeginObject();
+    j.Key("id").Uint(s.id);
+    j.Key("calls").Uint(s.calls);
+    j.Key("bytes").Uint(s.bytes);
+    j.Key("peak_bytes").Uint(s.peak_bytes);
+    j.Key("leaked_allocations").Uint(s.leaked_allocations);
+    j.Key("leaked_bytes").Uint(s.leaked_bytes);
+    j.Key("temporary_allocations").Uint(s.temporary);
+    WriteFrames(j, s.frames);
+    j.EndObject();
+  }
+  j.EndArray();
+}
+
+void WriteTotals(JsonWriter& j, const ProcessReport& p) {
+  const HeapTotals& t = p.totals;
+  j.Key("totals").BeginObject();
+  j.Key("allocations").Uint(t.allocations);
+  j.Key("frees").Uint(t.frees);
+  j.Key("bytes_allocated").Uint(t.bytes_allocated);
+  j.Key("bytes_freed").Uint(t.bytes_freed);
+  j.Key("peak_live_bytes").Uint(t.peak_live_bytes);
+  j.Key("peak_time_s").Double(RelSeconds(t.peak_time_ns, p.origin_ns));
+  j.Key("leaked_allocations").Uint(t.leaked_allocations);
+  j.Key("leaked_bytes").Uint(t.leaked_bytes);
+  j.Key("temporary_allocations").Uint(t.temporary);
+  j.Key("short_lived_allocations").Uint(t.short_lived);
+  j.Key("large_objects").Uint(t.large_objects);
+  j.Key("large_object_bytes").Uint(t.large_object_bytes);
+  j.Key("mismatched_frees").Uint(t.mismatched_frees);
+  j.Key("frees_of_unknown").Uint(t.frees_of_unknown);
+  j.Key("duration_s").Double(p.duration_s);
+  j.Key("allocations_per_second").Double(p.duration_s > 0 ? t.allocations / p.duration_s : 0);
+  j.Key("bytes_per_second").Double(p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0);
+  j.Key("threads").Uint(p.threads);
+  j.Key("events").Uint(p.events);
+  j.EndObject();
+}
+
+void WriteByEntry(JsonWriter& j, const ProcessReport& p) {
+  j.Key("by_entry_point").BeginObject();
+  for (const auto& [name, cb] : p.by_entry) {
+    j.Key(name).BeginObject();
+    j.Key("calls").Uint(cb.first);
+    j.Key("bytes").Uint(cb.second);
+    j.EndObject();
+  }
+  j.EndObject();
+}
+
+void WriteProcessInfo(JsonWriter& j, const ProcessReport& p) {
+  j.Key("file").String(p.file);
+  j.Key("pid").Uint(p.process.pid);
+  j.Key("ppid").Uint(p.process.ppid);
+  j.Key("exe").String(p.process.exe);
+  std::string cmd = p.process.command_line;
+  for (char& c : cmd) {
+    if (c == '\0') c = ' ';
+  }
+  j.Key("command_line").String(cmd);
+  j.Key("ended_cleanly").Bool(p.ended_cleanly);
+  j.Key("execs").BeginArray();
+  for (const auto& e : p.execs) j.String(e);
+  j.EndArray();
+}
+
+}  // namespace
+
+std::string RenderJson(const AnalysisReport& report) {
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("schema_version").Uint(kJsonSchemaVersion);
+  j.Key("generator").String(absl::StrCat("allocprof ", ALLOCPROF_VERSION));
+  j.Key("inputs").BeginArray();
+  for (const auto& i : report.inputs) j.String(i);
+  j.EndArray();
+  const AnalysisOptions& o = report.options;
+  j.Key("parameters").BeginObject();
+  j.Key("top_n").Uint(o.top_n);
+  j.Key("windows").Uint(o.windows);
+  j.Key("window_s").Double(Seconds(o.window_ns));
+  j.Key("large_object_bytes").Uint(o.large_object_bytes);
+  j.Key("short_lived_s").Double(Seconds(o.short_lived_ns));
+  j.EndObject();
+
+  const ProcessReport& root = report.processes.front();
+  j.Key("process").BeginObject();
+  WriteProcessInfo(j, root);
+  j.EndObject();
+  WriteTotals(j, root);
+  WriteByEntry(j, root);
+  j.Key("large_object_threshold").Uint(o.large_object_bytes);
+  j.Key("size_classes").BeginArray();
+  for (const auto& c : root.size_classes) {
+    j.BeginObject();
+    j.Key("min_bytes").Uint(c.min_bytes);
+    j.Key("max_bytes").Uint(c.max_bytes);
+    j.Key("calls").Uint(c.calls);
+    j.Key("bytes").Uint(c.bytes);
+    j.Key("call_share").Double(c.call_share);
+    j.Key("byte_share").Double(c.byte_share);
+    j.Key("large_object").Bool(c.large_object);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("stacks").BeginObject();
+  WriteStacks(j, "top_by_calls", root.top_by_calls);
+  WriteStacks(j, "top_by_bytes", root.top_by_bytes);
+  WriteStacks(j, "top_by_peak", root.top_by_peak);
+  WriteStacks(j, "leaks", root.leaks);
+  j.EndObject();
+  j.Key("timeline_window_s").Double(Seconds(root.window_ns));
+  j.Key("timeline").BeginArray();
+  for (const auto& w : root.timeline) {
+    j.BeginObject();
+    j.Key("start_s").Double(Seconds(w.start_ns));
+    j.Key("end_s").Double(Seconds(w.end_ns));
+    j.Key("live_min").Int(w.live_min);
+    j.Key("live_max").Int(w.live_max);
+    j.Key("live_end").Int(w.live_end);
+    j.Key("allocations").Uint(w.allocations);
+    j.Key("bytes_allocated").Uint(w.bytes_allocated);
+    j.Key("frees").Uint(w.frees);
+    j.Key("bytes_freed").Uint(w.bytes_freed);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("sawtooth").BeginObject();
+  j.Key("found").Bool(root.sawtooth.found);
+  if (root.sawtooth.found) {
+    j.Key("period_s").Double(root.sawtooth.period_s);
+    j.Key("amplitude_bytes").Double(root.sawtooth.amplitude_bytes);
+  } else {
+    j.Key("period_s").Null();
+    j.Key("amplitude_bytes").Null();
+  }
+  j.Key("correlation").Double(root.sawtooth.correlation);
+  j.EndObject();
+  j.Key("mismatched_frees").BeginObject();
+  j.Key("count").Uint(root.totals.mismatched_frees);
+  j.Key("stacks").BeginArray();
+  for (const auto& m : root.mismatches) {
+    j.BeginObject();
+    j.Key("allocated_with").String(m.alloc_entry);
+    j.Key("freed_with").String(m.free_entry);
+    j.Key("count").Uint(m.count);
+    WriteFrames(j, m.stack.frames);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.EndObject();
+
+  j.Key("processes").BeginArray();
+  for (const auto& p : report.processes) {
+    j.BeginObject();
+    WriteProcessInfo(j, p);
+    WriteTotals(j, p);
+    WriteByEntry(j, p);
+    WriteStacks(j, "top_by_bytes", p.top_by_bytes);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("warnings").BeginArray();
+  for (const auto& p : report.processes) {
+    for (const auto& w : p.warnings) j.String(w);
+  }
+  j.EndArray();
+  j.EndObject();
+  return j.str() + "\n";
+}
+
+}  // namespace allocprof

@@ -1,0 +1,54 @@
+// Live heap and allocation rate over time, in one streaming pass without knowing the run's length.
+//
+// Events are counted into fine windows whose width doubles (neighbours merged) whenever there
+// are more than kMaxFine of them, so memory is bounded and the width adapts to the run. At the end
+// the fine windows are re-bucketed into the requested output windows. A fine window is at most
+// 1/kMinFine of the run, which bounds the boundary error of the output windows.
+#ifndef ALLOCPROF_ANALYZER_TIMELINE_H_
+#define ALLOCPROF_ANALYZER_TIMELINE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vector>
+
+namespace allocprof {
+
+struct TimeWindow {
+  uint64_t start_ns = 0;  // relative to the timeline's origin
+  uint64_t end_ns = 0;
+  int64_t live_min = 0, live_max = 0, live_end = 0;
+  uint64_t allocations = 0, bytes_allocated = 0;
+  uint64_t frees = 0, bytes_freed = 0;
+  bool touched = false;  // any event fell into it
+};
+
+class Timeline {
+ public:
+  static constexpr size_t kMaxFine = 8192;
+  static constexpr size_t kMinFine = kMaxFine / 2;
+
+  explicit Timeline(uint64_t origin_ns, uint64_t initial_width_ns = 1000);
+  // `live_after` is the live byte count after the event.
+  void OnAlloc(uint64_t time, uint64_t size, int64_t live_after);
+  void OnFree(uint64_t time, uint64_t size, int64_t live_after);
+
+  // Output windows: `count` equal windows over [origin, end], or fixed `width_ns` when non-zero.
+  std::vector<TimeWindow> Windows(uint64_t end_ns, size_t count, uint64_t width_ns) const;
+  // The fine windows themselves (with gaps filled), for pattern detection.
+  std::vector<TimeWindow> Fine(uint64_t end_ns) const;
+  uint64_t fine_width_ns() const { return width_; }
+
+ private:
+  TimeWindow& At(uint64_t time);
+  void Coarsen();
+
+  uint64_t origin_;
+  uint64_t width_;
+  std::vector<TimeWindow> fine_;
+  int64_t live_ = 0;
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_TIMELINE_H_

@@ -1,0 +1,19 @@
+# Benchmarks: `make bench` measures the overhead of allocprof against the uninstrumented program and
+# heaptrack (see bench/README.md); `make bench-quick` is a one-round smoke run at ~1/10 the sizes.
+# Included by the top-level Makefile, which defines BUILD and CXX.
+
+# Frame pointers so `--unwind fp` sees whole stacks; -fno-builtin and the pointer escapes in churn.cc
+# keep the compiler from eliding or merging allocation calls.
+BENCH_CXXFLAGS := -std=c++20 -O2 -g -fno-omit-frame-pointer -fno-builtin -pthread $(WARN)
+
+$(BUILD)/bench/churn: bench/churn.cc bench/bench.mk
+	@mkdir -p $(dir $@)
+	$(CXX) $(BENCH_CXXFLAGS) -o $@ $< -pthread
+
+bench: all $(BUILD)/bench/churn
+	bash bench/run.sh $(BUILD)
+
+bench-quick: all $(BUILD)/bench/churn
+	bash bench/run.sh $(BUILD) --quick
+
+.PHONY: bench bench-quick

@@ -1,0 +1,69 @@
+// Parsing of byte sizes ("64KiB", "2M") and durations ("10ms", "2.5s"), shared by the shim's
+// environment options and the CLI's flags so both accept the same spellings. Header-only, no
+// allocation (the shim calls it during process start).
+#ifndef ALLOCPROF_UNITS_H_
+#define ALLOCPROF_UNITS_H_
+
+#include <stdint.h>
+
+namespace allocprof::units {
+
+// "123", "64K", "64KiB", "64KB", "2M", "1G" (binary multiples). False on anything else or overflow.
+inline bool ParseByteSize(const char* text, uint64_t* bytes) {
+  if (!text || *text < '0' || *text > '9') return false;
+  uint64_t v = 0;
+  const char* p = text;
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + static_cast<uint64_t>(*p - '0');
+  }
+  uint64_t mul = 1;
+  if (*p == 'K' || *p == 'k') mul = 1ull << 10;
+  else if (*p == 'M' || *p == 'm') mul = 1ull << 20;
+  else if (*p == 'G' || *p == 'g') mul = 1ull << 30;
+  if (mul != 1) {
+    ++p;
+    if (p[0] == 'i' && p[1] == 'B') p += 2;
+    else if (p[0] == 'B') p += 1;
+  } else if (*p == 'B') {
+    ++p;
+  }
+  if (*p != '\0') return false;
+  if (v > UINT64_MAX / mul) return false;
+  *bytes = v * mul;
+  return true;
+}
+
+// "250ns", "10us", "10ms", "2.5s", "1m" (minutes); a bare number is seconds.
+inline bool ParseDuration(const char* text, uint64_t* ns) {
+  if (!text || ((*text < '0' || *text > '9') && *text != '.')) return false;
+  double whole = 0, scale = 1;
+  bool fraction = false, digits = false;
+  const char* p = text;
+  for (; (*p >= '0' && *p <= '9') || *p == '.'; ++p) {
+    if (*p == '.') {
+      if (fraction) return false;
+      fraction = true;
+      continue;
+    }
+    digits = true;
+    if (fraction) scale /= 10;
+    whole = fraction ? whole + (*p - '0') * scale : whole * 10 + (*p - '0');
+  }
+  if (!digits) return false;
+  double unit = 1e9;
+  if (p[0] == 'n' && p[1] == 's') unit = 1, p += 2;
+  else if (p[0] == 'u' && p[1] == 's') unit = 1e3, p += 2;
+  else if (p[0] == 'm' && p[1] == 's') unit = 1e6, p += 2;
+  else if (p[0] == 's') unit = 1e9, p += 1;
+  else if (p[0] == 'm') unit = 60e9, p += 1;
+  if (*p != '\0') return false;
+  double v = whole * unit;
+  if (v < 0 || v > 1.8e19) return false;
+  *ns = static_cast<uint64_t>(v + 0.5);
+  return true;
+}
+
+}  // namespace allocprof::units
+
+#endif  // ALLOCPROF_UNITS_H_

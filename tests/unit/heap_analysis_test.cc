@@ -1,0 +1,178 @@
+// HeapAnalysis on hand-written event streams with hand-computed answers.
+#include "heap_analysis.h"
+
+#include <gtest/gtest.h>
+
+namespace allocprof {
+namespace {
+
+using format::EntryPoint;
+
+class Stream {
+ public:
+  explicit Stream(AnalysisOptions options = {}) : heap_(options, nullptr) {}
+  Stream& Alloc(uint64_t t, uint64_t addr, uint64_t size, uint32_t stack = 1, uint32_t thread = 0,
+                EntryPoint entry = EntryPoint::kMalloc) {
+    heap_.OnEvent(Event{t, addr, size, stack, thread, entry, false});
+    return *this;
+  }
+  Stream& Free(uint64_t t, uint64_t addr, uint32_t thread = 0, EntryPoint entry = EntryPoint::kFree) {
+    heap_.OnEvent(Event{t, addr, 0, 0, thread, entry, true});
+    return *this;
+  }
+  HeapAnalysis& Done() {
+    heap_.Finish();
+    return heap_;
+  }
+
+ private:
+  HeapAnalysis heap_;
+};
+
+const StackStats& StackOf(const HeapAnalysis& h, uint32_t id) {
+  static const StackStats kNone;
+  for (const auto& [sid, s] : h.AllStacks()) {
+    if (sid == id) return *s;
+  }
+  return kNone;
+}
+
+TEST(HeapAnalysis, HugeStackIdsAndThreadIndexesStayCheap) {
+  Stream s;
+  s.Alloc(1, 0xa, 100, 0xfffffff0u, 0xfffffff0u).Alloc(2, 0xb, 50, 7, 3).Free(3, 0xa, 0xfffffff0u);
+  HeapAnalysis& h = s.Done();
+  EXPECT_EQ(StackOf(h, 0xfffffff0u).calls, 1u);
+  EXPECT_EQ(StackOf(h, 7).live_bytes, 50u);
+  EXPECT_EQ(h.totals().temporary, 1u);
+}
+
+TEST(HeapAnalysis, PeakLeaksAndTotals) {
+  Stream s;
+  s.Alloc(1000, 0xa, 100, 1).Alloc(2000, 0xb, 300, 2).Free(3000, 0xa).Alloc(4000, 0xc, 50, 1).Free(5000, 0xc);
+  HeapAnalysis& h = s.Done();
+  const HeapTotals& t = h.totals();
+  EXPECT_EQ(t.allocations, 3u);
+  EXPECT_EQ(t.frees, 2u);
+  EXPECT_EQ(t.bytes_allocated, 450u);
+  EXPECT_EQ(t.bytes_freed, 150u);
+  EXPECT_EQ(t.peak_live_bytes, 400u);
+  EXPECT_EQ(t.peak_time_ns, 2000u);
+  EXPECT_EQ(t.leaked_allocations, 1u);
+  EXPECT_EQ(t.leaked_bytes, 300u);
+  EXPECT_EQ(StackOf(h, 2).live_bytes, 300u);
+}
+
+TEST(HeapAnalysis, PeakContributionIsEachStacksLiveBytesAtThePeakMoment) {
+  Stream s;
+  // stack 1: 100 live at peak; stack 2: 300 live at peak (peak 400 at t=3), both change afterwards.
+  s.Alloc(1, 0xa, 100, 1).Alloc(2, 0xb, 200, 2).Alloc(3, 0xc, 100, 2);
+  s.Free(4, 0xa).Free(5, 0xb).Alloc(6, 0xd, 150, 1);
+  HeapAnalysis& h = s.Done();
+  EXPECT_EQ(h.totals().peak_live_bytes, 400u);
+  EXPECT_EQ(StackOf(h, 1).peak_bytes, 100u);
+  EXPECT_EQ(StackOf(h, 2).peak_bytes, 300u);
+}
+
+TEST(HeapAnalysis, TemporaryMeansFreedBeforeTheThreadAllocatedAgain) {
+  Stream s;
+  s.Alloc(1, 0xa, 8, 1, /*thread=*/0).Free(2, 0xa, 0);          // temporary
+  s.Alloc(3, 0xb, 8, 1, 0).Alloc(4, 0xc, 8, 1, 0).Free(5, 0xb);  // not: thread 0 allocated 0xc first
+  s.Alloc(6, 0xd, 8, 1, 1).Alloc(7, 0xe, 8, 1, 0).Free(8, 0xd, 0);  // temporary: thread 1 did not allocate again
+  HeapAnalysis& h = s.Done();
+  EXPECT_EQ(h.totals().temporary, 2u);
+}
+
+TEST(HeapAnalysis, ShortLivedUsesTheThreshold) {
+  AnalysisOptions o;
+  o.short_lived_ns = 1000;
+  Stream s(o);
+  s.Alloc(0, 0xa, 8).Alloc(1, 0xb, 8).Free(1000, 0xa).Free(1002, 0xb);
+  EXPECT_EQ(s.Done().totals().short_lived, 1u);
+}
+
+TEST(HeapAnalysis, MismatchedFreesByFamily) {
+  Stream s;
+  s.Alloc(1, 0xa, 8, 3, 0, EntryPoint::kNew).Free(2, 0xa, 0, EntryPoint::kFree);              // new / free
+  s.Alloc(3, 0xb, 8, 3, 0, EntryPoint::kNewArray).Free(4, 0xb, 0, EntryPoint::kDeleteSized);  // new[] / delete
+  s.Alloc(5, 0xc, 8, 3, 0, EntryPoint::kMalloc).Free(6, 0xc, 0, EntryPoint::kDelete);         // malloc / delete
+  s.Alloc(7, 0xd, 8, 3, 0, EntryPoint::kNew).Free(8, 0xd, 0, EntryPoint::kDeleteSized);       // fine
+  s.Alloc(9, 0xe, 8, 3, 0, EntryPoint::kCalloc).Free(10, 0xe, 0, EntryPoint::kReallocFree);   // fine
+  HeapAnalysis& h = s.Done();
+  EXPECT_EQ(h.totals().mismatched_frees, 3u);
+  EXPECT_EQ(h.mismatches().size(), 3u);
+}
+
+TEST(HeapAnalysis, FreesOfUnknownAddressesAreCountedNotTrusted) {
+  Stream s;
+  s.Alloc(1, 0xa, 8).Free(2, 0xdead).Free(3, 0xa).Free(4, 0xa);
+  const HeapTotals& t = s.Done().totals();
+  EXPECT_EQ(t.frees_of_unknown, 2u);
+  EXPECT_EQ(t.bytes_freed, 8u);
+}
+
+TEST(HeapAnalysis, PowerOfTwoSizeClassesAndLargeObjects) {
+  Stream s;
+  s.Alloc(1, 0x1, 0).Alloc(2, 0x2, 1).Alloc(3, 0x3, 16).Alloc(4, 0x4, 31).Alloc(5, 0x5, 32).Alloc(6, 0x6, 85000);
+  HeapAnalysis& h = s.Done();
+  auto classes = h.SizeClasses();
+  ASSERT_EQ(classes.size(), 5u);
+  EXPECT_EQ(classes[0].max_bytes, 0u);
+  EXPECT_EQ(classes[1].min_bytes, 1u);
+  EXPECT_EQ(classes[2].min_bytes, 16u);
+  EXPECT_EQ(classes[2].max_bytes, 31u);
+  EXPECT_EQ(classes[2].calls, 2u);
+  EXPECT_EQ(classes[3].min_bytes, 32u);
+  EXPECT_EQ(classes[4].min_bytes, 65536u);
+  EXPECT_EQ(h.totals().large_objects, 1u);
+  EXPECT_EQ(h.totals().large_object_bytes, 85000u);
+}
+
+TEST(HeapAnalysis, CustomSizeClassBoundaries) {
+  AnalysisOptions o;
+  o.size_boundaries = {64, 16, 4096};
+  Stream s(o);
+  s.Alloc(1, 0x1, 8).Alloc(2, 0x2, 16).Alloc(3, 0x3, 100).Alloc(4, 0x4, 5000);
+  auto classes = s.Done().SizeClasses();
+  ASSERT_EQ(classes.size(), 4u);
+  EXPECT_EQ(classes[0].max_bytes, 15u);
+  EXPECT_EQ(classes[1].min_bytes, 16u);
+  EXPECT_EQ(classes[1].max_bytes, 63u);
+  EXPECT_EQ(classes[2].min_bytes, 64u);
+  EXPECT_EQ(classes[3].min_bytes, 4096u);
+}
+
+TEST(HeapAnalysis, TimelineWindowsCarryLiveBytes) {
+  Stream s;
+  // Origin is the first event (no catalog). Live: 100 at 0 ms, 300 at 5 ms, 200 at 15 ms.
+  s.Alloc(0, 0xa, 100).Alloc(5000000, 0xb, 200).Free(15000000, 0xa);
+  HeapAnalysis& h = s.Done();
+  auto windows = h.timeline().Windows(20000000, 2, 0);
+  ASSERT_EQ(windows.size(), 2u);
+  EXPECT_EQ(windows[0].allocations, 2u);
+  EXPECT_EQ(windows[0].live_max, 300);
+  EXPECT_EQ(windows[0].live_end, 300);
+  EXPECT_EQ(windows[1].frees, 1u);
+  EXPECT_EQ(windows[1].live_end, 200);
+  EXPECT_EQ(windows[1].live_min, 200);
+}
+
+TEST(Timeline, CoarsensToStayBoundedAndKeepsTotals) {
+  Timeline t(0, 1000);
+  int64_t live = 0;
+  for (uint64_t i = 0; i < 100000; ++i) {
+    live += 10;
+    t.OnAlloc(i * 10000, 10, live);  // 1 s of events every 10 µs
+  }
+  auto fine = t.Fine(1000000000);
+  EXPECT_LE(fine.size(), Timeline::kMaxFine);
+  EXPECT_GE(fine.size(), Timeline::kMinFine / 2);
+  auto windows = t.Windows(1000000000, 100, 0);
+  ASSERT_EQ(windows.size(), 100u);
+  uint64_t total = 0;
+  for (const auto& w : windows) total += w.allocations;
+  EXPECT_EQ(total, 100000u);
+  EXPECT_EQ(windows.back().live_end, live);
+}
+
+}  // namespace
+}  // namespace allocprof

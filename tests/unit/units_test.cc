@@ -1,0 +1,60 @@
+#include "allocprof/units.h"
+
+#include <gtest/gtest.h>
+
+namespace allocprof::units {
+namespace {
+
+TEST(ParseByteSize, AcceptsSuffixes) {
+  uint64_t v = 0;
+  EXPECT_TRUE(ParseByteSize("123", &v));
+  EXPECT_EQ(v, 123u);
+  EXPECT_TRUE(ParseByteSize("64K", &v));
+  EXPECT_EQ(v, 64u << 10);
+  EXPECT_TRUE(ParseByteSize("64KiB", &v));
+  EXPECT_EQ(v, 64u << 10);
+  EXPECT_TRUE(ParseByteSize("2MB", &v));
+  EXPECT_EQ(v, 2u << 20);
+  EXPECT_TRUE(ParseByteSize("1G", &v));
+  EXPECT_EQ(v, 1u << 30);
+  EXPECT_TRUE(ParseByteSize("85000B", &v));
+  EXPECT_EQ(v, 85000u);
+}
+
+TEST(ParseByteSize, RejectsJunkAndOverflow) {
+  uint64_t v = 0;
+  EXPECT_FALSE(ParseByteSize("", &v));
+  EXPECT_FALSE(ParseByteSize("K", &v));
+  EXPECT_FALSE(ParseByteSize("12X", &v));
+  EXPECT_FALSE(ParseByteSize("-1", &v));
+  EXPECT_FALSE(ParseByteSize("99999999999999999999", &v));
+  EXPECT_FALSE(ParseByteSize("99999999999999G", &v));
+}
+
+TEST(ParseDuration, AcceptsUnits) {
+  uint64_t ns = 0;
+  EXPECT_TRUE(ParseDuration("10ms", &ns));
+  EXPECT_EQ(ns, 10000000u);
+  EXPECT_TRUE(ParseDuration("2.5s", &ns));
+  EXPECT_EQ(ns, 2500000000u);
+  EXPECT_TRUE(ParseDuration("250ns", &ns));
+  EXPECT_EQ(ns, 250u);
+  EXPECT_TRUE(ParseDuration("40us", &ns));
+  EXPECT_EQ(ns, 40000u);
+  EXPECT_TRUE(ParseDuration("1m", &ns));
+  EXPECT_EQ(ns, 60000000000u);
+  EXPECT_TRUE(ParseDuration("3", &ns));
+  EXPECT_EQ(ns, 3000000000u);
+}
+
+TEST(ParseDuration, RejectsJunk) {
+  uint64_t ns = 0;
+  EXPECT_FALSE(ParseDuration("", &ns));
+  EXPECT_FALSE(ParseDuration("ms", &ns));
+  EXPECT_FALSE(ParseDuration("1.2.3s", &ns));
+  EXPECT_FALSE(ParseDuration("10parsecs", &ns));
+  EXPECT_FALSE(ParseDuration("-1s", &ns));
+}
+
+}  // namespace
+}  // namespace allocprof::units
