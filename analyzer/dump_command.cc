@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "cli_args.h"
@@ -28,9 +29,9 @@ class Dumper {
   void Chunk(const allocprof::Chunk& c) {
     const auto& h = c.header;
     std::string thread = h.thread == format::kProcessThread ? "process" : absl::StrFormat("%d", h.thread);
-    absl::FPrintF(out_, "chunk @%d thread=%s records=%d codec=%s stored=%d raw=%d base=%s covered=%s\n", c.offset,
-                  thread, h.record_count, CodecName(h.codec), h.stored_size, h.raw_size, Time(h.base_time_ns),
-                  Time(h.covered_until_ns));
+    absl::FPrintF(out_, "chunk @%d thread=%s records=%d codec=%s stored=%d raw=%d base=%s covered=%s alloc_seq=%d\n",
+                  c.offset, thread, h.record_count, CodecName(h.codec), h.stored_size, h.raw_size, Time(h.base_time_ns),
+                  Time(h.covered_until_ns), h.alloc_seq);
   }
 
   void Record(const allocprof::Record& r) {
@@ -40,7 +41,11 @@ class Dumper {
                       r.stack_id);
         break;
       case RecordKind::kFree:
-        absl::FPrintF(out_, "  %s free %s addr=0x%x\n", Time(r.time), EntryName(r), r.addr);
+        if (r.age) {
+          absl::FPrintF(out_, "  %s free %s addr=0x%x age=%d\n", Time(r.time), EntryName(r), r.addr, r.age);
+        } else {
+          absl::FPrintF(out_, "  %s free %s addr=0x%x\n", Time(r.time), EntryName(r), r.addr);
+        }
         break;
       case RecordKind::kStackDef: {
         std::string frames;
@@ -144,6 +149,8 @@ int DumpCommand(int argc, char** argv) {
   }
   Dumper dumper(stdout);
   uint64_t by_kind[16] = {0};
+  absl::node_hash_map<uint32_t, AllocationHistory> histories;
+  uint64_t column_bytes[format::kColumnCount] = {0};
   uint64_t by_entry[64] = {0};
   allocprof::Chunk chunk;
   allocprof::Record record;
@@ -152,7 +159,14 @@ int DumpCommand(int argc, char** argv) {
   bool ended = false;
   while ((*file)->Next(&chunk)) {
     if (!summary) dumper.Chunk(chunk);
-    RecordDecoder decoder(chunk);
+    {
+      const uint8_t* p = chunk.payload.data();
+      const uint8_t* end = p + chunk.payload.size();
+      uint64_t n;
+      for (int c = 0; c < format::kColumnCount && format::GetVarint(&p, end, &n); ++c) column_bytes[c] += n;
+    }
+    bool is_thread = chunk.header.thread != format::kProcessThread;
+    RecordDecoder decoder(chunk, is_thread ? &histories[chunk.header.thread] : nullptr);
     while (decoder.Next(&record)) {
       ++records;
       ended |= record.kind == RecordKind::kEnd;
@@ -175,6 +189,11 @@ int DumpCommand(int argc, char** argv) {
     }
     for (int e = 0; e < static_cast<int>(format::EntryPoint::kCount); ++e) {
       if (by_entry[e]) absl::PrintF("entry %s %d\n", format::kEntryPoints[e].name, by_entry[e]);
+    }
+    static const char* kColumns[] = {"tags", "times", "sizes", "addresses", "refs", "stacks", "control"};
+    for (int c = 0; c < format::kColumnCount; ++c) {
+      absl::PrintF("column %s %d raw bytes (%.3f per event)\n", kColumns[c], column_bytes[c],
+                   events ? static_cast<double>(column_bytes[c]) / events : 0.0);
     }
   } else {
     absl::PrintF("# %d chunks, %d records\n", (*file)->chunks_read(), records);

@@ -86,6 +86,15 @@ void HeapAnalysis::OnEvent(const Event& e) {
 }
 
 void HeapAnalysis::OnAlloc(const Event& e) {
+  if (e.addr == 0) {
+    // Address lost with a damaged chunk: count the call, it cannot join the live set.
+    ++totals_.allocations;
+    totals_.bytes_allocated += e.size;
+    StackStats& s = Stack(e.stack_id);
+    ++s.calls;
+    s.bytes += e.size;
+    return;
+  }
   auto [it, inserted] = live_.try_emplace(e.addr, LiveBlock{e.size, e.time, e.stack_id, e.thread, e.entry});
   if (!inserted) {
     // The trace missed this block's free (it cannot happen with a complete trace): forget the old

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_format.h"
 
 namespace allocprof {
@@ -106,7 +107,7 @@ class CatalogBuilder {
       c_->threads[thread].start_time = chunk.header.base_time_ns;
       merger_->ThreadStarted(thread, chunk.header.base_time_ns);
     }
-    RecordDecoder decoder(chunk);
+    RecordDecoder decoder(chunk, is_thread && !ended_.contains(thread) ? &histories_[thread] : nullptr);
     while (decoder.Next(&r_)) {
       ++c_->records;
       OnRecord(is_thread ? thread : kLateThread);
@@ -153,6 +154,7 @@ class CatalogBuilder {
         t.ended = true;
         t.end_time = r_.time;
         ended_.insert({thread, true});
+        histories_.erase(thread);
         merger_->ThreadEnded(thread);
         Seen(r_.time);
         break;
@@ -193,6 +195,7 @@ class CatalogBuilder {
   EventMerger* merger_;
   Record r_;
   absl::flat_hash_map<uint32_t, bool> ended_;
+  absl::node_hash_map<uint32_t, AllocationHistory> histories_;  // live threads only
 };
 
 }  // namespace

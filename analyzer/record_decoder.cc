@@ -25,69 +25,141 @@ const char* RecordKindName(RecordKind kind) {
   return "?";
 }
 
-RecordDecoder::RecordDecoder(const Chunk& chunk)
-    : chunk_(chunk),
-      begin_(chunk.payload.data()),
-      p_(chunk.payload.data()),
-      end_(chunk.payload.data() + chunk.payload.size()),
-      last_time_(chunk.header.base_time_ns) {}
-
-bool RecordDecoder::Fail(const char* what) {
-  error_ = absl::StrFormat("chunk at offset %d: record #%d at payload offset %d: %s", chunk_.offset, index_,
-                           p_ - begin_, what);
-  return false;
+void AllocationHistory::BeginChunk(uint32_t alloc_seq) {
+  if (!started_ || alloc_seq != next_seq_) {
+    started_ = true;
+    next_seq_ = valid_from_ = alloc_seq;
+  }
 }
 
-bool RecordDecoder::Uint(uint64_t* v) { return format::GetVarint(&p_, end_, v) || Fail("truncated varint"); }
+void AllocationHistory::Add(uint64_t addr, uint32_t size_class) {
+  if (ring_.empty()) ring_.resize(format::kMaxAge);
+  ring_[next_seq_ % format::kMaxAge] = (addr & ((uint64_t{1} << 56) - 1)) | (uint64_t{size_class} << 56);
+  ++next_seq_;
+}
 
-bool RecordDecoder::Time(uint64_t* t) {
-  uint64_t dt;
-  if (!Uint(&dt)) return false;
-  last_time_ += dt;
-  *t = last_time_;
+bool AllocationHistory::Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class) const {
+  if (age == 0 || age > format::kMaxAge || ring_.empty()) return false;
+  uint32_t target = next_seq_ - static_cast<uint32_t>(age);
+  if (static_cast<int32_t>(target - valid_from_) < 0) return false;
+  uint64_t v = ring_[target % format::kMaxAge];
+  *addr = v & ((uint64_t{1} << 56) - 1);
+  *size_class = static_cast<uint32_t>(v >> 56);
   return true;
 }
 
-bool RecordDecoder::Addr(uint64_t* a) {
-  uint64_t zz;
-  if (!Uint(&zz)) return false;
-  prev_addr_ += static_cast<uint64_t>(format::UnZigZag(zz));
-  *a = prev_addr_;
+RecordDecoder::RecordDecoder(const Chunk& chunk, AllocationHistory* history) : chunk_(chunk), history_(history) {
+  const uint8_t* p = chunk.payload.data();
+  const uint8_t* end = p + chunk.payload.size();
+  uint64_t sizes[format::kColumnCount];
+  for (auto& n : sizes) {
+    if (!format::GetVarint(&p, end, &n)) {
+      Fail("truncated section table");
+      return;
+    }
+  }
+  for (int c = 0; c < format::kColumnCount; ++c) {
+    if (sizes[c] > static_cast<uint64_t>(end - p)) {
+      Fail("section table claims more bytes than the payload holds");
+      return;
+    }
+    col_[c] = Cursor{p, p + sizes[c]};
+    p += sizes[c];
+  }
+  if (p != end) Fail("payload longer than its sections");
+  hints_.Reset();
+  if (history_) history_->BeginChunk(chunk.header.alloc_seq);
+}
+
+bool RecordDecoder::Fail(const char* what) {
+  if (error_.empty()) {
+    error_ = absl::StrFormat("chunk at offset %d: record #%d: %s", chunk_.offset, index_, what);
+  }
+  return false;
+}
+
+bool RecordDecoder::Get(format::Column column, uint64_t* v) {
+  Cursor& c = col_[static_cast<int>(column)];
+  if (format::GetVarint(&c.p, c.end, v)) return true;
+  static const char* kNames[] = {"tags", "times", "sizes", "addresses", "refs", "stacks", "control"};
+  return Fail(absl::StrFormat("truncated %s column", kNames[static_cast<int>(column)]).c_str());
+}
+
+bool RecordDecoder::Time(uint64_t* t) {
+  uint64_t dq;
+  if (!Get(format::Column::kTimes, &dq)) return false;
+  quanta_ += dq;
+  *t = chunk_.header.base_time_ns + quanta_ * format::kTimeQuantumNs;
   return true;
 }
 
 bool RecordDecoder::Bytes(std::string* out) {
   uint64_t n;
   if (!Uint(&n)) return false;
+  Cursor& c = col_[static_cast<int>(format::Column::kControl)];
   if (n > format::kMaxStringLength) return Fail("string longer than the format allows");
-  if (n > static_cast<uint64_t>(end_ - p_)) return Fail("string runs past the payload");
-  out->assign(reinterpret_cast<const char*>(p_), n);
-  p_ += n;
+  if (n > static_cast<uint64_t>(c.end - c.p)) return Fail("string runs past the control column");
+  out->assign(reinterpret_cast<const char*>(c.p), n);
+  c.p += n;
   return true;
 }
 
 bool RecordDecoder::Next(Record* r) {
-  if (p_ >= end_ || !error_.empty()) return false;
-  uint8_t tag = *p_++;
+  Cursor& tags = col_[static_cast<int>(format::Column::kTags)];
+  if (!error_.empty() || tags.p >= tags.end) return false;
+  uint8_t tag = *tags.p++;
   ++index_;
-  if (tag < format::kControlTagBase) {
-    bool is_free = tag >= format::kFreeTagBase;
-    uint8_t entry = tag & 0x3f;
-    if (entry >= static_cast<uint8_t>(format::EntryPoint::kCount)) return Fail("unknown entry point");
-    r->entry = static_cast<format::EntryPoint>(entry);
-    if (is_free) {
-      r->kind = RecordKind::kFree;
-      r->size = 0;
-      r->stack_id = 0;
-      return Time(&r->time) && Addr(&r->addr);
-    }
+  uint8_t kind = tag & 0xc0;
+  if (kind == format::kControlTagBase) return DecodeControl(tag, r);
+  uint8_t entry = tag & 0x3f;
+  if (entry >= static_cast<uint8_t>(format::EntryPoint::kCount)) return Fail("unknown entry point");
+  r->entry = static_cast<format::EntryPoint>(entry);
+  r->stack_id = 0;
+  r->size = 0;
+  r->age = 0;
+  if (kind == format::kAllocTagBase) {
     r->kind = RecordKind::kAlloc;
-    uint64_t stack;
-    if (!(Time(&r->time) && Uint(&r->size) && Addr(&r->addr) && Uint(&stack))) return false;
+    uint64_t hint, stack;
+    if (!(Time(&r->time) && Get(format::Column::kSizes, &r->size) && Get(format::Column::kRefs, &hint))) return false;
+    uint32_t cls = format::SizeClass(r->size);
+    if (hint == 0) {
+      uint64_t zz;
+      if (!Get(format::Column::kAddresses, &zz)) return false;
+      r->addr = prev_alloc_addr_ + static_cast<uint64_t>(format::UnZigZag(zz));
+    } else if (hints_unknown_) {
+      r->addr = 0;
+    } else {
+      if (cls == 0 || hint > hints_.count[cls]) return Fail("allocation hint out of range");
+      r->addr = hints_.Take(cls, static_cast<uint32_t>(hint));
+    }
+    if (r->addr) prev_alloc_addr_ = r->addr;
+    if (!Get(format::Column::kStacks, &stack)) return false;
     if (stack > UINT32_MAX) return Fail("stack id out of range");
     r->stack_id = static_cast<uint32_t>(stack);
+    if (history_) history_->Add(r->addr, cls);
     return true;
   }
+  r->kind = RecordKind::kFree;
+  if (kind == format::kFreeTagBase) {
+    uint64_t zz;
+    if (!(Time(&r->time) && Get(format::Column::kAddresses, &zz))) return false;
+    r->addr = prev_free_addr_ + static_cast<uint64_t>(format::UnZigZag(zz));
+    prev_free_addr_ = r->addr;
+    return true;
+  }
+  // FREE_AGE
+  if (!(Time(&r->time) && Get(format::Column::kRefs, &r->age))) return false;
+  uint32_t cls = 0;
+  if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls) && r->addr) {
+    hints_.Push(cls, r->addr);
+  } else {
+    r->addr = 0;
+    hints_unknown_ = true;  // the writer pushed something we cannot mirror
+  }
+  return true;
+}
+
+bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
   uint64_t v, n;
   switch (static_cast<RecordTag>(tag)) {
     case RecordTag::kStackDef: {
@@ -148,7 +220,6 @@ bool RecordDecoder::Next(Record* r) {
       r->kind = RecordKind::kQuiet;
       return Time(&r->time) && Uint(&r->value);
   }
-  --p_;
   return Fail(absl::StrFormat("unknown record tag 0x%02x", tag).c_str());
 }
 

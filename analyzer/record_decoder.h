@@ -50,8 +50,9 @@ struct Record {
   RecordKind kind;
   format::EntryPoint entry;  // kAlloc, kFree
   uint64_t time = 0;         // timed records
-  uint64_t addr = 0;
+  uint64_t addr = 0;          // 0 when a compressed reference could not be resolved (lost chunk)
   uint64_t size = 0;
+  uint64_t age = 0;           // kFree records written as FREE_AGE: the age they carried
   uint32_t stack_id = 0;     // kAlloc, kStackDef
   uint64_t value = 0;        // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias
   std::vector<uint64_t> frames;   // kStackDef
@@ -61,27 +62,52 @@ struct Record {
   ProcessInfo process;            // kProcess
 };
 
+// The part of a thread's decoding state that spans chunks: the addresses of its recent allocations,
+// which FREE_AGE records refer to by age. Detects lost chunks from ChunkHeader::alloc_seq, after
+// which ages reaching back past the gap are unresolvable (reported as address 0), never wrong.
+class AllocationHistory {
+ public:
+  void BeginChunk(uint32_t alloc_seq);
+  void Add(uint64_t addr, uint32_t size_class);
+  // False when the allocation is older than the history reaches or lies before a gap.
+  bool Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class) const;
+
+ private:
+  bool started_ = false;
+  uint32_t next_seq_ = 0;
+  uint32_t valid_from_ = 0;
+  std::vector<uint64_t> ring_;  // address | size_class << 56, indexed by seq % kMaxAge
+};
+
 class RecordDecoder {
  public:
-  explicit RecordDecoder(const Chunk& chunk);
+  // `history` is the chunk's thread's; null for process chunks (they hold no FREE_AGE records).
+  RecordDecoder(const Chunk& chunk, AllocationHistory* history);
   // False at the end of the payload or on a malformed record (then error() is set).
   bool Next(Record* r);
   const std::string& error() const { return error_; }
   uint32_t index() const { return index_; }
 
  private:
+  struct Cursor {
+    const uint8_t* p;
+    const uint8_t* end;
+  };
   bool Fail(const char* what);
-  bool Uint(uint64_t* v);
+  bool Get(format::Column column, uint64_t* v);
+  bool Uint(uint64_t* v) { return Get(format::Column::kControl, v); }
   bool Time(uint64_t* t);
-  bool Addr(uint64_t* a);
   bool Bytes(std::string* out);
+  bool DecodeControl(uint8_t tag, Record* r);
 
   const Chunk& chunk_;
-  const uint8_t* begin_;
-  const uint8_t* p_;
-  const uint8_t* end_;
-  uint64_t last_time_;
-  uint64_t prev_addr_ = 0;
+  AllocationHistory* history_;
+  Cursor col_[format::kColumnCount];
+  uint64_t quanta_ = 0;
+  uint64_t prev_alloc_addr_ = 0;
+  uint64_t prev_free_addr_ = 0;
+  format::HintHistory hints_;
+  bool hints_unknown_ = false;  // a FREE_AGE could not be resolved: later hints cannot be either
   uint32_t index_ = 0;
   std::string error_;
 };

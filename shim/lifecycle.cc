@@ -48,16 +48,15 @@ class ShimScope {
 };
 
 void TickerSweep(uint64_t interval_ns) {
-  uint8_t quiet[sizeof(format::ChunkHeader) + 8192];
   uint64_t now = NowNs();
-  RecordEncoder enc{quiet + sizeof(format::ChunkHeader), now, 0, 0};
+  SmallEncoder<8192> quiet(now);
+  RecordEncoder& enc = quiet.enc;
   RegistryLock();
   ForEachThreadLocked([&](ThreadState* t) {
     if (!TryLock(t)) return;
     if (HasRecords(t)) {
-      if (now - t->base_time >= interval_ns) FlushLocked(t, now);
-    } else if (now - t->covered_until >= interval_ns &&
-               enc.cursor + 32 < quiet + sizeof(quiet)) {
+      if (now - t->enc.base_time() >= interval_ns) FlushLocked(t, now);
+    } else if (now - t->covered_until >= interval_ns && enc.ControlRoom(32)) {
       t->covered_until = now;
       enc.Tag(format::RecordTag::kQuiet);
       enc.Time(now);
@@ -66,7 +65,8 @@ void TickerSweep(uint64_t interval_ns) {
     Unlock(t);
   });
   RegistryUnlock();
-  if (enc.records) WriteProcessChunk(quiet, enc.cursor, enc.records, now, 0);
+  uint8_t scratch[sizeof(format::ChunkHeader) + sizeof(quiet.memory)];
+  WriteProcessChunk(enc, scratch, sizeof(scratch));
 }
 
 void* TickerMain(void*) {

@@ -20,7 +20,8 @@ unsigned long long g_last_generation = ~0ull;  // dlpi_adds + dlpi_subs when las
 pthread_mutex_t g_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 constexpr size_t kBufferSize = 256 << 10;
-uint8_t g_buffer[kBufferSize];
+uint8_t g_columns[kBufferSize];
+uint8_t g_scratch[sizeof(format::ChunkHeader) + kBufferSize];
 RecordEncoder g_enc;
 uint64_t g_base;
 char g_exe[4096];
@@ -45,8 +46,8 @@ bool Remember(uint64_t key) {
 }
 
 void FlushBuffer() {
-  if (g_enc.records) WriteProcessChunk(g_buffer, g_enc.cursor, g_enc.records, g_base, 0);
-  g_enc = RecordEncoder{g_buffer + sizeof(format::ChunkHeader), g_base, 0, 0};
+  WriteProcessChunk(g_enc, g_scratch, sizeof(g_scratch));
+  g_enc.Start(g_base, 0);
 }
 
 uint32_t FindBuildId(const struct dl_phdr_info* info, const uint8_t** id) {
@@ -85,7 +86,7 @@ int VisitModule(struct dl_phdr_info* info, size_t, void*) {
   uint32_t segments = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) segments += info->dlpi_phdr[i].p_type == PT_LOAD;
   size_t need = 64 + strnlen(path, 4096) + 64 + segments * 30;
-  if (static_cast<size_t>(g_buffer + kBufferSize - g_enc.cursor) < need) FlushBuffer();
+  if (!g_enc.ControlRoom(need)) FlushBuffer();
   const uint8_t* build_id = nullptr;
   uint32_t build_id_len = FindBuildId(info, &build_id);
   g_enc.Tag(format::RecordTag::kModule);
@@ -120,7 +121,8 @@ void RecordNewModules() {
   if (generation != g_last_generation || generation == 0) {
     g_last_generation = generation;
     g_base = NowNs();
-    g_enc = RecordEncoder{g_buffer + sizeof(format::ChunkHeader), g_base, 0, 0};
+    g_enc.Init(g_columns, kBufferSize, kBufferSize - 4096);
+    g_enc.Start(g_base, 0);
     dl_iterate_phdr(VisitModule, nullptr);
     FlushBuffer();
   }

@@ -19,7 +19,11 @@ namespace {
 
 constexpr size_t kMaxCommandLine = 16 << 10;
 // Only used at process start and in a fresh fork child, when no other thread writes it.
-uint8_t g_process_buffer[sizeof(format::ChunkHeader) + kMaxCommandLine + 8192];
+// Plain static storage (no constructor): this runs before the shim's own static initialisers.
+constexpr size_t kProcessRecordBytes = 3 * kMaxCommandLine + 16384;
+uint8_t g_process_columns[kProcessRecordBytes];
+RecordEncoder g_process_record;
+uint8_t g_process_scratch[sizeof(format::ChunkHeader) + kProcessRecordBytes];
 char g_text[kMaxCommandLine];
 
 size_t ReadSmallFile(const char* path, char* out, size_t cap) {
@@ -57,16 +61,19 @@ uint64_t LastLevelCacheBytes() {
   return best;
 }
 
-void WriteOneRecordChunk(uint8_t* buffer, RecordEncoder& enc, uint64_t base) {
-  WriteProcessChunk(buffer, enc.cursor, enc.records, base, 0);
+template <size_t kBytes>
+void WriteSmall(SmallEncoder<kBytes>& small) {
+  uint8_t scratch[sizeof(format::ChunkHeader) + kBytes];
+  WriteProcessChunk(small.enc, scratch, sizeof(scratch));
 }
 
 }  // namespace
 
 void WriteProcessRecord(uint64_t now) {
   const Options& o = GetOptions();
-  uint8_t* buffer = g_process_buffer;
-  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
+  RecordEncoder& enc = g_process_record;
+  enc.Init(g_process_columns, kProcessRecordBytes, kProcessRecordBytes - 4096);
+  enc.Start(now, 0);
   enc.Tag(format::RecordTag::kProcess);
   enc.Uint(static_cast<uint64_t>(getpid()));
   enc.Uint(static_cast<uint64_t>(getppid()));
@@ -83,36 +90,33 @@ void WriteProcessRecord(uint64_t now) {
   while (len > 0 && g_text[len - 1] == '\0') --len;  // keep NUL separators, drop the final one
   enc.Bytes(g_text, static_cast<uint32_t>(len));
   enc.String(ALLOCPROF_VERSION, 64);
-  WriteOneRecordChunk(buffer, enc, now);
+  WriteProcessChunk(enc, g_process_scratch, sizeof(g_process_scratch));
 }
 
 void WriteWarning(const char* text) {
-  uint8_t buffer[sizeof(format::ChunkHeader) + 1100];
   uint64_t now = NowNs();
-  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
-  enc.Tag(format::RecordTag::kWarning);
-  enc.Time(now);
-  enc.String(text, 1024);
-  WriteOneRecordChunk(buffer, enc, now);
+  SmallEncoder<4096> small(now);
+  small.enc.Tag(format::RecordTag::kWarning);
+  small.enc.Time(now);
+  small.enc.String(text, 1024);
+  WriteSmall(small);
 }
 
 void WriteExecRecord(const char* path) {
-  uint8_t buffer[sizeof(format::ChunkHeader) + 4200];
   uint64_t now = NowNs();
-  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
-  enc.Tag(format::RecordTag::kExec);
-  enc.Time(now);
-  enc.String(path ? path : "", 4096);
-  WriteOneRecordChunk(buffer, enc, now);
+  SmallEncoder<12288> small(now);
+  small.enc.Tag(format::RecordTag::kExec);
+  small.enc.Time(now);
+  small.enc.String(path ? path : "", 4096);
+  WriteSmall(small);
 }
 
 void WriteEndRecord() {
-  uint8_t buffer[sizeof(format::ChunkHeader) + 32];
   uint64_t now = NowNs();
-  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
-  enc.Tag(format::RecordTag::kEnd);
-  enc.Time(now);
-  WriteOneRecordChunk(buffer, enc, now);
+  SmallEncoder<1024> small(now);
+  small.enc.Tag(format::RecordTag::kEnd);
+  small.enc.Time(now);
+  WriteSmall(small);
 }
 
 }  // namespace allocprof::shim

@@ -1,8 +1,10 @@
-// Appends trace records to a caller-owned buffer. The caller guarantees room: see
-// kMaxEventRecord and StackDefBound().
+// Encodes trace records into the columns of one chunk (see trace_format.h for the layout) and
+// assembles the chunk payload. The caller guarantees room: call NeedsFlush() before an event and
+// ControlRoom() before a control record.
 #ifndef ALLOCPROF_SHIM_RECORD_ENCODER_H_
 #define ALLOCPROF_SHIM_RECORD_ENCODER_H_
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -10,52 +12,103 @@
 
 namespace allocprof::shim {
 
-inline constexpr uint32_t kMaxEventRecord = 1 + 4 * 10;
 inline constexpr uint32_t StackDefBound(uint32_t depth) { return 1 + 3 * 10 + depth * 10; }
+// Most bytes one event adds to any single column.
+inline constexpr uint32_t kMaxEventColumnBytes = 11;
 
-struct RecordEncoder {
+struct ColumnSpan {
+  uint8_t* begin;
   uint8_t* cursor;
-  uint64_t last_time;  // delta base for the next timed record
-  uint64_t prev_addr;  // delta base for the next address
-  uint32_t records;
+  uint8_t* end;
+};
 
-  void Tag(format::RecordTag tag) {
-    *cursor++ = static_cast<uint8_t>(tag);
-    ++records;
-  }
-  void Uint(uint64_t v) { cursor = format::PutVarint(cursor, v); }
-  void Time(uint64_t t) {
-    // A thread's clock never runs backwards, but a record built from another thread's time (the
-    // ticker) could be a hair older; clamp rather than wrap.
-    Uint(t > last_time ? t - last_time : 0);
-    if (t > last_time) last_time = t;
-  }
-  void Bytes(const void* data, uint32_t n) {
-    Uint(n);
-    memcpy(cursor, data, n);
-    cursor += n;
-  }
-  void String(const char* s, uint32_t max) {
-    uint32_t n = static_cast<uint32_t>(strnlen(s, max));
-    Bytes(s, n);
+class RecordEncoder {
+ public:
+  // Splits [memory, memory + bytes) among the columns, `control_bytes` of it for the control column.
+  void Init(uint8_t* memory, size_t bytes, size_t control_bytes) {
+    // Shares of the event columns, from the bytes an event typically puts in each.
+    static constexpr uint32_t kShare[format::kColumnCount] = {12, 16, 14, 30, 12, 16, 0};
+    size_t rest = bytes - control_bytes;
+    uint8_t* p = memory;
+    for (int c = 0; c < format::kColumnCount; ++c) {
+      size_t n = c == static_cast<int>(format::Column::kControl) ? control_bytes : rest * kShare[c] / 100;
+      col_[c] = ColumnSpan{p, p, p + n};
+      p += n;
+    }
   }
 
+  // Empties the chunk; its times count from base_time, its allocations from alloc_seq.
+  void Start(uint64_t base_time, uint32_t alloc_seq) {
+    for (auto& c : col_) c.cursor = c.begin;
+    base_time_ = base_time;
+    last_quanta_ = 0;
+    prev_alloc_addr_ = prev_free_addr_ = 0;
+    records_ = 0;
+    alloc_seq_start_ = alloc_seq;
+    hints_.Reset();
+  }
+
+  uint32_t records() const { return records_; }
+  uint64_t base_time() const { return base_time_; }
+  uint32_t alloc_seq_start() const { return alloc_seq_start_; }
+
+  bool NeedsFlush() const {
+    for (int c = 0; c < static_cast<int>(format::Column::kControl); ++c) {
+      if (col_[c].end - col_[c].cursor < static_cast<ptrdiff_t>(kMaxEventColumnBytes)) return true;
+    }
+    return false;
+  }
+  bool ControlRoom(size_t bytes) const {
+    const ColumnSpan& c = col_[static_cast<int>(format::Column::kControl)];
+    return static_cast<size_t>(c.end - c.cursor) >= bytes && !NeedsFlush();
+  }
+
+  // ---- events ----
   void Alloc(format::EntryPoint entry, uint64_t time, uint64_t addr, uint64_t size, uint32_t stack_id) {
-    *cursor++ = static_cast<uint8_t>(format::kAllocTagBase | static_cast<uint8_t>(entry));
-    ++records;
+    TagByte(static_cast<uint8_t>(format::kAllocTagBase | static_cast<uint8_t>(entry)));
     Time(time);
-    Uint(size);
-    Uint(format::ZigZag(static_cast<int64_t>(addr - prev_addr)));
-    prev_addr = addr;
-    Uint(stack_id);
+    Put(format::Column::kSizes, size);
+    uint32_t cls = format::SizeClass(size);
+    uint32_t hint = cls ? hints_.Find(cls, addr) : 0;
+    Put(format::Column::kRefs, hint);
+    if (hint) {
+      hints_.Take(cls, hint);
+    } else {
+      Put(format::Column::kAddresses, format::ZigZag(static_cast<int64_t>(addr - prev_alloc_addr_)));
+    }
+    prev_alloc_addr_ = addr;
+    Put(format::Column::kStacks, stack_id);
   }
   void Free(format::EntryPoint entry, uint64_t time, uint64_t addr) {
-    *cursor++ = static_cast<uint8_t>(format::kFreeTagBase | static_cast<uint8_t>(entry));
-    ++records;
+    TagByte(static_cast<uint8_t>(format::kFreeTagBase | static_cast<uint8_t>(entry)));
     Time(time);
-    Uint(format::ZigZag(static_cast<int64_t>(addr - prev_addr)));
-    prev_addr = addr;
+    Put(format::Column::kAddresses, format::ZigZag(static_cast<int64_t>(addr - prev_free_addr_)));
+    prev_free_addr_ = addr;
   }
+  // A free of the address of this thread's allocation `age` allocations ago (size class `cls`).
+  void FreeAge(format::EntryPoint entry, uint64_t time, uint32_t age, uint32_t cls, uint64_t addr) {
+    TagByte(static_cast<uint8_t>(format::kFreeAgeTagBase | static_cast<uint8_t>(entry)));
+    Time(time);
+    Put(format::Column::kRefs, age);
+    hints_.Push(cls, addr);
+  }
+
+  // ---- control records ----
+  void Tag(format::RecordTag tag) { TagByte(static_cast<uint8_t>(tag)); }
+  void Time(uint64_t t) {
+    uint64_t q = t > base_time_ ? (t - base_time_) / format::kTimeQuantumNs : 0;
+    // A record built from another thread's clock reading (the ticker) may be a hair older.
+    Put(format::Column::kTimes, q > last_quanta_ ? q - last_quanta_ : 0);
+    if (q > last_quanta_) last_quanta_ = q;
+  }
+  void Uint(uint64_t v) { Put(format::Column::kControl, v); }
+  void Bytes(const void* data, uint32_t n) {
+    Uint(n);
+    ColumnSpan& c = col_[static_cast<int>(format::Column::kControl)];
+    memcpy(c.cursor, data, n);
+    c.cursor += n;
+  }
+  void String(const char* s, uint32_t max) { Bytes(s, static_cast<uint32_t>(strnlen(s, max))); }
   void StackDef(uint32_t id, const uintptr_t* frames, uint32_t depth) {
     Tag(format::RecordTag::kStackDef);
     Uint(id);
@@ -65,6 +118,61 @@ struct RecordEncoder {
       Uint(i == 0 ? frames[0] : format::ZigZag(static_cast<int64_t>(frames[i] - prev)));
       prev = frames[i];
     }
+  }
+
+  // ---- assembly ----
+  // The section table: one uvarint size per column. Returns its length (at most 70 bytes).
+  size_t WriteTable(uint8_t* out) const {
+    uint8_t* p = out;
+    for (const auto& c : col_) p = format::PutVarint(p, static_cast<uint64_t>(c.cursor - c.begin));
+    return static_cast<size_t>(p - out);
+  }
+  const ColumnSpan& column(int c) const { return col_[c]; }
+  size_t PayloadSize() const {
+    uint8_t table[80];
+    size_t n = WriteTable(table);
+    for (const auto& c : col_) n += static_cast<size_t>(c.cursor - c.begin);
+    return n;
+  }
+  // Writes the whole payload contiguously; `out` holds PayloadSize() bytes.
+  size_t CopyPayload(uint8_t* out) const {
+    uint8_t* p = out + WriteTable(out);
+    for (const auto& c : col_) {
+      size_t n = static_cast<size_t>(c.cursor - c.begin);
+      memcpy(p, c.begin, n);
+      p += n;
+    }
+    return static_cast<size_t>(p - out);
+  }
+
+ private:
+  void TagByte(uint8_t tag) {
+    *col_[0].cursor++ = tag;
+    ++records_;
+  }
+  void Put(format::Column c, uint64_t v) {
+    ColumnSpan& s = col_[static_cast<int>(c)];
+    s.cursor = format::PutVarint(s.cursor, v);
+  }
+
+  ColumnSpan col_[format::kColumnCount];
+  uint64_t base_time_ = 0;
+  uint64_t last_quanta_ = 0;
+  uint64_t prev_alloc_addr_ = 0;
+  uint64_t prev_free_addr_ = 0;
+  uint32_t records_ = 0;
+  uint32_t alloc_seq_start_ = 0;
+  format::HintHistory hints_;
+};
+
+// A small encoder with its own storage, for chunks of a few control records or late events.
+template <size_t kBytes>
+struct SmallEncoder {
+  uint8_t memory[kBytes];
+  RecordEncoder enc;
+  explicit SmallEncoder(uint64_t base_time) {
+    enc.Init(memory, kBytes, kBytes / 2);
+    enc.Start(base_time, 0);
   }
 };
 

@@ -11,12 +11,12 @@ namespace {
 // An event with no thread state to hold it (the thread already released its state): written at
 // once in a chunk of its own, without a stack.
 void RecordOrphan(const Event& e) {
-  uint8_t buffer[sizeof(format::ChunkHeader) + 2 * kMaxEventRecord];
   uint64_t now = NowNs();
-  RecordEncoder enc{buffer + sizeof(format::ChunkHeader), now, 0, 0};
-  if (e.is_free) enc.Free(e.entry, now, e.addr);
-  else enc.Alloc(e.entry, now, e.addr, e.size, 0);
-  WriteProcessChunk(buffer, enc.cursor, enc.records, now, 0);
+  SmallEncoder<1024> small(now);
+  if (e.is_free) small.enc.Free(e.entry, now, e.addr);
+  else small.enc.Alloc(e.entry, now, e.addr, e.size, 0);
+  uint8_t scratch[sizeof(format::ChunkHeader) + 1024];
+  WriteProcessChunk(small.enc, scratch, sizeof(scratch));
 }
 
 // Returns the calling thread's state when the event can be recorded into it, else null (after
@@ -62,10 +62,10 @@ void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, 
   return result;
 }
 
-void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth) {
+void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth, uint64_t now) {
   // A module loaded since the last scan may own these frames: record it first.
   RecordNewModules();
-  EnsureRoom(t, t->enc.last_time, StackDefBound(depth) + kMaxEventRecord * 2);
+  if (!t->enc.ControlRoom(StackDefBound(depth))) FlushLocked(t, now);
   t->enc.StackDef(id, t->frames, depth);
 }
 

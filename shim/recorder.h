@@ -45,15 +45,32 @@ struct Event {
 
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
 void RecordEventSlow(const Event& e);
-// Out of line: stack definition (and module scan) for a stack seen for the first time.
-void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth);
+// Out of line: stack definition (and module scan) for a stack seen for the first time. `now` is the
+// time of the event about to be written (a flush here must not promise past it).
+void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth, uint64_t now);
 
-inline void EnsureRoom(ThreadState* t, uint64_t now, uint32_t bytes) {
-  if (__builtin_expect(t->enc.cursor + bytes > t->soft_limit, 0)) FlushLocked(t, now);
+inline void EncodeAlloc(ThreadState* t, format::EntryPoint entry, uint64_t now, uint64_t addr, uint64_t size,
+                        uint32_t stack_id) {
+  t->enc.Alloc(entry, now, addr, size, stack_id);
+  t->free_cache->Remember(addr, t->alloc_seq, format::SizeClass(size));
+  ++t->alloc_seq;
+}
+
+// A free of one of this thread's recent allocations is written by age (see trace_format.h).
+inline void EncodeFree(ThreadState* t, format::EntryPoint entry, uint64_t now, uint64_t addr) {
+  const FreeCache::Entry* c = t->free_cache->Find(addr);
+  if (c) {
+    uint32_t age = t->alloc_seq - c->seq;
+    if (age <= format::kMaxAge && static_cast<int32_t>(c->seq - t->first_seq) >= 0) {
+      t->enc.FreeAge(entry, now, age, c->cls, addr);
+      return;
+    }
+  }
+  t->enc.Free(entry, now, addr);
 }
 
 // Records into t's buffer; t is the calling thread's own state.
-inline void RecordInto(ThreadState* t, const Event& e) {
+__attribute__((always_inline)) inline void RecordInto(ThreadState* t, const Event& e) {
   InternResult stack{0, false};
   uint32_t depth = 0;
   if (!e.is_free) {
@@ -62,14 +79,14 @@ inline void RecordInto(ThreadState* t, const Event& e) {
   }
   Lock(t);
   uint64_t now = NowNs();
-  EnsureRoom(t, now, kMaxEventRecord);
-  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth);
-  if (e.is_free) t->enc.Free(e.entry, now, e.addr);
-  else t->enc.Alloc(e.entry, now, e.addr, e.size, stack.id);
+  if (__builtin_expect(t->enc.NeedsFlush(), 0)) FlushLocked(t, now);
+  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth, now);
+  if (e.is_free) EncodeFree(t, e.entry, now, e.addr);
+  else EncodeAlloc(t, e.entry, now, e.addr, e.size, stack.id);
   Unlock(t);
 }
 
-inline void RecordEvent(const Event& e) {
+__attribute__((always_inline)) inline void RecordEvent(const Event& e) {
   int saved_errno = errno;
   ThreadState* t = t_local.state;
   if (__builtin_expect(t != nullptr && g_mode.load(std::memory_order_relaxed) == Mode::kTracing, 1)) {
@@ -80,11 +97,11 @@ inline void RecordEvent(const Event& e) {
   errno = saved_errno;
 }
 
-inline void RecordAlloc(format::EntryPoint entry, const void* p, uint64_t size) {
+__attribute__((always_inline)) inline void RecordAlloc(format::EntryPoint entry, const void* p, uint64_t size) {
   RecordEvent(Event{entry, false, reinterpret_cast<uintptr_t>(p), size});
 }
 
-inline void RecordFree(format::EntryPoint entry, const void* p) {
+__attribute__((always_inline)) inline void RecordFree(format::EntryPoint entry, const void* p) {
   RecordEvent(Event{entry, true, reinterpret_cast<uintptr_t>(p), 0});
 }
 
@@ -121,12 +138,16 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
   void* result = real_call();
   int result_errno = errno;
   uint64_t after = NowNs();
-  EnsureRoom(t, before, 2 * kMaxEventRecord);
-  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth);
+  if (__builtin_expect(t->enc.NeedsFlush(), 0)) FlushLocked(t, before);
+  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth, before);
   // Success, or glibc's realloc(p, 0), which frees p and returns null.
   bool freed_old = old_ptr && (result || size == 0);
-  if (freed_old) t->enc.Free(format::EntryPoint::kReallocFree, before, reinterpret_cast<uintptr_t>(old_ptr));
-  if (result) t->enc.Alloc(entry, after, reinterpret_cast<uintptr_t>(result), size, stack.id);
+  if (freed_old) EncodeFree(t, format::EntryPoint::kReallocFree, before, reinterpret_cast<uintptr_t>(old_ptr));
+  if (result) {
+    // The free above may have filled a column.
+    if (__builtin_expect(t->enc.NeedsFlush(), 0)) FlushLocked(t, after);
+    EncodeAlloc(t, entry, after, reinterpret_cast<uintptr_t>(result), size, stack.id);
+  }
   Unlock(t);
   errno = result_errno;
   return result;

@@ -1,7 +1,5 @@
 #include "stack_capture.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
@@ -45,6 +43,8 @@ void FindStackBounds(ThreadState* t) {
   if (size == 0) t->stack_hi = t->stack_lo = 1;  // unknown: walk nothing rather than fault
 }
 
+}  // namespace
+
 __attribute__((noinline)) uint32_t WalkFramePointers(ThreadState* t, uintptr_t* out, uint32_t max) {
   if (t->stack_lo == 0) FindStackBounds(t);
   auto* fp = static_cast<uintptr_t*>(__builtin_frame_address(0));
@@ -62,8 +62,6 @@ __attribute__((noinline)) uint32_t WalkFramePointers(ThreadState* t, uintptr_t* 
   return n;
 }
 
-}  // namespace
-
 void InitStackCapture() {
   dl_iterate_phdr(FindSelf, reinterpret_cast<void*>(&InitStackCapture));
   if (GetOptions().unwind == format::UnwindMode::kLibunwind) {
@@ -71,27 +69,12 @@ void InitStackCapture() {
   }
 }
 
-uint32_t CaptureStack(ThreadState* t) {
-  const Options& o = GetOptions();
-  uint32_t want = o.max_depth + kShimFrameSlack;
-  uintptr_t* frames = t->frames;
-  uint32_t n = 0;
-  switch (o.unwind) {
-    case format::UnwindMode::kLibunwind: {
-      int got = unw_backtrace(reinterpret_cast<void**>(frames), static_cast<int>(want));
-      n = got > 0 ? static_cast<uint32_t>(got) : 0;
-      break;
-    }
-    case format::UnwindMode::kFramePointer:
-      n = WalkFramePointers(t, frames, want);
-      break;
-    case format::UnwindMode::kNone:
-      return 0;
-  }
+uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n) {
   uint32_t skip = 0;
   while (skip < n && InShim(frames[skip])) ++skip;
   n -= skip;
-  if (n > o.max_depth) n = o.max_depth;
+  uint32_t max = GetOptions().max_depth;
+  if (n > max) n = max;
   if (skip) memmove(frames, frames + skip, n * sizeof(uintptr_t));
   return n;
 }

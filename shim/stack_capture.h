@@ -5,7 +5,12 @@
 #define ALLOCPROF_SHIM_STACK_CAPTURE_H_
 
 #include <stdint.h>
+#include <string.h>
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "options.h"
 #include "thread_state.h"
 
 namespace allocprof::shim {
@@ -15,8 +20,25 @@ inline constexpr uint32_t kShimFrameSlack = 16;
 
 void InitStackCapture();
 
-// Fills t->frames with up to max_depth program frames; returns how many.
-uint32_t CaptureStack(ThreadState* t);
+// Frame-pointer walk (out of line: it needs the thread's stack bounds).
+uint32_t WalkFramePointers(ThreadState* t, uintptr_t* out, uint32_t max);
+// Drops the shim's own leading frames and caps the depth; returns the program's frame count.
+uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n);
+
+// Fills t->frames with up to max_depth program frames; returns how many. Inlined into every entry
+// point so the unwinder starts one frame from the program: each shim frame it walks costs as much
+// as a program frame.
+__attribute__((always_inline)) inline uint32_t CaptureStack(ThreadState* t) {
+  const Options& o = GetOptions();
+  uint32_t want = o.max_depth + kShimFrameSlack;
+  int n = 0;
+  if (__builtin_expect(o.unwind == format::UnwindMode::kLibunwind, 1)) {
+    n = unw_backtrace(reinterpret_cast<void**>(t->frames), static_cast<int>(want));
+  } else if (o.unwind == format::UnwindMode::kFramePointer) {
+    n = static_cast<int>(WalkFramePointers(t, t->frames, want));
+  }
+  return n > 0 ? TrimShimFrames(t->frames, static_cast<uint32_t>(n)) : 0;
+}
 
 }  // namespace allocprof::shim
 

@@ -27,25 +27,66 @@ ThreadState* g_free_list = nullptr;  // released states, reused by new threads
 uint32_t g_next_index = 0;
 pthread_key_t g_exit_key;
 
-uint32_t ReserveBytes() { return StackDefBound(format::kMaxStackDepth) + 4 * kMaxEventRecord; }
+// Control records of one chunk: thread names, stack definitions (the deepest takes ~10 KiB).
+size_t ControlBytes(size_t buffer_bytes) {
+  size_t least = StackDefBound(format::kMaxStackDepth + kShimFrameSlack) + 1024;
+  return buffer_bytes / 8 > least ? buffer_bytes / 8 : least;
+}
 
+size_t Align64(size_t n) { return (n + 63) / 64 * 64; }
+
+// One mapping per thread: the state, stack scratch, the free cache, the columns being filled and
+// the buffer a chunk is assembled (and compressed) into.
 ThreadState* MapState() {
   const Options& o = GetOptions();
-  size_t frames_bytes = (o.max_depth + kShimFrameSlack) * sizeof(uintptr_t);
-  size_t chunk_bytes = sizeof(format::ChunkHeader) + o.buffer_bytes + ReserveBytes();
-  size_t total = (sizeof(ThreadState) + 63) / 64 * 64 + frames_bytes + chunk_bytes;
+  size_t frames_bytes = Align64((o.max_depth + kShimFrameSlack) * sizeof(uintptr_t));
+  size_t columns_bytes = o.buffer_bytes + ControlBytes(o.buffer_bytes);
+  size_t out_bytes = sizeof(format::ChunkHeader) + ZSTD_compressBound(columns_bytes + 128) + 128;
+  size_t total = Align64(sizeof(ThreadState)) + frames_bytes + Align64(sizeof(FreeCache)) + Align64(columns_bytes) +
+                 out_bytes;
   long page = sysconf(_SC_PAGESIZE);
   total = (total + static_cast<size_t>(page) - 1) / static_cast<size_t>(page) * static_cast<size_t>(page);
   void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return nullptr;
   auto* t = new (mem) ThreadState{};
-  auto* base = static_cast<uint8_t*>(mem);
-  t->frames = reinterpret_cast<uintptr_t*>(base + (sizeof(ThreadState) + 63) / 64 * 64);
-  t->chunk = reinterpret_cast<uint8_t*>(t->frames) + frames_bytes;
-  t->capacity = o.buffer_bytes;
-  t->soft_limit = t->chunk + sizeof(format::ChunkHeader) + o.buffer_bytes;
+  auto* p = static_cast<uint8_t*>(mem) + Align64(sizeof(ThreadState));
+  t->frames = reinterpret_cast<uintptr_t*>(p);
+  p += frames_bytes;
+  t->free_cache = new (p) FreeCache{};
+  p += Align64(sizeof(FreeCache));
+  t->enc.Init(p, columns_bytes, ControlBytes(o.buffer_bytes));
+  p += Align64(columns_bytes);
+  t->out = p;
+  t->out_capacity = out_bytes;
   t->mapping_size = total;
   return t;
+}
+
+// Compresses the chunk's section table and columns, in place order, without gathering them first.
+// Returns the compressed size, or 0 when compression failed or did not help.
+size_t CompressColumns(ZSTD_CCtx* cctx, const RecordEncoder& enc, size_t raw, uint8_t* dst, size_t cap) {
+  if (ZSTD_isError(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)) ||
+      ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cctx, raw))) {
+    return 0;
+  }
+  ZSTD_outBuffer out{dst, cap, 0};
+  auto feed = [&](const void* data, size_t n, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{data, n, 0};
+    for (;;) {
+      size_t r = ZSTD_compressStream2(cctx, &out, &in, mode);
+      if (ZSTD_isError(r)) return false;
+      if (mode == ZSTD_e_end ? r == 0 : in.pos == in.size) return true;
+      if (out.pos == out.size) return false;
+    }
+  };
+  uint8_t table[96];
+  if (!feed(table, enc.WriteTable(table), ZSTD_e_continue)) return 0;
+  for (int c = 0; c < format::kColumnCount; ++c) {
+    const ColumnSpan& col = enc.column(c);
+    if (!feed(col.begin, static_cast<size_t>(col.cursor - col.begin), ZSTD_e_continue)) return 0;
+  }
+  if (!feed(nullptr, 0, ZSTD_e_end)) return 0;
+  return out.pos < raw ? out.pos : 0;
 }
 
 void RefreshThreadName(ThreadState* t) {
@@ -53,6 +94,7 @@ void RefreshThreadName(ThreadState* t) {
   if (prctl(PR_GET_NAME, name) != 0) return;
   if (memcmp(name, t->name, sizeof(name)) == 0) return;
   memcpy(t->name, name, sizeof(name));
+  if (!t->enc.ControlRoom(32)) return;  // the next flush tries again
   t->enc.Tag(format::RecordTag::kThreadName);
   t->enc.String(name, sizeof(name));
 }
@@ -100,51 +142,43 @@ void RegistryUnlock() { pthread_mutex_unlock(&g_registry_mutex); }
 ThreadState* RegistryHead() { return g_head; }
 
 void ResetChunk(ThreadState* t, uint64_t now) {
-  t->base_time = now;
   t->covered_until = now;
-  t->enc = RecordEncoder{t->chunk + sizeof(format::ChunkHeader), now, 0, 0};
+  t->enc.Start(now, t->alloc_seq);
 }
 
 void FlushLocked(ThreadState* t, uint64_t now) {
   if (HasRecords(t)) {
-    uint8_t* payload = t->chunk + sizeof(format::ChunkHeader);
-    auto raw = static_cast<uint32_t>(t->enc.cursor - payload);
+    const RecordEncoder& enc = t->enc;
     format::ChunkHeader header{};
     header.magic = format::kChunkMagic;
     header.codec = static_cast<uint8_t>(format::Codec::kNone);
     header.header_size = sizeof(format::ChunkHeader);
-    header.stored_size = raw;
-    header.raw_size = raw;
     header.thread = t->index;
-    header.record_count = t->enc.records;
-    header.base_time_ns = t->base_time;
+    header.record_count = enc.records();
+    header.base_time_ns = enc.base_time();
     header.covered_until_ns = now;
-    uint8_t* out = t->chunk;
+    header.alloc_seq = enc.alloc_seq_start();
+    size_t raw = enc.PayloadSize();
+    uint8_t* payload = t->out + sizeof(format::ChunkHeader);
+    size_t cap = t->out_capacity - sizeof(format::ChunkHeader);
+    size_t stored = 0;
     int level = GetOptions().compression_level;
     // Small chunks (thread start, exit) are not worth a compression context.
     if (level > 0 && raw >= 4096) {
-      if (!t->compressed) {
-        size_t cap = sizeof(format::ChunkHeader) + ZSTD_compressBound(t->capacity + ReserveBytes());
-        void* mem = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (mem != MAP_FAILED) {
-          t->compressed = static_cast<uint8_t*>(mem);
-          t->compressed_capacity = cap;
-        }
+      if (!t->zstd) {
+        ZSTD_CCtx* cctx = ZSTD_createCCtx();
+        if (cctx) ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+        t->zstd = cctx;
       }
-      if (!t->zstd) t->zstd = ZSTD_createCCtx();
-      if (t->zstd && t->compressed) {
-        size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(t->zstd), t->compressed + sizeof(format::ChunkHeader),
-                                     t->compressed_capacity - sizeof(format::ChunkHeader), payload, raw, level);
-        if (!ZSTD_isError(n) && n < raw) {
-          header.codec = static_cast<uint8_t>(format::Codec::kZstd);
-          header.stored_size = static_cast<uint32_t>(n);
-          out = t->compressed;
-        }
-      }
+      if (t->zstd) stored = CompressColumns(static_cast<ZSTD_CCtx*>(t->zstd), enc, raw, payload, cap);
+      if (stored) header.codec = static_cast<uint8_t>(format::Codec::kZstd);
     }
-    header.checksum = format::ChunkChecksum(header, out + sizeof(header), header.stored_size);
-    memcpy(out, &header, sizeof(header));
-    WriteChunks(out, sizeof(header) + header.stored_size);
+    if (stored == 0) stored = enc.CopyPayload(payload);
+    header.stored_size = static_cast<uint32_t>(stored);
+    header.raw_size = static_cast<uint32_t>(raw);
+    header.checksum = format::ChunkChecksum(header, payload, stored);
+    memcpy(t->out, &header, sizeof(header));
+    WriteChunks(t->out, sizeof(header) + stored);
   }
   ResetChunk(t, now);
   if (t == t_local.state) {
@@ -165,6 +199,7 @@ ThreadState* CreateThreadState() {
   t->lock.store(0, std::memory_order_relaxed);
   t->index = g_next_index++;
   t->tid = static_cast<pid_t>(gettid());
+  t->first_seq = t->alloc_seq;  // a reused state's cache entries belong to the previous thread
   t->stack_lo = t->stack_hi = 0;
   memset(t->name, 0, sizeof(t->name));
   Link(t);
@@ -198,6 +233,7 @@ void OnThreadExit(void* state) {
   t_local.in_hook = true;
   Lock(t);
   uint64_t now = NowNs();
+  if (t->enc.NeedsFlush()) FlushLocked(t, now);
   t->enc.Tag(format::RecordTag::kThreadEnd);
   t->enc.Time(now);
   FlushLocked(t, now);
@@ -229,6 +265,7 @@ void ResetThreadsAfterFork() {
     self->lock.store(0, std::memory_order_relaxed);
     Link(self);
     self->tid = static_cast<pid_t>(gettid());
+    self->first_seq = self->alloc_seq;  // the parent's allocations are not in the child's trace
     uint64_t now = NowNs();
     ResetChunk(self, now);  // the buffered events are the parent's; it writes them
     memset(self->name, 0, sizeof(self->name));

@@ -13,6 +13,7 @@
 #include <atomic>
 
 #include "allocprof/trace_format.h"
+#include "free_cache.h"
 #include "record_encoder.h"
 
 namespace allocprof::shim {
@@ -21,16 +22,15 @@ struct ThreadState {
   std::atomic<uint32_t> lock;
   uint32_t index;              // ChunkHeader::thread
   pid_t tid;
-  uint32_t capacity;           // payload bytes in `chunk`
-  uint8_t* chunk;              // ChunkHeader followed by the payload being filled
-  uint8_t* soft_limit;         // flush before writing an event past this
-  RecordEncoder enc;
-  uint64_t base_time;          // ChunkHeader::base_time_ns of the chunk being filled
+  RecordEncoder enc;            // the chunk being filled, in columns
+  uint32_t alloc_seq;          // allocations recorded by this thread (FREE_AGE counts back from it)
+  uint32_t first_seq;          // alloc_seq when this thread's trace began (older entries are void)
+  FreeCache* free_cache;
   uint64_t covered_until;      // last promise made to the reader
   uintptr_t* frames;           // scratch for stack capture, max_depth + slack entries
   void* zstd;                  // ZSTD_CCtx, created on the first compressed flush
-  uint8_t* compressed;         // ChunkHeader + compressed payload
-  size_t compressed_capacity;
+  uint8_t* out;                // ChunkHeader + stored payload, assembled at flush
+  size_t out_capacity;
   uintptr_t stack_lo, stack_hi;  // thread stack bounds for frame-pointer walks (0: unknown)
   char name[16];
   ThreadState* prev;
@@ -58,7 +58,7 @@ inline void Unlock(ThreadState* t) { t->lock.store(0, std::memory_order_release)
 // Spins a bounded time; false if the owner did not let go (it may be stuck in the loader).
 bool LockBounded(ThreadState* t);
 
-inline bool HasRecords(const ThreadState* t) { return t->enc.records != 0; }
+inline bool HasRecords(const ThreadState* t) { return t->enc.records() != 0; }
 
 // Creates and registers the calling thread's state (cold); null if memory is unavailable.
 ThreadState* CreateThreadState();

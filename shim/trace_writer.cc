@@ -14,6 +14,7 @@
 #include "options.h"
 #include "process_record.h"
 #include "process_state.h"
+#include "record_encoder.h"
 #include "stderr_log.h"
 
 namespace allocprof::shim {
@@ -159,11 +160,11 @@ void WriteChunks(const void* data, size_t size) {
   errno = saved;
 }
 
-void WriteProcessChunk(uint8_t* buffer, uint8_t* payload_end, uint32_t records, uint64_t base_time,
-                       uint64_t covered_until) {
-  auto* header = reinterpret_cast<format::ChunkHeader*>(buffer);
-  uint8_t* payload = buffer + sizeof(format::ChunkHeader);
-  auto size = static_cast<uint32_t>(payload_end - payload);
+void WriteProcessChunk(const RecordEncoder& enc, uint8_t* scratch, size_t scratch_bytes) {
+  if (enc.records() == 0 || sizeof(format::ChunkHeader) + enc.PayloadSize() > scratch_bytes) return;
+  auto* header = reinterpret_cast<format::ChunkHeader*>(scratch);
+  uint8_t* payload = scratch + sizeof(format::ChunkHeader);
+  auto size = static_cast<uint32_t>(enc.CopyPayload(payload));
   *header = format::ChunkHeader{};
   header->magic = format::kChunkMagic;
   header->codec = static_cast<uint8_t>(format::Codec::kNone);
@@ -171,11 +172,11 @@ void WriteProcessChunk(uint8_t* buffer, uint8_t* payload_end, uint32_t records, 
   header->stored_size = size;
   header->raw_size = size;
   header->thread = format::kProcessThread;
-  header->record_count = records;
-  header->base_time_ns = base_time;
-  header->covered_until_ns = covered_until;
+  header->record_count = enc.records();
+  header->base_time_ns = enc.base_time();
+  header->covered_until_ns = 0;
   header->checksum = format::ChunkChecksum(*header, payload, size);
-  WriteChunks(buffer, sizeof(format::ChunkHeader) + size);
+  WriteChunks(scratch, sizeof(format::ChunkHeader) + size);
 }
 
 void CloseTraceFileInChild() {

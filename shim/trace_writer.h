@@ -18,10 +18,11 @@ bool OpenTraceFile(uint64_t now);
 // Writes bytes that form whole chunks. On failure tracing stops with one message.
 void WriteChunks(const void* data, size_t size);
 
-// Builds a chunk not owned by an application thread (process records, modules, late events) in
-// `buffer` (ChunkHeader space first) and writes it. `payload_end` is one past the last record.
-void WriteProcessChunk(uint8_t* buffer, uint8_t* payload_end, uint32_t records, uint64_t base_time,
-                       uint64_t covered_until);
+class RecordEncoder;
+
+// Writes the records of `enc` as a chunk not owned by an application thread (process records,
+// modules, late events), assembled in `scratch` (at least ChunkHeader + enc.PayloadSize() bytes).
+void WriteProcessChunk(const RecordEncoder& enc, uint8_t* scratch, size_t scratch_bytes);
 
 // Path of the trace, for messages.
 const char* TracePath();

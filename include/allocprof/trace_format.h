@@ -1,27 +1,44 @@
 // allocprof trace format: the one definition shared by the shim (writer) and the analyzer (reader).
 //
-// A trace is a FileHeader followed by chunks. Each chunk is a ChunkHeader and a payload of records,
-// optionally zstd-compressed. Chunks are independent (delta encodings restart in every chunk), so a
-// reader can stop cleanly at a truncated tail and resynchronise after corruption by scanning for the
-// next chunk magic whose checksum holds. Every chunk belongs to one writer thread; a thread's chunks
-// appear in the file in the order of their events.
+// A trace is a FileHeader followed by chunks. Each chunk is a ChunkHeader and a payload, optionally
+// zstd-compressed. Every chunk belongs to one writer thread; a thread's chunks appear in the file in
+// the order of their events. A reader stops cleanly at a truncated tail and resynchronises after
+// corruption by scanning for the next chunk magic whose checksum holds.
 //
-// Record layout inside a payload (all integers LEB128 varints, "zz" = zigzag-encoded signed delta):
+// The payload is columnar: a section table, then one section per Column. Each record puts its tag
+// byte in kTags and its fields in the columns named below, so every column holds values of one
+// kind and compresses far better than interleaved records would (sizes with sizes, times with
+// times). All integers are LEB128 varints; "zz" is a zigzag-encoded signed delta.
 //
-//   tag 0x00-0x3F  ALLOC   entry=tag&0x3F | dt | size | zz(addr - prev_addr) | stack_id
-//   tag 0x40-0x7F  FREE    entry=tag&0x3F | dt | zz(addr - prev_addr)
-//   tag 0x80+      control records, see RecordTag below
+//   payload := uvarint section_size[kColumnCount] , section[0] ... section[kColumnCount-1]
 //
-// dt is the time since the previous timed record of the chunk (the first one counts from
-// ChunkHeader::base_time_ns). Times are CLOCK_MONOTONIC nanoseconds, comparable across the processes
-// of one machine, so the traces of a fork tree merge into one timeline.
+//   tag 0x00-0x3F  ALLOC     entry=tag&0x3F  times: dq | sizes: size | refs: hint | stacks: stack_id
+//                            | addresses: zz(addr - prev_alloc_addr), only when hint == 0
+//   tag 0x40-0x7F  FREE      entry=tag&0x3F  times: dq | addresses: zz(addr - prev_free_addr)
+//   tag 0xC0-0xFF  FREE_AGE  entry=tag&0x3F  times: dq | refs: age
+//   tag 0x80-0xBF  control records (RecordTag): a dq in times if timed, every other field in kControl
+//
+// Time: dq counts kTimeQuantumNs quanta since the previous timed record of the chunk (the first
+// since ChunkHeader::base_time_ns); a record's time is base_time_ns + kTimeQuantumNs * (sum of dq).
+// Times are CLOCK_MONOTONIC, comparable across the processes of one machine.
+//
+// Address compression, mirrored exactly by shim and reader:
+// - FREE_AGE: the freed address is that of this thread's allocation number (next_seq - age).
+//   ChunkHeader::alloc_seq is the thread's allocation counter at the chunk's start, so a reader
+//   that lost a chunk knows which ages it can no longer resolve. Ages reach at most kMaxAge back.
+// - ALLOC hint k > 0: the address is the k-th most recent address (1 = newest) freed through
+//   FREE_AGE in this chunk whose allocation had the same SizeClass (allocators hand a freed block of
+//   a size class back to the next request of that class). hint 0: the address follows explicitly.
+//   The per-class history restarts with every chunk; prev_alloc_addr and prev_free_addr start at 0.
 //
 // Ordering contract: a free is stamped before the memory is handed back to the allocator and an
-// allocation after the allocator returned it, so sorting all threads' events by time (frees first on
-// equal times) pairs every address reuse correctly. ChunkHeader::covered_until_ns promises that no
-// later chunk of the same thread holds an event older than it, which bounds the reader's merge window.
+// allocation after the allocator returned it. Recording an allocation takes longer than a quantum,
+// so an allocation and a free of the same block in two threads never share a quantum; sorting all
+// threads' events by time, frees first on equal times, pairs every address reuse correctly.
+// ChunkHeader::covered_until_ns promises that no later chunk of the same thread holds an event
+// older than it, which bounds the reader's merge window.
 //
-// Versioning: kFormatVersion is bumped on every incompatible change; readers reject newer versions.
+// Versioning: kFormatVersion is bumped on every incompatible change; readers reject other versions.
 #ifndef ALLOCPROF_TRACE_FORMAT_H_
 #define ALLOCPROF_TRACE_FORMAT_H_
 
@@ -32,12 +49,56 @@
 namespace allocprof::format {
 
 inline constexpr char kFileMagic[8] = {'A', 'L', 'L', 'O', 'C', 'P', 'R', 'F'};
-inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr uint16_t kFormatVersion = 2;
 inline constexpr uint32_t kChunkMagic = 0x4b435041;  // "APCK" little-endian
 inline constexpr uint32_t kProcessThread = 0xffffffffu;  // chunks not owned by an application thread
 inline constexpr uint32_t kMaxChunkPayload = 16u << 20;  // readers reject larger claims
 inline constexpr uint32_t kMaxStackDepth = 1024;
 inline constexpr uint32_t kMaxStringLength = 64u << 10;
+inline constexpr uint64_t kTimeQuantumNs = 16;
+inline constexpr uint32_t kMaxAge = 1u << 14;       // FREE_AGE reaches this many allocations back
+inline constexpr uint32_t kHintDepth = 8;           // ALLOC hints name one of the 8 newest frees
+inline constexpr uint32_t kSizeClassCount = 66;     // SizeClass() values are 0 and 2..65
+
+// Size classes for the ALLOC hint: glibc's chunk sizes (request + 8, 16-byte aligned, at least 32)
+// up to its thread-cache limit, divided by 16. Larger blocks get class 0: never hinted.
+inline uint32_t SizeClass(uint64_t size) {
+  if (size > 1032) return 0;
+  uint64_t chunk = (size + 8 + 15) & ~uint64_t{15};
+  return static_cast<uint32_t>((chunk < 32 ? 32 : chunk) >> 4);
+}
+
+// The recent frees per size class that ALLOC hints refer to; writer and reader run the same code.
+struct HintHistory {
+  uint64_t addr[kSizeClassCount][kHintDepth];
+  uint8_t count[kSizeClassCount];
+
+  void Reset() { memset(count, 0, sizeof(count)); }
+  void Push(uint32_t cls, uint64_t a) {
+    if (cls == 0) return;
+    uint8_t n = count[cls] < kHintDepth ? count[cls] + 1 : kHintDepth;
+    memmove(&addr[cls][1], &addr[cls][0], (n - 1) * sizeof(uint64_t));
+    addr[cls][0] = a;
+    count[cls] = n;
+  }
+  // 1-based position of `a` among the class's recent frees, 0 when absent.
+  uint32_t Find(uint32_t cls, uint64_t a) const {
+    for (uint32_t k = 0; k < count[cls]; ++k) {
+      if (addr[cls][k] == a) return k + 1;
+    }
+    return 0;
+  }
+  // Takes entry `hint` (1-based, must be <= count) out: that block is allocated again.
+  uint64_t Take(uint32_t cls, uint32_t hint) {
+    uint64_t a = addr[cls][hint - 1];
+    memmove(&addr[cls][hint - 1], &addr[cls][hint], (count[cls] - hint) * sizeof(uint64_t));
+    --count[cls];
+    return a;
+  }
+};
+
+enum class Column : uint8_t { kTags, kTimes, kSizes, kAddresses, kRefs, kStacks, kControl, kCount };
+inline constexpr int kColumnCount = static_cast<int>(Column::kCount);
 
 struct FileHeader {
   char magic[8];
@@ -61,7 +122,7 @@ struct ChunkHeader {
   uint64_t base_time_ns;      // time origin of the payload's first dt
   uint64_t covered_until_ns;  // the thread has no event before this in any later chunk
   uint32_t checksum;          // ChunkChecksum(header with checksum = 0, stored payload)
-  uint32_t reserved;
+  uint32_t alloc_seq;         // the thread's allocation counter at the chunk's start (mod 2^32)
 };
 static_assert(sizeof(ChunkHeader) == 48);
 
@@ -129,8 +190,10 @@ inline constexpr EntryPointInfo kEntryPoints[] = {
 inline constexpr uint8_t kAllocTagBase = 0x00;
 inline constexpr uint8_t kFreeTagBase = 0x40;
 inline constexpr uint8_t kControlTagBase = 0x80;
+inline constexpr uint8_t kFreeAgeTagBase = 0xc0;
 
-// Control records. Fields in order; "str" is uvarint length + bytes, "t" is a dt as above.
+// Control records. "t" is a dq in the times column; every other field, in order, is in the control
+// column; "str" is uvarint length + bytes.
 enum class RecordTag : uint8_t {
   // id | depth | frame[0] | zz(frame[i] - frame[i-1])...   frames are return addresses, leaf first
   kStackDef = 0x80,

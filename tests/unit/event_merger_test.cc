@@ -56,36 +56,34 @@ TEST(EventMerger, EndedThreadsNoLongerHoldTheWatermark) {
   EXPECT_EQ(sink.events.size(), 1u);
 }
 
-// Two threads reuse one address: thread 1 frees it at t=20 (its chunk written late), thread 0
-// allocates it again at t=30 (written first). The reader must pair alloc(10) with free(20).
+// Two threads reuse one address: thread 1 frees it at t=320 (its chunk written late), thread 0
+// allocates it again at t=480 (written first). The reader must pair alloc(160) with free(320).
+// Times are multiples of the format's 16 ns quantum.
 TEST(ProcessTrace, PairsAddressReuseAcrossThreadsWrittenOutOfOrder) {
   TraceBuilder b;
   b.Process(1);
-  b.Chunk(0, 5, 5, [](auto& e) {
-    e.Tag(format::RecordTag::kThreadStart);
-    e.Time(5);
-    e.Uint(100);
+  for (uint32_t thread : {0u, 1u}) {
+    b.Chunk(thread, 0, 16, [&](auto& e) {
+      e.Tag(format::RecordTag::kThreadStart);
+      e.Time(16);
+      e.Uint(100 + thread);
+    });
+  }
+  b.Chunk(0, 0, 640, [](auto& e) {
+    e.Alloc(EntryPoint::kMalloc, 160, 0xbeef0, 64, 1);
+    e.Alloc(EntryPoint::kMalloc, 480, 0xbeef0, 64, 1);
   });
-  b.Chunk(1, 5, 5, [](auto& e) {
-    e.Tag(format::RecordTag::kThreadStart);
-    e.Time(5);
-    e.Uint(101);
-  });
-  b.Chunk(0, 5, 40, [](auto& e) {
-    e.Alloc(EntryPoint::kMalloc, 10, 0xbeef0, 64, 1);
-    e.Alloc(EntryPoint::kMalloc, 30, 0xbeef0, 64, 1);
-  });
-  b.Chunk(1, 5, 45, [](auto& e) { e.Free(EntryPoint::kFree, 20, 0xbeef0); });
+  b.Chunk(1, 0, 720, [](auto& e) { e.Free(EntryPoint::kFree, 320, 0xbeef0); });
   std::string path = b.WriteTemp();
   Collect sink;
   ProcessCatalog catalog;
   ASSERT_TRUE(ReadProcessTrace(path, &sink, &catalog).ok());
   unlink(path.c_str());
   ASSERT_EQ(sink.events.size(), 3u);
-  EXPECT_EQ(sink.events[0].time, 10u);
+  EXPECT_EQ(sink.events[0].time, 160u);
   EXPECT_TRUE(sink.events[1].is_free);
   EXPECT_EQ(sink.events[1].thread, 1u);
-  EXPECT_EQ(sink.events[2].time, 30u);
+  EXPECT_EQ(sink.events[2].time, 480u);
   EXPECT_EQ(catalog.out_of_order_events, 0u);
   EXPECT_EQ(catalog.threads.size(), 2u);
   EXPECT_EQ(catalog.threads[1].tid, 101u);

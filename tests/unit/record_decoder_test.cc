@@ -12,16 +12,28 @@ using format::RecordTag;
 
 Chunk MakeChunk(const std::function<void(shim::RecordEncoder&)>& fill, uint64_t base = 1000) {
   Chunk c;
-  c.payload.resize(1 << 16);
-  shim::RecordEncoder enc{c.payload.data(), base, 0, 0};
+  std::vector<uint8_t> columns(1 << 18);
+  shim::RecordEncoder enc;
+  enc.Init(columns.data(), columns.size(), 1 << 16);
+  enc.Start(base, 0);
   fill(enc);
-  c.payload.resize(static_cast<size_t>(enc.cursor - c.payload.data()));
+  c.payload.resize(enc.PayloadSize());
+  enc.CopyPayload(c.payload.data());
   c.header.base_time_ns = base;
   return c;
 }
 
-std::vector<Record> DecodeAll(const Chunk& c, std::string* error = nullptr) {
-  RecordDecoder d(c);
+// A payload whose only content is `tags` in the tag column.
+Chunk RawTags(std::vector<uint8_t> tags) {
+  Chunk c;
+  c.payload = {static_cast<uint8_t>(tags.size()), 0, 0, 0, 0, 0, 0};
+  c.payload.insert(c.payload.end(), tags.begin(), tags.end());
+  return c;
+}
+
+std::vector<Record> DecodeAll(const Chunk& c, std::string* error = nullptr, AllocationHistory* history = nullptr) {
+  AllocationHistory own;
+  RecordDecoder d(c, history ? history : &own);
   std::vector<Record> out;
   Record r;
   while (d.Next(&r)) out.push_back(r);
@@ -31,22 +43,22 @@ std::vector<Record> DecodeAll(const Chunk& c, std::string* error = nullptr) {
 
 TEST(RecordDecoder, RoundTripsEventsWithDeltas) {
   Chunk c = MakeChunk([](auto& e) {
-    e.Alloc(EntryPoint::kNewArray, 1500, 0x7f0000001000, 4096, 7);
-    e.Free(EntryPoint::kDeleteArray, 1600, 0x7f0000001000);
-    e.Alloc(EntryPoint::kMalloc, 1600, 0x5500000010, 24, 8);  // address far below: negative delta
+    e.Alloc(EntryPoint::kNewArray, 1512, 0x7f0000001000, 4096, 7);
+    e.Free(EntryPoint::kDeleteArray, 1608, 0x7f0000001000);
+    e.Alloc(EntryPoint::kMalloc, 1608, 0x5500000010, 24, 8);  // address far below: negative delta
   });
   std::string error;
   auto rs = DecodeAll(c, &error);
   ASSERT_EQ(rs.size(), 3u) << error;
   EXPECT_EQ(rs[0].kind, RecordKind::kAlloc);
   EXPECT_EQ(rs[0].entry, EntryPoint::kNewArray);
-  EXPECT_EQ(rs[0].time, 1500u);
+  EXPECT_EQ(rs[0].time, 1512u);
   EXPECT_EQ(rs[0].addr, 0x7f0000001000u);
   EXPECT_EQ(rs[0].size, 4096u);
   EXPECT_EQ(rs[0].stack_id, 7u);
   EXPECT_EQ(rs[1].kind, RecordKind::kFree);
   EXPECT_EQ(rs[1].entry, EntryPoint::kDeleteArray);
-  EXPECT_EQ(rs[1].time, 1600u);
+  EXPECT_EQ(rs[1].time, 1608u);
   EXPECT_EQ(rs[2].addr, 0x5500000010u);
 }
 
@@ -92,17 +104,70 @@ TEST(RecordDecoder, RoundTripsControlRecords) {
   EXPECT_EQ(rs[5].time, 3000u);
 }
 
-TEST(RecordDecoder, TruncatedRecordNamesItsPosition) {
+TEST(RecordDecoder, TimesAreQuantizedNeverLater) {
+  Chunk c = MakeChunk([](auto& e) {
+    e.Alloc(EntryPoint::kMalloc, 1000 + 15, 0x10, 8, 1);
+    e.Alloc(EntryPoint::kMalloc, 1000 + 16, 0x20, 8, 1);
+    e.Alloc(EntryPoint::kMalloc, 1000 + 47, 0x30, 8, 1);
+  });
+  auto rs = DecodeAll(c);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[0].time, 1000u);
+  EXPECT_EQ(rs[1].time, 1016u);
+  EXPECT_EQ(rs[2].time, 1032u);
+}
+
+TEST(RecordDecoder, FreeByAgeAndHintedAllocationsResolveAcrossChunks) {
+  AllocationHistory history;
+  Chunk first = MakeChunk([](auto& e) {
+    e.Alloc(EntryPoint::kMalloc, 1000, 0xa000, 40, 1);   // seq 0, class of 40 B
+    e.Alloc(EntryPoint::kMalloc, 1000, 0xb000, 500, 1);  // seq 1
+  });
+  ASSERT_EQ(DecodeAll(first, nullptr, &history).size(), 2u);
+  Chunk second = MakeChunk([](auto& e) {
+    e.FreeAge(EntryPoint::kFree, 2000, 2, format::SizeClass(40), 0xa000);  // frees seq 0
+    e.Alloc(EntryPoint::kMalloc, 2100, 0xa000, 33, 2);  // same class: hinted, no address written
+  });
+  second.header.alloc_seq = 2;
+  std::string error;
+  auto rs = DecodeAll(second, &error, &history);
+  ASSERT_EQ(rs.size(), 2u) << error;
+  EXPECT_EQ(rs[0].kind, RecordKind::kFree);
+  EXPECT_EQ(rs[0].addr, 0xa000u);
+  EXPECT_EQ(rs[0].age, 2u);
+  EXPECT_EQ(rs[1].addr, 0xa000u);
+}
+
+TEST(RecordDecoder, AgesBeforeALostChunkResolveToUnknownNotWrong) {
+  AllocationHistory history;
+  Chunk first = MakeChunk([](auto& e) { e.Alloc(EntryPoint::kMalloc, 1000, 0xa000, 40, 1); });
+  DecodeAll(first, nullptr, &history);
+  // The chunk holding allocations 1..9 was lost: this one starts at 10.
+  Chunk later = MakeChunk([](auto& e) {
+    e.FreeAge(EntryPoint::kFree, 2000, 11, format::SizeClass(40), 0xa000);
+    e.Alloc(EntryPoint::kMalloc, 2100, 0xa000, 40, 2);  // hinted by the unresolvable free
+  });
+  later.header.alloc_seq = 10;
+  auto rs = DecodeAll(later, nullptr, &history);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].addr, 0u);
+  EXPECT_EQ(rs[1].addr, 0u);
+}
+
+TEST(RecordDecoder, TruncatedColumnNamesTheRecord) {
   Chunk c = MakeChunk([](auto& e) {
     e.Alloc(EntryPoint::kMalloc, 1500, 0x1000, 4096, 1);
     e.Alloc(EntryPoint::kMalloc, 1600, 0x2000, 100000, 1);
   });
-  c.payload.resize(c.payload.size() - 2);
+  // Drop the last byte of the stacks column (table entry 5) and of the payload.
+  ASSERT_EQ(c.payload[5], 2);
+  c.payload[5] = 1;
+  c.payload.erase(c.payload.begin() + static_cast<long>(c.payload.size()) - 1);
   c.offset = 777;
   std::string error;
   auto rs = DecodeAll(c, &error);
   EXPECT_EQ(rs.size(), 1u);
-  EXPECT_NE(error.find("chunk at offset 777: record #2"), std::string::npos) << error;
+  EXPECT_NE(error.find("chunk at offset 777: record #2: truncated stacks column"), std::string::npos) << error;
 }
 
 TEST(RecordDecoder, RejectsHugeClaimedLengths) {
@@ -124,11 +189,11 @@ TEST(RecordDecoder, RejectsHugeClaimedLengths) {
 }
 
 TEST(RecordDecoder, RejectsUnknownTagsAndEntryPoints) {
-  Chunk c = MakeChunk([](auto& e) { *e.cursor++ = 0xfe; });
+  Chunk c = RawTags({0xbe});
   std::string error;
   EXPECT_TRUE(DecodeAll(c, &error).empty());
-  EXPECT_NE(error.find("unknown record tag 0xfe"), std::string::npos) << error;
-  Chunk bad_entry = MakeChunk([](auto& e) { *e.cursor++ = 0x3f; });
+  EXPECT_NE(error.find("unknown record tag 0xbe"), std::string::npos) << error;
+  Chunk bad_entry = RawTags({0x3f});
   EXPECT_TRUE(DecodeAll(bad_entry, &error).empty());
   EXPECT_NE(error.find("unknown entry point"), std::string::npos) << error;
 }

@@ -29,17 +29,20 @@ class TraceBuilder {
 
   // Appends one chunk; `fill` writes its records. Returns the chunk's file offset.
   size_t Chunk(uint32_t thread, uint64_t base, uint64_t covered, const std::function<void(shim::RecordEncoder&)>& fill,
-               bool compress = false) {
-    std::vector<uint8_t> payload(1 << 16);
-    shim::RecordEncoder enc{payload.data(), base, 0, 0};
+               bool compress = false, uint32_t alloc_seq = 0) {
+    std::vector<uint8_t> columns(1 << 20);
+    shim::RecordEncoder enc;
+    enc.Init(columns.data(), columns.size(), 1 << 16);
+    enc.Start(base, alloc_seq);
     fill(enc);
-    size_t raw = static_cast<size_t>(enc.cursor - payload.data());
-    payload.resize(raw);
+    std::vector<uint8_t> payload(enc.PayloadSize());
+    size_t raw = enc.CopyPayload(payload.data());
     format::ChunkHeader h{};
     h.magic = format::kChunkMagic;
     h.header_size = sizeof(h);
     h.thread = thread;
-    h.record_count = enc.records;
+    h.record_count = enc.records();
+    h.alloc_seq = alloc_seq;
     h.base_time_ns = base;
     h.covered_until_ns = covered;
     h.raw_size = static_cast<uint32_t>(raw);

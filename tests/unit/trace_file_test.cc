@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
 #include "record_decoder.h"
 #include "trace_builder.h"
 
@@ -37,7 +38,8 @@ TEST(TraceFile, ReadsPlainAndCompressedChunks) {
   ASSERT_EQ(chunks.size(), 3u);
   EXPECT_TRUE(diags.empty());
   EXPECT_EQ(chunks[2].header.codec, static_cast<uint8_t>(format::Codec::kZstd));
-  RecordDecoder d(chunks[2]);
+  AllocationHistory history;
+  RecordDecoder d(chunks[2], &history);
   Record r;
   int n = 0;
   while (d.Next(&r)) ++n;
@@ -72,7 +74,10 @@ TEST(TraceFile, RejectsANewerVersion) {
   std::string path = b.WriteTemp();
   auto file = TraceFile::Open(path);
   ASSERT_FALSE(file.ok());
-  EXPECT_NE(file.status().message().find("version 2 at offset 8 is not supported"), std::string::npos);
+  EXPECT_NE(file.status().message().find(absl::StrCat("version ", format::kFormatVersion + 1,
+                                                      " at offset 8 is not supported")),
+            std::string::npos)
+      << file.status();
   EXPECT_NE(file.status().message().find("upgrade allocprof"), std::string::npos);
   unlink(path.c_str());
 }
