@@ -79,49 +79,26 @@ void HeapAnalysis::OnEvent(const Event& e) {
     totals_.first_event_ns = e.time;
   }
   totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
-  auto entry = static_cast<size_t>(e.entry);
-  ++totals_.calls_by_entry[entry];
   if (e.is_free) OnFree(e);
   else OnAlloc(e);
 }
 
 void HeapAnalysis::OnAlloc(const Event& e) {
-  if (e.addr == 0) {
-    // Address lost with a damaged chunk: count the call, it cannot join the live set.
-    ++totals_.allocations;
-    totals_.bytes_allocated += e.size;
-    StackStats& s = Stack(e.stack_id);
-    ++s.calls;
-    s.bytes += e.size;
-    return;
-  }
-  auto [it, inserted] = live_.try_emplace(e.addr, LiveBlock{e.size, e.time, e.stack_id, e.thread, e.entry});
+  if (e.addr == 0) return;  // address lost with a damaged chunk: counted, cannot join the live set
+  auto [block, inserted] = live_.TryEmplace(e.addr, LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread});
   if (!inserted) {
     // The trace missed this block's free (it cannot happen with a complete trace): forget the old
     // block so the live set stays honest.
-    LiveBlock old = it->second;
+    LiveBlock old = *block;
     live_bytes_ -= static_cast<int64_t>(old.size);
     StackStats& os = Stack(old.stack_id);
     Touch(os);
     --os.live_count;
     os.live_bytes -= old.size;
-    it->second = LiveBlock{e.size, e.time, e.stack_id, e.thread, e.entry};
+    *block = LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread};
   }
-  ++totals_.allocations;
-  totals_.bytes_allocated += e.size;
-  totals_.bytes_by_entry[static_cast<size_t>(e.entry)] += e.size;
-  if (e.size >= options_.large_object_bytes) {
-    ++totals_.large_objects;
-    totals_.large_object_bytes += e.size;
-  }
-  SizeClassCount& c = classes_[SizeClassIndex(e.size)];
-  ++c.calls;
-  c.bytes += e.size;
-
   StackStats& s = Stack(e.stack_id);
   Touch(s);
-  ++s.calls;
-  s.bytes += e.size;
   ++s.live_count;
   s.live_bytes += e.size;
 
@@ -139,14 +116,14 @@ void HeapAnalysis::OnAlloc(const Event& e) {
 
 void HeapAnalysis::OnFree(const Event& e) {
   ++totals_.frees;
-  auto it = live_.find(e.addr);
-  if (it == live_.end()) {
+  LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
+  if (!found) {
     ++totals_.frees_of_unknown;
     timeline_->OnFree(e.time, 0, live_bytes_);
     return;
   }
-  LiveBlock b = it->second;
-  live_.erase(it);
+  LiveBlock b = *found;
+  live_.Erase(found);
   totals_.bytes_freed += b.size;
   live_bytes_ -= static_cast<int64_t>(b.size);
   StackStats& s = Stack(b.stack_id);
@@ -160,16 +137,64 @@ void HeapAnalysis::OnFree(const Event& e) {
     last = 0;
   }
   if (e.time - b.time <= options_.short_lived_ns) ++totals_.short_lived;
-  const auto& alloc_info = format::kEntryPoints[static_cast<size_t>(b.entry)];
+  auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
+  const auto& alloc_info = format::kEntryPoints[b.entry];
   const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];
   if (alloc_info.family != free_info.family) {
     ++totals_.mismatched_frees;
-    ++mismatches_[MismatchKey{b.stack_id, b.entry, e.entry}];
+    ++mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}];
   }
   timeline_->OnFree(e.time, b.size, live_bytes_);
 }
 
+void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
+  Unordered& u = unordered_;
+  if (u.classes.empty()) u.classes = classes_;
+  for (const Event& e : events) {
+    auto entry = static_cast<size_t>(e.entry);
+    ++u.calls_by_entry[entry];
+    if (e.is_free) continue;
+    ++u.allocations;
+    u.bytes_allocated += e.size;
+    u.bytes_by_entry[entry] += e.size;
+    if (e.size >= options_.large_object_bytes) {
+      ++u.large_objects;
+      u.large_object_bytes += e.size;
+    }
+    SizeClassCount& c = u.classes[SizeClassIndex(e.size)];
+    ++c.calls;
+    c.bytes += e.size;
+    std::pair<uint64_t, uint64_t>* stack;
+    if (e.stack_id < kDenseStackIds) {
+      if (e.stack_id >= u.stacks.size()) u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
+      stack = &u.stacks[e.stack_id];
+    } else {
+      stack = &u.sparse_stacks[e.stack_id];
+    }
+    ++stack->first;
+    stack->second += e.size;
+  }
+}
+
 void HeapAnalysis::Finish() {
+  Unordered& u = unordered_;
+  totals_.allocations = u.allocations;
+  totals_.bytes_allocated = u.bytes_allocated;
+  totals_.large_objects = u.large_objects;
+  totals_.large_object_bytes = u.large_object_bytes;
+  totals_.calls_by_entry = u.calls_by_entry;
+  totals_.bytes_by_entry = u.bytes_by_entry;
+  if (!u.classes.empty()) classes_ = u.classes;
+  for (uint32_t id = 0; id < u.stacks.size(); ++id) {
+    if (u.stacks[id].first) {
+      Stack(id).calls += u.stacks[id].first;
+      Stack(id).bytes += u.stacks[id].second;
+    }
+  }
+  for (const auto& [id, cb] : u.sparse_stacks) {
+    Stack(id).calls += cb.first;
+    Stack(id).bytes += cb.second;
+  }
   auto finish = [&](StackStats& s) {
     s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
     totals_.leaked_allocations += s.live_count;

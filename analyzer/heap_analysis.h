@@ -15,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "address_map.h"
 #include "allocprof/trace_format.h"
 #include "process_trace.h"
 #include "timeline.h"
@@ -79,7 +80,16 @@ class HeapAnalysis : public EventSink {
  public:
   // The catalog is read lazily (its process record gives the time origin).
   HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog* catalog);
+  // The order-dependent part: live set, peak, leaks, temporaries, timeline, mismatches.
   void OnEvent(const Event& e) override;
+  // The order-independent part: counts by entry point, sizes, size classes, calls and bytes by
+  // stack. Runs on the reader's thread (see EventSink).
+  void OnEventsUnordered(const std::vector<Event>& events) override;
+  // Both parts for one event (tests and other single-threaded callers).
+  void Feed(const Event& e) {
+    OnEventsUnordered({e});
+    OnEvent(e);
+  }
   // Call once after the last event.
   void Finish();
 
@@ -92,12 +102,13 @@ class HeapAnalysis : public EventSink {
   uint64_t origin_ns() const { return origin_; }
 
  private:
+  // 24 bytes: the live map is the analyzer's hottest memory, so keep its slots at 32 bytes.
   struct LiveBlock {
-    uint64_t size;
-    uint64_t time;
-    uint32_t stack_id;
-    uint32_t thread;
-    format::EntryPoint entry;
+    uint64_t size : 56 = 0;
+    uint64_t entry : 8 = 0;  // format::EntryPoint
+    uint64_t time = 0;
+    uint32_t stack_id = 0;
+    uint32_t thread = 0;
   };
   StackStats& Stack(uint32_t id);
   // Brings a stack's peak snapshot up to date before its live bytes change.
@@ -114,13 +125,21 @@ class HeapAnalysis : public EventSink {
   HeapTotals totals_;
   int64_t live_bytes_ = 0;
   uint32_t peak_epoch_ = 0;
-  absl::flat_hash_map<uint64_t, LiveBlock> live_;
+  AddressMap<LiveBlock> live_;
   std::vector<StackStats> stacks_;  // by id, for the dense range
   absl::node_hash_map<uint32_t, StackStats> sparse_stacks_;
   std::vector<uint64_t> last_alloc_by_thread_;  // address of each thread's latest allocation
   absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;
   std::vector<SizeClassCount> classes_;
   absl::flat_hash_map<MismatchKey, uint64_t> mismatches_;
+  // Filled by OnEventsUnordered only (another thread than the rest), merged by Finish.
+  struct Unordered {
+    uint64_t allocations = 0, bytes_allocated = 0, large_objects = 0, large_object_bytes = 0;
+    std::array<uint64_t, 64> calls_by_entry{}, bytes_by_entry{};
+    std::vector<SizeClassCount> classes;
+    absl::flat_hash_map<uint32_t, std::pair<uint64_t, uint64_t>> sparse_stacks;  // id -> calls, bytes
+    std::vector<std::pair<uint64_t, uint64_t>> stacks;                         // dense ids
+  } unordered_;
 };
 
 }  // namespace allocprof

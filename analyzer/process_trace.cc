@@ -1,16 +1,20 @@
 #include "process_trace.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/str_format.h"
 
 namespace allocprof {
 
-EventMerger::Queue& EventMerger::QueueFor(uint32_t thread) {
+size_t EventMerger::QueueIndex(uint32_t thread) {
   auto [it, inserted] = index_.try_emplace(thread, queues_.size());
   if (inserted) queues_.emplace_back();
-  return queues_[it->second];
+  return it->second;
 }
 
 void EventMerger::Emit(const Event& e) {
@@ -19,17 +23,26 @@ void EventMerger::Emit(const Event& e) {
   sink_->OnEvent(e);
 }
 
-void EventMerger::Add(const Event& e) {
-  Queue& q = QueueFor(e.thread);
-  // Late events (written one by one after their thread's exit) may interleave with each other.
-  if (!q.events.empty() && e.time < q.events.back().time) {
-    auto pos = std::upper_bound(q.events.begin(), q.events.end(), e.time,
-                                [](uint64_t t, const Event& x) { return t < x.time; });
-    q.events.insert(pos, e);
-  } else {
-    q.events.push_back(e);
+void EventMerger::AddBatch(size_t queue, std::vector<Event>&& events) {
+  if (events.empty()) return;
+  Queue& q = queues_[queue];
+  pending_ += events.size();
+  bool sorted = std::is_sorted(events.begin(), events.end(),
+                               [](const Event& a, const Event& b) { return a.time < b.time; });
+  if (sorted && (q.empty() || q.last_time() <= events.front().time)) {
+    q.batches.push_back(std::move(events));
+    return;
   }
-  ++pending_;
+  // Late events (written one by one after their thread's exit) may interleave: merge them in.
+  std::vector<Event> all;
+  for (size_t b = 0; b < q.batches.size(); ++b) {
+    all.insert(all.end(), q.batches[b].begin() + (b == 0 ? static_cast<long>(q.head) : 0), q.batches[b].end());
+  }
+  all.insert(all.end(), events.begin(), events.end());
+  std::stable_sort(all.begin(), all.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+  q.batches.clear();
+  q.head = 0;
+  q.batches.push_back(std::move(all));
 }
 
 void EventMerger::ThreadStarted(uint32_t thread, uint64_t time) {
@@ -57,25 +70,31 @@ void EventMerger::Covered(uint32_t thread, uint64_t until) {
 void EventMerger::Drain(uint64_t limit) {
   // Heads of the non-empty queues, smallest (time, free-first) on top.
   auto later = [this](size_t a, size_t b) {
-    const Event& x = queues_[a].events.front();
-    const Event& y = queues_[b].events.front();
+    const Event& x = queues_[a].front();
+    const Event& y = queues_[b].front();
     if (x.time != y.time) return x.time > y.time;
     if (x.is_free != y.is_free) return !x.is_free;
     return a > b;
   };
   std::vector<size_t> heap;
   for (size_t i = 0; i < queues_.size(); ++i) {
-    if (!queues_[i].events.empty() && queues_[i].events.front().time < limit) heap.push_back(i);
+    if (!queues_[i].empty() && queues_[i].front().time < limit) heap.push_back(i);
   }
   std::make_heap(heap.begin(), heap.end(), later);
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
     size_t i = heap.back();
     Queue& q = queues_[i];
-    Emit(q.events.front());
-    q.events.pop_front();
-    --pending_;
-    if (!q.events.empty() && q.events.front().time < limit) {
+    // Emit the best queue's run until another queue's head comes first: threads interleave in
+    // runs, so most events cost no heap operation.
+    bool more;
+    do {
+      Emit(q.front());
+      q.pop();
+      --pending_;
+      more = !q.empty() && q.front().time < limit;
+    } while (more && (heap.size() == 1 || !later(i, heap.front())));
+    if (more) {
       std::push_heap(heap.begin(), heap.end(), later);
     } else {
       heap.pop_back();
@@ -96,28 +115,117 @@ void EventMerger::Finish() { Drain(UINT64_MAX); }
 
 namespace {
 
+// One chunk, decoded: its events in order, and its control records with their position among them.
+struct DecodedChunk {
+  uint64_t offset = 0;
+  format::ChunkHeader header{};
+  std::vector<Event> events;
+  std::vector<std::pair<size_t, Record>> controls;  // (events before it, record)
+  uint64_t records = 0;
+  std::string error;
+};
+
+// Producer side: decodes chunks; owns the per-thread allocation histories FREE_AGE needs.
+class ChunkDecoder {
+ public:
+  void Decode(const Chunk& chunk, DecodedChunk* out) {
+    out->offset = chunk.offset;
+    out->header = chunk.header;
+    out->events.clear();
+    out->controls.clear();
+    out->records = 0;
+    out->error.clear();
+    uint32_t thread = chunk.header.thread;
+    bool is_thread = thread != format::kProcessThread;
+    AllocationHistory* history = is_thread && !ended_.contains(thread) ? &histories_[thread] : nullptr;
+    uint32_t owner = is_thread ? thread : kLateThread;
+    // record_count is the writer's claim: trust it only as far as the payload can hold records.
+    out->events.reserve(std::min<size_t>(chunk.header.record_count, chunk.payload.size()));
+    RecordDecoder decoder(chunk, history);
+    while (decoder.Next(&r_)) {
+      ++out->records;
+      if (r_.kind == RecordKind::kAlloc || r_.kind == RecordKind::kFree) {
+        out->events.push_back(
+            Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
+        continue;
+      }
+      if (r_.kind == RecordKind::kThreadEnd && is_thread) {
+        ended_.insert(thread);
+        histories_.erase(thread);
+      }
+      out->controls.emplace_back(out->events.size(), r_);
+    }
+    out->error = decoder.error();
+  }
+
+ private:
+  Record r_;
+  absl::flat_hash_set<uint32_t> ended_;
+  absl::node_hash_map<uint32_t, AllocationHistory> histories_;  // live threads only
+};
+
+// A bounded hand-off of decoded chunks from the reading thread to the analysing one.
+class ChunkQueue {
+ public:
+  static constexpr size_t kCapacity = 64;
+  void Push(DecodedChunk&& c) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_full_.wait(lock, [&] { return items_.size() < kCapacity || cancelled_; });
+    if (cancelled_) return;
+    items_.push_back(std::move(c));
+    not_empty_.notify_one();
+  }
+  bool Pop(DecodedChunk* c) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
+    if (items_.empty()) return false;
+    *c = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<DecodedChunk> items_;
+  bool closed_ = false;
+  bool cancelled_ = false;
+};
+
+// Consumer side: builds the catalog and feeds events to the merger, in file order.
 class CatalogBuilder {
  public:
   CatalogBuilder(ProcessCatalog* catalog, EventMerger* merger) : c_(catalog), merger_(merger) {}
 
-  void OnChunk(const Chunk& chunk) {
-    uint32_t thread = chunk.header.thread;
+  void OnChunk(DecodedChunk& d) {
+    uint32_t thread = d.header.thread;
     bool is_thread = thread != format::kProcessThread;
     if (is_thread && !c_->threads.contains(thread) && !ended_.contains(thread)) {
-      c_->threads[thread].start_time = chunk.header.base_time_ns;
-      merger_->ThreadStarted(thread, chunk.header.base_time_ns);
+      c_->threads[thread].start_time = d.header.base_time_ns;
+      merger_->ThreadStarted(thread, d.header.base_time_ns);
     }
-    RecordDecoder decoder(chunk, is_thread && !ended_.contains(thread) ? &histories_[thread] : nullptr);
-    while (decoder.Next(&r_)) {
-      ++c_->records;
-      OnRecord(is_thread ? thread : kLateThread);
+    uint32_t owner = is_thread ? thread : kLateThread;
+    c_->records += d.records;
+    c_->events += d.events.size();
+    // Within a chunk only the catalog cares where a control record sat among the events, and
+    // nothing in it depends on that; the merger sees the whole chunk before it releases anything.
+    for (const auto& [position, record] : d.controls) OnControl(record, owner);
+    if (!d.events.empty()) {
+      Seen(d.events.front().time);
+      Seen(d.events.back().time);
     }
-    if (!decoder.error().empty()) {
-      c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, chunk.offset,
-                                 absl::StrFormat("%s: %s; the rest of that chunk was skipped", c_->path,
-                                                 decoder.error())});
+    merger_->AddBatch(merger_->QueueIndex(owner), std::move(d.events));
+    if (!d.error.empty()) {
+      c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, d.offset,
+                                 absl::StrFormat("%s: %s; the rest of that chunk was skipped", c_->path, d.error)});
     }
-    if (is_thread && !ended_.contains(thread)) merger_->Covered(thread, chunk.header.covered_until_ns);
+    if (is_thread && !ended_.contains(thread)) merger_->Covered(thread, d.header.covered_until_ns);
     merger_->Release();
   }
 
@@ -128,13 +236,10 @@ class CatalogBuilder {
     c_->last_time = std::max(c_->last_time, t);
   }
 
-  void OnRecord(uint32_t thread) {
+  void OnControl(const Record& r_, uint32_t thread) {
     switch (r_.kind) {
       case RecordKind::kAlloc:
       case RecordKind::kFree:
-        ++c_->events;
-        Seen(r_.time);
-        merger_->Add(Event{r_.time, r_.addr, r_.size, r_.stack_id, thread, r_.entry, r_.kind == RecordKind::kFree});
         break;
       case RecordKind::kStackDef:
         c_->stacks[r_.stack_id] = r_.frames;
@@ -154,7 +259,6 @@ class CatalogBuilder {
         t.ended = true;
         t.end_time = r_.time;
         ended_.insert({thread, true});
-        histories_.erase(thread);
         merger_->ThreadEnded(thread);
         Seen(r_.time);
         break;
@@ -193,24 +297,41 @@ class CatalogBuilder {
 
   ProcessCatalog* c_;
   EventMerger* merger_;
-  Record r_;
   absl::flat_hash_map<uint32_t, bool> ended_;
-  absl::node_hash_map<uint32_t, AllocationHistory> histories_;  // live threads only
 };
 
 }  // namespace
 
-absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog) {
+// Reading and decoding (decompression included) run on their own thread, analysis on the caller's:
+// on two cores the two halves overlap (measured in bench/README.md).
+absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog,
+                              const ProgressFn& progress) {
   catalog->path = path;
   auto file = TraceFile::Open(path);
   if (!file.ok()) return file.status();
   EventMerger merger(sink);
   CatalogBuilder builder(catalog, &merger);
-  Chunk chunk;
-  while ((*file)->Next(&chunk)) {
+  ChunkQueue queue;
+  std::thread reader([&] {
+    ChunkDecoder decoder;
+    Chunk chunk;
+    while ((*file)->Next(&chunk)) {
+      DecodedChunk decoded;
+      decoder.Decode(chunk, &decoded);
+      sink->OnEventsUnordered(decoded.events);
+      queue.Push(std::move(decoded));
+    }
+    queue.Close();
+  });
+  DecodedChunk decoded;
+  uint64_t file_size = (*file)->size();
+  while (queue.Pop(&decoded)) {
     ++catalog->chunks;
-    builder.OnChunk(chunk);
+    builder.OnChunk(decoded);
+    if (progress && (catalog->chunks & 63) == 0) progress(decoded.offset, file_size);
   }
+  if (progress) progress(file_size, file_size);
+  reader.join();
   merger.Finish();
   catalog->out_of_order_events = merger.out_of_order();
   for (const auto& d : (*file)->diagnostics()) catalog->diagnostics.push_back(d);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,12 @@ struct Event {
 class EventSink {
  public:
   virtual ~EventSink() = default;
+  // Every event, in time order (frees first on equal times).
   virtual void OnEvent(const Event& e) = 0;
+  // Every event again, earlier, one decoded chunk at a time and NOT in time order, on the thread
+  // that reads the file: for statistics that do not depend on order, so they run in parallel with
+  // the ordered pass. Never called concurrently with itself.
+  virtual void OnEventsUnordered(const std::vector<Event>& events) {}
 };
 
 struct ThreadInfo {
@@ -80,7 +86,10 @@ struct ProcessCatalog {
 class EventMerger {
  public:
   explicit EventMerger(EventSink* sink) : sink_(sink) {}
-  void Add(const Event& e);
+  void Add(const Event& e) { AddBatch(QueueIndex(e.thread), {e}); }
+  size_t QueueIndex(uint32_t thread);
+  // Appends a run of one thread's events, in time order (a decoded chunk), without copying them.
+  void AddBatch(size_t queue, std::vector<Event>&& events);
   void ThreadStarted(uint32_t thread, uint64_t time);
   void ThreadEnded(uint32_t thread);
   void Covered(uint32_t thread, uint64_t until);
@@ -93,11 +102,21 @@ class EventMerger {
 
  private:
   struct Queue {
-    std::deque<Event> events;
+    std::deque<std::vector<Event>> batches;
+    size_t head = 0;  // next event of batches.front()
     uint64_t covered = 0;
     bool live = false;
+    bool empty() const { return batches.empty(); }
+    const Event& front() const { return batches.front()[head]; }
+    void pop() {
+      if (++head == batches.front().size()) {
+        batches.pop_front();
+        head = 0;
+      }
+    }
+    uint64_t last_time() const { return batches.back().back().time; }
   };
-  Queue& QueueFor(uint32_t thread);
+  Queue& QueueFor(uint32_t thread) { return queues_[QueueIndex(thread)]; }
   // Emits queued events older than `limit`, oldest first (frees first on equal times).
   void Drain(uint64_t limit);
   void Emit(const Event& e);
@@ -113,7 +132,10 @@ class EventMerger {
 
 // Reads `path` completely. Fails only when the file cannot be used at all (not a trace, newer
 // version); damage found along the way is reported in catalog->diagnostics.
-absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog);
+// Progress: bytes of the file read so far, and its size. Called now and then from the caller's thread.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog,
+                              const ProgressFn& progress = nullptr);
 
 }  // namespace allocprof
 

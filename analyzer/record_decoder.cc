@@ -78,7 +78,7 @@ bool RecordDecoder::Fail(const char* what) {
   return false;
 }
 
-bool RecordDecoder::Get(format::Column column, uint64_t* v) {
+bool RecordDecoder::GetSlow(format::Column column, uint64_t* v) {
   Cursor& c = col_[static_cast<int>(column)];
   if (format::GetVarint(&c.p, c.end, v)) return true;
   static const char* kNames[] = {"tags", "times", "sizes", "addresses", "refs", "stacks", "control"};

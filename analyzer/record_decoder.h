@@ -94,7 +94,16 @@ class RecordDecoder {
     const uint8_t* end;
   };
   bool Fail(const char* what);
-  bool Get(format::Column column, uint64_t* v);
+  // Most values fit one byte: that case stays inline.
+  bool Get(format::Column column, uint64_t* v) {
+    Cursor& c = col_[static_cast<int>(column)];
+    if (__builtin_expect(c.p < c.end && *c.p < 0x80, 1)) {
+      *v = *c.p++;
+      return true;
+    }
+    return GetSlow(column, v);
+  }
+  bool GetSlow(format::Column column, uint64_t* v);
   bool Uint(uint64_t* v) { return Get(format::Column::kControl, v); }
   bool Time(uint64_t* t);
   bool Bytes(std::string* out);

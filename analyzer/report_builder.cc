@@ -14,28 +14,6 @@
 namespace allocprof {
 namespace {
 
-class ProgressSink : public EventSink {
- public:
-  ProgressSink(EventSink* next, const std::string& path, bool enabled) : next_(next), path_(path), enabled_(enabled) {}
-  void OnEvent(const Event& e) override {
-    next_->OnEvent(e);
-    if (enabled_ && (++count_ & ((1u << 22) - 1)) == 0) {
-      fprintf(stderr, "\rallocprof: %s: %.1f M events", path_.c_str(), static_cast<double>(count_) / 1e6);
-      printed_ = true;
-    }
-  }
-  ~ProgressSink() override {
-    if (printed_) fprintf(stderr, "\n");
-  }
-
- private:
-  EventSink* next_;
-  std::string path_;
-  bool enabled_;
-  uint64_t count_ = 0;
-  bool printed_ = false;
-};
-
 // Module+offset only, from the recorded module map: used with --no-symbols (reproducible output
 // that does not depend on the files on this machine).
 ReportFrame RawFrame(const std::vector<ModuleInfo>& modules, uint64_t address) {
@@ -200,11 +178,15 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
   for (const std::string& path : traces) {
     ProcessCatalog catalog;
     HeapAnalysis heap(options, &catalog);
-    {
-      ProgressSink progress(&heap, path, show_progress);
-      absl::Status st = ReadProcessTrace(path, &progress, &catalog);
-      if (!st.ok()) return st;
+    ProgressFn progress;
+    if (show_progress) {
+      progress = [&path](uint64_t done, uint64_t total) {
+        fprintf(stderr, "\rallocprof: %s: %3.0f%%", path.c_str(), total ? 100.0 * done / total : 100.0);
+      };
     }
+    absl::Status st = ReadProcessTrace(path, &heap, &catalog, progress);
+    if (show_progress) fprintf(stderr, "\n");
+    if (!st.ok()) return st;
     heap.Finish();
     report.processes.push_back(BuildProcess(path, catalog, heap, options));
   }

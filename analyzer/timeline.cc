@@ -37,7 +37,7 @@ void FillGaps(std::vector<TimeWindow>& ws) {
 
 Timeline::Timeline(uint64_t origin_ns, uint64_t initial_width_ns) : origin_(origin_ns), width_(initial_width_ns) {}
 
-TimeWindow& Timeline::At(uint64_t time) {
+TimeWindow& Timeline::AtSlow(uint64_t time) {
   uint64_t rel = time > origin_ ? time - origin_ : 0;
   size_t index = static_cast<size_t>(rel / width_);
   while (index >= kMaxFine) {
@@ -52,6 +52,10 @@ TimeWindow& Timeline::At(uint64_t time) {
       fine_[i].end_ns = (i + 1) * width_;
     }
   }
+  current_ = index;
+  current_start_ = origin_ + index * width_;
+  current_end_ = current_start_ + width_;
+  if (time < origin_) current_end_ = current_start_;  // before the origin: never cached
   return fine_[index];
 }
 
@@ -65,6 +69,8 @@ void Timeline::Coarsen() {
     if (2 * i + 1 < fine_.size()) Absorb(merged[i], fine_[2 * i + 1]);
   }
   fine_.swap(merged);
+  current_start_ = 1;
+  current_end_ = 0;
 }
 
 void Timeline::OnAlloc(uint64_t time, uint64_t size, int64_t live_after) {

@@ -40,13 +40,20 @@ class Timeline {
   uint64_t fine_width_ns() const { return width_; }
 
  private:
-  TimeWindow& At(uint64_t time);
+  TimeWindow& At(uint64_t time) {
+    // Events arrive in time order: the current window usually still holds the next one.
+    if (time >= current_start_ && time < current_end_) return fine_[current_];
+    return AtSlow(time);
+  }
+  TimeWindow& AtSlow(uint64_t time);
   void Coarsen();
 
   uint64_t origin_;
   uint64_t width_;
   std::vector<TimeWindow> fine_;
   int64_t live_ = 0;
+  size_t current_ = 0;
+  uint64_t current_start_ = 1, current_end_ = 0;  // absolute; empty until the first event
 };
 
 }  // namespace allocprof

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "address_map.h"
+
 namespace allocprof {
 namespace {
 
@@ -13,11 +17,11 @@ class Stream {
   explicit Stream(AnalysisOptions options = {}) : heap_(options, nullptr) {}
   Stream& Alloc(uint64_t t, uint64_t addr, uint64_t size, uint32_t stack = 1, uint32_t thread = 0,
                 EntryPoint entry = EntryPoint::kMalloc) {
-    heap_.OnEvent(Event{t, addr, size, stack, thread, entry, false});
+    heap_.Feed(Event{t, addr, size, stack, thread, entry, false});
     return *this;
   }
   Stream& Free(uint64_t t, uint64_t addr, uint32_t thread = 0, EntryPoint entry = EntryPoint::kFree) {
-    heap_.OnEvent(Event{t, addr, 0, 0, thread, entry, true});
+    heap_.Feed(Event{t, addr, 0, 0, thread, entry, true});
     return *this;
   }
   HeapAnalysis& Done() {
@@ -172,6 +176,45 @@ TEST(Timeline, CoarsensToStayBoundedAndKeepsTotals) {
   for (const auto& w : windows) total += w.allocations;
   EXPECT_EQ(total, 100000u);
   EXPECT_EQ(windows.back().live_end, live);
+}
+
+}  // namespace
+}  // namespace allocprof
+
+namespace allocprof {
+namespace {
+
+// The live-set map against std::map as the model, with erase-heavy churn over colliding addresses.
+TEST(AddressMap, BehavesLikeAMapUnderChurn) {
+  AddressMap<uint64_t> m;
+  std::map<uint64_t, uint64_t> model;
+  uint64_t x = 42;
+  for (int i = 0; i < 200000; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t addr = 0x10000 + ((x >> 33) % 5000) * 16;
+    if ((x >> 20) & 1) {
+      auto [v, inserted] = m.TryEmplace(addr, static_cast<uint64_t>(i));
+      auto [it, model_inserted] = model.try_emplace(addr, static_cast<uint64_t>(i));
+      ASSERT_EQ(inserted, model_inserted);
+      ASSERT_EQ(*v, it->second);
+    } else {
+      uint64_t* v = m.Find(addr);
+      auto it = model.find(addr);
+      ASSERT_EQ(v != nullptr, it != model.end());
+      if (v) {
+        ASSERT_EQ(*v, it->second);
+        m.Erase(v);
+        model.erase(it);
+      }
+    }
+    ASSERT_EQ(m.size(), model.size());
+  }
+  size_t seen = 0;
+  m.ForEach([&](uint64_t key, uint64_t value) {
+    ++seen;
+    EXPECT_EQ(model.at(key), value);
+  });
+  EXPECT_EQ(seen, model.size());
 }
 
 }  // namespace
