@@ -84,6 +84,20 @@ std::string DieFunctionName(Dwarf_Die* die) {
   return s ? s : "";
 }
 
+// Source names in DWARF may be relative to the compilation directory; a report is read elsewhere,
+// so anchor them there when the unit records an absolute one.
+std::string AnchoredPath(Dwarf_Die* cu, const char* name) {
+  if (!name || !*name) return "";
+  if (name[0] == '/' || !cu) return name;
+  Dwarf_Attribute attr;
+  const char* dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr));
+  if (!dir || dir[0] != '/') return name;
+  std::string path = dir;
+  if (path.back() != '/') path += '/';
+  if (name[0] == '.' && name[1] == '/') name += 2;
+  return path + name;
+}
+
 // Where an inlined subroutine was called from: a line of the function it was inlined into.
 void CallSite(Dwarf_Die* cu, Dwarf_Die* inlined, std::string* file, int* line) {
   Dwarf_Attribute attr;
@@ -94,8 +108,7 @@ void CallSite(Dwarf_Die* cu, Dwarf_Die* inlined, std::string* file, int* line) {
     Dwarf_Files* files = nullptr;
     size_t count = 0;
     if (dwarf_getsrcfiles(cu, &files, &count) == 0 && index < count) {
-      const char* name = dwarf_filesrc(files, index, nullptr, nullptr);
-      if (name) *file = name;
+      *file = AnchoredPath(cu, dwarf_filesrc(files, index, nullptr, nullptr));
     }
   }
   if (!file->empty() && dwarf_formudata(dwarf_attr(inlined, DW_AT_call_line, &attr), &call_line) == 0) {
@@ -121,7 +134,7 @@ std::vector<SourceFrame> Describe(Dwfl_Module* mod, uint64_t pc) {
     // mapped its directories away (-ffile-prefix-map, as distributions do).
     const char* name = dwfl_lineinfo(l, nullptr, &line, nullptr, nullptr, nullptr);
     if (name != nullptr) {
-      file = name;
+      file = AnchoredPath(cu, name);
     } else {
       line = 0;
     }

@@ -12,8 +12,10 @@ $(BUILD)/bench/churn: bench/churn.cc bench/bench.mk
 
 bench: all $(BUILD)/bench/churn
 	bash bench/run.sh $(BUILD)
+	bash bench/analyze.sh $(BUILD)
 
 bench-quick: all $(BUILD)/bench/churn
 	bash bench/run.sh $(BUILD) --quick
+	bash bench/analyze.sh $(BUILD) --quick
 
 .PHONY: bench bench-quick

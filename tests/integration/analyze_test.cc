@@ -1,0 +1,61 @@
+// allocprof analyze end to end: real traces in, text and JSON out.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "harness.h"
+
+namespace allocprof::testing {
+namespace {
+
+TEST(Analyze, ForkTreeGetsOneSectionPerProcess) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "t.trace", {Program("processes"), "fork"}).exit_code, 0);
+  std::vector<std::string> argv = {BuildPath("allocprof"), "analyze", "--json", dir / "out.json"};
+  for (const auto& f : dir.Files()) argv.push_back(dir / f);
+  RunResult r = RunProgram(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("== " + (dir / "t.trace")), std::string::npos);
+  size_t sections = 0;
+  for (size_t at = 0; (at = r.out.find("\n== ", at)) != std::string::npos; ++at) ++sections;
+  EXPECT_EQ(sections + (absl::StartsWith(r.out, "== ") ? 1 : 0), 2u) << r.out;
+  std::string json = ReadFile(dir / "out.json");
+  EXPECT_NE(json.find("\"schema_version\":1"), std::string::npos);
+  size_t processes = 0;
+  for (size_t at = 0; (at = json.find("\"ppid\":", at)) != std::string::npos; ++at) ++processes;
+  EXPECT_EQ(processes, 3u) << "the root in \"process\" plus both in \"processes\"";
+}
+
+TEST(Analyze, LeaksAndStacksAreSymbolized) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "t.trace", {Program("exits"), "_exit", "25"}).exit_code, 3);
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--json", "-", dir / "t.trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 25 blocks of 7777 bytes were never freed; the leak list names the function that made them.
+  EXPECT_NE(r.out.find("\"leaked_bytes\":194425"), std::string::npos) << r.out.substr(0, 2000);
+  EXPECT_NE(r.out.find("\"function\":\"main\",\"file\":\"" + SourcePath("tests/programs/exits.cc")), std::string::npos);
+}
+
+TEST(Analyze, BadInputExitsTwoNamingTheFile) {
+  TempDir dir;
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", dir / "missing.trace"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(dir / "missing.trace"), std::string::npos);
+  r = RunProgram({BuildPath("allocprof"), "analyze", "--windows", "zero", dir / "missing.trace"});
+  EXPECT_EQ(r.exit_code, 64);
+}
+
+TEST(Analyze, TruncatedTraceIsAnalyzedUpToTheCutWithAWarning) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "t.trace", {Program("entry_points"), "malloc", "20000"}).exit_code, 0);
+  std::string bytes = ReadFile(dir / "t.trace");
+  { std::ofstream(dir / "cut.trace", std::ios::binary) << bytes.substr(0, bytes.size() * 2 / 3); }
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", dir / "cut.trace"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("trace truncated at offset"), std::string::npos);
+  EXPECT_NE(r.out.find("no end record"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace allocprof::testing
