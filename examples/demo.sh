@@ -11,7 +11,7 @@ echo
 echo "== what the trace holds ($build/allocprof dump --summary $trace)"
 "$build/allocprof" dump --summary "$trace"
 echo
-echo "== its first records ($build/allocprof dump $trace | head)"
-"$build/allocprof" dump "$trace" | grep -m 12 -E ' (alloc|free|thread-start|process) ' || true
+echo "== the report ($build/allocprof analyze --top 3 --json $out/demo.json $trace)"
+"$build/allocprof" analyze --top 3 --json "$out/demo.json" "$trace"
 echo
-echo "trace: $trace"
+echo "trace: $trace, JSON report: $out/demo.json"

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -301,6 +302,22 @@ TEST(Shim, SigkilledProgramLeavesAReadablePrefix) {
   FILE* f = fdopen(out[0], "r");
   int pid = 0;
   ASSERT_EQ(fscanf(f, "ready %d", &pid), 1);
+  // The shim's flush thread exists and blocks every signal, so it never takes the program's.
+  bool found_ticker = false;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    if (ReadFile(entry.path().string() + "/comm") != "allocprof-tick\n") continue;
+    found_ticker = true;
+    std::string status = ReadFile(entry.path().string() + "/status");
+    size_t at = status.find("SigBlk:\t");
+    ASSERT_NE(at, std::string::npos);
+    uint64_t blocked = std::stoull(status.substr(at + 8, 16), nullptr, 16);
+    // Everything a program handles is blocked (the kernel never lets SIGKILL/SIGSTOP be, and
+    // glibc keeps its two internal signals).
+    for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGWINCH, SIGPROF}) {
+      EXPECT_TRUE(blocked & (uint64_t{1} << (sig - 1))) << "signal " << sig << " in " << status.substr(at, 26);
+    }
+  }
+  EXPECT_TRUE(found_ticker);
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(runner, &status, 0);
