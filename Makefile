@@ -37,7 +37,7 @@ ANALYZER_MAIN_OBJ := $(BUILD)/analyzer/main.o
 all: $(BUILD)/liballocprof.so $(BUILD)/allocprof
 
 # Dependencies are installed on first build (and by .ci/run); the stamp records the check.
-$(DEPS_STAMP):
+$(DEPS_STAMP): scripts/install-deps.sh
 	@mkdir -p $(BUILD)
 	@bash scripts/install-deps.sh
 	@touch $@

@@ -14,6 +14,7 @@ inline constexpr int kExitUsage = 64;         // bad command line
 int RunCommand(int argc, char** argv);   // allocprof run [options] -- CMD ARGS...
 int DumpCommand(int argc, char** argv);  // allocprof dump TRACE
 int AnalyzeCommand(int argc, char** argv);  // allocprof analyze [options] TRACE...
+int DiffCommand(int argc, char** argv);     // allocprof diff [options] BEFORE AFTER
 
 }  // namespace allocprof
 

@@ -12,6 +12,7 @@ packages=(
   libgtest-dev         # unit tests
   python3-matplotlib python3-pytest  # reports/ and their tests, under /usr/bin/python3
   protobuf-compiler    # pprof export round-trip test (protoc --decode)
+  nlohmann-json3-dev   # diff: reading the JSON reports analyze wrote
   sqlite3 kcat         # real programs the integration tests preload into
   heaptrack            # benchmark baseline
   valgrind             # callgrind instruction counts in bench/

@@ -30,9 +30,9 @@ run_gtest unit "$build/tests/unit_tests"
 run_gtest integration "$build/tests/integration_tests"
 
 # A short, seeded libFuzzer pass over the reader (the full one is `make fuzz`).
-echo "== fuzz (trace reader, short)"
+echo "== fuzz (trace reader and diff JSON input, short)"
 if make --no-print-directory fuzz-smoke BUILD="$build" > "$build/fuzz-smoke.log" 2>&1; then
-  tail -1 "$build/fuzz-smoke.log"
+  tail -2 "$build/fuzz-smoke.log"
   passed=$((passed + 1))
 else
   cat "$build/fuzz-smoke.log"

@@ -7,21 +7,30 @@ FUZZ_SMOKE_RUNS ?= 3000
 FUZZ_OUT := $(BUILD)/fuzz
 FUZZ_FLAGS = -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
              -Iinclude -Ianalyzer -DALLOCPROF_VERSION='"fuzz"' $(shell pkg-config --cflags $(ABSL_LIBS) 2>/dev/null)
-FUZZ_ANALYZER_SRCS := $(filter-out analyzer/main.cc %_command.cc,$(wildcard analyzer/*.cc))
+FUZZ_ANALYZER_SRCS = $(filter-out analyzer/main.cc %_command.cc,$(wildcard analyzer/*.cc))
 
 $(FUZZ_OUT)/trace_reader_fuzz: tests/fuzz/trace_reader_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(wildcard analyzer/*.h include/allocprof/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ tests/fuzz/trace_reader_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(ANALYZER_LDLIBS)
 
-fuzz: $(FUZZ_OUT)/trace_reader_fuzz
+$(FUZZ_OUT)/diff_json_fuzz: tests/fuzz/diff_json_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(wildcard analyzer/*.h include/allocprof/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ tests/fuzz/diff_json_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(ANALYZER_LDLIBS)
+
+fuzz: $(FUZZ_OUT)/trace_reader_fuzz $(FUZZ_OUT)/diff_json_fuzz
 	@mkdir -p $(FUZZ_OUT)/work
+	@mkdir -p $(FUZZ_OUT)/work-json
 	cd $(FUZZ_OUT) && ./trace_reader_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 \
 	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ work $(abspath tests/fuzz/corpus/trace_reader)
+	cd $(FUZZ_OUT) && ./diff_json_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 \
+	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ work-json $(abspath tests/fuzz/corpus/diff_json)
 
 # Short deterministic pass for `make check`: fixed seed and run count.
-fuzz-smoke: $(FUZZ_OUT)/trace_reader_fuzz
-	@mkdir -p $(FUZZ_OUT)/smoke
+fuzz-smoke: $(FUZZ_OUT)/trace_reader_fuzz $(FUZZ_OUT)/diff_json_fuzz
+	@mkdir -p $(FUZZ_OUT)/smoke $(FUZZ_OUT)/smoke-json
 	@$(FUZZ_OUT)/trace_reader_fuzz -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -rss_limit_mb=1024 -timeout=10 \
-	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ $(FUZZ_OUT)/smoke $(abspath tests/fuzz/corpus/trace_reader) 2>&1 | tail -2
+	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ $(FUZZ_OUT)/smoke $(abspath tests/fuzz/corpus/trace_reader) 2>&1 | tail -1
+	@$(FUZZ_OUT)/diff_json_fuzz -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -rss_limit_mb=1024 -timeout=10 \
+	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ $(FUZZ_OUT)/smoke-json $(abspath tests/fuzz/corpus/diff_json) 2>&1 | tail -1
 
 .PHONY: fuzz fuzz-smoke

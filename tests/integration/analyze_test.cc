@@ -59,3 +59,39 @@ TEST(Analyze, TruncatedTraceIsAnalyzedUpToTheCutWithAWarning) {
 
 }  // namespace
 }  // namespace allocprof::testing
+
+namespace allocprof::testing {
+namespace {
+
+TEST(Diff, ExitCodesAndVerdictOnRealTraces) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "before.trace", {Program("entry_points"), "malloc", "1000"}).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "after.trace", {Program("entry_points"), "malloc", "20000"}).exit_code, 0);
+  std::string cli = BuildPath("allocprof");
+  RunResult same = RunProgram({cli, "diff", dir / "before.trace", dir / "before.trace"});
+  EXPECT_EQ(same.exit_code, 0) << same.out;
+  EXPECT_NE(same.out.find("verdict: PASS"), std::string::npos);
+
+  RunResult worse = RunProgram({cli, "diff", "--json", dir / "diff.json", dir / "before.trace", dir / "after.trace"});
+  EXPECT_EQ(worse.exit_code, 1) << worse.out;
+  EXPECT_NE(worse.out.find("verdict: FAIL — allocations"), std::string::npos) << worse.out;
+  EXPECT_NE(ReadFile(dir / "diff.json").find("\"passed\":false"), std::string::npos);
+
+  // A saved report on one side gives the same verdict as the trace.
+  ASSERT_EQ(RunProgram({cli, "analyze", "--json", dir / "before.json", dir / "before.trace"}).exit_code, 0);
+  RunResult mixed = RunProgram({cli, "diff", "--markdown", dir / "before.json", dir / "after.trace"});
+  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_NE(mixed.out.find("| allocations |"), std::string::npos) << mixed.out;
+
+  RunResult lenient = RunProgram({cli, "diff", "--fail-if", "allocations>100x", dir / "before.trace", dir / "after.trace"});
+  EXPECT_EQ(lenient.exit_code, 0) << lenient.out;
+
+  { std::ofstream(dir / "junk.json") << "{\"schema_version\": 1, \"totals\": [}"; }
+  RunResult bad = RunProgram({cli, "diff", dir / "junk.json", dir / "after.trace"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find(dir / "junk.json"), std::string::npos) << bad.err;
+  EXPECT_EQ(RunProgram({cli, "diff", "--fail-if", "nonsense", dir / "a", dir / "b"}).exit_code, 64);
+}
+
+}  // namespace
+}  // namespace allocprof::testing

@@ -1,0 +1,433 @@
+#include "diff.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "json_writer.h"
+
+namespace allocprof {
+namespace {
+
+using nlohmann::json;
+
+// Report JSON nests a few levels; a hostile file nesting thousands deep must not exhaust the stack.
+constexpr int kMaxJsonDepth = 64;
+
+struct MetricSource {
+  const char* name;
+  const char* section;  // top-level object
+  const char* key;
+  Unit unit;
+};
+
+constexpr MetricSource kMetrics[] = {
+    {"allocations", "totals", "allocations", Unit::kCount},
+    {"frees", "totals", "frees", Unit::kCount},
+    {"bytes_allocated", "totals", "bytes_allocated", Unit::kBytes},
+    {"peak_live_bytes", "totals", "peak_live_bytes", Unit::kBytes},
+    {"leaked_bytes", "totals", "leaked_bytes", Unit::kBytes},
+    {"temporary_allocations", "totals", "temporary_allocations", Unit::kCount},
+    {"large_objects", "totals", "large_objects", Unit::kCount},
+    {"large_object_bytes", "totals", "large_object_bytes", Unit::kBytes},
+    {"allocations_per_second", "totals", "allocations_per_second", Unit::kPerSecond},
+    {"bytes_per_second", "totals", "bytes_per_second", Unit::kBytesPerSecond},
+    {"mismatched_frees", "totals", "mismatched_frees", Unit::kCount},
+    {"duration_s", "totals", "duration_s", Unit::kSeconds},
+    {"gen0", "gen", "gen0", Unit::kCount},
+    {"gen1", "gen", "gen1", Unit::kCount},
+    {"gen2", "gen", "gen2", Unit::kCount},
+    {"loh_bytes", "gen", "loh_bytes", Unit::kBytes},
+    {"promoted_bytes", "gen", "promoted_bytes", Unit::kBytes},
+    {"collections_per_second", "gen", "collections_per_second", Unit::kPerSecond},
+};
+
+bool Number(const json& j, double* out) {
+  if (!j.is_number()) return false;
+  *out = j.get<double>();
+  return std::isfinite(*out);
+}
+
+std::string StackKey(const json& frames, std::string* label) {
+  std::vector<std::string> parts;
+  label->clear();
+  size_t n = 0;
+  for (const auto& f : frames) {
+    if (!f.is_object() || ++n > 8) break;
+    std::string function = f.value("function", "");
+    std::string module = f.value("module", "");
+    std::string text = function.empty()
+                           ? absl::StrFormat("%s+0x%x", module.substr(module.rfind('/') + 1), f.value("offset", 0ull))
+                           : function;
+    if (label->empty() || (label->size() < 60 && parts.size() < 3)) {
+      *label = label->empty() ? text : absl::StrCat(*label, " < ", text);
+    }
+    parts.push_back(absl::StrCat(text, "@", f.value("file", ""), ":", f.value("line", 0)));
+  }
+  return absl::StrJoin(parts, ";");
+}
+
+std::string Human(double v, Unit unit) {
+  switch (unit) {
+    case Unit::kBytes: return HumanBytes(v);
+    case Unit::kBytesPerSecond: return HumanBytes(v) + "/s";
+    case Unit::kPerSecond: return absl::StrFormat("%s/s", HumanCount(static_cast<uint64_t>(std::llround(v))));
+    case Unit::kSeconds: return absl::StrFormat("%.3f s", v);
+    case Unit::kRatio: return absl::StrFormat("%.1f%%", 100 * v);
+    case Unit::kCount:
+      return std::fabs(v - std::round(v)) < 1e-9 && v >= 0 ? HumanCount(static_cast<uint64_t>(v))
+                                                           : absl::StrFormat("%.2f", v);
+  }
+  return "";
+}
+
+const char* OpText(Rule::Op op) {
+  switch (op) {
+    case Rule::Op::kGreater: return ">";
+    case Rule::Op::kGreaterEqual: return ">=";
+    case Rule::Op::kLess: return "<";
+    case Rule::Op::kLessEqual: return "<=";
+  }
+  return "?";
+}
+
+}  // namespace
+
+absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::string& source) {
+  json doc;
+  try {
+    doc = json::parse(text, [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxJsonDepth) throw std::runtime_error("nested deeper than any allocprof report");
+      return true;
+    });
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON report: ", e.what()));
+  }
+  if (!doc.is_object() || !doc.contains("schema_version")) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not an allocprof JSON report (no schema_version)"));
+  }
+  if (!doc["schema_version"].is_number_integer() || doc["schema_version"].get<int64_t>() != kJsonSchemaVersion) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: JSON schema_version %s is not supported (this allocprof reads %d)",
+                                                      source, doc["schema_version"].dump(), kJsonSchemaVersion));
+  }
+  DiffSide side;
+  side.source = source;
+  for (const MetricSource& m : kMetrics) {
+    auto section = doc.find(m.section);
+    if (section == doc.end() || !section->is_object()) continue;
+    auto it = section->find(m.key);
+    double v;
+    if (it != section->end() && Number(*it, &v)) side.metrics[m.name] = MetricValue{v, m.unit};
+  }
+  // Work-unit counters: per-unit figures compare runs of different lengths fairly.
+  if (auto counters = doc.find("counters"); counters != doc.end() && counters->is_object()) {
+    for (const auto& [unit, value] : counters->items()) {
+      double n;
+      if (!Number(value, &n) || n <= 0) continue;
+      side.metrics[absl::StrCat("units:", unit)] = MetricValue{n, Unit::kCount};
+      for (const char* base : {"allocations", "bytes_allocated"}) {
+        auto b = side.metrics.find(base);
+        if (b == side.metrics.end()) continue;
+        side.metrics[absl::StrCat(base == std::string("allocations") ? "allocations" : "bytes", "_per_", unit)] =
+            MetricValue{b->second.value / n, b->second.unit};
+      }
+    }
+  }
+  if (auto pools = doc.find("pools"); pools != doc.end() && pools->is_array()) {
+    for (const auto& p : *pools) {
+      if (!p.is_object() || !p.contains("name") || !p["name"].is_string()) continue;
+      std::string prefix = absl::StrCat("pool:", p["name"].get<std::string>(), ":");
+      double v;
+      if (p.contains("hit_rate") && Number(p["hit_rate"], &v)) side.metrics[prefix + "hit_rate"] = {v, Unit::kRatio};
+      if (p.contains("rents") && Number(p["rents"], &v)) side.metrics[prefix + "rents"] = {v, Unit::kCount};
+      if (p.contains("fallthrough_bytes") && Number(p["fallthrough_bytes"], &v)) {
+        side.metrics[prefix + "fallthrough_bytes"] = {v, Unit::kBytes};
+      }
+      if (auto f = p.find("fallthrough"); f != p.end() && f->is_object()) {
+        double total = 0;
+        for (const auto& [kind, n] : f->items()) {
+          if (Number(n, &v)) {
+            total += v;
+            side.metrics[prefix + "fallthrough_" + kind] = {v, Unit::kCount};
+          }
+        }
+        side.metrics[prefix + "fallthrough"] = {total, Unit::kCount};
+      }
+    }
+  }
+  if (auto stacks = doc.find("stacks"); stacks != doc.end() && stacks->is_object()) {
+    std::map<std::string, StackSummary> seen;
+    for (const auto& [list, entries] : stacks->items()) {
+      if (!entries.is_array()) continue;
+      for (const auto& s : entries) {
+        if (!s.is_object() || !s.contains("frames") || !s["frames"].is_array()) continue;
+        StackSummary summary;
+        summary.key = StackKey(s["frames"], &summary.label);
+        double v;
+        if (s.contains("calls") && Number(s["calls"], &v)) summary.calls = v;
+        if (s.contains("bytes") && Number(s["bytes"], &v)) summary.bytes = v;
+        seen.emplace(summary.key, summary);
+      }
+    }
+    for (auto& [key, s] : seen) side.stacks.push_back(s);
+  }
+  return side;
+}
+
+absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  char magic[8] = {0};
+  in.read(magic, sizeof(magic));
+  if (in.gcount() == sizeof(magic) && memcmp(magic, format::kFileMagic, sizeof(magic)) == 0) {
+    auto report = Analyze({path}, options, false);
+    if (!report.ok()) return report.status();
+    return DiffSideFromJson(RenderJson(*report), path);
+  }
+  in.clear();
+  in.seekg(0);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > (256u << 20)) return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a JSON report"));
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || text[first] != '{') {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": neither an allocprof trace nor a JSON report"));
+  }
+  return DiffSideFromJson(text, path);
+}
+
+absl::StatusOr<Rule> ParseRule(const std::string& text) {
+  size_t at = text.find_first_of("<>");
+  if (at == std::string::npos || at == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("rule '", text, "': expected METRIC>VALUE, e.g. allocations>1.10x"));
+  }
+  Rule r;
+  r.text = text;
+  r.metric = text.substr(0, at);
+  bool eq = at + 1 < text.size() && text[at + 1] == '=';
+  r.op = text[at] == '>' ? (eq ? Rule::Op::kGreaterEqual : Rule::Op::kGreater)
+                         : (eq ? Rule::Op::kLessEqual : Rule::Op::kLess);
+  std::string value = text.substr(at + (eq ? 2 : 1));
+  if (!value.empty() && (value.back() == 'x' || value.back() == 'X')) {
+    r.ratio = true;
+    value.pop_back();
+  }
+  char* end = nullptr;
+  r.threshold = strtod(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(r.threshold)) {
+    return absl::InvalidArgumentError(absl::StrCat("rule '", text, "': '", value, "' is not a number"));
+  }
+  return r;
+}
+
+std::vector<Rule> DefaultRules() {
+  std::vector<Rule> rules;
+  for (const char* text : {"allocations>1.10x", "bytes_allocated>1.10x", "peak_live_bytes>1.25x", "gen2>1.50x"}) {
+    rules.push_back(*ParseRule(text));
+  }
+  return rules;
+}
+
+std::string FormatRatio(std::optional<double> before, std::optional<double> after) {
+  if (!before || !after) return before ? "gone" : after ? "new" : "—";
+  if (*before == 0) return *after == 0 ? "1.00x" : "new";
+  double r = *after / *before;
+  return r >= 10 ? absl::StrFormat("%.1fx", r) : absl::StrFormat("%.2fx", r);
+}
+
+DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vector<Rule>& rules, size_t top_n) {
+  DiffResult d;
+  d.before_source = before.source;
+  d.after_source = after.source;
+  std::vector<std::string> order;
+  for (const MetricSource& m : kMetrics) order.push_back(m.name);
+  for (const auto* side : {&before, &after}) {
+    for (const auto& [name, v] : side->metrics) {
+      if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+    }
+  }
+  for (const std::string& name : order) {
+    auto b = before.metrics.find(name), a = after.metrics.find(name);
+    if (b == before.metrics.end() && a == after.metrics.end()) continue;
+    DiffRow row{name, (b != before.metrics.end() ? b : a)->second.unit, std::nullopt, std::nullopt};
+    if (b != before.metrics.end()) row.before = b->second.value;
+    if (a != after.metrics.end()) row.after = a->second.value;
+    d.rows.push_back(row);
+  }
+
+  // Work units on both sides: the volume rules compare per-unit figures.
+  std::string unit;
+  for (const auto& [name, v] : before.metrics) {
+    if (name.rfind("units:", 0) == 0 && after.metrics.count(name)) {
+      unit = name.substr(6);
+      break;
+    }
+  }
+  for (const Rule& rule : rules) {
+    RuleOutcome o{rule};
+    std::string metric = rule.metric;
+    if (!unit.empty() && (metric == "allocations" || metric == "bytes_allocated")) {
+      metric = absl::StrCat(metric == "allocations" ? "allocations" : "bytes", "_per_", unit);
+      o.rule.metric = metric;
+    }
+    auto b = before.metrics.find(metric), a = after.metrics.find(metric);
+    if (a != after.metrics.end() && (!rule.ratio || b != before.metrics.end())) {
+      o.applicable = true;
+      o.unit = a->second.unit;
+      o.after = a->second.value;
+      o.before = b != before.metrics.end() ? b->second.value : 0;
+      o.compared = rule.ratio ? (o.before == 0 ? (o.after == 0 ? 1.0 : INFINITY) : o.after / o.before) : o.after;
+      switch (rule.op) {
+        case Rule::Op::kGreater: o.failed = o.compared > rule.threshold; break;
+        case Rule::Op::kGreaterEqual: o.failed = o.compared >= rule.threshold; break;
+        case Rule::Op::kLess: o.failed = o.compared < rule.threshold; break;
+        case Rule::Op::kLessEqual: o.failed = o.compared <= rule.threshold; break;
+      }
+    }
+    d.passed &= !o.failed;
+    d.outcomes.push_back(o);
+  }
+
+  std::map<std::string, const StackSummary*> before_stacks;
+  for (const auto& s : before.stacks) before_stacks[s.key] = &s;
+  for (const auto& s : after.stacks) {
+    auto it = before_stacks.find(s.key);
+    if (it == before_stacks.end()) d.added.push_back(StackChange{StackSummary{}, s, true});
+    else if (s.bytes > it->second->bytes || s.calls > it->second->calls) d.grown.push_back(StackChange{*it->second, s, false});
+  }
+  auto growth = [](const StackChange& c) { return c.after.bytes - c.before.bytes; };
+  std::sort(d.grown.begin(), d.grown.end(), [&](const auto& x, const auto& y) { return growth(x) > growth(y); });
+  std::sort(d.added.begin(), d.added.end(), [](const auto& x, const auto& y) { return x.after.bytes > y.after.bytes; });
+  if (d.grown.size() > top_n) d.grown.resize(top_n);
+  if (d.added.size() > top_n) d.added.resize(top_n);
+  return d;
+}
+
+std::string VerdictLine(const DiffResult& d) {
+  std::vector<std::string> failed;
+  size_t applied = 0;
+  for (const auto& o : d.outcomes) {
+    applied += o.applicable;
+    if (!o.failed) continue;
+    failed.push_back(o.rule.ratio ? absl::StrFormat("%s %s %s %.2fx (%s -> %s)", o.rule.metric,
+                                                    FormatRatio(o.before, o.after), OpText(o.rule.op), o.rule.threshold,
+                                                    Human(o.before, o.unit), Human(o.after, o.unit))
+                                  : absl::StrFormat("%s = %s %s %g", o.rule.metric, Human(o.after, o.unit),
+                                                    OpText(o.rule.op), o.rule.threshold));
+  }
+  if (failed.empty()) return absl::StrFormat("verdict: PASS (%d of %d rules applied)", applied, d.outcomes.size());
+  return absl::StrCat("verdict: FAIL — ", absl::StrJoin(failed, "; "));
+}
+
+std::string RenderDiffText(const DiffResult& d) {
+  std::string out = absl::StrFormat("before: %s\nafter:  %s\n\n%-34s %16s %16s %10s\n", d.before_source, d.after_source,
+                                    "metric", "before", "after", "ratio");
+  for (const auto& r : d.rows) {
+    absl::StrAppendFormat(&out, "%-34s %16s %16s %10s\n", r.metric, r.before ? Human(*r.before, r.unit) : "-",
+                          r.after ? Human(*r.after, r.unit) : "-", FormatRatio(r.before, r.after));
+  }
+  if (!d.grown.empty()) {
+    absl::StrAppend(&out, "\nStacks that grew most (bytes)\n");
+    for (const auto& c : d.grown) {
+      absl::StrAppendFormat(&out, "  %s -> %s (%s)  %s\n", HumanBytes(c.before.bytes), HumanBytes(c.after.bytes),
+                            FormatRatio(c.before.bytes, c.after.bytes), c.after.label);
+    }
+  }
+  if (!d.added.empty()) {
+    absl::StrAppend(&out, "\nNew stacks (not in before's top lists)\n");
+    for (const auto& c : d.added) {
+      absl::StrAppendFormat(&out, "  %s in %s calls  %s\n", HumanBytes(c.after.bytes),
+                            HumanCount(static_cast<uint64_t>(c.after.calls)), c.after.label);
+    }
+  }
+  absl::StrAppend(&out, "\n", VerdictLine(d), "\n");
+  return out;
+}
+
+std::string RenderDiffMarkdown(const DiffResult& d) {
+  auto cell = [](std::string s) {
+    for (char& c : s) {
+      if (c == '|' || c == '\n') c = ' ';
+    }
+    return s;
+  };
+  std::string out = absl::StrFormat("**allocprof diff** — before `%s`, after `%s`\n\n| metric | before | after | ratio |\n|---|---:|---:|---:|\n",
+                                    cell(d.before_source), cell(d.after_source));
+  for (const auto& r : d.rows) {
+    absl::StrAppendFormat(&out, "| %s | %s | %s | **%s** |\n", cell(r.metric), r.before ? Human(*r.before, r.unit) : "–",
+                          r.after ? Human(*r.after, r.unit) : "–", FormatRatio(r.before, r.after));
+  }
+  if (!d.grown.empty() || !d.added.empty()) {
+    absl::StrAppend(&out, "\n| stack | before | after | change |\n|---|---:|---:|---:|\n");
+    for (const auto& c : d.grown) {
+      absl::StrAppendFormat(&out, "| `%s` | %s | %s | %s |\n", cell(c.after.label), HumanBytes(c.before.bytes),
+                            HumanBytes(c.after.bytes), FormatRatio(c.before.bytes, c.after.bytes));
+    }
+    for (const auto& c : d.added) {
+      absl::StrAppendFormat(&out, "| `%s` | – | %s | new |\n", cell(c.after.label), HumanBytes(c.after.bytes));
+    }
+  }
+  absl::StrAppend(&out, "\n", d.passed ? "✅ " : "❌ ", VerdictLine(d), "\n");
+  return out;
+}
+
+std::string RenderDiffJson(const DiffResult& d) {
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("schema_version").Uint(kJsonSchemaVersion);
+  j.Key("before").String(d.before_source);
+  j.Key("after").String(d.after_source);
+  j.Key("metrics").BeginObject();
+  for (const auto& r : d.rows) {
+    j.Key(r.metric).BeginObject();
+    j.Key("before");
+    r.before ? j.Double(*r.before) : j.Null();
+    j.Key("after");
+    r.after ? j.Double(*r.after) : j.Null();
+    j.Key("ratio");
+    r.before && r.after && *r.before != 0 ? j.Double(*r.after / *r.before) : j.Null();
+    j.EndObject();
+  }
+  j.EndObject();
+  j.Key("rules").BeginArray();
+  for (const auto& o : d.outcomes) {
+    j.BeginObject();
+    j.Key("rule").String(o.rule.text);
+    j.Key("metric").String(o.rule.metric);
+    j.Key("applied").Bool(o.applicable);
+    j.Key("failed").Bool(o.failed);
+    j.Key("before").Double(o.before);
+    j.Key("after").Double(o.after);
+    j.Key("compared").Double(o.compared);
+    j.EndObject();
+  }
+  j.EndArray();
+  auto stacks = [&](const char* key, const std::vector<StackChange>& list) {
+    j.Key(key).BeginArray();
+    for (const auto& c : list) {
+      j.BeginObject();
+      j.Key("stack").String(c.after.label);
+      j.Key("before_bytes").Double(c.before.bytes);
+      j.Key("after_bytes").Double(c.after.bytes);
+      j.Key("before_calls").Double(c.before.calls);
+      j.Key("after_calls").Double(c.after.calls);
+      j.EndObject();
+    }
+    j.EndArray();
+  };
+  stacks("grown_stacks", d.grown);
+  stacks("new_stacks", d.added);
+  j.Key("passed").Bool(d.passed);
+  j.Key("verdict").String(VerdictLine(d));
+  j.EndObject();
+  return j.str() + "\n";
+}
+
+}  // namespace allocprof
