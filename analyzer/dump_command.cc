@@ -98,6 +98,31 @@ class Dumper {
       case RecordKind::kQuiet:
         absl::FPrintF(out_, "  %s quiet thread=%d\n", Time(r.time), r.value);
         break;
+      case RecordKind::kPoolRegister:
+        absl::FPrintF(out_, "  pool %d \"%s\" max_block=%d slots_per_bucket=%d\n", r.pool, Printable(r.text), r.size,
+                      r.value);
+        break;
+      case RecordKind::kRentBegin:
+        absl::FPrintF(out_, "  %s rent-begin pool=%d requested=%d stack=%d\n", Time(r.time), r.pool, r.size, r.stack_id);
+        break;
+      case RecordKind::kRentEnd: {
+        static const char* kOutcomes[] = {"hit", "fill", "exhausted", "oversize"};
+        absl::FPrintF(out_, "  %s rent-end pool=%d requested=%d granted=%d %s\n", Time(r.time), r.pool, r.size,
+                      r.granted, kOutcomes[r.outcome]);
+        break;
+      }
+      case RecordKind::kPoolReturn: {
+        static const char* kOutcomes[] = {"kept", "dropped-full", "dropped-oversize"};
+        absl::FPrintF(out_, "  %s pool-return pool=%d size=%d %s stack=%d\n", Time(r.time), r.pool, r.size,
+                      kOutcomes[r.outcome], r.stack_id);
+        break;
+      }
+      case RecordKind::kCounterName:
+        absl::FPrintF(out_, "  counter %d \"%s\"\n", r.value, Printable(r.text));
+        break;
+      case RecordKind::kCount:
+        absl::FPrintF(out_, "  %s count counter=%d n=%d\n", Time(r.time), r.value, r.size);
+        break;
     }
   }
 

@@ -72,6 +72,7 @@ uint64_t& HeapAnalysis::LastAllocOf(uint32_t thread) {
 }
 
 void HeapAnalysis::OnEvent(const Event& e) {
+  if (e.kind != EventKind::kHeap) return;
   if (!timeline_) {
     origin_ = catalog_ && catalog_->has_process ? catalog_->process.start_monotonic_ns : e.time;
     if (e.time < origin_) origin_ = e.time;
@@ -151,6 +152,7 @@ void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
   Unordered& u = unordered_;
   if (u.classes.empty()) u.classes = classes_;
   for (const Event& e : events) {
+    if (e.kind != EventKind::kHeap) continue;
     auto entry = static_cast<size_t>(e.entry);
     ++u.calls_by_entry[entry];
     if (e.is_free) continue;

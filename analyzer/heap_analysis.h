@@ -30,6 +30,7 @@ struct AnalysisOptions {
   uint64_t large_object_bytes = 85000;   // .NET's large-object-heap threshold
   uint64_t short_lived_ns = 1000000;     // "freed within 1 ms"
   bool symbolize = true;                 // false: frames stay module+offset (no module files read)
+  double pool_target_hit_rate = 0.99;    // what the pool sizing advisor aims at
 };
 
 struct StackStats {

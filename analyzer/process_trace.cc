@@ -122,8 +122,19 @@ struct DecodedChunk {
   std::vector<Event> events;
   std::vector<std::pair<size_t, Record>> controls;  // (events before it, record)
   uint64_t records = 0;
+  uint64_t heap_events = 0;  // allocations and frees among `events`
   std::string error;
 };
+
+bool PoolEventKind(RecordKind kind, EventKind* out) {
+  switch (kind) {
+    case RecordKind::kRentBegin: *out = EventKind::kRentBegin; return true;
+    case RecordKind::kRentEnd: *out = EventKind::kRentEnd; return true;
+    case RecordKind::kPoolReturn: *out = EventKind::kPoolReturn; return true;
+    case RecordKind::kCount: *out = EventKind::kCount; return true;
+    default: return false;
+  }
+}
 
 // Producer side: decodes chunks; owns the per-thread allocation histories FREE_AGE needs.
 class ChunkDecoder {
@@ -134,6 +145,7 @@ class ChunkDecoder {
     out->events.clear();
     out->controls.clear();
     out->records = 0;
+    out->heap_events = 0;
     out->error.clear();
     uint32_t thread = chunk.header.thread;
     bool is_thread = thread != format::kProcessThread;
@@ -147,6 +159,15 @@ class ChunkDecoder {
       if (r_.kind == RecordKind::kAlloc || r_.kind == RecordKind::kFree) {
         out->events.push_back(
             Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
+        ++out->heap_events;
+        continue;
+      }
+      if (EventKind kind; PoolEventKind(r_.kind, &kind)) {
+        Event e{r_.time, r_.granted, r_.size, r_.stack_id, owner, format::EntryPoint::kMalloc, false};
+        e.kind = kind;
+        e.outcome = r_.outcome;
+        e.pool = kind == EventKind::kCount ? static_cast<uint32_t>(r_.value) : r_.pool;
+        out->events.push_back(e);
         continue;
       }
       if (r_.kind == RecordKind::kThreadEnd && is_thread) {
@@ -212,7 +233,7 @@ class CatalogBuilder {
     }
     uint32_t owner = is_thread ? thread : kLateThread;
     c_->records += d.records;
-    c_->events += d.events.size();
+    c_->events += d.heap_events;
     // Within a chunk only the catalog cares where a control record sat among the events, and
     // nothing in it depends on that; the merger sees the whole chunk before it releases anything.
     for (const auto& [position, record] : d.controls) OnControl(record, owner);
@@ -287,6 +308,17 @@ class CatalogBuilder {
         c_->ended_cleanly = true;
         Seen(r_.time);
         break;
+      case RecordKind::kPoolRegister:
+        c_->pools[r_.pool] = PoolInfo{r_.text, r_.size, r_.value};
+        break;
+      case RecordKind::kCounterName:
+        c_->counters[static_cast<uint32_t>(r_.value)] = r_.text;
+        break;
+      case RecordKind::kRentBegin:
+      case RecordKind::kRentEnd:
+      case RecordKind::kPoolReturn:
+      case RecordKind::kCount:
+        break;  // events: they go through the merger
       case RecordKind::kQuiet:
         if (!ended_.contains(static_cast<uint32_t>(r_.value))) {
           merger_->Covered(static_cast<uint32_t>(r_.value), r_.time);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <deque>
+#include <map>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,14 +27,21 @@ namespace allocprof {
 
 inline constexpr uint32_t kLateThread = format::kProcessThread;
 
+// kHeap events are allocations and frees (is_free); the others come from the pool hooks and
+// travel in the same order as the allocations they enclose.
+enum class EventKind : uint8_t { kHeap, kRentBegin, kRentEnd, kPoolReturn, kCount };
+
 struct Event {
   uint64_t time;
-  uint64_t addr;
-  uint64_t size;       // allocations only
-  uint32_t stack_id;   // allocations only; 0 = no stack
+  uint64_t addr;       // kRentEnd: the granted size
+  uint64_t size;       // allocation size; rents: requested; kPoolReturn: size; kCount: n
+  uint32_t stack_id;   // allocations, kRentBegin, dropped kPoolReturn; 0 = no stack
   uint32_t thread;     // writer thread index, kLateThread for events written after the thread's exit
   format::EntryPoint entry;
   bool is_free;
+  EventKind kind = EventKind::kHeap;
+  uint8_t outcome = 0;  // kRentEnd, kPoolReturn (pool.h's enums)
+  uint32_t pool = 0;    // pool id; kCount: counter id
 };
 
 class EventSink {
@@ -63,6 +71,12 @@ struct ModuleInfo {
   std::vector<Segment> segments;
 };
 
+struct PoolInfo {
+  std::string name;
+  uint64_t max_block = 0;
+  uint64_t slots_per_bucket = 0;
+};
+
 struct ProcessCatalog {
   std::string path;
   bool has_process = false;
@@ -73,6 +87,8 @@ struct ProcessCatalog {
   std::vector<ModuleInfo> modules;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> stacks;
   std::vector<std::string> shim_warnings;
+  std::map<uint32_t, PoolInfo> pools;        // by pool id
+  std::map<uint32_t, std::string> counters;  // work-unit counter names by id
   std::vector<Diagnostic> diagnostics;  // damage found while reading
   uint64_t chunks = 0;
   uint64_t records = 0;

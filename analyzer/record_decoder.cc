@@ -21,6 +21,12 @@ const char* RecordKindName(RecordKind kind) {
     case RecordKind::kWarning: return "warning";
     case RecordKind::kEnd: return "end";
     case RecordKind::kQuiet: return "quiet";
+    case RecordKind::kPoolRegister: return "pool";
+    case RecordKind::kRentBegin: return "rent-begin";
+    case RecordKind::kRentEnd: return "rent-end";
+    case RecordKind::kPoolReturn: return "pool-return";
+    case RecordKind::kCounterName: return "counter";
+    case RecordKind::kCount: return "count";
   }
   return "?";
 }
@@ -219,6 +225,37 @@ bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
     case RecordTag::kQuiet:
       r->kind = RecordKind::kQuiet;
       return Time(&r->time) && Uint(&r->value);
+    case RecordTag::kPoolRegister:
+      r->kind = RecordKind::kPoolRegister;
+      return Uint(&v) && Pool(v, r) && Bytes(&r->text) && Uint(&r->size) && Uint(&r->value);
+    case RecordTag::kRentBegin: {
+      r->kind = RecordKind::kRentBegin;
+      if (!(Time(&r->time) && Uint(&v) && Pool(v, r) && Uint(&r->size) && Uint(&n))) return false;
+      if (n > UINT32_MAX) return Fail("stack id out of range");
+      r->stack_id = static_cast<uint32_t>(n);
+      return true;
+    }
+    case RecordTag::kRentEnd:
+      r->kind = RecordKind::kRentEnd;
+      return Time(&r->time) && Uint(&v) && Pool(v, r) && Uint(&r->size) && Uint(&r->granted) && Uint(&n) &&
+             Outcome(n, 3, r);
+    case RecordTag::kPoolReturn: {
+      r->kind = RecordKind::kPoolReturn;
+      uint64_t stack;
+      if (!(Time(&r->time) && Uint(&v) && Pool(v, r) && Uint(&r->size) && Uint(&n) && Outcome(n, 2, r) &&
+            Uint(&stack))) {
+        return false;
+      }
+      if (stack > UINT32_MAX) return Fail("stack id out of range");
+      r->stack_id = static_cast<uint32_t>(stack);
+      return true;
+    }
+    case RecordTag::kCounterName:
+      r->kind = RecordKind::kCounterName;
+      return Uint(&r->value) && Bytes(&r->text);
+    case RecordTag::kCount:
+      r->kind = RecordKind::kCount;
+      return Time(&r->time) && Uint(&r->value) && Uint(&r->size);
   }
   return Fail(absl::StrFormat("unknown record tag 0x%02x", tag).c_str());
 }

@@ -30,6 +30,12 @@ enum class RecordKind : uint8_t {
   kWarning,
   kEnd,
   kQuiet,
+  kPoolRegister,
+  kRentBegin,
+  kRentEnd,
+  kPoolReturn,
+  kCounterName,
+  kCount,
 };
 
 const char* RecordKindName(RecordKind kind);
@@ -54,7 +60,12 @@ struct Record {
   uint64_t size = 0;
   uint64_t age = 0;           // kFree records written as FREE_AGE: the age they carried
   uint32_t stack_id = 0;     // kAlloc, kStackDef
-  uint64_t value = 0;        // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias
+  uint64_t value = 0;        // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias;
+                             // kPoolRegister: slots per bucket; kCounterName, kCount: counter id
+  uint32_t pool = 0;         // pool records
+  uint64_t granted = 0;      // kRentEnd
+  uint8_t outcome = 0;       // kRentEnd, kPoolReturn
+  // (pool records reuse `size`: requested, returned size, kPoolRegister's max block; kCount: n)
   std::vector<uint64_t> frames;   // kStackDef
   std::string text;               // thread name, module path, exec path, warning
   std::string build_id;           // kModule, raw bytes
@@ -108,6 +119,16 @@ class RecordDecoder {
   bool Time(uint64_t* t);
   bool Bytes(std::string* out);
   bool DecodeControl(uint8_t tag, Record* r);
+  bool Pool(uint64_t v, Record* r) {
+    if (v > UINT32_MAX) return Fail("pool id out of range");
+    r->pool = static_cast<uint32_t>(v);
+    return true;
+  }
+  bool Outcome(uint64_t v, uint64_t max, Record* r) {
+    if (v > max) return Fail("unknown pool outcome");
+    r->outcome = static_cast<uint8_t>(v);
+    return true;
+  }
 
   const Chunk& chunk_;
   AllocationHistory* history_;

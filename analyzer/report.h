@@ -45,6 +45,31 @@ struct ReportMismatch {
   ReportStack stack;  // where the block was allocated
 };
 
+struct ReportPoolBucket {
+  uint64_t size = 0, rents = 0, hits = 0, max_concurrent = 0, dropped_full = 0;
+  uint64_t fallthrough[3] = {0, 0, 0};  // oversize, exhausted, fill
+};
+
+struct ReportPoolStack {
+  uint64_t rents = 0, bytes = 0;
+  uint64_t by_kind[3] = {0, 0, 0};
+  std::vector<ReportFrame> frames;
+};
+
+struct ReportPool {
+  std::string name;
+  uint64_t max_block = 0, slots_per_bucket = 0;
+  uint64_t rents = 0, hits = 0;
+  uint64_t fallthrough[3] = {0, 0, 0};  // oversize, exhausted, fill
+  uint64_t fallthrough_bytes = 0, fallthrough_allocations = 0;
+  uint64_t dropped_full = 0, dropped_oversize = 0;
+  std::vector<ReportPoolBucket> buckets;
+  std::vector<ReportPoolStack> top_fallthrough_stacks;
+  uint64_t advice_max_block = 0, advice_retained_bytes = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> advice_slots;  // (bucket size, slots)
+  double advice_hit_rate = 0;
+};
+
 struct ProcessReport {
   std::string file;
   ProcessInfo process;
@@ -63,6 +88,8 @@ struct ProcessReport {
   std::vector<ReportMismatch> mismatches;
   std::vector<std::string> warnings;
   uint64_t events = 0;
+  std::vector<ReportPool> pools;
+  std::vector<std::pair<std::string, uint64_t>> counters;  // work units: name -> count
 };
 
 struct AnalysisReport {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "pool_analysis.h"
 #include "report.h"
 #include "symbolizer.h"
 
@@ -80,8 +81,74 @@ std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t S
   return out;
 }
 
+// Feeds the ordered passes; the order-independent part goes to the heap pass only.
+class FanoutSink : public EventSink {
+ public:
+  FanoutSink(HeapAnalysis* heap, std::vector<EventSink*> ordered) : heap_(heap), ordered_(std::move(ordered)) {}
+  void OnEvent(const Event& e) override {
+    heap_->OnEvent(e);
+    for (EventSink* s : ordered_) s->OnEvent(e);
+  }
+  void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
+
+ private:
+  HeapAnalysis* heap_;
+  std::vector<EventSink*> ordered_;
+};
+
+std::vector<ReportPool> BuildPools(const PoolAnalysis& pools, const ProcessCatalog& catalog, Symbolizer* symbolizer,
+                                   size_t top_n) {
+  std::vector<ReportPool> out;
+  for (const auto& [id, p] : pools.pools()) {
+    ReportPool r;
+    r.name = p.info.name.empty() ? absl::StrCat("pool ", id) : p.info.name;
+    r.max_block = p.info.max_block;
+    r.slots_per_bucket = p.info.slots_per_bucket;
+    r.rents = p.rents;
+    r.hits = p.hits;
+    for (int k = 0; k < kFallKinds; ++k) r.fallthrough[k] = p.fallthrough[k];
+    r.fallthrough_bytes = p.fallthrough_bytes;
+    r.fallthrough_allocations = p.fallthrough_allocations;
+    r.dropped_full = p.dropped_full;
+    r.dropped_oversize = p.dropped_oversize;
+    for (int i = 0; i < kPoolBuckets; ++i) {
+      const PoolBucketStats& b = p.buckets[i];
+      if (b.rents == 0 && b.dropped_full == 0) continue;
+      ReportPoolBucket rb;
+      rb.size = PoolBucketSize(i);
+      rb.rents = b.rents;
+      rb.hits = b.hits;
+      rb.max_concurrent = b.max_concurrent;
+      rb.dropped_full = b.dropped_full;
+      for (int k = 0; k < kFallKinds; ++k) rb.fallthrough[k] = b.fallthrough[k];
+      r.buckets.push_back(rb);
+    }
+    std::vector<std::pair<uint32_t, const PoolFallStack*>> stacks;
+    for (const auto& [stack, s] : p.fall_stacks) stacks.push_back({stack, &s});
+    std::sort(stacks.begin(), stacks.end(), [](const auto& a, const auto& b) {
+      if (a.second->bytes != b.second->bytes) return a.second->bytes > b.second->bytes;
+      return a.first < b.first;
+    });
+    for (size_t i = 0; i < stacks.size() && i < top_n; ++i) {
+      ReportPoolStack rs;
+      rs.rents = stacks[i].second->rents;
+      rs.bytes = stacks[i].second->bytes;
+      for (int k = 0; k < kFallKinds; ++k) rs.by_kind[k] = stacks[i].second->by_kind[k];
+      auto frames = catalog.stacks.find(stacks[i].first);
+      if (frames != catalog.stacks.end()) rs.frames = Symbolize(symbolizer, catalog.modules, frames->second);
+      r.top_fallthrough_stacks.push_back(std::move(rs));
+    }
+    r.advice_max_block = p.advice.max_block;
+    r.advice_slots = p.advice.slots;
+    r.advice_retained_bytes = p.advice.retained_bytes_worst_case;
+    r.advice_hit_rate = p.advice.hit_rate;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalog, HeapAnalysis& heap,
-                           const AnalysisOptions& options) {
+                           const PoolAnalysis& pools, const AnalysisOptions& options) {
   ProcessReport r;
   r.file = path;
   r.process = catalog.process;
@@ -153,6 +220,11 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
         path));
   }
   for (const auto& w : catalog.shim_warnings) r.warnings.push_back(absl::StrCat(path, ": recorded by the shim: ", w));
+  r.pools = BuildPools(pools, catalog, symbolizer, options.top_n);
+  for (const auto& [id, n] : pools.counts()) {
+    auto name = catalog.counters.find(id);
+    r.counters.push_back({name != catalog.counters.end() ? name->second : absl::StrCat("counter ", id), n});
+  }
   if (symbolizer) {
     for (const auto& w : symbolizer->warnings()) r.warnings.push_back(w);
   }
@@ -178,17 +250,20 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
   for (const std::string& path : traces) {
     ProcessCatalog catalog;
     HeapAnalysis heap(options, &catalog);
+    PoolAnalysis pools(&catalog, options.pool_target_hit_rate);
+    FanoutSink sink(&heap, {&pools});
     ProgressFn progress;
     if (show_progress) {
       progress = [&path](uint64_t done, uint64_t total) {
         fprintf(stderr, "\rallocprof: %s: %3.0f%%", path.c_str(), total ? 100.0 * done / total : 100.0);
       };
     }
-    absl::Status st = ReadProcessTrace(path, &heap, &catalog, progress);
+    absl::Status st = ReadProcessTrace(path, &sink, &catalog, progress);
     if (show_progress) fprintf(stderr, "\n");
     if (!st.ok()) return st;
     heap.Finish();
-    report.processes.push_back(BuildProcess(path, catalog, heap, options));
+    pools.Finish();
+    report.processes.push_back(BuildProcess(path, catalog, heap, pools, options));
   }
   report.analysis_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

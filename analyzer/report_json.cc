@@ -180,6 +180,81 @@ std::string RenderJson(const AnalysisReport& report) {
   j.EndArray();
   j.EndObject();
 
+  static const char* kKinds[] = {"oversize", "exhausted", "fill"};
+  j.Key("pools").BeginArray();
+  for (const auto& p : root.pools) {
+    j.BeginObject();
+    j.Key("name").String(p.name);
+    j.Key("max_block").Uint(p.max_block);
+    j.Key("slots_per_bucket").Uint(p.slots_per_bucket);
+    j.Key("rents").Uint(p.rents);
+    j.Key("hits").Uint(p.hits);
+    j.Key("hit_rate").Double(p.rents ? static_cast<double>(p.hits) / p.rents : 0);
+    j.Key("fallthrough").BeginObject();
+    for (int k = 0; k < 3; ++k) j.Key(kKinds[k]).Uint(p.fallthrough[k]);
+    j.EndObject();
+    j.Key("fallthrough_bytes").Uint(p.fallthrough_bytes);
+    j.Key("fallthrough_allocations").Uint(p.fallthrough_allocations);
+    j.Key("dropped").BeginObject();
+    j.Key("full").Uint(p.dropped_full);
+    j.Key("oversize").Uint(p.dropped_oversize);
+    j.EndObject();
+    j.Key("buckets").BeginArray();
+    for (const auto& b : p.buckets) {
+      j.BeginObject();
+      j.Key("size").Uint(b.size);
+      j.Key("rents").Uint(b.rents);
+      j.Key("hits").Uint(b.hits);
+      j.Key("fallthrough").BeginObject();
+      for (int k = 0; k < 3; ++k) j.Key(kKinds[k]).Uint(b.fallthrough[k]);
+      j.EndObject();
+      j.Key("dropped_full").Uint(b.dropped_full);
+      j.Key("max_concurrent_rents").Uint(b.max_concurrent);
+      j.EndObject();
+    }
+    j.EndArray();
+    j.Key("top_fallthrough_stacks").BeginArray();
+    for (const auto& s : p.top_fallthrough_stacks) {
+      j.BeginObject();
+      j.Key("rents").Uint(s.rents);
+      j.Key("bytes").Uint(s.bytes);
+      j.Key("fallthrough").BeginObject();
+      for (int k = 0; k < 3; ++k) j.Key(kKinds[k]).Uint(s.by_kind[k]);
+      j.EndObject();
+      WriteFrames(j, s.frames);
+      j.EndObject();
+    }
+    j.EndArray();
+    j.Key("advisor").BeginObject();
+    j.Key("max_block").Uint(p.advice_max_block);
+    j.Key("slots_per_bucket").BeginArray();
+    for (const auto& [size, slots] : p.advice_slots) {
+      j.BeginObject();
+      j.Key("size").Uint(size);
+      j.Key("slots").Uint(slots);
+      j.EndObject();
+    }
+    j.EndArray();
+    j.Key("retained_bytes_worst_case").Uint(p.advice_retained_bytes);
+    j.Key("hit_rate").Double(p.advice_hit_rate);
+    j.Key("target_hit_rate").Double(report.options.pool_target_hit_rate);
+    j.EndObject();
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("counters").BeginObject();
+  for (const auto& [name, n] : root.counters) j.Key(name).Uint(n);
+  j.EndObject();
+  j.Key("per_unit").BeginObject();
+  for (const auto& [name, n] : root.counters) {
+    if (n == 0) continue;
+    j.Key(name).BeginObject();
+    j.Key("allocations").Double(static_cast<double>(root.totals.allocations) / n);
+    j.Key("bytes").Double(static_cast<double>(root.totals.bytes_allocated) / n);
+    j.EndObject();
+  }
+  j.EndObject();
+
   j.Key("processes").BeginArray();
   for (const auto& p : report.processes) {
     j.BeginObject();

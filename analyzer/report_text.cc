@@ -167,6 +167,39 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   } else {
     absl::StrAppend(&out, "\nLive heap: no periodic pattern\n");
   }
+  for (const auto& [unit, n] : p.counters) {
+    if (n == 0) continue;
+    absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.2f allocations, %s\n", unit, HumanCount(n),
+                          static_cast<double>(t.allocations) / n, HumanBytes(static_cast<double>(t.bytes_allocated) / n));
+  }
+  for (const auto& pool : p.pools) {
+    uint64_t falls = pool.fallthrough[0] + pool.fallthrough[1] + pool.fallthrough[2];
+    absl::StrAppendFormat(&out, "\nPool \"%s\" (largest block %s, %d slots per bucket)\n", pool.name,
+                          HumanBytes(pool.max_block), pool.slots_per_bucket);
+    absl::StrAppendFormat(&out, "  rents %s, served %s (%s), fell through %s: oversize %s, exhausted %s, fill %s; %s\n",
+                          HumanCount(pool.rents), HumanCount(pool.hits), Percent(pool.hits, pool.rents), HumanCount(falls),
+                          HumanCount(pool.fallthrough[0]), HumanCount(pool.fallthrough[1]), HumanCount(pool.fallthrough[2]),
+                          HumanBytes(pool.fallthrough_bytes));
+    absl::StrAppendFormat(&out, "  returns dropped: %s (bucket full), %s (oversize)\n", HumanCount(pool.dropped_full),
+                          HumanCount(pool.dropped_oversize));
+    absl::StrAppendFormat(&out, "  %-12s %10s %10s %10s %10s %10s %10s %12s\n", "bucket", "rents", "hits", "oversize",
+                          "exhausted", "fill", "dropped", "max out");
+    for (const auto& b : pool.buckets) {
+      absl::StrAppendFormat(&out, "  %-12s %10s %10s %10s %10s %10s %10s %12s\n", HumanBytes(b.size), HumanCount(b.rents),
+                            HumanCount(b.hits), HumanCount(b.fallthrough[0]), HumanCount(b.fallthrough[1]),
+                            HumanCount(b.fallthrough[2]), HumanCount(b.dropped_full), HumanCount(b.max_concurrent));
+    }
+    std::string slots;
+    for (const auto& [size, n] : pool.advice_slots) absl::StrAppendFormat(&slots, " %s:%d", HumanBytes(size), n);
+    absl::StrAppendFormat(&out, "  advisor: largest block %s, slots per bucket%s; retains at most %s; serves %.1f%% of these rents\n",
+                          HumanBytes(pool.advice_max_block), slots, HumanBytes(pool.advice_retained_bytes),
+                          100 * pool.advice_hit_rate);
+    for (size_t i = 0; i < pool.top_fallthrough_stacks.size() && i < 3; ++i) {
+      const auto& s = pool.top_fallthrough_stacks[i];
+      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s rents, %s\n", i + 1, HumanCount(s.rents), HumanBytes(s.bytes));
+      for (size_t f = 0; f < s.frames.size() && f < 5; ++f) absl::StrAppend(&out, "      ", FrameText(s.frames[f]), "\n");
+    }
+  }
   if (!p.mismatches.empty()) {
     absl::StrAppendFormat(&out, "\nMismatched frees (%s)\n", HumanCount(t.mismatched_frees));
     for (const auto& m : p.mismatches) {

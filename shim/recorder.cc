@@ -36,6 +36,16 @@ ThreadState* PrepareSlow(const Event* e) {
 
 }  // namespace
 
+ThreadState* StateForControlRecord() { return PrepareSlow(nullptr); }
+
+void AfterControlRecord(ThreadState* t) {
+  if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) {
+    Lock(t);
+    FlushLocked(t, NowNs());
+    Unlock(t);
+  }
+}
+
 void RecordEventSlow(const Event& e) {
   ThreadState* t = PrepareSlow(&e);
   if (!t) return;

@@ -45,6 +45,11 @@ struct Event {
 
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
 void RecordEventSlow(const Event& e);
+// For records other than allocations and frees (pool hooks, counts): the calling thread's state
+// after initialising what is needed, or null when nothing can be recorded.
+ThreadState* StateForControlRecord();
+// After such a record: in write-through mode (process exit) it goes out at once.
+void AfterControlRecord(ThreadState* t);
 // Out of line: stack definition (and module scan) for a stack seen for the first time. `now` is the
 // time of the event about to be written (a flush here must not promise past it).
 void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth, uint64_t now);

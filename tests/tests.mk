@@ -5,14 +5,14 @@ GTEST_LIBS := -lgtest -lgtest_main -lpthread
 TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$(abspath $(BUILD))"' \
                  -DALLOCPROF_SOURCE_DIR='"$(abspath .)"'
 
-TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits inlined
+TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user inlined
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
                  $(TEST_OUT)/programs/static_hello
 
 # -fno-builtin keeps the compiler from removing the allocations the tests count.
 $(TEST_OUT)/programs/%: tests/programs/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -o $@ $< -ldl
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -Iinclude -o $@ $< -ldl
 
 $(TEST_OUT)/programs/libplugin.so: tests/programs/plugin.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

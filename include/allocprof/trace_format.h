@@ -219,6 +219,18 @@ enum class RecordTag : uint8_t {
   // t | thread (in a process chunk: that thread has no event older than t in any later chunk;
   // written for idle threads so the reader's merge window keeps moving)
   kQuiet = 0x8a,
+  // pool | str name | max_block | slots_per_bucket   (include/allocprof/pool.h; process chunks)
+  kPoolRegister = 0x8b,
+  // t | pool | requested | stack_id   (allocations of this thread until kRentEnd are the pool's)
+  kRentBegin = 0x8c,
+  // t | pool | requested | granted | outcome (allocprof_rent_outcome)
+  kRentEnd = 0x8d,
+  // t | pool | size | outcome (allocprof_return_outcome) | stack_id (0 unless dropped)
+  kPoolReturn = 0x8e,
+  // counter | str unit   (process chunks)
+  kCounterName = 0x8f,
+  // t | counter | n
+  kCount = 0x90,
 };
 
 enum class UnwindMode : uint8_t { kNone = 0, kFramePointer = 1, kLibunwind = 2 };

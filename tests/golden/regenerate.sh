@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Re-records the golden traces and their expected analyzer output. Run it on purpose, when the
 # trace format or the analyzer's output changes, and review the diff before committing:
-#   make test-programs && bash tests/golden/regenerate.sh build
+#   make test-programs && bash tests/golden/regenerate.sh build             # traces and outputs
+#   bash tests/golden/regenerate.sh build --outputs-only                     # outputs of the same traces
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
+if [ "${2:-}" != "--outputs-only" ]; then
 run() {
   local name=$1
   shift
@@ -20,6 +22,7 @@ run threads "$build/tests/programs/xthread_free" 2 2000
 run exit_early "$build/tests/programs/exits" _exit 40
 # A producer killed mid-write: the same trace cut inside its last chunk.
 head -c $(( $(stat -c %s threads.trace) - 100 )) threads.trace > truncated.trace
+fi
 for trace in *.trace; do
   name=${trace%.trace}
   "$build/allocprof" analyze --no-symbols --json "$name.json" "$trace" > "$name.txt"

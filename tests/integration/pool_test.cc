@@ -1,0 +1,52 @@
+// The pool hooks end to end: a scripted pool under the shim, its figures read back exactly.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+
+namespace allocprof::testing {
+namespace {
+
+TEST(Pools, ScriptedPoolFiguresAreExact) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "t.trace", {Program("pool_user"), "5"}).exit_code, 0);
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--json", "-", dir / "t.trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["pools"].size(), 1u);
+  const auto& p = doc["pools"][0];
+  EXPECT_EQ(p["name"], "scripted");
+  EXPECT_EQ(p["max_block"], 1024);
+  EXPECT_EQ(p["slots_per_bucket"], 2);
+  EXPECT_EQ(p["rents"], 20);
+  EXPECT_EQ(p["hits"], 5);
+  EXPECT_DOUBLE_EQ(p["hit_rate"].get<double>(), 0.25);
+  EXPECT_EQ(p["fallthrough"]["fill"], 5);
+  EXPECT_EQ(p["fallthrough"]["oversize"], 5);
+  EXPECT_EQ(p["fallthrough"]["exhausted"], 5);
+  EXPECT_EQ(p["fallthrough_bytes"], 5 * (128 + 5000 + 256));
+  EXPECT_EQ(p["dropped"]["full"], 5);
+  EXPECT_EQ(p["dropped"]["oversize"], 5);
+  EXPECT_EQ(doc["counters"]["messages"], 50);
+  EXPECT_GT(doc["per_unit"]["messages"]["allocations"].get<double>(), 0);
+  // The fall-through stacks are the rents' stacks: main of pool_user.
+  ASSERT_FALSE(p["top_fallthrough_stacks"].empty());
+  bool main_found = false;
+  for (const auto& f : p["top_fallthrough_stacks"][0]["frames"]) main_found |= f["function"] == "main";
+  EXPECT_TRUE(main_found);
+  // Advisor: every request fits 8 KiB with one array out at a time per bucket.
+  EXPECT_EQ(p["advisor"]["max_block"], 8192);
+  EXPECT_DOUBLE_EQ(p["advisor"]["hit_rate"].get<double>(), 1.0);
+  EXPECT_EQ(p["advisor"]["retained_bytes_worst_case"], 128 + 256 + 8192);
+}
+
+TEST(Pools, HooksCostNothingWithoutTheShim) {
+  // Without the shim the weak hooks are null: the program runs and reports pool id 0.
+  RunResult r = RunProgram({Program("pool_user"), "3"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "pool rounds 3 (pool id 0)\n");
+}
+
+}  // namespace
+}  // namespace allocprof::testing
