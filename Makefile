@@ -67,12 +67,13 @@ $(BUILD)/allocprof: $(ANALYZER_MAIN_OBJ) $(BUILD)/libanalyzer.a
 include tests/fuzz/fuzz.mk
 include tests/tests.mk
 -include bench/bench.mk
+include examples/producer/producer.mk
 
 $(BUILD)/examples/demo_workload: examples/demo_workload.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O2 -g -pthread -o $@ $<
 
-demo: all $(BUILD)/examples/demo_workload
+demo: all $(BUILD)/examples/demo_workload producer
 	@bash examples/demo.sh $(BUILD)
 
 install: all

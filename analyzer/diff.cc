@@ -54,6 +54,26 @@ bool Number(const json& j, double* out) {
   return std::isfinite(*out);
 }
 
+// "ns::Type<T>::Rent(unsigned long)" -> "Type::Rent": enough to tell frames apart in a table.
+std::string ShortName(const std::string& name) {
+  std::string out;
+  int angle = 0, paren = 0;
+  for (char c : name) {
+    if (c == '<') ++angle;
+    else if (c == '>') angle = angle > 0 ? angle - 1 : 0;
+    else if (c == '(') ++paren;
+    else if (c == ')') paren = paren > 0 ? paren - 1 : 0;
+    else if (angle == 0 && paren == 0) out += c;
+  }
+  // Keep the last two scope components.
+  size_t last = out.rfind("::");
+  if (last != std::string::npos && last > 0) {
+    size_t prev = out.rfind("::", last - 1);
+    if (prev != std::string::npos) out = out.substr(prev + 2);
+  }
+  return out.empty() ? name : out;
+}
+
 std::string StackKey(const json& frames, std::string* label) {
   std::vector<std::string> parts;
   label->clear();
@@ -65,8 +85,9 @@ std::string StackKey(const json& frames, std::string* label) {
     std::string text = function.empty()
                            ? absl::StrFormat("%s+0x%x", module.substr(module.rfind('/') + 1), f.value("offset", 0ull))
                            : function;
-    if (label->empty() || (label->size() < 60 && parts.size() < 3)) {
-      *label = label->empty() ? text : absl::StrCat(*label, " < ", text);
+    if (parts.size() < 3) {
+      std::string shown = function.empty() ? text : ShortName(function);
+      *label = label->empty() ? shown : absl::StrCat(*label, " < ", shown);
     }
     parts.push_back(absl::StrCat(text, "@", f.value("file", ""), ":", f.value("line", 0)));
   }
@@ -82,7 +103,7 @@ std::string Human(double v, Unit unit) {
     case Unit::kRatio: return absl::StrFormat("%.1f%%", 100 * v);
     case Unit::kCount:
       return std::fabs(v - std::round(v)) < 1e-9 && v >= 0 ? HumanCount(static_cast<uint64_t>(v))
-                                                           : absl::StrFormat("%.2f", v);
+                                                           : absl::StrFormat("%.4g", v);
   }
   return "";
 }

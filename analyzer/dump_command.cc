@@ -173,7 +173,7 @@ int DumpCommand(int argc, char** argv) {
     absl::PrintF("# %s: allocprof trace, format version %d, %d bytes\n", path, format::kFormatVersion, (*file)->size());
   }
   Dumper dumper(stdout);
-  uint64_t by_kind[16] = {0};
+  uint64_t by_kind[32] = {0};
   absl::node_hash_map<uint32_t, AllocationHistory> histories;
   uint64_t column_bytes[format::kColumnCount] = {0};
   uint64_t by_entry[64] = {0};
@@ -209,7 +209,7 @@ int DumpCommand(int argc, char** argv) {
     absl::PrintF("file %s\nbytes %d\nchunks %d\nrecords %d\nevents %d\n", path, (*file)->size(),
                  (*file)->chunks_read(), records, events);
     absl::PrintF("bytes_per_event %.3f\n", events ? static_cast<double>((*file)->size()) / events : 0.0);
-    for (int k = 0; k < 16; ++k) {
+    for (int k = 0; k < 32; ++k) {
       if (by_kind[k]) absl::PrintF("kind %s %d\n", RecordKindName(static_cast<RecordKind>(k)), by_kind[k]);
     }
     for (int e = 0; e < static_cast<int>(format::EntryPoint::kCount); ++e) {

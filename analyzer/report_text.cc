@@ -169,7 +169,7 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   }
   for (const auto& [unit, n] : p.counters) {
     if (n == 0) continue;
-    absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.2f allocations, %s\n", unit, HumanCount(n),
+    absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.4g allocations, %s\n", unit, HumanCount(n),
                           static_cast<double>(t.allocations) / n, HumanBytes(static_cast<double>(t.bytes_allocated) / n));
   }
   for (const auto& pool : p.pools) {

@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
-# make demo: trace the built-in workload and show what the trace holds.
+# make demo: the motivating case, end to end. The demo producer runs under allocprof twice — its
+# per-connection pool capped at 1 MiB arrays and 8 slots a bucket, then at 4 MiB and 32 — and the
+# two traces are analyzed (pool sections, sizing advisor) and compared, with a CI verdict.
 set -euo pipefail
 build=${1:-build}
 out=out/demo
 mkdir -p "$out"
-trace="$out/demo.trace"
-echo "== running the demo workload under allocprof"
-"$build/allocprof" run --force -o "$trace" -- "$build/examples/demo_workload"
+ap="$build/allocprof"
+producer="$build/examples/producer"
+
+echo "== the producer under allocprof: pool 1 MiB / 8 slots (the regression), then 4 MiB / 32"
+"$ap" run --force -o "$out/pool-1MiB-8.trace" -- "$producer" --acks all --pool-max 1MiB --pool-slots 8
+"$ap" run --force -o "$out/pool-4MiB-32.trace" -- "$producer" --acks all --pool-max 4MiB --pool-slots 32
+
+for config in 1MiB-8 4MiB-32; do
+  echo
+  echo "== pool report, $config ($ap analyze --top 3 $out/pool-$config.trace, pool section)"
+  "$ap" analyze --top 3 --json "$out/pool-$config.json" "$out/pool-$config.trace" > "$out/pool-$config.txt"
+  sed -n '/^Per messages/,/^Mismatched\|^$/p; /^Pool "/,/fall-through stack #2/p' "$out/pool-$config.txt" | sed '/fall-through stack #2/d'
+done
+
 echo
-echo "== what the trace holds ($build/allocprof dump --summary $trace)"
-"$build/allocprof" dump --summary "$trace"
+echo "== 1 MiB / 8 against 4 MiB / 32 ($ap diff --markdown BEFORE AFTER)"
+set +e
+"$ap" diff --markdown --fail-if 'allocations>1.10x' --fail-if 'bytes_allocated>1.10x' \
+  --fail-if 'pool:producer:fallthrough_oversize>0' \
+  "$out/pool-4MiB-32.json" "$out/pool-1MiB-8.json" | tee "$out/diff.md"
+verdict=${PIPESTATUS[0]}
+set -e
 echo
-echo "== the report ($build/allocprof analyze --top 3 --json $out/demo.json $trace)"
-"$build/allocprof" analyze --top 3 --json "$out/demo.json" "$trace"
-echo
-echo "trace: $trace, JSON report: $out/demo.json"
+echo "diff exit status $verdict (1 = the regression is caught); reports in $out/"

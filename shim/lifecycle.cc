@@ -31,6 +31,11 @@ std::atomic<uint32_t> g_generation{0};
 namespace {
 
 std::atomic<bool> g_ticker_started{false};
+// The traced process's pid: a vfork child shares our memory but has another pid, and must not
+// touch the parent's tracing state on its way to exec or _exit.
+pid_t g_pid = 0;
+
+bool InVforkChild() { return g_pid != 0 && getpid() != g_pid; }
 std::atomic<bool> g_ticker_stop{false};
 std::atomic<bool> g_stop_reported{false};
 
@@ -54,9 +59,10 @@ void TickerSweep(uint64_t interval_ns) {
   RegistryLock();
   ForEachThreadLocked([&](ThreadState* t) {
     if (!TryLock(t)) return;
+    // The owner may have flushed since `now` was read: its times can be newer.
     if (HasRecords(t)) {
-      if (now - t->enc.base_time() >= interval_ns) FlushLocked(t, now);
-    } else if (now - t->covered_until >= interval_ns && enc.ControlRoom(32)) {
+      if (now > t->enc.base_time() && now - t->enc.base_time() >= interval_ns) FlushLocked(t, now);
+    } else if (now > t->covered_until && now - t->covered_until >= interval_ns && enc.ControlRoom(32)) {
       t->covered_until = now;
       enc.Tag(format::RecordTag::kQuiet);
       enc.Time(now);
@@ -109,6 +115,7 @@ void ForkParent() {
 
 void ForkChild() {
   ShimScope scope;
+  g_pid = getpid();
   g_ticker_started.store(false);  // the ticker did not survive the fork; restarted lazily
   g_generation.fetch_add(1);
   ForgetModulesAfterFork();
@@ -179,10 +186,19 @@ __attribute__((destructor)) void OnUnload() {
 
 void BeforeExec(const char* path) {
   Mode mode = g_mode.load();
-  if (mode != Mode::kTracing && mode != Mode::kWriteThrough) return;
+  if ((mode != Mode::kTracing && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
   FlushAllThreads(NowNs());
   WriteExecRecord(path);
+}
+
+void BeforeExit() {
+  Mode mode = g_mode.load();
+  if ((mode != Mode::kTracing && mode != Mode::kWriteThrough) || InVforkChild()) return;
+  ShimScope scope;
+  FlushAllThreads(NowNs());
+  WriteEndRecord();
+  g_mode.store(Mode::kStopped);
 }
 
 }  // namespace
@@ -194,6 +210,7 @@ void EnsureProcessInitialized() {
     return;
   }
   ShimScope scope;
+  g_pid = getpid();
   ResolveRealFunctions();
   LoadOptions();
   InitStackCapture();
@@ -208,7 +225,9 @@ void EnsureProcessInitialized() {
 }
 
 void FlushAllThreads(uint64_t now) {
-  RegistryLock();
+  // Exit and exec can come from a signal handler that interrupted a registry holder (a fork in
+  // progress, a thread starting): never wait for the registry unboundedly.
+  if (!RegistryLockBounded()) return;
   ForEachThreadLocked([&](ThreadState* t) {
     if (t == t_local.state ? TryLock(t) || LockBounded(t) : LockBounded(t)) {
       FlushLocked(t, now);
@@ -238,9 +257,7 @@ using namespace allocprof::shim;
 extern "C" {
 
 __attribute__((visibility("default"))) void _exit(int status) {
-  BeforeExec(nullptr);
-  if (g_mode.load() == Mode::kTracing || g_mode.load() == Mode::kWriteThrough) WriteEndRecord();
-  g_mode.store(Mode::kStopped);
+  BeforeExit();
   if (!g_real.exit_now) ResolveRealFunctions();
   g_real.exit_now(status);
   __builtin_unreachable();

@@ -45,8 +45,17 @@ bool Remember(uint64_t key) {
   return false;  // full: stop recording more modules rather than loop
 }
 
+bool g_encoder_ready = false;
+
+// Caller holds g_mutex. The encoder is empty after every flush, so concurrent scans only ever add.
 void FlushBuffer() {
-  WriteProcessChunk(g_enc, g_scratch, sizeof(g_scratch));
+  if (!g_encoder_ready) {
+    g_enc.Init(g_columns, kBufferSize, kBufferSize - 4096);
+    g_encoder_ready = true;
+  } else {
+    WriteProcessChunk(g_enc, g_scratch, sizeof(g_scratch));
+  }
+  g_base = NowNs();
   g_enc.Start(g_base, 0);
 }
 
@@ -72,7 +81,18 @@ uint32_t FindBuildId(const struct dl_phdr_info* info, const uint8_t** id) {
   return 0;
 }
 
+void VisitModuleLocked(struct dl_phdr_info* info);
+
+// Runs inside dl_iterate_phdr, that is with the loader's lock held: the module mutex is taken
+// here, inside it, never around it, so the two locks are always taken in the same order.
 int VisitModule(struct dl_phdr_info* info, size_t, void*) {
+  pthread_mutex_lock(&g_mutex);
+  VisitModuleLocked(info);
+  pthread_mutex_unlock(&g_mutex);
+  return 0;
+}
+
+void VisitModuleLocked(struct dl_phdr_info* info) {
   const char* path = info->dlpi_name;
   if (!path || !path[0]) {
     // The main executable has no name here.
@@ -82,7 +102,7 @@ int VisitModule(struct dl_phdr_info* info, size_t, void*) {
     }
     path = g_exe;
   }
-  if (!Remember(Key(info->dlpi_addr, path))) return 0;
+  if (!Remember(Key(info->dlpi_addr, path))) return;
   uint32_t segments = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) segments += info->dlpi_phdr[i].p_type == PT_LOAD;
   size_t need = 64 + strnlen(path, 4096) + 64 + segments * 30;
@@ -102,8 +122,7 @@ int VisitModule(struct dl_phdr_info* info, size_t, void*) {
     g_enc.Uint(ph.p_memsz);
     g_enc.Uint(ph.p_flags);
   }
-  return 0;
-}
+  }
 
 int ReadGeneration(struct dl_phdr_info* info, size_t size, void* out) {
   if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
@@ -118,19 +137,20 @@ void RecordNewModules() {
   unsigned long long generation = 0;
   dl_iterate_phdr(ReadGeneration, &generation);
   pthread_mutex_lock(&g_mutex);
-  if (generation != g_last_generation || generation == 0) {
-    g_last_generation = generation;
-    g_base = NowNs();
-    g_enc.Init(g_columns, kBufferSize, kBufferSize - 4096);
-    g_enc.Start(g_base, 0);
-    dl_iterate_phdr(VisitModule, nullptr);
-    FlushBuffer();
-  }
+  bool changed = generation != g_last_generation || generation == 0;
+  if (changed) g_last_generation = generation;
+  if (!g_encoder_ready) FlushBuffer();
+  pthread_mutex_unlock(&g_mutex);
+  if (!changed) return;
+  dl_iterate_phdr(VisitModule, nullptr);
+  pthread_mutex_lock(&g_mutex);
+  FlushBuffer();
   pthread_mutex_unlock(&g_mutex);
 }
 
 void ForgetModulesAfterFork() {
   pthread_mutex_init(&g_mutex, nullptr);
+  g_encoder_ready = false;  // whatever the parent had buffered is the parent's
   memset(g_known, 0, sizeof(g_known));
   g_last_generation = ~0ull;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "allocprof/units.h"
+#include "raw_syscalls.h"
 #include "stderr_log.h"
 
 extern char** environ;
@@ -85,10 +86,10 @@ void LoadOptions() {
       if (StartsWith(*e, "ALLOCPROF_")) ApplyOption(*e);
     }
   } else {
-    int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+    int fd = RawOpen("/proc/self/environ", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
-    ssize_t n = read(fd, g_proc_environ, sizeof(g_proc_environ) - 1);
-    close(fd);
+    ssize_t n = RawRead(fd, g_proc_environ, sizeof(g_proc_environ) - 1);
+    RawClose(fd);
     if (n <= 0) return;
     g_proc_environ[n] = '\0';
     for (char* e = g_proc_environ; e < g_proc_environ + n; e += strlen(e) + 1) {

@@ -7,6 +7,7 @@
 #include "allocprof/trace_format.h"
 #include "clock.h"
 #include "options.h"
+#include "raw_syscalls.h"
 #include "record_encoder.h"
 #include "trace_writer.h"
 
@@ -27,15 +28,15 @@ uint8_t g_process_scratch[sizeof(format::ChunkHeader) + kProcessRecordBytes];
 char g_text[kMaxCommandLine];
 
 size_t ReadSmallFile(const char* path, char* out, size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = RawOpen(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   size_t n = 0;
   while (n < cap) {
-    ssize_t r = read(fd, out + n, cap - n);
+    ssize_t r = RawRead(fd, out + n, cap - n);
     if (r <= 0) break;
     n += static_cast<size_t>(r);
   }
-  close(fd);
+  RawClose(fd);
   return n;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "raw_syscalls.h"
 
 namespace allocprof::shim {
 namespace {
@@ -30,17 +31,54 @@ int FindSelf(struct dl_phdr_info* info, size_t, void* data) {
 
 inline bool InShim(uintptr_t ip) { return ip >= g_self_lo && ip < g_self_hi; }
 
-void FindStackBounds(ThreadState* t) {
-  pthread_attr_t attr;
-  void* addr = nullptr;
-  size_t size = 0;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    pthread_attr_getstack(&attr, &addr, &size);
-    pthread_attr_destroy(&attr);
+uint64_t ParseHex(const char*& p) {
+  uint64_t v = 0;
+  for (;; ++p) {
+    char c = *p;
+    if (c >= '0' && c <= '9') v = v * 16 + static_cast<uint64_t>(c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + static_cast<uint64_t>(c - 'a' + 10);
+    else return v;
   }
-  t->stack_lo = reinterpret_cast<uintptr_t>(addr);
-  t->stack_hi = t->stack_lo + size;
-  if (size == 0) t->stack_hi = t->stack_lo = 1;  // unknown: walk nothing rather than fault
+}
+
+// The mapping that holds the current stack pointer, from /proc/self/maps with raw system calls.
+// (pthread_getattr_np is no option: it allocates while holding the thread's own lock, so calling
+// it from inside an allocation it made deadlocks.)
+void FindStackBounds(ThreadState* t) {
+  auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  t->stack_lo = UINTPTR_MAX;  // unknown: walk nothing rather than fault
+  t->stack_hi = 0;
+  int fd = RawOpen("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  size_t have = 0;
+  for (;;) {
+    ssize_t n = RawRead(fd, buf + have, sizeof(buf) - 1 - have);
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
+    buf[have] = '\0';
+    char* line = buf;
+    char* nl;
+    while ((nl = strchr(line, '\n')) != nullptr) {
+      const char* p = line;
+      uint64_t lo = ParseHex(p);
+      if (*p == '-') {
+        ++p;
+        uint64_t hi = ParseHex(p);
+        if (sp >= lo && sp < hi) {
+          t->stack_lo = lo;
+          t->stack_hi = hi;
+          RawClose(fd);
+          return;
+        }
+      }
+      line = nl + 1;
+    }
+    have = static_cast<size_t>(buf + have - line);
+    memmove(buf, line, have);
+    if (have == sizeof(buf) - 1) have = 0;  // an absurdly long line: drop it
+  }
+  RawClose(fd);
 }
 
 }  // namespace
@@ -51,7 +89,7 @@ __attribute__((noinline)) uint32_t WalkFramePointers(ThreadState* t, uintptr_t* 
   uint32_t n = 0;
   while (n < max) {
     auto a = reinterpret_cast<uintptr_t>(fp);
-    if (a < t->stack_lo || a + 16 > t->stack_hi || (a & 7)) break;
+    if (a < t->stack_lo || a > t->stack_hi - 16 || (a & 7)) break;
     uintptr_t ret = fp[1];
     if (ret == 0) break;
     out[n++] = ret;

@@ -1,5 +1,7 @@
 #include "stderr_log.h"
 
+#include "raw_syscalls.h"
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,7 +30,7 @@ void LogError3(const char* a, const char* b, const char* c) {
   append(c);
   line[n++] = '\n';
   int saved = errno;
-  ssize_t ignored = write(STDERR_FILENO, line, n);
+  ssize_t ignored = RawWrite(STDERR_FILENO, line, n);
   (void)ignored;
   errno = saved;
 }

@@ -138,6 +138,14 @@ bool LockBounded(ThreadState* t) {
 }
 
 void RegistryLock() { pthread_mutex_lock(&g_registry_mutex); }
+
+bool RegistryLockBounded() {
+  for (int i = 0; i < 20000; ++i) {
+    if (pthread_mutex_trylock(&g_registry_mutex) == 0) return true;
+    sched_yield();
+  }
+  return false;
+}
 void RegistryUnlock() { pthread_mutex_unlock(&g_registry_mutex); }
 ThreadState* RegistryHead() { return g_head; }
 
@@ -180,10 +188,13 @@ void FlushLocked(ThreadState* t, uint64_t now) {
     memcpy(t->out, &header, sizeof(header));
     WriteChunks(t->out, sizeof(header) + stored);
   }
+  // Only a thread that filled a real chunk starts the ticker in a forked child: a child that just
+  // execs (or must stay single-threaded, e.g. to unshare) never gets a second thread from us.
+  bool substantial = HasRecords(t) && t->enc.records() >= 1024;
   ResetChunk(t, now);
   if (t == t_local.state) {
     RefreshThreadName(t);
-    MaybeStartTickerAfterFork();
+    if (substantial) MaybeStartTickerAfterFork();
   }
 }
 
@@ -196,17 +207,17 @@ ThreadState* CreateThreadState() {
     RegistryUnlock();
     return nullptr;
   }
+  // Fully reset before the ticker can see it in the registry.
+  uint64_t now = NowNs();
   t->lock.store(0, std::memory_order_relaxed);
   t->index = g_next_index++;
   t->tid = static_cast<pid_t>(gettid());
   t->first_seq = t->alloc_seq;  // a reused state's cache entries belong to the previous thread
   t->stack_lo = t->stack_hi = 0;
   memset(t->name, 0, sizeof(t->name));
+  ResetChunk(t, now);
   Link(t);
   RegistryUnlock();
-
-  uint64_t now = NowNs();
-  ResetChunk(t, now);
   t_local.state = t;
   Lock(t);
   AnnounceThread(t, now);
@@ -214,7 +225,7 @@ ThreadState* CreateThreadState() {
   // The main thread never runs key destructors; the exit path flushes it instead.
   if (getpid() != t->tid) {
     pthread_setspecific(g_exit_key, t);
-    MaybeStartTickerAfterFork();
+    MaybeStartTickerAfterFork();  // a second thread exists now anyway
   }
   return t;
 }
@@ -256,6 +267,9 @@ void ResetThreadsAfterFork() {
   while (t) {
     ThreadState* next = t->next;
     if (t != self) {
+      // Its buffered records are the parent's (the parent writes them).
+      t->lock.store(0, std::memory_order_relaxed);
+      ResetChunk(t, 0);
       t->next = g_free_list;
       g_free_list = t;
     }

@@ -73,6 +73,8 @@ void FlushLocked(ThreadState* t, uint64_t now);
 // Registry walks (cold).
 void RegistryLock();
 void RegistryUnlock();
+// Bounded wait, for paths that may run in a signal handler; false if the registry stayed busy.
+bool RegistryLockBounded();
 template <typename Fn>
 void ForEachThreadLocked(Fn&& fn);
 ThreadState* RegistryHead();

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "options.h"
 #include "process_record.h"
 #include "process_state.h"
+#include "raw_syscalls.h"
 #include "record_encoder.h"
 #include "stderr_log.h"
 
@@ -69,7 +71,7 @@ bool WriteAll(const void* data, size_t size) {
   }
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
-    ssize_t n = write(g_fd, p, size);
+    ssize_t n = RawWrite(g_fd, p, size);
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -87,22 +89,43 @@ bool WriteAll(const void* data, size_t size) {
 
 // The program may close our descriptor (daemons close every fd) and reuse its number for a file
 // of its own; never write trace bytes into that file.
+pthread_mutex_t g_reopen_mutex = PTHREAD_MUTEX_INITIALIZER;
+
 bool DescriptorStillOurs() {
   struct stat st;
   if (fstat(g_fd, &st) == 0 && st.st_dev == g_dev && st.st_ino == g_ino) return true;
-  int fd = open(g_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  if (fstat(fd, &st) != 0 || st.st_dev != g_dev || st.st_ino != g_ino) {
-    close(fd);
-    return false;
+  // Several threads may notice at once: one reopens, the others find its descriptor.
+  pthread_mutex_lock(&g_reopen_mutex);
+  bool ok = fstat(g_fd, &st) == 0 && st.st_dev == g_dev && st.st_ino == g_ino;
+  if (!ok) {
+    int fd = RawOpen(g_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == g_dev && st.st_ino == g_ino) {
+      int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
+      if (high >= 0) {
+        RawClose(fd);
+        fd = high;
+      }
+      g_fd = fd;
+      ok = true;
+    } else if (fd >= 0) {
+      RawClose(fd);
+    }
   }
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
-  if (high >= 0) {
-    close(fd);
-    fd = high;
-  }
-  g_fd = fd;
-  return true;
+  pthread_mutex_unlock(&g_reopen_mutex);
+  return ok;
+}
+
+// The program may chdir (daemons do) before a reopen needs the path: keep it absolute.
+void MakeAbsolute(char* path, size_t cap) {
+  if (path[0] == '/') return;
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof(cwd))) return;
+  char joined[PATH_MAX + 32];
+  joined[0] = '\0';
+  AppendStr(joined, sizeof(joined), cwd);
+  AppendStr(joined, sizeof(joined), "/");
+  AppendStr(joined, sizeof(joined), path);
+  if (strlen(joined) < cap) memcpy(path, joined, strlen(joined) + 1);
 }
 
 }  // namespace
@@ -114,7 +137,8 @@ bool OpenTraceFile(uint64_t now) {
   int err = 0;
   for (int attempt = 0; attempt < 1000; ++attempt) {
     CandidateName(attempt, g_path, sizeof(g_path));
-    fd = open(g_path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    MakeAbsolute(g_path, sizeof(g_path));
+    fd = RawOpen(g_path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0 || errno != EEXIST) break;
   }
   if (fd < 0) {
@@ -126,7 +150,7 @@ bool OpenTraceFile(uint64_t now) {
   // Keep clear of the low descriptor numbers programs manage themselves.
   int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
   if (high >= 0) {
-    close(fd);
+    RawClose(fd);
     fd = high;
   }
   struct stat st;
@@ -180,7 +204,7 @@ void WriteProcessChunk(const RecordEncoder& enc, uint8_t* scratch, size_t scratc
 }
 
 void CloseTraceFileInChild() {
-  if (g_fd >= 0) close(g_fd);
+  if (g_fd >= 0) RawClose(g_fd);
   g_fd = -1;
 }
 

@@ -50,3 +50,48 @@ TEST(Pools, HooksCostNothingWithoutTheShim) {
 
 }  // namespace
 }  // namespace allocprof::testing
+
+namespace allocprof::testing {
+namespace {
+
+nlohmann::json PoolOf(const std::string& trace) {
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--json", "-", trace});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["pools"].size(), 1u);
+  return doc;
+}
+
+// The demo producer's pool (deterministic for a configuration): the regression and the fix.
+TEST(Pools, ProducerReproducesTheRegressionExactly) {
+  TempDir dir;
+  std::string producer = BuildPath("examples/producer");
+  ASSERT_EQ(RunTraced(dir / "small.trace", {producer, "--pool-max", "1MiB", "--pool-slots", "8"}).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "large.trace", {producer, "--pool-max", "4MiB", "--pool-slots", "32"}).exit_code, 0);
+  auto small = PoolOf(dir / "small.trace");
+  const auto& p = small["pools"][0];
+  EXPECT_EQ(p["rents"], 101);
+  EXPECT_EQ(p["hits"], 32);
+  EXPECT_EQ(p["fallthrough"]["oversize"], 19) << "every full produce request is larger than the pool";
+  EXPECT_EQ(p["fallthrough"]["exhausted"], 33) << "read segments overflow their bucket";
+  EXPECT_EQ(p["fallthrough"]["fill"], 17);
+  EXPECT_EQ(p["dropped"]["full"], 33);
+  EXPECT_EQ(p["dropped"]["oversize"], 19);
+  EXPECT_EQ(small["counters"]["messages"], 200000);
+  EXPECT_GE(p["advisor"]["max_block"].get<uint64_t>(), 2u << 20) << "the advisor asks for the 2 MiB bucket";
+
+  auto large = PoolOf(dir / "large.trace");
+  const auto& q = large["pools"][0];
+  EXPECT_EQ(q["fallthrough"]["oversize"], 0);
+  EXPECT_EQ(q["fallthrough"]["exhausted"], 0);
+  EXPECT_EQ(q["fallthrough"]["fill"], 35) << "only the initial fills fall through";
+  EXPECT_EQ(q["dropped"]["full"], 0);
+
+  RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--fail-if", "pool:producer:fallthrough_oversize>0",
+                               dir / "large.trace", dir / "small.trace"});
+  EXPECT_EQ(diff.exit_code, 1) << diff.out;
+  EXPECT_NE(diff.out.find("pool:producer:fallthrough_oversize = 19 > 0"), std::string::npos) << diff.out;
+}
+
+}  // namespace
+}  // namespace allocprof::testing

@@ -217,6 +217,24 @@ TEST(Shim, ExecInPlaceStartsASecondTrace) {
   EXPECT_EQ(image2->catalog.process.pid, t.by_file.at("t.trace").catalog.process.pid);
 }
 
+TEST(Shim, VforkChildsFailedExecLeavesTheParentTraced) {
+  TempDir dir;
+  RunResult r = RunTraced(Trace(dir), {Program("processes"), "vfork-fail"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  TraceSummary s = Summarize(Trace(dir));
+  ExpectClean(s);
+  EXPECT_EQ(s.AllocsOfSize(3333), 30u) << "the parent kept tracing after its vfork child's _exit";
+  EXPECT_TRUE(s.catalog.execs.empty());
+  EXPECT_TRUE(s.catalog.ended_cleanly);
+}
+
+TEST(Shim, ForkedChildStaysSingleThreaded) {
+  TempDir dir;
+  RunResult r = RunTraced(Trace(dir), {Program("processes"), "fork-threads"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "child threads 1\n");
+}
+
 TEST(Shim, NoFollowLeavesExecdProgramsUntraced) {
   TempDir dir;
   RunResult r = RunTraced(Trace(dir), {Program("processes"), "fork-exec"}, {"--no-follow"});

@@ -1,6 +1,7 @@
 // processes MODE: fork, exec and spawn scenarios. Allocation sizes mark who allocated:
 //   1111 before fork (parent), 2222 in a forked child, 3333 in the parent after fork,
 //   4444 in an exec'd or spawned child.
+#include <dirent.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,33 @@ int main(int argc, char** argv) {
     char* child_argv[] = {argv[0], const_cast<char*>("child"), nullptr};
     if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, child_argv, environ) != 0) return 1;
     AllocateMarked(3333, 30);
+    return Wait(pid);
+  }
+  if (!strcmp(mode, "vfork-fail")) {
+    // The vfork child shares our memory: its failed exec and _exit must not touch our tracing.
+    pid_t pid = vfork();
+    if (pid == 0) {
+      execl("/nonexistent/program", "x", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int rc = Wait(pid);
+    AllocateMarked(3333, 30);
+    return rc == 127 ? 0 : 1;
+  }
+  if (!strcmp(mode, "fork-threads")) {
+    // Right after fork the child must be single-threaded (unshare(CLONE_NEWUSER) needs that).
+    AllocateMarked(5555, 2000);  // enough to start the parent's flush thread
+    pid_t pid = fork();
+    if (pid == 0) {
+      int threads = 0;
+      if (DIR* d = opendir("/proc/self/task")) {
+        while (struct dirent* e = readdir(d)) threads += e->d_name[0] != '.';
+        closedir(d);
+      }
+      printf("child threads %d\n", threads);
+      fflush(stdout);
+      _exit(0);
+    }
     return Wait(pid);
   }
   if (!strcmp(mode, "exec")) {  // replaces itself: same pid, second trace file
