@@ -47,6 +47,13 @@ int AnalyzeCommand(int argc, char** argv) {
   args.Option("--size-classes", true, "size class lower bounds, e.g. 16,64,256,4KiB (default powers of two)");
   args.Option("--loh-threshold", true, "large-object threshold in bytes (default 85000)");
   args.Option("--short-lived", true, "'short-lived' means freed within this (default 1ms)");
+  args.Option("--pool-target", true, "hit rate the pool sizing advisor aims at (default 0.99)");
+  args.Option("--gen0-budget", true, "Gen model: Gen0 budget in bytes (default 5/8 of max(0.8 x LLC, 256KiB))");
+  args.Option("--llc", true, "Gen model: last-level cache size (default: recorded with the trace, else this machine's)");
+  args.Option("--gen1-min", true, "Gen model: Gen1 minimum budget (default 256KiB)");
+  args.Option("--gen1-max", true, "Gen model: Gen1 maximum budget (default 6MiB)");
+  args.Option("--gen2-min", true, "Gen model: Gen2 minimum budget (default 256KiB)");
+  args.Option("--loh-min", true, "Gen model: large-object-heap minimum budget (default 3MiB)");
   args.Option("--no-symbols", false, "report frames as module+offset without reading module files");
   args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
   args.Option("-h,--help", false, "show this help");
@@ -83,6 +90,19 @@ int AnalyzeCommand(int argc, char** argv) {
   }
   if (args.Has("--short-lived") && !units::ParseDuration(args.Get("--short-lived").c_str(), &options.short_lived_ns)) {
     return bad("--short-lived", args.Get("--short-lived"));
+  }
+  struct ByteFlag {
+    const char* flag;
+    uint64_t* field;
+  };
+  for (const ByteFlag& f : {ByteFlag{"--gen0-budget", &options.gen.gen0_budget}, ByteFlag{"--llc", &options.gen.llc_bytes},
+                            ByteFlag{"--gen1-min", &options.gen.gen1_min}, ByteFlag{"--gen1-max", &options.gen.gen1_max},
+                            ByteFlag{"--gen2-min", &options.gen.gen2_min}, ByteFlag{"--loh-min", &options.gen.loh_min}}) {
+    if (args.Has(f.flag) && !units::ParseByteSize(args.Get(f.flag).c_str(), f.field)) return bad(f.flag, args.Get(f.flag));
+  }
+  if (args.Has("--pool-target") && (!absl::SimpleAtod(args.Get("--pool-target"), &options.pool_target_hit_rate) ||
+                                    options.pool_target_hit_rate <= 0 || options.pool_target_hit_rate > 1)) {
+    return bad("--pool-target", args.Get("--pool-target"));
   }
   if (args.Has("--size-classes")) {
     for (const auto& part : absl::StrSplit(args.Get("--size-classes"), ',', absl::SkipEmpty())) {

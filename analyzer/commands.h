@@ -15,6 +15,7 @@ int RunCommand(int argc, char** argv);   // allocprof run [options] -- CMD ARGS.
 int DumpCommand(int argc, char** argv);  // allocprof dump TRACE
 int AnalyzeCommand(int argc, char** argv);  // allocprof analyze [options] TRACE...
 int DiffCommand(int argc, char** argv);     // allocprof diff [options] BEFORE AFTER
+int ReportCommand(int argc, char** argv);   // allocprof report [options] -o DIR TRACE
 int ExportCommand(int argc, char** argv);   // allocprof export TRACE --format F -o FILE
 
 }  // namespace allocprof

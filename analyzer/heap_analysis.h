@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "address_map.h"
+#include "gen_model.h"
 #include "allocprof/trace_format.h"
 #include "process_trace.h"
 #include "timeline.h"
@@ -31,6 +32,7 @@ struct AnalysisOptions {
   uint64_t short_lived_ns = 1000000;     // "freed within 1 ms"
   bool symbolize = true;                 // false: frames stay module+offset (no module files read)
   double pool_target_hit_rate = 0.99;    // what the pool sizing advisor aims at
+  GenParameters gen;                     // the Gen-style model's knobs (0 = derived / default)
 };
 
 struct StackStats {

@@ -13,6 +13,7 @@ constexpr char kUsage[] =
     "  run [options] -- CMD ARGS...   run CMD with the shim preloaded and write a trace\n"
     "  analyze [options] TRACE...     allocation report (text, --json FILE)\n"
     "  diff [options] BEFORE AFTER    compare two traces or reports, with a CI verdict\n"
+    "  report [options] -o DIR TRACE  charts and report.md for a pull request (--baseline TRACE)\n"
     "  export [options] TRACE         folded stacks, pprof profile or Chrome trace JSON\n"
     "  dump TRACE                     print every record of a trace\n"
     "\n"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "dump") == 0) return allocprof::DumpCommand(argc, argv);
   if (strcmp(cmd, "analyze") == 0) return allocprof::AnalyzeCommand(argc, argv);
   if (strcmp(cmd, "diff") == 0) return allocprof::DiffCommand(argc, argv);
+  if (strcmp(cmd, "report") == 0) return allocprof::ReportCommand(argc, argv);
   if (strcmp(cmd, "export") == 0) return allocprof::ExportCommand(argc, argv);
   fprintf(stderr, "allocprof: unknown command '%s'\n\n%s", cmd, kUsage);
   return allocprof::kExitUsage;

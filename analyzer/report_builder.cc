@@ -81,6 +81,43 @@ std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t S
   return out;
 }
 
+// The Gen-style model starts at the process's first event, when the trace has told us its start
+// time and cache size.
+class GenSink : public EventSink {
+ public:
+  GenSink(const AnalysisOptions& options, const ProcessCatalog* catalog) : options_(options), catalog_(catalog) {}
+  void OnEvent(const Event& e) override {
+    if (!model_) Start(e.time);
+    model_->OnEvent(e);
+  }
+  bool started() const { return model_ != nullptr; }
+  GenResult Finish(uint64_t end_ns) { return model_ ? model_->Finish(end_ns) : GenResult{}; }
+  const std::string& llc_source() const { return llc_source_; }
+
+ private:
+  void Start(uint64_t first_time) {
+    GenParameters p = options_.gen;
+    p.loh_threshold = options_.large_object_bytes;
+    if (p.llc_bytes == 0 && catalog_->has_process && catalog_->process.llc_bytes) {
+      p.llc_bytes = catalog_->process.llc_bytes;
+      llc_source_ = "recorded with the trace";
+    } else if (p.llc_bytes == 0) {
+      long here = sysconf(_SC_LEVEL3_CACHE_SIZE);
+      p.llc_bytes = here > 0 ? static_cast<uint64_t>(here) : 0;
+      llc_source_ = here > 0 ? "of this machine (the trace does not record it)" : "unknown (256 KiB assumed)";
+    } else {
+      llc_source_ = "given with --llc";
+    }
+    uint64_t origin = catalog_->has_process ? std::min(catalog_->process.start_monotonic_ns, first_time) : first_time;
+    model_ = std::make_unique<GenModel>(p, origin);
+  }
+
+  const AnalysisOptions& options_;
+  const ProcessCatalog* catalog_;
+  std::unique_ptr<GenModel> model_;
+  std::string llc_source_;
+};
+
 // Feeds the ordered passes; the order-independent part goes to the heap pass only.
 class FanoutSink : public EventSink {
  public:
@@ -148,7 +185,7 @@ std::vector<ReportPool> BuildPools(const PoolAnalysis& pools, const ProcessCatal
 }
 
 ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalog, HeapAnalysis& heap,
-                           const PoolAnalysis& pools, const AnalysisOptions& options) {
+                           const PoolAnalysis& pools, GenSink& gen, const AnalysisOptions& options) {
   ProcessReport r;
   r.file = path;
   r.process = catalog.process;
@@ -221,6 +258,11 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   }
   for (const auto& w : catalog.shim_warnings) r.warnings.push_back(absl::StrCat(path, ": recorded by the shim: ", w));
   r.pools = BuildPools(pools, catalog, symbolizer, options.top_n);
+  if (gen.started()) {
+    r.has_gen = true;
+    r.gen = gen.Finish(end);
+    r.llc_source = gen.llc_source();
+  }
   for (const auto& [id, n] : pools.counts()) {
     auto name = catalog.counters.find(id);
     r.counters.push_back({name != catalog.counters.end() ? name->second : absl::StrCat("counter ", id), n});
@@ -251,7 +293,9 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     ProcessCatalog catalog;
     HeapAnalysis heap(options, &catalog);
     PoolAnalysis pools(&catalog, options.pool_target_hit_rate);
-    FanoutSink sink(&heap, {&pools});
+    GenSink gen(options, &catalog);
+    // (A third thread for the Gen model measured slower on two cores: see bench/README.md.)
+    FanoutSink sink(&heap, {&pools, &gen});
     ProgressFn progress;
     if (show_progress) {
       progress = [&path](uint64_t done, uint64_t total) {
@@ -263,7 +307,7 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     if (!st.ok()) return st;
     heap.Finish();
     pools.Finish();
-    report.processes.push_back(BuildProcess(path, catalog, heap, pools, options));
+    report.processes.push_back(BuildProcess(path, catalog, heap, pools, gen, options));
   }
   report.analysis_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -94,6 +94,85 @@ void WriteProcessInfo(JsonWriter& j, const ProcessReport& p) {
   j.EndArray();
 }
 
+// At most this many rows of the per-collection table go into the JSON (evenly sampled).
+constexpr size_t kMaxJsonCollections = 5000;
+
+void WriteGen(JsonWriter& j, const ProcessReport& p) {
+  const GenResult& g = p.gen;
+  const GenParameters& q = g.parameters;
+  j.Key("gen").BeginObject();
+  j.Key("gen0").Uint(g.gen0);
+  j.Key("gen1").Uint(g.gen1);
+  j.Key("gen2").Uint(g.gen2);
+  j.Key("loh_bytes").Uint(g.loh_bytes);
+  j.Key("loh_allocations").Uint(g.loh_allocations);
+  j.Key("soh_bytes").Uint(g.soh_bytes);
+  j.Key("promoted_bytes").Uint(g.promoted_bytes);
+  j.Key("peak_heap_bytes").Uint(g.peak_heap_bytes);
+  j.Key("survival").BeginObject();
+  j.Key("gen0").Double(g.survival.gen0);
+  j.Key("gen1").Double(g.survival.gen1);
+  j.Key("gen2").Double(g.survival.gen2);
+  j.Key("loh").Double(g.survival.loh);
+  j.EndObject();
+  j.Key("collections_per_second").Double(g.collections_per_second);
+  j.Key("windows").BeginArray();
+  for (const auto& w : g.windows) {
+    j.BeginObject();
+    j.Key("start_s").Double(Seconds(w.start_ns));
+    j.Key("end_s").Double(Seconds(w.end_ns));
+    j.Key("gen0").Uint(w.gen0);
+    j.Key("gen1").Uint(w.gen1);
+    j.Key("gen2").Uint(w.gen2);
+    j.Key("per_second").Double(w.per_second);
+    j.EndObject();
+  }
+  j.EndArray();
+  size_t step = (g.collections.size() + kMaxJsonCollections - 1) / kMaxJsonCollections;
+  if (step == 0) step = 1;
+  j.Key("collections_stride").Uint(g.collection_stride * step);
+  j.Key("collections").BeginArray();
+  for (size_t i = 0; i < g.collections.size(); i += step) {
+    const GenCollection& c = g.collections[i];
+    j.BeginObject();
+    j.Key("index").Uint(c.index);
+    j.Key("time_s").Double(Seconds(c.time_ns));
+    j.Key("generation").Uint(static_cast<uint64_t>(c.generation));
+    j.Key("loh_triggered").Bool(c.loh_triggered);
+    j.Key("heap_before").Uint(c.heap_before);
+    j.Key("heap_after").Uint(c.heap_after);
+    j.Key("promoted_bytes").Uint(c.promoted_bytes);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("sawtooth").BeginObject();
+  j.Key("found").Bool(g.sawtooth.found);
+  if (g.sawtooth.found) {
+    j.Key("period_s").Double(g.sawtooth.period_s);
+    j.Key("amplitude_bytes").Double(g.sawtooth.amplitude_bytes);
+  } else {
+    j.Key("period_s").Null();
+    j.Key("amplitude_bytes").Null();
+  }
+  j.EndObject();
+  j.Key("parameters").BeginObject();
+  j.Key("llc_bytes").Uint(q.llc_bytes);
+  j.Key("llc_source").String(p.llc_source);
+  j.Key("gen0_budget").Uint(q.gen0_budget);
+  j.Key("gen1_min").Uint(q.gen1_min);
+  j.Key("gen1_max").Uint(q.gen1_max);
+  j.Key("gen2_min").Uint(q.gen2_min);
+  j.Key("gen2_max").Uint(q.gen2_max);
+  j.Key("loh_min").Uint(q.loh_min);
+  j.Key("loh_max").Uint(q.loh_max);
+  j.Key("gen1_growth").BeginArray().Double(q.gen1_growth_min).Double(q.gen1_growth_max).EndArray();
+  j.Key("gen2_growth").BeginArray().Double(q.gen2_growth_min).Double(q.gen2_growth_max).EndArray();
+  j.Key("loh_growth").BeginArray().Double(q.loh_growth_min).Double(q.loh_growth_max).EndArray();
+  j.Key("loh_threshold").Uint(q.loh_threshold);
+  j.EndObject();
+  j.EndObject();
+}
+
 }  // namespace
 
 std::string RenderJson(const AnalysisReport& report) {
@@ -180,6 +259,7 @@ std::string RenderJson(const AnalysisReport& report) {
   j.EndArray();
   j.EndObject();
 
+  if (root.has_gen) WriteGen(j, root);
   static const char* kKinds[] = {"oversize", "exhausted", "fill"};
   j.Key("pools").BeginArray();
   for (const auto& p : root.pools) {

@@ -167,6 +167,32 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   } else {
     absl::StrAppend(&out, "\nLive heap: no periodic pattern\n");
   }
+  if (p.has_gen) {
+    const GenResult& g = p.gen;
+    const GenParameters& q = g.parameters;
+    absl::StrAppend(&out, "\nGen-style pressure (what a .NET-style generational collector would have done)\n");
+    absl::StrAppendFormat(&out, "  collections   Gen0 %s, Gen1 %s, Gen2 %s   (%.1f per second)\n", HumanCount(g.gen0),
+                          HumanCount(g.gen1), HumanCount(g.gen2), g.collections_per_second);
+    absl::StrAppendFormat(&out, "  allocated     %s small, %s large-object heap (%s objects >= %s B)\n",
+                          HumanBytes(g.soh_bytes), HumanBytes(g.loh_bytes), HumanCount(g.loh_allocations),
+                          HumanCount(q.loh_threshold));
+    absl::StrAppendFormat(&out, "  promoted      %s; survival Gen0 %.1f%%, Gen1 %.1f%%, Gen2 %.1f%%, LOH %.1f%%\n",
+                          HumanBytes(g.promoted_bytes), 100 * g.survival.gen0, 100 * g.survival.gen1,
+                          100 * g.survival.gen2, 100 * g.survival.loh);
+    if (g.sawtooth.found) {
+      absl::StrAppendFormat(&out, "  heap          sawtooth, period ≈ %.3g s, amplitude ≈ %s; peak %s\n", g.sawtooth.period_s,
+                            HumanBytes(g.sawtooth.amplitude_bytes), HumanBytes(g.peak_heap_bytes));
+    } else {
+      absl::StrAppendFormat(&out, "  heap          no periodic pattern; peak %s\n", HumanBytes(g.peak_heap_bytes));
+    }
+    absl::StrAppendFormat(&out,
+                          "  parameters    Gen0 budget %s (cache %s, %s); Gen1 min %s max %s; Gen2 min %s; LOH min %s; "
+                          "growth Gen1 %.2g-%.2g, Gen2 %.2g-%.2g, LOH %.3g-%.2g\n",
+                          HumanBytes(q.gen0_budget), HumanBytes(q.llc_bytes), p.llc_source, HumanBytes(q.gen1_min),
+                          q.gen1_max ? HumanBytes(q.gen1_max) : "none", HumanBytes(q.gen2_min), HumanBytes(q.loh_min),
+                          q.gen1_growth_min, q.gen1_growth_max, q.gen2_growth_min, q.gen2_growth_max,
+                          q.loh_growth_min, q.loh_growth_max);
+  }
   for (const auto& [unit, n] : p.counters) {
     if (n == 0) continue;
     absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.4g allocations, %s\n", unit, HumanCount(n),
