@@ -23,8 +23,8 @@ SHIM_CXXFLAGS := $(COMMON) -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-stati
 SHIM_LDLIBS   := -lunwind -lzstd -ldl -lpthread
 
 ABSL_LIBS := absl_flat_hash_map absl_str_format absl_strings absl_status absl_statusor
-ANALYZER_CXXFLAGS = $(COMMON) $(shell pkg-config --cflags $(ABSL_LIBS) libdw libzstd 2>/dev/null)
-ANALYZER_LDLIBS   = $(shell pkg-config --libs $(ABSL_LIBS) libdw libzstd 2>/dev/null) -lpthread
+ANALYZER_CXXFLAGS = $(COMMON) $(shell pkg-config --cflags $(ABSL_LIBS) libdw libzstd zlib 2>/dev/null)
+ANALYZER_LDLIBS   = $(shell pkg-config --libs $(ABSL_LIBS) libdw libzstd zlib 2>/dev/null) -lpthread
 
 SHIM_SRCS := $(wildcard shim/*.cc)
 SHIM_OBJS := $(SHIM_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/shim/dlopen_hook.o

@@ -204,7 +204,7 @@ int ExportCommand(int argc, char** argv) {
         std::string command = absl::StrReplaceAll(catalog.process.command_line, {{std::string(1, '\0'), " "}});
         po.comments.push_back(absl::StrCat("command: ", command));
       }
-      data = GzipStored(EncodePprof(catalog, stacks, frames, po));
+      data = Gzip(EncodePprof(catalog, stacks, frames, po));
     }
     warnings = frames.warnings();
   }

@@ -1,5 +1,7 @@
 #include "export_pprof.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <array>
 
@@ -317,6 +319,29 @@ std::string GzipStored(std::string_view data) {
   } while (at < data.size());
   le32(out, Crc32(data));
   le32(out, static_cast<uint32_t>(data.size()));
+  return out;
+}
+
+}  // namespace allocprof
+
+namespace allocprof {
+
+std::string Gzip(std::string_view data) {
+  z_stream z{};
+  // windowBits 15 + 16: a gzip header and trailer around the deflate stream.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return GzipStored(data);
+  }
+  std::string out(deflateBound(&z, data.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  size_t n = z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return GzipStored(data);
+  out.resize(n);
   return out;
 }
 

@@ -48,6 +48,8 @@ std::string EncodePprof(const ProcessCatalog& catalog, const ExportStacks& stack
 
 // A gzip file (RFC 1952) holding `data` in stored (uncompressed) deflate blocks.
 std::string GzipStored(std::string_view data);
+// A gzip member compressed with zlib (what pprof files are); GzipStored if zlib fails.
+std::string Gzip(std::string_view data);
 
 // CRC-32 as gzip uses it (polynomial 0xEDB88320, reflected).
 uint32_t Crc32(std::string_view data);

@@ -13,6 +13,7 @@ packages=(
   python3-matplotlib python3-pytest  # reports/ and their tests, under /usr/bin/python3
   protobuf-compiler    # pprof export round-trip test (protoc --decode)
   nlohmann-json3-dev   # diff: reading the JSON reports analyze wrote
+  zlib1g-dev           # export: pprof profiles are gzipped
   sqlite3 kcat         # real programs the integration tests preload into
   heaptrack            # benchmark baseline
   valgrind             # callgrind instruction counts in bench/

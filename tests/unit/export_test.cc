@@ -1,6 +1,7 @@
 // The export encoders on hand-built inputs: folded lines and their escaping, a pprof profile read
 // back by a minimal protobuf reader, the gzip container, and the Chrome trace JSON's structure.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -376,6 +377,26 @@ TEST(ExportPprof, GzipContainerOfStoredBlocks) {
   EXPECT_EQ(Gunstore(GzipStored(big)), big) << "several 65535-byte blocks";
   std::string exact(65535, 'x');
   EXPECT_EQ(Gunstore(GzipStored(exact)), exact);
+}
+
+TEST(Gzip, CompressesAndRoundTripsThroughZlib) {
+  std::string text;
+  for (int i = 0; i < 10000; ++i) text += "sample;frame;frame " + std::to_string(i % 7) + "\n";
+  std::string gz = Gzip(text);
+  EXPECT_LT(gz.size(), text.size() / 5);
+  EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
+  z_stream z{};
+  ASSERT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string back(text.size() + 16, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(gz.data());
+  z.avail_in = static_cast<uInt>(gz.size());
+  z.next_out = reinterpret_cast<Bytef*>(back.data());
+  z.avail_out = static_cast<uInt>(back.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  back.resize(z.total_out);
+  inflateEnd(&z);
+  EXPECT_EQ(back, text);
 }
 
 TEST(ExportChrome, TraceEventsWithCountersInstantsAndMetadata) {
