@@ -6,16 +6,22 @@ FUZZ_SECONDS ?= 120
 FUZZ_SMOKE_RUNS ?= 3000
 FUZZ_OUT := $(BUILD)/fuzz
 FUZZ_FLAGS = -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-             -Iinclude -Ianalyzer -DALLOCPROF_VERSION='"fuzz"' $(shell pkg-config --cflags $(ABSL_LIBS) 2>/dev/null)
+             -Iinclude -Ianalyzer -DALLOCPROF_VERSION='"fuzz"' $(shell pkg-config --cflags $(ABSL_LIBS) zlib 2>/dev/null)
 FUZZ_ANALYZER_SRCS = $(filter-out analyzer/main.cc %_command.cc,$(wildcard analyzer/*.cc))
+# The analyzer, instrumented once for both targets.
+FUZZ_ANALYZER_OBJS = $(FUZZ_ANALYZER_SRCS:analyzer/%.cc=$(FUZZ_OUT)/obj/%.o)
 
-$(FUZZ_OUT)/trace_reader_fuzz: tests/fuzz/trace_reader_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(wildcard analyzer/*.h include/allocprof/*.h) | $(DEPS_STAMP)
+$(FUZZ_OUT)/obj/%.o: analyzer/%.cc $(wildcard analyzer/*.h include/allocprof/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ tests/fuzz/trace_reader_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(ANALYZER_LDLIBS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 
-$(FUZZ_OUT)/diff_json_fuzz: tests/fuzz/diff_json_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(wildcard analyzer/*.h include/allocprof/*.h) | $(DEPS_STAMP)
+$(FUZZ_OUT)/trace_reader_fuzz: tests/fuzz/trace_reader_fuzz.cc $(FUZZ_ANALYZER_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ tests/fuzz/diff_json_fuzz.cc $(FUZZ_ANALYZER_SRCS) $(ANALYZER_LDLIBS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $^ $(ANALYZER_LDLIBS)
+
+$(FUZZ_OUT)/diff_json_fuzz: tests/fuzz/diff_json_fuzz.cc $(FUZZ_ANALYZER_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $^ $(ANALYZER_LDLIBS)
 
 fuzz: $(FUZZ_OUT)/trace_reader_fuzz $(FUZZ_OUT)/diff_json_fuzz
 	@mkdir -p $(FUZZ_OUT)/work
