@@ -84,6 +84,9 @@ install: all
 	install -m 0644 $(BUILD)/liballocprof.so $(DESTDIR)$(PREFIX)/lib/allocprof/liballocprof.so
 	install -d $(DESTDIR)$(PREFIX)/include/allocprof
 	install -m 0644 include/allocprof/*.h $(DESTDIR)$(PREFIX)/include/allocprof/
+	install -d $(DESTDIR)$(PREFIX)/share/allocprof/reports/allocprof_reports
+	install -m 0644 reports/allocprof_report.py $(DESTDIR)$(PREFIX)/share/allocprof/reports/
+	install -m 0644 reports/allocprof_reports/*.py $(DESTDIR)$(PREFIX)/share/allocprof/reports/allocprof_reports/
 
 clean:
 	rm -rf $(BUILD) out

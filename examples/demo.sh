@@ -29,4 +29,8 @@ set +e
 verdict=${PIPESTATUS[0]}
 set -e
 echo
-echo "diff exit status $verdict (1 = the regression is caught); reports in $out/"
+echo "diff exit status $verdict (1 = the regression is caught)"
+echo
+echo "== the PR-ready report ($ap report $out/pool-1MiB-8.trace --baseline $out/pool-4MiB-32.trace -o $out/report)"
+"$ap" report "$out/pool-1MiB-8.trace" --baseline "$out/pool-4MiB-32.trace" -o "$out/report"
+echo "reports in $out/; the pull-request report: $out/report/report.md"

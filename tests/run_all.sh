@@ -29,6 +29,24 @@ run_gtest() {
 run_gtest unit "$build/tests/unit_tests"
 run_gtest integration "$build/tests/integration_tests"
 
+# The report package (reports/): Debian's matplotlib and pytest live under /usr/bin/python3. Counts
+# come from pytest's closing line ("2 failed, 114 passed, 1 error in 9.8s").
+echo "== reports (pytest)"
+log=$(mktemp)
+(cd "$(dirname "$0")/.." && /usr/bin/python3 -m pytest -q reports/tests) 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+summary=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | tail -1)
+p=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+')
+f=$(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+')
+e=$(grep -oE '[0-9]+ errors?' <<<"$summary" | grep -oE '[0-9]+')
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0} + ${e:-0}))
+if [ "$rc" -ne 0 ]; then
+  status=1
+  [ -z "$f$e" ] && failed=$((failed + 1))
+fi
+rm -f "$log"
+
 # A short, seeded libFuzzer pass over the reader (the full one is `make fuzz`).
 echo "== fuzz (trace reader and diff JSON input, short)"
 if make --no-print-directory fuzz-smoke BUILD="$build" > "$build/fuzz-smoke.log" 2>&1; then

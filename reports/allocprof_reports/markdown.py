@@ -1,0 +1,241 @@
+"""report.md: the headline, the charts (PNG, linked by relative path), top stacks as tables with
+short names, pools and collections in brief, and with a baseline the comparison table and the
+diff's verdict. Sized for a pull-request comment: optional sections are dropped, least useful
+first, until it fits LIMIT_BYTES. Every string that came from the trace (command lines, symbols,
+paths, warnings) is put in code spans or a code block, so it cannot format or mention anything."""
+
+import re
+
+from . import model, stacks, units
+
+LIMIT_BYTES = 60 * 1024
+MAX_WARNINGS = 20
+
+
+def code(text):
+    """An inline code span that is safe inside a table cell."""
+    text = " ".join(str(text).split()).replace("`", "'").replace("|", "\\|")
+    return f"`{text}`" if text else ""
+
+
+def code_block(lines):
+    body = "\n".join(lines)
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+def _metric_value(name, value):
+    if value is None:
+        return "–"
+    if name.endswith("hit_rate"):
+        return units.percent(value)
+    if name.startswith("bytes_per_") and name != "bytes_per_second":
+        return f"{value:.3g} B" if value < 10 else units.human_bytes(value)
+    if "bytes" in name:
+        return units.human_bytes(value) + ("/s" if name.endswith("_per_second") else "")
+    if name.endswith("_per_second"):
+        return units.compact_count(value) + "/s"
+    if name.endswith("duration_s"):
+        return units.human_seconds(value)
+    if value != round(value) and abs(value) < 100:  # per-unit figures: 0.000319 allocations per message
+        return f"{value:.3g}"
+    return units.human_count(value)
+
+
+def _command(report):
+    process = model.obj(report, "process")
+    line = process.get("command_line") or process.get("exe") or ""
+    return line if isinstance(line, str) else ""
+
+
+class Section:
+    def __init__(self, text, drop_rank=None):
+        self.text = text
+        self.drop_rank = drop_rank  # None: always kept; higher ranks are dropped first
+
+
+def headline(report):
+    t = model.obj(report, "totals")
+    allocs = model.num(t.get("allocations"))
+    parts = [f"**{units.human_count(allocs)} allocations** ({units.compact_count(model.num(t.get('allocations_per_second')))}/s)"
+             f" and **{units.human_bytes(model.num(t.get('bytes_allocated')))}** in"
+             f" {units.human_seconds(model.num(t.get('duration_s')))}",
+             f"live heap peaked at **{units.human_bytes(model.num(t.get('peak_live_bytes')))}**"
+             f" at {units.human_seconds(model.num(t.get('peak_time_s')))}"]
+    leaked = model.num(t.get("leaked_bytes"))
+    if leaked:
+        parts.append(f"{units.human_bytes(leaked)} in {units.human_count(model.num(t.get('leaked_allocations')))}"
+                     f" blocks still live at the end")
+    if allocs and model.num(t.get("temporary_allocations")) / allocs >= 0.25:
+        parts.append(f"{units.percent(model.num(t.get('temporary_allocations')) / allocs)} temporary"
+                     " (freed before the thread allocated again)")
+    for unit, n in sorted(model.obj(report, "counters").items()):
+        n = model.num(n)
+        if n > 0 and allocs:
+            parts.append(f"**{allocs / n:,.3g} allocations per unit** of {code(unit)} ({units.human_count(n)} counted)")
+    if model.num(t.get("mismatched_frees")):
+        parts.append(f"**{units.human_count(model.num(t.get('mismatched_frees')))} mismatched frees**")
+    return "; ".join(parts) + "."
+
+
+def totals_table(report, baseline=None):
+    t, b = model.obj(report, "totals"), model.obj(baseline, "totals") if baseline else {}
+    rows = [("allocations", "allocations"), ("bytes allocated", "bytes_allocated"), ("peak live heap", "peak_live_bytes"),
+            ("live at end (leaks)", "leaked_bytes"), ("temporary allocations", "temporary_allocations"),
+            ("large objects", "large_objects"), ("allocations per second", "allocations_per_second"),
+            ("duration", "duration_s"), ("threads", "threads")]
+    g, bg = model.gen(report), model.gen(baseline) if baseline else None
+    if baseline:
+        out = ["| | baseline | this run | ratio |", "|---|---:|---:|---:|"]
+    else:
+        out = ["| | this run |", "|---|---:|"]
+    for label, key in rows:
+        if key not in t:
+            continue
+        now = _metric_value(key, model.num(t.get(key)))
+        if baseline:
+            before = model.num(b.get(key), None) if key in b else None
+            ratio = units.ratio_text(before, model.num(t.get(key)))
+            out.append(f"| {label} | {_metric_value(key, before)} | {now} | **{ratio}** |")
+        else:
+            out.append(f"| {label} | {now} |")
+    if g is not None:
+        for i in range(3):
+            if baseline:
+                before = bg.counts[i] if bg else None
+                out.append(f"| Gen{i} collections | {_metric_value('gen', before)} | {units.human_count(g.counts[i])} |"
+                           f" **{units.ratio_text(before, g.counts[i])}** |")
+            else:
+                out.append(f"| Gen{i} collections (simulated) | {units.human_count(g.counts[i])} |")
+    return "\n".join(out)
+
+
+def stack_table(title, entries, value_key, top, value_label="bytes"):
+    rows = [s for s in entries if isinstance(s, dict)][:top]
+    if not rows:
+        return ""
+    out = [f"#### {title}", "", f"| # | function | file:line | {value_label} | calls |", "|---:|---|---|---:|---:|"]
+    for i, s in enumerate(rows, 1):
+        name, via, where = stacks.describe(s)
+        cell = code(name) + (f" via {code(via)}" if via else "")
+        bytes_value = model.num(s.get(value_key))
+        out.append(f"| {i} | {cell} | {code(where) if where else '–'} | {units.human_bytes(bytes_value)} |"
+                   f" {units.human_count(model.num(s.get('calls')))} |")
+    return "\n".join(out)
+
+
+def pools_table(report):
+    pools = model.pools(report)
+    if not pools:
+        return ""
+    out = ["| pool | rents | hit rate | fell through (oversize / exhausted / fill) | dropped | advisor |",
+           "|---|---:|---:|---|---:|---|"]
+    for p in pools:
+        fall = " / ".join(units.human_count(p.fallthrough.get(k, 0)) for k in ("oversize", "exhausted", "fill"))
+        a = p.advisor
+        adv = "–"
+        if a is not None:
+            adv = f"max block {units.size_label(a.max_block)} (now {units.size_label(p.max_block)}), retains ≤ {units.human_bytes(a.retained_bytes)}"
+            if a.hit_rate is not None:
+                adv += f", {units.percent(a.hit_rate)} hits"
+        out.append(f"| {code(p.name)} | {units.human_count(p.rents)} | {units.percent(p.hit_rate)} |"
+                   f" {fall} | {units.human_count(sum(p.dropped.values()))} | {adv} |")
+    return "\n".join(out)
+
+
+def diff_tables(diff):
+    metrics = model.obj(diff, "metrics")
+    out = ["| metric | baseline | this run | ratio |", "|---|---:|---:|---:|"]
+    for name, m in metrics.items():
+        if not isinstance(m, dict):
+            continue
+        before, after = model.num(m.get("before"), None), model.num(m.get("after"), None)
+        out.append(f"| {code(name)} | {_metric_value(name, before)} | {_metric_value(name, after)} |"
+                   f" {units.ratio_text(before, after)} |")
+    changed = [("grew", s) for s in model.arr(diff, "grown_stacks")] + [("new", s) for s in model.arr(diff, "new_stacks")]
+    if changed:
+        out += ["", "| stack | baseline | this run | change |", "|---|---:|---:|---:|"]
+        for kind, s in changed:
+            if not isinstance(s, dict):
+                continue
+            before, after = model.num(s.get("before_bytes")), model.num(s.get("after_bytes"))
+            change = "new" if kind == "new" else units.ratio_text(before, after)
+            out.append(f"| {code(s.get('stack', ''))} | {units.human_bytes(before) if kind != 'new' else '–'} |"
+                       f" {units.human_bytes(after)} | {change} |")
+    return "\n".join(out)
+
+
+def verdict(diff):
+    text = diff.get("verdict") if isinstance(diff, dict) else None
+    if not isinstance(text, str):
+        return ""
+    mark = "✅" if diff.get("passed") is True else "❌"
+    return f"{mark} **{' '.join(text.split())}**"
+
+
+def render(report, charts, baseline=None, diff=None, top=10):
+    """The Markdown text. `charts`: [(title, png name, svg name)] in display order."""
+    command = _command(report)
+    sections = [Section(f"## allocprof report: {code(command) if command else 'process ' + str(model.obj(report, 'process').get('pid', ''))}")]
+    if diff is not None:
+        sections.append(Section(verdict(diff)))
+    sections.append(Section(headline(report)))
+    sections.append(Section(totals_table(report, baseline)))
+    for title, png, svg in charts:
+        sections.append(Section(f"![{_alt(title)}]({png})\n<sub>{_alt(title)} — [SVG]({svg})</sub>", drop_rank=1))
+    st = model.obj(report, "stacks")
+    parts = [stack_table("Top stacks by bytes", model.arr(st, "top_by_bytes"), "bytes", top),
+             stack_table("Top stacks by calls", model.arr(st, "top_by_calls"), "bytes", top)]
+    sections.append(Section("### Top stacks\n\n" + "\n\n".join(p for p in parts if p) if any(parts) else ""))
+    leaks = stack_table("Still live at the end (leaks)", model.arr(st, "leaks"), "leaked_bytes", top, "leaked")
+    if leaks:
+        sections.append(Section(leaks, drop_rank=3))
+    peak = stack_table("Live at the peak", model.arr(st, "top_by_peak"), "peak_bytes", top, "live at peak")
+    if peak:
+        sections.append(Section(f"<details><summary>Stacks live at the peak</summary>\n\n{peak}\n\n</details>", drop_rank=4))
+    pools = pools_table(report)
+    if pools:
+        sections.append(Section("### Pools\n\n" + pools, drop_rank=2))
+    if diff is not None:
+        sections.append(Section("<details><summary>Every figure against the baseline</summary>\n\n"
+                                + diff_tables(diff) + "\n\n</details>", drop_rank=2))
+    warnings = [w for w in model.arr(report, "warnings") if isinstance(w, str)]
+    if warnings:
+        shown = [w if len(w) <= 300 else w[:299] + "…" for w in warnings[:MAX_WARNINGS]]
+        more = len(warnings) - len(shown)
+        text = f"### Warnings ({len(warnings)})\n\n" + code_block(shown) + (f"\n\n…and {more} more in analysis.json" if more else "")
+        sections.append(Section(text, drop_rank=5))
+    mm = model.obj(report, "mismatched_frees")
+    if model.num(mm.get("count")):
+        lines = []
+        for m in model.arr(mm, "stacks")[:top]:
+            if isinstance(m, dict):
+                name, _, where = stacks.describe(m)
+                lines.append(f"| {code(m.get('allocated_with', ''))} | {code(m.get('freed_with', ''))} |"
+                             f" {units.human_count(model.num(m.get('count')))} | {code(name)} | {code(where) if where else '–'} |")
+        sections.append(Section(f"### Mismatched frees ({units.human_count(model.num(mm.get('count')))})\n\n"
+                                "| allocated with | freed with | count | function | file:line |\n|---|---|---:|---|---|\n"
+                                + "\n".join(lines), drop_rank=None))
+    generator = report.get("generator") if isinstance(report.get("generator"), str) else "allocprof"
+    sections.append(Section(f"<sub>{code(generator)}; full figures in `analysis.json`"
+                            + (", `baseline.json` and `diff.json`" if diff is not None else "") + "</sub>"))
+    return _fit(sections)
+
+
+def _alt(text):
+    return re.sub(r"[\[\]<>`*_|]", "", text)
+
+
+def _fit(sections):
+    """Joins sections, dropping optional ones (highest drop_rank first) until the text fits."""
+    kept = [s for s in sections if s.text]
+    while True:
+        text = "\n\n".join(s.text for s in kept) + "\n"
+        if len(text.encode("utf-8")) <= LIMIT_BYTES:
+            return text
+        optional = [s for s in kept if s.drop_rank is not None]
+        if not optional:
+            return text.encode("utf-8")[: LIMIT_BYTES - 100].decode("utf-8", "ignore") + "\n\n…(cut to fit a comment)\n"
+        kept.remove(max(optional, key=lambda s: s.drop_rank))
+

@@ -1,0 +1,71 @@
+"""report.md: headline, charts, stack tables, the comparison and verdict; safe to paste into a
+pull-request comment (trace strings in code, under the size limit)."""
+
+import re
+
+from allocprof_reports import markdown
+from conftest import synthetic
+
+CHARTS = [("Live heap peaks at 1 MiB", "timeline.png", "timeline.svg")]
+
+
+def test_golden_report_has_headline_table_and_stacks(golden):
+    text = markdown.render(golden, CHARTS)
+    assert text.startswith("## allocprof report: `")
+    assert f"**{golden['totals']['allocations']:,} allocations**" in text
+    assert "| | this run |" in text
+    assert "![Live heap peaks at 1 MiB](timeline.png)" in text and "[SVG](timeline.svg)" in text
+    assert "#### Top stacks by bytes\n\n| # | function | file:line | bytes | calls |" in text
+    rows = re.findall(r"^\| 1 \| `([^`]+)`", text, re.M)
+    assert rows and all("+0x" in r or r.isidentifier() for r in rows)  # --no-symbols goldens: module+offset
+    assert "verdict" not in text
+    assert len(text.encode()) <= markdown.LIMIT_BYTES
+
+
+def test_symbolized_stacks_are_short_with_file_and_line():
+    text = markdown.render(synthetic(collections=None), CHARTS)
+    assert "| 1 | `Serializer::Write` via `std::vector::_M_default_append` | `app/serializer.cc:88` |" in text
+    assert "| 2 | `librdkafka.so.1+0x4f2a0` | – |" in text
+
+
+def test_trace_strings_cannot_format_the_comment():
+    report = synthetic(collections=None)
+    report["warnings"] = ["evil ``` closes the fence? @someone <img src=x>", "x" * 5000]
+    text = markdown.render(report, CHARTS)
+    # the command line '... | tee `x` <b>' stays inside one code span, its pipe escaped for tables
+    assert "`/usr/bin/stress --messages 100000 \\| tee 'x' <b>`" in text
+    assert "`operator\\|`" in text and "`app/fl'ags.h:3`" in text
+    fence = re.search(r"^(`{3,})text$", text, re.M).group(1)
+    assert len(fence) >= 4, "the fence is longer than any backtick run inside it"
+    assert "x" * 299 + "…" in text and "x" * 301 not in text
+    outside_code = re.sub(r"`[^`\n]*`", "", text.split(fence)[0])
+    assert "<b>" not in outside_code and "@someone" not in outside_code
+
+
+def test_with_baseline_verdict_and_diff_tables(stress, stress_baseline, stress_diff):
+    text = markdown.render(stress, CHARTS, stress_baseline, stress_diff)
+    assert "❌ **verdict: FAIL — allocations 12.4x > 1.10x (1,234 -> 15,300)**" in text
+    assert "| | baseline | this run | ratio |" in text
+    assert "| Gen2 collections | 5 | 505 | **101x** |" in text
+    assert "<details><summary>Every figure against the baseline</summary>" in text
+    assert "| `gen2` | 5 | 505 | 101x |" in text
+    assert "| `Serializer::Write < main` | 1000 B | 161.1 KiB | 165x |" in text
+    assert "| `librdkafka.so.1+0x4f2a0 \\| x` | – | 4.9 KiB | new |" in text
+    assert "### Pools" in text and "| `connection/write` | 33,500 | 67.7% | 9,000 / 1,800 / 24 |" in text
+    assert "**8.3 allocations per unit** of `messages` (100,000 counted)" in text
+    stress_diff["passed"] = True
+    stress_diff["verdict"] = "verdict: PASS (4 of 4 rules applied)"
+    assert "✅ **verdict: PASS (4 of 4 rules applied)**" in markdown.render(stress, CHARTS, stress_baseline, stress_diff)
+
+
+def test_fits_a_comment_when_the_trace_is_huge():
+    report = synthetic(collections=None)
+    deep = [{"function": f"ns{i}::Function{i}<" + "T, " * 200 + ">(int)", "file": f"/src/{i}.cc", "line": i,
+             "module": "/usr/bin/app", "offset": i} for i in range(200)]
+    for key in ("top_by_bytes", "top_by_calls", "top_by_peak", "leaks"):
+        report["stacks"][key] = [{"calls": 1, "bytes": 1, "peak_bytes": 1, "leaked_bytes": 1, "frames": deep}] * 100
+    report["warnings"] = [f"warning {i}: " + "w" * 400 for i in range(100000)]
+    charts = [(f"chart {i} " + "t" * 200, f"c{i}.png", f"c{i}.svg") for i in range(200)]
+    text = markdown.render(report, charts, top=100)
+    assert len(text.encode()) <= markdown.LIMIT_BYTES
+    assert text.startswith("## allocprof report:") and "allocations**" in text
