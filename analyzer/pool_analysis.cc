@@ -37,7 +37,7 @@ PoolStats& PoolAnalysis::Pool(uint32_t id) {
 void PoolAnalysis::OnEvent(const Event& e) {
   switch (e.kind) {
     case EventKind::kHeap: {
-      if (e.is_free) return;
+      if (e.is_free || open_rents_ == 0) return;  // most allocations happen outside any rent
       auto it = open_.find(e.thread);
       if (it == open_.end() || it->second.empty()) return;
       OpenRent& rent = it->second.back();
@@ -47,6 +47,7 @@ void PoolAnalysis::OnEvent(const Event& e) {
     }
     case EventKind::kRentBegin:
       open_[e.thread].push_back(OpenRent{e.pool, e.size, e.stack_id, 0, 0});
+      ++open_rents_;
       return;
     case EventKind::kRentEnd: {
       PoolStats& p = Pool(e.pool);
@@ -59,6 +60,7 @@ void PoolAnalysis::OnEvent(const Event& e) {
       if (it != open_.end() && !it->second.empty()) {
         rent = it->second.back();
         it->second.pop_back();
+        --open_rents_;
       }
       ++p.rents;
       ++p.requested_by_bucket[PoolBucketIndex(e.size)];

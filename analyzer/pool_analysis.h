@@ -89,6 +89,7 @@ class PoolAnalysis : public EventSink {
   std::map<uint32_t, PoolStats> pools_;
   std::map<uint32_t, uint64_t> counts_;
   absl::flat_hash_map<uint32_t, std::vector<OpenRent>> open_;  // by thread (rents may nest)
+  uint64_t open_rents_ = 0;
 };
 
 }  // namespace allocprof

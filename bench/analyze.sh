@@ -27,7 +27,8 @@ ALLOCPROF=$BUILD_DIR/allocprof
 CHURN=$BUILD_DIR/bench/churn
 command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null || die "heaptrack not installed"
 ALLOCS=$([[ $QUICK == 1 ]] && echo 800000 || echo 8000000)
-RESULTS=$ROOT/bench/results/analyze$([[ $QUICK == 1 ]] && echo -quick).md
+RESULTS=$ROOT/bench/results/analyze.md
+[[ $QUICK == 1 ]] && RESULTS=$ROOT/bench/results/analyze-quick.md
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 CHURN_ARGS=(--threads 2 --allocs "$ALLOCS" --large-permille 0 --seed 42)
@@ -57,7 +58,7 @@ nt=$(median "${N_T[@]}"); dt=$(median "${D_T[@]}")
 per_m() { awk -v t="$1" -v e="$EVENTS" 'BEGIN {printf "%.3f", t / (e / 1e6)}'; }
 {
   echo "Analyzer vs heaptrack_print — churn (--large-permille 0), $EVENTS events, $ROUNDS interleaved rounds, medians"
-  echo "($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; command: bash bench/analyze.sh ${BUILD_DIR#$ROOT/}$([[ $QUICK == 1 ]] && echo ' --quick'))"
+  echo "($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; command: bash bench/analyze.sh ${BUILD_DIR#$ROOT/}$([[ $QUICK == 1 ]] && echo ' --quick' || true))"
   echo
   echo "| analyzer | seconds | s per million events | peak RSS | trace file |"
   echo "|---|---:|---:|---:|---:|"
