@@ -1,9 +1,11 @@
 // allocprof diff BEFORE AFTER: ratios after/before and a verdict CI can act on.
 #include <stdio.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
+#include "analysis_flags.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "diff.h"
@@ -33,7 +35,7 @@ int DiffCommand(int argc, char** argv) {
   args.Option("--fail-if", true, "a verdict rule (repeatable), e.g. allocations>1.10x");
   args.Option("--markdown", false, "print a Markdown table for a pull-request comment instead of text");
   args.Option("--json", true, "also write the comparison as JSON to FILE");
-  args.Option("--top", true, "stacks listed as grown / new (default 10)");
+  AddAnalysisFlags(args);  // for trace inputs; --top: stacks listed as grown / new
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
   if (args.Has("--help")) {
@@ -61,7 +63,11 @@ int DiffCommand(int argc, char** argv) {
   }
   if (rules.empty()) rules = DefaultRules();
   AnalysisOptions options;
-  options.top_n = 100;  // more stacks than a report shows, so "new" means new
+  if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
+    fprintf(stderr, "allocprof diff: %s\n", std::string(flags.message()).c_str());
+    return kExitUsage;
+  }
+  options.top_n = std::max<size_t>(100, top);  // more stacks than a report shows, so "new" means new
   DiffSide sides[2];
   for (int i = 0; i < 2; ++i) {
     auto side = LoadDiffSide(args.positional()[i], options);

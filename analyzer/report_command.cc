@@ -23,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "analysis_flags.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "diff.h"
@@ -243,8 +244,7 @@ int ReportCommand(int argc, char** argv) {
   args.Option("-o,--output", true, "directory to write report.md, the charts and their JSON into (required)");
   args.Option("--baseline", true, "trace (or analyze --json report) to compare against");
   args.Option("--python", true, "Python 3 interpreter with matplotlib (default /usr/bin/python3)");
-  args.Option("--top", true, "stacks per table in report.md (default 10)");
-  args.Option("--no-symbols", false, "report frames as module+offset without reading module files");
+  AddAnalysisFlags(args);  // --top: stacks per table in report.md
   args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
@@ -286,7 +286,10 @@ int ReportCommand(int argc, char** argv) {
   }
 
   AnalysisOptions options;
-  options.symbolize = !args.Has("--no-symbols");
+  if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
+    fprintf(stderr, "allocprof report: %s\n", std::string(flags.message()).c_str());
+    return kExitUsage;
+  }
   options.top_n = std::max(top, has_baseline ? kDiffTopN : top);
   bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
   auto current = LoadSide(traces[0], options, top, progress, false);
