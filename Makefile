@@ -16,7 +16,9 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 WARN     := -Wall -Wextra -Wno-unused-parameter
 CXXSTD   := -std=c++20
 OPT      ?= -O2 -g
-COMMON   := $(CXXSTD) $(OPT) $(WARN) -Iinclude -DALLOCPROF_VERSION='"$(VERSION)"' -MMD -MP
+# SANITIZE is set by the asan/tsan/ubsan targets below.
+SANITIZE ?=
+COMMON   := $(CXXSTD) $(OPT) $(SANITIZE) $(WARN) -Iinclude -DALLOCPROF_VERSION='"$(VERSION)"' -MMD -MP
 
 # The shim is loaded into other programs: no exceptions or RTTI of its own, no libstdc++,
 # hidden symbols except the entry points, initial-exec TLS, frame pointers for --unwind fp.
@@ -64,7 +66,7 @@ $(BUILD)/libanalyzer.a: $(ANALYZER_LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/allocprof: $(ANALYZER_MAIN_OBJ) $(BUILD)/libanalyzer.a
-	$(CXX) -o $@ $^ $(ANALYZER_LDLIBS)
+	$(CXX) $(SANITIZE) -o $@ $^ $(ANALYZER_LDLIBS)
 
 include tests/fuzz/fuzz.mk
 include tests/tests.mk
@@ -88,9 +90,23 @@ install: all
 	install -m 0644 reports/allocprof_report.py $(DESTDIR)$(PREFIX)/share/allocprof/reports/
 	install -m 0644 reports/allocprof_reports/*.py $(DESTDIR)$(PREFIX)/share/allocprof/reports/allocprof_reports/
 
+# Sanitizer builds of the analyzer and everything the unit tests exercise, in their own build
+# directories, running the unit tests (the shim itself is not built with sanitizers: it is
+# preloaded into programs that are not).
+SAN_COMMON := OPT="-O1 -g -fno-omit-frame-pointer"
+asan:
+	$(MAKE) BUILD=build/asan $(SAN_COMMON) SANITIZE="-fsanitize=address -fno-sanitize-recover=all" build/asan/tests/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 build/asan/tests/unit_tests --gtest_brief=1
+ubsan:
+	$(MAKE) BUILD=build/ubsan $(SAN_COMMON) SANITIZE="-fsanitize=undefined -fno-sanitize-recover=all" build/ubsan/tests/unit_tests
+	UBSAN_OPTIONS=print_stacktrace=1 build/ubsan/tests/unit_tests --gtest_brief=1
+tsan:
+	$(MAKE) BUILD=build/tsan $(SAN_COMMON) SANITIZE="-fsanitize=thread" build/tsan/tests/unit_tests
+	TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/unit_tests --gtest_brief=1
+
 clean:
 	rm -rf $(BUILD) out
 
-.PHONY: all demo install clean
+.PHONY: all demo install clean asan ubsan tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -33,10 +33,10 @@ $(BUILD)/tests/%.o: tests/%.cc
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
 
 $(TEST_OUT)/unit_tests: $(UNIT_OBJS) $(BUILD)/libanalyzer.a
-	$(CXX) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS)
+	$(CXX) $(SANITIZE) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS)
 
 $(TEST_OUT)/integration_tests: $(INTEGRATION_OBJS) $(BUILD)/libanalyzer.a
-	$(CXX) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS)
+	$(CXX) $(SANITIZE) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS)
 
 test-programs: $(TEST_PROGRAMS)
 
