@@ -120,6 +120,9 @@ class Dumper {
       case RecordKind::kCounterName:
         absl::FPrintF(out_, "  counter %d \"%s\"\n", r.value, Printable(r.text));
         break;
+      case RecordKind::kMark:
+        absl::FPrintF(out_, "  %s mark \"%s\"\n", Time(r.time), Printable(r.text));
+        break;
       case RecordKind::kCount:
         absl::FPrintF(out_, "  %s count counter=%d n=%d\n", Time(r.time), r.value, r.size);
         break;

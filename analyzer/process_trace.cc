@@ -314,6 +314,10 @@ class CatalogBuilder {
       case RecordKind::kCounterName:
         c_->counters[static_cast<uint32_t>(r_.value)] = r_.text;
         break;
+      case RecordKind::kMark:
+        c_->marks.push_back({r_.time, r_.text, thread});
+        Seen(r_.time);
+        break;
       case RecordKind::kRentBegin:
       case RecordKind::kRentEnd:
       case RecordKind::kPoolReturn:
@@ -365,6 +369,8 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   if (progress) progress(file_size, file_size);
   reader.join();
   merger.Finish();
+  std::stable_sort(catalog->marks.begin(), catalog->marks.end(),
+                   [](const ProcessCatalog::Mark& a, const ProcessCatalog::Mark& b) { return a.time < b.time; });
   catalog->out_of_order_events = merger.out_of_order();
   for (const auto& d : (*file)->diagnostics()) catalog->diagnostics.push_back(d);
   if (!catalog->has_process) {

@@ -89,6 +89,12 @@ struct ProcessCatalog {
   std::vector<std::string> shim_warnings;
   std::map<uint32_t, PoolInfo> pools;        // by pool id
   std::map<uint32_t, std::string> counters;  // work-unit counter names by id
+  struct Mark {
+    uint64_t time;
+    std::string name;
+    uint32_t thread;
+  };
+  std::vector<Mark> marks;  // in file order; sorted by time when the read ends
   std::vector<Diagnostic> diagnostics;  // damage found while reading
   uint64_t chunks = 0;
   uint64_t records = 0;

@@ -27,6 +27,7 @@ const char* RecordKindName(RecordKind kind) {
     case RecordKind::kPoolReturn: return "pool-return";
     case RecordKind::kCounterName: return "counter";
     case RecordKind::kCount: return "count";
+    case RecordKind::kMark: return "mark";
   }
   return "?";
 }
@@ -256,6 +257,9 @@ bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
     case RecordTag::kCount:
       r->kind = RecordKind::kCount;
       return Time(&r->time) && Uint(&r->value) && Uint(&r->size);
+    case RecordTag::kMark:
+      r->kind = RecordKind::kMark;
+      return Time(&r->time) && Bytes(&r->text);
   }
   return Fail(absl::StrFormat("unknown record tag 0x%02x", tag).c_str());
 }

@@ -36,6 +36,7 @@ enum class RecordKind : uint8_t {
   kPoolReturn,
   kCounterName,
   kCount,
+  kMark,
 };
 
 const char* RecordKindName(RecordKind kind);

@@ -90,6 +90,7 @@ struct ProcessReport {
   uint64_t events = 0;
   std::vector<ReportPool> pools;
   std::vector<std::pair<std::string, uint64_t>> counters;  // work units: name -> count
+  std::vector<std::pair<double, std::string>> marks;  // (seconds since start, name)
   bool has_gen = false;
   GenResult gen;
   std::string llc_source;  // where the Gen0 budget's cache size came from

@@ -258,6 +258,9 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   }
   for (const auto& w : catalog.shim_warnings) r.warnings.push_back(absl::StrCat(path, ": recorded by the shim: ", w));
   r.pools = BuildPools(pools, catalog, symbolizer, options.top_n);
+  for (const auto& m : catalog.marks) {
+    r.marks.push_back({m.time > r.origin_ns ? static_cast<double>(m.time - r.origin_ns) / 1e9 : 0.0, m.name});
+  }
   if (gen.started()) {
     r.has_gen = true;
     r.gen = gen.Finish(end);

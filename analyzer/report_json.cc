@@ -322,6 +322,14 @@ std::string RenderJson(const AnalysisReport& report) {
     j.EndObject();
   }
   j.EndArray();
+  j.Key("marks").BeginArray();
+  for (const auto& [time_s, name] : root.marks) {
+    j.BeginObject();
+    j.Key("time_s").Double(time_s);
+    j.Key("name").String(name);
+    j.EndObject();
+  }
+  j.EndArray();
   j.Key("counters").BeginObject();
   for (const auto& [name, n] : root.counters) j.Key(name).Uint(n);
   j.EndObject();

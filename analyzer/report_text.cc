@@ -193,6 +193,17 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
                           q.gen1_growth_min, q.gen1_growth_max, q.gen2_growth_min, q.gen2_growth_max,
                           q.loh_growth_min, q.loh_growth_max);
   }
+  if (!p.marks.empty()) {
+    absl::StrAppend(&out, "\nMarks\n");
+    size_t shown = 0;
+    for (const auto& [time_s, name] : p.marks) {
+      if (++shown > 50) {
+        absl::StrAppendFormat(&out, "  ... %d more (all in --json)\n", p.marks.size() - 50);
+        break;
+      }
+      absl::StrAppendFormat(&out, "  %10.6f s  %s\n", time_s, name);
+    }
+  }
   for (const auto& [unit, n] : p.counters) {
     if (n == 0) continue;
     absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.4g allocations, %s\n", unit, HumanCount(n),

@@ -147,6 +147,14 @@ ALLOCPROF_EXPORT void allocprof_hook_pool_return(uint32_t pool, uint64_t size, i
   });
 }
 
+ALLOCPROF_EXPORT void allocprof_hook_mark(const char* name) {
+  Record(false, [&](RecordEncoder& enc, uint64_t now, uint32_t) {
+    enc.Tag(RecordTag::kMark);
+    enc.Time(now);
+    enc.String(name ? name : "", 256);
+  });
+}
+
 ALLOCPROF_EXPORT void allocprof_hook_count(const char* unit, uint64_t n) {
   Record(false, [&](RecordEncoder& enc, uint64_t now, uint32_t) {
     uint32_t id = CounterId(unit);

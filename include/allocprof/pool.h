@@ -12,6 +12,7 @@
  *   allocprof_pool_rent_end(id, requested, granted, outcome);
  *   allocprof_pool_return(id, size, outcome);       when an array comes back (kept or dropped)
  *   allocprof_count("messages", n);                 units of work, for "allocations per message"
+ *   allocprof_mark("warmup-done");                   a named point in time
  * Thread-safety: all calls are thread-safe; a rent's begin and end must be on the same thread.
  */
 #ifndef ALLOCPROF_POOL_H_
@@ -47,6 +48,7 @@ extern void allocprof_hook_pool_rent_end(uint32_t pool, uint64_t requested, uint
     __attribute__((weak));
 extern void allocprof_hook_pool_return(uint32_t pool, uint64_t size, int outcome) __attribute__((weak));
 extern void allocprof_hook_count(const char* unit, uint64_t n) __attribute__((weak));
+extern void allocprof_hook_mark(const char* name) __attribute__((weak));
 
 /* Returns the pool's id for the calls below (0 without the shim; pass it on regardless). */
 static inline uint32_t allocprof_pool_register(const char* name, uint64_t max_block, uint32_t slots_per_bucket) {
@@ -64,6 +66,10 @@ static inline void allocprof_pool_return(uint32_t pool, uint64_t size, enum allo
 }
 static inline void allocprof_count(const char* unit, uint64_t n) {
   if (allocprof_hook_count) allocprof_hook_count(unit, n);
+}
+/* Names a point in time ("warmup-done"); the analyzer lists marks with their times. */
+static inline void allocprof_mark(const char* name) {
+  if (allocprof_hook_mark) allocprof_hook_mark(name);
 }
 
 #ifdef __cplusplus

@@ -231,6 +231,8 @@ enum class RecordTag : uint8_t {
   kCounterName = 0x8f,
   // t | counter | n
   kCount = 0x90,
+  // t | str name   (allocprof_mark: a point in time the program names)
+  kMark = 0x91,
 };
 
 enum class UnwindMode : uint8_t { kNone = 0, kFramePointer = 1, kLibunwind = 2 };

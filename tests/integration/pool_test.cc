@@ -29,6 +29,10 @@ TEST(Pools, ScriptedPoolFiguresAreExact) {
   EXPECT_EQ(p["dropped"]["full"], 5);
   EXPECT_EQ(p["dropped"]["oversize"], 5);
   EXPECT_EQ(doc["counters"]["messages"], 50);
+  ASSERT_EQ(doc["marks"].size(), 2u);
+  EXPECT_EQ(doc["marks"][0]["name"], "warmup-done");
+  EXPECT_EQ(doc["marks"][1]["name"], "steady-state-done");
+  EXPECT_LE(doc["marks"][0]["time_s"].get<double>(), doc["marks"][1]["time_s"].get<double>());
   EXPECT_GT(doc["per_unit"]["messages"]["allocations"].get<double>(), 0);
   // The fall-through stacks are the rents' stacks: main of pool_user.
   ASSERT_FALSE(p["top_fallthrough_stacks"].empty());

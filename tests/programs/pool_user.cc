@@ -16,6 +16,7 @@ void* volatile g_sink;
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 1;
   uint32_t pool = allocprof_pool_register("scripted", 1024, 2);
+  allocprof_mark("warmup-done");
   for (int i = 0; i < rounds; ++i) {
     {
       allocprof::RentScope rent(pool, 100);
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     free(g_sink);
     allocprof_count("messages", 10);
   }
+  allocprof_mark("steady-state-done");
   printf("pool rounds %d (pool id %u)\n", rounds, pool);
   return 0;
 }
