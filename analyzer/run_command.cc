@@ -128,7 +128,7 @@ int RunCommand(int argc, char** argv) {
   args.Option("--depth", true, "frames kept per stack, 1..1024 (default 64)");
   args.Option("--buffer", true, "per-thread buffer, e.g. 128KiB (default), 16KiB..8MiB");
   args.Option("--flush-ms", true, "idle buffers are flushed this often (default 200; 0 = only when full)");
-  args.Option("--zstd-level", true, "compression level of trace chunks, 0 = none (default 1)");
+  args.Option("--zstd-level", true, "compression level of trace chunks, 0 = none, negative = zstd's fast modes (default 1)");
   args.Option("--no-follow", false, "do not trace programs that CMD execs");
   args.Option("--force", false, "replace an existing trace file");
   args.Option("-q,--quiet", false, "no messages from allocprof on stderr");
@@ -156,13 +156,18 @@ int RunCommand(int argc, char** argv) {
     const char* flag;
     uint32_t lo, hi;
   };
-  for (const Range& r : {Range{"--depth", 1, 1024}, Range{"--flush-ms", 0, 60000}, Range{"--zstd-level", 0, 19}}) {
+  for (const Range& r : {Range{"--depth", 1, 1024}, Range{"--flush-ms", 0, 60000}}) {
     uint32_t v;
     if (args.Has(r.flag) && (!absl::SimpleAtoi(args.Get(r.flag), &v) || v < r.lo || v > r.hi)) {
       fprintf(stderr, "allocprof run: %s must be a number in %u..%u (got '%s')\n", r.flag, r.lo, r.hi,
               args.Get(r.flag).c_str());
       return kExitUsage;
     }
+  }
+  if (int level; args.Has("--zstd-level") &&
+                 (!absl::SimpleAtoi(args.Get("--zstd-level"), &level) || level < -50 || level > 19)) {
+    fprintf(stderr, "allocprof run: --zstd-level must be -50..19 (got '%s')\n", args.Get("--zstd-level").c_str());
+    return kExitUsage;
   }
   if (args.Has("--buffer")) {
     uint64_t bytes;

@@ -62,9 +62,14 @@ void ApplyOption(const char* entry) {
     if (ParseUint(value, &n) && n >= (16u << 10) && n <= (8u << 20)) g_options.buffer_bytes = static_cast<uint32_t>(n);
     else LogError("ALLOCPROF_BUFFER must be 16KiB..8MiB; using 128KiB");
   } else if (is("ALLOCPROF_FLUSH_MS")) {
-    if (ParseUint(value, &n) && n >= 1 && n <= 60000) g_options.flush_interval_ms = static_cast<uint32_t>(n);
+    // 0: no flush thread (buffers go out when full and at exit).
+    if (ParseUint(value, &n) && n <= 60000) g_options.flush_interval_ms = static_cast<uint32_t>(n);
   } else if (is("ALLOCPROF_ZSTD_LEVEL")) {
-    if (ParseUint(value, &n) && n <= 19) g_options.compression_level = static_cast<int>(n);
+    // Negative levels are zstd's fast modes.
+    bool negative = value[0] == '-';
+    if (ParseUint(value + negative, &n) && n <= (negative ? 50u : 19u)) {
+      g_options.compression_level = negative ? -static_cast<int>(n) : static_cast<int>(n);
+    }
   } else if (is("ALLOCPROF_ROOT_PID")) {
     if (ParseUint(value, &n)) g_options.root_pid = static_cast<int>(n);
   } else if (is("ALLOCPROF_FOLLOW")) {

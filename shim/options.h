@@ -19,7 +19,7 @@ struct Options {
   uint32_t max_depth;            // ALLOCPROF_DEPTH, frames kept per stack (default 64)
   uint32_t buffer_bytes;         // ALLOCPROF_BUFFER, per-thread chunk size (KiB/MiB suffixes)
   uint32_t flush_interval_ms;    // ALLOCPROF_FLUSH_MS, idle buffers are flushed this often
-  int compression_level;         // ALLOCPROF_ZSTD_LEVEL, 0 disables compression
+  int compression_level;         // ALLOCPROF_ZSTD_LEVEL, 0 disables compression, < 0: zstd fast modes
   int root_pid;                  // ALLOCPROF_ROOT_PID, the process that owns the plain output name
   bool follow;                   // ALLOCPROF_FOLLOW=0 stops exec'd children from being traced
   bool force;                    // ALLOCPROF_FORCE=1 lets the root process replace its output file

@@ -172,7 +172,7 @@ void FlushLocked(ThreadState* t, uint64_t now) {
     size_t stored = 0;
     int level = GetOptions().compression_level;
     // Small chunks (thread start, exit) are not worth a compression context.
-    if (level > 0 && raw >= 4096) {
+    if (level != 0 && raw >= 4096) {
       if (!t->zstd) {
         ZSTD_CCtx* cctx = ZSTD_createCCtx();
         if (cctx) ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
