@@ -110,4 +110,4 @@ clean:
 .PHONY: all demo install clean asan ubsan tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
--include tests/stress/stress.mk
+include tests/stress/stress.mk

@@ -185,6 +185,7 @@ int DumpCommand(int argc, char** argv) {
   uint64_t records = 0;
   bool malformed = false;
   bool ended = false;
+  bool exec_seen = false;
   while ((*file)->Next(&chunk)) {
     if (!summary) dumper.Chunk(chunk);
     {
@@ -197,7 +198,10 @@ int DumpCommand(int argc, char** argv) {
     RecordDecoder decoder(chunk, is_thread ? &histories[chunk.header.thread] : nullptr);
     while (decoder.Next(&record)) {
       ++records;
-      ended |= record.kind == RecordKind::kEnd;
+      // The image that exec'd ends its trace with the exec record; a failed exec is followed by more.
+      if (record.kind == RecordKind::kEnd || record.kind == RecordKind::kExec) ended = true;
+      else if (record.kind == RecordKind::kAlloc || record.kind == RecordKind::kFree) ended = ended && !exec_seen;
+      exec_seen |= record.kind == RecordKind::kExec;
       ++by_kind[static_cast<int>(record.kind)];
       if (record.kind == RecordKind::kAlloc || record.kind == RecordKind::kFree) ++by_entry[static_cast<int>(record.entry)];
       if (!summary) dumper.Record(record);

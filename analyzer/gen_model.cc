@@ -61,26 +61,27 @@ GenModel::GenModel(const GenParameters& parameters, uint64_t origin_ns)
 
 void GenModel::OnAlloc(uint64_t time, uint64_t addr, uint64_t size) {
   auto [obj, inserted] = objects_.TryEmplace(addr, Object{});
-  if (!inserted) {
-    // The trace missed this address's free: the old object is garbage from now on.
-    GenIndex g = GenOf(*obj);
-    live_[g] -= obj->size;
-    dead_[g] += obj->size;
-  }
+  // The trace missed this address's free: the old object is garbage from now on.
+  if (!inserted) Release(*obj);
   obj->size = size;
   // Collect never touches objects_, so `obj` stays valid across it.
+  Place(time, *obj);
+}
+
+void GenModel::Place(uint64_t time, Object& obj) {
+  uint64_t size = obj.size;
   if (size >= params_.loh_threshold) {
     loh_bytes_ += size;
     ++loh_allocations_;
     meter_[kGenLoh] += size;
     if (meter_[kGenLoh] >= budget_[kGenLoh]) Collect(time, /*loh_triggered=*/true);
-    obj->epoch = kLohEpoch;
+    obj.epoch = kLohEpoch;
     live_[kGenLoh] += size;
   } else {
     soh_bytes_ += size;
     meter_[kGen0] += size;
     if (meter_[kGen0] >= budget_[kGen0]) Collect(time, /*loh_triggered=*/false);
-    obj->epoch = collections_;
+    obj.epoch = collections_;
     live_[kGen0] += size;
   }
 }
@@ -88,9 +89,7 @@ void GenModel::OnAlloc(uint64_t time, uint64_t addr, uint64_t size) {
 void GenModel::OnFree(uint64_t addr) {
   Object* obj = objects_.Find(addr);
   if (!obj) return;  // allocated before the trace began, or its allocation was lost
-  GenIndex g = GenOf(*obj);
-  live_[g] -= obj->size;
-  dead_[g] += obj->size;
+  Release(*obj);
   objects_.Erase(obj);
 }
 

@@ -142,6 +142,18 @@ class GenModel : public EventSink {
     else OnAlloc(e.time, e.addr, e.size);
   }
 
+  // For a caller that keeps its own table of live objects (the heap pass does; one table lookup
+  // per event instead of two): an allocation returns the epoch to keep with the object, and its
+  // free gives size and epoch back. Do not mix with OnEvent on one model.
+  uint64_t AllocExternal(uint64_t time, uint64_t size) {
+    if (time > last_time_) last_time_ = time;
+    Object o;
+    o.size = size;
+    Place(time, o);
+    return o.epoch;
+  }
+  void FreeExternal(uint64_t size, uint64_t epoch) { Release(Object{size, epoch}); }
+
   // Call once, after the last event. `end_ns` (absolute) ends the run; the last event's time is
   // used when it is later.
   GenResult Finish(uint64_t end_ns);
@@ -175,6 +187,14 @@ class GenModel : public EventSink {
   }
   void OnAlloc(uint64_t time, uint64_t addr, uint64_t size);
   void OnFree(uint64_t addr);
+  // Charges a new object (size set) to its budget, collecting first if that runs out; sets epoch.
+  void Place(uint64_t time, Object& obj);
+  // A freed object's bytes move from live to freed-not-yet-collected in its generation.
+  void Release(const Object& obj) {
+    GenIndex g = GenOf(obj);
+    live_[g] -= obj.size;
+    dead_[g] += obj.size;
+  }
   [[gnu::noinline]] void Collect(uint64_t time, bool loh_triggered);
   uint64_t Derive(GenIndex g, uint64_t survivors, uint64_t collected) const;
   void Record(const GenCollection& c);

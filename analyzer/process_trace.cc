@@ -296,6 +296,7 @@ class CatalogBuilder {
         break;
       case RecordKind::kExec:
         c_->execs.push_back(r_.text);
+        c_->last_exec_time = r_.time;
         Seen(r_.time);
         break;
       case RecordKind::kFork:
@@ -369,6 +370,11 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   if (progress) progress(file_size, file_size);
   reader.join();
   merger.Finish();
+  // A process that exec'd ends its trace with the exec record (its new image writes another
+  // trace): nothing after it means the image was replaced, not killed.
+  if (!catalog->ended_cleanly && !catalog->execs.empty() && catalog->last_exec_time >= catalog->last_time) {
+    catalog->ended_cleanly = true;
+  }
   std::stable_sort(catalog->marks.begin(), catalog->marks.end(),
                    [](const ProcessCatalog::Mark& a, const ProcessCatalog::Mark& b) { return a.time < b.time; });
   catalog->out_of_order_events = merger.out_of_order();

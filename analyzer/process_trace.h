@@ -81,8 +81,9 @@ struct ProcessCatalog {
   std::string path;
   bool has_process = false;
   ProcessInfo process;
-  bool ended_cleanly = false;     // a kEnd record was seen
+  bool ended_cleanly = false;     // a kEnd record was seen, or the trace ends with an exec
   std::vector<std::string> execs;  // paths the process exec'd (last one replaced it)
+  uint64_t last_exec_time = 0;
   absl::flat_hash_map<uint32_t, ThreadInfo> threads;
   std::vector<ModuleInfo> modules;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> stacks;

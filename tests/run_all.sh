@@ -47,6 +47,18 @@ if [ "$rc" -ne 0 ]; then
 fi
 rm -f "$log"
 
+# Real programs under the shim, short sizes (make stress runs the full matrix and rewrites
+# docs/reliability.md; this one writes its table into the build directory).
+echo "== stress (real programs, short)"
+if bash tests/stress/run.sh "$build" --short > "$build/stress-short.log" 2>&1; then
+  tail -1 "$build/stress-short.log"
+  passed=$((passed + 1))
+else
+  cat "$build/stress-short.log"
+  failed=$((failed + 1))
+  status=1
+fi
+
 # A short, seeded libFuzzer pass over the reader (the full one is `make fuzz`).
 echo "== fuzz (trace reader and diff JSON input, short)"
 if make --no-print-directory fuzz-smoke BUILD="$build" > "$build/fuzz-smoke.log" 2>&1; then

@@ -108,6 +108,11 @@ TEST(RealPrograms, ShellPipelineWithManyForks) {
   Comparison c = Compare(dir, {"bash", "-c", "for i in $(seq 1 20); do echo $i; done | sort -n | tail -3 | wc -l"});
   ExpectSameBehaviourAndCleanTrace(c, 10);
   EXPECT_GE(dir.Files().size(), 10u) << "every forked/exec'd process wrote its own trace";
+  // Every trace of the tree ends cleanly: with an end record, or with the exec that replaced it.
+  for (const auto& f : dir.Files()) {
+    TraceSummary s = Summarize(dir / f);
+    EXPECT_TRUE(s.catalog.ended_cleanly) << f;
+  }
 }
 
 }  // namespace
