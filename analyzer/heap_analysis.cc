@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include <unistd.h>
+
 namespace allocprof {
 namespace {
 
@@ -78,11 +80,34 @@ void HeapAnalysis::OnEvent(const Event& e) {
     if (e.time < origin_) origin_ = e.time;
     timeline_ = std::make_unique<Timeline>(origin_);
     totals_.first_event_ns = e.time;
+    StartGen();
   }
   totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
   if (e.is_free) OnFree(e);
   else OnAlloc(e);
 }
+
+// The Gen0 budget derives from the last-level cache of the machine the trace was recorded on.
+void HeapAnalysis::StartGen() {
+  GenParameters p = options_.gen;
+  p.loh_threshold = options_.large_object_bytes;
+  if (p.llc_bytes == 0 && catalog_ && catalog_->has_process && catalog_->process.llc_bytes) {
+    p.llc_bytes = catalog_->process.llc_bytes;
+    llc_source_ = "recorded with the trace";
+  } else if (p.llc_bytes == 0) {
+    long here = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    p.llc_bytes = here > 0 ? static_cast<uint64_t>(here) : 0;
+    llc_source_ = here > 0 ? "of this machine (the trace does not record it)" : "unknown (256 KiB assumed)";
+  } else {
+    llc_source_ = "given with --llc";
+  }
+  gen_ = std::make_unique<GenModel>(p, origin_);
+}
+
+namespace {
+uint32_t Epoch32(uint64_t epoch) { return epoch > 0xfffffffeull ? ~uint32_t{0} : static_cast<uint32_t>(epoch); }
+uint64_t Epoch64(uint32_t epoch) { return epoch == ~uint32_t{0} ? ~uint64_t{0} : epoch; }
+}  // namespace
 
 void HeapAnalysis::OnAlloc(const Event& e) {
   if (e.addr == 0) return;  // address lost with a damaged chunk: counted, cannot join the live set
@@ -91,6 +116,7 @@ void HeapAnalysis::OnAlloc(const Event& e) {
     // The trace missed this block's free (it cannot happen with a complete trace): forget the old
     // block so the live set stays honest.
     LiveBlock old = *block;
+    gen_->FreeExternal(old.size, Epoch64(old.gen_epoch));
     live_bytes_ -= static_cast<int64_t>(old.size);
     StackStats& os = Stack(old.stack_id);
     Touch(os);
@@ -98,6 +124,7 @@ void HeapAnalysis::OnAlloc(const Event& e) {
     os.live_bytes -= old.size;
     *block = LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread};
   }
+  block->gen_epoch = Epoch32(gen_->AllocExternal(e.time, e.size));
   StackStats& s = Stack(e.stack_id);
   Touch(s);
   ++s.live_count;
@@ -125,6 +152,7 @@ void HeapAnalysis::OnFree(const Event& e) {
   }
   LiveBlock b = *found;
   live_.Erase(found);
+  gen_->FreeExternal(b.size, Epoch64(b.gen_epoch));
   totals_.bytes_freed += b.size;
   live_bytes_ -= static_cast<int64_t>(b.size);
   StackStats& s = Stack(b.stack_id);

@@ -102,17 +102,24 @@ class HeapAnalysis : public EventSink {
   std::vector<SizeClassCount> SizeClasses() const;
   const absl::flat_hash_map<MismatchKey, uint64_t>& mismatches() const { return mismatches_; }
   const Timeline& timeline() const { return *timeline_; }
+  // The Gen-style model, fed from this pass's own live set (one lookup per event for both).
+  bool has_gen() const { return gen_ != nullptr; }
+  GenResult FinishGen(uint64_t end_ns) { return gen_ ? gen_->Finish(end_ns) : GenResult{}; }
+  const std::string& gen_llc_source() const { return llc_source_; }
   uint64_t origin_ns() const { return origin_; }
 
  private:
-  // 24 bytes: the live map is the analyzer's hottest memory, so keep its slots at 32 bytes.
+  // The live map is the analyzer's hottest memory: keep its values small.
   struct LiveBlock {
     uint64_t size : 56 = 0;
     uint64_t entry : 8 = 0;  // format::EntryPoint
     uint64_t time = 0;
     uint32_t stack_id = 0;
     uint32_t thread = 0;
+    uint32_t gen_epoch = 0;  // the Gen model's epoch for this object (kLohEpoch32: large object)
   };
+  static constexpr uint32_t kLohEpoch32 = ~uint32_t{0};
+  void StartGen();
   StackStats& Stack(uint32_t id);
   // Brings a stack's peak snapshot up to date before its live bytes change.
   void Touch(StackStats& s);
@@ -125,6 +132,8 @@ class HeapAnalysis : public EventSink {
   const ProcessCatalog* catalog_;
   uint64_t origin_ = 0;
   std::unique_ptr<Timeline> timeline_;
+  std::unique_ptr<GenModel> gen_;
+  std::string llc_source_;
   HeapTotals totals_;
   int64_t live_bytes_ = 0;
   uint32_t peak_epoch_ = 0;

@@ -81,43 +81,6 @@ std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t S
   return out;
 }
 
-// The Gen-style model starts at the process's first event, when the trace has told us its start
-// time and cache size.
-class GenSink : public EventSink {
- public:
-  GenSink(const AnalysisOptions& options, const ProcessCatalog* catalog) : options_(options), catalog_(catalog) {}
-  void OnEvent(const Event& e) override {
-    if (!model_) Start(e.time);
-    model_->OnEvent(e);
-  }
-  bool started() const { return model_ != nullptr; }
-  GenResult Finish(uint64_t end_ns) { return model_ ? model_->Finish(end_ns) : GenResult{}; }
-  const std::string& llc_source() const { return llc_source_; }
-
- private:
-  void Start(uint64_t first_time) {
-    GenParameters p = options_.gen;
-    p.loh_threshold = options_.large_object_bytes;
-    if (p.llc_bytes == 0 && catalog_->has_process && catalog_->process.llc_bytes) {
-      p.llc_bytes = catalog_->process.llc_bytes;
-      llc_source_ = "recorded with the trace";
-    } else if (p.llc_bytes == 0) {
-      long here = sysconf(_SC_LEVEL3_CACHE_SIZE);
-      p.llc_bytes = here > 0 ? static_cast<uint64_t>(here) : 0;
-      llc_source_ = here > 0 ? "of this machine (the trace does not record it)" : "unknown (256 KiB assumed)";
-    } else {
-      llc_source_ = "given with --llc";
-    }
-    uint64_t origin = catalog_->has_process ? std::min(catalog_->process.start_monotonic_ns, first_time) : first_time;
-    model_ = std::make_unique<GenModel>(p, origin);
-  }
-
-  const AnalysisOptions& options_;
-  const ProcessCatalog* catalog_;
-  std::unique_ptr<GenModel> model_;
-  std::string llc_source_;
-};
-
 // Feeds the ordered passes; the order-independent part goes to the heap pass only.
 class FanoutSink : public EventSink {
  public:
@@ -185,7 +148,7 @@ std::vector<ReportPool> BuildPools(const PoolAnalysis& pools, const ProcessCatal
 }
 
 ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalog, HeapAnalysis& heap,
-                           const PoolAnalysis& pools, GenSink& gen, const AnalysisOptions& options) {
+                           const PoolAnalysis& pools, const AnalysisOptions& options) {
   ProcessReport r;
   r.file = path;
   r.process = catalog.process;
@@ -261,10 +224,10 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   for (const auto& m : catalog.marks) {
     r.marks.push_back({m.time > r.origin_ns ? static_cast<double>(m.time - r.origin_ns) / 1e9 : 0.0, m.name});
   }
-  if (gen.started()) {
+  if (heap.has_gen()) {
     r.has_gen = true;
-    r.gen = gen.Finish(end);
-    r.llc_source = gen.llc_source();
+    r.gen = heap.FinishGen(end);
+    r.llc_source = heap.gen_llc_source();
   }
   for (const auto& [id, n] : pools.counts()) {
     auto name = catalog.counters.find(id);
@@ -296,9 +259,9 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     ProcessCatalog catalog;
     HeapAnalysis heap(options, &catalog);
     PoolAnalysis pools(&catalog, options.pool_target_hit_rate);
-    GenSink gen(options, &catalog);
-    // (A third thread for the Gen model measured slower on two cores: see bench/README.md.)
-    FanoutSink sink(&heap, {&pools, &gen});
+    // The Gen model rides on the heap pass's live set (a third thread for it measured slower on
+    // two cores: see bench/README.md).
+    FanoutSink sink(&heap, {&pools});
     ProgressFn progress;
     if (show_progress) {
       progress = [&path](uint64_t done, uint64_t total) {
@@ -310,7 +273,7 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     if (!st.ok()) return st;
     heap.Finish();
     pools.Finish();
-    report.processes.push_back(BuildProcess(path, catalog, heap, pools, gen, options));
+    report.processes.push_back(BuildProcess(path, catalog, heap, pools, options));
   }
   report.analysis_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
