@@ -394,6 +394,29 @@ TEST(Run, NeverOverwritesOrFollowsSymlinksWithoutForce) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+TEST(Run, HostileOutputPaths) {
+  TempDir dir;
+  // Spaces and a newline in the name: taken literally, never through a shell.
+  std::string odd = dir / "a trace\nwith newline";
+  RunResult r = RunTraced(odd, {Program("entry_points"), "malloc", "10"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  TraceSummary s = Summarize(odd);
+  EXPECT_TRUE(s.read_ok) << s.error;
+  EXPECT_EQ(s.Entry(EntryPoint::kMalloc) >= 10, true);
+  // An unwritable directory: the program still runs, unharmed; the shim says why it cannot trace.
+  std::string locked = dir / "locked";
+  ASSERT_EQ(mkdir(locked.c_str(), 0500), 0);
+  if (geteuid() == 0) {
+    // root writes anywhere: make the directory unusable another way (a file where the dir should be).
+    rmdir(locked.c_str());
+    { std::ofstream(locked) << "not a directory"; }
+  }
+  r = RunTraced(locked + "/t.trace", {Program("entry_points"), "malloc", "10"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok malloc 10\n");
+  EXPECT_NE(r.err.find("cannot create trace file"), std::string::npos) << r.err;
+}
+
 TEST(Run, ReturnsTheProgramsExitCode) {
   TempDir dir;
   RunResult r = RunTraced(Trace(dir), {"sh", "-c", "exit 7"});
