@@ -10,12 +10,15 @@
 // byte per 4 KiB page for larger blocks. Each freed block is read back into a checksum, so the
 // optimizer cannot drop the work, and the checksum is the same under every profiler.
 //
-// Usage: churn [--threads N] [--allocs N] [--window N] [--seed N] [--large-permille N]
+// Usage: churn [--threads N] [--allocs N] [--window N] [--seed N] [--large-permille N] [--min-seconds S]
+//   --min-seconds S: each thread repeats its share of the allocations until S seconds have passed;
+//   the line printed at the end gives the allocations actually made.
 //   --large-permille N: allocations per 1000 that are 1..4 MiB (default 1; 0..99). With 0 the
 //   kernel's page faults no longer dominate the run (see bench/README.md).
 // Prints: churn: threads=N allocs=N checksum=HEX
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -33,6 +36,7 @@ struct Options {
     uint64_t window = 4096;
     uint64_t seed = 42;
     uint64_t large_permille = 1;
+    uint64_t min_seconds = 0;  // repeat each thread's allocations until this much time has passed
 };
 
 [[noreturn]] void usage(const char* msg) {
@@ -124,20 +128,25 @@ __attribute__((noinline)) void acquire(Slot& s, size_t size, Kind kind, unsigned
     s.kind = kind;
 }
 
-uint64_t worker(unsigned index, uint64_t count, const Options& opt) {
+uint64_t worker(unsigned index, uint64_t count, const Options& opt, uint64_t* rounds) {
     Rng seeder{opt.seed * 0x100000001b3ULL + index};
     Rng rng{seeder.next()};
     std::vector<Slot> ring(opt.window);
     uint64_t sum = 0;
     size_t slot = 0;
-    for (uint64_t i = 0; i < count; ++i) {
-        Slot& s = ring[slot];
-        if (s.p != nullptr) sum += release(s);
-        size_t size = pick_size(rng, opt.large_permille);
-        Kind kind = pick_kind(rng);
-        acquire(s, size, kind, static_cast<unsigned char>(rng.next()));
-        if (++slot == ring.size()) slot = 0;
-    }
+    auto start = std::chrono::steady_clock::now();
+    *rounds = 0;
+    do {
+        for (uint64_t i = 0; i < count; ++i) {
+            Slot& s = ring[slot];
+            if (s.p != nullptr) sum += release(s);
+            size_t size = pick_size(rng, opt.large_permille);
+            Kind kind = pick_kind(rng);
+            acquire(s, size, kind, static_cast<unsigned char>(rng.next()));
+            if (++slot == ring.size()) slot = 0;
+        }
+        ++*rounds;
+    } while (std::chrono::steady_clock::now() - start < std::chrono::seconds(opt.min_seconds));
     for (Slot& s : ring)
         if (s.p != nullptr) sum += release(s);
     return sum;
@@ -155,6 +164,7 @@ int main(int argc, char** argv) {
         else if (a == "--window") opt.window = parse_u64("--window", v), ++i;
         else if (a == "--seed") opt.seed = parse_u64("--seed", v), ++i;
         else if (a == "--large-permille") opt.large_permille = parse_u64("--large-permille", v), ++i;
+        else if (a == "--min-seconds") opt.min_seconds = parse_u64("--min-seconds", v), ++i;
         else if (a == "-h" || a == "--help") usage("allocation churn benchmark");
         else usage("unknown argument");
     }
@@ -163,14 +173,20 @@ int main(int argc, char** argv) {
     if (opt.large_permille > 99) usage("--large-permille must be 0..99");
 
     std::vector<uint64_t> sums(opt.threads, 0);
+    std::vector<uint64_t> rounds(opt.threads, 0);
     std::vector<std::thread> threads;
     threads.reserve(opt.threads);
+    uint64_t total = 0;
+    std::vector<uint64_t> counts(opt.threads);
     for (unsigned t = 0; t < opt.threads; ++t) {
         // The allocations are split as evenly as possible; the first threads take the remainder.
-        uint64_t count = opt.allocs / opt.threads + (t < opt.allocs % opt.threads ? 1 : 0);
-        threads.emplace_back([&sums, &opt, t, count] { sums[t] = worker(t, count, opt); });
+        counts[t] = opt.allocs / opt.threads + (t < opt.allocs % opt.threads ? 1 : 0);
+        uint64_t count = counts[t];
+        threads.emplace_back([&sums, &rounds, &opt, t, count] { sums[t] = worker(t, count, opt, &rounds[t]); });
     }
     for (auto& th : threads) th.join();
+    for (unsigned t = 0; t < opt.threads; ++t) total += counts[t] * rounds[t];
+    opt.allocs = total;  // with --min-seconds, what was actually done
 
     uint64_t checksum = 0xcbf29ce484222325ULL;
     for (uint64_t s : sums) checksum = (checksum ^ s) * 0x100000001b3ULL;

@@ -324,6 +324,38 @@ churn_case() {
 }
 churn_case
 
+# 9b. sustained load (full run only): 8 threads for at least 30 s under the shim; the program
+# prints how many allocations it made, and the trace must hold exactly that many (plus baseline).
+load30_case() {
+  local c=$WORK/load30 why=()
+  mkdir -p "$c/trace" "$c/base"
+  local args=(--threads 8 --large-permille 0 --allocs $((8 * CHURN_PER_THREAD)))
+  run_cmd "$c/r" "$c" "$NULL_IN" /usr/bin/time -f '%M' -o "$c/r.rss" "$AP" run -q -o "$c/trace/t" -- \
+    "$BUILD/bench/churn" "${args[@]}" --min-seconds 30
+  run_cmd "$c/b" "$c" "$NULL_IN" "$AP" run -q -o "$c/base/t" -- "$BUILD/bench/churn" --threads 8 --allocs 0
+  [[ $(cat "$c/r.rc") == 0 ]] || why+=("exit code $(cat "$c/r.rc")")
+  local n
+  n=$(sed -n 's/.*allocs=\([0-9]*\).*/\1/p' "$c/r.out")
+  analyze_dir "$c/trace" 0
+  analyze_dir "$c/base" 0
+  local f a fr e fou lk fail bad ne bf ba bfr be bfou blk bfail bbad bne
+  read -r f a fr e fou lk fail bad ne _ _ <"$c/trace/summary"
+  read -r bf ba bfr be bfou blk bfail bbad bne _ _ <"$c/base/summary"
+  [[ $fail == 0 && $bad == 0 ]] || why+=("analyze: $(head -2 "$c/trace/problems" | tr '\n' ' ')")
+  [[ $fou == 0 ]] || why+=("frees_of_unknown=$fou")
+  [[ -n $n && $((e - be)) == $((2 * n)) ]] || why+=("workload events $((e - be)) != 2 x ${n:-?}")
+  local rrss details
+  rrss=$(tail -1 "$c/r.rss")
+  details="${n:-?} allocations in $(cat "$c/r.time")s traced: $e events = 2 x $n + baseline $be; peak RSS $((rrss / 1024)) MiB"
+  if [[ ${#why[@]} == 0 ]]; then
+    record load30 "bench/churn --min-seconds 30: 8 threads allocating for at least 30 s, exact event count" PASS "$e" "-" "$(cat "$c/r.time")" "$details"
+  else
+    local IFS='; '
+    record load30 "bench/churn 8 threads for 30 s" FAIL "$e" "-" "$(cat "$c/r.time")" "${why[*]}; $details"
+  fi
+}
+[[ $SHORT == 1 ]] || load30_case
+
 # 10. faults: killed by SIGKILL, SIGSEGV, SIGABRT mid-run; disk full
 if g++ -O1 -o "$BUILD/stress/crasher" "$ROOT/tests/stress/crasher.cc" 2>"$WORK/gxx2.err"; then
   for sig in KILL SEGV ABRT; do
