@@ -10,6 +10,21 @@ namespace {
 double Seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 double RelSeconds(uint64_t t, uint64_t origin) { return t > origin ? Seconds(t - origin) : 0; }
 
+void WriteSawtooth(JsonWriter& j, bool found, double period_s, double amplitude_bytes) {
+  j.Key("found").Bool(found);
+  j.Key("period_s");
+  found ? j.Double(period_s) : j.Null();
+  j.Key("amplitude_bytes");
+  found ? j.Double(amplitude_bytes) : j.Null();
+}
+
+void WriteFallthrough(JsonWriter& j, const uint64_t (&by_kind)[3]) {
+  static const char* kKinds[] = {"oversize", "exhausted", "fill"};
+  j.Key("fallthrough").BeginObject();
+  for (int k = 0; k < 3; ++k) j.Key(kKinds[k]).Uint(by_kind[k]);
+  j.EndObject();
+}
+
 void WriteFrames(JsonWriter& j, const std::vector<ReportFrame>& frames) {
   j.Key("frames").BeginArray();
   for (const auto& f : frames) {
@@ -146,14 +161,7 @@ void WriteGen(JsonWriter& j, const ProcessReport& p) {
   }
   j.EndArray();
   j.Key("sawtooth").BeginObject();
-  j.Key("found").Bool(g.sawtooth.found);
-  if (g.sawtooth.found) {
-    j.Key("period_s").Double(g.sawtooth.period_s);
-    j.Key("amplitude_bytes").Double(g.sawtooth.amplitude_bytes);
-  } else {
-    j.Key("period_s").Null();
-    j.Key("amplitude_bytes").Null();
-  }
+  WriteSawtooth(j, g.sawtooth.found, g.sawtooth.period_s, g.sawtooth.amplitude_bytes);
   j.EndObject();
   j.Key("parameters").BeginObject();
   j.Key("llc_bytes").Uint(q.llc_bytes);
@@ -235,14 +243,7 @@ std::string RenderJson(const AnalysisReport& report) {
   }
   j.EndArray();
   j.Key("sawtooth").BeginObject();
-  j.Key("found").Bool(root.sawtooth.found);
-  if (root.sawtooth.found) {
-    j.Key("period_s").Double(root.sawtooth.period_s);
-    j.Key("amplitude_bytes").Double(root.sawtooth.amplitude_bytes);
-  } else {
-    j.Key("period_s").Null();
-    j.Key("amplitude_bytes").Null();
-  }
+  WriteSawtooth(j, root.sawtooth.found, root.sawtooth.period_s, root.sawtooth.amplitude_bytes);
   j.Key("correlation").Double(root.sawtooth.correlation);
   j.EndObject();
   j.Key("mismatched_frees").BeginObject();
@@ -260,7 +261,6 @@ std::string RenderJson(const AnalysisReport& report) {
   j.EndObject();
 
   if (root.has_gen) WriteGen(j, root);
-  static const char* kKinds[] = {"oversize", "exhausted", "fill"};
   j.Key("pools").BeginArray();
   for (const auto& p : root.pools) {
     j.BeginObject();
@@ -270,9 +270,7 @@ std::string RenderJson(const AnalysisReport& report) {
     j.Key("rents").Uint(p.rents);
     j.Key("hits").Uint(p.hits);
     j.Key("hit_rate").Double(p.rents ? static_cast<double>(p.hits) / p.rents : 0);
-    j.Key("fallthrough").BeginObject();
-    for (int k = 0; k < 3; ++k) j.Key(kKinds[k]).Uint(p.fallthrough[k]);
-    j.EndObject();
+    WriteFallthrough(j, p.fallthrough);
     j.Key("fallthrough_bytes").Uint(p.fallthrough_bytes);
     j.Key("fallthrough_allocations").Uint(p.fallthrough_allocations);
     j.Key("dropped").BeginObject();
@@ -285,9 +283,7 @@ std::string RenderJson(const AnalysisReport& report) {
       j.Key("size").Uint(b.size);
       j.Key("rents").Uint(b.rents);
       j.Key("hits").Uint(b.hits);
-      j.Key("fallthrough").BeginObject();
-      for (int k = 0; k < 3; ++k) j.Key(kKinds[k]).Uint(b.fallthrough[k]);
-      j.EndObject();
+      WriteFallthrough(j, b.fallthrough);
       j.Key("dropped_full").Uint(b.dropped_full);
       j.Key("max_concurrent_rents").Uint(b.max_concurrent);
       j.EndObject();
@@ -298,9 +294,7 @@ std::string RenderJson(const AnalysisReport& report) {
       j.BeginObject();
       j.Key("rents").Uint(s.rents);
       j.Key("bytes").Uint(s.bytes);
-      j.Key("fallthrough").BeginObject();
-      for (int k = 0; k < 3; ++k) j.Key(kKinds[k]).Uint(s.by_kind[k]);
-      j.EndObject();
+      WriteFallthrough(j, s.by_kind);
       WriteFrames(j, s.frames);
       j.EndObject();
     }

@@ -74,27 +74,26 @@ void Timeline::Coarsen() {
 }
 
 void Timeline::OnAlloc(uint64_t time, uint64_t size, int64_t live_after) {
-  TimeWindow& w = At(time);
-  if (!w.touched) w.live_min = w.live_max = live_;
-  w.touched = true;
+  TimeWindow& w = Touch(time, live_after);
   ++w.allocations;
   w.bytes_allocated += size;
-  w.live_max = std::max(w.live_max, live_after);
-  w.live_min = std::min(w.live_min, live_after);
-  w.live_end = live_after;
-  live_ = live_after;
 }
 
 void Timeline::OnFree(uint64_t time, uint64_t size, int64_t live_after) {
-  TimeWindow& w = At(time);
-  if (!w.touched) w.live_min = w.live_max = live_;
-  w.touched = true;
+  TimeWindow& w = Touch(time, live_after);
   ++w.frees;
   w.bytes_freed += size;
+}
+
+TimeWindow& Timeline::Touch(uint64_t time, int64_t live_after) {
+  TimeWindow& w = At(time);
+  if (!w.touched) w.live_min = w.live_max = live_;  // the level the window opened at
+  w.touched = true;
   w.live_max = std::max(w.live_max, live_after);
   w.live_min = std::min(w.live_min, live_after);
   w.live_end = live_after;
   live_ = live_after;
+  return w;
 }
 
 std::vector<TimeWindow> Timeline::Fine(uint64_t end_ns) const {

@@ -46,6 +46,8 @@ class Timeline {
     return AtSlow(time);
   }
   TimeWindow& AtSlow(uint64_t time);
+  // The window of `time`, with the live level after the event applied.
+  TimeWindow& Touch(uint64_t time, int64_t live_after);
   void Coarsen();
 
   uint64_t origin_;

@@ -22,7 +22,6 @@ Options g_options = {
     .compression_level = 1,
     .root_pid = 0,
     .follow = true,
-    .force = false,
     .quiet = false,
     .fail_write_after = 0,
 };
@@ -74,8 +73,6 @@ void ApplyOption(const char* entry) {
     if (ParseUint(value, &n)) g_options.root_pid = static_cast<int>(n);
   } else if (is("ALLOCPROF_FOLLOW")) {
     g_options.follow = strcmp(value, "0") != 0;
-  } else if (is("ALLOCPROF_FORCE")) {
-    g_options.force = strcmp(value, "1") == 0;
   } else if (is("ALLOCPROF_QUIET")) {
     g_options.quiet = strcmp(value, "1") == 0;
   } else if (is("ALLOCPROF_TEST_ENOSPC_AFTER")) {

@@ -22,7 +22,6 @@ struct Options {
   int compression_level;         // ALLOCPROF_ZSTD_LEVEL, 0 disables compression, < 0: zstd fast modes
   int root_pid;                  // ALLOCPROF_ROOT_PID, the process that owns the plain output name
   bool follow;                   // ALLOCPROF_FOLLOW=0 stops exec'd children from being traced
-  bool force;                    // ALLOCPROF_FORCE=1 lets the root process replace its output file
   bool quiet;                    // ALLOCPROF_QUIET=1 silences the shim's stderr messages
   uint64_t fail_write_after;     // ALLOCPROF_TEST_ENOSPC_AFTER (tests): simulate ENOSPC after N bytes
 };

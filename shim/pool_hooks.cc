@@ -84,8 +84,7 @@ __attribute__((always_inline)) inline void Record(bool capture_stack, Write&& wr
     }
     Lock(t);
     uint64_t now = NowNs();
-    if (t->enc.NeedsFlush() || !t->enc.ControlRoom(64)) FlushLocked(t, now);
-    if (stack.needs_definition) DefineStackLocked(t, stack.id, depth, now);
+    PrepareLocked(t, stack, depth, now, /*control=*/300);  // pool names and marks are <= 256 bytes
     write(t->enc, now, stack.id);
     Unlock(t);
     AfterControlRecord(t);

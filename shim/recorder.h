@@ -74,6 +74,14 @@ inline void EncodeFree(ThreadState* t, format::EntryPoint entry, uint64_t now, u
   t->enc.Free(entry, now, addr);
 }
 
+// With t locked, before writing one record stamped `now`: room in every column (and `control`
+// bytes in the control column), and the stack defined if this process's trace lacks it.
+__attribute__((always_inline)) inline void PrepareLocked(ThreadState* t, const InternResult& stack, uint32_t depth,
+                                                         uint64_t now, size_t control = 0) {
+  if (__builtin_expect(t->enc.NeedsFlush() || (control && !t->enc.ControlRoom(control)), 0)) FlushLocked(t, now);
+  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth, now);
+}
+
 // Records into t's buffer; t is the calling thread's own state.
 __attribute__((always_inline)) inline void RecordInto(ThreadState* t, const Event& e) {
   InternResult stack{0, false};
@@ -84,8 +92,7 @@ __attribute__((always_inline)) inline void RecordInto(ThreadState* t, const Even
   }
   Lock(t);
   uint64_t now = NowNs();
-  if (__builtin_expect(t->enc.NeedsFlush(), 0)) FlushLocked(t, now);
-  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth, now);
+  PrepareLocked(t, stack, depth, now);
   if (e.is_free) EncodeFree(t, e.entry, now, e.addr);
   else EncodeAlloc(t, e.entry, now, e.addr, e.size, stack.id);
   Unlock(t);
@@ -143,8 +150,7 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
   void* result = real_call();
   int result_errno = errno;
   uint64_t after = NowNs();
-  if (__builtin_expect(t->enc.NeedsFlush(), 0)) FlushLocked(t, before);
-  if (__builtin_expect(stack.needs_definition, 0)) DefineStackLocked(t, stack.id, depth, before);
+  PrepareLocked(t, stack, depth, before);
   // Success, or glibc's realloc(p, 0), which frees p and returns null.
   bool freed_old = old_ptr && (result || size == 0);
   if (freed_old) EncodeFree(t, format::EntryPoint::kReallocFree, before, reinterpret_cast<uintptr_t>(old_ptr));

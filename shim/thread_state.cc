@@ -58,7 +58,6 @@ ThreadState* MapState() {
   p += Align64(columns_bytes);
   t->out = p;
   t->out_capacity = out_bytes;
-  t->mapping_size = total;
   return t;
 }
 

@@ -35,7 +35,6 @@ struct ThreadState {
   char name[16];
   ThreadState* prev;
   ThreadState* next;
-  size_t mapping_size;         // this state and its buffers live in one mapping
 };
 
 struct ThreadLocal {
