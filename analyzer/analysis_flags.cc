@@ -24,6 +24,8 @@ void AddAnalysisFlags(CliArgs& args) {
   args.Option("--gen2-min", true, "Gen model: Gen2 minimum budget (default 256KiB)");
   args.Option("--loh-min", true, "Gen model: large-object-heap minimum budget (default 3MiB)");
   args.Option("--no-symbols", false, "frames as module+offset without reading module files");
+  args.Option("--from", true, "analyse from this mark (allocprof_mark name, or mark:NAME) or time (12.5s) on");
+  args.Option("--to", true, "analyse up to this mark (the first after --from) or time since the process started");
 }
 
 absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
@@ -55,6 +57,17 @@ absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
   if (args.Has("--pool-target") && (!absl::SimpleAtod(args.Get("--pool-target"), &o->pool_target_hit_rate) ||
                                     o->pool_target_hit_rate <= 0 || o->pool_target_hit_rate > 1)) {
     return bad("--pool-target", args.Get("--pool-target"));
+  }
+  if (args.Has("--from")) {
+    if (absl::Status st = ParseWindowBound(args.Get("--from"), "--from", &o->window.from); !st.ok()) return st;
+  }
+  if (args.Has("--to")) {
+    if (absl::Status st = ParseWindowBound(args.Get("--to"), "--to", &o->window.to); !st.ok()) return st;
+  }
+  const WindowSpec& w = o->window;
+  if (w.from.kind == WindowBound::Kind::kTime && w.to.kind == WindowBound::Kind::kTime && w.to.ns <= w.from.ns) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--to ", args.Get("--to"), " must come after --from ", args.Get("--from")));
   }
   if (args.Has("--size-classes")) {
     for (const auto& part : absl::StrSplit(args.Get("--size-classes"), ',', absl::SkipEmpty())) {

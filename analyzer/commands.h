@@ -17,6 +17,7 @@ int AnalyzeCommand(int argc, char** argv);  // allocprof analyze [options] TRACE
 int DiffCommand(int argc, char** argv);     // allocprof diff [options] BEFORE AFTER
 int ReportCommand(int argc, char** argv);   // allocprof report [options] -o DIR TRACE
 int ExportCommand(int argc, char** argv);   // allocprof export TRACE --format F -o FILE
+int CtlCommand(int argc, char** argv);      // allocprof ctl PID start|stop|mark NAME
 
 }  // namespace allocprof
 

@@ -139,6 +139,18 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
   }
   DiffSide side;
   side.source = source;
+  // A report of part of a run says which part: the comparison shows it next to the file.
+  if (auto w = doc.find("window"); w != doc.end() && w->is_object() && w->value("active", false)) {
+    auto text_of = [&](const char* key) {
+      auto v = w->find(key);
+      return v != w->end() && v->is_string() ? v->get<std::string>() : std::string("?");
+    };
+    double from_s = 0, to_s = 0;
+    if (auto v = w->find("from_s"); v != w->end()) Number(*v, &from_s);
+    if (auto v = w->find("to_s"); v != w->end()) Number(*v, &to_s);
+    side.source = absl::StrFormat("%s (window %s to %s: %.3f s .. %.3f s)", source, text_of("from"), text_of("to"), from_s,
+                                  to_s);
+  }
   for (const MetricSource& m : kMetrics) {
     auto section = doc.find(m.section);
     if (section == doc.end() || !section->is_object()) continue;

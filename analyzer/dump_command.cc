@@ -123,6 +123,11 @@ class Dumper {
       case RecordKind::kMark:
         absl::FPrintF(out_, "  %s mark \"%s\"\n", Time(r.time), Printable(r.text));
         break;
+      case RecordKind::kCapture: {
+        static const char* kStates[] = {"paused", "recording", "ended"};
+        absl::FPrintF(out_, "  %s capture %s (%s)\n", Time(r.time), kStates[r.outcome], Printable(r.text));
+        break;
+      }
       case RecordKind::kCount:
         absl::FPrintF(out_, "  %s count counter=%d n=%d\n", Time(r.time), r.value, r.size);
         break;

@@ -46,7 +46,7 @@ class Passes : public EventSink {
   Passes(HeapAnalysis* heap, GenCollectionsPass* gen) : heap_(heap), gen_(gen) {}
   void OnEvent(const Event& e) override {
     heap_->OnEvent(e);
-    if (gen_) gen_->OnEvent(e);
+    if (gen_ && !heap_->OutsideWindow()) gen_->OnEvent(e);
   }
   void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
 
@@ -108,6 +108,8 @@ int ExportCommand(int argc, char** argv) {
   args.Option("-o,--output", true, "the file to write (- for stdout)");
   args.Option("--weight", true, "calls (default) or bytes: folded counts; pprof's default sample type");
   args.Option("--no-symbols", false, "frames as module+offset without reading module files");
+  args.Option("--from", true, "export from this mark (or mark:NAME) or time (12.5s) on, as analyze --from");
+  args.Option("--to", true, "export up to this mark or time, as analyze --to");
   args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
@@ -139,6 +141,11 @@ int ExportCommand(int argc, char** argv) {
 
   AnalysisOptions options;
   options.symbolize = !args.Has("--no-symbols");
+  for (const char* flag : {"--from", "--to"}) {
+    if (!args.Has(flag)) continue;
+    st = ParseWindowBound(args.Get(flag), flag, std::string(flag) == "--from" ? &options.window.from : &options.window.to);
+    if (!st.ok()) return usage(std::string(st.message()));
+  }
   ProcessCatalog catalog;
   HeapAnalysis heap(options, &catalog);
   std::unique_ptr<GenCollectionsPass> gen;
@@ -168,6 +175,12 @@ int ExportCommand(int argc, char** argv) {
 
   uint64_t origin = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
   uint64_t end = std::max(catalog.last_time, heap.totals().last_event_ns);
+  if (heap.window().closed()) end = heap.window().close_ns();
+  if (heap.window().active() && !heap.window().opened()) {
+    fprintf(stderr, "allocprof export: %s: the window never opened (--from %s does not occur in this trace)\n",
+            trace.c_str(), options.window.from.Describe("start").c_str());
+    return kExitBadInput;
+  }
   uint64_t duration = end > origin ? end - origin : 0;
   std::string generator = absl::StrCat("allocprof ", ALLOCPROF_VERSION);
   std::string data;

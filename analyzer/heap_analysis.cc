@@ -17,7 +17,7 @@ constexpr uint32_t kDenseThreads = 1u << 12;
 }  // namespace
 
 HeapAnalysis::HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog* catalog)
-    : options_(options), catalog_(catalog) {
+    : options_(options), catalog_(catalog), gate_(options.window, catalog) {
   if (options_.size_boundaries.empty()) {
     classes_.resize(65);
     classes_[0] = {0, 0, 0, 0};
@@ -74,17 +74,61 @@ uint64_t& HeapAnalysis::LastAllocOf(uint32_t thread) {
 }
 
 void HeapAnalysis::OnEvent(const Event& e) {
-  if (e.kind != EventKind::kHeap) return;
-  if (!timeline_) {
-    origin_ = catalog_ && catalog_->has_process ? catalog_->process.start_monotonic_ns : e.time;
-    if (e.time < origin_) origin_ = e.time;
-    timeline_ = std::make_unique<Timeline>(origin_);
-    totals_.first_event_ns = e.time;
-    StartGen();
+  if (gate_.active()) {
+    last_phase_ = gate_.Observe(e);
+    if (e.kind != EventKind::kHeap || last_phase_ == WindowPhase::kAfter) return;
+    if (last_phase_ == WindowPhase::kBefore) {
+      CarryIn(e);
+      return;
+    }
+    // Order-independent statistics cannot run ahead on the reader's thread: only this pass knows
+    // where a mark-bounded window lies.
+    CountOrderIndependent(e);
+  } else if (e.kind != EventKind::kHeap) {
+    return;
   }
+  if (!timeline_) Begin(e.time);
   totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
   if (e.is_free) OnFree(e);
   else OnAlloc(e);
+}
+
+void HeapAnalysis::Begin(uint64_t time) {
+  if (gate_.active()) {
+    origin_ = gate_.open_ns();
+  } else {
+    origin_ = catalog_ && catalog_->has_process ? catalog_->process.start_monotonic_ns : time;
+  }
+  if (time < origin_) origin_ = time;
+  timeline_ = std::make_unique<Timeline>(origin_, 1000, live_bytes_);
+  totals_.first_event_ns = time;
+  totals_.window_live_at_start = carried_count_;
+  totals_.window_live_bytes_at_start = static_cast<uint64_t>(live_bytes_);
+  totals_.peak_live_bytes = static_cast<uint64_t>(std::max<int64_t>(0, live_bytes_));
+  totals_.peak_time_ns = origin_;
+  StartGen();
+}
+
+void HeapAnalysis::CarryIn(const Event& e) {
+  if (e.addr == 0) return;
+  if (e.is_free) {
+    LiveBlock* found = live_.Find(e.addr);
+    if (!found) return;
+    live_bytes_ -= static_cast<int64_t>(found->size);
+    --carried_count_;
+    live_.Erase(found);
+    return;
+  }
+  LiveBlock block{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread};
+  block.gen_epoch = kInheritedEpoch32;
+  auto [slot, inserted] = live_.TryEmplace(e.addr, block);
+  if (!inserted) {
+    live_bytes_ -= static_cast<int64_t>(slot->size);
+    *slot = block;
+  } else {
+    ++carried_count_;
+  }
+  live_bytes_ += static_cast<int64_t>(e.size);
 }
 
 // The Gen0 budget derives from the last-level cache of the machine the trace was recorded on.
@@ -105,7 +149,11 @@ void HeapAnalysis::StartGen() {
 }
 
 namespace {
-uint32_t Epoch32(uint64_t epoch) { return epoch > 0xfffffffeull ? ~uint32_t{0} : static_cast<uint32_t>(epoch); }
+// Epochs stay below the inherited-block marker (kInheritedEpoch32); kLohEpoch64 maps to kLohEpoch32.
+uint32_t Epoch32(uint64_t epoch) {
+  if (epoch == ~uint64_t{0}) return ~uint32_t{0};
+  return epoch > 0xfffffffdull ? 0xfffffffdu : static_cast<uint32_t>(epoch);
+}
 uint64_t Epoch64(uint32_t epoch) { return epoch == ~uint32_t{0} ? ~uint64_t{0} : epoch; }
 }  // namespace
 
@@ -116,12 +164,14 @@ void HeapAnalysis::OnAlloc(const Event& e) {
     // The trace missed this block's free (it cannot happen with a complete trace): forget the old
     // block so the live set stays honest.
     LiveBlock old = *block;
-    gen_->FreeExternal(old.size, Epoch64(old.gen_epoch));
     live_bytes_ -= static_cast<int64_t>(old.size);
-    StackStats& os = Stack(old.stack_id);
-    Touch(os);
-    --os.live_count;
-    os.live_bytes -= old.size;
+    if (old.gen_epoch != kInheritedEpoch32) {
+      gen_->FreeExternal(old.size, Epoch64(old.gen_epoch));
+      StackStats& os = Stack(old.stack_id);
+      Touch(os);
+      --os.live_count;
+      os.live_bytes -= old.size;
+    }
     *block = LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread};
   }
   block->gen_epoch = Epoch32(gen_->AllocExternal(e.time, e.size));
@@ -143,15 +193,27 @@ void HeapAnalysis::OnAlloc(const Event& e) {
 }
 
 void HeapAnalysis::OnFree(const Event& e) {
-  ++totals_.frees;
   LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
   if (!found) {
+    if (catalog_ && catalog_->partial_capture()) {
+      ++totals_.frees_unrecorded;
+      return;
+    }
+    ++totals_.frees;
     ++totals_.frees_of_unknown;
     timeline_->OnFree(e.time, 0, live_bytes_);
     return;
   }
   LiveBlock b = *found;
   live_.Erase(found);
+  if (b.gen_epoch == kInheritedEpoch32) {
+    ++totals_.inherited_frees;
+    totals_.inherited_bytes_freed += b.size;
+    live_bytes_ -= static_cast<int64_t>(b.size);
+    timeline_->OnFree(e.time, b.size, live_bytes_);
+    return;
+  }
+  ++totals_.frees;
   gen_->FreeExternal(b.size, Epoch64(b.gen_epoch));
   totals_.bytes_freed += b.size;
   live_bytes_ -= static_cast<int64_t>(b.size);
@@ -177,33 +239,36 @@ void HeapAnalysis::OnFree(const Event& e) {
 }
 
 void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
+  if (gate_.active()) return;  // counted in the ordered pass, inside the window only
+  for (const Event& e : events) CountOrderIndependent(e);
+}
+
+void HeapAnalysis::CountOrderIndependent(const Event& e) {
   Unordered& u = unordered_;
   if (u.classes.empty()) u.classes = classes_;
-  for (const Event& e : events) {
-    if (e.kind != EventKind::kHeap) continue;
-    auto entry = static_cast<size_t>(e.entry);
-    ++u.calls_by_entry[entry];
-    if (e.is_free) continue;
-    ++u.allocations;
-    u.bytes_allocated += e.size;
-    u.bytes_by_entry[entry] += e.size;
-    if (e.size >= options_.large_object_bytes) {
-      ++u.large_objects;
-      u.large_object_bytes += e.size;
-    }
-    SizeClassCount& c = u.classes[SizeClassIndex(e.size)];
-    ++c.calls;
-    c.bytes += e.size;
-    std::pair<uint64_t, uint64_t>* stack;
-    if (e.stack_id < kDenseStackIds) {
-      if (e.stack_id >= u.stacks.size()) u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
-      stack = &u.stacks[e.stack_id];
-    } else {
-      stack = &u.sparse_stacks[e.stack_id];
-    }
-    ++stack->first;
-    stack->second += e.size;
+  if (e.kind != EventKind::kHeap) return;
+  auto entry = static_cast<size_t>(e.entry);
+  ++u.calls_by_entry[entry];
+  if (e.is_free) return;
+  ++u.allocations;
+  u.bytes_allocated += e.size;
+  u.bytes_by_entry[entry] += e.size;
+  if (e.size >= options_.large_object_bytes) {
+    ++u.large_objects;
+    u.large_object_bytes += e.size;
   }
+  SizeClassCount& c = u.classes[SizeClassIndex(e.size)];
+  ++c.calls;
+  c.bytes += e.size;
+  std::pair<uint64_t, uint64_t>* stack;
+  if (e.stack_id < kDenseStackIds) {
+    if (e.stack_id >= u.stacks.size()) u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
+    stack = &u.stacks[e.stack_id];
+  } else {
+    stack = &u.sparse_stacks[e.stack_id];
+  }
+  ++stack->first;
+  stack->second += e.size;
 }
 
 void HeapAnalysis::Finish() {

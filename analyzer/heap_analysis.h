@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "address_map.h"
+#include "analysis_window.h"
 #include "gen_model.h"
 #include "allocprof/trace_format.h"
 #include "process_trace.h"
@@ -33,6 +34,7 @@ struct AnalysisOptions {
   bool symbolize = true;                 // false: frames stay module+offset (no module files read)
   double pool_target_hit_rate = 0.99;    // what the pool sizing advisor aims at
   GenParameters gen;                     // the Gen-style model's knobs (0 = derived / default)
+  WindowSpec window;                     // --from / --to: the part of the run analysed
 };
 
 struct StackStats {
@@ -71,6 +73,13 @@ struct HeapTotals {
   uint64_t temporary = 0;       // freed before the allocating thread allocated again
   uint64_t short_lived = 0;     // freed within AnalysisOptions::short_lived_ns
   uint64_t frees_of_unknown = 0;
+  // Frees of blocks allocated while the shim was not recording (capture control paused it): not
+  // in `frees`, and expected, so not a warning.
+  uint64_t frees_unrecorded = 0;
+  // With an analysis window: what was live when it opened (carried in; part of the live figures),
+  // and frees inside the window of blocks allocated before it ("inherited"; not in `frees`).
+  uint64_t window_live_at_start = 0, window_live_bytes_at_start = 0;
+  uint64_t inherited_frees = 0, inherited_bytes_freed = 0;
   uint64_t large_objects = 0, large_object_bytes = 0;
   uint64_t leaked_allocations = 0, leaked_bytes = 0;
   uint64_t mismatched_frees = 0;
@@ -107,6 +116,10 @@ class HeapAnalysis : public EventSink {
   GenResult FinishGen(uint64_t end_ns) { return gen_ ? gen_->Finish(end_ns) : GenResult{}; }
   const std::string& gen_llc_source() const { return llc_source_; }
   uint64_t origin_ns() const { return origin_; }
+  // The analysis window (inactive without --from / --to) and the phase of the latest event, so
+  // passes fed alongside this one can skip what lies outside the window.
+  const WindowGate& window() const { return gate_; }
+  bool OutsideWindow() const { return gate_.active() && last_phase_ != WindowPhase::kInside; }
 
  private:
   // The live map is the analyzer's hottest memory: keep its values small.
@@ -119,17 +132,27 @@ class HeapAnalysis : public EventSink {
     uint32_t gen_epoch = 0;  // the Gen model's epoch for this object (kLohEpoch32: large object)
   };
   static constexpr uint32_t kLohEpoch32 = ~uint32_t{0};
+  // Allocated before the analysis window: carried in, never seen by the Gen model or the stacks.
+  static constexpr uint32_t kInheritedEpoch32 = ~uint32_t{0} - 1;
+  // Before the window opens: keeps the live set (so the window starts with it), counts nothing.
+  void CarryIn(const Event& e);
+  // The first event the analysis counts: the time origin, timeline and Gen model start here.
+  void Begin(uint64_t time);
   void StartGen();
   StackStats& Stack(uint32_t id);
   // Brings a stack's peak snapshot up to date before its live bytes change.
   void Touch(StackStats& s);
   void OnAlloc(const Event& e);
   void OnFree(const Event& e);
+  void CountOrderIndependent(const Event& e);
   size_t SizeClassIndex(uint64_t size) const;
   uint64_t& LastAllocOf(uint32_t thread);
 
   AnalysisOptions options_;
   const ProcessCatalog* catalog_;
+  WindowGate gate_;
+  WindowPhase last_phase_ = WindowPhase::kInside;
+  uint64_t carried_count_ = 0;
   uint64_t origin_ = 0;
   std::unique_ptr<Timeline> timeline_;
   std::unique_ptr<GenModel> gen_;

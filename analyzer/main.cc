@@ -15,6 +15,7 @@ constexpr char kUsage[] =
     "  diff [options] BEFORE AFTER    compare two traces or reports, with a CI verdict\n"
     "  report [options] -o DIR TRACE  charts and report.md for a pull request (--baseline TRACE)\n"
     "  export [options] TRACE         folded stacks, pprof profile or Chrome trace JSON\n"
+    "  ctl PID start|stop|mark NAME   control a running traced process (run --control)\n"
     "  dump TRACE                     print every record of a trace\n"
     "\n"
     "Run 'allocprof COMMAND --help' for a command's options.\n";
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "diff") == 0) return allocprof::DiffCommand(argc, argv);
   if (strcmp(cmd, "report") == 0) return allocprof::ReportCommand(argc, argv);
   if (strcmp(cmd, "export") == 0) return allocprof::ExportCommand(argc, argv);
+  if (strcmp(cmd, "ctl") == 0) return allocprof::CtlCommand(argc, argv);
   fprintf(stderr, "allocprof: unknown command '%s'\n\n%s", cmd, kUsage);
   return allocprof::kExitUsage;
 }

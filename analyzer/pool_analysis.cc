@@ -111,6 +111,8 @@ void PoolAnalysis::OnEvent(const Event& e) {
     case EventKind::kCount:
       counts_[e.pool] += e.size;
       return;
+    case EventKind::kMark:
+      return;
   }
 }
 

@@ -170,6 +170,12 @@ class ChunkDecoder {
         out->events.push_back(e);
         continue;
       }
+      if (r_.kind == RecordKind::kMark) {
+        Event e{r_.time, 0, 0, 0, owner, format::EntryPoint::kMalloc, false};
+        e.kind = EventKind::kMark;
+        e.pool = marks_++;
+        out->events.push_back(e);
+      }
       if (r_.kind == RecordKind::kThreadEnd && is_thread) {
         ended_.insert(thread);
         histories_.erase(thread);
@@ -181,6 +187,7 @@ class ChunkDecoder {
 
  private:
   Record r_;
+  uint32_t marks_ = 0;  // marks decoded so far: the catalog's index of the next one
   absl::flat_hash_set<uint32_t> ended_;
   absl::node_hash_map<uint32_t, AllocationHistory> histories_;  // live threads only
 };
@@ -319,6 +326,9 @@ class CatalogBuilder {
         c_->marks.push_back({r_.time, r_.text, thread});
         Seen(r_.time);
         break;
+      case RecordKind::kCapture:
+        c_->captures.push_back({r_.time, static_cast<format::CaptureState>(r_.outcome), r_.text});
+        break;
       case RecordKind::kRentBegin:
       case RecordKind::kRentEnd:
       case RecordKind::kPoolReturn:
@@ -377,6 +387,8 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   }
   std::stable_sort(catalog->marks.begin(), catalog->marks.end(),
                    [](const ProcessCatalog::Mark& a, const ProcessCatalog::Mark& b) { return a.time < b.time; });
+  std::stable_sort(catalog->captures.begin(), catalog->captures.end(),
+                   [](const ProcessCatalog::Capture& a, const ProcessCatalog::Capture& b) { return a.time < b.time; });
   catalog->out_of_order_events = merger.out_of_order();
   for (const auto& d : (*file)->diagnostics()) catalog->diagnostics.push_back(d);
   if (!catalog->has_process) {

@@ -29,7 +29,9 @@ inline constexpr uint32_t kLateThread = format::kProcessThread;
 
 // kHeap events are allocations and frees (is_free); the others come from the pool hooks and
 // travel in the same order as the allocations they enclose.
-enum class EventKind : uint8_t { kHeap, kRentBegin, kRentEnd, kPoolReturn, kCount };
+// kMark events carry the mark's index in ProcessCatalog::marks (file order) in `pool`, so passes
+// that depend on marks (analysis windows) see them in time order.
+enum class EventKind : uint8_t { kHeap, kRentBegin, kRentEnd, kPoolReturn, kCount, kMark };
 
 struct Event {
   uint64_t time;
@@ -96,6 +98,15 @@ struct ProcessCatalog {
     uint32_t thread;
   };
   std::vector<Mark> marks;  // in file order; sorted by time when the read ends
+  struct Capture {
+    uint64_t time;
+    format::CaptureState state;
+    std::string reason;
+  };
+  std::vector<Capture> captures;  // capture-control changes, sorted by time when the read ends
+  // Whether the trace recorded only part of the run (capture control): frees of blocks it never
+  // saw allocated are then expected.
+  bool partial_capture() const { return !captures.empty() && !(captures.size() == 1 && captures[0].state == format::CaptureState::kRecording); }
   std::vector<Diagnostic> diagnostics;  // damage found while reading
   uint64_t chunks = 0;
   uint64_t records = 0;

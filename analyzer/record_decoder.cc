@@ -28,6 +28,7 @@ const char* RecordKindName(RecordKind kind) {
     case RecordKind::kCounterName: return "counter";
     case RecordKind::kCount: return "count";
     case RecordKind::kMark: return "mark";
+    case RecordKind::kCapture: return "capture";
   }
   return "?";
 }
@@ -260,6 +261,9 @@ bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
     case RecordTag::kMark:
       r->kind = RecordKind::kMark;
       return Time(&r->time) && Bytes(&r->text);
+    case RecordTag::kCapture:
+      r->kind = RecordKind::kCapture;
+      return Time(&r->time) && Uint(&n) && Outcome(n, 2, r) && Bytes(&r->text);
   }
   return Fail(absl::StrFormat("unknown record tag 0x%02x", tag).c_str());
 }

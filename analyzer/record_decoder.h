@@ -37,6 +37,7 @@ enum class RecordKind : uint8_t {
   kCounterName,
   kCount,
   kMark,
+  kCapture,
 };
 
 const char* RecordKindName(RecordKind kind);
@@ -65,7 +66,7 @@ struct Record {
                              // kPoolRegister: slots per bucket; kCounterName, kCount: counter id
   uint32_t pool = 0;         // pool records
   uint64_t granted = 0;      // kRentEnd
-  uint8_t outcome = 0;       // kRentEnd, kPoolReturn
+  uint8_t outcome = 0;       // kRentEnd, kPoolReturn; kCapture: the format::CaptureState
   // (pool records reuse `size`: requested, returned size, kPoolRegister's max block; kCount: n)
   std::vector<uint64_t> frames;   // kStackDef
   std::string text;               // thread name, module path, exec path, warning

@@ -70,6 +70,22 @@ struct ReportPool {
   double advice_hit_rate = 0;
 };
 
+// The part of the run a report covers (--from / --to); times are seconds since the process started.
+struct ReportWindow {
+  bool active = false;
+  std::string from, to;          // what bounds it: "mark \"warmup-done\"", "12.500 s", "start", "end"
+  bool opened = false;           // false: --from never happened in this process (empty window)
+  bool closed = false;           // false: it runs to the end of the trace
+  double from_s = 0, to_s = 0;
+};
+
+// One change of the shim's capture state (capture control).
+struct ReportCapture {
+  double time_s = 0;  // since the process started
+  std::string state;  // "paused", "recording", "ended"
+  std::string reason;
+};
+
 struct ProcessReport {
   std::string file;
   ProcessInfo process;
@@ -77,7 +93,9 @@ struct ProcessReport {
   std::vector<std::string> execs;
   uint64_t threads = 0;
   HeapTotals totals;
-  uint64_t origin_ns = 0;   // times below are relative to this (process start)
+  uint64_t origin_ns = 0;   // times below are relative to this (process start, or the window's start)
+  ReportWindow window;
+  std::vector<ReportCapture> captures;
   double duration_s = 0;
   std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> by_entry;  // name -> (calls, bytes)
   std::vector<ReportSizeClass> size_classes;
@@ -90,7 +108,7 @@ struct ProcessReport {
   uint64_t events = 0;
   std::vector<ReportPool> pools;
   std::vector<std::pair<std::string, uint64_t>> counters;  // work units: name -> count
-  std::vector<std::pair<double, std::string>> marks;  // (seconds since start, name)
+  std::vector<std::pair<double, std::string>> marks;  // (seconds since the process started, name)
   bool has_gen = false;
   GenResult gen;
   std::string llc_source;  // where the Gen0 budget's cache size came from

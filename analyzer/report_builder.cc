@@ -81,12 +81,14 @@ std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t S
   return out;
 }
 
-// Feeds the ordered passes; the order-independent part goes to the heap pass only.
+// Feeds the ordered passes; the order-independent part goes to the heap pass only. The heap pass
+// decides what lies inside the analysis window; the others see only that.
 class FanoutSink : public EventSink {
  public:
   FanoutSink(HeapAnalysis* heap, std::vector<EventSink*> ordered) : heap_(heap), ordered_(std::move(ordered)) {}
   void OnEvent(const Event& e) override {
     heap_->OnEvent(e);
+    if (heap_->OutsideWindow()) return;
     for (EventSink* s : ordered_) s->OnEvent(e);
   }
   void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
@@ -157,8 +159,37 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   r.threads = catalog.threads.size();
   r.totals = heap.totals();
   r.events = catalog.events;
+  uint64_t process_origin = catalog.has_process ? catalog.process.start_monotonic_ns : catalog.first_time;
+  auto since_start = [&](uint64_t t) { return t > process_origin ? static_cast<double>(t - process_origin) / 1e9 : 0.0; };
   r.origin_ns = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
   uint64_t end = std::max(catalog.last_time, r.totals.last_event_ns);
+  const WindowGate& gate = heap.window();
+  if (gate.active()) {
+    ReportWindow& w = r.window;
+    w.active = true;
+    w.from = gate.spec().from.Describe("start");
+    w.to = gate.spec().to.Describe("end");
+    w.opened = gate.opened();
+    w.closed = gate.closed();
+    if (gate.opened()) r.origin_ns = gate.open_ns();
+    if (gate.closed()) end = gate.close_ns();
+    if (!gate.opened()) end = r.origin_ns = std::max(catalog.last_time, r.totals.last_event_ns);
+    w.from_s = since_start(r.origin_ns);
+    w.to_s = since_start(end);
+    if (!gate.opened()) {
+      std::string known;
+      for (const auto& m : catalog.marks) {
+        if (known.size() < 200) absl::StrAppend(&known, known.empty() ? "" : ", ", "\"", m.name, "\"");
+      }
+      r.warnings.push_back(absl::StrFormat("%s: the analysis window never opened: --from %s does not occur in this process "
+                                           "(marks recorded: %s); every figure is zero",
+                                           path, w.from, known.empty() ? "none" : known));
+    }
+  }
+  for (const auto& c : catalog.captures) {
+    static const char* kStates[] = {"paused", "recording", "ended"};
+    r.captures.push_back({since_start(c.time), kStates[static_cast<int>(c.state)], c.reason});
+  }
   r.duration_s = end > r.origin_ns ? static_cast<double>(end - r.origin_ns) / 1e9 : 0;
 
   for (int e = 0; e < static_cast<int>(format::EntryPoint::kCount); ++e) {
@@ -221,9 +252,7 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   }
   for (const auto& w : catalog.shim_warnings) r.warnings.push_back(absl::StrCat(path, ": recorded by the shim: ", w));
   r.pools = BuildPools(pools, catalog, symbolizer, options.top_n);
-  for (const auto& m : catalog.marks) {
-    r.marks.push_back({m.time > r.origin_ns ? static_cast<double>(m.time - r.origin_ns) / 1e9 : 0.0, m.name});
-  }
+  for (const auto& m : catalog.marks) r.marks.push_back({since_start(m.time), m.name});
   if (heap.has_gen()) {
     r.has_gen = true;
     r.gen = heap.FinishGen(end);
@@ -274,6 +303,14 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     heap.Finish();
     pools.Finish();
     report.processes.push_back(BuildProcess(path, catalog, heap, pools, options));
+  }
+  if (options.window.active()) {
+    bool any_opened = false;
+    for (const auto& p : report.processes) any_opened |= p.window.opened;
+    if (!any_opened) {
+      // The per-process warning names the marks that do exist.
+      return absl::NotFoundError(report.processes.empty() ? "no trace" : report.processes.front().warnings.front());
+    }
   }
   report.analysis_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -74,12 +74,39 @@ void WriteTotals(JsonWriter& j, const ProcessReport& p) {
   j.Key("large_object_bytes").Uint(t.large_object_bytes);
   j.Key("mismatched_frees").Uint(t.mismatched_frees);
   j.Key("frees_of_unknown").Uint(t.frees_of_unknown);
+  j.Key("frees_unrecorded").Uint(t.frees_unrecorded);
+  j.Key("inherited_frees").Uint(t.inherited_frees);
+  j.Key("inherited_bytes_freed").Uint(t.inherited_bytes_freed);
   j.Key("duration_s").Double(p.duration_s);
   j.Key("allocations_per_second").Double(p.duration_s > 0 ? t.allocations / p.duration_s : 0);
   j.Key("bytes_per_second").Double(p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0);
   j.Key("threads").Uint(p.threads);
   j.Key("events").Uint(p.events);
   j.EndObject();
+}
+
+void WriteWindow(JsonWriter& j, const ProcessReport& p) {
+  const ReportWindow& w = p.window;
+  j.Key("window").BeginObject();
+  j.Key("active").Bool(w.active);
+  j.Key("from").String(w.active ? w.from : "start");
+  j.Key("to").String(w.active ? w.to : "end");
+  j.Key("opened").Bool(!w.active || w.opened);
+  j.Key("closed").Bool(w.closed);
+  j.Key("from_s").Double(w.from_s);
+  j.Key("to_s").Double(w.active ? w.to_s : p.duration_s);
+  j.Key("live_allocations_at_start").Uint(p.totals.window_live_at_start);
+  j.Key("live_bytes_at_start").Uint(p.totals.window_live_bytes_at_start);
+  j.EndObject();
+  j.Key("capture").BeginArray();
+  for (const auto& c : p.captures) {
+    j.BeginObject();
+    j.Key("time_s").Double(c.time_s);
+    j.Key("state").String(c.state);
+    j.Key("reason").String(c.reason);
+    j.EndObject();
+  }
+  j.EndArray();
 }
 
 void WriteByEntry(JsonWriter& j, const ProcessReport& p) {
@@ -205,6 +232,7 @@ std::string RenderJson(const AnalysisReport& report) {
   WriteProcessInfo(j, root);
   j.EndObject();
   WriteTotals(j, root);
+  WriteWindow(j, root);
   WriteByEntry(j, root);
   j.Key("large_object_threshold").Uint(o.large_object_bytes);
   j.Key("size_classes").BeginArray();
@@ -342,6 +370,7 @@ std::string RenderJson(const AnalysisReport& report) {
     j.BeginObject();
     WriteProcessInfo(j, p);
     WriteTotals(j, p);
+    WriteWindow(j, p);
     WriteByEntry(j, p);
     WriteStacks(j, "top_by_bytes", p.top_by_bytes);
     j.EndObject();

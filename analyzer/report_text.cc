@@ -86,6 +86,24 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   absl::StrAppendFormat(&out, "== %s — pid %d (parent %d): %s\n", p.file, p.process.pid, p.process.ppid, cmd);
   absl::StrAppendFormat(&out, "   %d threads, %.3f s%s\n", p.threads, p.duration_s,
                         p.ended_cleanly ? "" : ", trace cut short (no end record)");
+  if (p.window.active) {
+    const ReportWindow& w = p.window;
+    absl::StrAppendFormat(&out, "   window: from %s to %s = %.3f s .. %.3f s after the process started%s\n", w.from, w.to,
+                          w.from_s, w.to_s, w.opened ? "" : " (never opened: empty)");
+    absl::StrAppend(&out, "   every figure below covers this window only; times are relative to its start\n");
+  }
+  if (!p.captures.empty()) {
+    absl::StrAppend(&out, "   capture control:");
+    size_t shown = 0;
+    for (const auto& c : p.captures) {
+      if (++shown > 12) {
+        absl::StrAppendFormat(&out, " ... %d more", p.captures.size() - 12);
+        break;
+      }
+      absl::StrAppendFormat(&out, " %s at %.3f s (%s);", c.state, c.time_s, c.reason);
+    }
+    absl::StrAppend(&out, "\n");
+  }
   double rate = p.duration_s > 0 ? t.allocations / p.duration_s : 0;
   double brate = p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0;
   absl::StrAppend(&out, "\nTotals\n");
@@ -96,8 +114,27 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   absl::StrAppendFormat(&out, "  bytes freed        %15s\n", HumanBytes(t.bytes_freed));
   absl::StrAppendFormat(&out, "  peak live          %15s   at %.3f s\n", HumanBytes(t.peak_live_bytes),
                         t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
-  absl::StrAppendFormat(&out, "  live at end        %15s   in %s allocations (leaks)\n", HumanBytes(t.leaked_bytes),
-                        HumanCount(t.leaked_allocations));
+  bool capture_ended = !p.captures.empty() && p.captures.back().state == "ended";
+  if (capture_ended && !(p.window.active && p.window.closed)) {
+    absl::StrAppendFormat(&out, "  live at capture end%15s   in %s allocations (frees after --stop-after are not recorded)\n",
+                          HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
+  } else if (p.window.active && p.window.closed) {
+    absl::StrAppendFormat(&out, "  live at window end %15s   in %s allocations made in the window\n", HumanBytes(t.leaked_bytes),
+                          HumanCount(t.leaked_allocations));
+  } else {
+    absl::StrAppendFormat(&out, "  live at end        %15s   in %s allocations (leaks)\n", HumanBytes(t.leaked_bytes),
+                          HumanCount(t.leaked_allocations));
+  }
+  if (p.window.active) {
+    absl::StrAppendFormat(&out, "  live at start      %15s   in %s allocations made before the window (carried in)\n",
+                          HumanBytes(t.window_live_bytes_at_start), HumanCount(t.window_live_at_start));
+    absl::StrAppendFormat(&out, "  inherited frees    %15s   %s: blocks allocated before the window (not in frees)\n",
+                          HumanCount(t.inherited_frees), HumanBytes(t.inherited_bytes_freed));
+  }
+  if (t.frees_unrecorded) {
+    absl::StrAppendFormat(&out, "  unrecorded frees   %15s   of blocks allocated while capture was paused (not in frees)\n",
+                          HumanCount(t.frees_unrecorded));
+  }
   absl::StrAppendFormat(&out, "  temporary          %15s   %s: freed before the thread allocated again\n",
                         HumanCount(t.temporary), Percent(t.temporary, t.allocations));
   absl::StrAppendFormat(&out, "  short-lived        %15s   %s: freed within %s\n", HumanCount(t.short_lived),

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -131,9 +133,34 @@ int RunCommand(int argc, char** argv) {
   args.Option("--zstd-level", true, "compression level of trace chunks, 0 = none, negative = zstd's fast modes (default 1)");
   args.Option("--no-follow", false, "do not trace programs that CMD execs");
   args.Option("--force", false, "replace an existing trace file");
+  args.Option("--start-after", true, "record only after this long, e.g. 10s (each process counts from its start)");
+  args.Option("--start-at-mark", true, "record only after the program calls allocprof_mark(NAME)");
+  args.Option("--stop-after", true, "stop recording after this long, e.g. 60s (the trace ends cleanly at exit)");
+  args.Option("--start-paused", false, "start paused; `allocprof ctl PID start` starts recording (implies --control)");
+  args.Option("--control", false, "open a control FIFO next to the trace for `allocprof ctl PID start|stop|mark NAME`");
+  args.Option("--control-signal", true, "toggle recording when the program receives this signal, e.g. SIGUSR2");
   args.Option("-q,--quiet", false, "no messages from allocprof on stderr");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
+  for (const char* flag : {"--start-after", "--stop-after"}) {
+    uint64_t ns;
+    if (st.ok() && args.Has(flag) && !units::ParseDuration(args.Get(flag).c_str(), &ns)) {
+      st = absl::InvalidArgumentError(absl::StrCat(flag, ": cannot use '", args.Get(flag), "' (a duration such as 10s)"));
+    }
+  }
+  if (st.ok() && args.Has("--start-at-mark") && (args.Get("--start-at-mark").empty() || args.Get("--start-at-mark").size() > 256)) {
+    st = absl::InvalidArgumentError("--start-at-mark: a mark name of 1..256 bytes");
+  }
+  if (st.ok() && args.Has("--control-signal")) {
+    static const char* kSignals[] = {"SIGUSR1", "SIGUSR2", "SIGHUP", "SIGURG", "SIGWINCH", "SIGPWR",
+                                     "USR1", "USR2", "HUP", "URG", "WINCH", "PWR"};
+    std::string sig = args.Get("--control-signal");
+    int number = 0;
+    bool known = std::find(std::begin(kSignals), std::end(kSignals), sig) != std::end(kSignals) ||
+                 (absl::SimpleAtoi(sig, &number) && number >= 1 && number <= 64 && number != SIGKILL &&
+                  number != SIGSTOP && number != SIGSEGV && number != SIGBUS);
+    if (!known) st = absl::InvalidArgumentError(absl::StrCat("--control-signal: cannot use '", sig, "' (e.g. SIGUSR2)"));
+  }
   if (args.Has("--help")) {
     printf("%s%s", kRunUsage, args.Help().c_str());
     return kExitOk;
@@ -242,6 +269,12 @@ int RunCommand(int argc, char** argv) {
     if (args.Has("--zstd-level")) setenv("ALLOCPROF_ZSTD_LEVEL", args.Get("--zstd-level").c_str(), 1);
     setenv("ALLOCPROF_FOLLOW", args.Has("--no-follow") ? "0" : "1", 1);
     if (quiet) setenv("ALLOCPROF_QUIET", "1", 1);
+    if (args.Has("--start-after")) setenv("ALLOCPROF_START_AFTER", args.Get("--start-after").c_str(), 1);
+    if (args.Has("--stop-after")) setenv("ALLOCPROF_STOP_AFTER", args.Get("--stop-after").c_str(), 1);
+    if (args.Has("--start-at-mark")) setenv("ALLOCPROF_START_AT_MARK", args.Get("--start-at-mark").c_str(), 1);
+    if (args.Has("--start-paused")) setenv("ALLOCPROF_START_PAUSED", "1", 1);
+    if (args.Has("--control") || args.Has("--start-paused")) setenv("ALLOCPROF_CONTROL", "1", 1);
+    if (args.Has("--control-signal")) setenv("ALLOCPROF_CONTROL_SIGNAL", args.Get("--control-signal").c_str(), 1);
     std::vector<char*> child_argv;
     for (const auto& a : args.rest()) child_argv.push_back(const_cast<char*>(a.c_str()));
     child_argv.push_back(nullptr);

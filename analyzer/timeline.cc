@@ -23,8 +23,7 @@ void Absorb(TimeWindow& into, const TimeWindow& w) {
 }
 
 // Windows without events carry the live level of the last event before them.
-void FillGaps(std::vector<TimeWindow>& ws) {
-  int64_t live = 0;
+void FillGaps(std::vector<TimeWindow>& ws, int64_t live) {
   for (auto& w : ws) {
     if (!w.touched) {
       w.live_min = w.live_max = w.live_end = live;
@@ -35,7 +34,8 @@ void FillGaps(std::vector<TimeWindow>& ws) {
 
 }  // namespace
 
-Timeline::Timeline(uint64_t origin_ns, uint64_t initial_width_ns) : origin_(origin_ns), width_(initial_width_ns) {}
+Timeline::Timeline(uint64_t origin_ns, uint64_t initial_width_ns, int64_t initial_live)
+    : origin_(origin_ns), width_(initial_width_ns), initial_live_(initial_live), live_(initial_live) {}
 
 TimeWindow& Timeline::AtSlow(uint64_t time) {
   uint64_t rel = time > origin_ ? time - origin_ : 0;
@@ -100,7 +100,7 @@ std::vector<TimeWindow> Timeline::Fine(uint64_t end_ns) const {
   std::vector<TimeWindow> out = fine_;
   uint64_t rel_end = end_ns > origin_ ? end_ns - origin_ : 0;
   while (!out.empty() && out.back().start_ns > rel_end) out.pop_back();
-  FillGaps(out);
+  FillGaps(out, initial_live_);
   return out;
 }
 
@@ -122,7 +122,7 @@ std::vector<TimeWindow> Timeline::Windows(uint64_t end_ns, size_t count, uint64_
     size_t i = std::min(n - 1, static_cast<size_t>(w.start_ns / width_ns));
     Absorb(out[i], w);
   }
-  FillGaps(out);
+  FillGaps(out, initial_live_);
   return out;
 }
 

@@ -28,7 +28,8 @@ class Timeline {
   static constexpr size_t kMaxFine = 8192;
   static constexpr size_t kMinFine = kMaxFine / 2;
 
-  explicit Timeline(uint64_t origin_ns, uint64_t initial_width_ns = 1000);
+  // `initial_live`: bytes already live at the origin (an analysis window's carried-in heap).
+  explicit Timeline(uint64_t origin_ns, uint64_t initial_width_ns = 1000, int64_t initial_live = 0);
   // `live_after` is the live byte count after the event.
   void OnAlloc(uint64_t time, uint64_t size, int64_t live_after);
   void OnFree(uint64_t time, uint64_t size, int64_t live_after);
@@ -53,6 +54,7 @@ class Timeline {
   uint64_t origin_;
   uint64_t width_;
   std::vector<TimeWindow> fine_;
+  int64_t initial_live_ = 0;
   int64_t live_ = 0;
   size_t current_ = 0;
   uint64_t current_start_ = 1, current_end_ = 0;  // absolute; empty until the first event

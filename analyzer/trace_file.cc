@@ -34,11 +34,12 @@ absl::StatusOr<std::unique_ptr<TraceFile>> TraceFile::Open(const std::string& pa
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: not an allocprof trace (bad magic at offset 0)", path));
   }
-  if (header.version == 0 || header.version > format::kFormatVersion) {
+  if (header.version < format::kOldestReadableVersion || header.version > format::kFormatVersion) {
     fclose(f);
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: trace format version %d at offset 8 is not supported (this allocprof reads version %d%s)", path,
-        header.version, format::kFormatVersion, header.version > format::kFormatVersion ? "; upgrade allocprof" : ""));
+        "%s: trace format version %d at offset 8 is not supported (this allocprof reads versions %d to %d%s)", path,
+        header.version, format::kOldestReadableVersion, format::kFormatVersion,
+        header.version > format::kFormatVersion ? "; upgrade allocprof" : ""));
   }
   if (header.header_size < sizeof(header) || header.header_size > size) {
     fclose(f);

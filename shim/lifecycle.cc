@@ -1,5 +1,6 @@
 // Process lifecycle: initialisation, the ticker thread, fork, exec, exit and _exit.
 #include <dlfcn.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture_control.h"
 #include "module_map.h"
 #include "options.h"
 #include "process_record.h"
@@ -75,20 +77,42 @@ void TickerSweep(uint64_t interval_ns) {
   WriteProcessChunk(enc, scratch, sizeof(scratch));
 }
 
+// Sweeps idle buffers every flush interval; between sweeps it waits for capture-control deadlines
+// and commands (poll on the control FIFO and the control signal's pipe).
 void* TickerMain(void*) {
   t_local.in_hook = true;  // the ticker's own allocations (zstd contexts) are the shim's
-  uint64_t interval_ns = static_cast<uint64_t>(GetOptions().flush_interval_ms) * 1000000ull;
-  struct timespec delay = {static_cast<time_t>(interval_ns / 1000000000ull),
-                           static_cast<long>(interval_ns % 1000000000ull)};
+  uint32_t interval_ms = GetOptions().flush_interval_ms;
+  uint64_t interval_ns = static_cast<uint64_t>(interval_ms) * 1000000ull;
+  uint64_t next_sweep = NowNs() + interval_ns;
   while (!g_ticker_stop.load(std::memory_order_relaxed)) {
-    nanosleep(&delay, nullptr);
-    if (g_mode.load(std::memory_order_relaxed) == Mode::kTracing) TickerSweep(interval_ns);
+    uint64_t now = NowNs();
+    int timeout = interval_ms ? static_cast<int>(next_sweep > now ? (next_sweep - now + 999999) / 1000000 : 0) : -1;
+    int deadline = CaptureMsUntilDeadline(now);
+    if (deadline >= 0 && (timeout < 0 || deadline < timeout)) timeout = deadline;
+    struct pollfd fds[2];
+    nfds_t n = 0;
+    int control = ControlPollFd(), signal_pipe = SignalPollFd();
+    if (control >= 0) fds[n++] = {control, POLLIN, 0};
+    if (signal_pipe >= 0) fds[n++] = {signal_pipe, POLLIN, 0};
+    if (poll(fds, n, timeout) > 0) {
+      for (nfds_t i = 0; i < n; ++i) {
+        if (!(fds[i].revents & POLLIN)) continue;
+        if (fds[i].fd == control) ControlOnReadable();
+        else DrainSignalPipe();
+      }
+    }
+    now = NowNs();
+    CaptureRunDeadlines(now);
+    if (interval_ms && now >= next_sweep) {
+      if (TraceActive(g_mode.load(std::memory_order_relaxed))) TickerSweep(interval_ns);
+      next_sweep = now + interval_ns;
+    }
   }
   return nullptr;
 }
 
 void StartTicker() {
-  if (GetOptions().flush_interval_ms == 0) return;
+  if (GetOptions().flush_interval_ms == 0 && !CaptureNeedsTicker()) return;
   if (g_ticker_started.exchange(true)) return;
   sigset_t all, old;
   sigfillset(&all);
@@ -120,8 +144,9 @@ void ForkChild() {
   g_generation.fetch_add(1);
   ForgetModulesAfterFork();
   CloseTraceFileInChild();
+  CaptureAfterForkChild();
   Mode mode = g_mode.load();
-  if (mode != Mode::kTracing) {
+  if (!TraceActive(mode)) {
     ResetThreadsAfterFork();
     return;
   }
@@ -131,6 +156,7 @@ void ForkChild() {
     return;
   }
   ResetThreadsAfterFork();
+  OpenChildControlChannel();
 }
 
 // --no-follow: take the shim out of LD_PRELOAD so the programs we exec are not traced.
@@ -167,7 +193,7 @@ __attribute__((constructor)) void OnLoad() {
   ResolveRealFunctions();
   EnsureProcessInitialized();
   if (!GetOptions().follow) DropSelfFromPreload();
-  if (g_mode.load() == Mode::kTracing) {
+  if (TraceActive(g_mode.load())) {
     if (!t_local.state && !t_local.exited) CreateThreadState();
     StartTicker();
   }
@@ -177,8 +203,9 @@ __attribute__((constructor)) void OnLoad() {
 // finalised after us may still allocate: from here on every event is written at once.
 __attribute__((destructor)) void OnUnload() {
   ShimScope scope;
-  if (g_mode.load() != Mode::kTracing) return;
+  if (!TraceActive(g_mode.load())) return;
   g_ticker_stop.store(true);
+  CloseControlChannel();
   g_mode.store(Mode::kWriteThrough);
   FlushAllThreads(NowNs());
   WriteEndRecord();
@@ -186,16 +213,18 @@ __attribute__((destructor)) void OnUnload() {
 
 void BeforeExec(const char* path) {
   Mode mode = g_mode.load();
-  if ((mode != Mode::kTracing && mode != Mode::kWriteThrough) || InVforkChild()) return;
+  if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
+  CloseControlChannel();
   FlushAllThreads(NowNs());
   WriteExecRecord(path);
 }
 
 void BeforeExit() {
   Mode mode = g_mode.load();
-  if ((mode != Mode::kTracing && mode != Mode::kWriteThrough) || InVforkChild()) return;
+  if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
+  CloseControlChannel();
   FlushAllThreads(NowNs());
   WriteEndRecord();
   g_mode.store(Mode::kStopped);
@@ -217,11 +246,14 @@ void EnsureProcessInitialized() {
   if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
   InitThreadExitKey();
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
-  if (!OpenTraceFile(NowNs())) {
+  uint64_t start = NowNs();
+  Mode initial = InitialCaptureMode(start);
+  if (!OpenTraceFile(start)) {
     g_mode.store(Mode::kStopped, std::memory_order_release);
     return;
   }
-  g_mode.store(Mode::kTracing, std::memory_order_release);
+  g_mode.store(initial, std::memory_order_release);
+  StartCaptureControl();
 }
 
 void FlushAllThreads(uint64_t now) {

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +25,12 @@ Options g_options = {
     .follow = true,
     .quiet = false,
     .fail_write_after = 0,
+    .start_after_ns = 0,
+    .stop_after_ns = 0,
+    .start_at_mark = {0},
+    .start_paused = false,
+    .control = false,
+    .control_signal = 0,
 };
 
 // Environment copy for the rare case that environ is not yet set when the first allocation arrives.
@@ -36,6 +43,26 @@ bool ParseUint(const char* text, uint64_t* out) {
   if (!units::ParseByteSize(text, &bytes)) return false;
   *out = bytes;
   return true;
+}
+
+// SIGUSR1, USR1 or a number; 0 when it names no signal a program could spare.
+int SignalNumber(const char* text) {
+  if (StartsWith(text, "SIG")) text += 3;
+  static const struct {
+    const char* name;
+    int number;
+  } kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"URG", SIGURG},
+                  {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
+  for (const auto& s : kSignals) {
+    if (strcmp(text, s.name) == 0) return s.number;
+  }
+  uint64_t n = 0;
+  for (const char* p = text; *p; ++p) {
+    if (*p < '0' || *p > '9' || n > 64) return 0;
+    n = n * 10 + static_cast<uint64_t>(*p - '0');
+  }
+  if (*text && n >= 1 && n <= 64 && n != SIGKILL && n != SIGSTOP && n != SIGSEGV && n != SIGBUS) return static_cast<int>(n);
+  return 0;
 }
 
 void ApplyOption(const char* entry) {
@@ -75,6 +102,27 @@ void ApplyOption(const char* entry) {
     g_options.follow = strcmp(value, "0") != 0;
   } else if (is("ALLOCPROF_QUIET")) {
     g_options.quiet = strcmp(value, "1") == 0;
+  } else if (is("ALLOCPROF_START_AFTER") || is("ALLOCPROF_STOP_AFTER")) {
+    uint64_t ns;
+    if (!units::ParseDuration(value, &ns)) {
+      LogError3("ignored, not a duration (e.g. 10s, 500ms): ", entry, "");
+    } else if (is("ALLOCPROF_START_AFTER")) {
+      g_options.start_after_ns = ns;
+    } else {
+      g_options.stop_after_ns = ns;
+    }
+  } else if (is("ALLOCPROF_START_AT_MARK")) {
+    size_t len = strlen(value);
+    if (len > 0 && len < sizeof(g_options.start_at_mark)) memcpy(g_options.start_at_mark, value, len + 1);
+    else LogError("ALLOCPROF_START_AT_MARK must name a mark of 1..256 bytes; ignored");
+  } else if (is("ALLOCPROF_START_PAUSED")) {
+    g_options.start_paused = strcmp(value, "1") == 0;
+  } else if (is("ALLOCPROF_CONTROL")) {
+    g_options.control = strcmp(value, "1") == 0;
+  } else if (is("ALLOCPROF_CONTROL_SIGNAL")) {
+    int sig = SignalNumber(value);
+    if (sig > 0) g_options.control_signal = sig;
+    else LogError3("ignored, not a signal name or number: ", entry, "");
   } else if (is("ALLOCPROF_TEST_ENOSPC_AFTER")) {
     if (ParseUint(value, &n)) g_options.fail_write_after = n;
   }

@@ -24,6 +24,13 @@ struct Options {
   bool follow;                   // ALLOCPROF_FOLLOW=0 stops exec'd children from being traced
   bool quiet;                    // ALLOCPROF_QUIET=1 silences the shim's stderr messages
   uint64_t fail_write_after;     // ALLOCPROF_TEST_ENOSPC_AFTER (tests): simulate ENOSPC after N bytes
+  // Capture control (see capture_control.h). Times are nanoseconds since the process started.
+  uint64_t start_after_ns;       // ALLOCPROF_START_AFTER=10s: paused until then
+  uint64_t stop_after_ns;        // ALLOCPROF_STOP_AFTER=60s: capture ends then (0: never)
+  char start_at_mark[257];       // ALLOCPROF_START_AT_MARK=NAME: paused until allocprof_mark(NAME)
+  bool start_paused;             // ALLOCPROF_START_PAUSED=1: paused until `allocprof ctl PID start`
+  bool control;                  // ALLOCPROF_CONTROL=1: open the control FIFO for `allocprof ctl`
+  int control_signal;            // ALLOCPROF_CONTROL_SIGNAL=SIGUSR2 (or a number): toggles capture
 };
 
 void LoadOptions();

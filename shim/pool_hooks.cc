@@ -9,6 +9,7 @@
 
 #include "allocprof/pool.h"
 #include "process_record.h"
+#include "capture_control.h"
 #include "recorder.h"
 #include "trace_writer.h"
 
@@ -67,13 +68,13 @@ uint32_t CounterId(const char* unit) {
 
 // Writes one timed record into the calling thread's stream: `write(enc, now, stack_id)`.
 template <typename Write>
-__attribute__((always_inline)) inline void Record(bool capture_stack, Write&& write) {
+__attribute__((always_inline)) inline void Record(bool capture_stack, Write&& write, bool even_when_paused = false) {
   HookGuard guard;
   if (!guard.entered()) return;
   int saved_errno = errno;
   ThreadState* t = t_local.state;
   if (__builtin_expect(t == nullptr || g_mode.load(std::memory_order_relaxed) != Mode::kTracing, 0)) {
-    t = StateForControlRecord();
+    t = StateForControlRecord(even_when_paused);
   }
   if (t) {
     InternResult stack{0, false};
@@ -147,11 +148,16 @@ ALLOCPROF_EXPORT void allocprof_hook_pool_return(uint32_t pool, uint64_t size, i
 }
 
 ALLOCPROF_EXPORT void allocprof_hook_mark(const char* name) {
-  Record(false, [&](RecordEncoder& enc, uint64_t now, uint32_t) {
-    enc.Tag(RecordTag::kMark);
-    enc.Time(now);
-    enc.String(name ? name : "", 256);
-  });
+  Record(
+      false,
+      [&](RecordEncoder& enc, uint64_t now, uint32_t) {
+        enc.Tag(RecordTag::kMark);
+        enc.Time(now);
+        enc.String(name ? name : "", 256);
+      },
+      /*even_when_paused=*/true);
+  HookGuard guard;
+  if (guard.entered() && name) CaptureOnMark(name);
 }
 
 ALLOCPROF_EXPORT void allocprof_hook_count(const char* unit, uint64_t n) {

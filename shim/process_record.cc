@@ -120,4 +120,24 @@ void WriteEndRecord() {
   WriteSmall(small);
 }
 
+void WriteCaptureRecord(uint8_t state, const char* reason) { WriteCaptureRecordAt(NowNs(), state, reason); }
+
+void WriteCaptureRecordAt(uint64_t time, uint8_t state, const char* reason) {
+  SmallEncoder<1024> small(time);
+  small.enc.Tag(format::RecordTag::kCapture);
+  small.enc.Time(time);
+  small.enc.Uint(state);
+  small.enc.String(reason ? reason : "", 256);
+  WriteSmall(small);
+}
+
+void WriteMarkRecord(const char* name) {
+  uint64_t now = NowNs();
+  SmallEncoder<1024> small(now);
+  small.enc.Tag(format::RecordTag::kMark);
+  small.enc.Time(now);
+  small.enc.String(name, 256);
+  WriteSmall(small);
+}
+
 }  // namespace allocprof::shim

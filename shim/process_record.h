@@ -15,6 +15,11 @@ void WriteWarning(const char* text);
 // kExec / kEnd / kQuiet-style records in their own chunk.
 void WriteExecRecord(const char* path);
 void WriteEndRecord();
+// kCapture (state is a format::CaptureState) and kMark records written by the shim itself (capture
+// control, `allocprof ctl PID mark NAME`), in their own chunk.
+void WriteCaptureRecord(uint8_t state, const char* reason);
+void WriteCaptureRecordAt(uint64_t time, uint8_t state, const char* reason);
+void WriteMarkRecord(const char* name);
 
 }  // namespace allocprof::shim
 

@@ -14,7 +14,11 @@ enum class Mode : uint32_t {
   kTracing = 2,       // the hot path: buffer per thread
   kWriteThrough = 3,  // after the final flush (exit): every event is written at once
   kStopped = 4,       // tracing failed (e.g. disk full) or was never possible; calls pass through
+  kPaused = 5,        // capture control: the trace is open, allocations are not recorded
 };
+
+// Tracing or paused: the trace file is open and must be finished at exit.
+inline bool TraceActive(Mode m) { return m == Mode::kTracing || m == Mode::kPaused; }
 
 extern std::atomic<Mode> g_mode;
 

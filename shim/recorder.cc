@@ -1,6 +1,7 @@
 // Cold paths of the recorder.
 #include "recorder.h"
 
+#include "capture_control.h"
 #include "module_map.h"
 #include "record_encoder.h"
 #include "trace_writer.h"
@@ -21,13 +22,20 @@ void RecordOrphan(const Event& e) {
 
 // Returns the calling thread's state when the event can be recorded into it, else null (after
 // handling the event some other way, or dropping it when tracing is off).
-ThreadState* PrepareSlow(const Event* e) {
+// Paused (capture control), only frees are recorded, and only once something was recorded, and
+// control records the caller wants even then (marks).
+ThreadState* PrepareSlow(const Event* e, bool even_when_paused = false) {
   Mode mode = g_mode.load(std::memory_order_acquire);
   if (mode == Mode::kUninitialized || mode == Mode::kInitializing) {
     EnsureProcessInitialized();
     mode = g_mode.load(std::memory_order_acquire);
   }
-  if (mode != Mode::kTracing && mode != Mode::kWriteThrough) return nullptr;
+  if (mode == Mode::kPaused) {
+    bool wanted = e ? e->is_free && g_record_frees_while_paused.load(std::memory_order_relaxed) : even_when_paused;
+    if (!wanted) return nullptr;
+  } else if (mode != Mode::kTracing && mode != Mode::kWriteThrough) {
+    return nullptr;
+  }
   ThreadState* t = t_local.state;
   if (!t && !t_local.exited) t = CreateThreadState();
   if (!t && e) RecordOrphan(*e);
@@ -36,7 +44,7 @@ ThreadState* PrepareSlow(const Event* e) {
 
 }  // namespace
 
-ThreadState* StateForControlRecord() { return PrepareSlow(nullptr); }
+ThreadState* StateForControlRecord(bool even_when_paused) { return PrepareSlow(nullptr, even_when_paused); }
 
 void AfterControlRecord(ThreadState* t) {
   if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) {
@@ -64,11 +72,14 @@ void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, 
     errno = caller_errno;
     return RecordRealloc(entry, old_ptr, size, [&] { return call(ctx); });
   }
-  // Write-through (exit) or untraceable: free then allocation as two separate events.
-  if (old_ptr && t) RecordEvent(Event{format::EntryPoint::kReallocFree, true, reinterpret_cast<uintptr_t>(old_ptr), 0});
+  // Write-through (exit), paused or untraceable: free then allocation as two separate events, the
+  // free before the memory can be reused (a failed realloc leaves its block recorded as freed).
+  // Paused, RecordEvent keeps the free if it is wanted and the allocation is not recorded.
+  bool paused = g_mode.load(std::memory_order_relaxed) == Mode::kPaused;
+  if (old_ptr && (t || paused)) RecordEvent(Event{format::EntryPoint::kReallocFree, true, reinterpret_cast<uintptr_t>(old_ptr), 0});
   errno = caller_errno;
   void* result = call(ctx);
-  if (result && t) RecordEvent(Event{entry, false, reinterpret_cast<uintptr_t>(result), size});
+  if (result && t && !paused) RecordEvent(Event{entry, false, reinterpret_cast<uintptr_t>(result), size});
   return result;
 }
 

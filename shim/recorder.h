@@ -46,8 +46,9 @@ struct Event {
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
 void RecordEventSlow(const Event& e);
 // For records other than allocations and frees (pool hooks, counts): the calling thread's state
-// after initialising what is needed, or null when nothing can be recorded.
-ThreadState* StateForControlRecord();
+// after initialising what is needed, or null when nothing can be recorded (or capture is paused
+// and the record is not wanted `even_when_paused`).
+ThreadState* StateForControlRecord(bool even_when_paused = false);
 // After such a record: in write-through mode (process exit) it goes out at once.
 void AfterControlRecord(ThreadState* t);
 // Out of line: stack definition (and module scan) for a stack seen for the first time. `now` is the

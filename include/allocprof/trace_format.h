@@ -38,7 +38,9 @@
 // ChunkHeader::covered_until_ns promises that no later chunk of the same thread holds an event
 // older than it, which bounds the reader's merge window.
 //
-// Versioning: kFormatVersion is bumped on every incompatible change; readers reject other versions.
+// Versioning: kFormatVersion is bumped on every incompatible change (a new record tag is one: an
+// older reader stops at it). Readers accept kOldestReadableVersion..kFormatVersion.
+// Version 3 added kCapture; version 2 traces are read unchanged.
 #ifndef ALLOCPROF_TRACE_FORMAT_H_
 #define ALLOCPROF_TRACE_FORMAT_H_
 
@@ -49,7 +51,8 @@
 namespace allocprof::format {
 
 inline constexpr char kFileMagic[8] = {'A', 'L', 'L', 'O', 'C', 'P', 'R', 'F'};
-inline constexpr uint16_t kFormatVersion = 2;
+inline constexpr uint16_t kFormatVersion = 3;
+inline constexpr uint16_t kOldestReadableVersion = 2;  // version 1 was a row format
 inline constexpr uint32_t kChunkMagic = 0x4b435041;  // "APCK" little-endian
 inline constexpr uint32_t kProcessThread = 0xffffffffu;  // chunks not owned by an application thread
 inline constexpr uint32_t kMaxChunkPayload = 16u << 20;  // readers reject larger claims
@@ -233,7 +236,14 @@ enum class RecordTag : uint8_t {
   kCount = 0x90,
   // t | str name   (allocprof_mark: a point in time the program names)
   kMark = 0x91,
+  // t | state (CaptureState) | str reason   (process chunks: capture started, paused or ended;
+  // written only when capture control is used; a trace without it recorded the whole run)
+  kCapture = 0x92,
 };
+
+// Capture states (kCapture). While paused the shim records frees only (of blocks it may have
+// recorded), so the live set stays exact across a pause; once ended it records nothing more.
+enum class CaptureState : uint8_t { kPaused = 0, kRecording = 1, kEnded = 2 };
 
 enum class UnwindMode : uint8_t { kNone = 0, kFramePointer = 1, kLibunwind = 2 };
 

@@ -76,7 +76,21 @@ def headline(report):
             parts.append(f"**{allocs / n:,.3g} allocations per unit** of {code(unit)} ({units.human_count(n)} counted)")
     if model.num(t.get("mismatched_frees")):
         parts.append(f"**{units.human_count(model.num(t.get('mismatched_frees')))} mismatched frees**")
-    return "; ".join(parts) + "."
+    text = "; ".join(parts) + "."
+    scope = window_note(report)
+    return f"{scope} {text}" if scope else text
+
+
+def window_note(report):
+    """Which part of the run the figures cover, when it is not the whole run (analyze --from/--to)."""
+    w = model.obj(report, "window")
+    if not w.get("active"):
+        return ""
+    frm, to = w.get("from"), w.get("to")
+    frm = frm if isinstance(frm, str) else "start"
+    to = to if isinstance(to, str) else "end"
+    return (f"Window {code(frm)} to {code(to)} ({units.human_seconds(model.num(w.get('from_s')))}"
+            f" to {units.human_seconds(model.num(w.get('to_s')))} after start): every figure covers this window only.")
 
 
 def totals_table(report, baseline=None):

@@ -69,3 +69,13 @@ def test_fits_a_comment_when_the_trace_is_huge():
     text = markdown.render(report, charts, top=100)
     assert len(text.encode()) <= markdown.LIMIT_BYTES
     assert text.startswith("## allocprof report:") and "allocations**" in text
+
+
+def test_a_windowed_report_says_which_window_it_covers():
+    report = synthetic(collections=None)
+    assert markdown.window_note(report) == ""
+    report["window"] = {"active": True, "from": 'mark "warmup-done"', "to": "end", "from_s": 2.5, "to_s": 10.0}
+    text = markdown.render(report, CHARTS)
+    note = markdown.window_note(report)
+    assert note.startswith("Window `mark \"warmup-done\"` to `end`") and "every figure covers this window only" in note
+    assert note in text

@@ -68,6 +68,21 @@ TEST(TraceFile, RejectsAShortFile) {
   unlink(path.c_str());
 }
 
+TEST(TraceFile, ReadsTheOldestSupportedVersionAndRefusesTheRowFormat) {
+  TraceBuilder b;
+  b.data()[8] = static_cast<char>(format::kOldestReadableVersion);
+  std::string path = b.WriteTemp();
+  EXPECT_TRUE(TraceFile::Open(path).ok());
+  unlink(path.c_str());
+  TraceBuilder old;
+  old.data()[8] = 1;
+  path = old.WriteTemp();
+  auto file = TraceFile::Open(path);
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.status().message().find("version 1 at offset 8 is not supported"), std::string::npos) << file.status();
+  unlink(path.c_str());
+}
+
 TEST(TraceFile, RejectsANewerVersion) {
   TraceBuilder b;
   b.data()[8] = static_cast<char>(format::kFormatVersion + 1);
