@@ -123,10 +123,20 @@ TEST(ProcessTrace, QuietRecordsLetAnIdleThreadsWatermarkAdvance) {
   merger.Covered(1, 60);  // what the quiet record says
   merger.Release();
   EXPECT_EQ(sink.events.size(), 1u);
+  // The same through the reader: the first event must come out while the quiet record's chunk is
+  // handled, not when the end of the file releases everything.
+  struct ChunksAtEmission : EventSink {
+    const ProcessCatalog* catalog = nullptr;
+    std::vector<uint64_t> chunks;
+    void OnEvent(const Event&) override { chunks.push_back(catalog->chunks); }
+  };
   ProcessCatalog catalog;
-  Collect all;
+  ChunksAtEmission all;
+  all.catalog = &catalog;
   ASSERT_TRUE(ReadProcessTrace(path, &all, &catalog).ok());
-  EXPECT_EQ(all.events.size(), 2u);
+  ASSERT_EQ(all.chunks.size(), 2u);
+  EXPECT_LT(all.chunks[0], catalog.chunks) << "released before the last chunk was read";
+  EXPECT_EQ(all.chunks[1], catalog.chunks);
   unlink(path.c_str());
 }
 
