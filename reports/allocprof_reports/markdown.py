@@ -66,7 +66,7 @@ def headline(report):
     leaked = model.num(t.get("leaked_bytes"))
     if leaked:
         parts.append(f"{units.human_bytes(leaked)} in {units.human_count(model.num(t.get('leaked_allocations')))}"
-                     f" blocks still live at the end")
+                     f" blocks still live at the {'window' if model.obj(report, 'window').get('closed') else 'run'}'s end")
     if allocs and model.num(t.get("temporary_allocations")) / allocs >= 0.25:
         parts.append(f"{units.percent(model.num(t.get('temporary_allocations')) / allocs)} temporary"
                      " (freed before the thread allocated again)")
