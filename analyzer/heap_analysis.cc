@@ -146,7 +146,9 @@ void HeapAnalysis::OnFree(const Event& e) {
   ++totals_.frees;
   LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
   if (!found) {
-    ++totals_.frees_of_unknown;
+    // An attached trace (allocprof attach) never saw what was allocated before the attach.
+    bool attached = catalog_ && catalog_->has_process && catalog_->process.attached();
+    ++(attached ? totals_.frees_of_pre_attach : totals_.frees_of_unknown);
     timeline_->OnFree(e.time, 0, live_bytes_);
     return;
   }

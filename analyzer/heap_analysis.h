@@ -71,6 +71,7 @@ struct HeapTotals {
   uint64_t temporary = 0;       // freed before the allocating thread allocated again
   uint64_t short_lived = 0;     // freed within AnalysisOptions::short_lived_ns
   uint64_t frees_of_unknown = 0;
+  uint64_t frees_of_pre_attach = 0;  // attached traces: frees of blocks allocated before the attach
   uint64_t large_objects = 0, large_object_bytes = 0;
   uint64_t leaked_allocations = 0, leaked_bytes = 0;
   uint64_t mismatched_frees = 0;

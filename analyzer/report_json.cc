@@ -74,6 +74,7 @@ void WriteTotals(JsonWriter& j, const ProcessReport& p) {
   j.Key("large_object_bytes").Uint(t.large_object_bytes);
   j.Key("mismatched_frees").Uint(t.mismatched_frees);
   j.Key("frees_of_unknown").Uint(t.frees_of_unknown);
+  if (p.process.attached()) j.Key("frees_of_pre_attach").Uint(t.frees_of_pre_attach);
   j.Key("duration_s").Double(p.duration_s);
   j.Key("allocations_per_second").Double(p.duration_s > 0 ? t.allocations / p.duration_s : 0);
   j.Key("bytes_per_second").Double(p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0);
@@ -104,6 +105,7 @@ void WriteProcessInfo(JsonWriter& j, const ProcessReport& p) {
   }
   j.Key("command_line").String(cmd);
   j.Key("ended_cleanly").Bool(p.ended_cleanly);
+  if (p.process.attached()) j.Key("attached").Bool(true);
   j.Key("execs").BeginArray();
   for (const auto& e : p.execs) j.String(e);
   j.EndArray();

@@ -86,6 +86,10 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   absl::StrAppendFormat(&out, "== %s — pid %d (parent %d): %s\n", p.file, p.process.pid, p.process.ppid, cmd);
   absl::StrAppendFormat(&out, "   %d threads, %.3f s%s\n", p.threads, p.duration_s,
                         p.ended_cleanly ? "" : ", trace cut short (no end record)");
+  if (p.process.attached()) {
+    absl::StrAppend(&out, "   attached to the running process (allocprof attach): figures start at the attach; "
+                          "blocks allocated before it are unknown\n");
+  }
   double rate = p.duration_s > 0 ? t.allocations / p.duration_s : 0;
   double brate = p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0;
   absl::StrAppend(&out, "\nTotals\n");
@@ -105,6 +109,10 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   absl::StrAppendFormat(&out, "  large objects      %15s   %s (>= %s B)\n", HumanCount(t.large_objects),
                         HumanBytes(t.large_object_bytes), HumanCount(o.large_object_bytes));
   absl::StrAppendFormat(&out, "  mismatched frees   %15s\n", HumanCount(t.mismatched_frees));
+  if (p.process.attached()) {
+    absl::StrAppendFormat(&out, "  pre-attach frees   %15s   freed, allocated before attach\n",
+                          HumanCount(t.frees_of_pre_attach));
+  }
 
   absl::StrAppend(&out, "\nEntry points\n");
   for (const auto& [name, cb] : p.by_entry) {
