@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "allocprof/trace_format.h"
+#include "caller_runpath.h"
 #include "got_patch.h"
 #include "process_state.h"
 #include "real_functions.h"
@@ -92,14 +93,19 @@ void PatchAll() {
 
 // dlopen once attached: the new object (and its dependencies) bound their allocator calls to the
 // process's functions, so they are patched as soon as the loader returns. Allocations made by the
-// new objects' constructors, which run inside the loader, are not seen.
-void* AttachedDlopen(const char* file, int flags) {
+// new objects' constructors, which run inside the loader, are not seen. A bare name is looked up in
+// the calling object's RUNPATH here (caller_runpath.h).
+__attribute__((noinline)) void* AttachedDlopen(const char* file, int flags) {
+  const void* caller = __builtin_return_address(0);
   if (flags & RTLD_DEEPBIND) {
     allocprof_note_deepbind(file);
     flags &= ~RTLD_DEEPBIND;
   }
   if (!RealFunctionsReady()) ResolveRealFunctions();
-  void* handle = g_real.dlopen(file, flags);
+  char found[4096];
+  const char* name = file;
+  if (file && FindInCallerSearchPath(caller, file, found, sizeof(found))) name = found;
+  void* handle = g_real.dlopen(name, flags);
   if (handle && file) PatchAll();
   return handle;
 }

@@ -45,3 +45,9 @@ check: all $(BUILD)/bench/churn $(TEST_OUT)/unit_tests $(TEST_OUT)/integration_t
 	@bash tests/run_all.sh $(BUILD)
 
 .PHONY: check test-programs
+
+# attach_target dlopens its plugin by bare name, found through its own RUNPATH ($ORIGIN): under
+# attach that search must still be the program's, not the shim's.
+$(TEST_OUT)/programs/attach_target: tests/programs/attach_target.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -Iinclude -Wl,-rpath,'$$ORIGIN' -o $@ $< -ldl
