@@ -30,9 +30,9 @@ std::string Script(const InjectRequest& r) {
   for (const auto& [name, value] : r.environment) {
     absl::StrAppend(&s, "call (int) setenv(", GdbQuote(name), ", ", GdbQuote(value), ", 1)\n");
   }
-  // RTLD_NOW | RTLD_LOCAL: the library's symbols stay out of the global scope, so nothing in the
-  // process binds to them by accident.
-  absl::StrAppend(&s, "set $allocprof_handle = (void *) dlopen(", GdbQuote(r.library), ", 2)\n");
+  // RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE: the library's symbols stay out of the global scope, so
+  // nothing in the process binds to them by accident, and it can never be unloaded.
+  absl::StrAppend(&s, "set $allocprof_handle = (void *) dlopen(", GdbQuote(r.library), ", 0x1002)\n");
   // A library that loaded removes the variables itself: gdb's string arguments are allocated in the
   // process, and would show up in the library's trace.
   absl::StrAppend(&s, "if $allocprof_handle == 0\n  printf \"", kDlopenFailedMarker, "%s\\n\", (char *) dlerror()\n");

@@ -2,6 +2,11 @@
 // test skips (naming the reason) where this machine does not permit ptrace.
 #include <gtest/gtest.h>
 
+#include <errno.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "absl/strings/match.h"
@@ -191,6 +196,15 @@ TEST(Attach, ExplainsWhatCannotBeAttached) {
   EXPECT_NE(r.err.find("already has liballocprof.so loaded"), std::string::npos) << r.err;
   preloaded.Write("go\n");
   EXPECT_EQ(preloaded.Wait(), 0);
+
+  // A process with a tracer already (we become its tracer, as a debugger would).
+  LiveProcess traced({Program("attach_target")});
+  ASSERT_TRUE(traced.WaitForStdout("ready\n"));
+  ASSERT_EQ(ptrace(PTRACE_SEIZE, traced.pid(), nullptr, nullptr), 0) << strerror(errno);
+  r = RunProgram({BuildPath("allocprof"), "attach", "-o", dir / "t5.trace", std::to_string(traced.pid())});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is already being traced by pid " + std::to_string(getpid())), std::string::npos) << r.err;
+  traced.Kill();
 
   r = RunProgram({BuildPath("allocprof"), "attach", "--gdb", "/nonexistent/gdb", "-o", dir / "t3.trace",
                   std::to_string(getpid())});

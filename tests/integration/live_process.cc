@@ -32,11 +32,13 @@ LiveProcess::LiveProcess(const std::vector<std::string>& argv) {
 }
 
 LiveProcess::~LiveProcess() {
-  if (exit_code_ < 0 && pid_ > 0) {
-    kill(pid_, SIGKILL);
-    Wait();
-  }
+  if (exit_code_ < 0 && pid_ > 0) Kill();
   CloseStdin();
+}
+
+void LiveProcess::Kill() {
+  kill(pid_, SIGKILL);
+  Wait();
 }
 
 void LiveProcess::Read(int fd, Stream* s) {

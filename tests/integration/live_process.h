@@ -25,6 +25,7 @@ class LiveProcess {
   // Blocks until `text` has appeared on stdout (or stderr), or the stream ended. True if it appeared.
   bool WaitForStdout(const std::string& text) { return WaitFor(out_, text); }
   bool WaitForStderr(const std::string& text) { return WaitFor(err_, text); }
+  void Kill();  // SIGKILL, then Wait()
   // Waits for the exit; returns the exit code (128 + signal when killed). Streams are complete after.
   int Wait();
   std::string out();
