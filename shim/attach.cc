@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <atomic>
+#include <string_view>
 
 #include "allocprof/trace_format.h"
 #include "caller_runpath.h"
@@ -28,18 +29,24 @@ std::atomic<long> g_slots{0};
 // Everything the shim defines that a running process calls through its GOT: the allocator entry
 // points (hooks_malloc.cc, hooks_new.cc), the exit and exec functions that flush the trace
 // (lifecycle.cc), and dlopen (handled by AttachedDlopen below so new objects get patched too).
+// The functions that release memory come first and are patched everywhere before any allocating
+// one: while other threads run during the patch, a block can then be allocated unseen and freed
+// seen (a pre-attach free), but never allocated seen and freed unseen (a false leak).
 constexpr const char* kRedirected[] = {
-    "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
-    "valloc", "pvalloc", "malloc_usable_size", "free_sized", "free_aligned_sized",
-    // operator new and delete, every form (size_t is 'm' on x86-64).
-    "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
-    "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm",
-    "_ZdaPvm", "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t",
-    "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+    "free", "free_sized", "free_aligned_sized", "realloc", "reallocarray", "malloc_usable_size",
+    // operator delete, every form (size_t is 'm' on x86-64).
+    "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t",
+    "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t",
     "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+    // kReleaseCount ends here.
+    "malloc", "calloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
+    // operator new, every form.
+    "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+    "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
     "_exit", "_Exit", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat",
     "dlopen"};
 constexpr size_t kRedirectedCount = sizeof(kRedirected) / sizeof(kRedirected[0]);
+constexpr size_t kReleaseCount = 18;
 
 GotTarget g_targets[kRedirectedCount];
 
@@ -71,6 +78,8 @@ bool AttachRequested() {
 
 // The shim's own definitions. Its references to these names bind to the process's (libc's), since
 // the global scope is searched first: look them up in the shim's own handle instead.
+static_assert(std::string_view(kRedirected[kReleaseCount]) == "malloc", "kReleaseCount: the release functions");
+
 bool ResolveTargets() {
   Dl_info self;
   if (!dladdr(reinterpret_cast<void*>(&AttachRequested), &self) || !self.dli_fname) return false;
@@ -86,9 +95,13 @@ bool ResolveTargets() {
 }
 
 void PatchAll() {
-  GotPatchResult r = PatchLoadedObjects(g_targets, kRedirectedCount, reinterpret_cast<void*>(&AttachRequested));
-  g_slots.fetch_add(static_cast<long>(r.slots));
-  if (r.failures) LogError("attach: some call sites could not be redirected (mprotect failed); they stay untraced");
+  const void* self = reinterpret_cast<void*>(&AttachRequested);
+  GotPatchResult release = PatchLoadedObjects(g_targets, kReleaseCount, self);
+  GotPatchResult rest = PatchLoadedObjects(g_targets, kRedirectedCount, self);
+  g_slots.fetch_add(static_cast<long>(release.slots + rest.slots));
+  if (release.failures || rest.failures) {
+    LogError("attach: some call sites could not be redirected (mprotect failed); they stay untraced");
+  }
 }
 
 // dlopen once attached: the new object (and its dependencies) bound their allocator calls to the
