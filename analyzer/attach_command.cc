@@ -250,14 +250,19 @@ int AttachCommand(int argc, char** argv) {
   request.gdb = gdb;
   request.pid = pid;
   request.library = shim;
-  request.state_function = "allocprof_attach_state";
   request.timeout_seconds = std::stoi(args.Get("--timeout", "60"));
-  request.environment = {{"ALLOCPROF_ATTACH", "1"},
-                         {"ALLOCPROF_OUTPUT", output},
-                         {"ALLOCPROF_ROOT_PID", absl::StrCat(pid)},
-                         {"ALLOCPROF_UNWIND", unwind}};
-  if (args.Has("--depth")) request.environment.push_back({"ALLOCPROF_DEPTH", args.Get("--depth")});
-  if (args.Has("--flush-ms")) request.environment.push_back({"ALLOCPROF_FLUSH_MS", args.Get("--flush-ms")});
+  // The shim's options, as the environment variables `run` would set, one per line.
+  request.start_function = "allocprof_attach_start";
+  request.start_argument = absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid,
+                                        "\nALLOCPROF_UNWIND=", unwind, "\n");
+  if (args.Has("--depth")) absl::StrAppend(&request.start_argument, "ALLOCPROF_DEPTH=", args.Get("--depth"), "\n");
+  if (args.Has("--flush-ms")) {
+    absl::StrAppend(&request.start_argument, "ALLOCPROF_FLUSH_MS=", args.Get("--flush-ms"), "\n");
+  }
+  if (output.find('\n') != std::string::npos) {
+    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
+    return kExitUsage;
+  }
   InjectResult r = InjectLibrary(request);
   using Outcome = InjectResult::Outcome;
   switch (r.outcome) {

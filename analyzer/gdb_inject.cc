@@ -27,17 +27,12 @@ constexpr char kDlopenFailedMarker[] = "allocprof-dlopen-failed: ";
 
 std::string Script(const InjectRequest& r) {
   std::string s = "set confirm off\nset pagination off\nset width 0\n";
-  for (const auto& [name, value] : r.environment) {
-    absl::StrAppend(&s, "call (int) setenv(", GdbQuote(name), ", ", GdbQuote(value), ", 1)\n");
-  }
   // RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE: the library's symbols stay out of the global scope, so
   // nothing in the process binds to them by accident, and it can never be unloaded.
   absl::StrAppend(&s, "set $allocprof_handle = (void *) dlopen(", GdbQuote(r.library), ", 0x1002)\n");
-  // A library that loaded removes the variables itself: gdb's string arguments are allocated in the
-  // process, and would show up in the library's trace.
-  absl::StrAppend(&s, "if $allocprof_handle == 0\n  printf \"", kDlopenFailedMarker, "%s\\n\", (char *) dlerror()\n");
-  for (const auto& [name, value] : r.environment) absl::StrAppend(&s, "  call (int) unsetenv(", GdbQuote(name), ")\n");
-  absl::StrAppend(&s, "else\n  printf \"", kStateMarker, "%ld\\n\", (long) ", r.state_function, "()\nend\ndetach\n");
+  absl::StrAppend(&s, "if $allocprof_handle == 0\n  printf \"", kDlopenFailedMarker, "%s\\n\", (char *) dlerror()\n",
+                  "else\n  printf \"", kStateMarker, "%ld\\n\", (long) ", r.start_function, "(",
+                  GdbQuote(r.start_argument), ")\nend\ndetach\n");
   return s;
 }
 

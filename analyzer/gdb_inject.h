@@ -1,6 +1,6 @@
-// Loads a shared library into a running process with gdb: sets environment variables in the
-// process, calls dlopen there, asks the library for its state, removes the variables again and
-// detaches. The process continues where it was stopped.
+// Loads a shared library into a running process with gdb: calls dlopen there, then a start
+// function of the library with one string argument, and detaches. The process continues where it
+// was stopped. (gdb allocates the string in the process; those few bytes are never freed.)
 //
 // gdb resumes the process's other threads while the injected calls run (its default), so a lock
 // held by another thread (the allocator's, the loader's) is released rather than deadlocking the
@@ -12,8 +12,6 @@
 #include <sys/types.h>
 
 #include <string>
-#include <utility>
-#include <vector>
 
 namespace allocprof {
 
@@ -21,14 +19,14 @@ struct InjectRequest {
   std::string gdb;      // gdb binary
   pid_t pid = 0;
   std::string library;  // absolute path
-  std::vector<std::pair<std::string, std::string>> environment;  // set for the dlopen only
-  std::string state_function;  // `long F()` in the library, called after a successful dlopen
+  std::string start_function;  // `long F(const char*)` in the library, called after a successful dlopen
+  std::string start_argument;
   int timeout_seconds = 60;
 };
 
 struct InjectResult {
   enum class Outcome {
-    kLoaded,           // dlopen succeeded; `state` holds state_function's answer
+    kLoaded,           // dlopen succeeded; `state` holds start_function's answer
     kDlopenFailed,     // `detail` holds dlerror()
     kPtraceDenied,     // gdb could not attach: permissions, ptrace_scope, a seccomp filter
     kNoSuchProcess,

@@ -11,12 +11,11 @@
 #include "allocprof/trace_format.h"
 #include "caller_runpath.h"
 #include "got_patch.h"
+#include "options.h"
 #include "process_state.h"
 #include "real_functions.h"
 #include "stderr_log.h"
 #include "thread_state.h"
-
-extern char** environ;
 
 extern "C" void allocprof_note_deepbind(const char* file);  // dlopen_support.cc
 
@@ -52,28 +51,32 @@ GotTarget g_targets[kRedirectedCount];
 
 void* AttachedDlopen(const char* file, int flags);
 
-// The ALLOCPROF_* variables were put there by `allocprof attach` for this load only: the
-// process's children must not inherit them. unsetenv shifts environ, so names are collected first.
-void RemoveOptionsFromEnvironment() {
-  constexpr size_t kMaxNames = 32;
-  char names[kMaxNames][64];
-  size_t count = 0;
-  for (char** e = environ; e && *e && count < kMaxNames; ++e) {
-    const char* eq = strchr(*e, '=');
-    size_t len = eq ? static_cast<size_t>(eq - *e) : 0;
-    if (strncmp(*e, "ALLOCPROF_", 10) != 0 || len == 0 || len >= sizeof(names[0])) continue;
-    memcpy(names[count], *e, len);
-    names[count++][len] = '\0';
+// Preloaded, the shim sits in the link map before libc (LD_PRELOAD objects follow the program
+// directly); dlopen'ed into a running process, after it.
+struct LoadOrder {
+  uintptr_t self;
+  int index = 0, self_index = -1, libc_index = -1;
+};
+
+int VisitForOrder(struct dl_phdr_info* info, size_t, void* data) {
+  auto* order = static_cast<LoadOrder*>(data);
+  const char* name = info->dlpi_name ? info->dlpi_name : "";
+  const char* base = strrchr(name, '/');
+  base = base ? base + 1 : name;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+    if (ph.p_type == PT_LOAD && order->self >= start && order->self - start < ph.p_memsz) order->self_index = order->index;
   }
-  for (size_t i = 0; i < count; ++i) unsetenv(names[i]);
+  if (strncmp(base, "libc.so", 7) == 0 && order->libc_index < 0) order->libc_index = order->index;
+  ++order->index;
+  return 0;
 }
 
-bool AttachRequested() {
-  if (!environ) return false;
-  for (char** e = environ; *e; ++e) {
-    if (strcmp(*e, "ALLOCPROF_ATTACH=1") == 0) return true;
-  }
-  return false;
+bool LoadedIntoRunningProcess() {
+  LoadOrder order{reinterpret_cast<uintptr_t>(&VisitForOrder)};
+  dl_iterate_phdr(VisitForOrder, &order);
+  return order.libc_index >= 0 && order.self_index > order.libc_index;
 }
 
 // The shim's own definitions. Its references to these names bind to the process's (libc's), since
@@ -82,7 +85,7 @@ static_assert(std::string_view(kRedirected[kReleaseCount]) == "malloc", "kReleas
 
 bool ResolveTargets() {
   Dl_info self;
-  if (!dladdr(reinterpret_cast<void*>(&AttachRequested), &self) || !self.dli_fname) return false;
+  if (!dladdr(reinterpret_cast<void*>(&VisitForOrder), &self) || !self.dli_fname) return false;
   void* handle = dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD);
   if (!handle) return false;
   for (size_t i = 0; i < kRedirectedCount; ++i) {
@@ -95,7 +98,7 @@ bool ResolveTargets() {
 }
 
 void PatchAll() {
-  const void* self = reinterpret_cast<void*>(&AttachRequested);
+  const void* self = reinterpret_cast<void*>(&VisitForOrder);
   GotPatchResult release = PatchLoadedObjects(g_targets, kReleaseCount, self);
   GotPatchResult rest = PatchLoadedObjects(g_targets, kRedirectedCount, self);
   g_slots.fetch_add(static_cast<long>(release.slots + rest.slots));
@@ -123,22 +126,36 @@ __attribute__((noinline)) void* AttachedDlopen(const char* file, int flags) {
   return handle;
 }
 
-// Runs before the shim's other constructors (lifecycle.cc's OnLoad): the lookup mode must be set
-// before the real functions are resolved.
-__attribute__((constructor(101))) void StartAttached() {
-  if (!AttachRequested()) return;
-  bool outer = !t_local.in_hook;
-  t_local.in_hook = true;  // our own allocations below are not the program's
+// Runs before the shim's other constructors (lifecycle.cc's OnLoad). Loaded late, the shim stays
+// dormant (mode kStopped, so OnLoad starts nothing) until allocprof_attach_start configures it:
+// its options cannot come from the environment, which the program may manage itself (bash does).
+__attribute__((constructor(101))) void ParkWhenLoadedLate() {
+  if (!LoadedIntoRunningProcess()) return;
   g_attached.store(true);
   UseGlobalSymbolLookup();
   ResolveRealFunctions();
-  EnsureProcessInitialized();  // reads the options
-  RemoveOptionsFromEnvironment();
-  if (g_mode.load() == Mode::kTracing) {
-    if (ResolveTargets()) PatchAll();
-    else LogError("attach: cannot look up the shim's own entry points; nothing is redirected");
+  Mode expected = Mode::kUninitialized;
+  g_mode.compare_exchange_strong(expected, Mode::kStopped);
+}
+
+// "NAME=value" lines into a null-terminated entry array, in static storage (allocates nothing).
+char g_option_text[16 << 10];
+char* g_option_entries[64];
+
+bool SplitOptions(const char* text) {
+  size_t len = strlen(text);
+  if (len >= sizeof(g_option_text)) return false;
+  memcpy(g_option_text, text, len + 1);
+  size_t n = 0;
+  for (char* line = g_option_text; *line && n + 1 < sizeof(g_option_entries) / sizeof(g_option_entries[0]);) {
+    char* end = strchr(line, '\n');
+    if (end) *end = '\0';
+    if (*line) g_option_entries[n++] = line;
+    if (!end) break;
+    line = end + 1;
   }
-  if (outer) t_local.in_hook = false;
+  g_option_entries[n] = nullptr;
+  return true;
 }
 
 }  // namespace
@@ -149,8 +166,31 @@ uint64_t ProcessFlags() { return Attached() ? format::kProcessAttached : 0; }
 
 }  // namespace allocprof::shim
 
-extern "C" long allocprof_attach_state() {
+extern "C" long allocprof_attach_start(const char* options) {
   using namespace allocprof::shim;
-  if (!Attached() || g_mode.load() != Mode::kTracing) return -1;
-  return g_slots.load();
+  static std::atomic<bool> started{false};
+  if (!Attached() || !options) return -1;
+  if (started.exchange(true)) return g_mode.load() == Mode::kTracing ? g_slots.load() : -1;
+  bool outer = !t_local.in_hook;
+  t_local.in_hook = true;  // our own allocations below are not the program's
+  long result = -1;
+  if (!SplitOptions(options)) {
+    LogError("attach: the options are too long");
+  } else {
+    SetOptionEntries(g_option_entries);
+    g_mode.store(Mode::kUninitialized);
+    EnsureProcessInitialized();
+    SetOptionEntries(nullptr);
+    if (g_mode.load() == Mode::kTracing) {
+      MaybeStartTickerAfterFork();  // idle buffers are flushed as in a preloaded process
+      if (ResolveTargets()) {
+        PatchAll();
+        result = g_slots.load();
+      } else {
+        LogError("attach: cannot look up the shim's own entry points; nothing is redirected");
+      }
+    }
+  }
+  if (outer) t_local.in_hook = false;
+  return result;
 }

@@ -144,6 +144,37 @@ TEST(Attach, ThreadsAllocatingDuringTheAttach) {
   ExpectNoFreeWarnings(report.processes[0]);
 }
 
+// A shell attached while it waits forks children after the attach: each writes its own trace
+// (FILE.PID), flagged as attached too (it inherited the parent's unknown blocks), ending with the
+// exec of a program that is not traced (the shim was never in LD_PRELOAD).
+TEST(Attach, ForkedChildrenOfAnAttachedShellWriteAttachedTraces) {
+  TempDir dir;
+  LiveProcess shell({"bash", "-c", "echo ready; read line; for i in 1 2 3; do /bin/true; done; echo done $line"});
+  ASSERT_TRUE(shell.WaitForStdout("ready\n"));
+  RunResult attach = Attach(shell.pid(), dir / "t.trace");
+  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
+  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+  ASSERT_TRUE(shell.Write("go\n"));
+  ASSERT_EQ(shell.Wait(), 0) << shell.err();
+  EXPECT_EQ(shell.out(), "ready\ndone go\n");
+  EXPECT_EQ(shell.err(), "");
+  std::vector<std::string> files = dir.Files();
+  ASSERT_EQ(files.size(), 4u) << "the shell's trace and one per forked child";
+  for (const std::string& f : files) {
+    TraceSummary s = Summarize(dir / f);
+    ASSERT_TRUE(s.read_ok) << f << ": " << s.error;
+    EXPECT_FALSE(s.Damaged()) << f;
+    EXPECT_TRUE(s.catalog.process.attached()) << f;
+    EXPECT_TRUE(s.catalog.ended_cleanly) << f;
+    EXPECT_EQ(s.allocs_over_live, 0u) << f;
+    if (f != "t.trace") {
+      EXPECT_EQ(s.catalog.execs.size(), 1u) << f;
+      EXPECT_EQ(s.catalog.process.ppid, static_cast<uint64_t>(shell.pid())) << f;
+    }
+  }
+  EXPECT_GT(Summarize(dir / "t.trace").allocs, 0u) << "bash allocates while it runs its loop";
+}
+
 std::string Messages(int first, int count) {
   std::string s;
   for (int i = first; i < first + count; ++i) absl::StrAppend(&s, "message-", i, "-payload-payload-payload\n");
@@ -198,6 +229,17 @@ TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
     }
   }
   EXPECT_GT(rdkafka_frames, 0) << "allocations are attributed to librdkafka's code";
+}
+
+// A program that dlopens the shim itself (not through allocprof attach) finds it dormant: it
+// neither writes a trace nor redirects anything.
+TEST(Attach, ShimDlopenedWithoutAttachStaysDormant) {
+  TempDir dir;
+  RunResult r = RunProgram({"bash", "-c", "cd " + dir.path() + " && exec " + Program("dlopen_main") + " " +
+                                              BuildPath("liballocprof.so")});
+  EXPECT_EQ(r.exit_code, 1) << "loaded, but it has no plugin_allocate: " << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_TRUE(dir.Files().empty()) << "no trace written in the working directory";
 }
 
 TEST(Attach, ExplainsWhatCannotBeAttached) {
