@@ -76,11 +76,11 @@ class Dumper {
         if (origin_ == 0) origin_ = p.start_monotonic_ns;
         absl::FPrintF(out_,
                       "  process pid=%d ppid=%d exe=\"%s\" cmdline=\"%s\" start=%d page=%d llc=%d unwind=%s depth=%d "
-                      "shim=%s\n",
+                      "shim=%s%s\n",
                       p.pid, p.ppid, Printable(p.exe), Printable(absl::StrReplaceAll(p.command_line, {{std::string(1, '\0'), " "}})),
                       p.start_monotonic_ns, p.page_size, p.llc_bytes,
                       p.unwind_mode == 2 ? "libunwind" : p.unwind_mode == 1 ? "fp" : "none", p.max_depth,
-                      Printable(p.shim_version));
+                      Printable(p.shim_version), p.attached() ? " attached" : "");
         break;
       }
       case RecordKind::kExec:

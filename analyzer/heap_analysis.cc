@@ -195,6 +195,13 @@ void HeapAnalysis::OnAlloc(const Event& e) {
 void HeapAnalysis::OnFree(const Event& e) {
   LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
   if (!found) {
+    // An attached trace (allocprof attach) never saw what was allocated before the attach.
+    if (catalog_ && catalog_->has_process && catalog_->process.attached()) {
+      ++totals_.frees;
+      ++totals_.frees_of_pre_attach;
+      timeline_->OnFree(e.time, 0, live_bytes_);
+      return;
+    }
     if (catalog_ && catalog_->partial_capture()) {
       ++totals_.frees_unrecorded;
       return;

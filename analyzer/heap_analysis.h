@@ -80,6 +80,7 @@ struct HeapTotals {
   // and frees inside the window of blocks allocated before it ("inherited"; not in `frees`).
   uint64_t window_live_at_start = 0, window_live_bytes_at_start = 0;
   uint64_t inherited_frees = 0, inherited_bytes_freed = 0;
+  uint64_t frees_of_pre_attach = 0;  // attached traces: frees of blocks allocated before the attach
   uint64_t large_objects = 0, large_object_bytes = 0;
   uint64_t leaked_allocations = 0, leaked_bytes = 0;
   uint64_t mismatched_frees = 0;

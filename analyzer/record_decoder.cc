@@ -208,9 +208,16 @@ bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
     case RecordTag::kProcess: {
       r->kind = RecordKind::kProcess;
       ProcessInfo& p = r->process;
-      return Uint(&p.pid) && Uint(&p.ppid) && Uint(&p.exec_generation) && Uint(&p.start_monotonic_ns) &&
-             Uint(&p.start_realtime_ns) && Uint(&p.page_size) && Uint(&p.llc_bytes) && Uint(&p.unwind_mode) &&
-             Uint(&p.max_depth) && Bytes(&p.exe) && Bytes(&p.command_line) && Bytes(&p.shim_version);
+      p.flags = 0;
+      if (!(Uint(&p.pid) && Uint(&p.ppid) && Uint(&p.exec_generation) && Uint(&p.start_monotonic_ns) &&
+            Uint(&p.start_realtime_ns) && Uint(&p.page_size) && Uint(&p.llc_bytes) && Uint(&p.unwind_mode) &&
+            Uint(&p.max_depth) && Bytes(&p.exe) && Bytes(&p.command_line) && Bytes(&p.shim_version))) {
+        return false;
+      }
+      // Optional trailing flags (trace_format.h): only when this record ends its chunk.
+      const Cursor& tags = col_[static_cast<int>(format::Column::kTags)];
+      const Cursor& control = col_[static_cast<int>(format::Column::kControl)];
+      return tags.p < tags.end || control.p >= control.end || Uint(&p.flags);
     }
     case RecordTag::kExec:
       r->kind = RecordKind::kExec;

@@ -52,6 +52,8 @@ struct ProcessInfo {
   uint64_t page_size = 0, llc_bytes = 0;
   uint64_t unwind_mode = 0, max_depth = 0;
   std::string exe, command_line, shim_version;
+  uint64_t flags = 0;  // format::kProcess* (0 in traces written before the field existed)
+  bool attached() const { return flags & format::kProcessAttached; }
 };
 
 struct Record {

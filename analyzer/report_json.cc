@@ -77,6 +77,7 @@ void WriteTotals(JsonWriter& j, const ProcessReport& p) {
   j.Key("frees_unrecorded").Uint(t.frees_unrecorded);
   j.Key("inherited_frees").Uint(t.inherited_frees);
   j.Key("inherited_bytes_freed").Uint(t.inherited_bytes_freed);
+  if (p.process.attached()) j.Key("frees_of_pre_attach").Uint(t.frees_of_pre_attach);
   j.Key("duration_s").Double(p.duration_s);
   j.Key("allocations_per_second").Double(p.duration_s > 0 ? t.allocations / p.duration_s : 0);
   j.Key("bytes_per_second").Double(p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0);
@@ -131,6 +132,7 @@ void WriteProcessInfo(JsonWriter& j, const ProcessReport& p) {
   }
   j.Key("command_line").String(cmd);
   j.Key("ended_cleanly").Bool(p.ended_cleanly);
+  if (p.process.attached()) j.Key("attached").Bool(true);
   j.Key("execs").BeginArray();
   for (const auto& e : p.execs) j.String(e);
   j.EndArray();

@@ -104,6 +104,10 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
     }
     absl::StrAppend(&out, "\n");
   }
+  if (p.process.attached()) {
+    absl::StrAppend(&out, "   attached to the running process (allocprof attach): figures start at the attach; "
+                          "blocks allocated before it are unknown\n");
+  }
   double rate = p.duration_s > 0 ? t.allocations / p.duration_s : 0;
   double brate = p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0;
   absl::StrAppend(&out, "\nTotals\n");
@@ -142,6 +146,10 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   absl::StrAppendFormat(&out, "  large objects      %15s   %s (>= %s B)\n", HumanCount(t.large_objects),
                         HumanBytes(t.large_object_bytes), HumanCount(o.large_object_bytes));
   absl::StrAppendFormat(&out, "  mismatched frees   %15s\n", HumanCount(t.mismatched_frees));
+  if (p.process.attached()) {
+    absl::StrAppendFormat(&out, "  pre-attach frees   %15s   freed, allocated before attach\n",
+                          HumanCount(t.frees_of_pre_attach));
+  }
 
   absl::StrAppend(&out, "\nEntry points\n");
   for (const auto& [name, cb] : p.by_entry) {

@@ -24,36 +24,10 @@
 #include "allocprof/units.h"
 #include "cli_args.h"
 #include "commands.h"
+#include "shim_path.h"
 
 namespace allocprof {
 namespace {
-
-std::string SelfDir() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  std::string path(buf);
-  return path.substr(0, path.rfind('/'));
-}
-
-bool IsFile(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-// The shim sits next to the CLI in the build tree, or in ../lib/allocprof once installed.
-std::string FindShim() {
-  if (const char* env = getenv("ALLOCPROF_SHIM"); env && *env) return env;
-  std::string dir = SelfDir();
-  for (const std::string& candidate : {dir + "/liballocprof.so", dir + "/../lib/allocprof/liballocprof.so"}) {
-    if (IsFile(candidate)) {
-      char real[PATH_MAX];
-      return realpath(candidate.c_str(), real) ? std::string(real) : candidate;
-    }
-  }
-  return "";
-}
 
 // Resolves CMD the way execvp will.
 std::string ResolveCommand(const std::string& cmd) {
@@ -61,7 +35,7 @@ std::string ResolveCommand(const std::string& cmd) {
   const char* path = getenv("PATH");
   for (const auto& dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
     std::string candidate = absl::StrCat(dir.empty() ? "." : std::string(dir), "/", cmd);
-    if (access(candidate.c_str(), X_OK) == 0 && IsFile(candidate)) return candidate;
+    if (access(candidate.c_str(), X_OK) == 0 && IsRegularFile(candidate)) return candidate;
   }
   return "";
 }
@@ -291,7 +265,7 @@ int RunCommand(int argc, char** argv) {
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (!quiet) {
     int children = CountChildTraces(output);
-    if (IsFile(output)) {
+    if (IsRegularFile(output)) {
       fprintf(stderr, "allocprof: trace written to %s%s\n", output.c_str(),
               children ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ",
                                       output, ".*)").c_str()

@@ -35,6 +35,7 @@ Options g_options = {
 
 // Environment copy for the rare case that environ is not yet set when the first allocation arrives.
 char g_proc_environ[64 << 10];
+char** g_option_entries = nullptr;  // SetOptionEntries
 
 bool StartsWith(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
@@ -130,9 +131,11 @@ void ApplyOption(const char* entry) {
 
 }  // namespace
 
+void SetOptionEntries(char** entries) { g_option_entries = entries; }
+
 void LoadOptions() {
-  if (environ) {
-    for (char** e = environ; *e; ++e) {
+  if (char** entries = g_option_entries ? g_option_entries : environ) {
+    for (char** e = entries; *e; ++e) {
       if (StartsWith(*e, "ALLOCPROF_")) ApplyOption(*e);
     }
   } else {

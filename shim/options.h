@@ -34,6 +34,8 @@ struct Options {
 };
 
 void LoadOptions();
+// attach.cc: LoadOptions reads these NAME=value entries (null-terminated) instead of the environment.
+void SetOptionEntries(char** entries);
 const Options& GetOptions();
 
 }  // namespace allocprof::shim

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "allocprof/trace_format.h"
+#include "attach.h"
 #include "clock.h"
 #include "options.h"
 #include "raw_syscalls.h"
@@ -91,6 +92,7 @@ void WriteProcessRecord(uint64_t now) {
   while (len > 0 && g_text[len - 1] == '\0') --len;  // keep NUL separators, drop the final one
   enc.Bytes(g_text, static_cast<uint32_t>(len));
   enc.String(ALLOCPROF_VERSION, 64);
+  enc.Uint(ProcessFlags());  // optional trailing field: keep the process record alone in its chunk
   WriteProcessChunk(enc, g_process_scratch, sizeof(g_process_scratch));
 }
 

@@ -22,14 +22,19 @@ constexpr size_t kBlockHeader = 16;
 
 __thread bool t_resolving __attribute__((tls_model("initial-exec")));
 
+// RTLD_NEXT when preloaded; RTLD_DEFAULT when attached (see UseGlobalSymbolLookup).
+void* g_lookup_handle = RTLD_NEXT;
+
 template <typename Fn>
 void Resolve(Fn* slot, const char* name) {
-  *slot = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+  *slot = reinterpret_cast<Fn>(dlsym(g_lookup_handle, name));
 }
 
 }  // namespace
 
-void* LookupNext(const char* symbol) { return dlsym(RTLD_NEXT, symbol); }
+void* LookupNext(const char* symbol) { return dlsym(g_lookup_handle, symbol); }
+
+void UseGlobalSymbolLookup() { g_lookup_handle = RTLD_DEFAULT; }
 
 bool ResolveRealFunctions() {
   if (RealFunctionsReady()) return true;

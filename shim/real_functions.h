@@ -44,6 +44,11 @@ inline bool RealFunctionsReady() { return g_real.malloc != nullptr; }
 // (a C program that dlopens a C++ library).
 void* LookupNext(const char* symbol);
 
+// For a shim dlopen'ed (RTLD_LOCAL) into a running process: the functions the process already
+// calls are the first definitions in the global scope, which RTLD_NEXT from a late-loaded object
+// would not search. Call before the first ResolveRealFunctions.
+void UseGlobalSymbolLookup();
+
 // Bootstrap arena: a static buffer for the few allocations made before the real allocator is known.
 // Its blocks are never reused; free() recognises and ignores them.
 void* BootstrapAlloc(size_t size, size_t alignment);

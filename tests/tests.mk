@@ -5,9 +5,10 @@ GTEST_LIBS := -lgtest -lgtest_main -lpthread
 TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$(abspath $(BUILD))"' \
                  -DALLOCPROF_SOURCE_DIR='"$(abspath .)"'
 
-TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined phases
+TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
+                      phases attach_threads
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
-                 $(TEST_OUT)/programs/static_hello
+                 $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target
 
 # -fno-builtin keeps the compiler from removing the allocations the tests count.
 $(TEST_OUT)/programs/%: tests/programs/%.cc | $(DEPS_STAMP)
@@ -44,3 +45,9 @@ check: all $(BUILD)/bench/churn $(TEST_OUT)/unit_tests $(TEST_OUT)/integration_t
 	@bash tests/run_all.sh $(BUILD)
 
 .PHONY: check test-programs
+
+# attach_target dlopens its plugin by bare name, found through its own RUNPATH ($ORIGIN): under
+# attach that search must still be the program's, not the shim's.
+$(TEST_OUT)/programs/attach_target: tests/programs/attach_target.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -Iinclude -Wl,-rpath,'$$ORIGIN' -o $@ $< -ldl

@@ -210,6 +210,10 @@ enum class RecordTag : uint8_t {
   kModule = 0x84,
   // pid | ppid | exec_generation | start_monotonic_ns | start_realtime_ns | page_size |
   // llc_bytes | unwind_mode | max_depth | str exe | str command_line (args joined by NUL) | str shim_version
+  // [| flags (kProcess* bits)]. The record is always alone in its chunk, so a reader takes control
+  // bytes left after shim_version as the optional flags; traces written before flags existed end
+  // there (flags 0), and older readers ignore them. start_monotonic_ns is when tracing began: the
+  // attach time when kProcessAttached is set.
   kProcess = 0x85,
   // t | str path (the process is about to exec this path; its trace ends here if exec succeeds)
   kExec = 0x86,
@@ -244,6 +248,11 @@ enum class RecordTag : uint8_t {
 // Capture states (kCapture). While paused the shim records frees only (of blocks it may have
 // recorded), so the live set stays exact across a pause; once ended it records nothing more.
 enum class CaptureState : uint8_t { kPaused = 0, kRecording = 1, kEnded = 2 };
+
+// kProcess flags.
+// The shim was loaded into a running process (`allocprof attach`): blocks allocated before that are
+// unknown, so frees of addresses the trace never saw allocated are expected, not errors.
+inline constexpr uint64_t kProcessAttached = 1;
 
 enum class UnwindMode : uint8_t { kNone = 0, kFramePointer = 1, kLibunwind = 2 };
 

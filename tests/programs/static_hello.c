@@ -1,6 +1,13 @@
-/* A statically linked program: allocprof run must refuse it with a clear message. */
+/* A statically linked program: allocprof run and allocprof attach must refuse it with a clear
+ * message. With an argument it says "ready" and waits for a line on stdin (something to attach to). */
 #include <stdio.h>
-int main(void) {
-  puts("static hello");
+int main(int argc, char** argv) {
+  (void)argv;
+  puts(argc > 1 ? "ready" : "static hello");
+  if (argc > 1) {
+    fflush(stdout);
+    while (getchar() != '\n' && !feof(stdin)) {
+    }
+  }
   return 0;
 }
