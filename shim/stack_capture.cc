@@ -100,6 +100,14 @@ __attribute__((noinline)) uint32_t WalkFramePointers(ThreadState* t, uintptr_t* 
   return n;
 }
 
+RuleCache* RuleCacheSlow(ThreadState* t) {
+  if (!t->rule_cache_failed) {
+    t->rule_cache = CreateRuleCache();
+    t->rule_cache_failed = t->rule_cache == nullptr;
+  }
+  return t->rule_cache;
+}
+
 void InitStackCapture() {
   dl_iterate_phdr(FindSelf, reinterpret_cast<void*>(&InitStackCapture));
   if (GetOptions().unwind == format::UnwindMode::kLibunwind) {
