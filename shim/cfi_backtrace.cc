@@ -37,14 +37,17 @@ RuleCache* CreateRuleCache() {
 
 // Needs its own frame (the shim keeps frame pointers): the walk starts from the caller's registers
 // as this function's prologue saved them.
-__attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int max) {
+__attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int max, uintptr_t skip_lo,
+                                           uintptr_t skip_hi) {
   cache->Revalidate();
   auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   auto sp = reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa());
   uintptr_t bp = Load(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
+  bool skipping = true;
   int n = 0;
   while (n < max) {
-    out[n++] = pc;
+    skipping = skipping && pc >= skip_lo && pc < skip_hi;
+    if (!skipping) out[n++] = pc;
     FrameRule rule = cache->Lookup(pc - 1);
     uintptr_t cfa;
     switch (rule.cfa) {

@@ -54,9 +54,9 @@ class RuleCache {
 RuleCache* CreateRuleCache();
 
 // Stores up to `max` return addresses of the calling stack, leaf first, starting with this call's
-// own return address (as unw_backtrace does from the same caller). Returns how many, or -1 when a
-// frame needs libunwind.
-int CfiBacktrace(RuleCache* cache, uintptr_t* out, int max);
+// own return address (as unw_backtrace does from the same caller) but leaving out the leading ones
+// in [skip_lo, skip_hi) (the shim's own code). Returns how many, or -1 when a frame needs libunwind.
+int CfiBacktrace(RuleCache* cache, uintptr_t* out, int max, uintptr_t skip_lo = 0, uintptr_t skip_hi = 0);
 
 }  // namespace allocprof::shim
 

@@ -23,6 +23,12 @@ inline constexpr uint32_t kShimFrameSlack = 16;
 
 void InitStackCapture();
 
+// The shim's executable segment: frames there are the shim's own.
+struct CodeRange {
+  uintptr_t lo, hi;
+};
+extern CodeRange g_shim_code;
+
 // Frame-pointer walk (out of line: it needs the thread's stack bounds).
 uint32_t WalkFramePointers(ThreadState* t, uintptr_t* out, uint32_t max);
 // The thread's rule cache, created on first use; null if it could not be mapped.
@@ -39,8 +45,12 @@ __attribute__((always_inline)) inline uint32_t CaptureStack(ThreadState* t) {
   int n = 0;
   if (__builtin_expect(o.unwind == format::UnwindMode::kLibunwind, 1)) {
     RuleCache* cache = __builtin_expect(t->rule_cache != nullptr, 1) ? t->rule_cache : RuleCacheSlow(t);
-    n = cache ? CfiBacktrace(cache, t->frames, static_cast<int>(want)) : -1;
-    if (__builtin_expect(n < 0, 0)) n = unw_backtrace(reinterpret_cast<void**>(t->frames), static_cast<int>(want));
+    if (__builtin_expect(cache != nullptr, 1)) {
+      // Leaves the shim's frames out itself.
+      n = CfiBacktrace(cache, t->frames, static_cast<int>(o.max_depth), g_shim_code.lo, g_shim_code.hi);
+      if (__builtin_expect(n >= 0, 1)) return static_cast<uint32_t>(n);
+    }
+    n = unw_backtrace(reinterpret_cast<void**>(t->frames), static_cast<int>(want));
   } else if (o.unwind == format::UnwindMode::kFramePointer) {
     n = static_cast<int>(WalkFramePointers(t, t->frames, want));
   }

@@ -160,6 +160,27 @@ TEST(CfiBacktrace, StartsOverAfterCodeIsUnmapped) {
   ExpectSameStack(again);
 }
 
+// The same call site twice, the second time leaving out the frame of this function.
+__attribute__((noinline)) void WalkTwiceSkippingOnce(uintptr_t (*out)[kMax], int* n) {
+  uintptr_t lo = 0, hi = 0;
+  volatile int rounds = 2;  // unknown to the compiler: one call site, not an unrolled pair
+  for (int i = 0; i < rounds; ++i) {
+    n[i] = CfiBacktrace(Cache(), out[i], kMax, lo, hi);
+    lo = out[0][0];
+    hi = lo + 1;
+  }
+  asm volatile("" ::: "memory");
+}
+
+TEST(CfiBacktrace, LeavesOutLeadingFramesInTheSkippedRange) {
+  uintptr_t out[2][kMax];
+  int n[2];
+  WalkTwiceSkippingOnce(out, n);
+  ASSERT_GT(n[0], 3);
+  ASSERT_EQ(n[1], n[0] - 1);
+  for (int i = 0; i < n[1]; ++i) EXPECT_EQ(out[1][i], out[0][i + 1]) << "frame " << i;
+}
+
 TEST(FindFrameRule, UnknownCodeIsUnsupported) {
   std::vector<uint8_t> heap(64);
   EXPECT_EQ(FindFrameRule(reinterpret_cast<uintptr_t>(heap.data())).cfa, FrameRule::kUnsupported);
