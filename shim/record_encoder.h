@@ -46,6 +46,7 @@ class RecordEncoder {
     last_quanta_ = 0;
     prev_alloc_addr_ = prev_free_addr_ = 0;
     records_ = 0;
+    fits_until_ = 0;
     alloc_seq_start_ = alloc_seq;
     hints_.Reset();
   }
@@ -54,11 +55,19 @@ class RecordEncoder {
   uint64_t base_time() const { return base_time_; }
   uint32_t alloc_seq_start() const { return alloc_seq_start_; }
 
+  // True when some event column has less than kMaxEventColumnBytes left. Runs before every event,
+  // so it checks the columns only once per batch of records that certainly fit (each record adds at
+  // most kMaxEventColumnBytes to any event column).
   bool NeedsFlush() const {
+    if (__builtin_expect(records_ < fits_until_, 1)) return false;
+    ptrdiff_t least = PTRDIFF_MAX;
     for (int c = 0; c < static_cast<int>(format::Column::kControl); ++c) {
-      if (col_[c].end - col_[c].cursor < static_cast<ptrdiff_t>(kMaxEventColumnBytes)) return true;
+      ptrdiff_t room = col_[c].end - col_[c].cursor;
+      if (room < least) least = room;
     }
-    return false;
+    ptrdiff_t fit = least / static_cast<ptrdiff_t>(kMaxEventColumnBytes);
+    fits_until_ = records_ + static_cast<uint32_t>(fit > UINT32_MAX / 2 ? UINT32_MAX / 2 : fit);
+    return fit == 0;
   }
   bool ControlRoom(size_t bytes) const {
     const ColumnSpan& c = col_[static_cast<int>(format::Column::kControl)];
@@ -163,6 +172,7 @@ class RecordEncoder {
   uint64_t prev_alloc_addr_ = 0;
   uint64_t prev_free_addr_ = 0;
   uint32_t records_ = 0;
+  mutable uint32_t fits_until_ = 0;  // NeedsFlush() is false while records_ is below this
   uint32_t alloc_seq_start_ = 0;
   format::HintHistory hints_;
 };
