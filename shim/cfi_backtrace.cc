@@ -32,7 +32,9 @@ __attribute__((noinline)) void RuleCache::Clear(uint32_t generation) {
 RuleCache* CreateRuleCache() {
   void* mem = mmap(nullptr, sizeof(RuleCache), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return nullptr;
-  return new (mem) RuleCache{};
+  auto* cache = new (mem) RuleCache;  // zero from mmap: every slot empty
+  cache->StartEmpty();
+  return cache;
 }
 
 // Needs its own frame (the shim keeps frame pointers): the walk starts from the caller's registers

@@ -32,6 +32,8 @@ class RuleCache {
     if (__builtin_expect(s.pc == pc, 1)) return s.rule;
     return Fill(&s, pc);
   }
+  // For an empty cache: it is valid for the current code.
+  void StartEmpty() { generation_ = g_code_generation.load(std::memory_order_acquire); }
   // Forgets every rule if code was unmapped since the last walk.
   void Revalidate() {
     uint32_t now = g_code_generation.load(std::memory_order_acquire);
@@ -46,11 +48,13 @@ class RuleCache {
   FrameRule Fill(Slot* s, uintptr_t pc);
   void Clear(uint32_t generation);
 
-  uint32_t generation_ = 0;
-  Slot slots_[kSlots] = {};
+  // No initializers: a cache lives in fresh (zero) mmap memory, whose pages stay untouched until
+  // a walk needs them.
+  uint32_t generation_;
+  Slot slots_[kSlots];
 };
 
-// Maps a zeroed cache (never through the hooked allocator); null if no memory.
+// Maps an empty cache (never through the hooked allocator); null if no memory.
 RuleCache* CreateRuleCache();
 
 // Stores up to `max` return addresses of the calling stack, leaf first, starting with this call's

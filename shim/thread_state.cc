@@ -81,7 +81,7 @@ size_t CompressColumns(ZSTD_CCtx* cctx, const RecordEncoder& enc, size_t raw, ui
   uint8_t table[96];
   if (!feed(table, enc.WriteTable(table), ZSTD_e_continue)) return 0;
   // Ending a block after each column gives every column its own literal and sequence tables
-  // (one shared table for all columns costs ~13% in size on churn; the format is unchanged).
+  // (one shared table for all columns costs ~12% in size on churn; the format is unchanged).
   for (int c = 0; c < format::kColumnCount; ++c) {
     const ColumnSpan& col = enc.column(c);
     size_t n = static_cast<size_t>(col.cursor - col.begin);
