@@ -27,7 +27,8 @@ std::atomic<long> g_slots{0};
 
 // Everything the shim defines that a running process calls through its GOT: the allocator entry
 // points (hooks_malloc.cc, hooks_new.cc), the exit and exec functions that flush the trace
-// (lifecycle.cc), and dlopen (handled by AttachedDlopen below so new objects get patched too).
+// (lifecycle.cc), dlopen (handled by AttachedDlopen below so new objects get patched too), and
+// dlclose (the stack walker drops its cached frame rules of unmapped code: dlclose_hook.cc).
 // The functions that release memory come first and are patched everywhere before any allocating
 // one: while other threads run during the patch, a block can then be allocated unseen and freed
 // seen (a pre-attach free), but never allocated seen and freed unseen (a false leak). The operator
@@ -46,7 +47,7 @@ constexpr const char* kRedirected[] = {
     // kNewEnd ends here.
     "malloc", "calloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
     "_exit", "_Exit", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat",
-    "dlopen"};
+    "dlopen", "dlclose"};
 constexpr size_t kRedirectedCount = sizeof(kRedirected) / sizeof(kRedirected[0]);
 constexpr size_t kReleaseCount = 18;
 constexpr size_t kNewEnd = kReleaseCount + 8;

@@ -1,8 +1,11 @@
 // Remembers, per thread, which of its recent allocations produced which address, so a free of one
 // of them is written as FREE_AGE (a small, often repeating number) instead of an address.
 //
-// Two-way set-associative over the address; an entry that is stale (its block freed elsewhere and
-// the address reused) still names an allocation with that address, which is all FREE_AGE claims.
+// Four-way set-associative over the address, one cache line per set, as many entries as FREE_AGE
+// reaches back (format::kMaxAge): with two ways, a program holding 4096 blocks live lost a quarter
+// of its frees to evictions (each then written with a full address). An entry that is stale (its
+// block freed elsewhere and the address reused) still names an allocation with that address,
+// which is all FREE_AGE claims.
 // Thread-safety: owned by one thread (or whoever holds its ThreadState lock).
 #ifndef ALLOCPROF_SHIM_FREE_CACHE_H_
 #define ALLOCPROF_SHIM_FREE_CACHE_H_
@@ -13,6 +16,7 @@ namespace allocprof::shim {
 
 class FreeCache {
  public:
+  static constexpr uint32_t kWays = 4;
   static constexpr uint32_t kSets = 4096;
 
   struct Entry {
@@ -23,17 +27,25 @@ class FreeCache {
 
   void Remember(uint64_t addr, uint32_t seq, uint32_t cls) {
     Entry* set = Set(addr);
-    Entry* slot = set[0].addr == addr || set[0].addr == 0 ? &set[0]
-                  : set[1].addr == addr || set[1].addr == 0 ? &set[1]
-                  // Evict the older allocation (sequence numbers wrap: compare by distance).
-                  : static_cast<int32_t>(set[0].seq - set[1].seq) < 0 ? &set[0] : &set[1];
+    Entry* slot = nullptr;
+    for (uint32_t w = 0; w < kWays && !slot; ++w) {
+      if (set[w].addr == addr || set[w].addr == 0) slot = &set[w];
+    }
+    if (!slot) {
+      // Evict the oldest allocation (sequence numbers wrap: compare by distance).
+      slot = &set[0];
+      for (uint32_t w = 1; w < kWays; ++w) {
+        if (static_cast<int32_t>(set[w].seq - slot->seq) < 0) slot = &set[w];
+      }
+    }
     *slot = Entry{addr, seq, cls};
   }
 
   const Entry* Find(uint64_t addr) const {
     const Entry* set = const_cast<FreeCache*>(this)->Set(addr);
-    if (set[0].addr == addr) return &set[0];
-    if (set[1].addr == addr) return &set[1];
+    for (uint32_t w = 0; w < kWays; ++w) {
+      if (set[w].addr == addr) return &set[w];
+    }
     return nullptr;
   }
 
@@ -42,7 +54,7 @@ class FreeCache {
     uint64_t h = (addr >> 4) * 0x9e3779b97f4a7c15ull;
     return &entries_[(h >> 40) & (kSets - 1)][0];
   }
-  Entry entries_[kSets][2];
+  alignas(64) Entry entries_[kSets][kWays];
 };
 
 }  // namespace allocprof::shim

@@ -8,10 +8,10 @@
 #include "raw_syscalls.h"
 
 namespace allocprof::shim {
-namespace {
 
-uintptr_t g_self_lo = 0;
-uintptr_t g_self_hi = 0;
+CodeRange g_shim_code = {0, 0};
+
+namespace {
 
 int FindSelf(struct dl_phdr_info* info, size_t, void* data) {
   auto target = reinterpret_cast<uintptr_t>(data);
@@ -21,15 +21,14 @@ int FindSelf(struct dl_phdr_info* info, size_t, void* data) {
     uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
     uintptr_t hi = lo + ph.p_memsz;
     if (target >= lo && target < hi) {
-      g_self_lo = lo;
-      g_self_hi = hi;
+      g_shim_code = CodeRange{lo, hi};
       return 1;
     }
   }
   return 0;
 }
 
-inline bool InShim(uintptr_t ip) { return ip >= g_self_lo && ip < g_self_hi; }
+inline bool InShim(uintptr_t ip) { return ip >= g_shim_code.lo && ip < g_shim_code.hi; }
 
 uint64_t ParseHex(const char*& p) {
   uint64_t v = 0;
@@ -98,6 +97,14 @@ __attribute__((noinline)) uint32_t WalkFramePointers(ThreadState* t, uintptr_t* 
     fp = next;
   }
   return n;
+}
+
+RuleCache* RuleCacheSlow(ThreadState* t) {
+  if (!t->rule_cache_failed) {
+    t->rule_cache = CreateRuleCache();
+    t->rule_cache_failed = t->rule_cache == nullptr;
+  }
+  return t->rule_cache;
 }
 
 void InitStackCapture() {

@@ -60,10 +60,47 @@ bool InitStackTable() {
   return true;
 }
 
+namespace {
+
+// The last few stacks this thread interned: most allocations come from a handful of call sites in
+// a row, and comparing against those is cheaper than hashing and probing. An entry counts only for
+// the process generation it was interned in (its definition is in that generation's trace).
+struct RecentStacks {
+  static constexpr uint32_t kWays = 4;
+  const Entry* entry[kWays];
+  uint32_t generation[kWays];
+  uint32_t next;
+};
+__thread RecentStacks t_recent __attribute__((tls_model("initial-exec")));
+
+bool SameFrames(const uintptr_t* a, const uintptr_t* b, uint32_t depth) {
+  for (uint32_t i = 0; i < depth; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+void RememberRecent(const Entry* e, uint32_t generation) {
+  uint32_t way = t_recent.next++ % RecentStacks::kWays;
+  t_recent.entry[way] = e;
+  t_recent.generation[way] = generation;
+}
+
+}  // namespace
+
 InternResult InternStack(const uintptr_t* frames, uint32_t depth) {
   if (!g_slots) return {0, false};
-  uint64_t hash = HashFrames(frames, depth);
   uint32_t generation = g_generation.load(std::memory_order_relaxed);
+  if (depth > 0) {
+    for (uint32_t w = 0; w < RecentStacks::kWays; ++w) {
+      const Entry* e = t_recent.entry[w];
+      if (e && e->frames[0] == frames[0] && e->depth == depth && t_recent.generation[w] == generation &&
+          SameFrames(e->frames + 1, frames + 1, depth - 1)) {
+        return {e->id, false};
+      }
+    }
+  }
+  uint64_t hash = HashFrames(frames, depth);
   uint64_t mine = 0;  // our entry, once allocated
   for (uint32_t probe = 0; probe < kMaxProbes; ++probe) {
     std::atomic<uint64_t>& slot = g_slots[(hash + probe) & (kSlotCount - 1)];
@@ -84,6 +121,7 @@ InternResult InternStack(const uintptr_t* frames, uint32_t depth) {
         memcpy(e->frames, frames, depth * sizeof(uintptr_t));
       }
       if (slot.compare_exchange_strong(offset, mine, std::memory_order_release, std::memory_order_acquire)) {
+        if (depth > 0) RememberRecent(EntryAt(mine), generation);
         return {EntryAt(mine)->id, true};
       }
       // Lost the race for this slot: `offset` now holds the winner; compare against it below.
@@ -93,6 +131,7 @@ InternResult InternStack(const uintptr_t* frames, uint32_t depth) {
       uint32_t seen = e->generation.load(std::memory_order_relaxed);
       bool define = seen != generation &&
                     e->generation.compare_exchange_strong(seen, generation, std::memory_order_relaxed);
+      if (depth > 0) RememberRecent(e, generation);
       return {e->id, define};
     }
   }

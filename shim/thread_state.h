@@ -18,6 +18,8 @@
 
 namespace allocprof::shim {
 
+class RuleCache;
+
 struct ThreadState {
   std::atomic<uint32_t> lock;
   uint32_t index;              // ChunkHeader::thread
@@ -28,6 +30,8 @@ struct ThreadState {
   FreeCache* free_cache;
   uint64_t covered_until;      // last promise made to the reader
   uintptr_t* frames;           // scratch for stack capture, max_depth + slack entries
+  RuleCache* rule_cache;       // frame rules for stack capture, mapped on first use (kept on reuse)
+  bool rule_cache_failed;      // no memory for it: libunwind walks every stack
   void* zstd;                  // ZSTD_CCtx, created on the first compressed flush
   uint8_t* out;                // ChunkHeader + stored payload, assembled at flush
   size_t out_capacity;
