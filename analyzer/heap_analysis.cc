@@ -111,26 +111,29 @@ uint64_t Epoch64(uint32_t epoch) { return epoch == ~uint32_t{0} ? ~uint64_t{0} :
 
 void HeapAnalysis::OnAlloc(const Event& e) {
   if (e.addr == 0) return;  // address lost with a damaged chunk: counted, cannot join the live set
-  auto [block, inserted] = live_.TryEmplace(e.addr, LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread});
+  const uint64_t w = e.weight;
+  const uint64_t bytes = e.size * w;
+  LiveBlock fresh{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, 0, e.weight};
+  auto [block, inserted] = live_.TryEmplace(e.addr, fresh);
   if (!inserted) {
     // The trace missed this block's free (it cannot happen with a complete trace): forget the old
     // block so the live set stays honest.
     LiveBlock old = *block;
-    gen_->FreeExternal(old.size, Epoch64(old.gen_epoch));
-    live_bytes_ -= static_cast<int64_t>(old.size);
+    gen_->FreeExternal(old.bytes(), Epoch64(old.gen_epoch));
+    live_bytes_ -= static_cast<int64_t>(old.bytes());
     StackStats& os = Stack(old.stack_id);
     Touch(os);
-    --os.live_count;
-    os.live_bytes -= old.size;
-    *block = LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread};
+    os.live_count -= old.weight;
+    os.live_bytes -= old.bytes();
+    *block = fresh;
   }
-  block->gen_epoch = Epoch32(gen_->AllocExternal(e.time, e.size));
+  block->gen_epoch = Epoch32(gen_->AllocExternal(e.time, e.size, w));
   StackStats& s = Stack(e.stack_id);
   Touch(s);
-  ++s.live_count;
-  s.live_bytes += e.size;
+  s.live_count += w;
+  s.live_bytes += bytes;
 
-  live_bytes_ += static_cast<int64_t>(e.size);
+  live_bytes_ += static_cast<int64_t>(bytes);
   if (live_bytes_ > static_cast<int64_t>(totals_.peak_live_bytes)) {
     totals_.peak_live_bytes = static_cast<uint64_t>(live_bytes_);
     totals_.peak_time_ns = e.time;
@@ -139,41 +142,46 @@ void HeapAnalysis::OnAlloc(const Event& e) {
     s.bytes_at_epoch = s.live_bytes;
   }
   LastAllocOf(e.thread) = e.addr;
-  timeline_->OnAlloc(e.time, e.size, live_bytes_);
+  timeline_->OnAlloc(e.time, bytes, live_bytes_, w);
 }
 
 void HeapAnalysis::OnFree(const Event& e) {
-  ++totals_.frees;
   LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
+  // A sampled trace records some frees of unsampled blocks (see docs/trace-format.md): not news.
+  if (!found && e.weight == 0) return;
   if (!found) {
+    ++totals_.frees;
     ++totals_.frees_of_unknown;
     timeline_->OnFree(e.time, 0, live_bytes_);
     return;
   }
   LiveBlock b = *found;
   live_.Erase(found);
-  gen_->FreeExternal(b.size, Epoch64(b.gen_epoch));
-  totals_.bytes_freed += b.size;
-  live_bytes_ -= static_cast<int64_t>(b.size);
+  const uint64_t w = b.weight;
+  totals_.frees += w;
+  if (e.weight == 0) paired_frees_by_entry_[static_cast<size_t>(e.entry)] += w;
+  gen_->FreeExternal(b.bytes(), Epoch64(b.gen_epoch));
+  totals_.bytes_freed += b.bytes();
+  live_bytes_ -= static_cast<int64_t>(b.bytes());
   StackStats& s = Stack(b.stack_id);
   Touch(s);
-  --s.live_count;
-  s.live_bytes -= b.size;
+  s.live_count -= w;
+  s.live_bytes -= b.bytes();
   uint64_t& last = LastAllocOf(b.thread);
   if (last == e.addr) {
-    ++totals_.temporary;
-    ++s.temporary;
+    totals_.temporary += w;
+    s.temporary += w;
     last = 0;
   }
-  if (e.time - b.time <= options_.short_lived_ns) ++totals_.short_lived;
+  if (e.time - b.time <= options_.short_lived_ns) totals_.short_lived += w;
   auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
   const auto& alloc_info = format::kEntryPoints[b.entry];
   const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];
   if (alloc_info.family != free_info.family) {
-    ++totals_.mismatched_frees;
-    ++mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}];
+    totals_.mismatched_frees += w;
+    mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += w;
   }
-  timeline_->OnFree(e.time, b.size, live_bytes_);
+  timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
 }
 
 void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
@@ -182,18 +190,20 @@ void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (e.kind != EventKind::kHeap) continue;
     auto entry = static_cast<size_t>(e.entry);
-    ++u.calls_by_entry[entry];
+    const uint64_t w = e.weight;  // 0 for a sampled trace's frees: counted when paired
+    u.calls_by_entry[entry] += w;
     if (e.is_free) continue;
-    ++u.allocations;
-    u.bytes_allocated += e.size;
-    u.bytes_by_entry[entry] += e.size;
+    const uint64_t bytes = e.size * w;
+    u.allocations += w;
+    u.bytes_allocated += bytes;
+    u.bytes_by_entry[entry] += bytes;
     if (e.size >= options_.large_object_bytes) {
-      ++u.large_objects;
-      u.large_object_bytes += e.size;
+      u.large_objects += w;
+      u.large_object_bytes += bytes;
     }
     SizeClassCount& c = u.classes[SizeClassIndex(e.size)];
-    ++c.calls;
-    c.bytes += e.size;
+    c.calls += w;
+    c.bytes += bytes;
     std::pair<uint64_t, uint64_t>* stack;
     if (e.stack_id < kDenseStackIds) {
       if (e.stack_id >= u.stacks.size()) u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
@@ -201,8 +211,8 @@ void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
     } else {
       stack = &u.sparse_stacks[e.stack_id];
     }
-    ++stack->first;
-    stack->second += e.size;
+    stack->first += w;
+    stack->second += bytes;
   }
 }
 
@@ -213,6 +223,7 @@ void HeapAnalysis::Finish() {
   totals_.large_objects = u.large_objects;
   totals_.large_object_bytes = u.large_object_bytes;
   totals_.calls_by_entry = u.calls_by_entry;
+  for (size_t i = 0; i < paired_frees_by_entry_.size(); ++i) totals_.calls_by_entry[i] += paired_frees_by_entry_[i];
   totals_.bytes_by_entry = u.bytes_by_entry;
   if (!u.classes.empty()) classes_ = u.classes;
   for (uint32_t id = 0; id < u.stacks.size(); ++id) {

@@ -157,6 +157,7 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   r.threads = catalog.threads.size();
   r.totals = heap.totals();
   r.events = catalog.events;
+  r.sampling = catalog.sampling;
   r.origin_ns = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
   uint64_t end = std::max(catalog.last_time, r.totals.last_event_ns);
   r.duration_s = end > r.origin_ns ? static_cast<double>(end - r.origin_ns) / 1e9 : 0;

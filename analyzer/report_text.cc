@@ -86,6 +86,14 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   absl::StrAppendFormat(&out, "== %s — pid %d (parent %d): %s\n", p.file, p.process.pid, p.process.ppid, cmd);
   absl::StrAppendFormat(&out, "   %d threads, %.3f s%s\n", p.threads, p.duration_s,
                         p.ended_cleanly ? "" : ", trace cut short (no end record)");
+  if (p.sampling.sampled()) {
+    const SamplingEstimate& s = p.sampling;
+    absl::StrAppendFormat(&out,
+                          "   SAMPLED trace (--sample %s): every count and byte figure below is an estimate from %s "
+                          "recorded allocations;\n   expected error (1 sigma): allocations %.2f%%, bytes %.2f%%\n",
+                          HumanBytes(static_cast<double>(s.interval_bytes)), HumanCount(s.samples),
+                          100 * s.AllocationsRelError(), 100 * s.BytesRelError());
+  }
   double rate = p.duration_s > 0 ? t.allocations / p.duration_s : 0;
   double brate = p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0;
   absl::StrAppend(&out, "\nTotals\n");

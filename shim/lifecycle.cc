@@ -82,7 +82,7 @@ void* TickerMain(void*) {
                            static_cast<long>(interval_ns % 1000000000ull)};
   while (!g_ticker_stop.load(std::memory_order_relaxed)) {
     nanosleep(&delay, nullptr);
-    if (g_mode.load(std::memory_order_relaxed) == Mode::kTracing) TickerSweep(interval_ns);
+    if (IsTracing(g_mode.load(std::memory_order_relaxed))) TickerSweep(interval_ns);
   }
   return nullptr;
 }
@@ -121,7 +121,7 @@ void ForkChild() {
   ForgetModulesAfterFork();
   CloseTraceFileInChild();
   Mode mode = g_mode.load();
-  if (mode != Mode::kTracing) {
+  if (!IsTracing(mode)) {
     ResetThreadsAfterFork();
     return;
   }
@@ -167,7 +167,7 @@ __attribute__((constructor)) void OnLoad() {
   ResolveRealFunctions();
   EnsureProcessInitialized();
   if (!GetOptions().follow) DropSelfFromPreload();
-  if (g_mode.load() == Mode::kTracing) {
+  if (IsTracing(g_mode.load())) {
     if (!t_local.state && !t_local.exited) CreateThreadState();
     StartTicker();
   }
@@ -177,7 +177,7 @@ __attribute__((constructor)) void OnLoad() {
 // finalised after us may still allocate: from here on every event is written at once.
 __attribute__((destructor)) void OnUnload() {
   ShimScope scope;
-  if (g_mode.load() != Mode::kTracing) return;
+  if (!IsTracing(g_mode.load())) return;
   g_ticker_stop.store(true);
   g_mode.store(Mode::kWriteThrough);
   FlushAllThreads(NowNs());
@@ -186,7 +186,7 @@ __attribute__((destructor)) void OnUnload() {
 
 void BeforeExec(const char* path) {
   Mode mode = g_mode.load();
-  if ((mode != Mode::kTracing && mode != Mode::kWriteThrough) || InVforkChild()) return;
+  if ((!IsTracing(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
   FlushAllThreads(NowNs());
   WriteExecRecord(path);
@@ -194,7 +194,7 @@ void BeforeExec(const char* path) {
 
 void BeforeExit() {
   Mode mode = g_mode.load();
-  if ((mode != Mode::kTracing && mode != Mode::kWriteThrough) || InVforkChild()) return;
+  if ((!IsTracing(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
   FlushAllThreads(NowNs());
   WriteEndRecord();
@@ -221,7 +221,7 @@ void EnsureProcessInitialized() {
     g_mode.store(Mode::kStopped, std::memory_order_release);
     return;
   }
-  g_mode.store(Mode::kTracing, std::memory_order_release);
+  g_mode.store(InitSampler() ? Mode::kSampling : Mode::kTracing, std::memory_order_release);
 }
 
 void FlushAllThreads(uint64_t now) {

@@ -24,6 +24,9 @@ Options g_options = {
     .follow = true,
     .quiet = false,
     .fail_write_after = 0,
+    .sample_bytes = 0,
+    .sample_seed = 0,
+    .sample_seed_set = false,
 };
 
 // Environment copy for the rare case that environ is not yet set when the first allocation arrives.
@@ -75,6 +78,15 @@ void ApplyOption(const char* entry) {
     g_options.follow = strcmp(value, "0") != 0;
   } else if (is("ALLOCPROF_QUIET")) {
     g_options.quiet = strcmp(value, "1") == 0;
+  } else if (is("ALLOCPROF_SAMPLE")) {
+    // 0 keeps full tracing; the upper bound keeps every weight 1/p within 32 bits.
+    if (ParseUint(value, &n) && n <= (uint64_t{1} << 30)) g_options.sample_bytes = n;
+    else LogError("ALLOCPROF_SAMPLE must be 0..1GiB; recording every allocation");
+  } else if (is("ALLOCPROF_SAMPLE_SEED")) {
+    if (ParseUint(value, &n)) {
+      g_options.sample_seed = n;
+      g_options.sample_seed_set = true;
+    }
   } else if (is("ALLOCPROF_TEST_ENOSPC_AFTER")) {
     if (ParseUint(value, &n)) g_options.fail_write_after = n;
   }

@@ -24,6 +24,9 @@ struct Options {
   bool follow;                   // ALLOCPROF_FOLLOW=0 stops exec'd children from being traced
   bool quiet;                    // ALLOCPROF_QUIET=1 silences the shim's stderr messages
   uint64_t fail_write_after;     // ALLOCPROF_TEST_ENOSPC_AFTER (tests): simulate ENOSPC after N bytes
+  uint64_t sample_bytes;         // ALLOCPROF_SAMPLE, mean sampling interval in bytes; 0: record everything
+  uint64_t sample_seed;          // ALLOCPROF_SAMPLE_SEED, makes the sampling repeatable (tests)
+  bool sample_seed_set;          // false: the seed comes from the clock and pid
 };
 
 void LoadOptions();

@@ -91,6 +91,11 @@ void WriteProcessRecord(uint64_t now) {
   while (len > 0 && g_text[len - 1] == '\0') --len;  // keep NUL separators, drop the final one
   enc.Bytes(g_text, static_cast<uint32_t>(len));
   enc.String(ALLOCPROF_VERSION, 64);
+  // In the process record's chunk: a reader knows the interval before any allocation.
+  if (o.sample_bytes) {
+    enc.Tag(format::RecordTag::kSampling);
+    enc.Uint(o.sample_bytes);
+  }
   WriteProcessChunk(enc, g_process_scratch, sizeof(g_process_scratch));
 }
 

@@ -14,7 +14,11 @@ enum class Mode : uint32_t {
   kTracing = 2,       // the hot path: buffer per thread
   kWriteThrough = 3,  // after the final flush (exit): every event is written at once
   kStopped = 4,       // tracing failed (e.g. disk full) or was never possible; calls pass through
+  kSampling = 5,      // like kTracing, but only sampled allocations and their frees (sampler.h)
 };
+
+// The modes in which the process records into per-thread buffers.
+inline bool IsTracing(Mode m) { return m == Mode::kTracing || m == Mode::kSampling; }
 
 extern std::atomic<Mode> g_mode;
 

@@ -6,6 +6,7 @@
 #include "trace_writer.h"
 
 namespace allocprof::shim {
+
 namespace {
 
 // An event with no thread state to hold it (the thread already released its state): written at
@@ -27,7 +28,7 @@ ThreadState* PrepareSlow(const Event* e) {
     EnsureProcessInitialized();
     mode = g_mode.load(std::memory_order_acquire);
   }
-  if (mode != Mode::kTracing && mode != Mode::kWriteThrough) return nullptr;
+  if (!IsTracing(mode) && mode != Mode::kWriteThrough) return nullptr;
   ThreadState* t = t_local.state;
   if (!t && !t_local.exited) t = CreateThreadState();
   if (!t && e) RecordOrphan(*e);
@@ -47,6 +48,14 @@ void AfterControlRecord(ThreadState* t) {
 }
 
 void RecordEventSlow(const Event& e) {
+  Mode mode = g_mode.load(std::memory_order_acquire);
+  if (mode == Mode::kUninitialized || mode == Mode::kInitializing) EnsureProcessInitialized();
+  // A sampled trace stays sampled outside the sampling mode's fast path (exit's write-through).
+  if (g_sample_interval && !SampleEvent(e)) return;
+  RecordSampled(e);
+}
+
+void RecordSampled(const Event& e) {
   ThreadState* t = PrepareSlow(&e);
   if (!t) return;
   RecordInto(t, e);
@@ -60,6 +69,10 @@ void RecordEventSlow(const Event& e) {
 void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*), void* ctx) {
   int caller_errno = errno;
   ThreadState* t = PrepareSlow(nullptr);
+  if (g_sample_interval) {
+    errno = caller_errno;
+    return RecordReallocSampled(t, entry, old_ptr, size, call, ctx);
+  }
   if (t && g_mode.load(std::memory_order_relaxed) == Mode::kTracing) {
     errno = caller_errno;
     return RecordRealloc(entry, old_ptr, size, [&] { return call(ctx); });

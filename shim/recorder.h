@@ -15,6 +15,7 @@
 #include "allocprof/trace_format.h"
 #include "clock.h"
 #include "process_state.h"
+#include "sampler.h"
 #include "stack_capture.h"
 #include "stack_table.h"
 #include "thread_state.h"
@@ -45,6 +46,8 @@ struct Event {
 
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
 void RecordEventSlow(const Event& e);
+// Out of line: records an event the sampler chose (sampling mode).
+void RecordSampled(const Event& e);
 // For records other than allocations and frees (pool hooks, counts): the calling thread's state
 // after initialising what is needed, or null when nothing can be recorded.
 ThreadState* StateForControlRecord();
@@ -98,11 +101,20 @@ __attribute__((always_inline)) inline void RecordInto(ThreadState* t, const Even
   Unlock(t);
 }
 
+// Sampling mode: whether the event goes into the trace (sampler.h). Takes a freed address out of
+// the set of recorded ones, and puts a sampled allocation's address in.
+__attribute__((always_inline)) inline bool SampleEvent(const Event& e) {
+  return e.is_free ? g_sampled.Remove(e.addr) : SampleAllocation(e.size, e.addr);
+}
+
 __attribute__((always_inline)) inline void RecordEvent(const Event& e) {
   int saved_errno = errno;
   ThreadState* t = t_local.state;
-  if (__builtin_expect(t != nullptr && g_mode.load(std::memory_order_relaxed) == Mode::kTracing, 1)) {
+  Mode mode = g_mode.load(std::memory_order_relaxed);
+  if (__builtin_expect(t != nullptr && mode == Mode::kTracing, 1)) {
     RecordInto(t, e);
+  } else if (mode == Mode::kSampling) {
+    if (SampleEvent(e)) RecordSampled(e);
   } else {
     RecordEventSlow(e);
   }
@@ -132,6 +144,9 @@ namespace allocprof::shim {
 // The slow half of RecordRealloc: no usable thread state or not in the tracing mode.
 void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*),
                         void* ctx);
+// realloc in a sampled trace (sampled_realloc.cc); t is null when nothing can be recorded.
+void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_ptr, uint64_t size,
+                           void* (*call)(void*), void* ctx);
 
 template <typename Fn>
 void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&& real_call) {
