@@ -139,6 +139,21 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
   }
   DiffSide side;
   side.source = source;
+  if (auto sampling = doc.find("sampling"); sampling != doc.end() && sampling->is_object()) {
+    double interval = 0, count_error = 0, bytes_error = 0;
+    auto get = [&](const char* key, double* v) {
+      auto it = sampling->find(key);
+      return it != sampling->end() && Number(*it, v);
+    };
+    if (get("interval_bytes", &interval) && get("allocations_rel_error", &count_error) &&
+        get("bytes_rel_error", &bytes_error)) {
+      side.sampling = absl::StrFormat(
+          "sampled trace (--sample %s): its figures are estimates, 1 sigma: allocations %.2f%%, bytes %.2f%%",
+          HumanBytes(interval), 100 * count_error, 100 * bytes_error);
+    } else {
+      side.sampling = "sampled trace: its figures are estimates";
+    }
+  }
   for (const MetricSource& m : kMetrics) {
     auto section = doc.find(m.section);
     if (section == doc.end() || !section->is_object()) continue;
@@ -267,6 +282,8 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   DiffResult d;
   d.before_source = before.source;
   d.after_source = after.source;
+  d.before_sampling = before.sampling;
+  d.after_sampling = after.sampling;
   std::vector<std::string> order;
   for (const MetricSource& m : kMetrics) order.push_back(m.name);
   for (const auto* side : {&before, &after}) {
@@ -348,8 +365,10 @@ std::string VerdictLine(const DiffResult& d) {
 }
 
 std::string RenderDiffText(const DiffResult& d) {
-  std::string out = absl::StrFormat("before: %s\nafter:  %s\n\n%-34s %16s %16s %10s\n", d.before_source, d.after_source,
-                                    "metric", "before", "after", "ratio");
+  std::string out = absl::StrFormat("before: %s\nafter:  %s\n", d.before_source, d.after_source);
+  if (!d.before_sampling.empty()) absl::StrAppend(&out, "before: ", d.before_sampling, "\n");
+  if (!d.after_sampling.empty()) absl::StrAppend(&out, "after: ", d.after_sampling, "\n");
+  absl::StrAppendFormat(&out, "\n%-34s %16s %16s %10s\n", "metric", "before", "after", "ratio");
   for (const auto& r : d.rows) {
     absl::StrAppendFormat(&out, "%-34s %16s %16s %10s\n", r.metric, r.before ? Human(*r.before, r.unit) : "-",
                           r.after ? Human(*r.after, r.unit) : "-", FormatRatio(r.before, r.after));
@@ -381,6 +400,10 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
   };
   std::string out = absl::StrFormat("**allocprof diff** — before `%s`, after `%s`\n\n| metric | before | after | ratio |\n|---|---:|---:|---:|\n",
                                     cell(d.before_source), cell(d.after_source));
+  using Note = std::pair<const char*, const std::string*>;
+  for (const auto& [side, note] : {Note{"before", &d.before_sampling}, Note{"after", &d.after_sampling}}) {
+    if (!note->empty()) absl::StrAppend(&out, "_", side, ": ", cell(*note), "_\n\n");
+  }
   for (const auto& r : d.rows) {
     absl::StrAppendFormat(&out, "| %s | %s | %s | **%s** |\n", cell(r.metric), r.before ? Human(*r.before, r.unit) : "–",
                           r.after ? Human(*r.after, r.unit) : "–", FormatRatio(r.before, r.after));
@@ -405,6 +428,14 @@ std::string RenderDiffJson(const DiffResult& d) {
   j.Key("schema_version").Uint(kJsonSchemaVersion);
   j.Key("before").String(d.before_source);
   j.Key("after").String(d.after_source);
+  if (!d.before_sampling.empty() || !d.after_sampling.empty()) {
+    j.Key("sampling").BeginObject();
+    j.Key("before");
+    d.before_sampling.empty() ? j.Null() : j.String(d.before_sampling);
+    j.Key("after");
+    d.after_sampling.empty() ? j.Null() : j.String(d.after_sampling);
+    j.EndObject();
+  }
   j.Key("metrics").BeginObject();
   for (const auto& r : d.rows) {
     j.Key(r.metric).BeginObject();

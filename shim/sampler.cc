@@ -68,10 +68,22 @@ void SampledSet::Insert(uintptr_t addr) {
     uintptr_t expected = 0;
     if (b->addr[i].load(std::memory_order_relaxed) == 0 &&
         b->addr[i].compare_exchange_strong(expected, addr, std::memory_order_acq_rel)) {
+      b->used.fetch_or(uint64_t{1} << i, std::memory_order_release);
       return;
     }
   }
-  b->overflowed.store(1, std::memory_order_relaxed);
+  b->used.fetch_or(kOverflowed, std::memory_order_release);
+}
+
+bool SampledSet::RemoveSlow(Bucket* b, uintptr_t addr, uint64_t used) {
+  for (int i = 0; i < kSlots; ++i) {
+    if (!(used & (uint64_t{1} << i)) || b->addr[i].load(std::memory_order_relaxed) != addr) continue;
+    // Clear the bit first: once the slot is 0 another thread may fill it and set the bit again.
+    b->used.fetch_and(~(uint64_t{1} << i), std::memory_order_acq_rel);
+    b->addr[i].store(0, std::memory_order_release);
+    return true;
+  }
+  return (used & kOverflowed) != 0;
 }
 
 bool InitSampler() {

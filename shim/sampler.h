@@ -23,7 +23,7 @@ namespace allocprof::shim {
 extern uint64_t g_sample_interval;
 
 // Recorded allocations that are still live, by address. Each address hashes to one cache line of
-// kSlots addresses; there is no probing beyond it. When a line is full, its `overflowed` flag is
+// kSlots addresses; there is no probing beyond it. When a line is full, its kOverflowed bit is
 // set for good and frees of unknown addresses that hash there are recorded as well (the analyzer
 // ignores frees that match no allocation), so no recorded allocation ever loses its free.
 class SampledSet {
@@ -35,25 +35,26 @@ class SampledSet {
   void Insert(uintptr_t addr);
 
   // Takes addr out of the set. True when its free must be recorded: addr was in the set, or its
-  // line overflowed (or the set could not be created) so it may have been.
+  // line overflowed (or the set could not be created) so it may have been. Most frees are of
+  // unsampled blocks in empty lines: one load of the line's occupancy word answers them.
   bool Remove(uintptr_t addr) {
     Bucket* b = BucketOf(addr);
     if (__builtin_expect(b == nullptr, 0)) return true;
-    for (int i = 0; i < kSlots; ++i) {
-      uintptr_t expected = addr;
-      if (b->addr[i].load(std::memory_order_relaxed) == addr &&
-          b->addr[i].compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
-        return true;
-      }
-    }
-    return b->overflowed.load(std::memory_order_relaxed) != 0;
+    uint64_t used = b->used.load(std::memory_order_relaxed);
+    if (__builtin_expect(used == 0, 1)) return false;
+    return RemoveSlow(b, addr, used);
   }
 
  private:
+  // Bit i of `used` is set while addr[i] holds an address (set after the slot is filled, cleared
+  // before it is emptied); kOverflowed is set for good when an insert found no free slot. An
+  // address is inserted before the program can see it, so its free finds its bit set.
+  static constexpr uint64_t kOverflowed = uint64_t{1} << 63;
   struct alignas(64) Bucket {
     std::atomic<uintptr_t> addr[kSlots];
-    std::atomic<uintptr_t> overflowed;
+    std::atomic<uint64_t> used;
   };
+  bool RemoveSlow(Bucket* b, uintptr_t addr, uint64_t used);
   Bucket* BucketOf(uintptr_t addr) const {
     if (!buckets_) return nullptr;
     uint64_t h = (static_cast<uint64_t>(addr) >> 4) * 0x9e3779b97f4a7c15ull;
