@@ -80,6 +80,22 @@ TEST(Sampling, RecordedFreesAreExactlyThoseOfRecordedAllocations) {
   EXPECT_EQ(large, full_large);
 }
 
+// Blocks allocated in one thread are freed in another and their addresses reused at once by a
+// third: the set of sampled addresses must hand every recorded free to the right allocation.
+TEST(Sampling, CrossThreadFreesPairUpUnderAddressReuse) {
+  TempDir dir;
+  std::vector<std::string> program = {Program("xthread_free"), "4", "50000"};
+  ASSERT_EQ(RunTraced(dir / "s.trace", program, {"--unwind", "none", "--sample", "1KiB", "--sample-seed", "11"}).exit_code, 0);
+  TraceSummary t = Summarize(dir / "s.trace");
+  ASSERT_TRUE(t.read_ok) << t.error;
+  EXPECT_GT(t.allocs, 3000u) << "48-byte blocks at 1 KiB: p ~ 4.6% of 200,000";
+  EXPECT_EQ(t.frees_of_unknown, 0u);
+  EXPECT_EQ(t.allocs_over_live, 0u);
+  EXPECT_LE(t.live_at_end, 3u);
+  ProcessReport r = AnalyzeOne(dir / "s.trace");
+  ExpectWithin("allocations", static_cast<double>(r.totals.allocations), 200000, r.sampling.AllocationsRelError(), 0.1);
+}
+
 TEST(Sampling, SameSeedSamplesTheSameAllocations) {
   TempDir dir;
   std::vector<std::string> options = {"--unwind", "none", "--sample", "32KiB", "--sample-seed", "9"};
