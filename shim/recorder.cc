@@ -48,22 +48,25 @@ void AfterControlRecord(ThreadState* t) {
 }
 
 void RecordEventSlow(const Event& e) {
+  int saved_errno = errno;
   Mode mode = g_mode.load(std::memory_order_acquire);
   if (mode == Mode::kUninitialized || mode == Mode::kInitializing) EnsureProcessInitialized();
   // A sampled trace stays sampled outside the sampling mode's fast path (exit's write-through).
-  if (g_sample_interval && !SampleEvent(e)) return;
-  RecordSampled(e);
+  if (!g_sample_interval || SampleEvent(e)) RecordSampled(e);
+  errno = saved_errno;
 }
 
 void RecordSampled(const Event& e) {
-  ThreadState* t = PrepareSlow(&e);
-  if (!t) return;
-  RecordInto(t, e);
-  if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) {
-    Lock(t);
-    FlushLocked(t, NowNs());
-    Unlock(t);
+  int saved_errno = errno;
+  if (ThreadState* t = PrepareSlow(&e)) {
+    RecordInto(t, e);
+    if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) {
+      Lock(t);
+      FlushLocked(t, NowNs());
+      Unlock(t);
+    }
   }
+  errno = saved_errno;
 }
 
 void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*), void* ctx) {

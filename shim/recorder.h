@@ -107,18 +107,19 @@ __attribute__((always_inline)) inline bool SampleEvent(const Event& e) {
   return e.is_free ? g_sampled.Remove(e.addr) : SampleAllocation(e.size, e.addr);
 }
 
+// The out-of-line paths keep errno themselves; an unsampled event never touches it.
 __attribute__((always_inline)) inline void RecordEvent(const Event& e) {
-  int saved_errno = errno;
   ThreadState* t = t_local.state;
   Mode mode = g_mode.load(std::memory_order_relaxed);
   if (__builtin_expect(t != nullptr && mode == Mode::kTracing, 1)) {
+    int saved_errno = errno;
     RecordInto(t, e);
+    errno = saved_errno;
   } else if (mode == Mode::kSampling) {
     if (SampleEvent(e)) RecordSampled(e);
   } else {
     RecordEventSlow(e);
   }
-  errno = saved_errno;
 }
 
 __attribute__((always_inline)) inline void RecordAlloc(format::EntryPoint entry, const void* p, uint64_t size) {

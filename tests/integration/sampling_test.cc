@@ -146,6 +146,26 @@ TEST(Sampling, ReportsSayTheFiguresAreEstimates) {
   EXPECT_EQ(plain.out.find("SAMPLED"), std::string::npos);
 }
 
+// Every event recorded (1 B: every size is at or above the interval) and none recorded (1 GiB):
+// both paths leave the program's errno alone, and the program runs normally.
+TEST(Sampling, ErrnoIsPreservedWhetherSampledOrNot) {
+  TempDir dir;
+  for (const char* interval : {"1", "1GiB"}) {
+    RunResult r = RunTraced(dir / "t.trace", {Program("exits"), "errno"}, {"--force", "--sample", interval});
+    EXPECT_EQ(r.exit_code, 0) << "--sample " << interval << ": exit code names the failed check: " << r.err;
+  }
+  // At 1 B every allocation is recorded with weight 1: the sampled trace is a full one.
+  ASSERT_EQ(RunTraced(dir / "all.trace", {Program("entry_points"), "realloc", "300"}, {"--sample", "1"}).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "full.trace", {Program("entry_points"), "realloc", "300"}).exit_code, 0);
+  TraceSummary all = Summarize(dir / "all.trace"), full = Summarize(dir / "full.trace");
+  EXPECT_EQ(all.allocs, full.allocs);
+  EXPECT_EQ(all.frees, full.frees);
+  EXPECT_EQ(all.Entry(format::EntryPoint::kReallocFree), full.Entry(format::EntryPoint::kReallocFree));
+  ProcessReport r = AnalyzeOne(dir / "all.trace");
+  EXPECT_EQ(r.totals.allocations, full.allocs);
+  EXPECT_EQ(r.sampling.AllocationsRelError(), 0.0);
+}
+
 TEST(Sampling, BadSampleOptionIsAUsageError) {
   TempDir dir;
   for (const char* bad : {"0", "2GiB", "lots"}) {
