@@ -6,7 +6,6 @@
 #include "trace_writer.h"
 
 namespace allocprof::shim {
-
 namespace {
 
 // An event with no thread state to hold it (the thread already released its state): written at

@@ -46,7 +46,8 @@ struct Event {
 
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
 void RecordEventSlow(const Event& e);
-// Out of line: records an event the sampler chose (sampling mode).
+// Out of line: records an event that goes into the trace (every event of a full trace, the
+// sampler's choices in a sampled one).
 void RecordSampled(const Event& e);
 // For records other than allocations and frees (pool hooks, counts): the calling thread's state
 // after initialising what is needed, or null when nothing can be recorded.
