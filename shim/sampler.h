@@ -5,10 +5,9 @@
 // allocations of BYTES or more are always recorded (trace_format.h, kSampling). An unsampled
 // allocation costs one subtract and two compares on a thread-local: no stack, no lock.
 // Frees: only those of recorded allocations, which any thread may free, so recorded live addresses
-// sit in a process-wide lock-free set (SampledSet).
+// sit in a process-wide lock-free set (sampled_set.h).
 //
-// Thread-safety: the countdown is the calling thread's own; SampledSet takes no lock (one CAS per
-// insert or remove) and allocates nothing through the hooked functions (raw mmap).
+// Thread-safety: the countdown is the calling thread's own; the set takes no lock.
 #ifndef ALLOCPROF_SHIM_SAMPLER_H_
 #define ALLOCPROF_SHIM_SAMPLER_H_
 
@@ -17,52 +16,12 @@
 
 #include <atomic>
 
+#include "sampled_set.h"
+
 namespace allocprof::shim {
 
 // Mean sampling interval in bytes; 0 when every allocation is recorded. Set once by InitSampler.
 extern uint64_t g_sample_interval;
-
-// Recorded allocations that are still live, by address. Each address hashes to one cache line of
-// kSlots addresses; there is no probing beyond it. A dense byte per line says which of its slots
-// are in use, so the common case, the free of an unsampled block, reads one byte of a 64 KiB
-// array (cache- and TLB-friendly) and never the line. When a line is full, its kOverflowed bit is
-// set for good and frees of unknown addresses that hash there are recorded as well (the analyzer
-// ignores frees that match no allocation), so no recorded allocation ever loses its free.
-class SampledSet {
- public:
-  static constexpr int kBucketBits = 16;
-  static constexpr size_t kBuckets = size_t{1} << kBucketBits;  // 4 MiB of lines, touched as used
-  static constexpr int kSlots = 7;
-
-  bool Init();
-  void Insert(uintptr_t addr);
-
-  // Takes addr out of the set. True when its free must be recorded: addr was in the set, or its
-  // line overflowed (or the set could not be created) so it may have been.
-  bool Remove(uintptr_t addr) {
-    if (__builtin_expect(used_ == nullptr, 0)) return true;
-    size_t b = BucketOf(addr);
-    uint8_t used = used_[b].load(std::memory_order_relaxed);
-    if (__builtin_expect(used == 0, 1)) return false;
-    return RemoveSlow(b, addr, used);
-  }
-
- private:
-  // Bit i of used_[b] is set while line b's slot i holds an address (set after the slot is
-  // filled, cleared before it is emptied). An address is inserted before the program can see it,
-  // so its free finds its bit set.
-  static constexpr uint8_t kOverflowed = 0x80;
-  struct alignas(64) Line {
-    std::atomic<uintptr_t> addr[kSlots];
-  };
-  bool RemoveSlow(size_t b, uintptr_t addr, uint8_t used);
-  static size_t BucketOf(uintptr_t addr) {
-    uint64_t h = (static_cast<uint64_t>(addr) >> 4) * 0x9e3779b97f4a7c15ull;
-    return static_cast<size_t>(h >> (64 - kBucketBits));
-  }
-  std::atomic<uint8_t>* used_ = nullptr;  // kBuckets bytes
-  Line* lines_ = nullptr;                  // kBuckets lines
-};
 
 extern SampledSet g_sampled;
 

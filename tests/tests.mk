@@ -32,7 +32,13 @@ $(BUILD)/tests/%.o: tests/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
 
-$(TEST_OUT)/unit_tests: $(UNIT_OBJS) $(BUILD)/libanalyzer.a
+# Shim pieces with no dependency on the rest of the shim, tested directly.
+UNIT_SHIM_OBJS := $(BUILD)/tests/shim/sampled_set.o
+$(BUILD)/tests/shim/%.o: shim/%.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
+
+$(TEST_OUT)/unit_tests: $(UNIT_OBJS) $(UNIT_SHIM_OBJS) $(BUILD)/libanalyzer.a
 	$(CXX) $(SANITIZE) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS)
 
 $(TEST_OUT)/integration_tests: $(INTEGRATION_OBJS) $(BUILD)/libanalyzer.a
