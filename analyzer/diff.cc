@@ -74,22 +74,32 @@ std::string ShortName(const std::string& name) {
   return out.empty() ? name : out;
 }
 
+// A frame's field, or the default when it is missing or of another type (json::value throws then).
+std::string FrameString(const json& f, const char* key) {
+  auto it = f.find(key);
+  return it != f.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+uint64_t FrameUint(const json& f, const char* key) {
+  auto it = f.find(key);
+  return it != f.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
 std::string StackKey(const json& frames, std::string* label) {
   std::vector<std::string> parts;
   label->clear();
   size_t n = 0;
   for (const auto& f : frames) {
     if (!f.is_object() || ++n > 8) break;
-    std::string function = f.value("function", "");
-    std::string module = f.value("module", "");
+    std::string function = FrameString(f, "function");
+    std::string module = FrameString(f, "module");
     std::string text = function.empty()
-                           ? absl::StrFormat("%s+0x%x", module.substr(module.rfind('/') + 1), f.value("offset", 0ull))
+                           ? absl::StrFormat("%s+0x%x", module.substr(module.rfind('/') + 1), FrameUint(f, "offset"))
                            : function;
     if (parts.size() < 3) {
       std::string shown = function.empty() ? text : ShortName(function);
       *label = label->empty() ? shown : absl::StrCat(*label, " < ", shown);
     }
-    parts.push_back(absl::StrCat(text, "@", f.value("file", ""), ":", f.value("line", 0)));
+    parts.push_back(absl::StrCat(text, "@", FrameString(f, "file"), ":", FrameUint(f, "line")));
   }
   return absl::StrJoin(parts, ";");
 }
