@@ -74,22 +74,32 @@ std::string ShortName(const std::string& name) {
   return out.empty() ? name : out;
 }
 
+// A frame's field, or the default when it is missing or of another type (json::value throws then).
+std::string FrameString(const json& f, const char* key) {
+  auto it = f.find(key);
+  return it != f.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+uint64_t FrameUint(const json& f, const char* key) {
+  auto it = f.find(key);
+  return it != f.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
 std::string StackKey(const json& frames, std::string* label) {
   std::vector<std::string> parts;
   label->clear();
   size_t n = 0;
   for (const auto& f : frames) {
     if (!f.is_object() || ++n > 8) break;
-    std::string function = f.value("function", "");
-    std::string module = f.value("module", "");
+    std::string function = FrameString(f, "function");
+    std::string module = FrameString(f, "module");
     std::string text = function.empty()
-                           ? absl::StrFormat("%s+0x%x", module.substr(module.rfind('/') + 1), f.value("offset", 0ull))
+                           ? absl::StrFormat("%s+0x%x", module.substr(module.rfind('/') + 1), FrameUint(f, "offset"))
                            : function;
     if (parts.size() < 3) {
       std::string shown = function.empty() ? text : ShortName(function);
       *label = label->empty() ? shown : absl::StrCat(*label, " < ", shown);
     }
-    parts.push_back(absl::StrCat(text, "@", f.value("file", ""), ":", f.value("line", 0)));
+    parts.push_back(absl::StrCat(text, "@", FrameString(f, "file"), ":", FrameUint(f, "line")));
   }
   return absl::StrJoin(parts, ";");
 }
@@ -140,7 +150,11 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
   DiffSide side;
   side.source = source;
   // A report of part of a run says which part: the comparison shows it next to the file.
-  if (auto w = doc.find("window"); w != doc.end() && w->is_object() && w->value("active", false)) {
+  auto active = [](const json& w) {
+    auto it = w.find("active");
+    return it != w.end() && it->is_boolean() && it->get<bool>();
+  };
+  if (auto w = doc.find("window"); w != doc.end() && w->is_object() && active(*w)) {
     auto text_of = [&](const char* key) {
       auto v = w->find(key);
       return v != w->end() && v->is_string() ? v->get<std::string>() : std::string("?");
@@ -150,6 +164,21 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
     if (auto v = w->find("to_s"); v != w->end()) Number(*v, &to_s);
     side.source = absl::StrFormat("%s (window %s to %s: %.3f s .. %.3f s)", source, text_of("from"), text_of("to"), from_s,
                                   to_s);
+  }
+  if (auto sampling = doc.find("sampling"); sampling != doc.end() && sampling->is_object()) {
+    double interval = 0, count_error = 0, bytes_error = 0;
+    auto get = [&](const char* key, double* v) {
+      auto it = sampling->find(key);
+      return it != sampling->end() && Number(*it, v);
+    };
+    if (get("interval_bytes", &interval) && get("allocations_rel_error", &count_error) &&
+        get("bytes_rel_error", &bytes_error)) {
+      side.sampling = absl::StrFormat(
+          "sampled trace (--sample %s): its figures are estimates, 1 sigma: allocations %.2f%%, bytes %.2f%%",
+          HumanBytes(interval), 100 * count_error, 100 * bytes_error);
+    } else {
+      side.sampling = "sampled trace: its figures are estimates";
+    }
   }
   for (const MetricSource& m : kMetrics) {
     auto section = doc.find(m.section);
@@ -279,6 +308,8 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   DiffResult d;
   d.before_source = before.source;
   d.after_source = after.source;
+  d.before_sampling = before.sampling;
+  d.after_sampling = after.sampling;
   std::vector<std::string> order;
   for (const MetricSource& m : kMetrics) order.push_back(m.name);
   for (const auto* side : {&before, &after}) {
@@ -360,8 +391,10 @@ std::string VerdictLine(const DiffResult& d) {
 }
 
 std::string RenderDiffText(const DiffResult& d) {
-  std::string out = absl::StrFormat("before: %s\nafter:  %s\n\n%-34s %16s %16s %10s\n", d.before_source, d.after_source,
-                                    "metric", "before", "after", "ratio");
+  std::string out = absl::StrFormat("before: %s\nafter:  %s\n", d.before_source, d.after_source);
+  if (!d.before_sampling.empty()) absl::StrAppend(&out, "before: ", d.before_sampling, "\n");
+  if (!d.after_sampling.empty()) absl::StrAppend(&out, "after: ", d.after_sampling, "\n");
+  absl::StrAppendFormat(&out, "\n%-34s %16s %16s %10s\n", "metric", "before", "after", "ratio");
   for (const auto& r : d.rows) {
     absl::StrAppendFormat(&out, "%-34s %16s %16s %10s\n", r.metric, r.before ? Human(*r.before, r.unit) : "-",
                           r.after ? Human(*r.after, r.unit) : "-", FormatRatio(r.before, r.after));
@@ -393,6 +426,10 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
   };
   std::string out = absl::StrFormat("**allocprof diff** — before `%s`, after `%s`\n\n| metric | before | after | ratio |\n|---|---:|---:|---:|\n",
                                     cell(d.before_source), cell(d.after_source));
+  using Note = std::pair<const char*, const std::string*>;
+  for (const auto& [side, note] : {Note{"before", &d.before_sampling}, Note{"after", &d.after_sampling}}) {
+    if (!note->empty()) absl::StrAppend(&out, "_", side, ": ", cell(*note), "_\n\n");
+  }
   for (const auto& r : d.rows) {
     absl::StrAppendFormat(&out, "| %s | %s | %s | **%s** |\n", cell(r.metric), r.before ? Human(*r.before, r.unit) : "–",
                           r.after ? Human(*r.after, r.unit) : "–", FormatRatio(r.before, r.after));
@@ -417,6 +454,14 @@ std::string RenderDiffJson(const DiffResult& d) {
   j.Key("schema_version").Uint(kJsonSchemaVersion);
   j.Key("before").String(d.before_source);
   j.Key("after").String(d.after_source);
+  if (!d.before_sampling.empty() || !d.after_sampling.empty()) {
+    j.Key("sampling").BeginObject();
+    j.Key("before");
+    d.before_sampling.empty() ? j.Null() : j.String(d.before_sampling);
+    j.Key("after");
+    d.after_sampling.empty() ? j.Null() : j.String(d.after_sampling);
+    j.EndObject();
+  }
   j.Key("metrics").BeginObject();
   for (const auto& r : d.rows) {
     j.Key(r.metric).BeginObject();

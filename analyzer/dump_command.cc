@@ -131,6 +131,9 @@ class Dumper {
       case RecordKind::kCount:
         absl::FPrintF(out_, "  %s count counter=%d n=%d\n", Time(r.time), r.value, r.size);
         break;
+      case RecordKind::kSampling:
+        absl::FPrintF(out_, "  sampling interval=%d\n", r.value);
+        break;
     }
   }
 

@@ -59,20 +59,21 @@ GenModel::GenModel(const GenParameters& parameters, uint64_t origin_ns)
   budget_ = {params_.gen0_budget, params_.gen1_min, params_.gen2_min, params_.loh_min};
 }
 
-void GenModel::OnAlloc(uint64_t time, uint64_t addr, uint64_t size) {
+void GenModel::OnAlloc(uint64_t time, uint64_t addr, uint64_t size, uint64_t count) {
   auto [obj, inserted] = objects_.TryEmplace(addr, Object{});
   // The trace missed this address's free: the old object is garbage from now on.
   if (!inserted) Release(*obj);
-  obj->size = size;
   // Collect never touches objects_, so `obj` stays valid across it.
-  Place(time, *obj);
+  Place(time, *obj, size, count);
 }
 
-void GenModel::Place(uint64_t time, Object& obj) {
-  uint64_t size = obj.size;
-  if (size >= params_.loh_threshold) {
+void GenModel::Place(uint64_t time, Object& obj, uint64_t object_size, uint64_t count) {
+  // Large or small by the object's own size; charged for every object it stands for.
+  uint64_t size = object_size * count;
+  obj.size = size;
+  if (object_size >= params_.loh_threshold) {
     loh_bytes_ += size;
-    ++loh_allocations_;
+    loh_allocations_ += count;
     meter_[kGenLoh] += size;
     if (meter_[kGenLoh] >= budget_[kGenLoh]) Collect(time, /*loh_triggered=*/true);
     obj.epoch = kLohEpoch;

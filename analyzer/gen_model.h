@@ -139,17 +139,17 @@ class GenModel : public EventSink {
     if (e.kind != EventKind::kHeap) return;  // pool hooks and counters: not heap traffic
     if (e.addr == 0) return;                  // address unknown: cannot be paired
     if (e.is_free) OnFree(e.addr);
-    else OnAlloc(e.time, e.addr, e.size);
+    else OnAlloc(e.time, e.addr, e.size, e.weight);
   }
 
   // For a caller that keeps its own table of live objects (the heap pass does; one table lookup
   // per event instead of two): an allocation returns the epoch to keep with the object, and its
   // free gives size and epoch back. Do not mix with OnEvent on one model.
-  uint64_t AllocExternal(uint64_t time, uint64_t size) {
+  // `count` > 1: a sampled trace's allocation standing for `count` objects of `size` bytes.
+  uint64_t AllocExternal(uint64_t time, uint64_t size, uint64_t count = 1) {
     if (time > last_time_) last_time_ = time;
     Object o;
-    o.size = size;
-    Place(time, o);
+    Place(time, o, size, count);
     return o.epoch;
   }
   void FreeExternal(uint64_t size, uint64_t epoch) { Release(Object{size, epoch}); }
@@ -173,7 +173,7 @@ class GenModel : public EventSink {
  private:
   // Collections before the object's allocation (its "epoch"), or kLohEpoch.
   struct Object {
-    uint64_t size = 0;
+    uint64_t size = 0;  // bytes of every object it stands for
     uint64_t epoch = 0;
   };
   static constexpr uint64_t kLohEpoch = ~uint64_t{0};
@@ -185,10 +185,11 @@ class GenModel : public EventSink {
     if (o.epoch == collections_) return kGen0;
     return last_full_ >= o.epoch + 2 ? kGen2 : kGen1;
   }
-  void OnAlloc(uint64_t time, uint64_t addr, uint64_t size);
+  void OnAlloc(uint64_t time, uint64_t addr, uint64_t size, uint64_t count);
   void OnFree(uint64_t addr);
-  // Charges a new object (size set) to its budget, collecting first if that runs out; sets epoch.
-  void Place(uint64_t time, Object& obj);
+  // Charges `count` new objects of `size` bytes to their budget, collecting first if that runs
+  // out; sets obj's size and epoch.
+  void Place(uint64_t time, Object& obj, uint64_t size, uint64_t count);
   // A freed object's bytes move from live to freed-not-yet-collected in its generation.
   void Release(const Object& obj) {
     GenIndex g = GenOf(obj);

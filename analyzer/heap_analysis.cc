@@ -114,21 +114,20 @@ void HeapAnalysis::CarryIn(const Event& e) {
   if (e.is_free) {
     LiveBlock* found = live_.Find(e.addr);
     if (!found) return;
-    live_bytes_ -= static_cast<int64_t>(found->size);
-    --carried_count_;
+    live_bytes_ -= static_cast<int64_t>(found->bytes());
+    carried_count_ -= found->weight;
     live_.Erase(found);
     return;
   }
-  LiveBlock block{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread};
-  block.gen_epoch = kInheritedEpoch32;
+  LiveBlock block{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, kInheritedEpoch32, e.weight};
   auto [slot, inserted] = live_.TryEmplace(e.addr, block);
   if (!inserted) {
-    live_bytes_ -= static_cast<int64_t>(slot->size);
+    live_bytes_ -= static_cast<int64_t>(slot->bytes());
+    carried_count_ -= slot->weight;
     *slot = block;
-  } else {
-    ++carried_count_;
   }
-  live_bytes_ += static_cast<int64_t>(e.size);
+  carried_count_ += block.weight;
+  live_bytes_ += static_cast<int64_t>(block.bytes());
 }
 
 // The Gen0 budget derives from the last-level cache of the machine the trace was recorded on.
@@ -159,28 +158,31 @@ uint64_t Epoch64(uint32_t epoch) { return epoch == ~uint32_t{0} ? ~uint64_t{0} :
 
 void HeapAnalysis::OnAlloc(const Event& e) {
   if (e.addr == 0) return;  // address lost with a damaged chunk: counted, cannot join the live set
-  auto [block, inserted] = live_.TryEmplace(e.addr, LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread});
+  const uint64_t w = e.weight;
+  const uint64_t bytes = e.size * w;
+  LiveBlock fresh{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, 0, e.weight};
+  auto [block, inserted] = live_.TryEmplace(e.addr, fresh);
   if (!inserted) {
     // The trace missed this block's free (it cannot happen with a complete trace): forget the old
     // block so the live set stays honest.
     LiveBlock old = *block;
-    live_bytes_ -= static_cast<int64_t>(old.size);
+    live_bytes_ -= static_cast<int64_t>(old.bytes());
     if (old.gen_epoch != kInheritedEpoch32) {
-      gen_->FreeExternal(old.size, Epoch64(old.gen_epoch));
+      gen_->FreeExternal(old.bytes(), Epoch64(old.gen_epoch));
       StackStats& os = Stack(old.stack_id);
       Touch(os);
-      --os.live_count;
-      os.live_bytes -= old.size;
+      os.live_count -= old.weight;
+      os.live_bytes -= old.bytes();
     }
-    *block = LiveBlock{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread};
+    *block = fresh;
   }
-  block->gen_epoch = Epoch32(gen_->AllocExternal(e.time, e.size));
+  block->gen_epoch = Epoch32(gen_->AllocExternal(e.time, e.size, w));
   StackStats& s = Stack(e.stack_id);
   Touch(s);
-  ++s.live_count;
-  s.live_bytes += e.size;
+  s.live_count += w;
+  s.live_bytes += bytes;
 
-  live_bytes_ += static_cast<int64_t>(e.size);
+  live_bytes_ += static_cast<int64_t>(bytes);
   if (live_bytes_ > static_cast<int64_t>(totals_.peak_live_bytes)) {
     totals_.peak_live_bytes = static_cast<uint64_t>(live_bytes_);
     totals_.peak_time_ns = e.time;
@@ -189,11 +191,13 @@ void HeapAnalysis::OnAlloc(const Event& e) {
     s.bytes_at_epoch = s.live_bytes;
   }
   LastAllocOf(e.thread) = e.addr;
-  timeline_->OnAlloc(e.time, e.size, live_bytes_);
+  timeline_->OnAlloc(e.time, bytes, live_bytes_, w);
 }
 
 void HeapAnalysis::OnFree(const Event& e) {
   LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
+  // A sampled trace records some frees of unsampled blocks (see docs/trace-format.md): not news.
+  if (!found && e.weight == 0) return;
   if (!found) {
     // An attached trace (allocprof attach) never saw what was allocated before the attach.
     if (catalog_ && catalog_->has_process && catalog_->process.attached()) {
@@ -213,36 +217,38 @@ void HeapAnalysis::OnFree(const Event& e) {
   }
   LiveBlock b = *found;
   live_.Erase(found);
+  const uint64_t w = b.weight;
   if (b.gen_epoch == kInheritedEpoch32) {
-    ++totals_.inherited_frees;
-    totals_.inherited_bytes_freed += b.size;
-    live_bytes_ -= static_cast<int64_t>(b.size);
-    timeline_->OnFree(e.time, b.size, live_bytes_);
+    totals_.inherited_frees += w;
+    totals_.inherited_bytes_freed += b.bytes();
+    live_bytes_ -= static_cast<int64_t>(b.bytes());
+    timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
     return;
   }
-  ++totals_.frees;
-  gen_->FreeExternal(b.size, Epoch64(b.gen_epoch));
-  totals_.bytes_freed += b.size;
-  live_bytes_ -= static_cast<int64_t>(b.size);
+  totals_.frees += w;
+  if (e.weight == 0) paired_frees_by_entry_[static_cast<size_t>(e.entry)] += w;
+  gen_->FreeExternal(b.bytes(), Epoch64(b.gen_epoch));
+  totals_.bytes_freed += b.bytes();
+  live_bytes_ -= static_cast<int64_t>(b.bytes());
   StackStats& s = Stack(b.stack_id);
   Touch(s);
-  --s.live_count;
-  s.live_bytes -= b.size;
+  s.live_count -= w;
+  s.live_bytes -= b.bytes();
   uint64_t& last = LastAllocOf(b.thread);
   if (last == e.addr) {
-    ++totals_.temporary;
-    ++s.temporary;
+    totals_.temporary += w;
+    s.temporary += w;
     last = 0;
   }
-  if (e.time - b.time <= options_.short_lived_ns) ++totals_.short_lived;
+  if (e.time - b.time <= options_.short_lived_ns) totals_.short_lived += w;
   auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
   const auto& alloc_info = format::kEntryPoints[b.entry];
   const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];
   if (alloc_info.family != free_info.family) {
-    ++totals_.mismatched_frees;
-    ++mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}];
+    totals_.mismatched_frees += w;
+    mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += w;
   }
-  timeline_->OnFree(e.time, b.size, live_bytes_);
+  timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
 }
 
 void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
@@ -255,18 +261,20 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
   if (u.classes.empty()) u.classes = classes_;
   if (e.kind != EventKind::kHeap) return;
   auto entry = static_cast<size_t>(e.entry);
-  ++u.calls_by_entry[entry];
+  const uint64_t w = e.weight;  // 0 for a sampled trace's frees: counted when paired
+  u.calls_by_entry[entry] += w;
   if (e.is_free) return;
-  ++u.allocations;
-  u.bytes_allocated += e.size;
-  u.bytes_by_entry[entry] += e.size;
+  const uint64_t bytes = e.size * w;
+  u.allocations += w;
+  u.bytes_allocated += bytes;
+  u.bytes_by_entry[entry] += bytes;
   if (e.size >= options_.large_object_bytes) {
-    ++u.large_objects;
-    u.large_object_bytes += e.size;
+    u.large_objects += w;
+    u.large_object_bytes += bytes;
   }
   SizeClassCount& c = u.classes[SizeClassIndex(e.size)];
-  ++c.calls;
-  c.bytes += e.size;
+  c.calls += w;
+  c.bytes += bytes;
   std::pair<uint64_t, uint64_t>* stack;
   if (e.stack_id < kDenseStackIds) {
     if (e.stack_id >= u.stacks.size()) u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
@@ -274,8 +282,8 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
   } else {
     stack = &u.sparse_stacks[e.stack_id];
   }
-  ++stack->first;
-  stack->second += e.size;
+  stack->first += w;
+  stack->second += bytes;
 }
 
 void HeapAnalysis::Finish() {
@@ -285,6 +293,7 @@ void HeapAnalysis::Finish() {
   totals_.large_objects = u.large_objects;
   totals_.large_object_bytes = u.large_object_bytes;
   totals_.calls_by_entry = u.calls_by_entry;
+  for (size_t i = 0; i < paired_frees_by_entry_.size(); ++i) totals_.calls_by_entry[i] += paired_frees_by_entry_[i];
   totals_.bytes_by_entry = u.bytes_by_entry;
   if (!u.classes.empty()) classes_ = u.classes;
   for (uint32_t id = 0; id < u.stacks.size(); ++id) {

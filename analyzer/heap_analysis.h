@@ -131,6 +131,8 @@ class HeapAnalysis : public EventSink {
     uint32_t stack_id = 0;
     uint32_t thread = 0;
     uint32_t gen_epoch = 0;  // the Gen model's epoch for this object (kLohEpoch32: large object)
+    uint32_t weight = 1;     // allocations it stands for (Event::weight)
+    uint64_t bytes() const { return size * weight; }
   };
   static constexpr uint32_t kLohEpoch32 = ~uint32_t{0};
   // Allocated before the analysis window: carried in, never seen by the Gen model or the stacks.
@@ -168,6 +170,8 @@ class HeapAnalysis : public EventSink {
   absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;
   std::vector<SizeClassCount> classes_;
   absl::flat_hash_map<MismatchKey, uint64_t> mismatches_;
+  // Sampled traces: frees by entry point, counted when paired (their weight is their allocation's).
+  std::array<uint64_t, 64> paired_frees_by_entry_{};
   // Filled by OnEventsUnordered only (another thread than the rest), merged by Finish.
   struct Unordered {
     uint64_t allocations = 0, bytes_allocated = 0, large_objects = 0, large_object_bytes = 0;

@@ -41,8 +41,8 @@ void PoolAnalysis::OnEvent(const Event& e) {
       auto it = open_.find(e.thread);
       if (it == open_.end() || it->second.empty()) return;
       OpenRent& rent = it->second.back();
-      ++rent.allocations;
-      rent.bytes += e.size;
+      rent.allocations += e.weight;
+      rent.bytes += e.size * e.weight;
       return;
     }
     case EventKind::kRentBegin:

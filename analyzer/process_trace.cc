@@ -159,9 +159,11 @@ class ChunkDecoder {
       if (r_.kind == RecordKind::kAlloc || r_.kind == RecordKind::kFree) {
         out->events.push_back(
             Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
+        if (weigher_.interval()) Weigh(out->events.back());
         ++out->heap_events;
         continue;
       }
+      if (r_.kind == RecordKind::kSampling) weigher_.SetInterval(r_.value);
       if (EventKind kind; PoolEventKind(r_.kind, &kind)) {
         Event e{r_.time, r_.granted, r_.size, r_.stack_id, owner, format::EntryPoint::kMalloc, false};
         e.kind = kind;
@@ -184,10 +186,14 @@ class ChunkDecoder {
     }
     out->error = decoder.error();
   }
+  const SamplingEstimate& sampling() const { return weigher_.estimate(); }
 
  private:
+  void Weigh(Event& e) { e.weight = e.is_free ? 0 : weigher_.WeighAllocation(e.time, e.addr, e.size); }
+
   Record r_;
   uint32_t marks_ = 0;  // marks decoded so far: the catalog's index of the next one
+  SampleWeigher weigher_;
   absl::flat_hash_set<uint32_t> ended_;
   absl::node_hash_map<uint32_t, AllocationHistory> histories_;  // live threads only
 };
@@ -329,6 +335,15 @@ class CatalogBuilder {
       case RecordKind::kCapture:
         c_->captures.push_back({r_.time, static_cast<format::CaptureState>(r_.outcome), r_.text});
         break;
+      case RecordKind::kSampling:
+        // Before any event of the trace reaches the passes (the process chunk comes first).
+        c_->sampling.interval_bytes = r_.value;
+        if (c_->events) {
+          c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, 0,
+                                     absl::StrFormat("%s: the sampling record follows %d events, which were "
+                                                     "counted unweighted", c_->path, c_->events)});
+        }
+        break;
       case RecordKind::kRentBegin:
       case RecordKind::kRentEnd:
       case RecordKind::kPoolReturn:
@@ -359,8 +374,8 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   EventMerger merger(sink);
   CatalogBuilder builder(catalog, &merger);
   ChunkQueue queue;
+  ChunkDecoder decoder;
   std::thread reader([&] {
-    ChunkDecoder decoder;
     Chunk chunk;
     while ((*file)->Next(&chunk)) {
       DecodedChunk decoded;
@@ -379,6 +394,7 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   }
   if (progress) progress(file_size, file_size);
   reader.join();
+  if (decoder.sampling().sampled()) catalog->sampling = decoder.sampling();
   merger.Finish();
   // A process that exec'd ends its trace with the exec record (its new image writes another
   // trace): nothing after it means the image was replaced, not killed.

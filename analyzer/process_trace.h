@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "allocprof/trace_format.h"
 #include "record_decoder.h"
+#include "sampling.h"
 #include "trace_file.h"
 
 namespace allocprof {
@@ -44,6 +45,10 @@ struct Event {
   EventKind kind = EventKind::kHeap;
   uint8_t outcome = 0;  // kRentEnd, kPoolReturn (pool.h's enums)
   uint32_t pool = 0;    // pool id; kCount: counter id
+  // kHeap: how many events of the program this one stands for (analyzer/sampling.h). 1 in a full
+  // trace. In a sampled trace an allocation's weight is ~1/p and a free's is 0: it stands for as
+  // many frees as its allocation did, which only the pairing pass knows.
+  uint32_t weight = 1;
 };
 
 class EventSink {
@@ -112,6 +117,8 @@ struct ProcessCatalog {
   uint64_t records = 0;
   uint64_t events = 0;
   uint64_t out_of_order_events = 0;  // arrived after newer events were released (should be 0)
+  // The sampling interval is known once the process chunk was read; the estimate when the read ends.
+  SamplingEstimate sampling;
   uint64_t first_time = 0, last_time = 0;
 };
 

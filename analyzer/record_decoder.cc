@@ -29,6 +29,7 @@ const char* RecordKindName(RecordKind kind) {
     case RecordKind::kCount: return "count";
     case RecordKind::kMark: return "mark";
     case RecordKind::kCapture: return "capture";
+    case RecordKind::kSampling: return "sampling";
   }
   return "?";
 }
@@ -271,6 +272,12 @@ bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
     case RecordTag::kCapture:
       r->kind = RecordKind::kCapture;
       return Time(&r->time) && Uint(&n) && Outcome(n, 2, r) && Bytes(&r->text);
+    case RecordTag::kSampling:
+      r->kind = RecordKind::kSampling;
+      if (!Uint(&r->value)) return false;
+      // The shim writes 1 B .. 1 GiB; larger would overflow the 32-bit weights.
+      if (r->value == 0 || r->value > (uint64_t{1} << 30)) return Fail("sampling interval out of range");
+      return true;
   }
   return Fail(absl::StrFormat("unknown record tag 0x%02x", tag).c_str());
 }

@@ -38,6 +38,7 @@ enum class RecordKind : uint8_t {
   kCount,
   kMark,
   kCapture,
+  kSampling,
 };
 
 const char* RecordKindName(RecordKind kind);
@@ -65,7 +66,8 @@ struct Record {
   uint64_t age = 0;           // kFree records written as FREE_AGE: the age they carried
   uint32_t stack_id = 0;     // kAlloc, kStackDef
   uint64_t value = 0;        // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias;
-                             // kPoolRegister: slots per bucket; kCounterName, kCount: counter id
+                             // kPoolRegister: slots per bucket; kCounterName, kCount: counter id;
+                             // kSampling: interval bytes
   uint32_t pool = 0;         // pool records
   uint64_t granted = 0;      // kRentEnd
   uint8_t outcome = 0;       // kRentEnd, kPoolReturn; kCapture: the format::CaptureState

@@ -112,6 +112,7 @@ struct ProcessReport {
   bool has_gen = false;
   GenResult gen;
   std::string llc_source;  // where the Gen0 budget's cache size came from
+  SamplingEstimate sampling;  // sampled() when the trace was sampled: every figure is an estimate
 };
 
 struct AnalysisReport {

@@ -161,6 +161,7 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   r.events = catalog.events;
   uint64_t process_origin = catalog.has_process ? catalog.process.start_monotonic_ns : catalog.first_time;
   auto since_start = [&](uint64_t t) { return t > process_origin ? static_cast<double>(t - process_origin) / 1e9 : 0.0; };
+  r.sampling = catalog.sampling;
   r.origin_ns = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
   uint64_t end = std::max(catalog.last_time, r.totals.last_event_ns);
   const WindowGate& gate = heap.window();

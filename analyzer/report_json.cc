@@ -110,6 +110,19 @@ void WriteWindow(JsonWriter& j, const ProcessReport& p) {
   j.EndArray();
 }
 
+// Only in reports of sampled traces.
+void WriteSampling(JsonWriter& j, const ProcessReport& p) {
+  const SamplingEstimate& s = p.sampling;
+  if (!s.sampled()) return;
+  j.Key("sampling").BeginObject();
+  j.Key("interval_bytes").Uint(s.interval_bytes);
+  j.Key("estimated").Bool(true);
+  j.Key("samples").Uint(s.samples);
+  j.Key("allocations_rel_error").Double(s.AllocationsRelError());
+  j.Key("bytes_rel_error").Double(s.BytesRelError());
+  j.EndObject();
+}
+
 void WriteByEntry(JsonWriter& j, const ProcessReport& p) {
   j.Key("by_entry_point").BeginObject();
   for (const auto& [name, cb] : p.by_entry) {
@@ -235,6 +248,7 @@ std::string RenderJson(const AnalysisReport& report) {
   j.EndObject();
   WriteTotals(j, root);
   WriteWindow(j, root);
+  WriteSampling(j, root);
   WriteByEntry(j, root);
   j.Key("large_object_threshold").Uint(o.large_object_bytes);
   j.Key("size_classes").BeginArray();
@@ -373,6 +387,7 @@ std::string RenderJson(const AnalysisReport& report) {
     WriteProcessInfo(j, p);
     WriteTotals(j, p);
     WriteWindow(j, p);
+    WriteSampling(j, p);
     WriteByEntry(j, p);
     WriteStacks(j, "top_by_bytes", p.top_by_bytes);
     j.EndObject();

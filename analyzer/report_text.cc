@@ -108,6 +108,14 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
     absl::StrAppend(&out, "   attached to the running process (allocprof attach): figures start at the attach; "
                           "blocks allocated before it are unknown\n");
   }
+  if (p.sampling.sampled()) {
+    const SamplingEstimate& s = p.sampling;
+    absl::StrAppendFormat(&out,
+                          "   SAMPLED trace (--sample %s): every count and byte figure below is an estimate from %s "
+                          "recorded allocations;\n   expected error (1 sigma): allocations %.2f%%, bytes %.2f%%\n",
+                          HumanBytes(static_cast<double>(s.interval_bytes)), HumanCount(s.samples),
+                          100 * s.AllocationsRelError(), 100 * s.BytesRelError());
+  }
   double rate = p.duration_s > 0 ? t.allocations / p.duration_s : 0;
   double brate = p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0;
   absl::StrAppend(&out, "\nTotals\n");

@@ -105,6 +105,8 @@ int RunCommand(int argc, char** argv) {
   args.Option("--buffer", true, "per-thread buffer, e.g. 128KiB (default), 16KiB..8MiB");
   args.Option("--flush-ms", true, "idle buffers are flushed this often (default 200; 0 = only when full)");
   args.Option("--zstd-level", true, "compression level of trace chunks, 0 = none, negative = zstd's fast modes (default 1)");
+  args.Option("--sample", true, "record allocations as a Poisson process over bytes with this mean interval, e.g. 512KiB (1B..1GiB; reports give estimates)");
+  args.Option("--sample-seed", true, "seed of the sampling (default: different every run)");
   args.Option("--no-follow", false, "do not trace programs that CMD execs");
   args.Option("--force", false, "replace an existing trace file");
   args.Option("--start-after", true, "record only after this long, e.g. 10s (each process counts from its start)");
@@ -168,6 +170,17 @@ int RunCommand(int argc, char** argv) {
   if (int level; args.Has("--zstd-level") &&
                  (!absl::SimpleAtoi(args.Get("--zstd-level"), &level) || level < -50 || level > 19)) {
     fprintf(stderr, "allocprof run: --zstd-level must be -50..19 (got '%s')\n", args.Get("--zstd-level").c_str());
+    return kExitUsage;
+  }
+  if (args.Has("--sample")) {
+    uint64_t bytes;
+    if (!units::ParseByteSize(args.Get("--sample").c_str(), &bytes) || bytes < 1 || bytes > (1u << 30)) {
+      fprintf(stderr, "allocprof run: --sample must be 1B..1GiB (got '%s')\n", args.Get("--sample").c_str());
+      return kExitUsage;
+    }
+  }
+  if (uint64_t seed; args.Has("--sample-seed") && !absl::SimpleAtoi(args.Get("--sample-seed"), &seed)) {
+    fprintf(stderr, "allocprof run: --sample-seed must be a number (got '%s')\n", args.Get("--sample-seed").c_str());
     return kExitUsage;
   }
   if (args.Has("--buffer")) {
@@ -241,6 +254,9 @@ int RunCommand(int argc, char** argv) {
     if (args.Has("--buffer")) setenv("ALLOCPROF_BUFFER", args.Get("--buffer").c_str(), 1);
     if (args.Has("--flush-ms")) setenv("ALLOCPROF_FLUSH_MS", args.Get("--flush-ms").c_str(), 1);
     if (args.Has("--zstd-level")) setenv("ALLOCPROF_ZSTD_LEVEL", args.Get("--zstd-level").c_str(), 1);
+    if (args.Has("--sample")) setenv("ALLOCPROF_SAMPLE", args.Get("--sample").c_str(), 1);
+    else unsetenv("ALLOCPROF_SAMPLE");
+    if (args.Has("--sample-seed")) setenv("ALLOCPROF_SAMPLE_SEED", args.Get("--sample-seed").c_str(), 1);
     setenv("ALLOCPROF_FOLLOW", args.Has("--no-follow") ? "0" : "1", 1);
     if (quiet) setenv("ALLOCPROF_QUIET", "1", 1);
     if (args.Has("--start-after")) setenv("ALLOCPROF_START_AFTER", args.Get("--start-after").c_str(), 1);

@@ -73,15 +73,15 @@ void Timeline::Coarsen() {
   current_end_ = 0;
 }
 
-void Timeline::OnAlloc(uint64_t time, uint64_t size, int64_t live_after) {
+void Timeline::OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
   TimeWindow& w = Touch(time, live_after);
-  ++w.allocations;
+  w.allocations += count;
   w.bytes_allocated += size;
 }
 
-void Timeline::OnFree(uint64_t time, uint64_t size, int64_t live_after) {
+void Timeline::OnFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
   TimeWindow& w = Touch(time, live_after);
-  ++w.frees;
+  w.frees += count;
   w.bytes_freed += size;
 }
 

@@ -31,8 +31,9 @@ class Timeline {
   // `initial_live`: bytes already live at the origin (an analysis window's carried-in heap).
   explicit Timeline(uint64_t origin_ns, uint64_t initial_width_ns = 1000, int64_t initial_live = 0);
   // `live_after` is the live byte count after the event.
-  void OnAlloc(uint64_t time, uint64_t size, int64_t live_after);
-  void OnFree(uint64_t time, uint64_t size, int64_t live_after);
+  // `size`: bytes of all `count` events (count > 1: a sampled trace's weighted event).
+  void OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1);
+  void OnFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1);
 
   // Output windows: `count` equal windows over [origin, end], or fixed `width_ns` when non-zero.
   std::vector<TimeWindow> Windows(uint64_t end_ns, size_t count, uint64_t width_ns) const;

@@ -69,17 +69,19 @@ awk -v n="$KCAT_MSGS" 'BEGIN { pad = sprintf("%90s", ""); gsub(/ /, "m", pad);
                                for (i = 0; i < n; i++) printf "%010d%s\n", i, pad }' >"$TMP/messages"
 
 # Workloads and their configurations. A configuration is WORKLOAD:TOOL where TOOL is one of
-# base (uninstrumented), ap (allocprof, libunwind stacks), ap-fp (allocprof --unwind fp), heaptrack.
+# base (uninstrumented), ap (allocprof, libunwind stacks), ap-fp (allocprof --unwind fp), ap-s512
+# (allocprof --sample 512KiB, libunwind stacks), heaptrack.
 WORKLOADS=(churn churn-nolarge kcat)
 declare -A CONFIGS=(
-    [churn]="base ap ap-fp heaptrack"
-    [churn-nolarge]="base ap ap-fp heaptrack"
-    [kcat]="base ap heaptrack"
+    [churn]="base ap ap-fp ap-s512 heaptrack"
+    [churn-nolarge]="base ap ap-fp ap-s512 heaptrack"
+    [kcat]="base ap ap-s512 heaptrack"
 )
 declare -A TOOL_LABEL=(
     [base]="uninstrumented"
     [ap]="allocprof (libunwind)"
     [ap-fp]="allocprof --unwind fp"
+    [ap-s512]="allocprof --sample 512KiB"
     [heaptrack]="heaptrack"
 )
 
@@ -119,6 +121,7 @@ run_one() {
         base) full=("${CMD[@]}") ;;
         ap) full=("$ALLOCPROF" run -q -o "$trace" --force "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
         ap-fp) full=("$ALLOCPROF" run -q -o "$trace" --force --unwind fp "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
+        ap-s512) full=("$ALLOCPROF" run -q -o "$trace" --force --sample 512KiB "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
         heaptrack) rm -f "$ht".*; full=(heaptrack -o "$ht" "${CMD[@]}") ;;
     esac
     rm -f "$trace"
@@ -146,7 +149,7 @@ run_one() {
     fi
 
     case $tool in
-        ap | ap-fp)
+        ap | ap-fp | ap-s512)
             [[ -s $trace ]] || fail_run "$desc (no trace written)" "$log"
             "$ALLOCPROF" dump --summary "$trace" >"$log.summary" 2>"$log.summary.err" ||
                 fail_run "dump --summary $trace failed" "$log.summary"

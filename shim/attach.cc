@@ -177,7 +177,7 @@ extern "C" long allocprof_attach_start(const char* options) {
   using namespace allocprof::shim;
   static std::atomic<bool> started{false};
   if (!Attached() || !options) return -1;
-  if (started.exchange(true)) return g_mode.load() == Mode::kTracing ? g_slots.load() : -1;
+  if (started.exchange(true)) return TraceActive(g_mode.load()) ? g_slots.load() : -1;
   bool outer = !t_local.in_hook;
   t_local.in_hook = true;  // our own allocations below are not the program's
   long result = -1;
@@ -188,7 +188,7 @@ extern "C" long allocprof_attach_start(const char* options) {
     g_mode.store(Mode::kUninitialized);
     EnsureProcessInitialized();
     SetOptionEntries(nullptr);
-    if (g_mode.load() == Mode::kTracing) {
+    if (TraceActive(g_mode.load())) {
       MaybeStartTickerAfterFork();  // idle buffers are flushed as in a preloaded process
       if (ResolveTargets()) {
         PatchAll();

@@ -28,6 +28,7 @@ std::atomic_flag g_transition_lock = ATOMIC_FLAG_INIT;
 std::atomic<bool> g_ended{false};
 std::atomic<bool> g_started_at_mark{false};
 uint64_t g_start_deadline = 0;  // absolute ns, 0: none
+Mode g_recording_mode = Mode::kTracing;  // what recording means here: kTracing or kSampling
 uint64_t g_stop_deadline = 0;
 bool g_control_wanted = false;
 
@@ -53,8 +54,8 @@ const char* SetCapture(CaptureState target, const char* reason) {
   TransitionLock lock;
   if (g_ended.load()) return "capture has ended (--stop-after)";
   Mode mode = g_mode.load();
-  if (mode != Mode::kTracing && mode != Mode::kPaused) return "tracing is not active in this process";
-  Mode next = target == CaptureState::kRecording ? Mode::kTracing : Mode::kPaused;
+  if (!TraceActive(mode)) return "tracing is not active in this process";
+  Mode next = target == CaptureState::kRecording ? g_recording_mode : Mode::kPaused;
   if (target == CaptureState::kRecording) g_record_frees_while_paused.store(true);
   if (target == CaptureState::kEnded) {
     g_ended.store(true);
@@ -82,12 +83,12 @@ void OnControlSignal(int) {
   int saved = errno;
   if (!g_ended.load(std::memory_order_relaxed)) {
     Mode mode = g_mode.load();
-    Mode next = mode == Mode::kTracing ? Mode::kPaused : Mode::kTracing;
+    Mode next = IsTracing(mode) ? Mode::kPaused : g_recording_mode;
     if (TraceActive(mode)) {
-      if (next == Mode::kTracing) g_record_frees_while_paused.store(true);
+      if (next != Mode::kPaused) g_record_frees_while_paused.store(true);
       if (g_mode.compare_exchange_strong(mode, next)) {
         uint32_t slot = g_toggles_written.load(std::memory_order_relaxed);
-        g_toggles[slot % kToggleRing] = {NowNs(), static_cast<uint8_t>(next == Mode::kTracing ? CaptureState::kRecording
+        g_toggles[slot % kToggleRing] = {NowNs(), static_cast<uint8_t>(next != Mode::kPaused ? CaptureState::kRecording
                                                                                              : CaptureState::kPaused)};
         g_toggles_written.store(slot + 1, std::memory_order_release);
       }
@@ -191,14 +192,15 @@ size_t g_command_len = 0;
 
 void RecordSignalTogglesLocked();
 
-Mode InitialCaptureMode(uint64_t start_ns) {
+Mode InitialCaptureMode(uint64_t start_ns, Mode recording) {
   const Options& o = GetOptions();
   g_control_wanted = o.control;
   if (o.start_after_ns) g_start_deadline = start_ns + o.start_after_ns;
   if (o.stop_after_ns) g_stop_deadline = start_ns + o.stop_after_ns;
   bool paused = o.start_after_ns || o.start_at_mark[0] || o.start_paused;
   if (!paused) g_record_frees_while_paused.store(true);
-  return paused ? Mode::kPaused : Mode::kTracing;
+  g_recording_mode = recording;
+  return paused ? Mode::kPaused : recording;
 }
 
 void StartCaptureControl() {

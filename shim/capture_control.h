@@ -23,9 +23,10 @@ namespace allocprof::shim {
 
 extern std::atomic<bool> g_record_frees_while_paused;
 
-// After options are loaded: the mode tracing starts in (kTracing or kPaused). `start_ns` is the
-// process start the --start-after / --stop-after deadlines count from.
-Mode InitialCaptureMode(uint64_t start_ns);
+// After options are loaded: the mode tracing starts in (`recording`, kTracing or kSampling, or
+// kPaused), and the mode recording resumes in. `start_ns` is the process start the --start-after /
+// --stop-after deadlines count from.
+Mode InitialCaptureMode(uint64_t start_ns, Mode recording);
 // Once the trace file is open: records the initial state when capture control is in use, and
 // installs the --control-signal handler.
 void StartCaptureControl();

@@ -17,6 +17,7 @@
 #include "process_state.h"
 #include "real_functions.h"
 #include "recorder.h"
+#include "sampler.h"
 #include "stack_capture.h"
 #include "stack_table.h"
 #include "stderr_log.h"
@@ -247,7 +248,7 @@ void EnsureProcessInitialized() {
   InitThreadExitKey();
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
   uint64_t start = NowNs();
-  Mode initial = InitialCaptureMode(start);
+  Mode initial = InitialCaptureMode(start, InitSampler() ? Mode::kSampling : Mode::kTracing);
   if (!OpenTraceFile(start)) {
     g_mode.store(Mode::kStopped, std::memory_order_release);
     return;

@@ -31,6 +31,9 @@ Options g_options = {
     .start_paused = false,
     .control = false,
     .control_signal = 0,
+    .sample_bytes = 0,
+    .sample_seed = 0,
+    .sample_seed_set = false,
 };
 
 // Environment copy for the rare case that environ is not yet set when the first allocation arrives.
@@ -124,6 +127,15 @@ void ApplyOption(const char* entry) {
     int sig = SignalNumber(value);
     if (sig > 0) g_options.control_signal = sig;
     else LogError3("ignored, not a signal name or number: ", entry, "");
+  } else if (is("ALLOCPROF_SAMPLE")) {
+    // 0 keeps full tracing; the upper bound keeps every weight 1/p within 32 bits.
+    if (ParseUint(value, &n) && n <= (uint64_t{1} << 30)) g_options.sample_bytes = n;
+    else LogError("ALLOCPROF_SAMPLE must be 0..1GiB; recording every allocation");
+  } else if (is("ALLOCPROF_SAMPLE_SEED")) {
+    if (ParseUint(value, &n)) {
+      g_options.sample_seed = n;
+      g_options.sample_seed_set = true;
+    }
   } else if (is("ALLOCPROF_TEST_ENOSPC_AFTER")) {
     if (ParseUint(value, &n)) g_options.fail_write_after = n;
   }

@@ -31,6 +31,9 @@ struct Options {
   bool start_paused;             // ALLOCPROF_START_PAUSED=1: paused until `allocprof ctl PID start`
   bool control;                  // ALLOCPROF_CONTROL=1: open the control FIFO for `allocprof ctl`
   int control_signal;            // ALLOCPROF_CONTROL_SIGNAL=SIGUSR2 (or a number): toggles capture
+  uint64_t sample_bytes;         // ALLOCPROF_SAMPLE, mean sampling interval in bytes; 0: record everything
+  uint64_t sample_seed;          // ALLOCPROF_SAMPLE_SEED, makes the sampling repeatable (tests)
+  bool sample_seed_set;          // false: the seed comes from the clock and pid
 };
 
 void LoadOptions();

@@ -73,7 +73,7 @@ __attribute__((always_inline)) inline void Record(bool capture_stack, Write&& wr
   if (!guard.entered()) return;
   int saved_errno = errno;
   ThreadState* t = t_local.state;
-  if (__builtin_expect(t == nullptr || g_mode.load(std::memory_order_relaxed) != Mode::kTracing, 0)) {
+  if (__builtin_expect(t == nullptr || !IsTracing(g_mode.load(std::memory_order_relaxed)), 0)) {
     t = StateForControlRecord(even_when_paused);
   }
   if (t) {

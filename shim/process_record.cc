@@ -94,6 +94,13 @@ void WriteProcessRecord(uint64_t now) {
   enc.String(ALLOCPROF_VERSION, 64);
   enc.Uint(ProcessFlags());  // optional trailing field: keep the process record alone in its chunk
   WriteProcessChunk(enc, g_process_scratch, sizeof(g_process_scratch));
+  // Right after it, before any allocation: a reader knows the interval before it weighs an event.
+  if (o.sample_bytes) {
+    SmallEncoder<64> small(now);
+    small.enc.Tag(format::RecordTag::kSampling);
+    small.enc.Uint(o.sample_bytes);
+    WriteSmall(small);
+  }
 }
 
 void WriteWarning(const char* text) {

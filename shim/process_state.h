@@ -14,11 +14,14 @@ enum class Mode : uint32_t {
   kTracing = 2,       // the hot path: buffer per thread
   kWriteThrough = 3,  // after the final flush (exit): every event is written at once
   kStopped = 4,       // tracing failed (e.g. disk full) or was never possible; calls pass through
-  kPaused = 5,        // capture control: the trace is open, allocations are not recorded
+  kSampling = 5,      // like kTracing, but only sampled allocations and their frees (sampler.h)
+  kPaused = 6,        // capture control: the trace is open, allocations are not recorded
 };
 
-// Tracing or paused: the trace file is open and must be finished at exit.
-inline bool TraceActive(Mode m) { return m == Mode::kTracing || m == Mode::kPaused; }
+// The modes in which the process records into per-thread buffers.
+inline bool IsTracing(Mode m) { return m == Mode::kTracing || m == Mode::kSampling; }
+// Recording or paused: the trace file is open and must be finished at exit.
+inline bool TraceActive(Mode m) { return IsTracing(m) || m == Mode::kPaused; }
 
 extern std::atomic<Mode> g_mode;
 

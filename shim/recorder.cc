@@ -33,7 +33,7 @@ ThreadState* PrepareSlow(const Event* e, bool even_when_paused = false) {
   if (mode == Mode::kPaused) {
     bool wanted = e ? e->is_free && g_record_frees_while_paused.load(std::memory_order_relaxed) : even_when_paused;
     if (!wanted) return nullptr;
-  } else if (mode != Mode::kTracing && mode != Mode::kWriteThrough) {
+  } else if (!IsTracing(mode) && mode != Mode::kWriteThrough) {
     return nullptr;
   }
   ThreadState* t = t_local.state;
@@ -55,27 +55,51 @@ void AfterControlRecord(ThreadState* t) {
 }
 
 void RecordEventSlow(const Event& e) {
-  ThreadState* t = PrepareSlow(&e);
-  if (!t) return;
-  RecordInto(t, e);
-  if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) {
-    Lock(t);
-    FlushLocked(t, NowNs());
-    Unlock(t);
+  int saved_errno = errno;
+  Mode mode = g_mode.load(std::memory_order_acquire);
+  if (mode == Mode::kUninitialized || mode == Mode::kInitializing) {
+    EnsureProcessInitialized();
+    mode = g_mode.load(std::memory_order_acquire);
   }
+  // Paused (capture control), an allocation is not recorded, so it must not enter the sampled set.
+  if (mode == Mode::kPaused && !e.is_free) {
+    errno = saved_errno;
+    return;
+  }
+  // A sampled trace stays sampled outside the sampling mode's fast path (exit's write-through).
+  if (!g_sample_interval || SampleEvent(e)) RecordSampled(e);
+  errno = saved_errno;
+}
+
+void RecordSampled(const Event& e) {
+  int saved_errno = errno;
+  if (ThreadState* t = PrepareSlow(&e)) {
+    RecordInto(t, e);
+    if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) {
+      Lock(t);
+      FlushLocked(t, NowNs());
+      Unlock(t);
+    }
+  }
+  errno = saved_errno;
 }
 
 void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*), void* ctx) {
   int caller_errno = errno;
   ThreadState* t = PrepareSlow(nullptr);
+  bool paused = g_mode.load(std::memory_order_relaxed) == Mode::kPaused;
+  if (g_sample_interval && !paused) {
+    errno = caller_errno;
+    return RecordReallocSampled(t, entry, old_ptr, size, call, ctx);
+  }
   if (t && g_mode.load(std::memory_order_relaxed) == Mode::kTracing) {
     errno = caller_errno;
     return RecordRealloc(entry, old_ptr, size, [&] { return call(ctx); });
   }
   // Write-through (exit), paused or untraceable: free then allocation as two separate events, the
   // free before the memory can be reused (a failed realloc leaves its block recorded as freed).
-  // Paused, RecordEvent keeps the free if it is wanted and the allocation is not recorded.
-  bool paused = g_mode.load(std::memory_order_relaxed) == Mode::kPaused;
+  // Paused, RecordEvent keeps the free if it is wanted (and sampled) and the allocation is not
+  // recorded.
   if (old_ptr && (t || paused)) RecordEvent(Event{format::EntryPoint::kReallocFree, true, reinterpret_cast<uintptr_t>(old_ptr), 0});
   errno = caller_errno;
   void* result = call(ctx);

@@ -15,6 +15,7 @@
 #include "allocprof/trace_format.h"
 #include "clock.h"
 #include "process_state.h"
+#include "sampler.h"
 #include "stack_capture.h"
 #include "stack_table.h"
 #include "thread_state.h"
@@ -45,6 +46,9 @@ struct Event {
 
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
 void RecordEventSlow(const Event& e);
+// Out of line: records an event that goes into the trace (every event of a full trace, the
+// sampler's choices in a sampled one).
+void RecordSampled(const Event& e);
 // For records other than allocations and frees (pool hooks, counts): the calling thread's state
 // after initialising what is needed, or null when nothing can be recorded (or capture is paused
 // and the record is not wanted `even_when_paused`).
@@ -99,15 +103,25 @@ __attribute__((always_inline)) inline void RecordInto(ThreadState* t, const Even
   Unlock(t);
 }
 
+// Sampling mode: whether the event goes into the trace (sampler.h). Takes a freed address out of
+// the set of recorded ones, and puts a sampled allocation's address in.
+__attribute__((always_inline)) inline bool SampleEvent(const Event& e) {
+  return e.is_free ? g_sampled.Remove(e.addr) : SampleAllocation(e.size, e.addr);
+}
+
+// The out-of-line paths keep errno themselves; an unsampled event never touches it.
 __attribute__((always_inline)) inline void RecordEvent(const Event& e) {
-  int saved_errno = errno;
   ThreadState* t = t_local.state;
-  if (__builtin_expect(t != nullptr && g_mode.load(std::memory_order_relaxed) == Mode::kTracing, 1)) {
+  Mode mode = g_mode.load(std::memory_order_relaxed);
+  if (__builtin_expect(t != nullptr && mode == Mode::kTracing, 1)) {
+    int saved_errno = errno;
     RecordInto(t, e);
+    errno = saved_errno;
+  } else if (mode == Mode::kSampling) {
+    if (SampleEvent(e)) RecordSampled(e);
   } else {
     RecordEventSlow(e);
   }
-  errno = saved_errno;
 }
 
 __attribute__((always_inline)) inline void RecordAlloc(format::EntryPoint entry, const void* p, uint64_t size) {
@@ -133,6 +147,9 @@ namespace allocprof::shim {
 // The slow half of RecordRealloc: no usable thread state or not in the tracing mode.
 void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*),
                         void* ctx);
+// realloc in a sampled trace (sampled_realloc.cc); t is null when nothing can be recorded.
+void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_ptr, uint64_t size,
+                           void* (*call)(void*), void* ctx);
 
 template <typename Fn>
 void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&& real_call) {

@@ -33,8 +33,11 @@ $(BUILD)/tests/%.o: tests/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
 
-# The shim's stack walker is tested directly against libunwind.
-UNIT_SHIM_OBJS := $(BUILD)/shim/cfi_rules.o $(BUILD)/shim/cfi_backtrace.o
+# Shim pieces tested directly: the stack walker (against libunwind) and the sampled-address set.
+UNIT_SHIM_OBJS := $(BUILD)/shim/cfi_rules.o $(BUILD)/shim/cfi_backtrace.o $(BUILD)/tests/shim/sampled_set.o
+$(BUILD)/tests/shim/%.o: shim/%.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
 
 $(TEST_OUT)/unit_tests: $(UNIT_OBJS) $(BUILD)/libanalyzer.a $(UNIT_SHIM_OBJS)
 	$(CXX) $(SANITIZE) -o $@ $^ $(ANALYZER_LDLIBS) $(GTEST_LIBS) -lunwind

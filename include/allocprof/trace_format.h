@@ -44,6 +44,7 @@
 #ifndef ALLOCPROF_TRACE_FORMAT_H_
 #define ALLOCPROF_TRACE_FORMAT_H_
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -51,7 +52,7 @@
 namespace allocprof::format {
 
 inline constexpr char kFileMagic[8] = {'A', 'L', 'L', 'O', 'C', 'P', 'R', 'F'};
-inline constexpr uint16_t kFormatVersion = 3;
+inline constexpr uint16_t kFormatVersion = 3;  // 3: kCapture, kSampling; version 2 traces read as full traces
 inline constexpr uint16_t kOldestReadableVersion = 2;  // version 1 was a row format
 inline constexpr uint32_t kChunkMagic = 0x4b435041;  // "APCK" little-endian
 inline constexpr uint32_t kProcessThread = 0xffffffffu;  // chunks not owned by an application thread
@@ -243,6 +244,11 @@ enum class RecordTag : uint8_t {
   // t | state (CaptureState) | str reason   (process chunks: capture started, paused or ended;
   // written only when capture control is used; a trace without it recorded the whole run)
   kCapture = 0x92,
+  // interval_bytes   (process chunks, next to kProcess; absent: every allocation is recorded)
+  // Sampled trace: an allocation of `size` bytes was recorded with probability SampleProbability
+  // below, independently of every other; a free is recorded only when its allocation was (see
+  // docs/trace-format.md, "Sampled traces").
+  kSampling = 0x93,
 };
 
 // Capture states (kCapture). While paused the shim records frees only (of blocks it may have
@@ -253,6 +259,15 @@ enum class CaptureState : uint8_t { kPaused = 0, kRecording = 1, kEnded = 2 };
 // The shim was loaded into a running process (`allocprof attach`): blocks allocated before that are
 // unknown, so frees of addresses the trace never saw allocated are expected, not errors.
 inline constexpr uint64_t kProcessAttached = 1;
+
+// Probability that a sampled trace holds an allocation of `size` bytes: the chance that a Poisson
+// process over allocated bytes with mean interval `interval` has a point within it. Size 0 counts
+// as 1 byte, so empty allocations can be sampled too; sizes >= interval are always recorded.
+inline double SampleProbability(uint64_t size, uint64_t interval) {
+  uint64_t bytes = size ? size : 1;
+  if (interval == 0 || bytes >= interval) return 1.0;
+  return -expm1(-static_cast<double>(bytes) / static_cast<double>(interval));
+}
 
 enum class UnwindMode : uint8_t { kNone = 0, kFramePointer = 1, kLibunwind = 2 };
 

@@ -93,6 +93,17 @@ def window_note(report):
             f" to {units.human_seconds(model.num(w.get('to_s')))} after start): every figure covers this window only.")
 
 
+def sampling_note(report, side=""):
+    """A sampled trace's figures are estimates: say so, with their expected error (empty when exact)."""
+    s = model.obj(report, "sampling")
+    if not s:
+        return ""
+    return (f"> **{side}Sampled trace** (`--sample {units.human_bytes(model.num(s.get('interval_bytes')))}`,"
+            f" {units.human_count(model.num(s.get('samples')))} allocations recorded): every count and byte figure"
+            f" is an estimate; expected error (1 sigma): allocations ±{100 * model.num(s.get('allocations_rel_error')):.2f}%,"
+            f" bytes ±{100 * model.num(s.get('bytes_rel_error')):.2f}%.")
+
+
 def totals_table(report, baseline=None):
     t, b = model.obj(report, "totals"), model.obj(baseline, "totals") if baseline else {}
     rows = [("allocations", "allocations"), ("bytes allocated", "bytes_allocated"), ("peak live heap", "peak_live_bytes"),
@@ -195,6 +206,9 @@ def render(report, charts, baseline=None, diff=None, top=10):
     if diff is not None:
         sections.append(Section(verdict(diff)))
     sections.append(Section(headline(report)))
+    for note in (sampling_note(report), sampling_note(baseline, "Baseline: ") if baseline else ""):
+        if note:
+            sections.append(Section(note))
     sections.append(Section(totals_table(report, baseline)))
     for title, png, svg in charts:
         sections.append(Section(f"![{_alt(title)}]({png})\n<sub>{_alt(title)} — [SVG]({svg})</sub>", drop_rank=1))

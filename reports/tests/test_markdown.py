@@ -79,3 +79,12 @@ def test_a_windowed_report_says_which_window_it_covers():
     note = markdown.window_note(report)
     assert note.startswith("Window `mark \"warmup-done\"` to `end`") and "every figure covers this window only" in note
     assert note in text
+
+
+def test_sampled_report_says_its_figures_are_estimates(golden):
+    assert "Sampled trace" not in markdown.render(golden, CHARTS)
+    sampled = dict(golden, sampling={"interval_bytes": 524288, "estimated": True, "samples": 1234,
+                                     "allocations_rel_error": 0.0312, "bytes_rel_error": 0.0045})
+    text = markdown.render(sampled, CHARTS)
+    assert "> **Sampled trace** (`--sample 512.0 KiB`, 1,234 allocations recorded): every count and byte figure" \
+           " is an estimate; expected error (1 sigma): allocations ±3.12%, bytes ±0.45%." in text

@@ -32,11 +32,12 @@ fuzz: $(FUZZ_OUT)/trace_reader_fuzz $(FUZZ_OUT)/diff_json_fuzz
 	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ work-json $(abspath tests/fuzz/corpus/diff_json)
 
 # Short deterministic pass for `make check`: fixed seed and run count.
+# pipefail: a crash must fail the pass, not vanish behind `tail`.
 fuzz-smoke: $(FUZZ_OUT)/trace_reader_fuzz $(FUZZ_OUT)/diff_json_fuzz
 	@mkdir -p $(FUZZ_OUT)/smoke $(FUZZ_OUT)/smoke-json
-	@$(FUZZ_OUT)/trace_reader_fuzz -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -rss_limit_mb=1024 -timeout=10 \
+	@set -o pipefail; $(FUZZ_OUT)/trace_reader_fuzz -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -rss_limit_mb=1024 -timeout=10 \
 	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ $(FUZZ_OUT)/smoke $(abspath tests/fuzz/corpus/trace_reader) 2>&1 | tail -1
-	@$(FUZZ_OUT)/diff_json_fuzz -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -rss_limit_mb=1024 -timeout=10 \
+	@set -o pipefail; $(FUZZ_OUT)/diff_json_fuzz -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -rss_limit_mb=1024 -timeout=10 \
 	  -artifact_prefix=$(abspath $(FUZZ_OUT))/ $(FUZZ_OUT)/smoke-json $(abspath tests/fuzz/corpus/diff_json) 2>&1 | tail -1
 
 .PHONY: fuzz fuzz-smoke

@@ -340,6 +340,43 @@ churn_case() {
 }
 churn_case
 
+# 9a. sampled load: the same 8 threads at --sample 4KiB; recorded frees must pair with recorded
+# allocations across threads (no false leaks) and the estimate must land within 4 reported sigma.
+sampled_case() {
+  local c=$WORK/sampled n=$((8 * CHURN_PER_THREAD)) why=()
+  mkdir -p "$c/trace"
+  local args=(--threads 8 --large-permille 0 --allocs "$n")
+  run_cmd "$c/p" "$c" "$NULL_IN" "$BUILD/bench/churn" "${args[@]}"
+  run_cmd "$c/r" "$c" "$NULL_IN" "$AP" run -q -o "$c/trace/t" --sample 4KiB -- "$BUILD/bench/churn" "${args[@]}"
+  [[ $(cat "$c/p.rc") == 0 && $(cat "$c/r.rc") == 0 ]] || why+=("exit code $(cat "$c/r.rc") traced vs $(cat "$c/p.rc") plain")
+  cmp -s "$c/p.out" "$c/r.out" || why+=("stdout differs")
+  analyze_dir "$c/trace" 0
+  local f a fr e fou lk fail bad
+  read -r f a fr e fou lk fail bad _ _ _ <"$c/trace/summary"
+  [[ $fail == 0 && $bad == 0 ]] || why+=("analyze: $(head -2 "$c/trace/problems" | tr '\n' ' ')")
+  local verdict
+  verdict=$("$PY" - "$c/trace/t.json" "$n" <<'EOF2'
+import json, sys
+j = json.load(open(sys.argv[1])); n = int(sys.argv[2]); t = j["totals"]; s = j.get("sampling") or {}
+sigma = s.get("allocations_rel_error", 0) * t["allocations"]
+problems = []
+if not s.get("estimated"): problems.append("report does not say it is sampled")
+if abs(t["allocations"] - n) > 4 * sigma + 100: problems.append(f"estimate {t['allocations']} vs {n} (1 sigma {sigma:.0f})")
+if t["leaked_bytes"] > t["bytes_allocated"] / 1000: problems.append(f"leaked {t['leaked_bytes']} B: frees lost")
+print("ok" if not problems else "; ".join(problems), f"| {s.get('samples')} samples, estimate {t['allocations']} of {n} (1 sigma {sigma:.0f}), leaked {t['leaked_bytes']} B")
+EOF2
+)
+  [[ $verdict == ok* ]] || why+=("${verdict%%|*}")
+  local details="8 x ${CHURN_PER_THREAD} at --sample 4KiB: $e events; ${verdict#*| }"
+  if [[ ${#why[@]} == 0 ]]; then
+    record sampled "bench/churn 8 threads at --sample 4KiB: frees pair across threads, estimate within 4 sigma" PASS "$e" "$(cat "$c/p.time")" "$(cat "$c/r.time")" "$details"
+  else
+    local IFS='; '
+    record sampled "bench/churn 8 threads sampled" FAIL "$e" "$(cat "$c/p.time")" "$(cat "$c/r.time")" "${why[*]}; $details"
+  fi
+}
+sampled_case
+
 # 9b. sustained load (full run only): 8 threads for at least 30 s under the shim; the program
 # prints how many allocations it made, and the trace must hold exactly that many (plus baseline).
 load30_case() {

@@ -83,5 +83,35 @@ TEST(Diff, RejectsBadJsonClearly) {
   EXPECT_NE(st.message().find("deep.json"), std::string::npos);
 }
 
+// Found by the diff JSON fuzzer: a frame field of the wrong type used to throw out of the reader.
+TEST(Diff, FrameFieldsOfTheWrongTypeAreIgnored) {
+  auto side = DiffSideFromJson(
+      R"({"schema_version":1,"stacks":{"top_by_calls":[{"calls":3,"bytes":10,"frames":[
+          {"function":7,"module":677818,"offset":"x","file":[],"line":-1}]}]}})",
+      "odd.json");
+  ASSERT_TRUE(side.ok()) << side.status();
+  ASSERT_EQ(side->stacks.size(), 1u);
+  EXPECT_EQ(side->stacks[0].calls, 3);
+}
+
+TEST(Diff, SampledSidesAreNamed) {
+  auto side = DiffSideFromJson(
+      R"({"schema_version":1,"sampling":{"interval_bytes":524288,"estimated":true,"samples":10,
+          "allocations_rel_error":0.05,"bytes_rel_error":0.01}})",
+      "s.json");
+  ASSERT_TRUE(side.ok()) << side.status();
+  EXPECT_EQ(side->sampling,
+            "sampled trace (--sample 512.0 KiB): its figures are estimates, 1 sigma: allocations 5.00%, bytes 1.00%");
+  auto full = DiffSideFromJson(R"({"schema_version":1})", "f.json");
+  ASSERT_TRUE(full.ok());
+  EXPECT_TRUE(full->sampling.empty());
+  DiffResult d = Compare(*full, *side, {}, 10);
+  std::string text = RenderDiffText(d);
+  EXPECT_NE(text.find("after: sampled trace (--sample 512.0 KiB)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("before: sampled"), std::string::npos);
+  EXPECT_NE(RenderDiffJson(d).find("\"sampling\":{\"before\":null,\"after\":\"sampled trace"), std::string::npos);
+  EXPECT_NE(RenderDiffMarkdown(d).find("_after: sampled trace"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace allocprof

@@ -1,0 +1,51 @@
+// realloc in a sampled trace: the old block's free is recorded if its allocation was, the new
+// block is sampled like any allocation of its size.
+#include "recorder.h"
+
+namespace allocprof::shim {
+
+void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_ptr, uint64_t size,
+                           void* (*call)(void*), void* ctx) {
+  int caller_errno = errno;
+  auto old_addr = reinterpret_cast<uintptr_t>(old_ptr);
+  // Out of the set before the real call: once it returns, another thread may get the old address.
+  bool old_recorded = t && old_ptr && g_sampled.Remove(old_addr);
+  // The free's time is stamped with the lock held and the lock kept until it is written, so no
+  // flush can promise a time past it (as in RecordRealloc).
+  if (old_recorded) Lock(t);
+  uint64_t before = NowNs();
+  errno = caller_errno;
+  void* result = call(ctx);
+  int result_errno = errno;
+  // Success, or glibc's realloc(p, 0), which frees p and returns null.
+  bool freed_old = old_ptr && (result || size == 0);
+  if (old_recorded && !freed_old) {
+    g_sampled.Insert(old_addr);  // the call failed: the old block lives on
+    old_recorded = false;
+    Unlock(t);
+  }
+  auto new_addr = reinterpret_cast<uintptr_t>(result);
+  bool new_recorded = t && result && SampleAllocation(size, new_addr);
+  if (old_recorded || new_recorded) {
+    InternResult stack{0, false};
+    uint32_t depth = 0;
+    if (new_recorded) {
+      depth = CaptureStack(t);
+      stack = InternStack(t->frames, depth);
+    }
+    if (!old_recorded) Lock(t);
+    uint64_t after = NowNs();
+    PrepareLocked(t, stack, depth, old_recorded ? before : after);
+    if (old_recorded) EncodeFree(t, format::EntryPoint::kReallocFree, before, old_addr);
+    if (new_recorded) {
+      if (__builtin_expect(t->enc.NeedsFlush(), 0)) FlushLocked(t, after);
+      EncodeAlloc(t, entry, after, new_addr, size, stack.id);
+    }
+    if (g_mode.load(std::memory_order_relaxed) == Mode::kWriteThrough) FlushLocked(t, NowNs());
+    Unlock(t);
+  }
+  errno = result_errno;
+  return result;
+}
+
+}  // namespace allocprof::shim

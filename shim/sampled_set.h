@@ -1,0 +1,62 @@
+// The set of sampled allocations that are still live, for sampling mode (sampler.h): a free is
+// recorded only when its allocation was, and any thread may free any block.
+//
+// Thread-safety: lock-free; every operation is a few atomic loads and at most one CAS or RMW per
+// word. Allocates nothing through the hooked functions (one raw mmap at Init).
+#ifndef ALLOCPROF_SHIM_SAMPLED_SET_H_
+#define ALLOCPROF_SHIM_SAMPLED_SET_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+
+namespace allocprof::shim {
+
+// Recorded allocations that are still live, by address. Each address hashes to one cache line of
+// kSlots addresses; there is no probing beyond it. A dense byte per line says which of its slots
+// are in use, so the common case, the free of an unsampled block, reads one byte of a 64 KiB
+// array (cache- and TLB-friendly) and never the line. When a line is full, its kOverflowed bit is
+// set for good and frees of unknown addresses that hash there are recorded as well (the analyzer
+// ignores frees that match no allocation), so no recorded allocation ever loses its free.
+class SampledSet {
+ public:
+  static constexpr int kBucketBits = 16;
+  static constexpr size_t kBuckets = size_t{1} << kBucketBits;  // 4 MiB of lines, touched as used
+  static constexpr int kSlots = 7;
+
+  bool Init();
+  void Insert(uintptr_t addr);
+
+  // Takes addr out of the set. True when its free must be recorded: addr was in the set, or its
+  // line overflowed (or the set could not be created) so it may have been.
+  bool Remove(uintptr_t addr) {
+    if (__builtin_expect(used_ == nullptr, 0)) return true;
+    size_t b = BucketOf(addr);
+    uint8_t used = used_[b].load(std::memory_order_relaxed);
+    if (__builtin_expect(used == 0, 1)) return false;
+    return RemoveSlow(b, addr, used);
+  }
+
+  // The line an address belongs to.
+  static size_t BucketOf(uintptr_t addr) {
+    uint64_t h = (static_cast<uint64_t>(addr) >> 4) * 0x9e3779b97f4a7c15ull;
+    return static_cast<size_t>(h >> (64 - kBucketBits));
+  }
+
+ private:
+  // Bit i of used_[b] is set while line b's slot i holds an address (set after the slot is
+  // filled, cleared before it is emptied). An address is inserted before the program can see it,
+  // so its free finds its bit set.
+  static constexpr uint8_t kOverflowed = 0x80;
+  struct alignas(64) Line {
+    std::atomic<uintptr_t> addr[kSlots];
+  };
+  bool RemoveSlow(size_t b, uintptr_t addr, uint8_t used);
+  std::atomic<uint8_t>* used_ = nullptr;  // kBuckets bytes
+  Line* lines_ = nullptr;                  // kBuckets lines
+};
+
+}  // namespace allocprof::shim
+
+#endif  // ALLOCPROF_SHIM_SAMPLED_SET_H_

@@ -1,0 +1,185 @@
+// allocprof run --sample against full traces of the same deterministic workloads: the estimates
+// land within their own reported error of the exact figures, and sampled frees pair up.
+#include <gtest/gtest.h>
+#include <math.h>
+
+#include "harness.h"
+#include "report.h"
+
+namespace allocprof::testing {
+namespace {
+
+ProcessReport AnalyzeOne(const std::string& trace) {
+  AnalysisOptions options;
+  options.symbolize = false;
+  auto report = Analyze({trace}, options, false);
+  EXPECT_TRUE(report.ok()) << report.status();
+  if (!report.ok() || report->processes.empty()) return {};
+  return report->processes.front();
+}
+
+// churn with one worker: the same sizes in the same order on every run (fixed --seed).
+std::vector<std::string> Churn() {
+  return {BuildPath("bench/churn"), "--threads", "1", "--allocs", "150000", "--window", "1024", "--seed", "7"};
+}
+
+// Tolerance: 4 reported standard errors (a false failure once in ~16,000 runs if the error is
+// honest), and never more than a fixed share, so a wildly pessimistic error cannot hide a bias.
+void ExpectWithin(const char* what, double estimate, double exact, double rel_error, double max_share) {
+  double sigma = rel_error * estimate;
+  EXPECT_GT(rel_error, 0.0) << what;
+  EXPECT_LE(fabs(estimate - exact), 4 * sigma) << what << ": estimate " << estimate << ", exact " << exact
+                                                << ", 1 sigma " << sigma;
+  EXPECT_LE(fabs(estimate - exact), max_share * exact) << what;
+}
+
+TEST(Sampling, EstimatesOfChurnMatchItsFullTrace) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "full.trace", Churn(), {"--unwind", "fp"}).exit_code, 0);
+  ProcessReport full = AnalyzeOne(dir / "full.trace");
+  ASSERT_FALSE(full.sampling.sampled());
+  ASSERT_GT(full.totals.allocations, 150000u);
+  for (const char* seed : {"1", "2", "3"}) {
+    SCOPED_TRACE(std::string("--sample-seed ") + seed);
+    std::string trace = dir / (std::string("sampled") + seed + ".trace");
+    ASSERT_EQ(RunTraced(trace, Churn(), {"--unwind", "fp", "--sample", "16KiB", "--sample-seed", seed}).exit_code, 0);
+    ProcessReport s = AnalyzeOne(trace);
+    ASSERT_TRUE(s.sampling.sampled());
+    EXPECT_EQ(s.sampling.interval_bytes, 16384u);
+    // Far fewer records: ~1 in 16 KiB allocated, plus every block of 16 KiB or more.
+    EXPECT_LT(s.events, full.events / 4);
+    ExpectWithin("allocations", static_cast<double>(s.totals.allocations), static_cast<double>(full.totals.allocations),
+                 s.sampling.AllocationsRelError(), 0.15);
+    ExpectWithin("bytes allocated", static_cast<double>(s.totals.bytes_allocated),
+                 static_cast<double>(full.totals.bytes_allocated), s.sampling.BytesRelError(), 0.05);
+    // Frees pair with their allocations: what was freed is estimated like what was allocated, and
+    // nothing but the runtime's own few blocks stays live (a missed free would leak ~all bytes).
+    EXPECT_EQ(s.totals.frees_of_unknown, 0u);
+    EXPECT_LT(s.totals.leaked_bytes, full.totals.leaked_bytes + (256u << 10));
+    EXPECT_LT(s.totals.leaked_bytes, s.totals.bytes_allocated / 1000);
+  }
+}
+
+TEST(Sampling, RecordedFreesAreExactlyThoseOfRecordedAllocations) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "s.trace", Churn(), {"--unwind", "none", "--sample", "64KiB", "--sample-seed", "5"}).exit_code, 0);
+  TraceSummary t = Summarize(dir / "s.trace");
+  ASSERT_TRUE(t.read_ok) << t.error;
+  ASSERT_TRUE(t.catalog.sampling.sampled());
+  EXPECT_GT(t.allocs, 1000u);
+  EXPECT_EQ(t.frees_of_unknown, 0u) << "every recorded free names a recorded, live allocation";
+  EXPECT_EQ(t.allocs_over_live, 0u) << "no recorded allocation lost its free";
+  EXPECT_LE(t.live_at_end, 3u) << "churn frees everything but the runtime's own few blocks";
+  // Blocks of 1-4 MiB (>= the interval) are all recorded: as many as in a full trace.
+  uint64_t large = 0;
+  for (const auto& [size, n] : t.allocs_by_size) large += size >= (64u << 10) ? n : 0;
+  ASSERT_EQ(RunTraced(dir / "f.trace", Churn(), {"--unwind", "none"}).exit_code, 0);
+  TraceSummary f = Summarize(dir / "f.trace");
+  uint64_t full_large = 0;
+  for (const auto& [size, n] : f.allocs_by_size) full_large += size >= (64u << 10) ? n : 0;
+  EXPECT_EQ(large, full_large);
+}
+
+// Blocks allocated in one thread are freed in another and their addresses reused at once by a
+// third: the set of sampled addresses must hand every recorded free to the right allocation.
+TEST(Sampling, CrossThreadFreesPairUpUnderAddressReuse) {
+  TempDir dir;
+  std::vector<std::string> program = {Program("xthread_free"), "4", "50000"};
+  ASSERT_EQ(RunTraced(dir / "s.trace", program, {"--unwind", "none", "--sample", "1KiB", "--sample-seed", "11"}).exit_code, 0);
+  TraceSummary t = Summarize(dir / "s.trace");
+  ASSERT_TRUE(t.read_ok) << t.error;
+  EXPECT_GT(t.allocs, 3000u) << "48-byte blocks at 1 KiB: p ~ 4.6% of 200,000";
+  EXPECT_EQ(t.frees_of_unknown, 0u);
+  EXPECT_EQ(t.allocs_over_live, 0u);
+  EXPECT_LE(t.live_at_end, 3u);
+  ProcessReport r = AnalyzeOne(dir / "s.trace");
+  // The program's other allocations (its queues' growth, 4,000-6,000 of them) depend on how the
+  // threads interleave; its 200,000 blocks of 48 bytes do not: compare their size class.
+  uint64_t class_48 = 0;
+  for (const auto& c : r.size_classes) {
+    if (c.min_bytes <= 48 && 48 <= c.max_bytes) class_48 = c.calls;
+  }
+  ExpectWithin("allocations of 32-63 bytes", static_cast<double>(class_48), 200000, r.sampling.AllocationsRelError(), 0.1);
+}
+
+TEST(Sampling, SameSeedSamplesTheSameAllocations) {
+  TempDir dir;
+  std::vector<std::string> options = {"--unwind", "none", "--sample", "32KiB", "--sample-seed", "9"};
+  ASSERT_EQ(RunTraced(dir / "a.trace", Churn(), options).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "b.trace", Churn(), options).exit_code, 0);
+  TraceSummary a = Summarize(dir / "a.trace"), b = Summarize(dir / "b.trace");
+  EXPECT_EQ(a.allocs, b.allocs);
+  EXPECT_EQ(a.allocs_by_size, b.allocs_by_size);
+}
+
+TEST(Sampling, DeliberateLeakIsFoundAndEstimated) {
+  TempDir dir;
+  // 400 blocks of 7777 bytes never freed: each recorded with p = 1 - exp(-7777 / 65536) ~ 0.11.
+  const double n = 400, size = 7777, p = 1 - exp(-size / 65536);
+  ASSERT_EQ(RunTraced(dir / "t.trace", {Program("exits"), "_exit", "400"}, {"--sample", "64KiB", "--sample-seed", "3"})
+                .exit_code,
+            3);
+  ProcessReport r = AnalyzeOne(dir / "t.trace");
+  ASSERT_TRUE(r.sampling.sampled());
+  double exact = n * size;
+  double sigma = size * sqrt(n * (1 - p) / p);  // binomial count of samples, each weighing ~1/p
+  EXPECT_GT(r.totals.leaked_bytes, 0u);
+  EXPECT_LE(fabs(static_cast<double>(r.totals.leaked_bytes) - exact), 4 * sigma + (8 << 10))
+      << "leaked " << r.totals.leaked_bytes << ", exact " << exact << ", 1 sigma " << sigma;
+}
+
+TEST(Sampling, ReportsSayTheFiguresAreEstimates) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "s.trace", {Program("entry_points"), "malloc", "20000"}, {"--sample", "4KiB"}).exit_code, 0);
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", dir / "s.json", dir / "s.trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("SAMPLED trace (--sample 4.0 KiB): every count and byte figure below is an estimate"),
+            std::string::npos)
+      << r.out.substr(0, 600);
+  EXPECT_NE(r.out.find("expected error (1 sigma): allocations "), std::string::npos);
+  std::string json = ReadFile(dir / "s.json");
+  EXPECT_NE(json.find("\"sampling\":{\"interval_bytes\":4096,\"estimated\":true,\"samples\":"), std::string::npos);
+  EXPECT_NE(json.find("\"allocations_rel_error\":"), std::string::npos);
+  // 20,000 blocks of 1000 B at 4 KiB: p ~ 0.22, so ~4,400 samples and a few percent of error.
+  RunResult full = RunProgram({BuildPath("allocprof"), "run", "-q", "-o", dir / "f.trace", "--",
+                               Program("entry_points"), "malloc", "20000"});
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--no-symbols", dir / "f.trace", dir / "s.trace"});
+  EXPECT_NE(diff.out.find("after: sampled trace"), std::string::npos) << diff.out.substr(0, 800);
+  // A full trace's report says nothing about sampling.
+  RunResult plain = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", "-", dir / "f.trace"});
+  EXPECT_EQ(plain.out.find("\"sampling\""), std::string::npos);
+  EXPECT_EQ(plain.out.find("SAMPLED"), std::string::npos);
+}
+
+// Every event recorded (1 B: every size is at or above the interval) and none recorded (1 GiB):
+// both paths leave the program's errno alone, and the program runs normally.
+TEST(Sampling, ErrnoIsPreservedWhetherSampledOrNot) {
+  TempDir dir;
+  for (const char* interval : {"1", "1GiB"}) {
+    RunResult r = RunTraced(dir / "t.trace", {Program("exits"), "errno"}, {"--force", "--sample", interval});
+    EXPECT_EQ(r.exit_code, 0) << "--sample " << interval << ": exit code names the failed check: " << r.err;
+  }
+  // At 1 B every allocation is recorded with weight 1: the sampled trace is a full one.
+  ASSERT_EQ(RunTraced(dir / "all.trace", {Program("entry_points"), "realloc", "300"}, {"--sample", "1"}).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "full.trace", {Program("entry_points"), "realloc", "300"}).exit_code, 0);
+  TraceSummary all = Summarize(dir / "all.trace"), full = Summarize(dir / "full.trace");
+  EXPECT_EQ(all.allocs, full.allocs);
+  EXPECT_EQ(all.frees, full.frees);
+  EXPECT_EQ(all.Entry(format::EntryPoint::kReallocFree), full.Entry(format::EntryPoint::kReallocFree));
+  ProcessReport r = AnalyzeOne(dir / "all.trace");
+  EXPECT_EQ(r.totals.allocations, full.allocs);
+  EXPECT_EQ(r.sampling.AllocationsRelError(), 0.0);
+}
+
+TEST(Sampling, BadSampleOptionIsAUsageError) {
+  TempDir dir;
+  for (const char* bad : {"0", "2GiB", "lots"}) {
+    RunResult r = RunProgram({BuildPath("allocprof"), "run", "-o", dir / "t.trace", "--sample", bad, "--", "true"});
+    EXPECT_EQ(r.exit_code, 64) << bad;
+    EXPECT_NE(r.err.find("--sample must be 1B..1GiB"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace allocprof::testing

@@ -1,0 +1,250 @@
+// The sampled-trace estimator (analyzer/sampling.h) on synthetic streams whose true totals are
+// known, and the passes' handling of weighted events.
+#include "sampling.h"
+
+#include <gtest/gtest.h>
+#include <math.h>
+
+#include <random>
+#include <vector>
+
+#include "heap_analysis.h"
+#include "process_trace.h"
+#include "trace_builder.h"
+
+namespace allocprof {
+namespace {
+
+using format::EntryPoint;
+using format::SampleProbability;
+
+TEST(SampleProbability, PoissonOverBytesWithAlwaysSampledLargeSizes) {
+  EXPECT_DOUBLE_EQ(SampleProbability(100, 0), 1.0) << "interval 0: a full trace";
+  EXPECT_DOUBLE_EQ(SampleProbability(4096, 4096), 1.0);
+  EXPECT_DOUBLE_EQ(SampleProbability(1 << 20, 4096), 1.0);
+  EXPECT_NEAR(SampleProbability(4095, 4096), 1 - exp(-4095.0 / 4096), 1e-15);
+  EXPECT_NEAR(SampleProbability(100, 1000), 1 - exp(-0.1), 1e-15);
+  EXPECT_DOUBLE_EQ(SampleProbability(0, 1000), SampleProbability(1, 1000)) << "empty blocks count as one byte";
+  EXPECT_GT(SampleProbability(1, 1u << 30), 0.0);
+}
+
+TEST(RoundWeight, StochasticRoundingKeepsTheMean) {
+  EXPECT_EQ(RoundWeight(3.0, 0.999), 3u);
+  EXPECT_EQ(RoundWeight(3.25, 0.2), 4u);
+  EXPECT_EQ(RoundWeight(3.25, 0.3), 3u);
+  // Over evenly spread u the mean weight is x exactly (up to the grid).
+  double x = 7.3, sum = 0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) sum += RoundWeight(x, (i + 0.5) / n);
+  EXPECT_NEAR(sum / n, x, 1e-4);
+}
+
+TEST(EventUniform, DeterministicAndSpread) {
+  EXPECT_EQ(EventUniform(1, 2, 3), EventUniform(1, 2, 3));
+  double sum = 0;
+  for (uint64_t i = 0; i < 10000; ++i) {
+    double u = EventUniform(1000 + 16 * i, 0x7f0000001000 + 32 * i, 48);
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    sum += u;
+  }
+  EXPECT_NEAR(sum / 10000, 0.5, 0.02);
+}
+
+struct Population {
+  std::vector<uint64_t> sizes;
+  double count = 0, bytes = 0;
+};
+
+// Mostly small blocks with a tail of large ones, like churn.
+Population MakePopulation(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Population pop;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t r = rng() % 1000;
+    uint64_t size = r < 1 ? (1u << 20) + rng() % (3u << 20) : r < 100 ? 4096 + rng() % 61440 : rng() % 513;
+    pop.sizes.push_back(size);
+    pop.count += 1;
+    pop.bytes += static_cast<double>(size);
+  }
+  return pop;
+}
+
+// One sampled trace of the population: each block independently with probability p(size), as the
+// shim's countdown does; returns the weigher's estimate and the passes' integer sums.
+struct Replicate {
+  SamplingEstimate estimate;
+  uint64_t weighted_count = 0, weighted_bytes = 0;
+};
+
+Replicate SampleOnce(const Population& pop, uint64_t interval, std::mt19937_64& rng) {
+  SampleWeigher weigher;
+  weigher.SetInterval(interval);
+  Replicate r;
+  std::uniform_real_distribution<double> uniform(0, 1);
+  for (size_t i = 0; i < pop.sizes.size(); ++i) {
+    uint64_t s = pop.sizes[i];
+    if (uniform(rng) >= SampleProbability(s, interval)) continue;
+    uint32_t w = weigher.WeighAllocation(1000 + i * 16, 0x10000 + i * 64, s);
+    r.weighted_count += w;
+    r.weighted_bytes += w * s;
+  }
+  r.estimate = weigher.estimate();
+  return r;
+}
+
+// The Horvitz–Thompson estimate is unbiased and its reported error is the real one: over many
+// independent samplings of the same population, the mean lands on the truth and the spread of the
+// estimates matches the error each sample reports about itself.
+TEST(SampleWeigher, UnbiasedWithHonestErrorOverReplicates) {
+  const Population pop = MakePopulation(100000, 7);
+  const uint64_t interval = 64 << 10;
+  std::mt19937_64 rng(12345);
+  const int kReplicates = 300;
+  double sum_c = 0, sum_b = 0, sq_c = 0, sq_b = 0, reported_var_c = 0, reported_var_b = 0;
+  for (int k = 0; k < kReplicates; ++k) {
+    Replicate r = SampleOnce(pop, interval, rng);
+    double c = static_cast<double>(r.weighted_count), b = static_cast<double>(r.weighted_bytes);
+    sum_c += c, sum_b += b, sq_c += c * c, sq_b += b * b;
+    reported_var_c += r.estimate.allocations_variance;
+    reported_var_b += r.estimate.bytes_variance;
+  }
+  double mean_c = sum_c / kReplicates, mean_b = sum_b / kReplicates;
+  double var_c = sq_c / kReplicates - mean_c * mean_c, var_b = sq_b / kReplicates - mean_b * mean_b;
+  reported_var_c /= kReplicates;
+  reported_var_b /= kReplicates;
+  // Unbiased: the mean of 300 replicates is within 4 standard errors of the mean of the truth.
+  EXPECT_NEAR(mean_c, pop.count, 4 * sqrt(var_c / kReplicates));
+  EXPECT_NEAR(mean_b, pop.bytes, 4 * sqrt(var_b / kReplicates));
+  // Honest: the empirical variance of the (rounded, integer) totals matches the mean reported
+  // variance; with 300 replicates the empirical variance's own error is ~8%.
+  EXPECT_NEAR(var_c / reported_var_c, 1.0, 0.25) << var_c << " vs reported " << reported_var_c;
+  EXPECT_NEAR(var_b / reported_var_b, 1.0, 0.25) << var_b << " vs reported " << reported_var_b;
+  // And sampling helps: far fewer records than blocks, for a few percent of error.
+  Replicate one = SampleOnce(pop, interval, rng);
+  EXPECT_LT(one.estimate.samples, pop.sizes.size() / 5);
+  EXPECT_LT(one.estimate.AllocationsRelError(), 0.1);
+  EXPECT_LT(one.estimate.BytesRelError(), 0.02);
+}
+
+TEST(SampleWeigher, FullTraceWeighsOneAndIsExact) {
+  SampleWeigher w;
+  EXPECT_EQ(w.WeighAllocation(1, 2, 3), 1u);
+  EXPECT_FALSE(w.estimate().sampled());
+  EXPECT_EQ(w.estimate().AllocationsRelError(), 0.0);
+  SampleWeigher big;
+  big.SetInterval(4096);
+  EXPECT_EQ(big.WeighAllocation(1, 2, 10000), 1u) << "at or above the interval: always recorded, weight 1";
+  EXPECT_EQ(big.estimate().allocations_variance, 0.0);
+}
+
+Event Alloc(uint64_t t, uint64_t addr, uint64_t size, uint32_t weight, uint32_t stack = 1) {
+  Event e{t, addr, size, stack, 0, EntryPoint::kMalloc, false};
+  e.weight = weight;
+  return e;
+}
+
+Event Free(uint64_t t, uint64_t addr, uint32_t weight = 0, EntryPoint entry = EntryPoint::kFree) {
+  Event e{t, addr, 0, 0, 0, entry, true};
+  e.weight = weight;
+  return e;
+}
+
+TEST(HeapAnalysisWeights, EveryCountAndByteTotalIsScaled) {
+  HeapAnalysis h({}, nullptr);
+  h.Feed(Alloc(100, 0x1000, 100, 40));
+  h.Feed(Alloc(200, 0x2000, 100000, 1, 2));
+  h.Feed(Alloc(300, 0x3000, 10, 500));
+  h.Feed(Free(400, 0x1000));           // pairs with the 40-weight block
+  h.Feed(Free(500, 0x9000));           // an unsampled block's free (set overflow): ignored
+  h.Feed(Free(600, 0x3000, 0, EntryPoint::kDelete));  // mismatched, weight 500
+  h.Finish();
+  const HeapTotals& t = h.totals();
+  EXPECT_EQ(t.allocations, 541u);
+  EXPECT_EQ(t.bytes_allocated, 40u * 100 + 100000 + 500u * 10);
+  EXPECT_EQ(t.frees, 540u);
+  EXPECT_EQ(t.bytes_freed, 4000u + 5000u);
+  EXPECT_EQ(t.frees_of_unknown, 0u);
+  EXPECT_EQ(t.mismatched_frees, 500u);
+  EXPECT_EQ(t.leaked_allocations, 1u);
+  EXPECT_EQ(t.leaked_bytes, 100000u);
+  EXPECT_EQ(t.peak_live_bytes, 4000u + 100000 + 5000);
+  EXPECT_EQ(t.large_objects, 1u);
+  EXPECT_EQ(t.calls_by_entry[static_cast<size_t>(EntryPoint::kMalloc)], 541u);
+  EXPECT_EQ(t.calls_by_entry[static_cast<size_t>(EntryPoint::kFree)], 40u) << "frees count their allocation's weight";
+  EXPECT_EQ(t.calls_by_entry[static_cast<size_t>(EntryPoint::kDelete)], 500u);
+  uint64_t calls = 0, bytes = 0;
+  for (const auto& [id, s] : h.AllStacks()) calls += s->calls, bytes += s->bytes;
+  EXPECT_EQ(calls, 541u);
+  EXPECT_EQ(bytes, t.bytes_allocated);
+  uint64_t class_calls = 0;
+  for (const auto& c : h.SizeClasses()) class_calls += c.calls;
+  EXPECT_EQ(class_calls, 541u);
+  uint64_t window_allocs = 0, window_frees = 0;
+  for (const auto& w : h.timeline().Fine(1000)) window_allocs += w.allocations, window_frees += w.frees;
+  EXPECT_EQ(window_allocs, 541u);
+  EXPECT_EQ(window_frees, 540u);
+  GenResult gen = h.FinishGen(1000);
+  EXPECT_EQ(gen.soh_bytes, 9000u);
+  EXPECT_EQ(gen.loh_bytes, 100000u);
+  EXPECT_EQ(gen.loh_allocations, 1u);
+}
+
+TEST(SampledTraceReader, WeighsAllocationsAfterTheSamplingRecord) {
+  testing::TraceBuilder b;
+  b.Chunk(format::kProcessThread, 1000, 0, [](shim::RecordEncoder& e) {
+    e.Tag(format::RecordTag::kProcess);
+    for (uint64_t v : {42, 1, 0, 1000, 0, 4096, 1 << 25, 2, 64}) e.Uint(v);
+    e.String("/bin/test", 100);
+    e.String("test", 100);
+    e.String("unit", 100);
+    e.Tag(format::RecordTag::kSampling);
+    e.Uint(1024);
+  });
+  b.Chunk(0, 2000, 5000, [](shim::RecordEncoder& e) {
+    e.Alloc(EntryPoint::kMalloc, 2100, 0x1000, 16, 0);     // p = 1 - exp(-1/64): weight ~64.5
+    e.Alloc(EntryPoint::kMalloc, 2200, 0x2000, 4096, 0);   // >= interval: weight 1
+    e.Free(EntryPoint::kFree, 2300, 0x1000);
+  });
+  std::string path = b.WriteTemp();
+  struct Collect : EventSink {
+    std::vector<Event> events;
+    void OnEvent(const Event& e) override { events.push_back(e); }
+  } sink;
+  ProcessCatalog catalog;
+  ASSERT_TRUE(ReadProcessTrace(path, &sink, &catalog).ok());
+  unlink(path.c_str());
+  EXPECT_TRUE(catalog.diagnostics.empty()) << catalog.diagnostics[0].message;
+  ASSERT_TRUE(catalog.sampling.sampled());
+  EXPECT_EQ(catalog.sampling.interval_bytes, 1024u);
+  EXPECT_EQ(catalog.sampling.samples, 2u);
+  double x = 1 / SampleProbability(16, 1024);
+  EXPECT_NEAR(catalog.sampling.allocations, x + 1, 1e-9);
+  ASSERT_EQ(sink.events.size(), 3u);
+  EXPECT_TRUE(sink.events[0].weight == static_cast<uint32_t>(floor(x)) || sink.events[0].weight == static_cast<uint32_t>(ceil(x)));
+  EXPECT_EQ(sink.events[1].weight, 1u);
+  EXPECT_EQ(sink.events[2].weight, 0u) << "a sampled trace's free takes its allocation's weight when paired";
+}
+
+TEST(SampledTraceReader, ZeroIntervalIsRejectedNamingTheRecord) {
+  testing::TraceBuilder b;
+  b.Process(1000);
+  b.Chunk(format::kProcessThread, 1000, 0, [](shim::RecordEncoder& e) {
+    e.Tag(format::RecordTag::kSampling);
+    e.Uint(0);
+  });
+  std::string path = b.WriteTemp();
+  struct Null : EventSink {
+    void OnEvent(const Event&) override {}
+  } sink;
+  ProcessCatalog catalog;
+  ASSERT_TRUE(ReadProcessTrace(path, &sink, &catalog).ok());
+  unlink(path.c_str());
+  ASSERT_FALSE(catalog.diagnostics.empty());
+  EXPECT_NE(catalog.diagnostics[0].message.find("sampling interval out of range"), std::string::npos)
+      << catalog.diagnostics[0].message;
+  EXPECT_FALSE(catalog.sampling.sampled());
+}
+
+}  // namespace
+}  // namespace allocprof
