@@ -48,6 +48,10 @@ class Passes : public EventSink {
     heap_->OnEvent(e);
     if (gen_) gen_->OnEvent(e);
   }
+  void OnEvents(const Event* events, size_t n) override {
+    heap_->OnEvents(events, n);
+    if (gen_) gen_->OnEvents(events, n);
+  }
   void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
 
  private:

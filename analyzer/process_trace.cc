@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -17,10 +19,10 @@ size_t EventMerger::QueueIndex(uint32_t thread) {
   return it->second;
 }
 
-void EventMerger::Emit(const Event& e) {
-  if (e.time < released_until_) ++out_of_order_;
-  else released_until_ = e.time;
-  sink_->OnEvent(e);
+void EventMerger::FlushEmitted() {
+  if (out_count_ == 0) return;
+  sink_->OnEvents(out_.get(), out_count_);
+  out_count_ = 0;
 }
 
 void EventMerger::AddBatch(size_t queue, std::vector<Event>&& events) {
@@ -85,21 +87,51 @@ void EventMerger::Drain(uint64_t limit) {
     std::pop_heap(heap.begin(), heap.end(), later);
     size_t i = heap.back();
     Queue& q = queues_[i];
-    // Emit the best queue's run until another queue's head comes first: threads interleave in
-    // runs, so most events cost no heap operation.
-    bool more;
-    do {
-      Emit(q.front());
-      q.pop();
-      --pending_;
-      more = !q.empty() && q.front().time < limit;
-    } while (more && (heap.size() == 1 || !later(i, heap.front())));
+    // Emit the best queue's run until another queue's head (the rival) comes first: threads
+    // interleave in runs, so most events cost no heap operation, and a run is emitted straight
+    // from its batch with one comparison per event.
+    uint64_t rival_time = limit;
+    bool rival_free = false;
+    size_t rival = SIZE_MAX;
+    if (heap.size() > 1) {
+      rival = heap.front();
+      const Event& r = queues_[rival].front();
+      rival_time = r.time;
+      rival_free = r.is_free;
+    }
+    // On equal times: frees first, then the lower queue index (the heap's order).
+    bool wins_ties = rival != SIZE_MAX && i < rival;
+    for (;;) {
+      const std::vector<Event>& batch = q.batches.front();
+      const size_t n = batch.size();
+      size_t h = q.head;
+      while (h < n) {
+        const Event& e = batch[h];
+        if (e.time >= rival_time &&
+            (e.time != rival_time || rival == SIZE_MAX ||
+             (e.is_free != rival_free ? !e.is_free : !wins_ties))) {
+          break;
+        }
+        Emit(e);
+        ++h;
+      }
+      pending_ -= h - q.head;
+      if (h < n) {
+        q.head = h;
+        break;
+      }
+      q.batches.pop_front();
+      q.head = 0;
+      if (q.batches.empty()) break;
+    }
+    bool more = !q.empty() && q.front().time < limit;
     if (more) {
       std::push_heap(heap.begin(), heap.end(), later);
     } else {
       heap.pop_back();
     }
   }
+  FlushEmitted();
 }
 
 void EventMerger::Release() {
@@ -348,27 +380,40 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   if (!file.ok()) return file.status();
   EventMerger merger(sink);
   CatalogBuilder builder(catalog, &merger);
-  ChunkQueue queue;
-  std::thread reader([&] {
-    ChunkDecoder decoder;
-    Chunk chunk;
-    while ((*file)->Next(&chunk)) {
-      DecodedChunk decoded;
-      decoder.Decode(chunk, &decoded);
-      sink->OnEventsUnordered(decoded.events);
-      queue.Push(std::move(decoded));
-    }
-    queue.Close();
-  });
-  DecodedChunk decoded;
   uint64_t file_size = (*file)->size();
-  while (queue.Pop(&decoded)) {
+  auto consume = [&](DecodedChunk& decoded) {
     ++catalog->chunks;
     builder.OnChunk(decoded);
     if (progress && (catalog->chunks & 63) == 0) progress(decoded.offset, file_size);
+  };
+  const char* threads = getenv("ALLOCPROF_READER_THREAD");
+  if (threads && strcmp(threads, "0") == 0) {
+    ChunkDecoder decoder;
+    Chunk chunk;
+    DecodedChunk decoded;
+    while ((*file)->Next(&chunk)) {
+      decoder.Decode(chunk, &decoded);
+      sink->OnEventsUnordered(decoded.events);
+      consume(decoded);
+    }
+  } else {
+    ChunkQueue queue;
+    std::thread reader([&] {
+      ChunkDecoder decoder;
+      Chunk chunk;
+      while ((*file)->Next(&chunk)) {
+        DecodedChunk decoded;
+        decoder.Decode(chunk, &decoded);
+        sink->OnEventsUnordered(decoded.events);
+        queue.Push(std::move(decoded));
+      }
+      queue.Close();
+    });
+    DecodedChunk decoded;
+    while (queue.Pop(&decoded)) consume(decoded);
+    reader.join();
   }
   if (progress) progress(file_size, file_size);
-  reader.join();
   merger.Finish();
   // A process that exec'd ends its trace with the exec record (its new image writes another
   // trace): nothing after it means the image was replaced, not killed.

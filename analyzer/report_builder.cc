@@ -89,6 +89,10 @@ class FanoutSink : public EventSink {
     heap_->OnEvent(e);
     for (EventSink* s : ordered_) s->OnEvent(e);
   }
+  void OnEvents(const Event* events, size_t n) override {
+    heap_->OnEvents(events, n);
+    for (EventSink* s : ordered_) s->OnEvents(events, n);
+  }
   void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
 
  private:
