@@ -120,6 +120,10 @@ void EventMerger::Drain(uint64_t limit) {
         q.head = h;
         break;
       }
+      if (spare_.size() < 4) {
+        spare_.push_back(std::move(q.batches.front()));
+        spare_.back().clear();
+      }
       q.batches.pop_front();
       q.head = 0;
       if (q.batches.empty()) break;
@@ -217,10 +221,12 @@ class ChunkDecoder {
   absl::node_hash_map<uint32_t, AllocationHistory> histories_;  // live threads only
 };
 
-// A bounded hand-off of decoded chunks from the reading thread to the analysing one.
+// A bounded hand-off of decoded chunks from the reading thread to the analysing one. A decoded
+// chunk of a full 128 KiB buffer holds ~12,000 events (~500 KB); a few are enough to keep both
+// threads busy, and each one more is memory (64 measured no faster than 8; bench/README.md).
 class ChunkQueue {
  public:
-  static constexpr size_t kCapacity = 64;
+  static constexpr size_t kCapacity = 8;
   void Push(DecodedChunk&& c) {
     std::unique_lock<std::mutex> lock(mu_);
     not_full_.wait(lock, [&] { return items_.size() < kCapacity || cancelled_; });
@@ -242,11 +248,23 @@ class ChunkQueue {
     closed_ = true;
     not_empty_.notify_all();
   }
+  // Event vectors going back to the reader for reuse.
+  void Recycle(std::vector<Event>&& v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.size() < kCapacity) spare_.push_back(std::move(v));
+  }
+  void TakeSpare(std::vector<Event>* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.empty()) return;
+    *out = std::move(spare_.back());
+    spare_.pop_back();
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<DecodedChunk> items_;
+  std::vector<std::vector<Event>> spare_;
   bool closed_ = false;
   bool cancelled_ = false;
 };
@@ -392,6 +410,7 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
     Chunk chunk;
     DecodedChunk decoded;
     while ((*file)->Next(&chunk)) {
+      merger.TakeSpare(&decoded.events);
       decoder.Decode(chunk, &decoded);
       sink->OnEventsUnordered(decoded.events);
       consume(decoded);
@@ -403,6 +422,7 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
       Chunk chunk;
       while ((*file)->Next(&chunk)) {
         DecodedChunk decoded;
+        queue.TakeSpare(&decoded.events);
         decoder.Decode(chunk, &decoded);
         sink->OnEventsUnordered(decoded.events);
         queue.Push(std::move(decoded));
@@ -410,7 +430,11 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
       queue.Close();
     });
     DecodedChunk decoded;
-    while (queue.Pop(&decoded)) consume(decoded);
+    std::vector<Event> spare;
+    while (queue.Pop(&decoded)) {
+      consume(decoded);
+      while (merger.TakeSpare(&spare)) queue.Recycle(std::move(spare));
+    }
     reader.join();
   }
   if (progress) progress(file_size, file_size);

@@ -127,6 +127,14 @@ class EventMerger {
   // End of input: releases everything.
   void Finish();
   uint64_t out_of_order() const { return out_of_order_; }
+  // A batch the merger has emitted, emptied but with its memory, for the decoder to fill again
+  // (a fresh ~500 KB vector per chunk costs page faults); false when there is none.
+  bool TakeSpare(std::vector<Event>* out) {
+    if (spare_.empty()) return false;
+    *out = std::move(spare_.back());
+    spare_.pop_back();
+    return true;
+  }
   size_t pending() const { return pending_; }
 
  private:
@@ -162,6 +170,7 @@ class EventMerger {
 
   EventSink* sink_;
   std::unique_ptr<Event[]> out_;  // released, not yet handed to the sink
+  std::vector<std::vector<Event>> spare_;  // emitted batches, cleared, for TakeSpare
   size_t out_count_ = 0;
   absl::flat_hash_map<uint32_t, size_t> index_;  // thread -> queues_ slot
   std::vector<Queue> queues_;

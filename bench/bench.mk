@@ -23,4 +23,8 @@ bench-quick: all $(BUILD)/bench/churn
 	bash bench/run.sh $(BUILD) --quick
 	bash bench/analyze.sh $(BUILD) --quick
 
-.PHONY: bench bench-quick
+# The analyzer on 100 M- and 1 G-event synthesized traces (needs ~4 GB of free disk under /tmp).
+bench-big: all $(BUILD)/bench/synth_trace
+	bash bench/big.sh $(BUILD)
+
+.PHONY: bench bench-quick bench-big
