@@ -120,7 +120,8 @@ void EventMerger::Drain(uint64_t limit) {
         q.head = h;
         break;
       }
-      if (spare_.size() < 4) {
+      // Kept for reuse unless it is one of the rare huge ones (a merged late-event batch).
+      if (spare_.size() < 4 && q.batches.front().capacity() <= kMaxSpareEvents) {
         spare_.push_back(std::move(q.batches.front()));
         spare_.back().clear();
       }
@@ -222,11 +223,13 @@ class ChunkDecoder {
 };
 
 // A bounded hand-off of decoded chunks from the reading thread to the analysing one. A decoded
-// chunk of a full 128 KiB buffer holds ~12,000 events (~500 KB); a few are enough to keep both
-// threads busy, and each one more is memory (64 measured no faster than 8; bench/README.md).
+// chunk of a full 128 KiB buffer holds ~12,000 events (~500 KB). The ordered pass works in bursts:
+// while an idle thread's promise is due (every flush interval) it only queues chunks, then it
+// releases the whole interval at once. The reader must be able to run ahead through such a burst,
+// or the threads stop overlapping: 8 slots measured no faster than one thread (bench/README.md).
 class ChunkQueue {
  public:
-  static constexpr size_t kCapacity = 8;
+  static constexpr size_t kCapacity = 64;
   void Push(DecodedChunk&& c) {
     std::unique_lock<std::mutex> lock(mu_);
     not_full_.wait(lock, [&] { return items_.size() < kCapacity || cancelled_; });

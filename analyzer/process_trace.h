@@ -145,12 +145,6 @@ class EventMerger {
     bool live = false;
     bool empty() const { return batches.empty(); }
     const Event& front() const { return batches.front()[head]; }
-    void pop() {
-      if (++head == batches.front().size()) {
-        batches.pop_front();
-        head = 0;
-      }
-    }
     uint64_t last_time() const { return batches.back().back().time; }
   };
   Queue& QueueFor(uint32_t thread) { return queues_[QueueIndex(thread)]; }
@@ -167,6 +161,9 @@ class EventMerger {
   // Released events are handed on in runs of this many: small enough to stay in L1, long enough
   // for the sink's look-ahead.
   static constexpr size_t kEmitBatch = 256;
+  // Emptied batches larger than this are freed, not kept for the decoder: a chunk of the largest
+  // shim buffer (8 MiB) stays below it.
+  static constexpr size_t kMaxSpareEvents = size_t{1} << 21;
 
   EventSink* sink_;
   std::unique_ptr<Event[]> out_;  // released, not yet handed to the sink
@@ -180,9 +177,10 @@ class EventMerger {
   uint64_t out_of_order_ = 0;
 };
 
-// Reads `path` completely. Decoding runs on a second thread unless the environment sets
-// ALLOCPROF_READER_THREAD=0 (for measuring what that thread gains; see bench/README.md). Fails only when the file cannot be used at all (not a trace, newer
-// version); damage found along the way is reported in catalog->diagnostics.
+// Reads `path` completely. Fails only when the file cannot be used at all (not a trace, newer
+// version); damage found along the way is reported in catalog->diagnostics. Decoding runs on a
+// second thread unless the environment sets ALLOCPROF_READER_THREAD=0 (for measuring what that
+// thread gains; see bench/README.md).
 // Progress: bytes of the file read so far, and its size. Called now and then from the caller's thread.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog,
