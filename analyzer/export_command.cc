@@ -48,6 +48,14 @@ class Passes : public EventSink {
     heap_->OnEvent(e);
     if (gen_ && !heap_->OutsideWindow()) gen_->OnEvent(e);
   }
+  void OnEvents(const Event* events, size_t n) override {
+    if (heap_->window().active()) {  // a window's edge can fall inside a batch: one event at a time
+      for (size_t k = 0; k < n; ++k) OnEvent(events[k]);
+      return;
+    }
+    heap_->OnEvents(events, n);
+    if (gen_) gen_->OnEvents(events, n);
+  }
   void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
 
  private:

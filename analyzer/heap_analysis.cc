@@ -51,7 +51,7 @@ std::vector<SizeClassCount> HeapAnalysis::SizeClasses() const {
   return out;
 }
 
-StackStats& HeapAnalysis::Stack(uint32_t id) {
+StackStats& HeapAnalysis::StackSlow(uint32_t id) {
   if (id >= kDenseStackIds) return sparse_stacks_[id];
   if (id >= stacks_.size()) stacks_.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(id + 1, stacks_.size() * 2)));
   return stacks_[id];
@@ -67,7 +67,7 @@ void HeapAnalysis::Touch(StackStats& s) {
   }
 }
 
-uint64_t& HeapAnalysis::LastAllocOf(uint32_t thread) {
+uint64_t& HeapAnalysis::LastAllocOfSlow(uint32_t thread) {
   if (thread >= kDenseThreads) return sparse_last_alloc_[thread];
   if (thread >= last_alloc_by_thread_.size()) last_alloc_by_thread_.resize(thread + 1, 0);
   return last_alloc_by_thread_[thread];
@@ -128,6 +128,17 @@ void HeapAnalysis::CarryIn(const Event& e) {
   }
   carried_count_ += block.weight;
   live_bytes_ += static_cast<int64_t>(block.bytes());
+}
+
+// The live set is larger than the caches on real workloads, and which slot an event touches is
+// known from its address alone: start loading it while the events before it are processed.
+void HeapAnalysis::OnEvents(const Event* events, size_t n) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < n && i < kAhead; ++i) live_.Prefetch(events[i].addr);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) live_.Prefetch(events[i + kAhead].addr);
+    HeapAnalysis::OnEvent(events[i]);  // not virtual: inlined
+  }
 }
 
 // The Gen0 budget derives from the last-level cache of the machine the trace was recorded on.

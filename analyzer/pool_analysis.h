@@ -69,6 +69,14 @@ class PoolAnalysis : public EventSink {
   // `target_hit_rate`: what the sizing advisor aims at (default 0.99).
   PoolAnalysis(const ProcessCatalog* catalog, double target_hit_rate);
   void OnEvent(const Event& e) override;
+  // Skips, without a call, the allocations and frees no open rent can claim (nearly all of them).
+  void OnEvents(const Event* events, size_t n) override {
+    for (size_t i = 0; i < n; ++i) {
+      const Event& e = events[i];
+      if (e.kind == EventKind::kHeap && (e.is_free || open_rents_ == 0)) continue;
+      PoolAnalysis::OnEvent(e);
+    }
+  }
   void Finish();
 
   const std::map<uint32_t, PoolStats>& pools() const { return pools_; }

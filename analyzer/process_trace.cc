@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -17,10 +19,10 @@ size_t EventMerger::QueueIndex(uint32_t thread) {
   return it->second;
 }
 
-void EventMerger::Emit(const Event& e) {
-  if (e.time < released_until_) ++out_of_order_;
-  else released_until_ = e.time;
-  sink_->OnEvent(e);
+void EventMerger::FlushEmitted() {
+  if (out_count_ == 0) return;
+  sink_->OnEvents(out_.get(), out_count_);
+  out_count_ = 0;
 }
 
 void EventMerger::AddBatch(size_t queue, std::vector<Event>&& events) {
@@ -85,21 +87,56 @@ void EventMerger::Drain(uint64_t limit) {
     std::pop_heap(heap.begin(), heap.end(), later);
     size_t i = heap.back();
     Queue& q = queues_[i];
-    // Emit the best queue's run until another queue's head comes first: threads interleave in
-    // runs, so most events cost no heap operation.
-    bool more;
-    do {
-      Emit(q.front());
-      q.pop();
-      --pending_;
-      more = !q.empty() && q.front().time < limit;
-    } while (more && (heap.size() == 1 || !later(i, heap.front())));
+    // Emit the best queue's run until another queue's head (the rival) comes first: threads
+    // interleave in runs, so most events cost no heap operation, and a run is emitted straight
+    // from its batch with one comparison per event.
+    uint64_t rival_time = limit;
+    bool rival_free = false;
+    size_t rival = SIZE_MAX;
+    if (heap.size() > 1) {
+      rival = heap.front();
+      const Event& r = queues_[rival].front();
+      rival_time = r.time;
+      rival_free = r.is_free;
+    }
+    // On equal times: frees first, then the lower queue index (the heap's order).
+    bool wins_ties = rival != SIZE_MAX && i < rival;
+    for (;;) {
+      const std::vector<Event>& batch = q.batches.front();
+      const size_t n = batch.size();
+      size_t h = q.head;
+      while (h < n) {
+        const Event& e = batch[h];
+        if (e.time >= rival_time &&
+            (e.time != rival_time || rival == SIZE_MAX ||
+             (e.is_free != rival_free ? !e.is_free : !wins_ties))) {
+          break;
+        }
+        Emit(e);
+        ++h;
+      }
+      pending_ -= h - q.head;
+      if (h < n) {
+        q.head = h;
+        break;
+      }
+      // Kept for reuse unless it is one of the rare huge ones (a merged late-event batch).
+      if (spare_.size() < 4 && q.batches.front().capacity() <= kMaxSpareEvents) {
+        spare_.push_back(std::move(q.batches.front()));
+        spare_.back().clear();
+      }
+      q.batches.pop_front();
+      q.head = 0;
+      if (q.batches.empty()) break;
+    }
+    bool more = !q.empty() && q.front().time < limit;
     if (more) {
       std::push_heap(heap.begin(), heap.end(), later);
     } else {
       heap.pop_back();
     }
   }
+  FlushEmitted();
 }
 
 void EventMerger::Release() {
@@ -198,7 +235,11 @@ class ChunkDecoder {
   absl::node_hash_map<uint32_t, AllocationHistory> histories_;  // live threads only
 };
 
-// A bounded hand-off of decoded chunks from the reading thread to the analysing one.
+// A bounded hand-off of decoded chunks from the reading thread to the analysing one. A decoded
+// chunk of a full 128 KiB buffer holds ~12,000 events (~500 KB). The ordered pass works in bursts:
+// while an idle thread's promise is due (every flush interval) it only queues chunks, then it
+// releases the whole interval at once. The reader must be able to run ahead through such a burst,
+// or the threads stop overlapping: 8 slots measured no faster than one thread (bench/README.md).
 class ChunkQueue {
  public:
   static constexpr size_t kCapacity = 64;
@@ -223,11 +264,23 @@ class ChunkQueue {
     closed_ = true;
     not_empty_.notify_all();
   }
+  // Event vectors going back to the reader for reuse.
+  void Recycle(std::vector<Event>&& v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.size() < kCapacity) spare_.push_back(std::move(v));
+  }
+  void TakeSpare(std::vector<Event>* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.empty()) return;
+    *out = std::move(spare_.back());
+    spare_.pop_back();
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<DecodedChunk> items_;
+  std::vector<std::vector<Event>> spare_;
   bool closed_ = false;
   bool cancelled_ = false;
 };
@@ -373,27 +426,45 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   if (!file.ok()) return file.status();
   EventMerger merger(sink);
   CatalogBuilder builder(catalog, &merger);
-  ChunkQueue queue;
-  ChunkDecoder decoder;
-  std::thread reader([&] {
-    Chunk chunk;
-    while ((*file)->Next(&chunk)) {
-      DecodedChunk decoded;
-      decoder.Decode(chunk, &decoded);
-      sink->OnEventsUnordered(decoded.events);
-      queue.Push(std::move(decoded));
-    }
-    queue.Close();
-  });
-  DecodedChunk decoded;
+  ChunkDecoder decoder;  // its sampling estimate is read after the last chunk
   uint64_t file_size = (*file)->size();
-  while (queue.Pop(&decoded)) {
+  auto consume = [&](DecodedChunk& decoded) {
     ++catalog->chunks;
     builder.OnChunk(decoded);
     if (progress && (catalog->chunks & 63) == 0) progress(decoded.offset, file_size);
+  };
+  const char* threads = getenv("ALLOCPROF_READER_THREAD");
+  if (threads && strcmp(threads, "0") == 0) {
+    Chunk chunk;
+    DecodedChunk decoded;
+    while ((*file)->Next(&chunk)) {
+      merger.TakeSpare(&decoded.events);
+      decoder.Decode(chunk, &decoded);
+      sink->OnEventsUnordered(decoded.events);
+      consume(decoded);
+    }
+  } else {
+    ChunkQueue queue;
+    std::thread reader([&] {
+      Chunk chunk;
+      while ((*file)->Next(&chunk)) {
+        DecodedChunk decoded;
+        queue.TakeSpare(&decoded.events);
+        decoder.Decode(chunk, &decoded);
+        sink->OnEventsUnordered(decoded.events);
+        queue.Push(std::move(decoded));
+      }
+      queue.Close();
+    });
+    DecodedChunk decoded;
+    std::vector<Event> spare;
+    while (queue.Pop(&decoded)) {
+      consume(decoded);
+      while (merger.TakeSpare(&spare)) queue.Recycle(std::move(spare));
+    }
+    reader.join();
   }
   if (progress) progress(file_size, file_size);
-  reader.join();
   if (decoder.sampling().sampled()) catalog->sampling = decoder.sampling();
   merger.Finish();
   // A process that exec'd ends its trace with the exec record (its new image writes another

@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,11 @@ class EventSink {
   virtual ~EventSink() = default;
   // Every event, in time order (frees first on equal times).
   virtual void OnEvent(const Event& e) = 0;
+  // The same, a run of consecutive events at a time (what the merger calls): one virtual call per
+  // run, and a sink that looks ahead in the run can prefetch what the next events will touch.
+  virtual void OnEvents(const Event* events, size_t n) {
+    for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
+  }
   // Every event again, earlier, one decoded chunk at a time and NOT in time order, on the thread
   // that reads the file: for statistics that do not depend on order, so they run in parallel with
   // the ordered pass. Never called concurrently with itself.
@@ -126,7 +132,7 @@ struct ProcessCatalog {
 // sorted, so this is a k-way merge over thread queues (a heap of k heads), not a heap of events.
 class EventMerger {
  public:
-  explicit EventMerger(EventSink* sink) : sink_(sink) {}
+  explicit EventMerger(EventSink* sink) : sink_(sink), out_(new Event[kEmitBatch]) {}
   void Add(const Event& e) { AddBatch(QueueIndex(e.thread), {e}); }
   size_t QueueIndex(uint32_t thread);
   // Appends a run of one thread's events, in time order (a decoded chunk), without copying them.
@@ -139,6 +145,14 @@ class EventMerger {
   // End of input: releases everything.
   void Finish();
   uint64_t out_of_order() const { return out_of_order_; }
+  // A batch the merger has emitted, emptied but with its memory, for the decoder to fill again
+  // (a fresh ~500 KB vector per chunk costs page faults); false when there is none.
+  bool TakeSpare(std::vector<Event>* out) {
+    if (spare_.empty()) return false;
+    *out = std::move(spare_.back());
+    spare_.pop_back();
+    return true;
+  }
   size_t pending() const { return pending_; }
 
  private:
@@ -149,20 +163,30 @@ class EventMerger {
     bool live = false;
     bool empty() const { return batches.empty(); }
     const Event& front() const { return batches.front()[head]; }
-    void pop() {
-      if (++head == batches.front().size()) {
-        batches.pop_front();
-        head = 0;
-      }
-    }
     uint64_t last_time() const { return batches.back().back().time; }
   };
   Queue& QueueFor(uint32_t thread) { return queues_[QueueIndex(thread)]; }
   // Emits queued events older than `limit`, oldest first (frees first on equal times).
   void Drain(uint64_t limit);
-  void Emit(const Event& e);
+  void Emit(const Event& e) {
+    if (e.time < released_until_) ++out_of_order_;
+    else released_until_ = e.time;
+    out_[out_count_++] = e;
+    if (out_count_ == kEmitBatch) FlushEmitted();
+  }
+  void FlushEmitted();
+
+  // Released events are handed on in runs of this many: small enough to stay in L1, long enough
+  // for the sink's look-ahead.
+  static constexpr size_t kEmitBatch = 256;
+  // Emptied batches larger than this are freed, not kept for the decoder: a chunk of the largest
+  // shim buffer (8 MiB) stays below it.
+  static constexpr size_t kMaxSpareEvents = size_t{1} << 21;
 
   EventSink* sink_;
+  std::unique_ptr<Event[]> out_;  // released, not yet handed to the sink
+  std::vector<std::vector<Event>> spare_;  // emitted batches, cleared, for TakeSpare
+  size_t out_count_ = 0;
   absl::flat_hash_map<uint32_t, size_t> index_;  // thread -> queues_ slot
   std::vector<Queue> queues_;
   size_t live_threads_ = 0;
@@ -172,7 +196,9 @@ class EventMerger {
 };
 
 // Reads `path` completely. Fails only when the file cannot be used at all (not a trace, newer
-// version); damage found along the way is reported in catalog->diagnostics.
+// version); damage found along the way is reported in catalog->diagnostics. Decoding runs on a
+// second thread unless the environment sets ALLOCPROF_READER_THREAD=0 (for measuring what that
+// thread gains; see bench/README.md).
 // Progress: bytes of the file read so far, and its size. Called now and then from the caller's thread.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog,

@@ -41,11 +41,7 @@ void AllocationHistory::BeginChunk(uint32_t alloc_seq) {
   }
 }
 
-void AllocationHistory::Add(uint64_t addr, uint32_t size_class) {
-  if (ring_.empty()) ring_.resize(format::kMaxAge);
-  ring_[next_seq_ % format::kMaxAge] = (addr & ((uint64_t{1} << 56) - 1)) | (uint64_t{size_class} << 56);
-  ++next_seq_;
-}
+void AllocationHistory::Grow() { ring_.resize(format::kMaxAge); }
 
 bool AllocationHistory::Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class) const {
   if (age == 0 || age > format::kMaxAge || ring_.empty()) return false;
@@ -92,14 +88,6 @@ bool RecordDecoder::GetSlow(format::Column column, uint64_t* v) {
   if (format::GetVarint(&c.p, c.end, v)) return true;
   static const char* kNames[] = {"tags", "times", "sizes", "addresses", "refs", "stacks", "control"};
   return Fail(absl::StrFormat("truncated %s column", kNames[static_cast<int>(column)]).c_str());
-}
-
-bool RecordDecoder::Time(uint64_t* t) {
-  uint64_t dq;
-  if (!Get(format::Column::kTimes, &dq)) return false;
-  quanta_ += dq;
-  *t = chunk_.header.base_time_ns + quanta_ * format::kTimeQuantumNs;
-  return true;
 }
 
 bool RecordDecoder::Bytes(std::string* out) {

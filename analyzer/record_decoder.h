@@ -85,11 +85,16 @@ struct Record {
 class AllocationHistory {
  public:
   void BeginChunk(uint32_t alloc_seq);
-  void Add(uint64_t addr, uint32_t size_class);
+  void Add(uint64_t addr, uint32_t size_class) {
+    if (__builtin_expect(ring_.empty(), 0)) Grow();
+    ring_[next_seq_ % format::kMaxAge] = (addr & ((uint64_t{1} << 56) - 1)) | (uint64_t{size_class} << 56);
+    ++next_seq_;
+  }
   // False when the allocation is older than the history reaches or lies before a gap.
   bool Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class) const;
 
  private:
+  void Grow();
   bool started_ = false;
   uint32_t next_seq_ = 0;
   uint32_t valid_from_ = 0;
@@ -111,18 +116,30 @@ class RecordDecoder {
     const uint8_t* end;
   };
   bool Fail(const char* what);
-  // Most values fit one byte: that case stays inline.
+  // Most values fit one or two bytes: those cases stay inline.
   bool Get(format::Column column, uint64_t* v) {
     Cursor& c = col_[static_cast<int>(column)];
     if (__builtin_expect(c.p < c.end && *c.p < 0x80, 1)) {
       *v = *c.p++;
       return true;
     }
+    // Most of the rest (sizes, ages, addresses near the last one) take two bytes.
+    if (c.end - c.p >= 2 && c.p[1] < 0x80) {
+      *v = (c.p[0] & 0x7fu) | (static_cast<uint64_t>(c.p[1]) << 7);
+      c.p += 2;
+      return true;
+    }
     return GetSlow(column, v);
   }
   bool GetSlow(format::Column column, uint64_t* v);
   bool Uint(uint64_t* v) { return Get(format::Column::kControl, v); }
-  bool Time(uint64_t* t);
+  bool Time(uint64_t* t) {
+    uint64_t dq;
+    if (!Get(format::Column::kTimes, &dq)) return false;
+    quanta_ += dq;
+    *t = chunk_.header.base_time_ns + quanta_ * format::kTimeQuantumNs;
+    return true;
+  }
   bool Bytes(std::string* out);
   bool DecodeControl(uint8_t tag, Record* r);
   bool Pool(uint64_t v, Record* r) {

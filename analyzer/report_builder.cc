@@ -91,6 +91,14 @@ class FanoutSink : public EventSink {
     if (heap_->OutsideWindow()) return;
     for (EventSink* s : ordered_) s->OnEvent(e);
   }
+  void OnEvents(const Event* events, size_t n) override {
+    if (heap_->window().active()) {  // a window's edge can fall inside a batch: one event at a time
+      for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
+      return;
+    }
+    heap_->OnEvents(events, n);
+    for (EventSink* s : ordered_) s->OnEvents(events, n);
+  }
   void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
 
  private:

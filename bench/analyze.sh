@@ -45,16 +45,18 @@ measure() {  # prints "seconds max_rss_kb"
 }
 # The diff's second side: the same workload with another seed (a different trace, same size).
 "$ALLOCPROF" run -q -o "$WORK/churn2.trace" -- "$CHURN" --threads 2 --allocs "$ALLOCS" --large-permille 0 --seed 7 >/dev/null
-declare -a A_T A_M H_T H_M D_T N_T
+declare -a A_T A_M H_T H_M D_T N_T S_T S_M
 for ((r = 0; r < ROUNDS; r++)); do
   read -r t m < <(measure "$ALLOCPROF" analyze "$WORK/churn.trace"); A_T+=("$t"); A_M+=("$m")
   read -r t m < <(measure heaptrack_print "$HT"); H_T+=("$t"); H_M+=("$m")
   read -r t m < <(measure "$ALLOCPROF" analyze --no-symbols "$WORK/churn.trace"); N_T+=("$t")
+  # The same analysis with decoding on the analysing thread: what the reader thread gains.
+  read -r t m < <(ALLOCPROF_READER_THREAD=0 measure "$ALLOCPROF" analyze "$WORK/churn.trace"); S_T+=("$t"); S_M+=("$m")
   read -r t m < <(measure "$ALLOCPROF" diff --fail-if 'allocations>100x' "$WORK/churn.trace" "$WORK/churn2.trace"); D_T+=("$t")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 at=$(median "${A_T[@]}"); am=$(median "${A_M[@]}"); ht=$(median "${H_T[@]}"); hm=$(median "${H_M[@]}")
-nt=$(median "${N_T[@]}"); dt=$(median "${D_T[@]}")
+nt=$(median "${N_T[@]}"); dt=$(median "${D_T[@]}"); st=$(median "${S_T[@]}"); sm=$(median "${S_M[@]}")
 per_m() { awk -v t="$1" -v e="$EVENTS" 'BEGIN {printf "%.3f", t / (e / 1e6)}'; }
 {
   echo "Analyzer vs heaptrack_print — churn (--large-permille 0), $EVENTS events, $ROUNDS interleaved rounds, medians"
@@ -64,9 +66,11 @@ per_m() { awk -v t="$1" -v e="$EVENTS" 'BEGIN {printf "%.3f", t / (e / 1e6)}'; }
   echo "|---|---:|---:|---:|---:|"
   echo "| allocprof analyze (symbolized) | $at | $(per_m "$at") | $((am / 1024)) MiB | $(( $(stat -c %s "$WORK/churn.trace") / 1048576 )) MiB |"
   echo "| allocprof analyze --no-symbols | $nt | $(per_m "$nt") | | |"
+  echo "| allocprof analyze, one thread (ALLOCPROF_READER_THREAD=0) | $st | $(per_m "$st") | $((sm / 1024)) MiB | |"
   echo "| heaptrack_print | $ht | $(per_m "$ht") | $((hm / 1024)) MiB | $(( $(stat -c %s "$HT") / 1048576 )) MiB |"
   echo "| allocprof diff (two such traces) | $dt | | | |"
   echo
   awk -v d="$dt" -v a="$at" 'BEGIN {printf "diff of two traces / analyzing one: %.2fx (target < 2x of analyzing both = < 4x of one)\n", d / a}'
   awk -v a="$at" -v h="$ht" 'BEGIN {printf "heaptrack_print time / allocprof analyze time: %.2fx\n", h / a}'
+  awk -v a="$at" -v s="$st" 'BEGIN {printf "one thread / with the reader thread: %.2fx\n", s / a}'
 } | tee "$RESULTS"

@@ -10,6 +10,11 @@ $(BUILD)/bench/churn: bench/churn.cc bench/bench.mk
 	@mkdir -p $(dir $@)
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ $< -pthread
 
+# The trace synthesizer: the shim's record encoder (one definition of the format), no shim runtime.
+$(BUILD)/bench/synth_trace: bench/synth_trace.cc shim/record_encoder.h include/allocprof/trace_format.h bench/bench.mk
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O2 -g $(WARN) -Iinclude -Ishim -o $@ $< -lzstd
+
 bench: all $(BUILD)/bench/churn
 	bash bench/run.sh $(BUILD)
 	bash bench/analyze.sh $(BUILD)
@@ -18,4 +23,8 @@ bench-quick: all $(BUILD)/bench/churn
 	bash bench/run.sh $(BUILD) --quick
 	bash bench/analyze.sh $(BUILD) --quick
 
-.PHONY: bench bench-quick
+# The analyzer on 100 M- and 1 G-event synthesized traces (needs ~4 GB of free disk under /tmp).
+bench-big: all $(BUILD)/bench/synth_trace
+	bash bench/big.sh $(BUILD)
+
+.PHONY: bench bench-quick bench-big

@@ -8,6 +8,23 @@
 namespace allocprof::testing {
 namespace {
 
+// The pool pass sees only what lies inside an analysis window: a window that closes before the
+// program's first rent holds none of its pool's activity (the pool is still listed: it registered).
+TEST(Pools, AnalysisWindowLimitsThePoolFigures) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "t.trace", {Program("pool_user"), "5"}).exit_code, 0);
+  RunResult whole = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", "-", dir / "t.trace"});
+  RunResult early = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--to", "1ns", "--json", "-", dir / "t.trace"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ASSERT_EQ(early.exit_code, 0) << early.err;
+  auto all = nlohmann::json::parse(whole.out), none = nlohmann::json::parse(early.out);
+  ASSERT_EQ(all["pools"].size(), 1u);
+  EXPECT_EQ(all["pools"][0]["rents"], 20);
+  uint64_t rents = 0;
+  for (const auto& p : none["pools"]) rents += p["rents"].get<uint64_t>();
+  EXPECT_EQ(rents, 0u);
+}
+
 TEST(Pools, ScriptedPoolFiguresAreExact) {
   TempDir dir;
   ASSERT_EQ(RunTraced(dir / "t.trace", {Program("pool_user"), "5"}).exit_code, 0);

@@ -56,6 +56,71 @@ TEST(EventMerger, EndedThreadsNoLongerHoldTheWatermark) {
   EXPECT_EQ(sink.events.size(), 1u);
 }
 
+// The merger emits runs straight from its batches; check it against the naive definition (always
+// take the queue whose head is smallest by time, then frees first, then queue index) on batches of
+// random lengths with many equal times, released piecemeal.
+TEST(EventMerger, MatchesNaiveMergeOnRandomBatchesWithTies) {
+  constexpr uint32_t kThreads = 4;
+  uint64_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return seed >> 33;
+  };
+  std::vector<std::vector<Event>> streams(kThreads);
+  for (uint32_t t = 0; t < kThreads; ++t) {
+    uint64_t time = 0;
+    for (int i = 0; i < 3000; ++i) {
+      time += next() % 3;  // many equal times, within and across threads
+      bool is_free = next() % 2;
+      streams[t].push_back(Event{time, 0x1000 + t * 0x100000 + static_cast<uint64_t>(i) * 16, 8, 1, t,
+                                 is_free ? EntryPoint::kFree : EntryPoint::kMalloc, is_free});
+    }
+  }
+  std::vector<Event> want;
+  std::vector<size_t> pos(kThreads, 0);
+  for (;;) {
+    int best = -1;
+    for (uint32_t t = 0; t < kThreads; ++t) {
+      if (pos[t] == streams[t].size()) continue;
+      const Event& e = streams[t][pos[t]];
+      if (best < 0) {
+        best = static_cast<int>(t);
+        continue;
+      }
+      const Event& b = streams[best][pos[best]];
+      if (e.time < b.time || (e.time == b.time && e.is_free && !b.is_free)) best = static_cast<int>(t);
+    }
+    if (best < 0) break;
+    want.push_back(streams[best][pos[best]++]);
+  }
+
+  Collect sink;
+  EventMerger m(&sink);
+  for (uint32_t t = 0; t < kThreads; ++t) m.ThreadStarted(t, 0);
+  std::fill(pos.begin(), pos.end(), 0);
+  for (bool added = true; added;) {
+    added = false;
+    for (uint32_t t = 0; t < kThreads; ++t) {
+      size_t n = std::min<size_t>(1 + next() % 200, streams[t].size() - pos[t]);
+      if (n == 0) continue;
+      std::vector<Event> batch(streams[t].begin() + static_cast<long>(pos[t]),
+                               streams[t].begin() + static_cast<long>(pos[t] + n));
+      pos[t] += n;
+      m.Covered(t, batch.back().time);  // the next batch starts no earlier than this one ended
+      m.AddBatch(m.QueueIndex(t), std::move(batch));
+      m.Release();
+      added = true;
+    }
+  }
+  m.Finish();
+  ASSERT_EQ(sink.events.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(sink.events[i].time, want[i].time) << i;
+    ASSERT_EQ(sink.events[i].addr, want[i].addr) << i;
+  }
+  EXPECT_EQ(m.out_of_order(), 0u);
+}
+
 // Two threads reuse one address: thread 1 frees it at t=320 (its chunk written late), thread 0
 // allocates it again at t=480 (written first). The reader must pair alloc(160) with free(320).
 // Times are multiples of the format's 16 ns quantum.
