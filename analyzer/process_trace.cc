@@ -82,9 +82,25 @@ void EventMerger::Drain(uint64_t limit) {
   for (size_t i = 0; i < queues_.size(); ++i) {
     if (!queues_[i].empty() && queues_[i].front().time < limit) heap.push_back(i);
   }
+  // A few busy threads (the usual case) interleave in short runs: there a scan of the heads costs
+  // less than keeping a heap. The set only shrinks during a drain, so once it is small it stays so.
+  constexpr size_t kScanAtMost = 4;
   std::make_heap(heap.begin(), heap.end(), later);
   while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), later);
+    size_t rival = SIZE_MAX;
+    if (heap.size() <= kScanAtMost) {
+      size_t best = 0;
+      for (size_t k = 1; k < heap.size(); ++k) {
+        if (later(heap[best], heap[k])) best = k;
+      }
+      std::swap(heap[best], heap.back());
+      for (size_t k = 0; k + 1 < heap.size(); ++k) {
+        if (rival == SIZE_MAX || later(rival, heap[k])) rival = heap[k];
+      }
+    } else {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      rival = heap.front();
+    }
     size_t i = heap.back();
     Queue& q = queues_[i];
     // Emit the best queue's run until another queue's head (the rival) comes first: threads
@@ -92,9 +108,7 @@ void EventMerger::Drain(uint64_t limit) {
     // from its batch with one comparison per event.
     uint64_t rival_time = limit;
     bool rival_free = false;
-    size_t rival = SIZE_MAX;
-    if (heap.size() > 1) {
-      rival = heap.front();
+    if (rival != SIZE_MAX) {
       const Event& r = queues_[rival].front();
       rival_time = r.time;
       rival_free = r.is_free;
@@ -130,10 +144,10 @@ void EventMerger::Drain(uint64_t limit) {
       if (q.batches.empty()) break;
     }
     bool more = !q.empty() && q.front().time < limit;
-    if (more) {
-      std::push_heap(heap.begin(), heap.end(), later);
-    } else {
+    if (!more) {
       heap.pop_back();
+    } else if (heap.size() > kScanAtMost) {
+      std::push_heap(heap.begin(), heap.end(), later);
     }
   }
   FlushEmitted();

@@ -58,10 +58,15 @@ TEST(EventMerger, EndedThreadsNoLongerHoldTheWatermark) {
 
 // The merger emits runs straight from its batches; check it against the naive definition (always
 // take the queue whose head is smallest by time, then frees first, then queue index) on batches of
-// random lengths with many equal times, released piecemeal.
-TEST(EventMerger, MatchesNaiveMergeOnRandomBatchesWithTies) {
-  constexpr uint32_t kThreads = 4;
-  uint64_t seed = 12345;
+// random lengths with many equal times, released piecemeal. Few threads are merged by scanning
+// their heads, many through a heap (and by scanning once enough of them ran dry): both are covered.
+class EventMergerThreads : public ::testing::TestWithParam<uint32_t> {};
+
+INSTANTIATE_TEST_SUITE_P(Counts, EventMergerThreads, ::testing::Values(2u, 4u, 7u));
+
+TEST_P(EventMergerThreads, MatchesNaiveMergeOnRandomBatchesWithTies) {
+  const uint32_t kThreads = GetParam();
+  uint64_t seed = 12345 + kThreads;
   auto next = [&] {
     seed = seed * 6364136223846793005ull + 1442695040888963407ull;
     return seed >> 33;
