@@ -71,6 +71,29 @@ inline void* New(size_t size, size_t alignment, EntryPoint entry) {
   return __builtin_expect(p != nullptr, 1) ? p : AllocateOrThrow(size, alignment, entry);
 }
 
+// The nothrow forms run the same new_handler loop and return null where the throwing forms would
+// throw, including when the handler itself throws std::bad_alloc. Catching needs exceptions, which
+// the shim is built without: on failure, libstdc++'s own nothrow form (`symbol`) does the loop and
+// the catch, its inner operator new reaching ours unrecorded (the guard is held), and the block it
+// returns is recorded here as the nothrow entry point. Without libstdc++ there is no handler.
+__attribute__((noinline)) void* NewNothrowSlow(size_t size, size_t alignment, EntryPoint entry, const char* symbol) {
+  void* fn = LookupNext(symbol);
+  if (!fn) return nullptr;
+  const std::nothrow_t tag{};  // std::nothrow itself lives in libstdc++, which the shim does not link
+  HookGuard guard;
+  void* p = alignment <= alignof(std::max_align_t)
+                ? reinterpret_cast<void* (*)(size_t, const std::nothrow_t&)>(fn)(size, tag)
+                : reinterpret_cast<void* (*)(size_t, std::align_val_t, const std::nothrow_t&)>(fn)(
+                      size, static_cast<std::align_val_t>(alignment), tag);
+  if (guard.entered() && p) RecordAlloc(entry, p, size);
+  return p;
+}
+
+inline void* NewNothrow(size_t size, size_t alignment, EntryPoint entry, const char* symbol) {
+  void* p = Allocate(size, alignment, entry);
+  return __builtin_expect(p != nullptr, 1) ? p : NewNothrowSlow(size, alignment, entry, symbol);
+}
+
 }  // namespace
 
 #define ALLOCPROF_EXPORT __attribute__((visibility("default")))
@@ -81,10 +104,10 @@ constexpr size_t kDefault = 0;
 ALLOCPROF_EXPORT void* operator new(size_t n) { return New(n, kDefault, EntryPoint::kNew); }
 ALLOCPROF_EXPORT void* operator new[](size_t n) { return New(n, kDefault, EntryPoint::kNewArray); }
 ALLOCPROF_EXPORT void* operator new(size_t n, const nothrow_t&) noexcept {
-  return Allocate(n, kDefault, EntryPoint::kNewNothrow);
+  return NewNothrow(n, kDefault, EntryPoint::kNewNothrow, "_ZnwmRKSt9nothrow_t");
 }
 ALLOCPROF_EXPORT void* operator new[](size_t n, const nothrow_t&) noexcept {
-  return Allocate(n, kDefault, EntryPoint::kNewArrayNothrow);
+  return NewNothrow(n, kDefault, EntryPoint::kNewArrayNothrow, "_ZnamRKSt9nothrow_t");
 }
 ALLOCPROF_EXPORT void* operator new(size_t n, align_val_t a) {
   return New(n, static_cast<size_t>(a), EntryPoint::kNewAligned);
@@ -93,10 +116,11 @@ ALLOCPROF_EXPORT void* operator new[](size_t n, align_val_t a) {
   return New(n, static_cast<size_t>(a), EntryPoint::kNewArrayAligned);
 }
 ALLOCPROF_EXPORT void* operator new(size_t n, align_val_t a, const nothrow_t&) noexcept {
-  return Allocate(n, static_cast<size_t>(a), EntryPoint::kNewAlignedNothrow);
+  return NewNothrow(n, static_cast<size_t>(a), EntryPoint::kNewAlignedNothrow, "_ZnwmSt11align_val_tRKSt9nothrow_t");
 }
 ALLOCPROF_EXPORT void* operator new[](size_t n, align_val_t a, const nothrow_t&) noexcept {
-  return Allocate(n, static_cast<size_t>(a), EntryPoint::kNewArrayAlignedNothrow);
+  return NewNothrow(n, static_cast<size_t>(a), EntryPoint::kNewArrayAlignedNothrow,
+                    "_ZnamSt11align_val_tRKSt9nothrow_t");
 }
 
 ALLOCPROF_EXPORT void operator delete(void* p) noexcept { Release(p, EntryPoint::kDelete); }

@@ -99,6 +99,18 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+TEST(Shim, FailingNothrowNewCallsTheNewHandlerAndReturnsNull) {
+  TempDir dir;
+  RunResult plain = RunProgram({Program("entry_points"), "nothrow_handler", "3"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  RunResult r = RunTraced(Trace(dir), {Program("entry_points"), "nothrow_handler", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, plain.out);
+  TraceSummary s = Summarize(Trace(dir));
+  ExpectClean(s);
+  EXPECT_EQ(s.Entry(format::EntryPoint::kNewNothrow), 3u) << "each successful nothrow new, once";
+}
+
 TEST(Shim, FailingOperatorNewStillThrowsBadAlloc) {
   TempDir dir;
   RunResult r = RunTraced(Trace(dir), {Program("entry_points"), "new_fail", "3"});

@@ -78,6 +78,24 @@ bool Step(const char* key) {
     Use(p);
     free(p);
   }
+  else if (!strcmp(key, "nothrow_handler")) {
+    // A failing nothrow new calls the new_handler like the throwing form, and returns null when
+    // the handler gives up (here it removes itself on its second call), or when it throws.
+    static int calls;
+    calls = 0;
+    std::set_new_handler([] {
+      if (++calls == 2) std::set_new_handler(nullptr);
+    });
+    void* p = ::operator new(static_cast<size_t>(1) << 62, std::nothrow);
+    if (p || calls != 2) return false;
+    std::set_new_handler([] { throw std::bad_alloc(); });
+    p = ::operator new[](static_cast<size_t>(1) << 62, std::align_val_t{64}, std::nothrow);
+    std::set_new_handler(nullptr);
+    if (p) return false;
+    p = ::operator new(kSize, std::nothrow);  // and a nothrow new that succeeds, recorded once
+    Use(p);
+    ::operator delete(p);
+  }
   else if (!strcmp(key, "new_fail")) {
     // The throwing form must still throw std::bad_alloc through the shim.
     try {
