@@ -40,29 +40,6 @@ constexpr char kUsage[] =
     "\n"
     "options:\n";
 
-// Both passes over the one stream of events.
-class Passes : public EventSink {
- public:
-  Passes(HeapAnalysis* heap, GenCollectionsPass* gen) : heap_(heap), gen_(gen) {}
-  void OnEvent(const Event& e) override {
-    heap_->OnEvent(e);
-    if (gen_ && !heap_->OutsideWindow()) gen_->OnEvent(e);
-  }
-  void OnEvents(const Event* events, size_t n) override {
-    if (heap_->window().active()) {  // a window's edge can fall inside a batch: one event at a time
-      for (size_t k = 0; k < n; ++k) OnEvent(events[k]);
-      return;
-    }
-    heap_->OnEvents(events, n);
-    if (gen_) gen_->OnEvents(events, n);
-  }
-  void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
-
- private:
-  HeapAnalysis* heap_;
-  GenCollectionsPass* gen_;
-};
-
 std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 // Writes `data` to `path` (created 0644, truncated) without following a symlink there. Returns an
@@ -158,7 +135,7 @@ int ExportCommand(int argc, char** argv) {
   HeapAnalysis heap(options, &catalog);
   std::unique_ptr<GenCollectionsPass> gen;
   if (format == "chrome") gen = std::make_unique<GenCollectionsPass>(&catalog);
-  Passes passes(&heap, gen.get());
+  HeapPassFanout passes(&heap, gen ? std::vector<EventSink*>{gen.get()} : std::vector<EventSink*>{});
   bool show_progress = args.Has("--progress") || isatty(STDERR_FILENO);
   ProgressFn progress;
   if (show_progress) {

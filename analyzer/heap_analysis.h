@@ -192,6 +192,32 @@ class HeapAnalysis : public EventSink {
   } unordered_;
 };
 
+// Feeds the heap pass and the ordered passes that ride along with it (pools, the Gen collections
+// of export); the order-independent part goes to the heap pass only. The heap pass decides what
+// lies inside the analysis window; the others see only that.
+class HeapPassFanout : public EventSink {
+ public:
+  HeapPassFanout(HeapAnalysis* heap, std::vector<EventSink*> ordered) : heap_(heap), ordered_(std::move(ordered)) {}
+  void OnEvent(const Event& e) override {
+    heap_->OnEvent(e);
+    if (heap_->OutsideWindow()) return;
+    for (EventSink* s : ordered_) s->OnEvent(e);
+  }
+  void OnEvents(const Event* events, size_t n) override {
+    if (heap_->window().active()) {  // a window's edge can fall inside a batch: one event at a time
+      for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
+      return;
+    }
+    heap_->OnEvents(events, n);
+    for (EventSink* s : ordered_) s->OnEvents(events, n);
+  }
+  void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
+
+ private:
+  HeapAnalysis* heap_;
+  std::vector<EventSink*> ordered_;
+};
+
 }  // namespace allocprof
 
 #endif  // ALLOCPROF_ANALYZER_HEAP_ANALYSIS_H_

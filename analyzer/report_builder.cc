@@ -81,31 +81,6 @@ std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t S
   return out;
 }
 
-// Feeds the ordered passes; the order-independent part goes to the heap pass only. The heap pass
-// decides what lies inside the analysis window; the others see only that.
-class FanoutSink : public EventSink {
- public:
-  FanoutSink(HeapAnalysis* heap, std::vector<EventSink*> ordered) : heap_(heap), ordered_(std::move(ordered)) {}
-  void OnEvent(const Event& e) override {
-    heap_->OnEvent(e);
-    if (heap_->OutsideWindow()) return;
-    for (EventSink* s : ordered_) s->OnEvent(e);
-  }
-  void OnEvents(const Event* events, size_t n) override {
-    if (heap_->window().active()) {  // a window's edge can fall inside a batch: one event at a time
-      for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
-      return;
-    }
-    heap_->OnEvents(events, n);
-    for (EventSink* s : ordered_) s->OnEvents(events, n);
-  }
-  void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
-
- private:
-  HeapAnalysis* heap_;
-  std::vector<EventSink*> ordered_;
-};
-
 std::vector<ReportPool> BuildPools(const PoolAnalysis& pools, const ProcessCatalog& catalog, Symbolizer* symbolizer,
                                    size_t top_n) {
   std::vector<ReportPool> out;
@@ -299,7 +274,7 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     PoolAnalysis pools(&catalog, options.pool_target_hit_rate);
     // The Gen model rides on the heap pass's live set (a third thread for it measured slower on
     // two cores: see bench/README.md).
-    FanoutSink sink(&heap, {&pools});
+    HeapPassFanout sink(&heap, {&pools});
     ProgressFn progress;
     if (show_progress) {
       progress = [&path](uint64_t done, uint64_t total) {

@@ -38,7 +38,7 @@ pid_t g_control_owner = 0;
 char g_control_path[4200];
 bool g_control_failed = false;
 
-// --control-signal: the handler only counts and wakes the ticker (async-signal-safe).
+// --control-signal: the handler wakes the ticker through this pipe to record what it changed.
 int g_signal_pipe[2] = {-1, -1};
 
 class TransitionLock {
@@ -49,6 +49,13 @@ class TransitionLock {
   ~TransitionLock() { g_transition_lock.clear(std::memory_order_release); }
 };
 
+// Moves g_mode from `mode` to `next` (recording or paused). Atomics only: the signal handler uses
+// it too. Frees are wanted from the first time recording starts.
+bool SwitchMode(Mode mode, Mode next) {
+  if (next != Mode::kPaused) g_record_frees_while_paused.store(true);
+  return g_mode.compare_exchange_strong(mode, next);
+}
+
 // Returns null on success, else why the change is impossible.
 const char* SetCapture(CaptureState target, const char* reason) {
   TransitionLock lock;
@@ -56,13 +63,13 @@ const char* SetCapture(CaptureState target, const char* reason) {
   Mode mode = g_mode.load();
   if (!TraceActive(mode)) return "tracing is not active in this process";
   Mode next = target == CaptureState::kRecording ? g_recording_mode : Mode::kPaused;
-  if (target == CaptureState::kRecording) g_record_frees_while_paused.store(true);
   if (target == CaptureState::kEnded) {
     g_ended.store(true);
     g_record_frees_while_paused.store(false);
+  } else if (mode == next) {
+    return nullptr;  // already so: no record
   }
-  if (mode == next && target != CaptureState::kEnded) return nullptr;  // already so: no record
-  if (!g_mode.compare_exchange_strong(mode, next)) return "tracing stopped meanwhile";
+  if (!SwitchMode(mode, next)) return "tracing stopped meanwhile";
   WriteCaptureRecord(static_cast<uint8_t>(target), reason);
   return nullptr;
 }
@@ -85,8 +92,7 @@ void OnControlSignal(int) {
     Mode mode = g_mode.load();
     Mode next = IsTracing(mode) ? Mode::kPaused : g_recording_mode;
     if (TraceActive(mode)) {
-      if (next != Mode::kPaused) g_record_frees_while_paused.store(true);
-      if (g_mode.compare_exchange_strong(mode, next)) {
+      if (SwitchMode(mode, next)) {
         uint32_t slot = g_toggles_written.load(std::memory_order_relaxed);
         g_toggles[slot % kToggleRing] = {NowNs(), static_cast<uint8_t>(next != Mode::kPaused ? CaptureState::kRecording
                                                                                              : CaptureState::kPaused)};
@@ -107,26 +113,25 @@ bool MakeSignalPipe() {
   return true;
 }
 
+}  // namespace
+
 void OpenControlChannel() {
   if (!g_control_wanted || g_control_fd >= 0 || g_control_failed) return;
   const char* trace = TracePath();
   const char* slash = strrchr(trace, '/');
   size_t dir_len = slash ? static_cast<size_t>(slash - trace) + 1 : 0;
-  char pid_text[24];
-  int n = 0;
-  for (unsigned long v = static_cast<unsigned long>(getpid()); v; v /= 10) pid_text[n++] = static_cast<char>('0' + v % 10);
-  if (dir_len + n + 32 > sizeof(g_control_path)) {
+  char pid[21];
+  FormatUnsigned(static_cast<uint64_t>(getpid()), pid);
+  if (dir_len + strlen(pid) + 32 > sizeof(g_control_path)) {
     g_control_failed = true;
     LogError("the trace's folder name is too long for a control channel; `allocprof ctl` cannot reach this process");
     return;
   }
-  char* p = g_control_path;
-  memcpy(p, trace, dir_len);
-  p += dir_len;
-  memcpy(p, "allocprof.", 10);
-  p += 10;
-  while (n) *p++ = pid_text[--n];
-  memcpy(p, ".ctl", 5);
+  memcpy(g_control_path, trace, dir_len);
+  g_control_path[dir_len] = '\0';
+  strcat(g_control_path, "allocprof.");
+  strcat(g_control_path, pid);
+  strcat(g_control_path, ".ctl");
   // A FIFO left by a killed process that had our pid is stale: replace it, but nothing else.
   struct stat st;
   if (lstat(g_control_path, &st) == 0 && S_ISFIFO(st.st_mode)) unlink(g_control_path);
@@ -144,6 +149,8 @@ void OpenControlChannel() {
   }
   g_control_owner = getpid();
 }
+
+namespace {
 
 void Reply(const char* reply_path, const char* text) {
   if (!reply_path || !*reply_path) return;
@@ -188,9 +195,16 @@ void RunCommand(char* line) {
 char g_command[8192];
 size_t g_command_len = 0;
 
-}  // namespace
+void RecordSignalTogglesLocked() {
+  uint32_t written = g_toggles_written.load(std::memory_order_acquire);
+  if (written - g_toggles_read > kToggleRing) g_toggles_read = written - kToggleRing;
+  for (; g_toggles_read != written; ++g_toggles_read) {
+    const SignalToggle& t = g_toggles[g_toggles_read % kToggleRing];
+    WriteCaptureRecordAt(t.time, t.state, "control signal");
+  }
+}
 
-void RecordSignalTogglesLocked();
+}  // namespace
 
 Mode InitialCaptureMode(uint64_t start_ns, Mode recording) {
   const Options& o = GetOptions();
@@ -266,19 +280,7 @@ void RecordSignalToggles() {
   g_transition_lock.clear(std::memory_order_release);
 }
 
-void RecordSignalTogglesLocked() {
-  uint32_t written = g_toggles_written.load(std::memory_order_acquire);
-  if (written - g_toggles_read > kToggleRing) g_toggles_read = written - kToggleRing;
-  for (; g_toggles_read != written; ++g_toggles_read) {
-    const SignalToggle& t = g_toggles[g_toggles_read % kToggleRing];
-    WriteCaptureRecordAt(t.time, t.state, "control signal");
-  }
-}
-
-int ControlPollFd() {
-  OpenControlChannel();
-  return g_control_fd;
-}
+int ControlPollFd() { return g_control_fd; }
 
 int SignalPollFd() { return g_signal_pipe[0]; }
 
@@ -305,8 +307,6 @@ void ControlOnReadable() {
     if (g_command_len == sizeof(g_command) - 1) g_command_len = 0;  // a line this long is no command
   }
 }
-
-void OpenChildControlChannel() { OpenControlChannel(); }
 
 void CaptureAfterForkChild() {
   g_transition_lock.clear();

@@ -37,7 +37,7 @@ bool CaptureNeedsTicker();
 void CaptureOnMark(const char* name);
 
 // For the ticker: milliseconds until the next deadline (-1: none), the deadlines themselves, and
-// the control channel (-1 when there is none; opened on the ticker's first call).
+// the control channel (-1 when there is none).
 int CaptureMsUntilDeadline(uint64_t now);
 void CaptureRunDeadlines(uint64_t now);
 int ControlPollFd();
@@ -50,8 +50,9 @@ void RecordSignalToggles();
 // A forked child gets a channel of its own; exit and exec record pending changes and remove the
 // channel's FIFO.
 void CaptureAfterForkChild();
-// Once the child's own trace is open.
-void OpenChildControlChannel();
+// The control FIFO, when asked for: at start (StartCaptureControl) and in a forked child once its
+// own trace is open.
+void OpenControlChannel();
 void CloseControlChannel();
 
 }  // namespace allocprof::shim

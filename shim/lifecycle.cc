@@ -157,7 +157,7 @@ void ForkChild() {
     return;
   }
   ResetThreadsAfterFork();
-  OpenChildControlChannel();
+  OpenControlChannel();
 }
 
 // --no-follow: take the shim out of LD_PRELOAD so the programs we exec are not traced.

@@ -69,6 +69,16 @@ void WriteSmall(SmallEncoder<kBytes>& small) {
   WriteProcessChunk(small.enc, scratch, sizeof(scratch));
 }
 
+// One timed record in a chunk of its own: tag, time, then what `fields` writes (within kBytes).
+template <size_t kBytes, typename Fields>
+void WriteTimed(format::RecordTag tag, uint64_t time, Fields&& fields) {
+  SmallEncoder<kBytes> small(time);
+  small.enc.Tag(tag);
+  small.enc.Time(time);
+  fields(small.enc);
+  WriteSmall(small);
+}
+
 }  // namespace
 
 void WriteProcessRecord(uint64_t now) {
@@ -104,49 +114,28 @@ void WriteProcessRecord(uint64_t now) {
 }
 
 void WriteWarning(const char* text) {
-  uint64_t now = NowNs();
-  SmallEncoder<4096> small(now);
-  small.enc.Tag(format::RecordTag::kWarning);
-  small.enc.Time(now);
-  small.enc.String(text, 1024);
-  WriteSmall(small);
+  WriteTimed<4096>(format::RecordTag::kWarning, NowNs(), [&](RecordEncoder& enc) { enc.String(text, 1024); });
 }
 
 void WriteExecRecord(const char* path) {
-  uint64_t now = NowNs();
-  SmallEncoder<12288> small(now);
-  small.enc.Tag(format::RecordTag::kExec);
-  small.enc.Time(now);
-  small.enc.String(path ? path : "", 4096);
-  WriteSmall(small);
+  WriteTimed<12288>(format::RecordTag::kExec, NowNs(), [&](RecordEncoder& enc) { enc.String(path ? path : "", 4096); });
 }
 
 void WriteEndRecord() {
-  uint64_t now = NowNs();
-  SmallEncoder<1024> small(now);
-  small.enc.Tag(format::RecordTag::kEnd);
-  small.enc.Time(now);
-  WriteSmall(small);
+  WriteTimed<1024>(format::RecordTag::kEnd, NowNs(), [](RecordEncoder&) {});
 }
 
 void WriteCaptureRecord(uint8_t state, const char* reason) { WriteCaptureRecordAt(NowNs(), state, reason); }
 
 void WriteCaptureRecordAt(uint64_t time, uint8_t state, const char* reason) {
-  SmallEncoder<1024> small(time);
-  small.enc.Tag(format::RecordTag::kCapture);
-  small.enc.Time(time);
-  small.enc.Uint(state);
-  small.enc.String(reason ? reason : "", 256);
-  WriteSmall(small);
+  WriteTimed<1024>(format::RecordTag::kCapture, time, [&](RecordEncoder& enc) {
+    enc.Uint(state);
+    enc.String(reason ? reason : "", 256);
+  });
 }
 
 void WriteMarkRecord(const char* name) {
-  uint64_t now = NowNs();
-  SmallEncoder<1024> small(now);
-  small.enc.Tag(format::RecordTag::kMark);
-  small.enc.Time(now);
-  small.enc.String(name, 256);
-  WriteSmall(small);
+  WriteTimed<1024>(format::RecordTag::kMark, NowNs(), [&](RecordEncoder& enc) { enc.String(name, 256); });
 }
 
 }  // namespace allocprof::shim

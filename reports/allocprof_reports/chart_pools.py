@@ -75,6 +75,20 @@ def _unplaced(pool_counts, bucket_counts, what):
     return notes
 
 
+
+def _stack_by_kind(ax, xs, sizes, by_size, buckets, field, kinds, bottom, colours, verb):
+    """Bars of each kind (a bucket's `field` counts) stacked on `bottom`; returns the per-kind totals
+    the buckets account for, so the caller can name what no bucket holds."""
+    for kind in kinds:
+        values = [getattr(by_size[s], field).get(kind, 0) if s in by_size else 0 for s in sizes]
+        ax.bar(xs, values, bottom=bottom, width=0.75, color=colours.get(kind, style.BLACK), label=f"{verb}: {kind}")
+        bottom = [b + v for b, v in zip(bottom, values)]
+    per_bucket = {}
+    for b in buckets:
+        for kind, n in getattr(b, field).items():
+            per_bucket[kind] = per_bucket.get(kind, 0) + n
+    return per_bucket
+
 def draw(p):
     sizes = columns(p)
     labels = [units.size_label(s) for s in sizes]
@@ -95,15 +109,8 @@ def draw(p):
     order = ("exhausted", "fill", "oversize")
     kinds = sorted({k for b in p.buckets for k, n in b.fallthrough.items() if n},
                    key=lambda k: order.index(k) if k in order else len(order))
-    for kind in kinds:
-        values = [by_size[s].fallthrough.get(kind, 0) if s in by_size else 0 for s in sizes]
-        rent_ax.bar(xs, values, bottom=bottom, width=0.75, color=FALL_COLOURS.get(kind, style.BLACK),
-                    label=f"fell through: {kind}")
-        bottom = [b + v for b, v in zip(bottom, values)]
-    per_bucket = {}
-    for b in p.buckets:
-        for kind, n in b.fallthrough.items():
-            per_bucket[kind] = per_bucket.get(kind, 0) + n
+    per_bucket = _stack_by_kind(rent_ax, xs, sizes, by_size, p.buckets, "fallthrough", kinds, bottom,
+                                FALL_COLOURS, "fell through")
     style.count_axis(rent_ax.yaxis, "rents")
     style.legend_above(rent_ax, rent_ax.get_legend_handles_labels()[0] + [edge]
                        + _unplaced(p.fallthrough, per_bucket, "fell through"))
@@ -123,16 +130,8 @@ def draw(p):
 
     # Dropped returns: kept by nobody, so the next rent of that size allocates again.
     reasons = sorted({k for b in p.buckets for k, n in b.dropped.items() if n})
-    bottom = [0] * len(xs)
-    for reason in reasons:
-        values = [by_size[s].dropped.get(reason, 0) if s in by_size else 0 for s in sizes]
-        drop_ax.bar(xs, values, bottom=bottom, width=0.75, color=DROP_COLOURS.get(reason, style.BLACK),
-                    label=f"dropped: {reason}")
-        bottom = [b + v for b, v in zip(bottom, values)]
-    per_bucket = {}
-    for b in p.buckets:
-        for reason, n in b.dropped.items():
-            per_bucket[reason] = per_bucket.get(reason, 0) + n
+    per_bucket = _stack_by_kind(drop_ax, xs, sizes, by_size, p.buckets, "dropped", reasons, [0] * len(xs),
+                                DROP_COLOURS, "dropped")
     handles = drop_ax.get_legend_handles_labels()[0] + _unplaced(p.dropped, per_bucket, "dropped")
     if handles:
         style.legend_above(drop_ax, handles)

@@ -82,12 +82,16 @@ def human_seconds(t):
     """'2.35 s', '14.2 ms', '310 µs'."""
     t = float(t or 0)
     divisor, unit = time_scale(t)
-    v = t / divisor
+    return f"{_three_figures(t / divisor)} {unit}"
+
+
+def _three_figures(v):
+    """'165', '16.5', '1.65': about three significant figures, never in exponent form."""
     if v >= 100:
-        return f"{v:.0f} {unit}"
+        return f"{v:.0f}"
     if v >= 10:
-        return f"{v:.1f} {unit}"
-    return f"{v:.2f} {unit}"
+        return f"{v:.1f}"
+    return f"{v:.2f}"
 
 
 def ratio_text(before, after):
@@ -96,12 +100,7 @@ def ratio_text(before, after):
         return "gone" if before is not None else ("new" if after is not None else "—")
     if before == 0:
         return "1.00x" if after == 0 else "new"
-    r = after / before
-    if r >= 100:
-        return f"{r:.0f}x"
-    if r >= 10:
-        return f"{r:.1f}x"
-    return f"{r:.2f}x"
+    return f"{_three_figures(after / before)}x"
 
 
 def percent(share):
