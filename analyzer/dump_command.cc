@@ -181,7 +181,7 @@ int DumpCommand(int argc, char** argv) {
   }
   bool summary = args.Has("--summary");
   if (!summary) {
-    absl::PrintF("# %s: allocprof trace, format version %d, %d bytes\n", path, format::kFormatVersion, (*file)->size());
+    absl::PrintF("# %s: allocprof trace, format version %d, %d bytes\n", path, (*file)->format_version(), (*file)->size());
   }
   Dumper dumper(stdout);
   uint64_t by_kind[32] = {0};
@@ -200,7 +200,10 @@ int DumpCommand(int argc, char** argv) {
       const uint8_t* p = chunk.payload.data();
       const uint8_t* end = p + chunk.payload.size();
       uint64_t n;
-      for (int c = 0; c < format::kColumnCount && format::GetVarint(&p, end, &n); ++c) column_bytes[c] += n;
+      bool v3 = chunk.format_version < 4;
+      for (int i = 0; i < (v3 ? format::kColumnCountV3 : format::kColumnCount) && format::GetVarint(&p, end, &n); ++i) {
+        column_bytes[v3 ? static_cast<int>(format::kColumnsV3[i]) : i] += n;
+      }
     }
     bool is_thread = chunk.header.thread != format::kProcessThread;
     RecordDecoder decoder(chunk, is_thread ? &histories[chunk.header.thread] : nullptr);
@@ -230,7 +233,8 @@ int DumpCommand(int argc, char** argv) {
     for (int e = 0; e < static_cast<int>(format::EntryPoint::kCount); ++e) {
       if (by_entry[e]) absl::PrintF("entry %s %d\n", format::kEntryPoints[e].name, by_entry[e]);
     }
-    static const char* kColumns[] = {"tags", "times", "sizes", "addresses", "refs", "stacks", "control"};
+    static const char* kColumns[] = {"tags", "times", "sizes", "addresses", "hints", "stacks", "ages", "control"};
+    static_assert(sizeof(kColumns) / sizeof(kColumns[0]) == format::kColumnCount);
     for (int c = 0; c < format::kColumnCount; ++c) {
       absl::PrintF("column %s %d raw bytes (%.3f per event)\n", kColumns[c], column_bytes[c],
                    events ? static_cast<double>(column_bytes[c]) / events : 0.0);

@@ -41,38 +41,48 @@ void AllocationHistory::BeginChunk(uint32_t alloc_seq) {
   }
 }
 
-void AllocationHistory::Grow() { ring_.resize(format::kMaxAge); }
+void AllocationHistory::Grow() {
+  ring_.resize(format::kMaxAge);
+  families_.resize(format::kMaxAge);
+}
 
-bool AllocationHistory::Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class) const {
+bool AllocationHistory::Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class, format::Family* family) const {
   if (age == 0 || age > format::kMaxAge || ring_.empty()) return false;
   uint32_t target = next_seq_ - static_cast<uint32_t>(age);
   if (static_cast<int32_t>(target - valid_from_) < 0) return false;
   uint64_t v = ring_[target % format::kMaxAge];
   *addr = v & ((uint64_t{1} << 56) - 1);
-  *size_class = static_cast<uint32_t>(v >> 56);
+  *size_class = static_cast<uint32_t>((v >> 56) & 0x7f);
+  *family = static_cast<format::Family>(families_[target % format::kMaxAge]);
   return true;
 }
 
 RecordDecoder::RecordDecoder(const Chunk& chunk, AllocationHistory* history) : chunk_(chunk), history_(history) {
   const uint8_t* p = chunk.payload.data();
   const uint8_t* end = p + chunk.payload.size();
+  // Version 3 payloads have no ages section: their ages are in the hints column.
+  bool v3 = chunk.format_version < 4;
+  int sections = v3 ? format::kColumnCountV3 : format::kColumnCount;
   uint64_t sizes[format::kColumnCount];
-  for (auto& n : sizes) {
-    if (!format::GetVarint(&p, end, &n)) {
+  for (int i = 0; i < sections; ++i) {
+    if (!format::GetVarint(&p, end, &sizes[i])) {
       Fail("truncated section table");
       return;
     }
   }
-  for (int c = 0; c < format::kColumnCount; ++c) {
-    if (sizes[c] > static_cast<uint64_t>(end - p)) {
+  for (int i = 0; i < sections; ++i) {
+    if (sizes[i] > static_cast<uint64_t>(end - p)) {
       Fail("section table claims more bytes than the payload holds");
       return;
     }
-    col_[c] = Cursor{p, p + sizes[c]};
-    p += sizes[c];
+    int c = v3 ? static_cast<int>(format::kColumnsV3[i]) : i;
+    col_[c] = Cursor{p, p + sizes[i]};
+    p += sizes[i];
   }
+  ages_ = v3 ? format::Column::kHints : format::Column::kAges;
   if (p != end) Fail("payload longer than its sections");
   hints_.Reset();
+  free_entries_.Reset();
   if (history_) history_->BeginChunk(chunk.header.alloc_seq);
 }
 
@@ -86,7 +96,8 @@ bool RecordDecoder::Fail(const char* what) {
 bool RecordDecoder::GetSlow(format::Column column, uint64_t* v) {
   Cursor& c = col_[static_cast<int>(column)];
   if (format::GetVarint(&c.p, c.end, v)) return true;
-  static const char* kNames[] = {"tags", "times", "sizes", "addresses", "refs", "stacks", "control"};
+  static const char* kNames[] = {"tags", "times", "sizes", "addresses", "hints", "stacks", "ages", "control"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == format::kColumnCount);
   return Fail(absl::StrFormat("truncated %s column", kNames[static_cast<int>(column)]).c_str());
 }
 
@@ -109,7 +120,10 @@ bool RecordDecoder::Next(Record* r) {
   uint8_t kind = tag & 0xc0;
   if (kind == format::kControlTagBase) return DecodeControl(tag, r);
   uint8_t entry = tag & 0x3f;
-  if (entry >= static_cast<uint8_t>(format::EntryPoint::kCount)) return Fail("unknown entry point");
+  if (entry >= static_cast<uint8_t>(format::EntryPoint::kCount) &&
+      !(kind == format::kFreeAgeTagBase && entry == format::kPredictedFreeEntry)) {
+    return Fail("unknown entry point");
+  }
   r->entry = static_cast<format::EntryPoint>(entry);
   r->stack_id = 0;
   r->size = 0;
@@ -117,7 +131,7 @@ bool RecordDecoder::Next(Record* r) {
   if (kind == format::kAllocTagBase) {
     r->kind = RecordKind::kAlloc;
     uint64_t hint, stack;
-    if (!(Time(&r->time) && Get(format::Column::kSizes, &r->size) && Get(format::Column::kRefs, &hint))) return false;
+    if (!(Time(&r->time) && Get(format::Column::kSizes, &r->size) && Get(format::Column::kHints, &hint))) return false;
     uint32_t cls = format::SizeClass(r->size);
     if (hint == 0) {
       uint64_t zz;
@@ -133,7 +147,7 @@ bool RecordDecoder::Next(Record* r) {
     if (!Get(format::Column::kStacks, &stack)) return false;
     if (stack > UINT32_MAX) return Fail("stack id out of range");
     r->stack_id = static_cast<uint32_t>(stack);
-    if (history_) history_->Add(r->addr, cls);
+    if (history_) history_->Add(r->addr, cls, format::FamilyOf(r->entry));
     return true;
   }
   r->kind = RecordKind::kFree;
@@ -145,13 +159,21 @@ bool RecordDecoder::Next(Record* r) {
     return true;
   }
   // FREE_AGE
-  if (!(Time(&r->time) && Get(format::Column::kRefs, &r->age))) return false;
+  if (!(Time(&r->time) && Get(ages_, &r->age))) return false;
   uint32_t cls = 0;
-  if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls) && r->addr) {
+  format::Family family;
+  if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls, &family) && r->addr) {
     hints_.Push(cls, r->addr);
+    uint8_t e = free_entries_.Decode(family, entry);
+    if (e == format::FreeEntryPredictor::kUnknownEntry) return Fail("predicted free entry point with nothing to predict from");
+    r->entry = static_cast<format::EntryPoint>(e);
   } else {
+    // The writer pushed a hint and taught its predictor something we cannot mirror, so the rest
+    // of the chunk's FREE_AGE records stay unresolved too; a predicted entry point then has
+    // nothing to be decoded from, and kFree stands in for it.
     r->addr = 0;
-    hints_unknown_ = true;  // the writer pushed something we cannot mirror
+    hints_unknown_ = true;
+    if (entry == format::kPredictedFreeEntry) r->entry = format::EntryPoint::kFree;
   }
   return true;
 }

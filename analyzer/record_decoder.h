@@ -85,13 +85,15 @@ struct Record {
 class AllocationHistory {
  public:
   void BeginChunk(uint32_t alloc_seq);
-  void Add(uint64_t addr, uint32_t size_class) {
+  void Add(uint64_t addr, uint32_t size_class, format::Family family) {
     if (__builtin_expect(ring_.empty(), 0)) Grow();
-    ring_[next_seq_ % format::kMaxAge] = (addr & ((uint64_t{1} << 56) - 1)) | (uint64_t{size_class} << 56);
+    uint32_t slot = next_seq_ % format::kMaxAge;
+    ring_[slot] = (addr & ((uint64_t{1} << 56) - 1)) | (uint64_t{size_class} << 56);
+    families_[slot] = static_cast<uint8_t>(family);
     ++next_seq_;
   }
   // False when the allocation is older than the history reaches or lies before a gap.
-  bool Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class) const;
+  bool Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class, format::Family* family) const;
 
  private:
   void Grow();
@@ -99,6 +101,7 @@ class AllocationHistory {
   uint32_t next_seq_ = 0;
   uint32_t valid_from_ = 0;
   std::vector<uint64_t> ring_;  // address | size_class << 56, indexed by seq % kMaxAge
+  std::vector<uint8_t> families_;  // format::Family of the same allocations
 };
 
 class RecordDecoder {
@@ -159,7 +162,9 @@ class RecordDecoder {
   uint64_t quanta_ = 0;
   uint64_t prev_alloc_addr_ = 0;
   uint64_t prev_free_addr_ = 0;
+  format::Column ages_ = format::Column::kAges;  // kHints in version 3 payloads
   format::HintHistory hints_;
+  format::FreeEntryPredictor free_entries_;
   bool hints_unknown_ = false;  // a FREE_AGE could not be resolved: later hints cannot be either
   uint32_t index_ = 0;
   std::string error_;

@@ -48,6 +48,7 @@ absl::StatusOr<std::unique_ptr<TraceFile>> TraceFile::Open(const std::string& pa
   }
   auto file = std::unique_ptr<TraceFile>(new TraceFile(path, f, size));
   file->pos_ = header.header_size;
+  file->version_ = header.version;
   return file;
 }
 
@@ -126,6 +127,7 @@ TraceFile::Probe TraceFile::ReadChunkAt(uint64_t offset, Chunk* chunk, std::stri
     return Probe::kBad;
   }
   chunk->offset = offset;
+  chunk->format_version = version_;
   chunk->header = h;
   if (h.codec == static_cast<uint8_t>(format::Codec::kNone)) {
     chunk->payload.swap(stored_);

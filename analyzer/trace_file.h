@@ -24,6 +24,7 @@ namespace allocprof {
 
 struct Chunk {
   uint64_t offset = 0;  // file offset of the chunk header
+  uint16_t format_version = format::kFormatVersion;  // the file's: payload layouts differ by version
   format::ChunkHeader header{};
   std::vector<uint8_t> payload;  // decompressed
 };
@@ -48,6 +49,7 @@ class TraceFile {
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
   uint64_t position() const { return pos_; }
+  uint16_t format_version() const { return version_; }
   const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
   bool damaged() const;
   uint64_t chunks_read() const { return chunks_read_; }
@@ -65,6 +67,7 @@ class TraceFile {
   FILE* file_;
   uint64_t size_;
   uint64_t pos_;
+  uint16_t version_ = format::kFormatVersion;
   uint64_t chunks_read_ = 0;
   uint64_t bytes_skipped_ = 0;
   bool done_ = false;

@@ -333,7 +333,7 @@ class Synthesizer {
     uint32_t age = t.alloc_seq - b.seq;
     // As the shim's EncodeFree: by age when the allocation is recent enough.
     if (age <= format::kMaxAge) {
-      t.enc.FreeAge(entry, now_, age, cls, b.addr);
+      t.enc.FreeAge(entry, now_, age, cls, format::FamilyOf(b.entry), b.addr);
     } else {
       t.enc.Free(entry, now_, b.addr);
     }

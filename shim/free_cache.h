@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "allocprof/trace_format.h"
+
 namespace allocprof::shim {
 
 class FreeCache {
@@ -21,11 +23,14 @@ class FreeCache {
 
   struct Entry {
     uint64_t addr;
-    uint32_t seq;  // the thread's allocation number
-    uint32_t cls;  // format::SizeClass of the allocation
+    uint32_t seq;    // the thread's allocation number
+    uint8_t cls;     // format::SizeClass of the allocation
+    uint8_t family;  // format::Family of its entry point
   };
 
-  void Remember(uint64_t addr, uint32_t seq, uint32_t cls) {
+  static_assert(sizeof(Entry) == 16, "four ways fill one cache line");
+
+  void Remember(uint64_t addr, uint32_t seq, uint32_t cls, format::Family family) {
     Entry* set = Set(addr);
     Entry* slot = nullptr;
     for (uint32_t w = 0; w < kWays && !slot; ++w) {
@@ -38,7 +43,7 @@ class FreeCache {
         if (static_cast<int32_t>(set[w].seq - slot->seq) < 0) slot = &set[w];
       }
     }
-    *slot = Entry{addr, seq, cls};
+    *slot = Entry{addr, seq, static_cast<uint8_t>(cls), static_cast<uint8_t>(family)};
   }
 
   const Entry* Find(uint64_t addr) const {

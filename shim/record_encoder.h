@@ -27,9 +27,9 @@ class RecordEncoder {
   // Splits [memory, memory + bytes) among the columns, `control_bytes` of it for the control column.
   void Init(uint8_t* memory, size_t bytes, size_t control_bytes) {
     // Shares of the event columns, from the raw bytes an event puts in each on churn (per event:
-    // tags 1.0, times 1.0, sizes 0.94, addresses 0.72, refs 1.48, stacks 0.5): the first full
-    // column ends the chunk, so balanced shares make chunks longer and compress better.
-    static constexpr uint32_t kShare[format::kColumnCount] = {18, 18, 17, 13, 25, 9, 0};
+    // tags 1.0, times 1.0, sizes 0.94, addresses 0.50, hints 0.50, stacks 0.5, ages 1.0): the first
+    // full column ends the chunk, so balanced shares make chunks longer and compress better.
+    static constexpr uint32_t kShare[format::kColumnCount] = {18, 18, 17, 10, 10, 9, 18, 0};
     size_t rest = bytes - control_bytes;
     uint8_t* p = memory;
     for (int c = 0; c < format::kColumnCount; ++c) {
@@ -49,6 +49,7 @@ class RecordEncoder {
     fits_until_ = 0;
     alloc_seq_start_ = alloc_seq;
     hints_.Reset();
+    free_entries_.Reset();
   }
 
   uint32_t records() const { return records_; }
@@ -61,7 +62,8 @@ class RecordEncoder {
   bool NeedsFlush() const {
     if (__builtin_expect(records_ < fits_until_, 1)) return false;
     ptrdiff_t least = PTRDIFF_MAX;
-    for (int c = 0; c < static_cast<int>(format::Column::kControl); ++c) {
+    for (int c = 0; c < format::kColumnCount; ++c) {
+      if (c == static_cast<int>(format::Column::kControl)) continue;
       ptrdiff_t room = col_[c].end - col_[c].cursor;
       if (room < least) least = room;
     }
@@ -81,7 +83,7 @@ class RecordEncoder {
     Put(format::Column::kSizes, size);
     uint32_t cls = format::SizeClass(size);
     uint32_t hint = cls ? hints_.Find(cls, addr) : 0;
-    Put(format::Column::kRefs, hint);
+    Put(format::Column::kHints, hint);
     if (hint) {
       hints_.Take(cls, hint);
     } else {
@@ -96,11 +98,13 @@ class RecordEncoder {
     Put(format::Column::kAddresses, format::ZigZag(static_cast<int64_t>(addr - prev_free_addr_)));
     prev_free_addr_ = addr;
   }
-  // A free of the address of this thread's allocation `age` allocations ago (size class `cls`).
-  void FreeAge(format::EntryPoint entry, uint64_t time, uint32_t age, uint32_t cls, uint64_t addr) {
-    TagByte(static_cast<uint8_t>(format::kFreeAgeTagBase | static_cast<uint8_t>(entry)));
+  // A free of the address of this thread's allocation `age` allocations ago (size class `cls`,
+  // allocated through an entry point of `family`).
+  void FreeAge(format::EntryPoint entry, uint64_t time, uint32_t age, uint32_t cls, format::Family family,
+               uint64_t addr) {
+    TagByte(static_cast<uint8_t>(format::kFreeAgeTagBase | free_entries_.Encode(family, entry)));
     Time(time);
-    Put(format::Column::kRefs, age);
+    Put(format::Column::kAges, age);
     hints_.Push(cls, addr);
   }
 
@@ -175,6 +179,7 @@ class RecordEncoder {
   mutable uint32_t fits_until_ = 0;  // NeedsFlush() is false while records_ is below this
   uint32_t alloc_seq_start_ = 0;
   format::HintHistory hints_;
+  format::FreeEntryPredictor free_entries_;
 };
 
 // A small encoder with its own storage, for chunks of a few control records or late events.

@@ -62,7 +62,7 @@ void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth, uint64_t now
 inline void EncodeAlloc(ThreadState* t, format::EntryPoint entry, uint64_t now, uint64_t addr, uint64_t size,
                         uint32_t stack_id) {
   t->enc.Alloc(entry, now, addr, size, stack_id);
-  t->free_cache->Remember(addr, t->alloc_seq, format::SizeClass(size));
+  t->free_cache->Remember(addr, t->alloc_seq, format::SizeClass(size), format::FamilyOf(entry));
   ++t->alloc_seq;
 }
 
@@ -72,7 +72,7 @@ inline void EncodeFree(ThreadState* t, format::EntryPoint entry, uint64_t now, u
   if (c) {
     uint32_t age = t->alloc_seq - c->seq;
     if (age <= format::kMaxAge && static_cast<int32_t>(c->seq - t->first_seq) >= 0) {
-      t->enc.FreeAge(entry, now, age, c->cls, addr);
+      t->enc.FreeAge(entry, now, age, c->cls, static_cast<format::Family>(c->family), addr);
       return;
     }
   }

@@ -12,10 +12,10 @@
 //
 //   payload := uvarint section_size[kColumnCount] , section[0] ... section[kColumnCount-1]
 //
-//   tag 0x00-0x3F  ALLOC     entry=tag&0x3F  times: dq | sizes: size | refs: hint | stacks: stack_id
+//   tag 0x00-0x3F  ALLOC     entry=tag&0x3F  times: dq | sizes: size | hints: hint | stacks: stack_id
 //                            | addresses: zz(addr - prev_alloc_addr), only when hint == 0
 //   tag 0x40-0x7F  FREE      entry=tag&0x3F  times: dq | addresses: zz(addr - prev_free_addr)
-//   tag 0xC0-0xFF  FREE_AGE  entry=tag&0x3F  times: dq | refs: age
+//   tag 0xC0-0xFF  FREE_AGE  code=tag&0x3F   times: dq | ages: age
 //   tag 0x80-0xBF  control records (RecordTag): a dq in times if timed, every other field in kControl
 //
 // Time: dq counts kTimeQuantumNs quanta since the previous timed record of the chunk (the first
@@ -26,10 +26,19 @@
 // - FREE_AGE: the freed address is that of this thread's allocation number (next_seq - age).
 //   ChunkHeader::alloc_seq is the thread's allocation counter at the chunk's start, so a reader
 //   that lost a chunk knows which ages it can no longer resolve. Ages reach at most kMaxAge back.
+// - FREE_AGE code: the free's entry point, or kPredictedFreeEntry when it is the entry point of
+//   the chunk's previous FREE_AGE of a block of the same Family (FreeEntryPredictor): programs
+//   release each family the same way, so the tag column repeats.
 // - ALLOC hint k > 0: the address is the k-th most recent address (1 = newest) freed through
 //   FREE_AGE in this chunk whose allocation had the same SizeClass (allocators hand a freed block of
 //   a size class back to the next request of that class). hint 0: the address follows explicitly.
-//   The per-class history restarts with every chunk; prev_alloc_addr and prev_free_addr start at 0.
+//   The per-class history and the predictor restart with every chunk; prev_alloc_addr and
+//   prev_free_addr start at 0.
+//
+// Version 3 differs only in: no ages column (ages were in the hints column, then called refs),
+// hints at most 8 deep, and no predicted FREE_AGE codes. A reader of version 4 reads it unchanged:
+// a deeper hint history finds the same k-th newest entries, since the shallower one is a prefix
+// of it.
 //
 // Ordering contract: a free is stamped before the memory is handed back to the allocator and an
 // allocation after the allocator returned it. Recording an allocation takes longer than a quantum,
@@ -40,7 +49,8 @@
 //
 // Versioning: kFormatVersion is bumped on every incompatible change (a new record tag is one: an
 // older reader stops at it). Readers accept kOldestReadableVersion..kFormatVersion.
-// Version 3 added kCapture; version 2 traces are read unchanged.
+// Version 3 added kCapture, version 4 the ages column, deeper hints and predicted FREE_AGE codes
+// (see above); version 2 and 3 traces are read unchanged.
 #ifndef ALLOCPROF_TRACE_FORMAT_H_
 #define ALLOCPROF_TRACE_FORMAT_H_
 
@@ -52,7 +62,7 @@
 namespace allocprof::format {
 
 inline constexpr char kFileMagic[8] = {'A', 'L', 'L', 'O', 'C', 'P', 'R', 'F'};
-inline constexpr uint16_t kFormatVersion = 3;  // 3: kCapture, kSampling; version 2 traces read as full traces
+inline constexpr uint16_t kFormatVersion = 4;  // 4: ages column, hints 32 deep, predicted free codes
 inline constexpr uint16_t kOldestReadableVersion = 2;  // version 1 was a row format
 inline constexpr uint32_t kChunkMagic = 0x4b435041;  // "APCK" little-endian
 inline constexpr uint32_t kProcessThread = 0xffffffffu;  // chunks not owned by an application thread
@@ -61,7 +71,7 @@ inline constexpr uint32_t kMaxStackDepth = 1024;
 inline constexpr uint32_t kMaxStringLength = 64u << 10;
 inline constexpr uint64_t kTimeQuantumNs = 16;
 inline constexpr uint32_t kMaxAge = 1u << 14;       // FREE_AGE reaches this many allocations back
-inline constexpr uint32_t kHintDepth = 8;           // ALLOC hints name one of the 8 newest frees
+inline constexpr uint32_t kHintDepth = 32;          // ALLOC hints name one of the 32 newest frees (8 in v3)
 inline constexpr uint32_t kSizeClassCount = 66;     // SizeClass() values are 0 and 2..65
 
 // Size classes for the ALLOC hint: glibc's chunk sizes (request + 8, 16-byte aligned, at least 32)
@@ -73,36 +83,54 @@ inline uint32_t SizeClass(uint64_t size) {
 }
 
 // The recent frees per size class that ALLOC hints refer to; writer and reader run the same code.
+// A ring per class: a push overwrites the oldest once full, and taking the k-th newest moves only
+// the k-1 newer entries (allocators mostly hand back the newest, so usually none).
 struct HintHistory {
+  static_assert((kHintDepth & (kHintDepth - 1)) == 0, "ring index masks need a power of two");
+  static constexpr uint32_t kMask = kHintDepth - 1;
   uint64_t addr[kSizeClassCount][kHintDepth];
-  uint8_t count[kSizeClassCount];
+  uint8_t head[kSizeClassCount];   // slot the next push writes
+  uint8_t count[kSizeClassCount];  // entries held, at most kHintDepth
 
-  void Reset() { memset(count, 0, sizeof(count)); }
+  void Reset() {
+    memset(head, 0, sizeof(head));
+    memset(count, 0, sizeof(count));
+  }
   void Push(uint32_t cls, uint64_t a) {
     if (cls == 0) return;
-    uint8_t n = count[cls] < kHintDepth ? count[cls] + 1 : kHintDepth;
-    memmove(&addr[cls][1], &addr[cls][0], (n - 1) * sizeof(uint64_t));
-    addr[cls][0] = a;
-    count[cls] = n;
+    uint32_t h = head[cls];
+    addr[cls][h] = a;
+    head[cls] = static_cast<uint8_t>((h + 1) & kMask);
+    if (count[cls] < kHintDepth) ++count[cls];
   }
-  // 1-based position of `a` among the class's recent frees, 0 when absent.
+  // 1-based position of `a` among the class's recent frees (1 = newest), 0 when absent.
   uint32_t Find(uint32_t cls, uint64_t a) const {
-    for (uint32_t k = 0; k < count[cls]; ++k) {
-      if (addr[cls][k] == a) return k + 1;
+    uint32_t h = head[cls];
+    for (uint32_t k = 1; k <= count[cls]; ++k) {
+      if (addr[cls][(h - k) & kMask] == a) return k;
     }
     return 0;
   }
   // Takes entry `hint` (1-based, must be <= count) out: that block is allocated again.
   uint64_t Take(uint32_t cls, uint32_t hint) {
-    uint64_t a = addr[cls][hint - 1];
-    memmove(&addr[cls][hint - 1], &addr[cls][hint], (count[cls] - hint) * sizeof(uint64_t));
+    uint32_t h = head[cls];
+    uint64_t a = addr[cls][(h - hint) & kMask];
+    for (uint32_t k = hint; k > 1; --k) addr[cls][(h - k) & kMask] = addr[cls][(h - k + 1) & kMask];
+    head[cls] = static_cast<uint8_t>((h - 1) & kMask);
     --count[cls];
     return a;
   }
 };
 
-enum class Column : uint8_t { kTags, kTimes, kSizes, kAddresses, kRefs, kStacks, kControl, kCount };
+// Sections in payload order. Every column but kControl takes event fields. Version 3 payloads have
+// the first seven sections only (kHints then also held the ages).
+enum class Column : uint8_t { kTags, kTimes, kSizes, kAddresses, kHints, kStacks, kAges, kControl, kCount };
 inline constexpr int kColumnCount = static_cast<int>(Column::kCount);
+inline constexpr int kColumnCountV3 = 7;
+// Sections of a version-3 payload, in order.
+inline constexpr Column kColumnsV3[kColumnCountV3] = {Column::kTags,  Column::kTimes,  Column::kSizes,
+                                                      Column::kAddresses, Column::kHints, Column::kStacks,
+                                                      Column::kControl};
 
 struct FileHeader {
   char magic[8];
@@ -177,6 +205,7 @@ enum class EntryPoint : uint8_t {
 static_assert(static_cast<int>(EntryPoint::kCount) <= 64, "entry point must fit the tag's low 6 bits");
 
 enum class Family : uint8_t { kMallocFamily, kNewFamily, kNewArrayFamily };
+inline constexpr int kFamilyCount = 3;
 enum class EntryKind : uint8_t { kAlloc, kRelease };
 
 struct EntryPointInfo {
@@ -189,6 +218,37 @@ inline constexpr EntryPointInfo kEntryPoints[] = {
 #define ALLOCPROF_INFO(e, name, family, kind) {name, Family::family, EntryKind::kind},
     ALLOCPROF_ENTRY_POINTS(ALLOCPROF_INFO)
 #undef ALLOCPROF_INFO
+};
+
+inline Family FamilyOf(EntryPoint e) { return kEntryPoints[static_cast<int>(e)].family; }
+
+// FREE_AGE code meaning "the entry point of the chunk's previous FREE_AGE of this family".
+inline constexpr uint8_t kPredictedFreeEntry = 0x3f;
+static_assert(static_cast<int>(EntryPoint::kCount) < kPredictedFreeEntry);
+
+// The entry point each family was last released through in this chunk; writer and reader run the
+// same code. kUnknownEntry: not yet in this chunk.
+struct FreeEntryPredictor {
+  static constexpr uint8_t kUnknownEntry = 0xff;
+  uint8_t last[kFamilyCount];
+
+  void Reset() { memset(last, kUnknownEntry, sizeof(last)); }
+  // The code the writer puts in the FREE_AGE tag for a release through `entry` of a block of
+  // `family`; remembers `entry`.
+  uint8_t Encode(Family family, EntryPoint entry) {
+    uint8_t& l = last[static_cast<int>(family)];
+    uint8_t e = static_cast<uint8_t>(entry);
+    uint8_t code = l == e ? kPredictedFreeEntry : e;
+    l = e;
+    return code;
+  }
+  // The entry point `code` stands for (kUnknownEntry for a prediction with nothing to predict
+  // from: a malformed chunk); remembers it.
+  uint8_t Decode(Family family, uint8_t code) {
+    uint8_t& l = last[static_cast<int>(family)];
+    if (code != kPredictedFreeEntry) l = code;
+    return l;
+  }
 };
 
 inline constexpr uint8_t kAllocTagBase = 0x00;

@@ -14,8 +14,12 @@ class WindowedStream {
  public:
   explicit WindowedStream(const std::string& from, const std::string& to = "") {
     AnalysisOptions options;
-    if (!from.empty()) EXPECT_TRUE(ParseWindowBound(from, "--from", &options.window.from).ok());
-    if (!to.empty()) EXPECT_TRUE(ParseWindowBound(to, "--to", &options.window.to).ok());
+    if (!from.empty()) {
+      EXPECT_TRUE(ParseWindowBound(from, "--from", &options.window.from).ok());
+    }
+    if (!to.empty()) {
+      EXPECT_TRUE(ParseWindowBound(to, "--to", &options.window.to).ok());
+    }
     heap_ = std::make_unique<HeapAnalysis>(options, &catalog_);
   }
   WindowedStream& Alloc(uint64_t t, uint64_t addr, uint64_t size, uint32_t stack = 1) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <utility>
+
 #include <cstdint>
 #include <vector>
 
@@ -76,6 +79,44 @@ TEST(EntryPoints, TableMatchesEnum) {
   EXPECT_EQ(kEntryPoints[static_cast<int>(EntryPoint::kNewArray)].family, Family::kNewArrayFamily);
   EXPECT_EQ(kEntryPoints[static_cast<int>(EntryPoint::kReallocFree)].kind, EntryKind::kRelease);
   EXPECT_EQ(sizeof(kEntryPoints) / sizeof(kEntryPoints[0]), static_cast<size_t>(EntryPoint::kCount));
+}
+
+// Decoders keep their history on the stack: Reset() must make any prior bytes harmless.
+TEST(HintHistory, ResetHistoryOverGarbageBehavesAsNew) {
+  HintHistory h;
+  memset(&h, 0xab, sizeof(h));
+  h.Reset();
+  const uint32_t cls = SizeClass(40);
+  for (uint64_t a = 1; a <= kHintDepth + 3; ++a) h.Push(cls, a * 16);  // the oldest three drop out
+  EXPECT_EQ(h.count[cls], kHintDepth);
+  EXPECT_EQ(h.Find(cls, (kHintDepth + 3) * 16), 1u);
+  EXPECT_EQ(h.Find(cls, 4 * 16), kHintDepth);
+  EXPECT_EQ(h.Find(cls, 3 * 16), 0u);
+  EXPECT_EQ(h.Take(cls, 2), (kHintDepth + 2) * 16);
+  EXPECT_EQ(h.Find(cls, (kHintDepth + 3) * 16), 1u);  // newer entries keep their position
+  EXPECT_EQ(h.Find(cls, (kHintDepth + 1) * 16), 2u);  // older ones move up
+  EXPECT_EQ(h.Find(cls, 4 * 16), kHintDepth - 1);
+  EXPECT_EQ(h.Find(SizeClass(1000), 16), 0u);
+}
+
+TEST(FreeEntryPredictor, PredictsTheFamilysPreviousReleaseOnly) {
+  FreeEntryPredictor writer, reader;
+  writer.Reset();
+  reader.Reset();
+  const std::pair<Family, EntryPoint> frees[] = {
+      {Family::kNewFamily, EntryPoint::kDeleteSized}, {Family::kNewFamily, EntryPoint::kDeleteSized},
+      {Family::kMallocFamily, EntryPoint::kFree},     {Family::kNewFamily, EntryPoint::kDelete},
+      {Family::kNewFamily, EntryPoint::kDelete},      {Family::kMallocFamily, EntryPoint::kFree}};
+  const uint8_t expected_codes[] = {static_cast<uint8_t>(EntryPoint::kDeleteSized), kPredictedFreeEntry,
+                                    static_cast<uint8_t>(EntryPoint::kFree), static_cast<uint8_t>(EntryPoint::kDelete),
+                                    kPredictedFreeEntry, kPredictedFreeEntry};
+  for (size_t i = 0; i < 6; ++i) {
+    uint8_t code = writer.Encode(frees[i].first, frees[i].second);
+    EXPECT_EQ(code, expected_codes[i]) << i;
+    EXPECT_EQ(reader.Decode(frees[i].first, code), static_cast<uint8_t>(frees[i].second)) << i;
+  }
+  reader.Reset();
+  EXPECT_EQ(reader.Decode(Family::kMallocFamily, kPredictedFreeEntry), FreeEntryPredictor::kUnknownEntry);
 }
 
 }  // namespace

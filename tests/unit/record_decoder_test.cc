@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "record_encoder.h"
 
 namespace allocprof {
@@ -26,7 +28,8 @@ Chunk MakeChunk(const std::function<void(shim::RecordEncoder&)>& fill, uint64_t 
 // A payload whose only content is `tags` in the tag column.
 Chunk RawTags(std::vector<uint8_t> tags) {
   Chunk c;
-  c.payload = {static_cast<uint8_t>(tags.size()), 0, 0, 0, 0, 0, 0};
+  c.payload = std::vector<uint8_t>(format::kColumnCount, 0);
+  c.payload[0] = static_cast<uint8_t>(tags.size());
   c.payload.insert(c.payload.end(), tags.begin(), tags.end());
   return c;
 }
@@ -125,7 +128,7 @@ TEST(RecordDecoder, FreeByAgeAndHintedAllocationsResolveAcrossChunks) {
   });
   ASSERT_EQ(DecodeAll(first, nullptr, &history).size(), 2u);
   Chunk second = MakeChunk([](auto& e) {
-    e.FreeAge(EntryPoint::kFree, 2000, 2, format::SizeClass(40), 0xa000);  // frees seq 0
+    e.FreeAge(EntryPoint::kFree, 2000, 2, format::SizeClass(40), format::Family::kMallocFamily, 0xa000);  // seq 0
     e.Alloc(EntryPoint::kMalloc, 2100, 0xa000, 33, 2);  // same class: hinted, no address written
   });
   second.header.alloc_seq = 2;
@@ -144,7 +147,7 @@ TEST(RecordDecoder, AgesBeforeALostChunkResolveToUnknownNotWrong) {
   DecodeAll(first, nullptr, &history);
   // The chunk holding allocations 1..9 was lost: this one starts at 10.
   Chunk later = MakeChunk([](auto& e) {
-    e.FreeAge(EntryPoint::kFree, 2000, 11, format::SizeClass(40), 0xa000);
+    e.FreeAge(EntryPoint::kFree, 2000, 11, format::SizeClass(40), format::Family::kMallocFamily, 0xa000);
     e.Alloc(EntryPoint::kMalloc, 2100, 0xa000, 40, 2);  // hinted by the unresolvable free
   });
   later.header.alloc_seq = 10;
@@ -152,6 +155,195 @@ TEST(RecordDecoder, AgesBeforeALostChunkResolveToUnknownNotWrong) {
   ASSERT_EQ(rs.size(), 2u);
   EXPECT_EQ(rs[0].addr, 0u);
   EXPECT_EQ(rs[1].addr, 0u);
+}
+
+TEST(RecordDecoder, FreeEntryPointsRepeatedPerFamilyAreWrittenAsPredictionsAndDecodeExactly) {
+  // Allocations 0..5 of three families, freed by age with each family's usual and unusual releases.
+  const EntryPoint allocs[] = {EntryPoint::kMalloc, EntryPoint::kNew,      EntryPoint::kNewArray,
+                               EntryPoint::kCalloc, EntryPoint::kNew,      EntryPoint::kMalloc};
+  const EntryPoint frees[] = {EntryPoint::kFree, EntryPoint::kDeleteSized, EntryPoint::kDeleteArray,
+                              EntryPoint::kFree, EntryPoint::kDelete,      EntryPoint::kFree};
+  Chunk c = MakeChunk([&](auto& e) {
+    for (int i = 0; i < 6; ++i) e.Alloc(allocs[i], 1000, 0x1000 * (i + 1), 64, 1);
+    for (int i = 0; i < 6; ++i) {
+      e.FreeAge(frees[i], 2000, 6 - i, format::SizeClass(64), format::FamilyOf(allocs[i]), 0x1000 * (i + 1));
+    }
+  });
+  std::string error;
+  auto rs = DecodeAll(c, &error);
+  ASSERT_EQ(rs.size(), 12u) << error;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(rs[6 + i].addr, 0x1000u * (i + 1)) << i;
+    EXPECT_EQ(rs[6 + i].entry, frees[i]) << i;
+  }
+  // Tags of the frees: malloc's second and third free repeat kFree; new's second (kDelete after
+  // kDeleteSized) does not.
+  const uint8_t* tags = c.payload.data() + format::kColumnCount;  // one-byte section sizes
+  auto code = [&](int i) { return tags[6 + i] & 0x3f; };
+  EXPECT_EQ(code(0), static_cast<int>(EntryPoint::kFree));
+  EXPECT_EQ(code(1), static_cast<int>(EntryPoint::kDeleteSized));
+  EXPECT_EQ(code(2), static_cast<int>(EntryPoint::kDeleteArray));
+  EXPECT_EQ(code(3), format::kPredictedFreeEntry);
+  EXPECT_EQ(code(4), static_cast<int>(EntryPoint::kDelete));
+  EXPECT_EQ(code(5), format::kPredictedFreeEntry);
+}
+
+TEST(RecordDecoder, APredictionWithNothingToPredictFromIsMalformed) {
+  // An allocation, then a FREE_AGE of it whose code claims a prediction.
+  Chunk bad = MakeChunk([](auto& e) {
+    e.Alloc(EntryPoint::kMalloc, 1000, 0x1000, 64, 1);
+    e.FreeAge(EntryPoint::kFree, 1000, 1, format::SizeClass(64), format::Family::kMallocFamily, 0x1000);
+  });
+  uint8_t* tags = bad.payload.data() + format::kColumnCount;
+  ASSERT_EQ(tags[1], format::kFreeAgeTagBase | static_cast<int>(EntryPoint::kFree));
+  tags[1] = format::kFreeAgeTagBase | format::kPredictedFreeEntry;
+  std::string error;
+  auto rs = DecodeAll(bad, &error);
+  EXPECT_EQ(rs.size(), 1u);
+  EXPECT_NE(error.find("record #2: predicted free entry point with nothing to predict from"), std::string::npos)
+      << error;
+}
+
+TEST(RecordDecoder, HintsReachThirtyTwoFreesBack) {
+  Chunk c = MakeChunk([](auto& e) {
+    for (int i = 0; i < 40; ++i) e.Alloc(EntryPoint::kMalloc, 1000, 0x1000 + 0x40 * i, 40, 1);
+    for (int i = 0; i < 40; ++i) {
+      e.FreeAge(EntryPoint::kFree, 2000, 40, format::SizeClass(40), format::Family::kMallocFamily, 0x1000 + 0x40 * i);
+      e.Alloc(EntryPoint::kMalloc, 2000, 0x9000 + 0x40 * i, 40, 1);  // fresh: keeps ages at 40
+    }
+    // The 30th newest free of the class (0x1000 + 0x40 * 10), then the newest, then the oldest held
+    // (0x1000 + 0x40 * 7 and older were pushed out by newer frees).
+    e.Alloc(EntryPoint::kMalloc, 3000, 0x1000 + 0x40 * 10, 40, 1);
+    e.Alloc(EntryPoint::kMalloc, 3000, 0x1000 + 0x40 * 39, 40, 1);
+    e.Alloc(EntryPoint::kMalloc, 3000, 0x1000 + 0x40 * 8, 40, 1);
+  });
+  std::string error;
+  auto rs = DecodeAll(c, &error);
+  ASSERT_EQ(rs.size(), 123u) << error;
+  EXPECT_EQ(rs[120].addr, 0x1000u + 0x40 * 10);
+  EXPECT_EQ(rs[121].addr, 0x1000u + 0x40 * 39);
+  EXPECT_EQ(rs[122].addr, 0x1000u + 0x40 * 8);
+  // One hint per allocation: the last three allocations are hinted.
+  const uint8_t* p = c.payload.data();
+  const uint8_t* end = p + c.payload.size();
+  uint64_t sizes[format::kColumnCount];
+  for (auto& n : sizes) ASSERT_TRUE(format::GetVarint(&p, end, &n));
+  const uint8_t* hints = p + sizes[0] + sizes[1] + sizes[2] + sizes[3];
+  ASSERT_EQ(sizes[4], 83u);
+  EXPECT_EQ(hints[80], 30);
+  EXPECT_EQ(hints[81], 1);
+  EXPECT_EQ(hints[82], 30);  // two of the 32 were taken since
+}
+
+TEST(RecordDecoder, ReadsVersion3PayloadsWithAgesInTheHintsColumn) {
+  // Written by hand as a version 3 writer did: seven sections, the age after the hint in "refs".
+  Chunk c;
+  c.format_version = 3;
+  c.header.base_time_ns = 1000;
+  std::vector<uint8_t> tags = {format::kAllocTagBase | static_cast<uint8_t>(EntryPoint::kMalloc),
+                               format::kFreeAgeTagBase | static_cast<uint8_t>(EntryPoint::kFree)};
+  std::vector<uint8_t> times = {0, 2};
+  std::vector<uint8_t> sizes = {40};
+  std::vector<uint8_t> addresses;
+  uint8_t buf[10];
+  addresses.assign(buf, format::PutVarint(buf, format::ZigZag(0xa000)));
+  std::vector<uint8_t> refs = {0, 1};  // hint 0 (address follows), then the free's age 1
+  std::vector<uint8_t> stacks = {5};
+  for (auto* col : {&tags, &times, &sizes, &addresses, &refs, &stacks}) c.payload.push_back(static_cast<uint8_t>(col->size()));
+  c.payload.push_back(0);  // control
+  for (auto* col : {&tags, &times, &sizes, &addresses, &refs, &stacks}) c.payload.insert(c.payload.end(), col->begin(), col->end());
+  std::string error;
+  auto rs = DecodeAll(c, &error);
+  ASSERT_EQ(rs.size(), 2u) << error;
+  EXPECT_EQ(rs[0].addr, 0xa000u);
+  EXPECT_EQ(rs[0].stack_id, 5u);
+  EXPECT_EQ(rs[1].kind, RecordKind::kFree);
+  EXPECT_EQ(rs[1].entry, EntryPoint::kFree);
+  EXPECT_EQ(rs[1].age, 1u);
+  EXPECT_EQ(rs[1].addr, 0xa000u);
+  EXPECT_EQ(rs[1].time, 1032u);
+}
+
+// Many chunks of allocations and frees that reuse addresses the way allocators do (the newest freed
+// block of a size class first, sometimes an older one), freed by age and by address with every
+// family's release entry points: the reader must get back every address and entry point.
+TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
+  struct Op {
+    bool is_free;
+    EntryPoint entry;
+    uint64_t addr, size;
+  };
+  uint64_t x = 7;
+  auto next = [&] { return x = x * 6364136223846793005ull + 1442695040888963407ull, x >> 33; };
+  const EntryPoint alloc_entries[] = {EntryPoint::kMalloc, EntryPoint::kCalloc, EntryPoint::kNew,
+                                      EntryPoint::kNewArray};
+  auto releases = [](EntryPoint a, uint64_t r) {
+    switch (format::FamilyOf(a)) {
+      case format::Family::kNewFamily: return r % 4 ? EntryPoint::kDeleteSized : EntryPoint::kDelete;
+      case format::Family::kNewArrayFamily: return r % 8 ? EntryPoint::kDeleteArray : EntryPoint::kFree;  // mismatch
+      default: return EntryPoint::kFree;
+    }
+  };
+  struct Live {
+    uint64_t addr, size;
+    EntryPoint entry;
+    uint32_t seq;
+  };
+  std::vector<Live> live;
+  std::vector<std::vector<uint64_t>> freed(format::kSizeClassCount + 1);  // per class; last: large
+  uint64_t fresh = 0x10000;
+  uint32_t seq = 0;
+  AllocationHistory history;
+  for (int chunk = 0; chunk < 8; ++chunk) {
+    std::vector<Op> ops;
+    Chunk c = MakeChunk([&](shim::RecordEncoder& e) {
+      e.Start(1000, seq);
+      for (int i = 0; i < 3000; ++i) {
+        if (live.empty() || next() % 100 < 52) {
+          uint64_t size = next() % 10 ? 16 + next() % 1000 : 4096 + next() % 60000;
+          uint32_t cls = format::SizeClass(size);
+          auto& list = freed[cls ? cls : format::kSizeClassCount];
+          uint64_t addr;
+          if (!list.empty()) {
+            size_t k = next() % 4 ? list.size() - 1 : next() % list.size();  // mostly the newest
+            addr = list[k];
+            list.erase(list.begin() + static_cast<long>(k));
+          } else {
+            addr = fresh;
+            fresh += (size + 31) & ~uint64_t{15};
+          }
+          EntryPoint entry = alloc_entries[next() % 4];
+          e.Alloc(entry, 1000, addr, size, 1);
+          live.push_back({addr, size, entry, seq++});
+          ops.push_back({false, entry, addr, size});
+        } else {
+          size_t k = next() % live.size();
+          Live b = live[k];
+          live[k] = live.back();
+          live.pop_back();
+          EntryPoint entry = releases(b.entry, next());
+          uint32_t age = seq - b.seq;
+          uint32_t cls = format::SizeClass(b.size);
+          if (age <= format::kMaxAge && next() % 16) {
+            e.FreeAge(entry, 1000, age, cls, format::FamilyOf(b.entry), b.addr);
+          } else {
+            e.Free(entry, 1000, b.addr);
+          }
+          freed[cls ? cls : format::kSizeClassCount].push_back(b.addr);
+          ops.push_back({true, entry, b.addr, 0});
+        }
+      }
+    });
+    c.header.alloc_seq = seq - static_cast<uint32_t>(std::count_if(ops.begin(), ops.end(), [](const Op& o) { return !o.is_free; }));
+    std::string error;
+    auto rs = DecodeAll(c, &error, &history);
+    ASSERT_EQ(rs.size(), ops.size()) << error;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      ASSERT_EQ(rs[i].kind == RecordKind::kFree, ops[i].is_free) << "chunk " << chunk << " record " << i;
+      ASSERT_EQ(rs[i].addr, ops[i].addr) << "chunk " << chunk << " record " << i;
+      ASSERT_EQ(rs[i].entry, ops[i].entry) << "chunk " << chunk << " record " << i;
+    }
+  }
 }
 
 TEST(RecordDecoder, TruncatedColumnNamesTheRecord) {

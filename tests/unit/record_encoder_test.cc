@@ -11,7 +11,8 @@ namespace allocprof::shim {
 namespace {
 
 bool SomeEventColumnIsShort(const RecordEncoder& enc) {
-  for (int c = 0; c < static_cast<int>(format::Column::kControl); ++c) {
+  for (int c = 0; c < format::kColumnCount; ++c) {
+    if (c == static_cast<int>(format::Column::kControl)) continue;
     const ColumnSpan& col = enc.column(c);
     if (col.end - col.cursor < static_cast<ptrdiff_t>(kMaxEventColumnBytes)) return true;
   }
@@ -35,7 +36,9 @@ TEST(RecordEncoder, NeedsFlushMatchesTheRoomLeftBeforeEveryRecord) {
       switch (x >> 62) {
         case 0: enc.Alloc(format::EntryPoint::kMalloc, 1000 + records * 977, x >> 3, x >> 40, 7); break;
         case 1: enc.Free(format::EntryPoint::kFree, 1000 + records * 977, x); break;
-        case 2: enc.FreeAge(format::EntryPoint::kFree, 1000 + records * 977, static_cast<uint32_t>(x >> 50), 3, x); break;
+        case 2: enc.FreeAge(format::EntryPoint::kFree, 1000 + records * 977, static_cast<uint32_t>(x >> 50), 3,
+                            format::Family::kMallocFamily, x);
+          break;
         default:
           if (!enc.ControlRoom(32)) {  // as the shim does before a control record
             enc.Free(format::EntryPoint::kFree, 1000 + records * 977, x);
