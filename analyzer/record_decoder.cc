@@ -80,9 +80,11 @@ RecordDecoder::RecordDecoder(const Chunk& chunk, AllocationHistory* history) : c
     p += sizes[i];
   }
   ages_ = v3 ? format::Column::kHints : format::Column::kAges;
+  raw_stack_ids_ = v3;
   if (p != end) Fail("payload longer than its sections");
   hints_.Reset();
   free_entries_.Reset();
+  stacks_.Reset();
   if (history_) history_->BeginChunk(chunk.header.alloc_seq);
 }
 
@@ -145,8 +147,12 @@ bool RecordDecoder::Next(Record* r) {
     }
     if (r->addr) prev_alloc_addr_ = r->addr;
     if (!Get(format::Column::kStacks, &stack)) return false;
-    if (stack > UINT32_MAX) return Fail("stack id out of range");
-    r->stack_id = static_cast<uint32_t>(stack);
+    if (raw_stack_ids_) {
+      if (stack > UINT32_MAX) return Fail("stack id out of range");
+      r->stack_id = static_cast<uint32_t>(stack);
+    } else if (!stacks_.Decode(r->entry, stack, &r->stack_id)) {
+      return Fail("stack id out of range");
+    }
     if (history_) history_->Add(r->addr, cls, format::FamilyOf(r->entry));
     return true;
   }

@@ -165,6 +165,8 @@ class RecordDecoder {
   format::Column ages_ = format::Column::kAges;  // kHints in version 3 payloads
   format::HintHistory hints_;
   format::FreeEntryPredictor free_entries_;
+  format::StackPredictor stacks_;
+  bool raw_stack_ids_ = false;  // version 3 payloads: stack ids as they are, not predicted
   bool hints_unknown_ = false;  // a FREE_AGE could not be resolved: later hints cannot be either
   uint32_t index_ = 0;
   std::string error_;

@@ -305,14 +305,15 @@ class Synthesizer {
     if (!defined_[stack_id]) DefineStack(t, stack_id);
 
     uint32_t cls = format::SizeClass(size);
-    std::vector<uint64_t>& list = cls ? t.free_small[cls] : t.free_large[LargeBucket(size)];
+    bool small = cls != format::kLargeSizeClass;
+    std::vector<uint64_t>& list = small ? t.free_small[cls] : t.free_large[LargeBucket(size)];
     uint64_t addr;
     if (!list.empty()) {
       addr = list.back();
       list.pop_back();
     } else {
       addr = t.next_fresh;
-      t.next_fresh += cls ? uint64_t{cls} * 16 : LargeBucket(size) * 4096 + 16;
+      t.next_fresh += small ? uint64_t{cls} * 16 : LargeBucket(size) * 4096 + 16;
     }
     t.enc.Alloc(entry, now_, addr, size, stack_id);
     t.live.push_back(Block{addr, size, t.alloc_seq, stack_id, entry});
@@ -337,7 +338,7 @@ class Synthesizer {
     } else {
       t.enc.Free(entry, now_, b.addr);
     }
-    (cls ? t.free_small[cls] : t.free_large[LargeBucket(b.size)]).push_back(b.addr);
+    (cls != format::kLargeSizeClass ? t.free_small[cls] : t.free_large[LargeBucket(b.size)]).push_back(b.addr);
     ++frees_;
     bytes_freed_ += b.size;
     live_bytes_ -= b.size;

@@ -50,6 +50,7 @@ class RecordEncoder {
     alloc_seq_start_ = alloc_seq;
     hints_.Reset();
     free_entries_.Reset();
+    stacks_.Reset();
   }
 
   uint32_t records() const { return records_; }
@@ -82,7 +83,7 @@ class RecordEncoder {
     Time(time);
     Put(format::Column::kSizes, size);
     uint32_t cls = format::SizeClass(size);
-    uint32_t hint = cls ? hints_.Find(cls, addr) : 0;
+    uint32_t hint = hints_.Find(cls, addr);
     Put(format::Column::kHints, hint);
     if (hint) {
       hints_.Take(cls, hint);
@@ -90,7 +91,7 @@ class RecordEncoder {
       Put(format::Column::kAddresses, format::ZigZag(static_cast<int64_t>(addr - prev_alloc_addr_)));
     }
     prev_alloc_addr_ = addr;
-    Put(format::Column::kStacks, stack_id);
+    Put(format::Column::kStacks, stacks_.Encode(entry, stack_id));
   }
   void Free(format::EntryPoint entry, uint64_t time, uint64_t addr) {
     TagByte(static_cast<uint8_t>(format::kFreeTagBase | static_cast<uint8_t>(entry)));
@@ -180,6 +181,7 @@ class RecordEncoder {
   uint32_t alloc_seq_start_ = 0;
   format::HintHistory hints_;
   format::FreeEntryPredictor free_entries_;
+  format::StackPredictor stacks_;
 };
 
 // A small encoder with its own storage, for chunks of a few control records or late events.

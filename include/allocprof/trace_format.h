@@ -12,7 +12,7 @@
 //
 //   payload := uvarint section_size[kColumnCount] , section[0] ... section[kColumnCount-1]
 //
-//   tag 0x00-0x3F  ALLOC     entry=tag&0x3F  times: dq | sizes: size | hints: hint | stacks: stack_id
+//   tag 0x00-0x3F  ALLOC     entry=tag&0x3F  times: dq | sizes: size | hints: hint | stacks: stack code
 //                            | addresses: zz(addr - prev_alloc_addr), only when hint == 0
 //   tag 0x40-0x7F  FREE      entry=tag&0x3F  times: dq | addresses: zz(addr - prev_free_addr)
 //   tag 0xC0-0xFF  FREE_AGE  code=tag&0x3F   times: dq | ages: age
@@ -29,14 +29,17 @@
 // - FREE_AGE code: the free's entry point, or kPredictedFreeEntry when it is the entry point of
 //   the chunk's previous FREE_AGE of a block of the same Family (FreeEntryPredictor): programs
 //   release each family the same way, so the tag column repeats.
+// - ALLOC stack code: 0 when the stack is that of the chunk's previous allocation through the same
+//   entry point (StackPredictor), otherwise stack_id + 1.
 // - ALLOC hint k > 0: the address is the k-th most recent address (1 = newest) freed through
 //   FREE_AGE in this chunk whose allocation had the same SizeClass (allocators hand a freed block of
 //   a size class back to the next request of that class). hint 0: the address follows explicitly.
-//   The per-class history and the predictor restart with every chunk; prev_alloc_addr and
+//   The per-class history and the predictors restart with every chunk; prev_alloc_addr and
 //   prev_free_addr start at 0.
 //
 // Version 3 differs only in: no ages column (ages were in the hints column, then called refs),
-// hints at most 8 deep, and no predicted FREE_AGE codes. A reader of version 4 reads it unchanged:
+// hints at most 8 deep and never for blocks above 1,032 bytes, stack ids written as they are, and
+// no predicted FREE_AGE codes. A reader of version 4 reads it unchanged:
 // a deeper hint history finds the same k-th newest entries, since the shallower one is a prefix
 // of it.
 //
@@ -72,12 +75,15 @@ inline constexpr uint32_t kMaxStringLength = 64u << 10;
 inline constexpr uint64_t kTimeQuantumNs = 16;
 inline constexpr uint32_t kMaxAge = 1u << 14;       // FREE_AGE reaches this many allocations back
 inline constexpr uint32_t kHintDepth = 32;          // ALLOC hints name one of the 32 newest frees (8 in v3)
-inline constexpr uint32_t kSizeClassCount = 66;     // SizeClass() values are 0 and 2..65
+inline constexpr uint32_t kSizeClassCount = 66;     // SizeClass() values are 1..65
 
 // Size classes for the ALLOC hint: glibc's chunk sizes (request + 8, 16-byte aligned, at least 32)
-// up to its thread-cache limit, divided by 16. Larger blocks get class 0: never hinted.
+// up to its thread-cache limit, divided by 16, so 2..65. Every larger block is class 1: glibc
+// serves a request from the start of a larger free chunk, so those addresses return too, just not
+// by exact size. (Version 3 writers gave larger blocks class 0: never hinted.)
+inline constexpr uint32_t kLargeSizeClass = 1;
 inline uint32_t SizeClass(uint64_t size) {
-  if (size > 1032) return 0;
+  if (size > 1032) return kLargeSizeClass;
   uint64_t chunk = (size + 8 + 15) & ~uint64_t{15};
   return static_cast<uint32_t>((chunk < 32 ? 32 : chunk) >> 4);
 }
@@ -248,6 +254,29 @@ struct FreeEntryPredictor {
     uint8_t& l = last[static_cast<int>(family)];
     if (code != kPredictedFreeEntry) l = code;
     return l;
+  }
+};
+
+// The stack of each entry point's previous allocation in the chunk; writer and reader run the same
+// code. A call site allocates through one entry point, often several times in a row, so the
+// stacks column mostly repeats code 0. Codes: 0 = that stack again, otherwise stack_id + 1.
+struct StackPredictor {
+  uint32_t last[static_cast<int>(EntryPoint::kCount)];
+
+  void Reset() { memset(last, 0, sizeof(last)); }
+  uint64_t Encode(EntryPoint entry, uint32_t stack_id) {
+    uint32_t& l = last[static_cast<int>(entry)];
+    uint64_t code = l == stack_id ? 0 : uint64_t{stack_id} + 1;
+    l = stack_id;
+    return code;
+  }
+  // False for a code that names no stack id.
+  bool Decode(EntryPoint entry, uint64_t code, uint32_t* stack_id) {
+    uint32_t& l = last[static_cast<int>(entry)];
+    if (code > uint64_t{UINT32_MAX} + 1) return false;
+    if (code) l = static_cast<uint32_t>(code - 1);
+    *stack_id = l;
+    return true;
   }
 };
 

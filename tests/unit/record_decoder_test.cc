@@ -272,6 +272,7 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
     bool is_free;
     EntryPoint entry;
     uint64_t addr, size;
+    uint32_t stack;
   };
   uint64_t x = 7;
   auto next = [&] { return x = x * 6364136223846793005ull + 1442695040888963407ull, x >> 33; };
@@ -290,7 +291,7 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
     uint32_t seq;
   };
   std::vector<Live> live;
-  std::vector<std::vector<uint64_t>> freed(format::kSizeClassCount + 1);  // per class; last: large
+  std::vector<std::vector<uint64_t>> freed(format::kSizeClassCount);  // per size class
   uint64_t fresh = 0x10000;
   uint32_t seq = 0;
   AllocationHistory history;
@@ -302,7 +303,7 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
         if (live.empty() || next() % 100 < 52) {
           uint64_t size = next() % 10 ? 16 + next() % 1000 : 4096 + next() % 60000;
           uint32_t cls = format::SizeClass(size);
-          auto& list = freed[cls ? cls : format::kSizeClassCount];
+          auto& list = freed[cls];
           uint64_t addr;
           if (!list.empty()) {
             size_t k = next() % 4 ? list.size() - 1 : next() % list.size();  // mostly the newest
@@ -313,9 +314,10 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
             fresh += (size + 31) & ~uint64_t{15};
           }
           EntryPoint entry = alloc_entries[next() % 4];
-          e.Alloc(entry, 1000, addr, size, 1);
+          uint32_t stack = next() % 3 ? static_cast<uint32_t>(entry) : static_cast<uint32_t>(next() % 6);  // 0: none
+          e.Alloc(entry, 1000, addr, size, stack);
           live.push_back({addr, size, entry, seq++});
-          ops.push_back({false, entry, addr, size});
+          ops.push_back({false, entry, addr, size, stack});
         } else {
           size_t k = next() % live.size();
           Live b = live[k];
@@ -329,8 +331,8 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
           } else {
             e.Free(entry, 1000, b.addr);
           }
-          freed[cls ? cls : format::kSizeClassCount].push_back(b.addr);
-          ops.push_back({true, entry, b.addr, 0});
+          freed[cls].push_back(b.addr);
+          ops.push_back({true, entry, b.addr, 0, 0});
         }
       }
     });
@@ -342,6 +344,7 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
       ASSERT_EQ(rs[i].kind == RecordKind::kFree, ops[i].is_free) << "chunk " << chunk << " record " << i;
       ASSERT_EQ(rs[i].addr, ops[i].addr) << "chunk " << chunk << " record " << i;
       ASSERT_EQ(rs[i].entry, ops[i].entry) << "chunk " << chunk << " record " << i;
+      ASSERT_EQ(rs[i].stack_id, ops[i].stack) << "chunk " << chunk << " record " << i;
     }
   }
 }
