@@ -21,6 +21,30 @@ extern std::atomic<uint32_t> g_code_generation;
 
 inline void NoteCodeUnmapped() { g_code_generation.fetch_add(1, std::memory_order_release); }
 
+// The thread's last few walks, each with every stack word it read. A walk is a function of its
+// starting registers, those words and the rules (fixed while the code generation is): one that
+// starts from the same registers and finds the same words would take the same steps, so it is
+// answered by re-reading the words, a load and a compare each, instead of a rule lookup and a step
+// per frame. It re-reads exactly the words a fresh walk would read, in the same order.
+struct WalkMemo {
+  static constexpr int kEntries = 4;
+  static constexpr int kMaxFrames = 32;   // deeper stacks are walked every time
+  static constexpr int kMaxLoads = 128;
+
+  struct Entry {
+    uintptr_t pc, sp, skip_lo, skip_hi;
+    int max;
+    int frames;  // -1: empty
+    int loads;
+    uintptr_t frame[kMaxFrames];
+    uintptr_t load_address[kMaxLoads];
+    uintptr_t load_value[kMaxLoads];
+  };
+  Entry entries[kEntries];
+  uint32_t next_victim;
+  uint64_t hits;  // for tests and benchmarks
+};
+
 class RuleCache {
  public:
   static constexpr uint32_t kBits = 11;
@@ -33,12 +57,13 @@ class RuleCache {
     return Fill(&s, pc);
   }
   // For an empty cache: it is valid for the current code.
-  void StartEmpty() { generation_ = g_code_generation.load(std::memory_order_acquire); }
+  void StartEmpty();
   // Forgets every rule if code was unmapped since the last walk.
   void Revalidate() {
     uint32_t now = g_code_generation.load(std::memory_order_acquire);
     if (__builtin_expect(now != generation_, 0)) Clear(now);
   }
+  WalkMemo& memo() { return memo_; }
 
  private:
   struct Slot {
@@ -52,6 +77,7 @@ class RuleCache {
   // a walk needs them.
   uint32_t generation_;
   Slot slots_[kSlots];
+  WalkMemo memo_;
 };
 
 // Maps an empty cache (never through the hooked allocator); null if no memory.

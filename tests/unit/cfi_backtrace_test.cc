@@ -181,6 +181,41 @@ TEST(CfiBacktrace, LeavesOutLeadingFramesInTheSkippedRange) {
   for (int i = 0; i < n[1]; ++i) EXPECT_EQ(out[1][i], out[0][i + 1]) << "frame " << i;
 }
 
+// Two callers with the same frame layout: walks from either reach the walker with the same stack
+// pointer, so only the words they read tell them apart.
+__attribute__((noinline)) void CallerA(Walks* w) {
+  Leaf(w);
+  asm volatile("");
+}
+__attribute__((noinline)) void CallerB(Walks* w) {
+  Leaf(w);
+  asm volatile("nop");  // not identical to CallerA, or the compiler folds the two into one
+}
+__attribute__((noinline)) void ThroughA(Walks* w) { CallerA(w); asm volatile(""); }
+__attribute__((noinline)) void ThroughB(Walks* w) { CallerB(w); asm volatile(""); }
+
+TEST(CfiBacktrace, ARepeatedWalkIsAnsweredFromTheWordsItRead) {
+  Walks walks[3];
+  uint64_t hits = Cache()->memo().hits;
+  volatile int rounds = 3;  // unknown to the compiler: one call site, not three unrolled ones
+  for (int i = 0; i < rounds; ++i) Middle(&walks[i]);
+  for (Walks& w : walks) ExpectSameStack(w);
+  EXPECT_EQ(Cache()->memo().hits - hits, 2u);
+}
+
+TEST(CfiBacktrace, ARememberedWalkIsNotReusedForAnotherCallerAtTheSameDepth) {
+  Walks a[3], b[3];
+  for (int i = 0; i < 3; ++i) {  // alternating, so each walk meets the other's memory first
+    ThroughA(&a[i]);
+    ThroughB(&b[i]);
+  }
+  for (int i = 0; i < 3; ++i) {
+    ExpectSameStack(a[i]);
+    ExpectSameStack(b[i]);
+    EXPECT_NE(a[i].cfi_frames[2], b[i].cfi_frames[2]) << "CallerA and CallerB return to different places";
+  }
+}
+
 TEST(FindFrameRule, UnknownCodeIsUnsupported) {
   std::vector<uint8_t> heap(64);
   EXPECT_EQ(FindFrameRule(reinterpret_cast<uintptr_t>(heap.data())).cfa, FrameRule::kUnsupported);
