@@ -158,7 +158,7 @@ class RecordDecoder {
 
   const Chunk& chunk_;
   AllocationHistory* history_;
-  Cursor col_[format::kColumnCount];
+  Cursor col_[format::kColumnCount] = {};  // version 3 payloads leave kAges empty
   uint64_t quanta_ = 0;
   uint64_t prev_alloc_addr_ = 0;
   uint64_t prev_free_addr_ = 0;
