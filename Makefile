@@ -13,6 +13,10 @@ PYTHON  ?= /usr/bin/python3
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
+# Holds the version the objects were built with, rewritten only when it changes: the objects that
+# embed the version depend on it, so they are rebuilt then (and only then).
+VERSION_STAMP := $(BUILD)/.version
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" > $(VERSION_STAMP))
 WARN     := -Wall -Wextra -Wno-unused-parameter
 CXXSTD   := -std=c++20
 OPT      ?= -O2 -g
@@ -60,6 +64,9 @@ $(BUILD)/liballocprof.so: $(SHIM_OBJS)
 $(BUILD)/analyzer/%.o: analyzer/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(ANALYZER_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/analyzer/main.o $(BUILD)/analyzer/report_json.o $(BUILD)/analyzer/export_command.o \
+  $(BUILD)/shim/process_record.o: $(VERSION_STAMP)
 
 $(BUILD)/libanalyzer.a: $(ANALYZER_LIB_OBJS)
 	@rm -f $@
