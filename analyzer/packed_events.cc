@@ -16,10 +16,10 @@ static_assert(offsetof(Event, is_free) == offsetof(Event, entry) + 1 && offsetof
 constexpr uint64_t kMask[9] = {0,           0xff,           0xffff,           0xffffff,          0xffffffff,
                                0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ~uint64_t{0}};
 
-// Bytes needed for v, 0 for 0.
+// Bytes needed for v, 0 for 0; without a branch (zero sizes and stacks of frees are not predictable).
 inline uint32_t ByteLength(uint64_t v) {
-  uint32_t len = static_cast<uint32_t>(64 - __builtin_clzll(v | 1) + 7) >> 3;
-  return v ? len : 0;
+  uint32_t top_bit = static_cast<uint32_t>(__builtin_clzll(v | 1)) ^ 63;
+  return ((top_bit + 8) >> 3) - (v == 0);
 }
 
 // Writes all 8 bytes (the buffer has room) and advances by len.
@@ -37,16 +37,18 @@ inline uint64_t Get(const uint8_t*& p, uint32_t len) {
 
 }  // namespace
 
-void EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
+bool EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
   // Put() writes 8 bytes wherever a field starts, so the last one may reach 8 bytes past the end.
   size_t worst = n * kMaxEventBytes + 8;
   if (scratch_.size() < worst) scratch_.resize(worst);
   uint8_t* const start = scratch_.data();
   uint8_t* p = start;
   const uint32_t thread = n ? events[0].thread : 0;
-  uint64_t time = 0, addr = 0;
+  uint64_t time = n ? events[0].time : 0, addr = 0;
+  bool unsorted = false;
   for (size_t i = 0; i < n; ++i) {
     const Event& e = events[i];
+    unsorted |= e.time < time;
     uint64_t dt = e.time - time;
     uint64_t dx = e.addr ^ addr;
     time = e.time;
@@ -69,14 +71,19 @@ void EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
       p += kExtraBytes;
     }
   }
+  if (unsorted) return false;
   size_t used = static_cast<size_t>(p - start);
-  out->bytes.resize(used + PackedEvents::kSlack);
-  memcpy(out->bytes.data(), start, used);
-  memset(out->bytes.data() + used, 0, PackedEvents::kSlack);
+  // Copied, not resized and filled: resize() would zero the whole buffer first. Reserved exactly,
+  // or the second insert could double the capacity.
+  out->bytes.clear();
+  out->bytes.reserve(used + PackedEvents::kSlack);
+  out->bytes.insert(out->bytes.end(), start, p);
+  out->bytes.insert(out->bytes.end(), PackedEvents::kSlack, 0);
   out->count = n;
   out->thread = thread;
   out->first_time = n ? events[0].time : 0;
   out->last_time = n ? events[n - 1].time : 0;
+  return true;
 }
 
 size_t EventUnpacker::Next(Event* out, size_t max) {
@@ -85,8 +92,9 @@ size_t EventUnpacker::Next(Event* out, size_t max) {
   uint64_t time = time_, addr = addr_;
   const uint32_t thread = thread_;
   for (size_t i = 0; i < n; ++i) {
-    uint16_t c;
-    memcpy(&c, p, 2);
+    uint16_t control;
+    memcpy(&control, p, 2);
+    uint32_t c = control;
     uint32_t flags;
     memcpy(&flags, p + 2, 4);
     p += 2 + kFlagBytes;

@@ -8,7 +8,7 @@
 // in Event, then up to four little-endian fields of 0..8 bytes (zero bytes when the value is 0),
 // then, rarely, an extra block:
 //
-//   control:  bits 0-3   bytes of the time delta (from the previous event; the batch is sorted)
+//   control:  bits 0-3   bytes of the time delta (from the previous event, the first from itself)
 //             bits 4-7   bytes of the address XOR the previous event's address
 //             bits 8-11  bytes of the size
 //             bits 12-14 bytes of the stack id
@@ -43,8 +43,9 @@ struct PackedEvents {
 
 class EventPacker {
  public:
-  // Encodes events[0..n), which must be sorted by time, into *out (reusing its capacity).
-  void Pack(const Event* events, size_t n, PackedEvents* out);
+  // Encodes `n` events into *out (reusing its capacity); false, *out untouched, when they are not
+  // sorted by time.
+  bool Pack(const Event* events, size_t n, PackedEvents* out);
 
  private:
   std::vector<uint8_t> scratch_;  // worst-case sized; only the used part is copied out
@@ -58,7 +59,7 @@ class EventUnpacker {
     p_ = packed.bytes.data();
     left_ = packed.count;
     thread_ = packed.thread;
-    time_ = 0;
+    time_ = packed.first_time;
     addr_ = 0;
   }
   size_t remaining() const { return left_; }

@@ -28,13 +28,12 @@ void EventMerger::FlushEmitted() {
 void EventMerger::AddBatch(size_t queue, std::vector<Event>&& events) {
   if (events.empty()) return;
   Queue& q = queues_[queue];
-  bool sorted = std::is_sorted(events.begin(), events.end(),
-                               [](const Event& a, const Event& b) { return a.time < b.time; });
-  if (sorted && (q.empty() || q.last_time <= events.front().time)) {
+  if (q.empty() || q.last_time <= events.front().time) {
     PackedEvents packed;
-    packer_.Pack(events.data(), events.size(), &packed);
-    AddPacked(queue, std::move(packed));
-    return;
+    if (packer_.Pack(events.data(), events.size(), &packed)) {
+      AddPacked(queue, std::move(packed));
+      return;
+    }
   }
   pending_ += events.size();
   MergeInto(q, std::move(events));
@@ -297,11 +296,7 @@ class ChunkDecoder {
     if (events_.empty()) return;
     out->first_time = events_.front().time;
     out->last_time = events_.back().time;
-    if (std::is_sorted(events_.begin(), events_.end(), [](const Event& a, const Event& b) { return a.time < b.time; })) {
-      packer_.Pack(events_.data(), events_.size(), &out->packed);
-    } else {
-      out->unsorted = events_;
-    }
+    if (!packer_.Pack(events_.data(), events_.size(), &out->packed)) out->unsorted = events_;
   }
   const SamplingEstimate& sampling() const { return weigher_.estimate(); }
 

@@ -65,7 +65,8 @@ TEST(PackedEvents, EveryFieldRoundTripsWhateverItsValue) {
   std::vector<Event> events;
   uint64_t time = rng.Wide() >> 2;
   for (int i = 0; i < 5000; ++i) {
-    time += rng.Next() % 4 == 0 ? 0 : rng.Wide() >> 3;  // sorted, with equal times
+    time += rng.Next() % 4 == 0 ? 0 : rng.Wide() >> 20;  // sorted, with equal times
+    if (i == 4999) time = UINT64_MAX;                     // an 8-byte delta
     Event e{time, rng.Wide(), rng.Wide(), static_cast<uint32_t>(rng.Wide()), 3,
             static_cast<EntryPoint>(rng.Next() % static_cast<int>(EntryPoint::kCount)), rng.Next() % 2 == 0};
     if (rng.Next() % 5 == 0) {
@@ -79,7 +80,7 @@ TEST(PackedEvents, EveryFieldRoundTripsWhateverItsValue) {
   }
   EventPacker packer;
   PackedEvents packed;
-  packer.Pack(events.data(), events.size(), &packed);
+  ASSERT_TRUE(packer.Pack(events.data(), events.size(), &packed));
   EXPECT_EQ(packed.count, events.size());
   EXPECT_EQ(packed.first_time, events.front().time);
   EXPECT_EQ(packed.last_time, events.back().time);
@@ -104,7 +105,7 @@ TEST(PackedEvents, HeapEventsTakeAFractionOfAnEvent) {
   }
   EventPacker packer;
   PackedEvents packed;
-  packer.Pack(events.data(), events.size(), &packed);
+  ASSERT_TRUE(packer.Pack(events.data(), events.size(), &packed));
   double per_event = static_cast<double>(packed.bytes.size()) / static_cast<double>(events.size());
   EXPECT_LT(per_event, 12.0);
   EXPECT_LT(per_event * 3, static_cast<double>(sizeof(Event)));
@@ -132,6 +133,23 @@ TEST(PackedEvents, AReusedPackerAndBufferLeaveNothingOfTheLastBatch) {
   packer.Pack(nullptr, 0, &packed);
   EXPECT_TRUE(packed.empty());
   EXPECT_EQ(Unpack(packed, rng).size(), 0u);
+}
+
+TEST(PackedEvents, UnsortedEventsAreRefusedAndLeaveTheOutputAlone) {
+  EventPacker packer;
+  PackedEvents packed;
+  std::vector<Event> sorted = {Event{100, 0x10, 8, 1, 4, EntryPoint::kMalloc, false},
+                               Event{100, 0x10, 0, 0, 4, EntryPoint::kFree, true}};
+  ASSERT_TRUE(packer.Pack(sorted.data(), sorted.size(), &packed));
+  std::vector<Event> unsorted = {Event{100, 0x10, 8, 1, 4, EntryPoint::kMalloc, false},
+                                 Event{200, 0x20, 8, 1, 4, EntryPoint::kMalloc, false},
+                                 Event{150, 0x30, 8, 1, 4, EntryPoint::kMalloc, false}};
+  EXPECT_FALSE(packer.Pack(unsorted.data(), unsorted.size(), &packed));
+  EXPECT_EQ(packed.count, 2u);
+  Rng rng{5};
+  std::vector<Event> back = Unpack(packed, rng);
+  ASSERT_EQ(back.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) ExpectSame(sorted[i], back[i], i);
 }
 
 }  // namespace
