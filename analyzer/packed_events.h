@@ -1,4 +1,4 @@
-// A compact form for events that wait in the merger: ~10 bytes per event instead of sizeof(Event).
+// A compact form for events that wait in the merger: ~11 bytes per event instead of sizeof(Event).
 //
 // The merger holds every event until each live thread has promised that nothing older follows; an
 // idle thread promises only once per flush interval, so on a busy trace ~1.3 M events wait (see

@@ -286,7 +286,7 @@ bool PoolEventKind(RecordKind kind, EventKind* out) {
 class ChunkDecoder {
  public:
   // Decodes into a reused buffer, shows the events to the sink's order-free statistics, then packs
-  // them: only the packed form (~10 of the 48 bytes per event) travels and waits to be merged.
+  // them: only the packed form (~11 of the 48 bytes per event) travels and waits to be merged.
   void Decode(const Chunk& chunk, EventSink* sink, DecodedChunk* out) {
     Decode(chunk, out);
     sink->OnEventsUnordered(events_);
@@ -361,17 +361,26 @@ class ChunkDecoder {
 };
 
 // A bounded hand-off of decoded chunks from the reading thread to the analysing one. A decoded
-// chunk of a full buffer holds ~25,000 events, packed ~250 KB. The ordered pass works in bursts:
+// chunk of a full buffer holds ~22,000 events, packed ~240 KB. The ordered pass works in bursts:
 // while an idle thread's promise is due (every flush interval) it only queues chunks, then it
-// releases the whole interval at once. The reader must be able to run ahead through such a burst,
-// or the threads stop overlapping: 8 slots measured no faster than one thread (bench/README.md).
+// releases the whole interval at once (churn16: ~3 M events, ~150 chunks). The reader must be able
+// to run ahead through such a burst, or the threads stop overlapping. Measured on churn16
+// (bench/README.md): room for 64 chunks 0.84-0.89 s, for 256 chunks or 32 MiB 0.71-0.77 s at the
+// same ~70 MiB peak RSS; 16 MiB was as slow as 64 chunks. The byte bound keeps the chunks of huge
+// shim buffers from holding more than the 64 unpacked chunks of earlier versions did.
 class ChunkQueue {
  public:
-  static constexpr size_t kCapacity = 64;
+  static constexpr size_t kCapacity = 256;
+  static constexpr size_t kMaxBytes = size_t{32} << 20;
+  static constexpr size_t kMaxSpare = 16;
   void Push(DecodedChunk&& c) {
+    size_t bytes = Bytes(c);
     std::unique_lock<std::mutex> lock(mu_);
-    not_full_.wait(lock, [&] { return items_.size() < kCapacity || cancelled_; });
+    not_full_.wait(lock, [&] {
+      return (items_.size() < kCapacity && (bytes_ + bytes <= kMaxBytes || items_.empty())) || cancelled_;
+    });
     if (cancelled_) return;
+    bytes_ += bytes;
     items_.push_back(std::move(c));
     not_empty_.notify_one();
   }
@@ -381,6 +390,7 @@ class ChunkQueue {
     if (items_.empty()) return false;
     *c = std::move(items_.front());
     items_.pop_front();
+    bytes_ -= Bytes(*c);
     not_full_.notify_one();
     return true;
   }
@@ -389,10 +399,11 @@ class ChunkQueue {
     closed_ = true;
     not_empty_.notify_all();
   }
-  // Packed-event buffers going back to the reader for reuse.
+  // Packed-event buffers going back to the reader for reuse; a few are enough to spare it the
+  // page faults of fresh ones, more would only hold memory.
   void Recycle(std::vector<uint8_t>&& v) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (spare_.size() < kCapacity) spare_.push_back(std::move(v));
+    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(v));
   }
   void TakeSpare(std::vector<uint8_t>* out) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -402,9 +413,14 @@ class ChunkQueue {
   }
 
  private:
+  static size_t Bytes(const DecodedChunk& c) {
+    return c.packed.bytes.size() + c.unsorted.size() * sizeof(Event);
+  }
+
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<DecodedChunk> items_;
+  size_t bytes_ = 0;  // of the events in items_
   std::vector<std::vector<uint8_t>> spare_;
   bool closed_ = false;
   bool cancelled_ = false;
