@@ -5,10 +5,12 @@
 namespace allocprof {
 namespace {
 
-constexpr size_t kExtraBytes = 13;
-constexpr size_t kFlagBytes = 3;  // entry, is_free, kind: Event's layout, copied as one word
-constexpr size_t kMaxEventBytes = 2 + kFlagBytes + 8 + 8 + 8 + 4 + kExtraBytes;
+constexpr size_t kExtraBytes = 15;
+constexpr size_t kHeadBytes = 3;  // control word, entry byte
+constexpr size_t kMaxEventBytes = kHeadBytes + 8 + 8 + 8 + 4 + kExtraBytes;
 constexpr uint32_t kExtraBit = 1u << 15;
+constexpr uint32_t kMaxEntry = 0x3f;
+constexpr uint32_t kFreeBit = 0x40;  // in the entry byte
 static_assert(offsetof(Event, is_free) == offsetof(Event, entry) + 1 && offsetof(Event, kind) == offsetof(Event, entry) + 2 &&
                   offsetof(Event, outcome) == offsetof(Event, entry) + 3,
               "entry, is_free, kind and outcome are one 4-byte word");
@@ -54,20 +56,24 @@ bool EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
     time = e.time;
     addr = e.addr;
     uint32_t lt = ByteLength(dt), la = ByteLength(dx), ls = ByteLength(e.size), lk = ByteLength(e.stack_id);
-    bool extra = (e.thread ^ thread) | e.outcome | e.pool | (e.weight ^ 1);
+    uint32_t flags;  // entry, is_free, kind, outcome
+    memcpy(&flags, &e.entry, 4);
+    bool extra = (e.thread ^ thread) | (flags >> 16) | e.pool | (e.weight ^ 1) | ((flags & 0xff) > kMaxEntry);
     auto control = static_cast<uint16_t>(lt | la << 4 | ls << 8 | lk << 12 | (extra ? kExtraBit : 0));
     memcpy(p, &control, 2);
-    memcpy(p + 2, &e.entry, 4);  // entry, is_free, kind; the fourth byte is overwritten next
-    p += 2 + kFlagBytes;
+    p[2] = static_cast<uint8_t>((flags & kMaxEntry) | ((flags >> 2) & kFreeBit));
+    p += kHeadBytes;
     p = Put(p, dt, lt);
     p = Put(p, dx, la);
     p = Put(p, e.size, ls);
     p = Put(p, e.stack_id, lk);
     if (__builtin_expect(extra, 0)) {
       memcpy(p, &e.thread, 4);
-      p[4] = e.outcome;
-      memcpy(p + 5, &e.pool, 4);
-      memcpy(p + 9, &e.weight, 4);
+      memcpy(p + 4, &e.entry, 1);
+      memcpy(p + 5, &e.kind, 1);
+      p[6] = e.outcome;
+      memcpy(p + 7, &e.pool, 4);
+      memcpy(p + 11, &e.weight, 4);
       p += kExtraBytes;
     }
   }
@@ -95,9 +101,8 @@ size_t EventUnpacker::Next(Event* out, size_t max) {
     uint16_t control;
     memcpy(&control, p, 2);
     uint32_t c = control;
-    uint32_t flags;
-    memcpy(&flags, p + 2, 4);
-    p += 2 + kFlagBytes;
+    uint32_t entry_byte = p[2];
+    p += kHeadBytes;
     time += Get(p, c & 15);
     addr ^= Get(p, (c >> 4) & 15);
     Event& e = out[i];
@@ -105,15 +110,18 @@ size_t EventUnpacker::Next(Event* out, size_t max) {
     e.addr = addr;
     e.size = Get(p, (c >> 8) & 15);
     e.stack_id = static_cast<uint32_t>(Get(p, (c >> 12) & 7));
-    flags &= 0xffffff;  // outcome 0
-    memcpy(&e.entry, &flags, 4);
     if (__builtin_expect(c & kExtraBit, 0)) {
       memcpy(&e.thread, p, 4);
-      e.outcome = p[4];
-      memcpy(&e.pool, p + 5, 4);
-      memcpy(&e.weight, p + 9, 4);
+      memcpy(&e.entry, p + 4, 1);
+      e.is_free = (entry_byte & kFreeBit) != 0;
+      memcpy(&e.kind, p + 5, 1);
+      e.outcome = p[6];
+      memcpy(&e.pool, p + 7, 4);
+      memcpy(&e.weight, p + 11, 4);
       p += kExtraBytes;
     } else {
+      uint32_t flags = (entry_byte & kMaxEntry) | (entry_byte & kFreeBit) << 2;  // kind kHeap, outcome 0
+      memcpy(&e.entry, &flags, 4);
       e.thread = thread;
       e.pool = 0;
       e.weight = 1;

@@ -1,23 +1,23 @@
-// A compact form for events that wait in the merger: ~11 bytes per event instead of sizeof(Event).
+// A compact form for events that wait in the merger: ~9 bytes per event instead of sizeof(Event).
 //
 // The merger holds every event until each live thread has promised that nothing older follows; an
 // idle thread promises only once per flush interval, so on a busy trace ~1.3 M events wait (see
 // bench/README.md). They are held packed and unpacked a slice at a time when the merge reaches them.
 //
-// Each event is a 2-byte control word, the event's entry point, is_free and kind bytes as they are
-// in Event, then up to four little-endian fields of 0..8 bytes (zero bytes when the value is 0),
-// then, rarely, an extra block:
+// Each event is a 2-byte control word, an entry byte, then up to four little-endian fields of
+// 0..8 bytes (zero bytes when the value is 0), then, rarely, an extra block:
 //
 //   control:  bits 0-3   bytes of the time delta (from the previous event, the first from itself)
 //             bits 4-7   bytes of the address XOR the previous event's address
 //             bits 8-11  bytes of the size
 //             bits 12-14 bytes of the stack id
 //             bit 15     an extra block follows
-//   extra:    thread u32, outcome u8, pool u32, weight u32 (13 bytes)
+//   entry:    bits 0-5   entry point, bit 6 is_free
+//   extra:    thread u32, entry u8, kind u8, outcome u8, pool u32, weight u32 (15 bytes)
 //
-// Events without the extra block take the batch's thread, outcome 0, pool 0 and weight 1: heap
-// events of a full trace. Fields are read with one unaligned 8-byte load and a mask, so the buffer
-// ends with kSlack zero bytes.
+// Events without the extra block are heap events (kind kHeap, outcome 0, pool 0, weight 1) of the
+// batch's thread: every event of a full trace but the pool hooks'. Fields are read with one
+// unaligned 8-byte load and a mask, so the buffer ends with kSlack zero bytes.
 //
 // Thread-safety: a PackedEvents is a value; an EventPacker or EventUnpacker belongs to one thread.
 #ifndef ALLOCPROF_ANALYZER_PACKED_EVENTS_H_

@@ -286,7 +286,7 @@ bool PoolEventKind(RecordKind kind, EventKind* out) {
 class ChunkDecoder {
  public:
   // Decodes into a reused buffer, shows the events to the sink's order-free statistics, then packs
-  // them: only the packed form (~11 of the 48 bytes per event) travels and waits to be merged.
+  // them: only the packed form (~9 of the 48 bytes per event) travels and waits to be merged.
   void Decode(const Chunk& chunk, EventSink* sink, DecodedChunk* out) {
     Decode(chunk, out);
     sink->OnEventsUnordered(events_);
@@ -361,11 +361,11 @@ class ChunkDecoder {
 };
 
 // A bounded hand-off of decoded chunks from the reading thread to the analysing one. A decoded
-// chunk of a full buffer holds ~22,000 events, packed ~240 KB. The ordered pass works in bursts:
+// chunk of a full buffer holds ~22,000 events, packed ~190 KB. The ordered pass works in bursts:
 // while an idle thread's promise is due (every flush interval) it only queues chunks, then it
 // releases the whole interval at once (churn16: ~3 M events, ~150 chunks). The reader must be able
 // to run ahead through such a burst, or the threads stop overlapping. Measured on churn16
-// (bench/README.md): room for 64 chunks 0.84-0.89 s, for 256 chunks or 32 MiB 0.71-0.77 s at the
+// (bench/README.md): room for 64 chunks 0.84-0.92 s, for 256 chunks or 32 MiB 0.71-0.77 s at the
 // same ~70 MiB peak RSS; 16 MiB was as slow as 64 chunks. The byte bound keeps the chunks of huge
 // shim buffers from holding more than the 64 unpacked chunks of earlier versions did.
 class ChunkQueue {

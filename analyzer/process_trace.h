@@ -107,7 +107,7 @@ struct ProcessCatalog {
 
 // Merges the per-thread event streams into one time order. Each thread's events arrive already
 // sorted, so this is a k-way merge over thread queues, not a heap of events. Waiting events are
-// held packed (packed_events.h, ~11 bytes each) and unpacked a slice at a time as the merge reaches
+// held packed (packed_events.h, ~9 bytes each) and unpacked a slice at a time as the merge reaches
 // them: the merge window, not the trace, bounds memory, and packing makes it ~5x smaller.
 class EventMerger {
  public:

@@ -76,6 +76,7 @@ TEST(PackedEvents, EveryFieldRoundTripsWhateverItsValue) {
     }
     if (rng.Next() % 7 == 0) e.weight = static_cast<uint32_t>(rng.Wide());
     if (rng.Next() % 11 == 0) e.thread = static_cast<uint32_t>(rng.Wide());
+    if (rng.Next() % 13 == 0) e.entry = static_cast<EntryPoint>(64 + rng.Next() % 192);  // beyond 6 bits
     events.push_back(e);
   }
   EventPacker packer;
