@@ -268,7 +268,7 @@ struct DecodedChunk {
   bool has_events = false;
   std::vector<std::pair<size_t, Record>> controls;  // (events before it, record)
   uint64_t records = 0;
-  uint64_t heap_events = 0;  // allocations and frees among `events`
+  uint64_t heap_events = 0;  // allocations and frees among the events
   std::string error;
 };
 

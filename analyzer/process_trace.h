@@ -159,8 +159,8 @@ class EventMerger {
   void MergeInto(Queue& q, std::vector<Event>&& events);
   // Emits queued events older than `limit`, oldest first (frees first on equal times).
   void Drain(uint64_t limit);
-  // The same for exactly two queues (a < b, so a wins full ties), until one of them runs out of
-  // events older than `limit`.
+  // The same for two queues (a's index below b's, so a wins full ties) until one of them runs out
+  // of events or neither has one older than `limit`.
   void DrainTwo(Queue& a, Queue& b, uint64_t limit);
   void Emit(const Event& e) {
     if (e.time < released_until_) ++out_of_order_;
