@@ -28,23 +28,76 @@ void EventMerger::FlushEmitted() {
 void EventMerger::AddBatch(size_t queue, std::vector<Event>&& events) {
   if (events.empty()) return;
   Queue& q = queues_[queue];
+  if (q.empty() || q.last_time <= events.front().time) {
+    PackedEvents packed;
+    if (packer_.Pack(events.data(), events.size(), &packed)) {
+      AddPacked(queue, std::move(packed));
+      return;
+    }
+  }
   pending_ += events.size();
-  bool sorted = std::is_sorted(events.begin(), events.end(),
-                               [](const Event& a, const Event& b) { return a.time < b.time; });
-  if (sorted && (q.empty() || q.last_time() <= events.front().time)) {
-    q.batches.push_back(std::move(events));
+  MergeInto(q, std::move(events));
+}
+
+void EventMerger::AddPacked(size_t queue, PackedEvents&& events) {
+  if (events.empty()) return;
+  Queue& q = queues_[queue];
+  if (!q.empty() && q.last_time > events.first_time) {
+    // Late events interleave with what is queued: rare, so unpacked and re-sorted.
+    std::vector<Event> all(events.count);
+    EventUnpacker unpacker;
+    unpacker.Reset(events);
+    unpacker.Next(all.data(), all.size());
+    pending_ += all.size();
+    MergeInto(q, std::move(all));
     return;
   }
-  // Late events (written one by one after their thread's exit) may interleave: merge them in.
+  pending_ += events.count;
+  pending_bytes_ += events.bytes.size();
+  q.last_time = events.last_time;
+  q.batches.push_back(std::move(events));
+  if (q.batches.size() == 1) q.unpacker.Reset(q.batches.front());
+  if (q.empty()) Refill(q);
+}
+
+void EventMerger::MergeInto(Queue& q, std::vector<Event>&& events) {
   std::vector<Event> all;
-  for (size_t b = 0; b < q.batches.size(); ++b) {
-    all.insert(all.end(), q.batches[b].begin() + (b == 0 ? static_cast<long>(q.head) : 0), q.batches[b].end());
+  while (!q.empty()) {
+    all.insert(all.end(), &q.slice[q.head], &q.slice[q.count]);
+    q.head = q.count;
+    Refill(q);
   }
   all.insert(all.end(), events.begin(), events.end());
   std::stable_sort(all.begin(), all.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
-  q.batches.clear();
-  q.head = 0;
-  q.batches.push_back(std::move(all));
+  PackedEvents packed;
+  packer_.Pack(all.data(), all.size(), &packed);
+  pending_bytes_ += packed.bytes.size();
+  q.last_time = packed.last_time;
+  q.batches.push_back(std::move(packed));
+  q.unpacker.Reset(q.batches.front());
+  Refill(q);
+}
+
+bool EventMerger::Refill(Queue& q) {
+  q.head = q.count = 0;
+  if (q.batches.empty()) {
+    q.slice.reset();  // an idle or ended thread keeps no slice
+    return false;
+  }
+  if (!q.slice) q.slice.reset(new Event[kSlice]);
+  q.count = q.unpacker.Next(q.slice.get(), kSlice);
+  if (q.unpacker.remaining() == 0) {
+    std::vector<uint8_t>& bytes = q.batches.front().bytes;
+    pending_bytes_ -= bytes.size();
+    // Kept for the decoder unless it is one of the rare huge ones (a merged late-event batch).
+    if (spare_.size() < 4 && bytes.capacity() <= kMaxSpareBytes) {
+      spare_.push_back(std::move(bytes));
+      spare_.back().clear();
+    }
+    q.batches.pop_front();
+    if (!q.batches.empty()) q.unpacker.Reset(q.batches.front());
+  }
+  return true;
 }
 
 void EventMerger::ThreadStarted(uint32_t thread, uint64_t time) {
@@ -69,6 +122,37 @@ void EventMerger::Covered(uint32_t thread, uint64_t until) {
   if (q.live) q.covered = std::max(q.covered, until);
 }
 
+void EventMerger::DrainTwo(Queue& a, Queue& b, uint64_t limit) {
+  for (;;) {
+    const Event* pa = &a.slice[a.head];
+    const Event* pb = &b.slice[b.head];
+    const Event* const ea = &a.slice[a.count];
+    const Event* const eb = &b.slice[b.count];
+    const Event* const sa = pa;
+    const Event* const sb = pb;
+    bool at_limit = false;
+    // Threads often interleave event by event: take the smaller head without a branch on which.
+    for (;;) {
+      bool take_a = pa->time < pb->time || (pa->time == pb->time && (pa->is_free || !pb->is_free));
+      const Event* e = take_a ? pa : pb;
+      if (e->time >= limit) {
+        at_limit = true;
+        break;
+      }
+      Emit(*e);
+      pa += take_a;
+      pb += !take_a;
+      if (pa == ea || pb == eb) break;
+    }
+    pending_ -= static_cast<size_t>((pa - sa) + (pb - sb));
+    a.head = static_cast<size_t>(pa - a.slice.get());
+    b.head = static_cast<size_t>(pb - b.slice.get());
+    if (at_limit) return;
+    if (a.empty() && !Refill(a)) return;
+    if (b.empty() && !Refill(b)) return;
+  }
+}
+
 void EventMerger::Drain(uint64_t limit) {
   // Heads of the non-empty queues, smallest (time, free-first) on top.
   auto later = [this](size_t a, size_t b) {
@@ -78,12 +162,14 @@ void EventMerger::Drain(uint64_t limit) {
     if (x.is_free != y.is_free) return !x.is_free;
     return a > b;
   };
+  auto ready = [this, limit](size_t i) { return !queues_[i].empty() && queues_[i].front().time < limit; };
   std::vector<size_t> heap;
   for (size_t i = 0; i < queues_.size(); ++i) {
-    if (!queues_[i].empty() && queues_[i].front().time < limit) heap.push_back(i);
+    if (ready(i)) heap.push_back(i);
   }
   // A few busy threads (the usual case) interleave in short runs: there a scan of the heads costs
-  // less than keeping a heap. The set only shrinks during a drain, so once it is small it stays so.
+  // less than keeping a heap, and two are merged head to head. The set only shrinks during a
+  // drain, so once it is small it stays so.
   constexpr size_t kScanAtMost = 4;
   std::make_heap(heap.begin(), heap.end(), later);
   while (!heap.empty()) {
@@ -94,8 +180,24 @@ void EventMerger::Drain(uint64_t limit) {
         if (later(heap[best], heap[k])) best = k;
       }
       std::swap(heap[best], heap.back());
+      size_t rival_at = 0;
       for (size_t k = 0; k + 1 < heap.size(); ++k) {
-        if (rival == SIZE_MAX || later(rival, heap[k])) rival = heap[k];
+        if (rival == SIZE_MAX || later(rival, heap[k])) rival = heap[rival_at = k];
+      }
+      if (rival != SIZE_MAX) {
+        // The two smallest heads merge head to head until the others' smallest time: threads
+        // often interleave event by event, where runs would be one event long. Equal times to
+        // that bound fall through to the run below, which breaks ties among all the heads.
+        uint64_t bound = limit;
+        for (size_t k = 0; k + 1 < heap.size(); ++k) {
+          if (k != rival_at) bound = std::min(bound, queues_[heap[k]].front().time);
+        }
+        if (queues_[heap.back()].front().time < bound) {
+          size_t i = heap.back();
+          DrainTwo(queues_[std::min(i, rival)], queues_[std::max(i, rival)], bound);
+          heap.erase(std::remove_if(heap.begin(), heap.end(), [&](size_t k) { return !ready(k); }), heap.end());
+          continue;
+        }
       }
     } else {
       std::pop_heap(heap.begin(), heap.end(), later);
@@ -105,7 +207,7 @@ void EventMerger::Drain(uint64_t limit) {
     Queue& q = queues_[i];
     // Emit the best queue's run until another queue's head (the rival) comes first: threads
     // interleave in runs, so most events cost no heap operation, and a run is emitted straight
-    // from its batch with one comparison per event.
+    // from its slice with one comparison per event.
     uint64_t rival_time = limit;
     bool rival_free = false;
     if (rival != SIZE_MAX) {
@@ -116,11 +218,11 @@ void EventMerger::Drain(uint64_t limit) {
     // On equal times: frees first, then the lower queue index (the heap's order).
     bool wins_ties = rival != SIZE_MAX && i < rival;
     for (;;) {
-      const std::vector<Event>& batch = q.batches.front();
-      const size_t n = batch.size();
+      const Event* slice = q.slice.get();
+      const size_t n = q.count;
       size_t h = q.head;
       while (h < n) {
-        const Event& e = batch[h];
+        const Event& e = slice[h];
         if (e.time >= rival_time &&
             (e.time != rival_time || rival == SIZE_MAX ||
              (e.is_free != rival_free ? !e.is_free : !wins_ties))) {
@@ -130,21 +232,10 @@ void EventMerger::Drain(uint64_t limit) {
         ++h;
       }
       pending_ -= h - q.head;
-      if (h < n) {
-        q.head = h;
-        break;
-      }
-      // Kept for reuse unless it is one of the rare huge ones (a merged late-event batch).
-      if (spare_.size() < 4 && q.batches.front().capacity() <= kMaxSpareEvents) {
-        spare_.push_back(std::move(q.batches.front()));
-        spare_.back().clear();
-      }
-      q.batches.pop_front();
-      q.head = 0;
-      if (q.batches.empty()) break;
+      q.head = h;
+      if (h < n || !Refill(q)) break;
     }
-    bool more = !q.empty() && q.front().time < limit;
-    if (!more) {
+    if (!ready(i)) {
       heap.pop_back();
     } else if (heap.size() > kScanAtMost) {
       std::push_heap(heap.begin(), heap.end(), later);
@@ -166,14 +257,18 @@ void EventMerger::Finish() { Drain(UINT64_MAX); }
 
 namespace {
 
-// One chunk, decoded: its events in order, and its control records with their position among them.
+// One chunk, decoded: its events in order (packed, or as they are in the rare chunk whose events
+// are not sorted by time), and its control records with their position among them.
 struct DecodedChunk {
   uint64_t offset = 0;
   format::ChunkHeader header{};
-  std::vector<Event> events;
+  PackedEvents packed;
+  std::vector<Event> unsorted;
+  uint64_t first_time = 0, last_time = 0;  // of the first and the last event in chunk order
+  bool has_events = false;
   std::vector<std::pair<size_t, Record>> controls;  // (events before it, record)
   uint64_t records = 0;
-  uint64_t heap_events = 0;  // allocations and frees among `events`
+  uint64_t heap_events = 0;  // allocations and frees among the events
   std::string error;
 };
 
@@ -190,10 +285,27 @@ bool PoolEventKind(RecordKind kind, EventKind* out) {
 // Producer side: decodes chunks; owns the per-thread allocation histories FREE_AGE needs.
 class ChunkDecoder {
  public:
+  // Decodes into a reused buffer, shows the events to the sink's order-free statistics, then packs
+  // them: only the packed form (~9 of the 48 bytes per event) travels and waits to be merged.
+  void Decode(const Chunk& chunk, EventSink* sink, DecodedChunk* out) {
+    Decode(chunk, out);
+    sink->OnEventsUnordered(events_);
+    out->has_events = !events_.empty();
+    out->unsorted.clear();
+    out->packed.count = 0;
+    if (events_.empty()) return;
+    out->first_time = events_.front().time;
+    out->last_time = events_.back().time;
+    if (!packer_.Pack(events_.data(), events_.size(), &out->packed)) out->unsorted = events_;
+  }
+  const SamplingEstimate& sampling() const { return weigher_.estimate(); }
+
+ private:
   void Decode(const Chunk& chunk, DecodedChunk* out) {
     out->offset = chunk.offset;
     out->header = chunk.header;
-    out->events.clear();
+    std::vector<Event>* events = &events_;
+    events->clear();
     out->controls.clear();
     out->records = 0;
     out->heap_events = 0;
@@ -203,14 +315,14 @@ class ChunkDecoder {
     AllocationHistory* history = is_thread && !ended_.contains(thread) ? &histories_[thread] : nullptr;
     uint32_t owner = is_thread ? thread : kLateThread;
     // record_count is the writer's claim: trust it only as far as the payload can hold records.
-    out->events.reserve(std::min<size_t>(chunk.header.record_count, chunk.payload.size()));
+    events->reserve(std::min<size_t>(chunk.header.record_count, chunk.payload.size()));
     RecordDecoder decoder(chunk, history);
     while (decoder.Next(&r_)) {
       ++out->records;
       if (r_.kind == RecordKind::kAlloc || r_.kind == RecordKind::kFree) {
-        out->events.push_back(
+        events->push_back(
             Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
-        if (weigher_.interval()) Weigh(out->events.back());
+        if (weigher_.interval()) Weigh(events->back());
         ++out->heap_events;
         continue;
       }
@@ -220,29 +332,28 @@ class ChunkDecoder {
         e.kind = kind;
         e.outcome = r_.outcome;
         e.pool = kind == EventKind::kCount ? static_cast<uint32_t>(r_.value) : r_.pool;
-        out->events.push_back(e);
+        events->push_back(e);
         continue;
       }
       if (r_.kind == RecordKind::kMark) {
         Event e{r_.time, 0, 0, 0, owner, format::EntryPoint::kMalloc, false};
         e.kind = EventKind::kMark;
         e.pool = marks_++;
-        out->events.push_back(e);
+        events->push_back(e);
       }
       if (r_.kind == RecordKind::kThreadEnd && is_thread) {
         ended_.insert(thread);
         histories_.erase(thread);
       }
-      out->controls.emplace_back(out->events.size(), r_);
+      out->controls.emplace_back(events->size(), r_);
     }
     out->error = decoder.error();
   }
-  const SamplingEstimate& sampling() const { return weigher_.estimate(); }
-
- private:
   void Weigh(Event& e) { e.weight = e.is_free ? 0 : weigher_.WeighAllocation(e.time, e.addr, e.size); }
 
   Record r_;
+  std::vector<Event> events_;  // the chunk being decoded
+  EventPacker packer_;
   uint32_t marks_ = 0;  // marks decoded so far: the catalog's index of the next one
   SampleWeigher weigher_;
   absl::flat_hash_set<uint32_t> ended_;
@@ -250,17 +361,26 @@ class ChunkDecoder {
 };
 
 // A bounded hand-off of decoded chunks from the reading thread to the analysing one. A decoded
-// chunk of a full 128 KiB buffer holds ~12,000 events (~500 KB). The ordered pass works in bursts:
+// chunk of a full buffer holds ~22,000 events, packed ~190 KB. The ordered pass works in bursts:
 // while an idle thread's promise is due (every flush interval) it only queues chunks, then it
-// releases the whole interval at once. The reader must be able to run ahead through such a burst,
-// or the threads stop overlapping: 8 slots measured no faster than one thread (bench/README.md).
+// releases the whole interval at once (churn16: ~3 M events, ~150 chunks). The reader must be able
+// to run ahead through such a burst, or the threads stop overlapping. Measured on churn16
+// (bench/README.md): room for 64 chunks 0.84-0.92 s, for 256 chunks or 32 MiB 0.71-0.77 s at the
+// same ~70 MiB peak RSS; 16 MiB was as slow as 64 chunks. The byte bound keeps the chunks of huge
+// shim buffers from holding more than the 64 unpacked chunks of earlier versions did.
 class ChunkQueue {
  public:
-  static constexpr size_t kCapacity = 64;
+  static constexpr size_t kCapacity = 256;
+  static constexpr size_t kMaxBytes = size_t{32} << 20;
+  static constexpr size_t kMaxSpare = 16;
   void Push(DecodedChunk&& c) {
+    size_t bytes = Bytes(c);
     std::unique_lock<std::mutex> lock(mu_);
-    not_full_.wait(lock, [&] { return items_.size() < kCapacity || cancelled_; });
+    not_full_.wait(lock, [&] {
+      return (items_.size() < kCapacity && (bytes_ + bytes <= kMaxBytes || items_.empty())) || cancelled_;
+    });
     if (cancelled_) return;
+    bytes_ += bytes;
     items_.push_back(std::move(c));
     not_empty_.notify_one();
   }
@@ -270,6 +390,7 @@ class ChunkQueue {
     if (items_.empty()) return false;
     *c = std::move(items_.front());
     items_.pop_front();
+    bytes_ -= Bytes(*c);
     not_full_.notify_one();
     return true;
   }
@@ -278,12 +399,13 @@ class ChunkQueue {
     closed_ = true;
     not_empty_.notify_all();
   }
-  // Event vectors going back to the reader for reuse.
-  void Recycle(std::vector<Event>&& v) {
+  // Packed-event buffers going back to the reader for reuse; a few are enough to spare it the
+  // page faults of fresh ones, more would only hold memory.
+  void Recycle(std::vector<uint8_t>&& v) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (spare_.size() < kCapacity) spare_.push_back(std::move(v));
+    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(v));
   }
-  void TakeSpare(std::vector<Event>* out) {
+  void TakeSpare(std::vector<uint8_t>* out) {
     std::lock_guard<std::mutex> lock(mu_);
     if (spare_.empty()) return;
     *out = std::move(spare_.back());
@@ -291,10 +413,15 @@ class ChunkQueue {
   }
 
  private:
+  static size_t Bytes(const DecodedChunk& c) {
+    return c.packed.bytes.size() + c.unsorted.size() * sizeof(Event);
+  }
+
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<DecodedChunk> items_;
-  std::vector<std::vector<Event>> spare_;
+  size_t bytes_ = 0;  // of the events in items_
+  std::vector<std::vector<uint8_t>> spare_;
   bool closed_ = false;
   bool cancelled_ = false;
 };
@@ -317,11 +444,15 @@ class CatalogBuilder {
     // Within a chunk only the catalog cares where a control record sat among the events, and
     // nothing in it depends on that; the merger sees the whole chunk before it releases anything.
     for (const auto& [position, record] : d.controls) OnControl(record, owner);
-    if (!d.events.empty()) {
-      Seen(d.events.front().time);
-      Seen(d.events.back().time);
+    if (d.has_events) {
+      Seen(d.first_time);
+      Seen(d.last_time);
+      if (d.unsorted.empty()) {
+        merger_->AddPacked(merger_->QueueIndex(owner), std::move(d.packed));
+      } else {
+        merger_->AddBatch(merger_->QueueIndex(owner), std::move(d.unsorted));
+      }
     }
-    merger_->AddBatch(merger_->QueueIndex(owner), std::move(d.events));
     if (!d.error.empty()) {
       c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, d.offset,
                                  absl::StrFormat("%s: %s; the rest of that chunk was skipped", c_->path, d.error)});
@@ -452,9 +583,8 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
     Chunk chunk;
     DecodedChunk decoded;
     while ((*file)->Next(&chunk)) {
-      merger.TakeSpare(&decoded.events);
-      decoder.Decode(chunk, &decoded);
-      sink->OnEventsUnordered(decoded.events);
+      merger.TakeSpare(&decoded.packed.bytes);
+      decoder.Decode(chunk, sink, &decoded);
       consume(decoded);
     }
   } else {
@@ -463,15 +593,14 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
       Chunk chunk;
       while ((*file)->Next(&chunk)) {
         DecodedChunk decoded;
-        queue.TakeSpare(&decoded.events);
-        decoder.Decode(chunk, &decoded);
-        sink->OnEventsUnordered(decoded.events);
+        queue.TakeSpare(&decoded.packed.bytes);
+        decoder.Decode(chunk, sink, &decoded);
         queue.Push(std::move(decoded));
       }
       queue.Close();
     });
     DecodedChunk decoded;
-    std::vector<Event> spare;
+    std::vector<uint8_t> spare;
     while (queue.Pop(&decoded)) {
       consume(decoded);
       while (merger.TakeSpare(&spare)) queue.Recycle(std::move(spare));

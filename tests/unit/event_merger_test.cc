@@ -64,8 +64,8 @@ class EventMergerThreads : public ::testing::TestWithParam<uint32_t> {};
 
 INSTANTIATE_TEST_SUITE_P(Counts, EventMergerThreads, ::testing::Values(2u, 4u, 7u));
 
-TEST_P(EventMergerThreads, MatchesNaiveMergeOnRandomBatchesWithTies) {
-  const uint32_t kThreads = GetParam();
+// Batches up to 200 events long fit one unpacked slice; up to 2000 they span several.
+void MatchesNaiveMerge(uint32_t kThreads, size_t max_batch) {
   uint64_t seed = 12345 + kThreads;
   auto next = [&] {
     seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -106,7 +106,7 @@ TEST_P(EventMergerThreads, MatchesNaiveMergeOnRandomBatchesWithTies) {
   for (bool added = true; added;) {
     added = false;
     for (uint32_t t = 0; t < kThreads; ++t) {
-      size_t n = std::min<size_t>(1 + next() % 200, streams[t].size() - pos[t]);
+      size_t n = std::min<size_t>(1 + next() % max_batch, streams[t].size() - pos[t]);
       if (n == 0) continue;
       std::vector<Event> batch(streams[t].begin() + static_cast<long>(pos[t]),
                                streams[t].begin() + static_cast<long>(pos[t] + n));
@@ -124,6 +124,84 @@ TEST_P(EventMergerThreads, MatchesNaiveMergeOnRandomBatchesWithTies) {
     ASSERT_EQ(sink.events[i].addr, want[i].addr) << i;
   }
   EXPECT_EQ(m.out_of_order(), 0u);
+  EXPECT_EQ(m.pending(), 0u);
+  EXPECT_EQ(m.pending_bytes(), 0u);
+}
+
+TEST_P(EventMergerThreads, MatchesNaiveMergeOnRandomBatchesWithTies) {
+  MatchesNaiveMerge(GetParam(), 200);
+  MatchesNaiveMerge(GetParam(), 2000);
+}
+
+// Waiting events are held packed: far below sizeof(Event) each for ordinary heap events.
+TEST(EventMerger, HoldsWaitingEventsPacked) {
+  Collect sink;
+  EventMerger m(&sink);
+  m.ThreadStarted(0, 0);
+  m.ThreadStarted(1, 0);  // idle: holds everything back
+  std::vector<Event> batch;
+  for (uint64_t i = 0; i < 10000; ++i) {
+    batch.push_back(Event{1000 + 48 * i, 0x7f0000001000 + (i * 7919 % 4096) * 64, i % 2 ? 0 : 24 + i % 512,
+                          i % 2 ? 0u : static_cast<uint32_t>(i % 50), 0, i % 2 ? EntryPoint::kFree : EntryPoint::kMalloc,
+                          i % 2 == 1});
+  }
+  m.AddBatch(m.QueueIndex(0), std::vector<Event>(batch));
+  m.Covered(0, UINT64_MAX);
+  m.Release();
+  EXPECT_TRUE(sink.events.empty());
+  EXPECT_EQ(m.pending(), batch.size());
+  EXPECT_GT(m.pending_bytes(), 0u);
+  EXPECT_LT(m.pending_bytes(), 12 * batch.size());
+  m.Covered(1, 1000 + 48 * 5000);
+  m.Release();
+  EXPECT_EQ(sink.events.size(), 5000u);
+  m.Finish();
+  ASSERT_EQ(sink.events.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_EQ(sink.events[i].addr, batch[i].addr) << i;
+    ASSERT_EQ(sink.events[i].size, batch[i].size) << i;
+    ASSERT_EQ(sink.events[i].stack_id, batch[i].stack_id) << i;
+  }
+  EXPECT_EQ(m.pending_bytes(), 0u);
+}
+
+// Late events (written after their thread's exit) interleave with a queue that is partly released
+// and partly still packed: they are merged in by time, the held ones keeping their order at equal
+// times, and the one older than what was already released is counted out of order.
+TEST(EventMerger, LateEventsMergeIntoAPartlyReleasedQueue) {
+  Collect sink;
+  EventMerger m(&sink);
+  m.ThreadStarted(0, 0);
+  m.ThreadStarted(1, 0);
+  std::vector<Event> held;
+  for (uint64_t t = 10; t <= 3000; t += 10) held.push_back(Event{t, t, 8, 1, 0, EntryPoint::kMalloc, false});
+  m.AddBatch(m.QueueIndex(0), std::move(held));
+  m.Covered(0, 5000);
+  m.Covered(1, 505);
+  m.Release();
+  ASSERT_EQ(sink.events.size(), 50u);  // 10..500
+  std::vector<Event> late = {Event{2995, 1, 8, 1, 0, EntryPoint::kMalloc, false},
+                             Event{15, 2, 8, 1, 0, EntryPoint::kMalloc, false},
+                             Event{600, 3, 8, 1, 0, EntryPoint::kMalloc, false},
+                             Event{507, 4, 8, 1, 0, EntryPoint::kMalloc, false}};
+  m.AddBatch(m.QueueIndex(0), std::move(late));
+  m.Finish();
+  std::vector<std::pair<uint64_t, uint64_t>> want;  // (time, addr)
+  for (uint64_t t = 10; t <= 500; t += 10) want.push_back({t, t});
+  want.push_back({15, 2});
+  want.push_back({507, 4});
+  for (uint64_t t = 510; t <= 3000; t += 10) {
+    want.push_back({t, t});
+    if (t == 600) want.push_back({600, 3});
+    if (t == 2990) want.push_back({2995, 1});
+  }
+  ASSERT_EQ(sink.events.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(sink.events[i].time, want[i].first) << i;
+    ASSERT_EQ(sink.events[i].addr, want[i].second) << i;
+  }
+  EXPECT_EQ(m.out_of_order(), 1u);
+  EXPECT_EQ(m.pending(), 0u);
 }
 
 // Two threads reuse one address: thread 1 frees it at t=320 (its chunk written late), thread 0
