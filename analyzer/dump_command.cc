@@ -200,9 +200,9 @@ int DumpCommand(int argc, char** argv) {
       const uint8_t* p = chunk.payload.data();
       const uint8_t* end = p + chunk.payload.size();
       uint64_t n;
-      bool v3 = chunk.format_version < 4;
-      for (int i = 0; i < (v3 ? format::kColumnCountV3 : format::kColumnCount) && format::GetVarint(&p, end, &n); ++i) {
-        column_bytes[v3 ? static_cast<int>(format::kColumnsV3[i]) : i] += n;
+      format::PayloadLayout layout = format::PayloadLayoutOf(chunk.format_version);
+      for (int i = 0; i < layout.count && format::GetVarint(&p, end, &n); ++i) {
+        column_bytes[static_cast<int>(layout.columns[i])] += n;
       }
     }
     bool is_thread = chunk.header.thread != format::kProcessThread;

@@ -57,30 +57,26 @@ bool AllocationHistory::Resolve(uint64_t age, uint64_t* addr, uint32_t* size_cla
   return true;
 }
 
-RecordDecoder::RecordDecoder(const Chunk& chunk, AllocationHistory* history) : chunk_(chunk), history_(history) {
+RecordDecoder::RecordDecoder(const Chunk& chunk, AllocationHistory* history)
+    : chunk_(chunk), history_(history), predicted_codes_(chunk.format_version >= format::kFirstVersionWithAges) {
   const uint8_t* p = chunk.payload.data();
   const uint8_t* end = p + chunk.payload.size();
-  // Version 3 payloads have no ages section: their ages are in the hints column.
-  bool v3 = chunk.format_version < 4;
-  int sections = v3 ? format::kColumnCountV3 : format::kColumnCount;
+  format::PayloadLayout layout = format::PayloadLayoutOf(chunk.format_version);
   uint64_t sizes[format::kColumnCount];
-  for (int i = 0; i < sections; ++i) {
+  for (int i = 0; i < layout.count; ++i) {
     if (!format::GetVarint(&p, end, &sizes[i])) {
       Fail("truncated section table");
       return;
     }
   }
-  for (int i = 0; i < sections; ++i) {
+  for (int i = 0; i < layout.count; ++i) {
     if (sizes[i] > static_cast<uint64_t>(end - p)) {
       Fail("section table claims more bytes than the payload holds");
       return;
     }
-    int c = v3 ? static_cast<int>(format::kColumnsV3[i]) : i;
-    col_[c] = Cursor{p, p + sizes[i]};
+    col_[static_cast<int>(layout.columns[i])] = Cursor{p, p + sizes[i]};
     p += sizes[i];
   }
-  ages_ = v3 ? format::Column::kHints : format::Column::kAges;
-  raw_stack_ids_ = v3;
   if (p != end) Fail("payload longer than its sections");
   hints_.Reset();
   free_entries_.Reset();
@@ -142,12 +138,12 @@ bool RecordDecoder::Next(Record* r) {
     } else if (hints_unknown_) {
       r->addr = 0;
     } else {
-      if (cls == 0 || hint > hints_.count[cls]) return Fail("allocation hint out of range");
+      if (hint > hints_.count[cls]) return Fail("allocation hint out of range");
       r->addr = hints_.Take(cls, static_cast<uint32_t>(hint));
     }
     if (r->addr) prev_alloc_addr_ = r->addr;
     if (!Get(format::Column::kStacks, &stack)) return false;
-    if (raw_stack_ids_) {
+    if (!predicted_codes_) {
       if (stack > UINT32_MAX) return Fail("stack id out of range");
       r->stack_id = static_cast<uint32_t>(stack);
     } else if (!stacks_.Decode(r->entry, stack, &r->stack_id)) {
@@ -165,7 +161,8 @@ bool RecordDecoder::Next(Record* r) {
     return true;
   }
   // FREE_AGE
-  if (!(Time(&r->time) && Get(ages_, &r->age))) return false;
+  // Before version 4 the ages shared the hints column.
+  if (!(Time(&r->time) && Get(predicted_codes_ ? format::Column::kAges : format::Column::kHints, &r->age))) return false;
   uint32_t cls = 0;
   format::Family family;
   if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls, &family) && r->addr) {

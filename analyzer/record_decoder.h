@@ -162,11 +162,11 @@ class RecordDecoder {
   uint64_t quanta_ = 0;
   uint64_t prev_alloc_addr_ = 0;
   uint64_t prev_free_addr_ = 0;
-  format::Column ages_ = format::Column::kAges;  // kHints in version 3 payloads
   format::HintHistory hints_;
   format::FreeEntryPredictor free_entries_;
   format::StackPredictor stacks_;
-  bool raw_stack_ids_ = false;  // version 3 payloads: stack ids as they are, not predicted
+  // Version 4 on: stack codes and an ages column (before, stack ids as they are, ages among hints).
+  const bool predicted_codes_;
   bool hints_unknown_ = false;  // a FREE_AGE could not be resolved: later hints cannot be either
   uint32_t index_ = 0;
   std::string error_;

@@ -63,8 +63,7 @@ class RecordEncoder {
   bool NeedsFlush() const {
     if (__builtin_expect(records_ < fits_until_, 1)) return false;
     ptrdiff_t least = PTRDIFF_MAX;
-    for (int c = 0; c < format::kColumnCount; ++c) {
-      if (c == static_cast<int>(format::Column::kControl)) continue;
+    for (int c = 0; c < static_cast<int>(format::Column::kControl); ++c) {
       ptrdiff_t room = col_[c].end - col_[c].cursor;
       if (room < least) least = room;
     }
@@ -78,7 +77,8 @@ class RecordEncoder {
   }
 
   // ---- events ----
-  void Alloc(format::EntryPoint entry, uint64_t time, uint64_t addr, uint64_t size, uint32_t stack_id) {
+  // Returns the allocation's format::SizeClass (the free cache keeps it for the free).
+  uint32_t Alloc(format::EntryPoint entry, uint64_t time, uint64_t addr, uint64_t size, uint32_t stack_id) {
     TagByte(static_cast<uint8_t>(format::kAllocTagBase | static_cast<uint8_t>(entry)));
     Time(time);
     Put(format::Column::kSizes, size);
@@ -92,6 +92,7 @@ class RecordEncoder {
     }
     prev_alloc_addr_ = addr;
     Put(format::Column::kStacks, stacks_.Encode(entry, stack_id));
+    return cls;
   }
   void Free(format::EntryPoint entry, uint64_t time, uint64_t addr) {
     TagByte(static_cast<uint8_t>(format::kFreeTagBase | static_cast<uint8_t>(entry)));

@@ -61,8 +61,8 @@ void DefineStackLocked(ThreadState* t, uint32_t id, uint32_t depth, uint64_t now
 
 inline void EncodeAlloc(ThreadState* t, format::EntryPoint entry, uint64_t now, uint64_t addr, uint64_t size,
                         uint32_t stack_id) {
-  t->enc.Alloc(entry, now, addr, size, stack_id);
-  t->free_cache->Remember(addr, t->alloc_seq, format::SizeClass(size), format::FamilyOf(entry));
+  uint32_t cls = t->enc.Alloc(entry, now, addr, size, stack_id);
+  t->free_cache->Remember(addr, t->alloc_seq, cls, format::FamilyOf(entry));
   ++t->alloc_seq;
 }
 

@@ -103,7 +103,6 @@ struct HintHistory {
     memset(count, 0, sizeof(count));
   }
   void Push(uint32_t cls, uint64_t a) {
-    if (cls == 0) return;
     uint32_t h = head[cls];
     addr[cls][h] = a;
     head[cls] = static_cast<uint8_t>((h + 1) & kMask);
@@ -128,15 +127,27 @@ struct HintHistory {
   }
 };
 
-// Sections in payload order. Every column but kControl takes event fields. Version 3 payloads have
-// the first seven sections only (kHints then also held the ages).
+// Sections in payload order. Every column before kControl takes event fields.
 enum class Column : uint8_t { kTags, kTimes, kSizes, kAddresses, kHints, kStacks, kAges, kControl, kCount };
 inline constexpr int kColumnCount = static_cast<int>(Column::kCount);
-inline constexpr int kColumnCountV3 = 7;
-// Sections of a version-3 payload, in order.
-inline constexpr Column kColumnsV3[kColumnCountV3] = {Column::kTags,  Column::kTimes,  Column::kSizes,
-                                                      Column::kAddresses, Column::kHints, Column::kStacks,
-                                                      Column::kControl};
+
+// The first version with the ages column, stack codes and predicted FREE_AGE codes.
+inline constexpr uint16_t kFirstVersionWithAges = 4;
+// The sections of a payload written in `version`, in order. Before kFirstVersionWithAges there was
+// no ages section (kHints also held the ages).
+struct PayloadLayout {
+  const Column* columns;
+  int count;
+};
+inline PayloadLayout PayloadLayoutOf(uint16_t version) {
+  static constexpr Column kV3[] = {Column::kTags,  Column::kTimes,  Column::kSizes,  Column::kAddresses,
+                                   Column::kHints, Column::kStacks, Column::kControl};
+  static constexpr Column kV4[] = {Column::kTags,  Column::kTimes,  Column::kSizes, Column::kAddresses,
+                                   Column::kHints, Column::kStacks, Column::kAges,  Column::kControl};
+  static_assert(sizeof(kV4) / sizeof(kV4[0]) == kColumnCount);
+  if (version < kFirstVersionWithAges) return {kV3, static_cast<int>(sizeof(kV3) / sizeof(kV3[0]))};
+  return {kV4, kColumnCount};
+}
 
 struct FileHeader {
   char magic[8];

@@ -87,6 +87,14 @@ TEST(HintHistory, ResetHistoryOverGarbageBehavesAsNew) {
   memset(&h, 0xab, sizeof(h));
   h.Reset();
   const uint32_t cls = SizeClass(40);
+  // A push touches its own class only (a head left over from the garbage would write elsewhere).
+  HintHistory before = h;
+  h.Push(cls, 0x777770);
+  memcpy(before.addr[cls], h.addr[cls], sizeof(h.addr[cls]));
+  before.head[cls] = h.head[cls];
+  before.count[cls] = h.count[cls];
+  EXPECT_EQ(memcmp(&before, &h, sizeof(h)), 0);
+  EXPECT_EQ(h.Take(cls, 1), 0x777770u);
   for (uint64_t a = 1; a <= kHintDepth + 3; ++a) h.Push(cls, a * 16);  // the oldest three drop out
   EXPECT_EQ(h.count[cls], kHintDepth);
   EXPECT_EQ(h.Find(cls, (kHintDepth + 3) * 16), 1u);

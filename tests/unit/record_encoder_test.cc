@@ -11,8 +11,7 @@ namespace allocprof::shim {
 namespace {
 
 bool SomeEventColumnIsShort(const RecordEncoder& enc) {
-  for (int c = 0; c < format::kColumnCount; ++c) {
-    if (c == static_cast<int>(format::Column::kControl)) continue;
+  for (int c = 0; c < static_cast<int>(format::Column::kControl); ++c) {
     const ColumnSpan& col = enc.column(c);
     if (col.end - col.cursor < static_cast<ptrdiff_t>(kMaxEventColumnBytes)) return true;
   }
