@@ -34,6 +34,7 @@ std::atomic<uint32_t> g_generation{0};
 namespace {
 
 std::atomic<bool> g_ticker_started{false};
+std::atomic<uint32_t> g_paused_allocations{0};  // since start or the fork, while no ticker runs
 // The traced process's pid: a vfork child shares our memory but has another pid, and must not
 // touch the parent's tracing state on its way to exec or _exit.
 pid_t g_pid = 0;
@@ -142,6 +143,7 @@ void ForkChild() {
   ShimScope scope;
   g_pid = getpid();
   g_ticker_started.store(false);  // the ticker did not survive the fork; restarted lazily
+  g_paused_allocations.store(0);
   g_generation.fetch_add(1);
   ForgetModulesAfterFork();
   CloseTraceFileInChild();
@@ -281,6 +283,14 @@ void StopTracing(const char* why, int err) {
 // Restarts the ticker in a forked child once the child shows it is going to run for a while.
 void MaybeStartTickerAfterFork() {
   if (!g_ticker_started.load(std::memory_order_relaxed)) StartTicker();
+}
+
+// A paused child fills no buffer, so nothing above starts its ticker, and without it capture
+// control (ctl, deadlines, the signal) cannot reach the child: it gets the ticker once it has
+// made as many allocations as a buffer flush of a recording child would show.
+void NotePausedAllocation() {
+  if (g_ticker_started.load(std::memory_order_relaxed)) return;
+  if (g_paused_allocations.fetch_add(1, std::memory_order_relaxed) + 1 == kSubstantialRecords) StartTicker();
 }
 
 }  // namespace allocprof::shim

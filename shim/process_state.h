@@ -39,6 +39,10 @@ void FlushAllThreads(uint64_t now);
 // Starts the ticker if it is not running (a forked child starts it lazily, so a child that only
 // execs stays single-threaded).
 void MaybeStartTickerAfterFork();
+// For each allocation let through unrecorded while paused (see lifecycle.cc).
+void NotePausedAllocation();
+// How many records show that a forked child is going to run for a while (and gets the ticker).
+inline constexpr uint32_t kSubstantialRecords = 1024;
 
 // Stops tracing for good after a write failure; prints one message.
 void StopTracing(const char* why, int err);

@@ -63,6 +63,7 @@ void RecordEventSlow(const Event& e) {
   }
   // Paused (capture control), an allocation is not recorded, so it must not enter the sampled set.
   if (mode == Mode::kPaused && !e.is_free) {
+    NotePausedAllocation();
     errno = saved_errno;
     return;
   }

@@ -192,7 +192,7 @@ void FlushLocked(ThreadState* t, uint64_t now) {
   }
   // Only a thread that filled a real chunk starts the ticker in a forked child: a child that just
   // execs (or must stay single-threaded, e.g. to unshare) never gets a second thread from us.
-  bool substantial = HasRecords(t) && t->enc.records() >= 1024;
+  bool substantial = HasRecords(t) && t->enc.records() >= kSubstantialRecords;
   ResetChunk(t, now);
   if (t == t_local.state) {
     RefreshThreadName(t);

@@ -250,6 +250,25 @@ TEST(Capture, CtlStartsStopsAndMarks) {
   EXPECT_NE(json.find("\"reason\":\"allocprof ctl stop\""), std::string::npos);
 }
 
+// A paused forked child records nothing, so no buffer flush starts its ticker: it must still get
+// one, or ctl (and --stop-after, the control signal) never reaches it.
+TEST(Capture, CtlReachesAForkedChildThatWasPausedThroughout) {
+  TempDir dir;
+  int child = 0;
+  {
+    Traced p(dir / "t.trace", {"--start-paused"}, {"--forked-child"});
+    child = PhasePid(p.ReadLine(), 1);
+    RunResult start = Ctl(child, {"start", "--timeout", "5"});
+    EXPECT_EQ(start.exit_code, 0) << start.err;
+    p.Send("go");
+    EXPECT_EQ(p.ReadLine(), "done");
+    EXPECT_EQ(p.Wait(), 0);
+  }
+  std::string json = AnalyzeJson({dir / ("t.trace." + std::to_string(child))});
+  EXPECT_EQ(JsonNumber(json, "allocations"), 1000u) << "recorded from ctl start on";
+  EXPECT_EQ(JsonNumber(json, "leaked_allocations"), 0u);
+}
+
 TEST(Capture, CtlExplainsAProcessWithoutAChannel) {
   RunResult none = Ctl(getpid(), {"start"});
   EXPECT_EQ(none.exit_code, 2);

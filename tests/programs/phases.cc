@@ -10,8 +10,13 @@
 //
 // phases --churn THREADS: THREADS threads malloc/realloc/free in a loop until stdin reaches EOF;
 // each line read on stdin is answered with "ok" once every thread has done another 1000 rounds.
+//
+// phases --forked-child: forks; the child makes 2000 malloc/free pairs, prints "phase 1 PID" (its
+// own pid) and waits for a line, then makes 1000 malloc(128), frees them and prints "done"; the
+// parent waits for it and allocates nothing itself.
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -82,10 +87,30 @@ int Churn(int threads) {
   return 0;
 }
 
+int ForkedChild() {
+  pid_t child = fork();
+  if (child == 0) {
+    for (int i = 0; i < 2000; ++i) {
+      g_sink = malloc(48);
+      free(g_sink);
+    }
+    Phase(true, 1);
+    void* steady[1000];
+    for (auto& p : steady) p = malloc(128);
+    for (auto& p : steady) free(p);
+    Say("done\n");
+    _exit(0);
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child) return 1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "--churn") == 0) return Churn(atoi(argv[2]));
+  if (argc == 2 && strcmp(argv[1], "--forked-child") == 0) return ForkedChild();
   bool interactive = argc == 2 && strcmp(argv[1], "--interactive") == 0;
   void* warm[100];
   void* steady[1000];
