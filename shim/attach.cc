@@ -14,6 +14,7 @@
 #include "options.h"
 #include "process_state.h"
 #include "real_functions.h"
+#include "recorder.h"
 #include "stderr_log.h"
 #include "thread_state.h"
 
@@ -178,8 +179,7 @@ extern "C" long allocprof_attach_start(const char* options) {
   static std::atomic<bool> started{false};
   if (!Attached() || !options) return -1;
   if (started.exchange(true)) return TraceActive(g_mode.load()) ? g_slots.load() : -1;
-  bool outer = !t_local.in_hook;
-  t_local.in_hook = true;  // our own allocations below are not the program's
+  HookGuard guard;  // our own allocations below are not the program's
   long result = -1;
   if (!SplitOptions(options)) {
     LogError("attach: the options are too long");
@@ -198,6 +198,5 @@ extern "C" long allocprof_attach_start(const char* options) {
       }
     }
   }
-  if (outer) t_local.in_hook = false;
   return result;
 }
