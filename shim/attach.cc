@@ -125,7 +125,7 @@ __attribute__((noinline)) void* AttachedDlopen(const char* file, int flags) {
     allocprof_note_deepbind(file);
     flags &= ~RTLD_DEEPBIND;
   }
-  if (!RealFunctionsReady()) ResolveRealFunctions();
+  ResolveRealFunctions();  // returns at once when already done
   char found[4096];
   const char* name = file;
   if (file && FindInCallerSearchPath(caller, file, found, sizeof(found))) name = found;
