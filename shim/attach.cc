@@ -166,9 +166,10 @@ bool SplitOptions(const char* text) {
   return true;
 }
 
-}  // namespace
-
+// True once the shim found itself attached to a running process (set before tracing starts).
 bool Attached() { return g_attached.load(std::memory_order_relaxed); }
+
+}  // namespace
 
 uint64_t ProcessFlags() { return Attached() ? format::kProcessAttached : 0; }
 

@@ -217,6 +217,18 @@ void RecordSignalTogglesLocked() {
   }
 }
 
+// Writes the records of state changes the control signal made since the last call. Exit can come
+// from a signal handler that interrupted a state change: wait for it only so long.
+void RecordSignalToggles() {
+  int spins = 0;
+  while (g_transition_lock.test_and_set(std::memory_order_acquire)) {
+    if (++spins > 1000) return;
+    sched_yield();
+  }
+  RecordSignalTogglesLocked();
+  g_transition_lock.clear(std::memory_order_release);
+}
+
 }  // namespace
 
 Mode InitialCaptureMode(uint64_t start_ns, Mode recording) {
@@ -280,17 +292,6 @@ void CaptureRunDeadlines(uint64_t now) {
     SetCapture(CaptureState::kEnded, "stop-after");
   }
   RecordSignalToggles();
-}
-
-// Exit can come from a signal handler that interrupted a state change: wait for it only so long.
-void RecordSignalToggles() {
-  int spins = 0;
-  while (g_transition_lock.test_and_set(std::memory_order_acquire)) {
-    if (++spins > 1000) return;
-    sched_yield();
-  }
-  RecordSignalTogglesLocked();
-  g_transition_lock.clear(std::memory_order_release);
 }
 
 int ControlPollFd() { return g_control_fd; }
