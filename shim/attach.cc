@@ -14,6 +14,7 @@
 #include "options.h"
 #include "process_state.h"
 #include "real_functions.h"
+#include "recorder.h"
 #include "stderr_log.h"
 #include "thread_state.h"
 
@@ -124,7 +125,7 @@ __attribute__((noinline)) void* AttachedDlopen(const char* file, int flags) {
     allocprof_note_deepbind(file);
     flags &= ~RTLD_DEEPBIND;
   }
-  if (!RealFunctionsReady()) ResolveRealFunctions();
+  ResolveRealFunctions();  // returns at once when already done
   char found[4096];
   const char* name = file;
   if (file && FindInCallerSearchPath(caller, file, found, sizeof(found))) name = found;
@@ -165,9 +166,10 @@ bool SplitOptions(const char* text) {
   return true;
 }
 
-}  // namespace
-
+// True once the shim found itself attached to a running process (set before tracing starts).
 bool Attached() { return g_attached.load(std::memory_order_relaxed); }
+
+}  // namespace
 
 uint64_t ProcessFlags() { return Attached() ? format::kProcessAttached : 0; }
 
@@ -178,8 +180,7 @@ extern "C" long allocprof_attach_start(const char* options) {
   static std::atomic<bool> started{false};
   if (!Attached() || !options) return -1;
   if (started.exchange(true)) return TraceActive(g_mode.load()) ? g_slots.load() : -1;
-  bool outer = !t_local.in_hook;
-  t_local.in_hook = true;  // our own allocations below are not the program's
+  HookGuard guard;  // our own allocations below are not the program's
   long result = -1;
   if (!SplitOptions(options)) {
     LogError("attach: the options are too long");
@@ -198,6 +199,5 @@ extern "C" long allocprof_attach_start(const char* options) {
       }
     }
   }
-  if (outer) t_local.in_hook = false;
   return result;
 }

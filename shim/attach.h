@@ -13,9 +13,6 @@
 
 namespace allocprof::shim {
 
-// True once the shim found itself attached to a running process (set before tracing starts).
-bool Attached();
-
 // format::kProcess* flags for the process record.
 uint64_t ProcessFlags();
 

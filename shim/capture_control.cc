@@ -77,13 +77,16 @@ const char* SetCapture(CaptureState target, const char* reason) {
 // The handler switches the mode itself, so a program that raises the signal records (or not) from
 // its next allocation on; the record of the change is left to the ticker (the handler can take no
 // lock). Changes wait in a small ring; more than it holds between two ticks are counted, not kept.
+// Threads handling the signal at once each reserve their own slot (fetch_add), and stamp it with
+// its sequence number + 1 once filled, so the reader never takes a slot that is still being written.
 struct SignalToggle {
   uint64_t time;
   uint8_t state;
+  std::atomic<uint32_t> published;  // sequence number + 1 of the toggle it holds, once complete
 };
 constexpr uint32_t kToggleRing = 64;
 SignalToggle g_toggles[kToggleRing];
-std::atomic<uint32_t> g_toggles_written{0};
+std::atomic<uint32_t> g_toggles_written{0};  // slots reserved so far
 uint32_t g_toggles_read = 0;
 
 void OnControlSignal(int) {
@@ -93,10 +96,13 @@ void OnControlSignal(int) {
     Mode next = IsTracing(mode) ? Mode::kPaused : g_recording_mode;
     if (TraceActive(mode)) {
       if (SwitchMode(mode, next)) {
-        uint32_t slot = g_toggles_written.load(std::memory_order_relaxed);
-        g_toggles[slot % kToggleRing] = {NowNs(), static_cast<uint8_t>(next != Mode::kPaused ? CaptureState::kRecording
-                                                                                             : CaptureState::kPaused)};
-        g_toggles_written.store(slot + 1, std::memory_order_release);
+        uint32_t slot = g_toggles_written.fetch_add(1, std::memory_order_relaxed);
+        SignalToggle& t = g_toggles[slot % kToggleRing];
+        t.published.store(0, std::memory_order_relaxed);  // a lapped reader must not take it half-written
+        std::atomic_thread_fence(std::memory_order_release);
+        t.time = NowNs();
+        t.state = static_cast<uint8_t>(next != Mode::kPaused ? CaptureState::kRecording : CaptureState::kPaused);
+        t.published.store(slot + 1, std::memory_order_release);
       }
     }
   }
@@ -200,8 +206,27 @@ void RecordSignalTogglesLocked() {
   if (written - g_toggles_read > kToggleRing) g_toggles_read = written - kToggleRing;
   for (; g_toggles_read != written; ++g_toggles_read) {
     const SignalToggle& t = g_toggles[g_toggles_read % kToggleRing];
-    WriteCaptureRecordAt(t.time, t.state, "control signal");
+    // Not filled yet: its handler wakes the ticker once it is, and the next call takes it from here.
+    // Overwritten (the ring lapped): the next call skips ahead.
+    if (t.published.load(std::memory_order_acquire) != g_toggles_read + 1) break;
+    uint64_t time = t.time;
+    uint8_t state = t.state;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (t.published.load(std::memory_order_relaxed) != g_toggles_read + 1) break;
+    WriteCaptureRecordAt(time, state, "control signal");
   }
+}
+
+// Writes the records of state changes the control signal made since the last call. Exit can come
+// from a signal handler that interrupted a state change: wait for it only so long.
+void RecordSignalToggles() {
+  int spins = 0;
+  while (g_transition_lock.test_and_set(std::memory_order_acquire)) {
+    if (++spins > 1000) return;
+    sched_yield();
+  }
+  RecordSignalTogglesLocked();
+  g_transition_lock.clear(std::memory_order_release);
 }
 
 }  // namespace
@@ -267,17 +292,6 @@ void CaptureRunDeadlines(uint64_t now) {
     SetCapture(CaptureState::kEnded, "stop-after");
   }
   RecordSignalToggles();
-}
-
-// Exit can come from a signal handler that interrupted a state change: wait for it only so long.
-void RecordSignalToggles() {
-  int spins = 0;
-  while (g_transition_lock.test_and_set(std::memory_order_acquire)) {
-    if (++spins > 1000) return;
-    sched_yield();
-  }
-  RecordSignalTogglesLocked();
-  g_transition_lock.clear(std::memory_order_release);
 }
 
 int ControlPollFd() { return g_control_fd; }

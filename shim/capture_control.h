@@ -45,8 +45,6 @@ void ControlOnReadable();
 int SignalPollFd();
 void DrainSignalPipe();
 
-// Writes the records of state changes the control signal made since the last call.
-void RecordSignalToggles();
 // A forked child gets a channel of its own; exit and exec record pending changes and remove the
 // channel's FIFO.
 void CaptureAfterForkChild();

@@ -92,7 +92,6 @@ class ObjectPatcher {
 
   void Run() {
     if (!dynamic_ || !ReadDynamic(dynamic_, info_->dlpi_addr, &tables_)) return;
-    ++walk_->result.objects;
     if (tables_.jmprel_is_rela) {
       ScanRela(tables_.jmprel, tables_.jmprel_size);
     } else {

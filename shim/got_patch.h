@@ -24,7 +24,6 @@ struct GotTarget {
 };
 
 struct GotPatchResult {
-  size_t objects = 0;   // objects scanned
   size_t slots = 0;     // GOT slots rewritten now
   size_t failures = 0;  // slots that could not be made writable
 };

@@ -52,6 +52,7 @@ bool ResolveRealFunctions() {
   Resolve(&r.pvalloc, "pvalloc");
   Resolve(&r.malloc_usable_size, "malloc_usable_size");
   Resolve(&r.dlopen, "dlopen");
+  Resolve(&r.dlclose, "dlclose");
   Resolve(&r.execve, "execve");
   Resolve(&r.execvpe, "execvpe");
   Resolve(&r.execveat, "execveat");

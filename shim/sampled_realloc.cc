@@ -9,7 +9,8 @@ void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_p
   int caller_errno = errno;
   auto old_addr = reinterpret_cast<uintptr_t>(old_ptr);
   // Out of the set before the real call: once it returns, another thread may get the old address.
-  bool old_recorded = t && old_ptr && g_sampled.Remove(old_addr);
+  SampledSet::Removal removal = t && old_ptr ? g_sampled.TakeOut(old_addr) : SampledSet::Removal::kAbsent;
+  bool old_recorded = removal != SampledSet::Removal::kAbsent;
   // The free's time is stamped with the lock held and the lock kept until it is written, so no
   // flush can promise a time past it (as in RecordRealloc).
   if (old_recorded) Lock(t);
@@ -20,7 +21,9 @@ void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_p
   // Success, or glibc's realloc(p, 0), which frees p and returns null.
   bool freed_old = old_ptr && (result || size == 0);
   if (old_recorded && !freed_old) {
-    g_sampled.Insert(old_addr);  // the call failed: the old block lives on
+    // The call failed: the old block lives on, in the set again if it was there (a maybe from an
+    // overflowed line was never held; its free is recorded anyway).
+    if (removal == SampledSet::Removal::kRemoved) g_sampled.Insert(old_addr);
     old_recorded = false;
     Unlock(t);
   }

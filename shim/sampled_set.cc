@@ -34,16 +34,16 @@ void SampledSet::Insert(uintptr_t addr) {
   used_[b].fetch_or(kOverflowed, std::memory_order_release);
 }
 
-bool SampledSet::RemoveSlow(size_t b, uintptr_t addr, uint8_t used) {
+SampledSet::Removal SampledSet::RemoveSlow(size_t b, uintptr_t addr, uint8_t used) {
   Line& line = lines_[b];
   for (int i = 0; i < kSlots; ++i) {
     if (!(used & (1u << i)) || line.addr[i].load(std::memory_order_relaxed) != addr) continue;
     // Clear the bit first: once the slot is 0 another thread may fill it and set the bit again.
     used_[b].fetch_and(static_cast<uint8_t>(~(1u << i)), std::memory_order_acq_rel);
     line.addr[i].store(0, std::memory_order_release);
-    return true;
+    return Removal::kRemoved;
   }
-  return (used & kOverflowed) != 0;
+  return (used & kOverflowed) ? Removal::kMaybe : Removal::kAbsent;
 }
 
 }  // namespace allocprof::shim

@@ -28,13 +28,21 @@ class SampledSet {
   bool Init();
   void Insert(uintptr_t addr);
 
+  // What TakeOut found: addr itself (now out of the set), no trace of it, or only a line that
+  // overflowed (or no set at all), so it may have been sampled but was not held.
+  enum class Removal : uint8_t { kAbsent, kRemoved, kMaybe };
+
   // Takes addr out of the set. True when its free must be recorded: addr was in the set, or its
   // line overflowed (or the set could not be created) so it may have been.
-  bool Remove(uintptr_t addr) {
-    if (__builtin_expect(used_ == nullptr, 0)) return true;
+  bool Remove(uintptr_t addr) { return TakeOut(addr) != Removal::kAbsent; }
+
+  // Remove, telling a held address from a maybe: a caller that puts addr back (a failed realloc)
+  // must do so only for kRemoved, or it would add an address that was never sampled.
+  Removal TakeOut(uintptr_t addr) {
+    if (__builtin_expect(used_ == nullptr, 0)) return Removal::kMaybe;
     size_t b = BucketOf(addr);
     uint8_t used = used_[b].load(std::memory_order_relaxed);
-    if (__builtin_expect(used == 0, 1)) return false;
+    if (__builtin_expect(used == 0, 1)) return Removal::kAbsent;
     return RemoveSlow(b, addr, used);
   }
 
@@ -52,7 +60,7 @@ class SampledSet {
   struct alignas(64) Line {
     std::atomic<uintptr_t> addr[kSlots];
   };
-  bool RemoveSlow(size_t b, uintptr_t addr, uint8_t used);
+  Removal RemoveSlow(size_t b, uintptr_t addr, uint8_t used);
   std::atomic<uint8_t>* used_ = nullptr;  // kBuckets bytes
   Line* lines_ = nullptr;                  // kBuckets lines
 };

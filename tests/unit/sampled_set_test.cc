@@ -48,6 +48,19 @@ TEST(SampledSet, OverflowedLineRecordsEveryFreeThatHashesThere) {
   EXPECT_FALSE(set.Remove(0x7f0000001000)) << "other lines are unaffected";
 }
 
+TEST(SampledSet, TakeOutTellsAHeldAddressFromAnOverflowedMaybe) {
+  SampledSet set;
+  ASSERT_TRUE(set.Init());
+  auto line = SameLine(0x7f0000300000, SampledSet::kSlots + 2);
+  for (int i = 0; i <= SampledSet::kSlots; ++i) set.Insert(line[i]);  // one more than fits
+  EXPECT_EQ(set.TakeOut(line[0]), SampledSet::Removal::kRemoved);
+  EXPECT_EQ(set.TakeOut(line[0]), SampledSet::Removal::kMaybe) << "gone, but the line overflowed";
+  EXPECT_EQ(set.TakeOut(line[SampledSet::kSlots + 1]), SampledSet::Removal::kMaybe) << "never inserted";
+  EXPECT_EQ(set.TakeOut(0x7f0000001000), SampledSet::Removal::kAbsent) << "other lines are unaffected";
+  SampledSet never_initialised;
+  EXPECT_EQ(never_initialised.TakeOut(0x1000), SampledSet::Removal::kMaybe);
+}
+
 TEST(SampledSet, WithoutMemoryEveryFreeIsRecorded) {
   SampledSet never_initialised;
   EXPECT_TRUE(never_initialised.Remove(0x1000));
