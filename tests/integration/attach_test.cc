@@ -7,6 +7,7 @@
 #include <sys/ptrace.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -287,6 +288,15 @@ TEST(Attach, ExplainsWhatCannotBeAttached) {
                   std::to_string(getpid())});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("gdb not found at '/nonexistent/gdb'"), std::string::npos) << r.err;
+
+  // A newline in -o is refused before --force may remove the existing file.
+  std::string newline_path = dir / "a\nb.trace";
+  { std::ofstream(newline_path) << "old"; }
+  r = RunProgram({BuildPath("allocprof"), "attach", "--gdb", "/bin/true", "--force", "-o", newline_path,
+                  std::to_string(getpid())});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("must not contain a newline"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadFile(newline_path), "old") << "the refused --force must leave the file alone";
 
   // Another user's process: this one, seen by an unprivileged user (nobody).
   if (geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0) {
