@@ -58,23 +58,27 @@ absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
                                     o->pool_target_hit_rate <= 0 || o->pool_target_hit_rate > 1)) {
     return bad("--pool-target", args.Get("--pool-target"));
   }
-  if (args.Has("--from")) {
-    if (absl::Status st = ParseWindowBound(args.Get("--from"), "--from", &o->window.from); !st.ok()) return st;
-  }
-  if (args.Has("--to")) {
-    if (absl::Status st = ParseWindowBound(args.Get("--to"), "--to", &o->window.to); !st.ok()) return st;
-  }
-  const WindowSpec& w = o->window;
-  if (w.from.kind == WindowBound::Kind::kTime && w.to.kind == WindowBound::Kind::kTime && w.to.ns <= w.from.ns) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--to ", args.Get("--to"), " must come after --from ", args.Get("--from")));
-  }
+  if (absl::Status st = ReadWindowFlags(args, &o->window); !st.ok()) return st;
   if (args.Has("--size-classes")) {
     for (const auto& part : absl::StrSplit(args.Get("--size-classes"), ',', absl::SkipEmpty())) {
       uint64_t b;
       if (!units::ParseByteSize(std::string(part).c_str(), &b)) return bad("--size-classes", std::string(part));
       o->size_boundaries.push_back(b);
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadWindowFlags(const CliArgs& args, WindowSpec* w) {
+  if (args.Has("--from")) {
+    if (absl::Status st = ParseWindowBound(args.Get("--from"), "--from", &w->from); !st.ok()) return st;
+  }
+  if (args.Has("--to")) {
+    if (absl::Status st = ParseWindowBound(args.Get("--to"), "--to", &w->to); !st.ok()) return st;
+  }
+  if (w->from.kind == WindowBound::Kind::kTime && w->to.kind == WindowBound::Kind::kTime && w->to.ns <= w->from.ns) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--to ", args.Get("--to"), " must come after --from ", args.Get("--from")));
   }
   return absl::OkStatus();
 }

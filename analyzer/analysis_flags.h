@@ -16,6 +16,10 @@ void AddAnalysisFlags(CliArgs& args);
 // Fills `options` from the parsed flags; the error names the flag and the value.
 absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* options);
 
+// Fills `window` from --from and --to (for export, which takes only these of the analysis flags);
+// a time --to must come after a time --from.
+absl::Status ReadWindowFlags(const CliArgs& args, WindowSpec* window);
+
 }  // namespace allocprof
 
 #endif  // ALLOCPROF_ANALYZER_ANALYSIS_FLAGS_H_

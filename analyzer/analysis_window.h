@@ -48,7 +48,6 @@ class WindowGate {
   bool closed() const { return phase_ == WindowPhase::kAfter; }
   uint64_t open_ns() const { return open_ns_; }    // absolute; valid once opened
   uint64_t close_ns() const { return close_ns_; }  // absolute; valid once closed
-  uint64_t origin_ns() const { return origin_; }   // the process start the time bounds count from
   const WindowSpec& spec() const { return spec_; }
 
  private:

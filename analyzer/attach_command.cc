@@ -96,23 +96,6 @@ std::string PtraceAdvice() {
   return why;
 }
 
-std::string FindOnPath(const std::string& name) {
-  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : "";
-  const char* path = getenv("PATH");
-  for (const auto& dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
-    std::string candidate = absl::StrCat(dir.empty() ? "." : std::string(dir), "/", name);
-    if (access(candidate.c_str(), X_OK) == 0 && IsRegularFile(candidate)) return candidate;
-  }
-  return "";
-}
-
-std::string Absolute(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof(cwd))) return path;
-  return absl::StrCat(cwd, "/", path);
-}
-
 // Everything that can be checked before gdb stops the process. Returns an exit code, or -1 to go on.
 int CheckTarget(pid_t pid, const std::string& label) {
   if (pid == getpid()) {
@@ -205,13 +188,16 @@ int AttachCommand(int argc, char** argv) {
     const char* flag;
     int lo, hi;
   };
+  int timeout_seconds = 60;
   for (const Range& r : {Range{"--depth", 1, 1024}, Range{"--flush-ms", 0, 60000}, Range{"--timeout", 1, 3600}}) {
     int v;
-    if (args.Has(r.flag) && (!absl::SimpleAtoi(args.Get(r.flag), &v) || v < r.lo || v > r.hi)) {
+    if (!args.Has(r.flag)) continue;
+    if (!absl::SimpleAtoi(args.Get(r.flag), &v) || v < r.lo || v > r.hi) {
       fprintf(stderr, "allocprof attach: %s must be a number in %d..%d (got '%s')\n", r.flag, r.lo, r.hi,
               args.Get(r.flag).c_str());
       return kExitUsage;
     }
+    if (r.flag == std::string_view("--timeout")) timeout_seconds = v;
   }
   bool quiet = args.Has("--quiet");
   std::string label = absl::StrCat("process ", pid, " (", ProcessName(pid), ")");
@@ -223,7 +209,8 @@ int AttachCommand(int argc, char** argv) {
             SelfDir().c_str());
     return kExitBadInput;
   }
-  std::string gdb = FindOnPath(args.Get("--gdb", "gdb"));
+  std::string gdb = ResolveCommand(args.Get("--gdb", "gdb"));
+  if (!gdb.empty() && access(gdb.c_str(), X_OK) != 0) gdb = "";  // ResolveCommand passes a path with a '/' through unchecked
   if (gdb.empty()) {
     fprintf(stderr,
             "allocprof attach: gdb not found%s: attach loads the shim through gdb; install it (Debian: apt-get "
@@ -232,6 +219,11 @@ int AttachCommand(int argc, char** argv) {
     return kExitBadInput;
   }
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
+  // The shim reads its options one per line; checked before --force may remove an existing file.
+  if (output.find('\n') != std::string::npos) {
+    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
+    return kExitUsage;
+  }
   struct stat st_out;
   if (lstat(output.c_str(), &st_out) == 0) {
     if (!args.Has("--force")) {
@@ -250,7 +242,7 @@ int AttachCommand(int argc, char** argv) {
   request.gdb = gdb;
   request.pid = pid;
   request.library = shim;
-  request.timeout_seconds = std::stoi(args.Get("--timeout", "60"));
+  request.timeout_seconds = timeout_seconds;
   // The shim's options, as the environment variables `run` would set, one per line.
   request.start_function = "allocprof_attach_start";
   request.start_argument = absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid,
@@ -258,10 +250,6 @@ int AttachCommand(int argc, char** argv) {
   if (args.Has("--depth")) absl::StrAppend(&request.start_argument, "ALLOCPROF_DEPTH=", args.Get("--depth"), "\n");
   if (args.Has("--flush-ms")) {
     absl::StrAppend(&request.start_argument, "ALLOCPROF_FLUSH_MS=", args.Get("--flush-ms"), "\n");
-  }
-  if (output.find('\n') != std::string::npos) {
-    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
-    return kExitUsage;
   }
   InjectResult r = InjectLibrary(request);
   using Outcome = InjectResult::Outcome;

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "analysis_flags.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "export_chrome.h"
@@ -126,11 +127,8 @@ int ExportCommand(int argc, char** argv) {
 
   AnalysisOptions options;
   options.symbolize = !args.Has("--no-symbols");
-  for (const char* flag : {"--from", "--to"}) {
-    if (!args.Has(flag)) continue;
-    st = ParseWindowBound(args.Get(flag), flag, std::string(flag) == "--from" ? &options.window.from : &options.window.to);
-    if (!st.ok()) return usage(std::string(st.message()));
-  }
+  st = ReadWindowFlags(args, &options.window);
+  if (!st.ok()) return usage(std::string(st.message()));
   ProcessCatalog catalog;
   HeapAnalysis heap(options, &catalog);
   std::unique_ptr<GenCollectionsPass> gen;

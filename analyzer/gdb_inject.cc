@@ -25,6 +25,22 @@ namespace {
 constexpr char kStateMarker[] = "allocprof-state: ";
 constexpr char kDlopenFailedMarker[] = "allocprof-dlopen-failed: ";
 
+// A C string literal for gdb's expression parser.
+std::string GdbQuote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += absl::StrFormat("\\%03o", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
 std::string Script(const InjectRequest& r) {
   std::string s = "set confirm off\nset pagination off\nset width 0\n";
   // RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE: the library's symbols stay out of the global scope, so
@@ -48,8 +64,8 @@ std::string LastLines(const std::string& text, size_t n) {
   return absl::StrJoin(lines, "\n");
 }
 
-void Classify(InjectResult* r) {
-  const std::string& t = r->transcript;
+// `t` is gdb's whole output.
+void Classify(const std::string& t, InjectResult* r) {
   for (absl::string_view line : absl::StrSplit(t, '\n')) {
     if (absl::ConsumePrefix(&line, kStateMarker)) {
       if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &r->state)) {
@@ -73,21 +89,6 @@ void Classify(InjectResult* r) {
 }
 
 }  // namespace
-
-std::string GdbQuote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += absl::StrFormat("\\%03o", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 InjectResult InjectLibrary(const InjectRequest& request) {
   InjectResult result;
@@ -141,6 +142,7 @@ InjectResult InjectLibrary(const InjectRequest& request) {
   }
   double deadline = Now() + request.timeout_seconds;
   bool timed_out = false;
+  std::string transcript;
   char buf[4096];
   for (;;) {
     double left = deadline - Now();
@@ -155,7 +157,7 @@ InjectResult InjectLibrary(const InjectRequest& request) {
     ssize_t n = read(out[0], buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    result.transcript.append(buf, static_cast<size_t>(n));
+    transcript.append(buf, static_cast<size_t>(n));
   }
   close(out[0]);
   if (timed_out) kill(-child, SIGKILL);
@@ -165,10 +167,10 @@ InjectResult InjectLibrary(const InjectRequest& request) {
   unlink(script_path);
   if (timed_out) {
     result.outcome = InjectResult::Outcome::kTimedOut;
-    result.detail = LastLines(result.transcript, 6);
+    result.detail = LastLines(transcript, 6);
     return result;
   }
-  Classify(&result);
+  Classify(transcript, &result);
   return result;
 }
 

@@ -36,13 +36,9 @@ struct InjectResult {
   Outcome outcome = Outcome::kGdbFailed;
   long state = 0;
   std::string detail;
-  std::string transcript;  // gdb's whole output
 };
 
 InjectResult InjectLibrary(const InjectRequest& request);
-
-// A C string literal for gdb's expression parser.
-std::string GdbQuote(const std::string& s);
 
 }  // namespace allocprof
 

@@ -77,6 +77,7 @@ struct ReportWindow {
   bool opened = false;           // false: --from never happened in this process (empty window)
   bool closed = false;           // false: it runs to the end of the trace
   double from_s = 0, to_s = 0;
+  std::string not_opened_warning;  // when !opened: why, naming the marks that do exist (also in warnings)
 };
 
 // One change of the shim's capture state (capture control).

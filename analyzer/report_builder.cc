@@ -165,9 +165,10 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
       for (const auto& m : catalog.marks) {
         if (known.size() < 200) absl::StrAppend(&known, known.empty() ? "" : ", ", "\"", m.name, "\"");
       }
-      r.warnings.push_back(absl::StrFormat("%s: the analysis window never opened: --from %s does not occur in this process "
-                                           "(marks recorded: %s); every figure is zero",
-                                           path, w.from, known.empty() ? "none" : known));
+      w.not_opened_warning = absl::StrFormat("%s: the analysis window never opened: --from %s does not occur in this "
+                                             "process (marks recorded: %s); every figure is zero",
+                                             path, w.from, known.empty() ? "none" : known);
+      r.warnings.push_back(w.not_opened_warning);
     }
   }
   for (const auto& c : catalog.captures) {
@@ -292,8 +293,8 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     bool any_opened = false;
     for (const auto& p : report.processes) any_opened |= p.window.opened;
     if (!any_opened) {
-      // The per-process warning names the marks that do exist.
-      return absl::NotFoundError(report.processes.empty() ? "no trace" : report.processes.front().warnings.front());
+      // The first process's warning names the marks that do exist.
+      return absl::NotFoundError(report.processes.empty() ? "no trace" : report.processes.front().window.not_opened_warning);
     }
   }
   report.analysis_seconds =

@@ -29,17 +29,6 @@
 namespace allocprof {
 namespace {
 
-// Resolves CMD the way execvp will.
-std::string ResolveCommand(const std::string& cmd) {
-  if (cmd.find('/') != std::string::npos) return cmd;
-  const char* path = getenv("PATH");
-  for (const auto& dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
-    std::string candidate = absl::StrCat(dir.empty() ? "." : std::string(dir), "/", cmd);
-    if (access(candidate.c_str(), X_OK) == 0 && IsRegularFile(candidate)) return candidate;
-  }
-  return "";
-}
-
 enum class Linkage { kDynamic, kStatic, kScript, kUnknown };
 
 // A program without PT_INTERP never runs the dynamic loader, so LD_PRELOAD cannot reach it.
@@ -62,13 +51,6 @@ Linkage ProbeLinkage(const std::string& path) {
   }
   close(fd);
   return result;
-}
-
-std::string Absolute(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof(cwd))) return path;
-  return absl::StrCat(cwd, "/", path);
 }
 
 int CountChildTraces(const std::string& output) {

@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
 namespace allocprof {
 
 std::string SelfDir() {
@@ -31,6 +34,23 @@ std::string FindShim() {
     }
   }
   return "";
+}
+
+std::string ResolveCommand(const std::string& cmd) {
+  if (cmd.find('/') != std::string::npos) return cmd;
+  const char* path = getenv("PATH");
+  for (const auto& dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : std::string(dir), "/", cmd);
+    if (access(candidate.c_str(), X_OK) == 0 && IsRegularFile(candidate)) return candidate;
+  }
+  return "";
+}
+
+std::string Absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof(cwd))) return path;
+  return absl::StrCat(cwd, "/", path);
 }
 
 }  // namespace allocprof

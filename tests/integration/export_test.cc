@@ -271,6 +271,9 @@ TEST(ExportCommand, BadInputAndUsageExitCodes) {
             64);
   EXPECT_EQ(RunProgram({Cli(), "export", golden, golden, "--format", "folded", "-o", dir / "x"}).exit_code, 64);
   EXPECT_EQ(RunProgram({Cli(), "export", "--bogus", golden}).exit_code, 64);
+  r = RunProgram({Cli(), "export", golden, "--format", "folded", "--from", "2s", "--to", "1s", "-o", dir / "x"});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("--to 1s must come after --from 2s"), std::string::npos) << r.err;
   EXPECT_EQ(RunProgram({Cli(), "export", "--help"}).exit_code, 0);
 }
 
