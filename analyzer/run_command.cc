@@ -110,14 +110,8 @@ int RunCommand(int argc, char** argv) {
     st = absl::InvalidArgumentError("--start-at-mark: a mark name of 1..256 bytes");
   }
   if (st.ok() && args.Has("--control-signal")) {
-    static const char* kSignals[] = {"SIGUSR1", "SIGUSR2", "SIGHUP", "SIGURG", "SIGWINCH", "SIGPWR",
-                                     "USR1", "USR2", "HUP", "URG", "WINCH", "PWR"};
     std::string sig = args.Get("--control-signal");
-    int number = 0;
-    bool known = std::find(std::begin(kSignals), std::end(kSignals), sig) != std::end(kSignals) ||
-                 (absl::SimpleAtoi(sig, &number) && number >= 1 && number <= 64 && number != SIGKILL &&
-                  number != SIGSTOP && number != SIGSEGV && number != SIGBUS);
-    if (!known) st = absl::InvalidArgumentError(absl::StrCat("--control-signal: cannot use '", sig, "' (e.g. SIGUSR2)"));
+    if (units::ControlSignalNumber(sig.c_str()) == 0) st = absl::InvalidArgumentError(absl::StrCat("--control-signal: cannot use '", sig, "' (e.g. SIGUSR2)"));
   }
   if (args.Has("--help")) {
     printf("%s%s", kRunUsage, args.Help().c_str());

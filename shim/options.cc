@@ -49,26 +49,6 @@ bool ParseUint(const char* text, uint64_t* out) {
   return true;
 }
 
-// SIGUSR1, USR1 or a number; 0 when it names no signal a program could spare.
-int SignalNumber(const char* text) {
-  if (StartsWith(text, "SIG")) text += 3;
-  static const struct {
-    const char* name;
-    int number;
-  } kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"URG", SIGURG},
-                  {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
-  for (const auto& s : kSignals) {
-    if (strcmp(text, s.name) == 0) return s.number;
-  }
-  uint64_t n = 0;
-  for (const char* p = text; *p; ++p) {
-    if (*p < '0' || *p > '9' || n > 64) return 0;
-    n = n * 10 + static_cast<uint64_t>(*p - '0');
-  }
-  if (*text && n >= 1 && n <= 64 && n != SIGKILL && n != SIGSTOP && n != SIGSEGV && n != SIGBUS) return static_cast<int>(n);
-  return 0;
-}
-
 void ApplyOption(const char* entry) {
   const char* eq = strchr(entry, '=');
   if (!eq) return;
@@ -124,7 +104,7 @@ void ApplyOption(const char* entry) {
   } else if (is("ALLOCPROF_CONTROL")) {
     g_options.control = strcmp(value, "1") == 0;
   } else if (is("ALLOCPROF_CONTROL_SIGNAL")) {
-    int sig = SignalNumber(value);
+    int sig = units::ControlSignalNumber(value);
     if (sig > 0) g_options.control_signal = sig;
     else LogError3("ignored, not a signal name or number: ", entry, "");
   } else if (is("ALLOCPROF_SAMPLE")) {

@@ -1,10 +1,13 @@
-// Parsing of byte sizes ("64KiB", "2M") and durations ("10ms", "2.5s"), shared by the shim's
-// environment options and the CLI's flags so both accept the same spellings. Header-only, no
+// Parsing of byte sizes ("64KiB", "2M"), durations ("10ms", "2.5s") and control signals
+// ("SIGUSR2"), shared by the shim's environment options and the CLI's flags so both accept the
+// same spellings. Header-only, no
 // allocation (the shim calls it during process start).
 #ifndef ALLOCPROF_UNITS_H_
 #define ALLOCPROF_UNITS_H_
 
+#include <signal.h>
 #include <stdint.h>
+#include <string.h>
 
 namespace allocprof::units {
 
@@ -62,6 +65,26 @@ inline bool ParseDuration(const char* text, uint64_t* ns) {
   if (v < 0 || v > 1.8e19) return false;
   *ns = static_cast<uint64_t>(v + 0.5);
   return true;
+}
+
+// SIGUSR1, USR1 or a number; 0 when it names no signal a program could spare for capture control.
+inline int ControlSignalNumber(const char* text) {
+  if (strncmp(text, "SIG", 3) == 0) text += 3;
+  static const struct {
+    const char* name;
+    int number;
+  } kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"URG", SIGURG},
+                  {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
+  for (const auto& s : kSignals) {
+    if (strcmp(text, s.name) == 0) return s.number;
+  }
+  uint64_t n = 0;
+  for (const char* p = text; *p; ++p) {
+    if (*p < '0' || *p > '9' || n > 64) return 0;
+    n = n * 10 + static_cast<uint64_t>(*p - '0');
+  }
+  if (*text && n >= 1 && n <= 64 && n != SIGKILL && n != SIGSTOP && n != SIGSEGV && n != SIGBUS) return static_cast<int>(n);
+  return 0;
 }
 
 }  // namespace allocprof::units

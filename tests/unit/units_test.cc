@@ -56,5 +56,23 @@ TEST(ParseDuration, RejectsJunk) {
   EXPECT_FALSE(ParseDuration("-1s", &ns));
 }
 
+TEST(ControlSignalNumber, TakesNamesWithOrWithoutSigAndSpareNumbers) {
+  EXPECT_EQ(ControlSignalNumber("SIGUSR2"), SIGUSR2);
+  EXPECT_EQ(ControlSignalNumber("USR2"), SIGUSR2);
+  EXPECT_EQ(ControlSignalNumber("SIGHUP"), SIGHUP);
+  EXPECT_EQ(ControlSignalNumber("12"), 12);
+  EXPECT_EQ(ControlSignalNumber("SIG12"), 12);
+}
+
+TEST(ControlSignalNumber, RefusesSignalsAProgramCannotSpareAndJunk) {
+  EXPECT_EQ(ControlSignalNumber("SIGKILL"), 0);
+  EXPECT_EQ(ControlSignalNumber("9"), 0);
+  EXPECT_EQ(ControlSignalNumber("11"), 0);  // SIGSEGV
+  EXPECT_EQ(ControlSignalNumber("65"), 0);
+  EXPECT_EQ(ControlSignalNumber(""), 0);
+  EXPECT_EQ(ControlSignalNumber("SIGFOO"), 0);
+  EXPECT_EQ(ControlSignalNumber("+12"), 0);
+}
+
 }  // namespace
 }  // namespace allocprof::units
