@@ -9,6 +9,30 @@
 
 namespace allocprof {
 
+void AddGenModelFlags(CliArgs& args) {
+  args.Option("--gen0-budget", true, "Gen model: Gen0 budget in bytes (default 5/8 of max(0.8 x LLC, 256KiB))");
+  args.Option("--llc", true, "Gen model: last-level cache size (default: recorded with the trace, else this machine's)");
+  args.Option("--gen1-min", true, "Gen model: Gen1 minimum budget (default 256KiB)");
+  args.Option("--gen1-max", true, "Gen model: Gen1 maximum budget (default 6MiB)");
+  args.Option("--gen2-min", true, "Gen model: Gen2 minimum budget (default 256KiB)");
+  args.Option("--loh-min", true, "Gen model: large-object-heap minimum budget (default 3MiB)");
+}
+
+absl::Status ReadGenModelFlags(const CliArgs& args, GenParameters* gen) {
+  struct ByteFlag {
+    const char* flag;
+    uint64_t* field;
+  };
+  for (const ByteFlag& f : {ByteFlag{"--gen0-budget", &gen->gen0_budget}, ByteFlag{"--llc", &gen->llc_bytes},
+                            ByteFlag{"--gen1-min", &gen->gen1_min}, ByteFlag{"--gen1-max", &gen->gen1_max},
+                            ByteFlag{"--gen2-min", &gen->gen2_min}, ByteFlag{"--loh-min", &gen->loh_min}}) {
+    if (args.Has(f.flag) && !units::ParseByteSize(args.Get(f.flag).c_str(), f.field)) {
+      return absl::InvalidArgumentError(absl::StrCat(f.flag, ": cannot use '", args.Get(f.flag), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void AddAnalysisFlags(CliArgs& args) {
   args.Option("--top", true, "stacks per list (default 10)");
   args.Option("--windows", true, "timeline windows over the run (default 100)");
@@ -17,12 +41,7 @@ void AddAnalysisFlags(CliArgs& args) {
   args.Option("--loh-threshold", true, "large-object threshold in bytes (default 85000)");
   args.Option("--short-lived", true, "'short-lived' means freed within this (default 1ms)");
   args.Option("--pool-target", true, "hit rate the pool sizing advisor aims at (default 0.99)");
-  args.Option("--gen0-budget", true, "Gen model: Gen0 budget in bytes (default 5/8 of max(0.8 x LLC, 256KiB))");
-  args.Option("--llc", true, "Gen model: last-level cache size (default: recorded with the trace, else this machine's)");
-  args.Option("--gen1-min", true, "Gen model: Gen1 minimum budget (default 256KiB)");
-  args.Option("--gen1-max", true, "Gen model: Gen1 maximum budget (default 6MiB)");
-  args.Option("--gen2-min", true, "Gen model: Gen2 minimum budget (default 256KiB)");
-  args.Option("--loh-min", true, "Gen model: large-object-heap minimum budget (default 3MiB)");
+  AddGenModelFlags(args);
   args.Option("--no-symbols", false, "frames as module+offset without reading module files");
   args.Option("--from", true, "analyse from this mark (allocprof_mark name, or mark:NAME) or time (12.5s) on");
   args.Option("--to", true, "analyse up to this mark (the first after --from) or time since the process started");
@@ -44,16 +63,10 @@ absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
   if (args.Has("--short-lived") && !units::ParseDuration(args.Get("--short-lived").c_str(), &o->short_lived_ns)) {
     return bad("--short-lived", args.Get("--short-lived"));
   }
-  struct ByteFlag {
-    const char* flag;
-    uint64_t* field;
-  };
-  for (const ByteFlag& f : {ByteFlag{"--loh-threshold", &o->large_object_bytes}, ByteFlag{"--gen0-budget", &o->gen.gen0_budget},
-                            ByteFlag{"--llc", &o->gen.llc_bytes}, ByteFlag{"--gen1-min", &o->gen.gen1_min},
-                            ByteFlag{"--gen1-max", &o->gen.gen1_max}, ByteFlag{"--gen2-min", &o->gen.gen2_min},
-                            ByteFlag{"--loh-min", &o->gen.loh_min}}) {
-    if (args.Has(f.flag) && !units::ParseByteSize(args.Get(f.flag).c_str(), f.field)) return bad(f.flag, args.Get(f.flag));
+  if (args.Has("--loh-threshold") && !units::ParseByteSize(args.Get("--loh-threshold").c_str(), &o->large_object_bytes)) {
+    return bad("--loh-threshold", args.Get("--loh-threshold"));
   }
+  if (absl::Status st = ReadGenModelFlags(args, &o->gen); !st.ok()) return st;
   if (args.Has("--pool-target") && (!absl::SimpleAtod(args.Get("--pool-target"), &o->pool_target_hit_rate) ||
                                     o->pool_target_hit_rate <= 0 || o->pool_target_hit_rate > 1)) {
     return bad("--pool-target", args.Get("--pool-target"));

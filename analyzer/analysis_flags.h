@@ -13,6 +13,11 @@ namespace allocprof {
 // --pool-target, the Gen-model knobs and --no-symbols.
 void AddAnalysisFlags(CliArgs& args);
 
+// The Gen-model knobs alone (--gen0-budget, --llc, --gen1-min, ...), for export's collection
+// marks; AddAnalysisFlags includes them.
+void AddGenModelFlags(CliArgs& args);
+absl::Status ReadGenModelFlags(const CliArgs& args, GenParameters* gen);
+
 // Fills `options` from the parsed flags; the error names the flag and the value.
 absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* options);
 

@@ -6,11 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "json_writer.h"
 
-#if __has_include("gen_model.h")
-#include "gen_model.h"
-#define ALLOCPROF_HAVE_GEN_MODEL 1
-#endif
-
 namespace allocprof {
 namespace {
 
@@ -98,38 +93,30 @@ std::string RenderChromeTrace(const ChromeTraceInput& in) {
   return j.str() + "\n";
 }
 
-#ifdef ALLOCPROF_HAVE_GEN_MODEL
 struct GenCollectionsPass::Impl {
   Impl(const GenParameters& p, uint64_t origin_ns) : model(p, origin_ns), origin(origin_ns) {}
   GenModel model;
   uint64_t origin;
 };
-bool GenCollectionsPass::available() { return true; }
-#else
-struct GenCollectionsPass::Impl {};
-bool GenCollectionsPass::available() { return false; }
-#endif
 
-GenCollectionsPass::GenCollectionsPass(const ProcessCatalog* catalog) : catalog_(catalog) {}
+GenCollectionsPass::GenCollectionsPass(const ProcessCatalog* catalog, const GenParameters& params)
+    : catalog_(catalog), params_(params) {}
 GenCollectionsPass::~GenCollectionsPass() = default;
 
 void GenCollectionsPass::OnEvent(const Event& e) {
-#ifdef ALLOCPROF_HAVE_GEN_MODEL
   if (!impl_) {
     // The same origin as HeapAnalysis: the process start, or the first event if that is earlier.
     uint64_t origin = catalog_ && catalog_->has_process ? catalog_->process.start_monotonic_ns : e.time;
     origin = std::min(origin, e.time);
-    GenParameters p;
-    if (catalog_ && catalog_->has_process) p.llc_bytes = catalog_->process.llc_bytes;
+    GenParameters p = params_;
+    if (p.llc_bytes == 0 && catalog_ && catalog_->has_process) p.llc_bytes = catalog_->process.llc_bytes;
     impl_ = std::make_unique<Impl>(p, origin);
   }
   impl_->model.OnEvent(e);
-#endif
 }
 
 std::vector<ChromeCollection> GenCollectionsPass::Finish(uint64_t origin_ns, uint64_t end_ns) {
   std::vector<ChromeCollection> out;
-#ifdef ALLOCPROF_HAVE_GEN_MODEL
   if (!impl_) return out;
   GenResult r = impl_->model.Finish(end_ns);
   for (const GenCollection& c : r.collections) {
@@ -137,7 +124,6 @@ std::vector<ChromeCollection> GenCollectionsPass::Finish(uint64_t origin_ns, uin
     out.push_back(ChromeCollection{absolute > origin_ns ? absolute - origin_ns : 0, c.index, c.generation,
                                    c.loh_triggered, c.heap_before, c.heap_after, c.promoted_bytes});
   }
-#endif
   return out;
 }
 

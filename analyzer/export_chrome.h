@@ -9,7 +9,7 @@
 //   per window; each counter series gets a final point at the end of the run;
 // - instants (ph "i", process scope) "Gen0 collection" / "Gen1 collection" / "Gen2 collection",
 //   one per collection of the Gen-style pressure model (gen_model.h), with heap before/after and
-//   promoted bytes as args. A build without gen_model.h has no collections (see GenCollectionsPass).
+//   promoted bytes as args.
 // A counter value equal to the previous one is left out: a counter holds its value until the next.
 //
 // Thread-safety: none needed (plain functions); GenCollectionsPass is one instance per thread.
@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "gen_model.h"
 #include "process_trace.h"
 #include "timeline.h"
 
@@ -49,15 +50,15 @@ struct ChromeTraceInput {
 
 std::string RenderChromeTrace(const ChromeTraceInput& input);
 
-// The Gen-model collections for the instants: replays the ordered events through GenModel with
-// the traced machine's last-level cache size (the model's defaults otherwise). The hook for builds
-// without analyzer/gen_model.h: available() is false and Finish returns no collections.
+// The Gen-model collections for the instants: replays the ordered events through GenModel with the
+// given parameters (export's --llc, --gen0-budget, ...), the cache size otherwise being the one the
+// trace recorded.
 class GenCollectionsPass : public EventSink {
  public:
-  // The catalog gives the time origin and the cache size; it is read at the first event.
-  explicit GenCollectionsPass(const ProcessCatalog* catalog);
+  // The catalog gives the time origin and, unless `params` sets llc_bytes, the cache size; it is
+  // read at the first event.
+  GenCollectionsPass(const ProcessCatalog* catalog, const GenParameters& params);
   ~GenCollectionsPass() override;
-  static bool available();
   void OnEvent(const Event& e) override;
   // After the last event. `origin_ns` and `end_ns` are absolute; times come back relative to
   // origin_ns.
@@ -66,6 +67,7 @@ class GenCollectionsPass : public EventSink {
  private:
   struct Impl;
   const ProcessCatalog* catalog_;
+  GenParameters params_;
   std::unique_ptr<Impl> impl_;
 };
 

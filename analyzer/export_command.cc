@@ -97,6 +97,7 @@ int ExportCommand(int argc, char** argv) {
   args.Option("--from", true, "export from this mark (or mark:NAME) or time (12.5s) on, as analyze --from");
   args.Option("--to", true, "export up to this mark or time, as analyze --to");
   args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
+  AddGenModelFlags(args);  // chrome: the simulated collections it marks
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
   if (args.Has("--help")) {
@@ -128,11 +129,12 @@ int ExportCommand(int argc, char** argv) {
   AnalysisOptions options;
   options.symbolize = !args.Has("--no-symbols");
   st = ReadWindowFlags(args, &options.window);
+  if (st.ok()) st = ReadGenModelFlags(args, &options.gen);
   if (!st.ok()) return usage(std::string(st.message()));
   ProcessCatalog catalog;
   HeapAnalysis heap(options, &catalog);
   std::unique_ptr<GenCollectionsPass> gen;
-  if (format == "chrome") gen = std::make_unique<GenCollectionsPass>(&catalog);
+  if (format == "chrome") gen = std::make_unique<GenCollectionsPass>(&catalog, options.gen);
   HeapPassFanout passes(&heap, gen ? std::vector<EventSink*>{gen.get()} : std::vector<EventSink*>{});
   bool show_progress = args.Has("--progress") || isatty(STDERR_FILENO);
   ProgressFn progress;
@@ -181,7 +183,7 @@ int ExportCommand(int argc, char** argv) {
     in.trace_path = trace;
     if (heap.totals().allocations || heap.totals().frees) in.windows = heap.timeline().Fine(end);
     in.end_ns = duration;
-    in.gen_model = GenCollectionsPass::available();
+    in.gen_model = true;
     in.collections = gen->Finish(origin, end);
     data = RenderChromeTrace(in);
   } else {

@@ -6,12 +6,12 @@
 # keep the compiler from eliding or merging allocation calls.
 BENCH_CXXFLAGS := -std=c++20 -O2 -g -fno-omit-frame-pointer -fno-builtin -pthread $(WARN)
 
-$(BUILD)/bench/churn: bench/churn.cc bench/bench.mk
+$(BUILD)/bench/churn: bench/churn.cc bench/bench.mk | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ $< -pthread
 
 # The trace synthesizer: the shim's record encoder (one definition of the format), no shim runtime.
-$(BUILD)/bench/synth_trace: bench/synth_trace.cc shim/record_encoder.h include/allocprof/trace_format.h bench/bench.mk
+$(BUILD)/bench/synth_trace: bench/synth_trace.cc shim/record_encoder.h include/allocprof/trace_format.h bench/bench.mk | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O2 -g $(WARN) -Iinclude -Ishim -o $@ $< -lzstd
 

@@ -3,7 +3,11 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "harness.h"
 
 namespace allocprof::testing {
@@ -55,6 +59,45 @@ TEST(Analyze, TruncatedTraceIsAnalyzedUpToTheCutWithAWarning) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("trace truncated at offset"), std::string::npos);
   EXPECT_NE(r.out.find("no end record"), std::string::npos);
+}
+
+// The largest cache cpu0 lists in sysfs, read here independently of the shim's reader.
+uint64_t HostLastLevelCache() {
+  uint64_t best = 0;
+  for (int index = 0; index < 8; ++index) {
+    std::string text = ReadFile("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/size");
+    absl::string_view digits = absl::StripAsciiWhitespace(text);
+    uint64_t shift = absl::ConsumeSuffix(&digits, "K") ? 10 : absl::ConsumeSuffix(&digits, "M") ? 20 : 0;
+    uint64_t v = 0;
+    if (absl::SimpleAtoi(digits, &v)) best = std::max(best, v << shift);
+  }
+  return best;
+}
+
+// Every other test pins the cache size (--llc) where a figure depends on it; this one checks the
+// host-derived default: the shim records this machine's last-level cache and the model uses it.
+TEST(Analyze, GenModelDefaultsToTheCacheSizeTheTraceRecorded) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "t.trace", {Program("entry_points"), "malloc", "100"}).exit_code, 0);
+  uint64_t host = HostLastLevelCache();
+  TraceSummary s = Summarize(dir / "t.trace");
+  EXPECT_EQ(s.catalog.process.llc_bytes, host);
+
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--json", "-", dir / "t.trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json params = nlohmann::json::parse(r.out)["gen"]["parameters"];
+  if (host != 0) {
+    EXPECT_EQ(params["llc_source"], "recorded with the trace");
+    EXPECT_EQ(params["llc_bytes"].get<uint64_t>(), host);
+    EXPECT_EQ(params["gen0_budget"].get<uint64_t>(), std::max<uint64_t>(host / 5 * 4 + host % 5 * 4 / 5, 256 << 10) / 8 * 5);
+  }
+
+  r = RunProgram({BuildPath("allocprof"), "analyze", "--llc", "8MiB", "--json", "-", dir / "t.trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  params = nlohmann::json::parse(r.out)["gen"]["parameters"];
+  EXPECT_EQ(params["llc_source"], "given with --llc");
+  EXPECT_EQ(params["llc_bytes"].get<uint64_t>(), 8u << 20);
+  EXPECT_EQ(params["gen0_budget"].get<uint64_t>(), (8u << 20) / 5 * 4 / 8 * 5);
 }
 
 }  // namespace

@@ -241,8 +241,9 @@ TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
 // neither writes a trace nor redirects anything.
 TEST(Attach, ShimDlopenedWithoutAttachStaysDormant) {
   TempDir dir;
-  RunResult r = RunProgram({"bash", "-c", "cd " + dir.path() + " && exec " + Program("dlopen_main") + " " +
-                                              BuildPath("liballocprof.so")});
+  // Paths are arguments of the script, never part of its text: TMPDIR may hold a space.
+  RunResult r = RunProgram(
+      {"bash", "-c", "cd \"$1\" && exec \"$2\" \"$3\"", "bash", dir.path(), Program("dlopen_main"), BuildPath("liballocprof.so")});
   EXPECT_EQ(r.exit_code, 1) << "loaded, but it has no plugin_allocate: " << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_TRUE(dir.Files().empty()) << "no trace written in the working directory";

@@ -1,7 +1,9 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -16,6 +18,24 @@
 extern char** environ;
 
 namespace allocprof::testing {
+
+namespace {
+
+// Tests run their programs with the options they choose: shim options a developer exported in the
+// shell (or that run_all.sh's foreign-environment pass exports) must not reach those programs. The
+// analyzer's ALLOCPROF_READER_THREAD stays, because it must not change any result.
+const bool g_environment_scrubbed = [] {
+  std::vector<std::string> names;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    if (name.starts_with("ALLOCPROF_") && name != "ALLOCPROF_READER_THREAD") names.emplace_back(name);
+  }
+  for (const auto& name : names) unsetenv(name.c_str());
+  return true;
+}();
+
+}  // namespace
 
 std::string BuildPath(const std::string& relative) { return std::string(ALLOCPROF_BUILD_DIR) + "/" + relative; }
 std::string SourcePath(const std::string& relative) { return std::string(ALLOCPROF_SOURCE_DIR) + "/" + relative; }
@@ -69,8 +89,13 @@ RunResult RunTraced(const std::string& trace, const std::vector<std::string>& ar
 }
 
 TempDir::TempDir() {
-  char tmpl[] = "/tmp/allocprof-test-XXXXXX";
-  path_ = mkdtemp(tmpl);
+  const char* base = getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/allocprof-test-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    fprintf(stderr, "cannot create a temporary directory %s: %s\n", tmpl.c_str(), strerror(errno));
+    abort();
+  }
+  path_ = tmpl;
 }
 
 TempDir::~TempDir() {
