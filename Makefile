@@ -34,13 +34,17 @@ ABSL_LIBS := absl_flat_hash_map absl_str_format absl_strings absl_status absl_st
 ANALYZER_CXXFLAGS = $(COMMON) $(shell pkg-config --cflags $(ABSL_LIBS) libdw libzstd zlib 2>/dev/null)
 ANALYZER_LDLIBS   = $(shell pkg-config --libs $(ABSL_LIBS) libdw libzstd zlib 2>/dev/null) -lpthread
 
-SHIM_SRCS := $(wildcard shim/*.cc)
-SHIM_OBJS := $(SHIM_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/shim/dlopen_hook.o
+# Each folder is one stage of the data flow (README, "Architecture"); sources are listed per folder.
+SHIM_DIRS := hooks record unwind runtime attach
+SHIM_SRCS := $(foreach d,$(SHIM_DIRS),$(wildcard shim/$(d)/*.cc))
+SHIM_OBJS := $(SHIM_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/shim/hooks/dlopen_hook.o
 
-# The analyzer library: everything but the CLI's main, shared with the unit tests.
-ANALYZER_LIB_SRCS := $(filter-out analyzer/main.cc,$(wildcard analyzer/*.cc))
+# The analyzer library: every folder but the CLI's main, shared with the unit tests.
+ANALYZER_DIRS := util read passes symbolize report export launch cli
+ANALYZER_SRCS := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.cc))
+ANALYZER_LIB_SRCS := $(filter-out analyzer/cli/main.cc,$(ANALYZER_SRCS))
 ANALYZER_LIB_OBJS := $(ANALYZER_LIB_SRCS:%.cc=$(BUILD)/%.o)
-ANALYZER_MAIN_OBJ := $(BUILD)/analyzer/main.o
+ANALYZER_MAIN_OBJ := $(BUILD)/analyzer/cli/main.o
 
 all: $(BUILD)/liballocprof.so $(BUILD)/allocprof
 
@@ -52,9 +56,9 @@ $(DEPS_STAMP): scripts/install-deps.sh
 
 $(BUILD)/shim/%.o: shim/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(SHIM_CXXFLAGS) -c $< -o $@
+	$(CXX) $(SHIM_CXXFLAGS) -Ishim -c $< -o $@
 
-$(BUILD)/shim/dlopen_hook.o: shim/dlopen_hook.S | $(DEPS_STAMP)
+$(BUILD)/shim/hooks/dlopen_hook.o: shim/hooks/dlopen_hook.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
@@ -63,10 +67,10 @@ $(BUILD)/liballocprof.so: $(SHIM_OBJS)
 
 $(BUILD)/analyzer/%.o: analyzer/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(ANALYZER_CXXFLAGS) -c $< -o $@
+	$(CXX) $(ANALYZER_CXXFLAGS) -Ianalyzer -c $< -o $@
 
-$(BUILD)/analyzer/main.o $(BUILD)/analyzer/report_json.o $(BUILD)/analyzer/export_command.o \
-  $(BUILD)/shim/process_record.o: $(VERSION_STAMP)
+$(BUILD)/analyzer/cli/main.o $(BUILD)/analyzer/report/report_json.o $(BUILD)/analyzer/cli/export_command.o \
+  $(BUILD)/shim/runtime/process_record.o: $(VERSION_STAMP)
 
 $(BUILD)/libanalyzer.a: $(ANALYZER_LIB_OBJS)
 	@rm -f $@

@@ -11,7 +11,7 @@ $(BUILD)/bench/churn: bench/churn.cc bench/bench.mk | $(DEPS_STAMP)
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ $< -pthread
 
 # The trace synthesizer: the shim's record encoder (one definition of the format), no shim runtime.
-$(BUILD)/bench/synth_trace: bench/synth_trace.cc shim/record_encoder.h include/allocprof/trace_format.h bench/bench.mk | $(DEPS_STAMP)
+$(BUILD)/bench/synth_trace: bench/synth_trace.cc shim/record/record_encoder.h include/allocprof/trace_format.h bench/bench.mk | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O2 -g $(WARN) -Iinclude -Ishim -o $@ $< -lzstd
 

@@ -9,7 +9,7 @@
 // in time as a real multi-threaded trace's do; --stacks distinct stacks are used with a skewed
 // popularity. The live blocks at the end stay live (the analyzer reports them as leaks).
 //
-// Records are encoded by the shim's own RecordEncoder (shim/record_encoder.h): one definition of
+// Records are encoded by the shim's own RecordEncoder (shim/record/record_encoder.h): one definition of
 // the format. Chunks are zstd-compressed like the shim's (level 1 unless --zstd-level).
 //
 // At the end it prints the totals the analyzer must report, one "key value" per line on stdout:
@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "allocprof/trace_format.h"
-#include "record_encoder.h"
+#include "record/record_encoder.h"
 
 namespace {
 

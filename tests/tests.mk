@@ -34,7 +34,7 @@ $(BUILD)/tests/%.o: tests/%.cc
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
 
 # Shim pieces tested directly: the stack walker (against libunwind) and the sampled-address set.
-UNIT_SHIM_OBJS := $(BUILD)/shim/cfi_rules.o $(BUILD)/shim/cfi_backtrace.o $(BUILD)/tests/shim/sampled_set.o
+UNIT_SHIM_OBJS := $(BUILD)/shim/unwind/cfi_rules.o $(BUILD)/shim/unwind/cfi_backtrace.o $(BUILD)/tests/shim/record/sampled_set.o
 $(BUILD)/tests/shim/%.o: shim/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@

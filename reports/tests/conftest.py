@@ -126,7 +126,7 @@ def gen_section(counts, duration, peak):
 
 
 def pool_section(max_block=MiB, slots=8):
-    """A pool as the analyzer writes it (analyzer/report_json.cc): buckets with rents only, oversize
+    """A pool as the analyzer writes it (analyzer/report/report_json.cc): buckets with rents only, oversize
     rents in the buckets above max_block, drops of full buckets per bucket, the advisor's slots as
     {size, slots} from 16 B up to its max_block. Read segments exhaust the 64 KiB bucket; produce
     requests of just over 1 MiB are oversize."""

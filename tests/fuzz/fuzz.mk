@@ -7,11 +7,11 @@ FUZZ_SMOKE_RUNS ?= 3000
 FUZZ_OUT := $(BUILD)/fuzz
 FUZZ_FLAGS = -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
              -Iinclude -Ianalyzer -DALLOCPROF_VERSION='"fuzz"' $(shell pkg-config --cflags $(ABSL_LIBS) zlib 2>/dev/null)
-FUZZ_ANALYZER_SRCS = $(filter-out analyzer/main.cc %_command.cc,$(wildcard analyzer/*.cc))
+FUZZ_ANALYZER_SRCS = $(filter-out analyzer/cli/main.cc %_command.cc,$(ANALYZER_SRCS))
 # The analyzer, instrumented once for both targets.
 FUZZ_ANALYZER_OBJS = $(FUZZ_ANALYZER_SRCS:analyzer/%.cc=$(FUZZ_OUT)/obj/%.o)
 
-$(FUZZ_OUT)/obj/%.o: analyzer/%.cc $(wildcard analyzer/*.h include/allocprof/*.h) | $(DEPS_STAMP)
+$(FUZZ_OUT)/obj/%.o: analyzer/%.cc $(wildcard analyzer/*/*.h include/allocprof/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 

@@ -7,8 +7,8 @@
 
 #include <string>
 
-#include "heap_analysis.h"
-#include "process_trace.h"
+#include "passes/heap_analysis.h"
+#include "read/process_trace.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int fd = memfd_create("trace", MFD_CLOEXEC);

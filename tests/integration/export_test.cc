@@ -14,7 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "export_chrome.h"
+#include "export/export_chrome.h"
 #include "harness.h"
 
 namespace allocprof::testing {

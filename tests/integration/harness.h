@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "process_trace.h"
+#include "read/process_trace.h"
 
 namespace allocprof::testing {
 

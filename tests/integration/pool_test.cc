@@ -118,7 +118,7 @@ TEST(Pools, ProducerReproducesTheRegressionExactly) {
 namespace allocprof::testing {
 namespace {
 
-// std::pmr pool resources become pools without any source change (see shim/pmr_hooks.cc).
+// std::pmr pool resources become pools without any source change (see shim/hooks/pmr_hooks.cc).
 TEST(Pools, PmrPoolResourcesAreProfiledWithoutSourceChanges) {
   TempDir dir;
   ASSERT_EQ(RunTraced(dir / "t.trace", {Program("pmr_user"), "100"}).exit_code, 0);

@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "harness.h"
-#include "report.h"
+#include "report/report.h"
 
 namespace allocprof::testing {
 namespace {

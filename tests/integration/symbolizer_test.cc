@@ -1,7 +1,7 @@
 // The offline symbolizer on real traces: exact lines and inlined frames in a test program built
 // with debug info, stripped distribution binaries (kcat, librdkafka) resolving to module+offset or
 // their dynamic symbols, and modules that changed or vanished since the run.
-#include "symbolizer.h"
+#include "symbolize/symbolizer.h"
 
 #include <gtest/gtest.h>
 #include <stdio.h>

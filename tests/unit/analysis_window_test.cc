@@ -1,9 +1,9 @@
 // Analysis windows (--from / --to) on hand-written event streams with hand-computed answers.
-#include "analysis_window.h"
+#include "passes/analysis_window.h"
 
 #include <gtest/gtest.h>
 
-#include "heap_analysis.h"
+#include "passes/heap_analysis.h"
 
 namespace allocprof {
 namespace {

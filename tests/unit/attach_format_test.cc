@@ -2,9 +2,9 @@
 // blocks allocated before an attach.
 #include <gtest/gtest.h>
 
-#include "heap_analysis.h"
-#include "record_decoder.h"
-#include "record_encoder.h"
+#include "passes/heap_analysis.h"
+#include "read/record_decoder.h"
+#include "record/record_encoder.h"
 
 namespace allocprof {
 namespace {

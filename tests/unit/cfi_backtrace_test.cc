@@ -1,7 +1,7 @@
 // The shim's CFI stack walker against libunwind's unw_backtrace, on stacks of different shapes:
 // both are called from the same function, so every frame after the first (the two call sites)
 // must be identical.
-#include "cfi_backtrace.h"
+#include "unwind/cfi_backtrace.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

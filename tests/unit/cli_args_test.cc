@@ -1,4 +1,4 @@
-#include "cli_args.h"
+#include "util/cli_args.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "diff.h"
+#include "report/diff.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "process_trace.h"
+#include "read/process_trace.h"
 #include "trace_builder.h"
 
 namespace allocprof {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "export_chrome.h"
-#include "export_folded.h"
-#include "export_pprof.h"
-#include "heap_analysis.h"
+#include "export/export_chrome.h"
+#include "export/export_folded.h"
+#include "export/export_pprof.h"
+#include "passes/heap_analysis.h"
 
 namespace allocprof {
 namespace {

@@ -1,5 +1,5 @@
 // GenModel on hand-written event streams with hand-computed answers.
-#include "gen_model.h"
+#include "passes/gen_model.h"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // HeapAnalysis on hand-written event streams with hand-computed answers.
-#include "heap_analysis.h"
+#include "passes/heap_analysis.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "address_map.h"
+#include "passes/address_map.h"
 
 namespace allocprof {
 namespace {

@@ -1,7 +1,7 @@
 // The merger's compact form for waiting events: every field must survive packing exactly, whatever
 // its value, read back in slices of any size; and ordinary heap events must take far fewer bytes
 // than an Event, which is the point of packing them.
-#include "packed_events.h"
+#include "read/packed_events.h"
 
 #include <gtest/gtest.h>
 

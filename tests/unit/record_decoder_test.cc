@@ -1,10 +1,10 @@
-#include "record_decoder.h"
+#include "read/record_decoder.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "record_encoder.h"
+#include "record/record_encoder.h"
 
 namespace allocprof {
 namespace {

@@ -1,6 +1,6 @@
 // The shim's column encoder: NeedsFlush() answers from a count of records that certainly fit and
 // must still agree, before every record, with the room actually left in the columns.
-#include "record_encoder.h"
+#include "record/record_encoder.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// The shim's set of sampled live addresses (shim/sampled_set.h), compiled directly: every
+// The shim's set of sampled live addresses (shim/record/sampled_set.h), compiled directly: every
 // inserted address is found once, absent ones are not, full lines degrade safely.
-#include "sampled_set.h"
+#include "record/sampled_set.h"
 
 #include <gtest/gtest.h>
 

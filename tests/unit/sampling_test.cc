@@ -1,6 +1,6 @@
-// The sampled-trace estimator (analyzer/sampling.h) on synthetic streams whose true totals are
+// The sampled-trace estimator (analyzer/read/sampling.h) on synthetic streams whose true totals are
 // known, and the passes' handling of weighted events.
-#include "sampling.h"
+#include "read/sampling.h"
 
 #include <gtest/gtest.h>
 #include <math.h>
@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "heap_analysis.h"
-#include "process_trace.h"
+#include "passes/heap_analysis.h"
+#include "read/process_trace.h"
 #include "trace_builder.h"
 
 namespace allocprof {

@@ -1,4 +1,4 @@
-#include "sawtooth.h"
+#include "passes/sawtooth.h"
 
 #include <gtest/gtest.h>
 

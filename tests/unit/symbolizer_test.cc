@@ -1,6 +1,6 @@
 // The symbolizer against this test binary's own modules (described the way the shim records them,
 // without preloading anything), plus the edge cases a damaged or unusual trace can present.
-#include "symbolizer.h"
+#include "symbolize/symbolizer.h"
 
 #include <elf.h>
 #include <gtest/gtest.h>

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "allocprof/trace_format.h"
-#include "record_encoder.h"
+#include "record/record_encoder.h"
 
 namespace allocprof::testing {
 

@@ -1,10 +1,10 @@
-#include "trace_file.h"
+#include "read/trace_file.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "record_decoder.h"
+#include "read/record_decoder.h"
 #include "trace_builder.h"
 
 namespace allocprof {

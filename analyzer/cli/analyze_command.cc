@@ -1,0 +1,86 @@
+// allocprof analyze TRACE...: the pressure report of one process, or of a fork tree's traces.
+#include <stdio.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "allocprof/units.h"
+#include "cli/analysis_flags.h"
+#include "util/cli_args.h"
+#include "cli/commands.h"
+#include "report/report.h"
+
+namespace allocprof {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: allocprof analyze [options] TRACE [TRACE...]\n"
+    "\n"
+    "Reads each trace in one streaming pass and prints the allocation report: totals, entry points,\n"
+    "size classes, top stacks (symbolized), the live heap over time and its sawtooth, leaks and\n"
+    "mismatched frees. Several traces of one fork tree are reported one section per process; the\n"
+    "first one is the root.\n"
+    "\n"
+    "options:\n";
+
+bool WriteFileAtomically(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out << data;
+    if (!out.flush()) return false;
+  }
+  return rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int AnalyzeCommand(int argc, char** argv) {
+  CliArgs args;
+  args.Option("--json", true, "also write the report as JSON to FILE (- for stdout, then no text)");
+  AddAnalysisFlags(args);
+  args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
+  args.Option("-h,--help", false, "show this help");
+  absl::Status st = args.Parse(argc, argv, 2);
+  if (args.Has("--help")) {
+    printf("%s%s", kUsage, args.Help().c_str());
+    return kExitOk;
+  }
+  std::vector<std::string> traces = args.positional();
+  for (const auto& r : args.rest()) traces.push_back(r);
+  if (!st.ok() || traces.empty()) {
+    fprintf(stderr, "allocprof analyze: %s\n%s%s", st.ok() ? "no trace given" : std::string(st.message()).c_str(),
+            kUsage, args.Help().c_str());
+    return kExitUsage;
+  }
+  AnalysisOptions options;
+  if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
+    fprintf(stderr, "allocprof analyze: %s\n", std::string(flags.message()).c_str());
+    return kExitUsage;
+  }
+  bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
+  auto report = Analyze(traces, options, progress);
+  if (!report.ok()) {
+    fprintf(stderr, "allocprof analyze: %s\n", std::string(report.status().message()).c_str());
+    return kExitBadInput;
+  }
+  std::string json_path = args.Get("--json");
+  if (json_path != "-") fputs(RenderText(*report).c_str(), stdout);
+  if (!json_path.empty()) {
+    std::string json = RenderJson(*report);
+    if (json_path == "-") {
+      fputs(json.c_str(), stdout);
+    } else if (!WriteFileAtomically(json_path, json)) {
+      fprintf(stderr, "allocprof analyze: cannot write %s\n", json_path.c_str());
+      return kExitBadInput;
+    }
+  }
+  if (progress) fprintf(stderr, "allocprof: analyzed in %.2f s\n", report->analysis_seconds);
+  return kExitOk;
+}
+
+}  // namespace allocprof

@@ -1,0 +1,93 @@
+// allocprof diff BEFORE AFTER: ratios after/before and a verdict CI can act on.
+#include <stdio.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "cli/analysis_flags.h"
+#include "util/cli_args.h"
+#include "cli/commands.h"
+#include "report/diff.h"
+
+namespace allocprof {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: allocprof diff [options] BEFORE AFTER\n"
+    "\n"
+    "BEFORE and AFTER are traces or JSON reports from 'allocprof analyze --json'. Prints every figure\n"
+    "side by side with the ratio after/before, the stacks that grew most and the new ones, and a\n"
+    "verdict. Exit status: 0 all rules hold, 1 a rule failed, 2 bad input, 64 bad command line.\n"
+    "\n"
+    "Rules (--fail-if, repeatable): METRIC>1.10x compares the ratio after/before; METRIC>5 compares\n"
+    "after's value; also >=, <, <=. Metrics are the row names of the table (allocations,\n"
+    "bytes_allocated, peak_live_bytes, gen2, pool:NAME:fallthrough, ...). When both sides count\n"
+    "work units, allocations and bytes_allocated rules compare per-unit figures. Without --fail-if:\n"
+    "allocations>1.10x, bytes_allocated>1.10x, peak_live_bytes>1.25x, gen2>1.50x.\n"
+    "\n"
+    "options:\n";
+
+}  // namespace
+
+int DiffCommand(int argc, char** argv) {
+  CliArgs args;
+  args.Option("--fail-if", true, "a verdict rule (repeatable), e.g. allocations>1.10x");
+  args.Option("--markdown", false, "print a Markdown table for a pull-request comment instead of text");
+  args.Option("--json", true, "also write the comparison as JSON to FILE");
+  AddAnalysisFlags(args);  // for trace inputs; --top: stacks listed as grown / new
+  args.Option("-h,--help", false, "show this help");
+  absl::Status st = args.Parse(argc, argv, 2);
+  if (args.Has("--help")) {
+    printf("%s%s", kUsage, args.Help().c_str());
+    return kExitOk;
+  }
+  if (!st.ok() || args.positional().size() != 2) {
+    fprintf(stderr, "allocprof diff: %s\n%s%s", st.ok() ? "need BEFORE and AFTER" : std::string(st.message()).c_str(),
+            kUsage, args.Help().c_str());
+    return kExitUsage;
+  }
+  size_t top = 10;
+  if (args.Has("--top") && !absl::SimpleAtoi(args.Get("--top"), &top)) {
+    fprintf(stderr, "allocprof diff: --top needs a number\n");
+    return kExitUsage;
+  }
+  std::vector<Rule> rules;
+  for (const auto& text : args.GetAll("--fail-if")) {
+    auto rule = ParseRule(text);
+    if (!rule.ok()) {
+      fprintf(stderr, "allocprof diff: %s\n", std::string(rule.status().message()).c_str());
+      return kExitUsage;
+    }
+    rules.push_back(*rule);
+  }
+  if (rules.empty()) rules = DefaultRules();
+  AnalysisOptions options;
+  if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
+    fprintf(stderr, "allocprof diff: %s\n", std::string(flags.message()).c_str());
+    return kExitUsage;
+  }
+  options.top_n = std::max<size_t>(100, top);  // more stacks than a report shows, so "new" means new
+  DiffSide sides[2];
+  for (int i = 0; i < 2; ++i) {
+    auto side = LoadDiffSide(args.positional()[i], options);
+    if (!side.ok()) {
+      fprintf(stderr, "allocprof diff: %s\n", std::string(side.status().message()).c_str());
+      return kExitBadInput;
+    }
+    sides[i] = std::move(*side);
+  }
+  DiffResult result = Compare(sides[0], sides[1], rules, top);
+  fputs((args.Has("--markdown") ? RenderDiffMarkdown(result) : RenderDiffText(result)).c_str(), stdout);
+  if (args.Has("--json")) {
+    std::ofstream out(args.Get("--json"), std::ios::binary | std::ios::trunc);
+    out << RenderDiffJson(result);
+    if (!out.flush()) {
+      fprintf(stderr, "allocprof diff: cannot write %s\n", args.Get("--json").c_str());
+      return kExitBadInput;
+    }
+  }
+  return result.passed ? kExitOk : kExitVerdictFailed;
+}
+
+}  // namespace allocprof

@@ -1,0 +1,213 @@
+// allocprof export TRACE --format folded|pprof|chrome -o FILE: the trace in the formats other tools
+// read (FlameGraph/speedscope, pprof/Pyroscope/Parca/Grafana, Perfetto), from the same pass as
+// `allocprof analyze`, so the figures agree with the report.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "cli/analysis_flags.h"
+#include "util/cli_args.h"
+#include "cli/commands.h"
+#include "export/export_chrome.h"
+#include "export/export_folded.h"
+#include "export/export_pprof.h"
+#include "passes/heap_analysis.h"
+
+namespace allocprof {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: allocprof export TRACE --format folded|pprof|chrome -o FILE [options]\n"
+    "\n"
+    "Writes one process's trace in a format other tools read:\n"
+    "  folded  'frame;frame;frame count' lines, root first, for FlameGraph and speedscope; the\n"
+    "          counts sum to the report's allocations (or bytes_allocated with --weight bytes)\n"
+    "  pprof   gzipped profile.proto for pprof, Pyroscope, Parca, Grafana: alloc_objects,\n"
+    "          alloc_space, inuse_objects, inuse_space (inuse = still allocated at the end)\n"
+    "  chrome  trace-event JSON for ui.perfetto.dev: live bytes and allocation rate over time,\n"
+    "          and the collections of the Gen-style pressure model\n"
+    "FILE is replaced when it exists, but never written through a symlink; - is stdout.\n"
+    "Exit status: 0 written, 2 bad input or unwritable FILE, 64 bad command line (also when FILE is a\n"
+    "symlink or the trace itself).\n"
+    "\n"
+    "options:\n";
+
+std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// Writes `data` to `path` (created 0644, truncated) without following a symlink there. Returns an
+// exit code, after saying what went wrong.
+int WriteOutput(const std::string& path, const std::string& data, const std::string& trace) {
+  if (path == "-") {
+    if (fwrite(data.data(), 1, data.size(), stdout) != data.size() || fflush(stdout) != 0) {
+      fprintf(stderr, "allocprof export: cannot write to stdout: %s\n", strerror(errno));
+      return kExitBadInput;
+    }
+    return kExitOk;
+  }
+  struct stat out_st, in_st;
+  if (stat(path.c_str(), &out_st) == 0 && stat(trace.c_str(), &in_st) == 0 && out_st.st_dev == in_st.st_dev &&
+      out_st.st_ino == in_st.st_ino) {
+    fprintf(stderr, "allocprof export: %s is the trace being exported: not overwritten\n", path.c_str());
+    return kExitUsage;
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      fprintf(stderr, "allocprof export: %s is a symlink: not written through it\n", path.c_str());
+      return kExitUsage;
+    }
+    fprintf(stderr, "allocprof export: cannot create %s: %s\n", path.c_str(), strerror(errno));
+    return kExitBadInput;
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      fprintf(stderr, "allocprof export: cannot write %s: %s\n", path.c_str(), strerror(n < 0 ? errno : ENOSPC));
+      close(fd);
+      return kExitBadInput;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) {
+    fprintf(stderr, "allocprof export: cannot write %s: %s\n", path.c_str(), strerror(errno));
+    return kExitBadInput;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int ExportCommand(int argc, char** argv) {
+  CliArgs args;
+  args.Option("--format", true, "folded, pprof or chrome");
+  args.Option("-o,--output", true, "the file to write (- for stdout)");
+  args.Option("--weight", true, "calls (default) or bytes: folded counts; pprof's default sample type");
+  args.Option("--no-symbols", false, "frames as module+offset without reading module files");
+  args.Option("--from", true, "export from this mark (or mark:NAME) or time (12.5s) on, as analyze --from");
+  args.Option("--to", true, "export up to this mark or time, as analyze --to");
+  args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
+  AddGenModelFlags(args);  // chrome: the simulated collections it marks
+  args.Option("-h,--help", false, "show this help");
+  absl::Status st = args.Parse(argc, argv, 2);
+  if (args.Has("--help")) {
+    printf("%s%s", kUsage, args.Help().c_str());
+    return kExitOk;
+  }
+  auto usage = [&](const std::string& problem) {
+    fprintf(stderr, "allocprof export: %s\n%s%s", problem.c_str(), kUsage, args.Help().c_str());
+    return kExitUsage;
+  };
+  if (!st.ok()) return usage(std::string(st.message()));
+  std::vector<std::string> traces = args.positional();
+  for (const auto& r : args.rest()) traces.push_back(r);
+  if (traces.size() != 1) return usage(traces.empty() ? "no trace given" : "one trace at a time (one process each)");
+  const std::string& trace = traces[0];
+  std::string format = args.Get("--format");
+  if (format.empty()) return usage("--format is required: folded, pprof or chrome");
+  if (format != "folded" && format != "pprof" && format != "chrome") {
+    return usage(absl::StrCat("--format: cannot use '", format, "' (folded, pprof or chrome)"));
+  }
+  std::string output = args.Get("--output");
+  if (output.empty()) return usage("-o FILE is required (- for stdout)");
+  std::string weight = args.Get("--weight", "calls");
+  if (weight != "calls" && weight != "bytes") {
+    return usage(absl::StrCat("--weight: cannot use '", weight, "' (calls or bytes)"));
+  }
+  if (args.Has("--weight") && format == "chrome") return usage("--weight applies to folded and pprof");
+
+  AnalysisOptions options;
+  options.symbolize = !args.Has("--no-symbols");
+  st = ReadWindowFlags(args, &options.window);
+  if (st.ok()) st = ReadGenModelFlags(args, &options.gen);
+  if (!st.ok()) return usage(std::string(st.message()));
+  ProcessCatalog catalog;
+  HeapAnalysis heap(options, &catalog);
+  std::unique_ptr<GenCollectionsPass> gen;
+  if (format == "chrome") gen = std::make_unique<GenCollectionsPass>(&catalog, options.gen);
+  HeapPassFanout passes(&heap, gen ? std::vector<EventSink*>{gen.get()} : std::vector<EventSink*>{});
+  bool show_progress = args.Has("--progress") || isatty(STDERR_FILENO);
+  ProgressFn progress;
+  if (show_progress) {
+    progress = [&trace](uint64_t done, uint64_t total) {
+      fprintf(stderr, "\rallocprof: %s: %3.0f%%", trace.c_str(), total ? 100.0 * done / total : 100.0);
+    };
+  }
+  st = ReadProcessTrace(trace, &passes, &catalog, progress);
+  if (show_progress) fprintf(stderr, "\n");
+  if (!st.ok()) {
+    std::string message(st.message());
+    if (!absl::StrContains(message, trace)) message = absl::StrCat(trace, ": ", message);
+    fprintf(stderr, "allocprof export: %s\n", message.c_str());
+    return kExitBadInput;
+  }
+  heap.Finish();
+  for (const auto& d : catalog.diagnostics) fprintf(stderr, "allocprof export: warning: %s\n", d.message.c_str());
+  if (!catalog.ended_cleanly) {
+    fprintf(stderr, "allocprof export: warning: %s has no end record (killed or still running): "
+            "exported what was flushed\n", trace.c_str());
+  }
+
+  uint64_t origin = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
+  uint64_t end = std::max(catalog.last_time, heap.totals().last_event_ns);
+  if (heap.window().closed()) end = heap.window().close_ns();
+  if (heap.window().active() && !heap.window().opened()) {
+    fprintf(stderr, "allocprof export: %s: the window never opened (--from %s does not occur in this trace)\n",
+            trace.c_str(), options.window.from.Describe("start").c_str());
+    return kExitBadInput;
+  }
+  uint64_t duration = end > origin ? end - origin : 0;
+  std::string generator = absl::StrCat("allocprof ", ALLOCPROF_VERSION);
+  std::string data;
+  std::vector<std::string> warnings;
+  if (format == "chrome") {
+    ChromeTraceInput in;
+    in.pid = catalog.process.pid ? catalog.process.pid : 1;  // no process record: any non-zero pid
+    std::string exe = catalog.process.exe.empty() ? Basename(trace) : Basename(catalog.process.exe);
+    in.process_name = absl::StrCat(exe, " (pid ", catalog.process.pid, ")");
+    in.thread_name = "main";
+    for (const auto& [index, t] : catalog.threads) {
+      if (t.tid == catalog.process.pid && !t.name.empty()) in.thread_name = t.name;
+    }
+    in.generator = generator;
+    in.trace_path = trace;
+    if (heap.totals().allocations || heap.totals().frees) in.windows = heap.timeline().Fine(end);
+    in.end_ns = duration;
+    in.gen_model = true;
+    in.collections = gen->Finish(origin, end);
+    data = RenderChromeTrace(in);
+  } else {
+    FrameSource frames(catalog.modules, options.symbolize);
+    ExportStacks stacks = heap.AllStacks();
+    if (format == "folded") {
+      data = RenderFolded(catalog, stacks, frames, weight == "bytes" ? FoldedWeight::kBytes : FoldedWeight::kCalls);
+    } else {
+      PprofOptions po;
+      po.default_sample_type = weight == "bytes" ? "alloc_space" : "alloc_objects";
+      po.time_nanos = static_cast<int64_t>(catalog.process.start_realtime_ns);
+      po.duration_nanos = static_cast<int64_t>(duration);
+      po.comments.push_back(generator);
+      po.comments.push_back(absl::StrCat("trace: ", trace));
+      if (!catalog.process.command_line.empty()) {
+        std::string command = absl::StrReplaceAll(catalog.process.command_line, {{std::string(1, '\0'), " "}});
+        po.comments.push_back(absl::StrCat("command: ", command));
+      }
+      data = Gzip(EncodePprof(catalog, stacks, frames, po));
+    }
+    warnings = frames.warnings();
+  }
+  for (const auto& w : warnings) fprintf(stderr, "allocprof export: warning: %s\n", w.c_str());
+  return WriteOutput(output, data, trace);
+}
+
+}  // namespace allocprof

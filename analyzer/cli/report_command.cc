@@ -1,0 +1,357 @@
+// allocprof report TRACE [--baseline TRACE] -o DIR: charts and report.md for a pull request.
+//
+// The analysis runs here (as `analyze` and `diff` do) and is written into DIR as JSON; the charts
+// and report.md are drawn from that JSON by reports/allocprof_report.py under Python matplotlib
+// (Debian's, /usr/bin/python3 unless --python), started with posix_spawn and an argv: no shell
+// ever sees a path or anything from the trace.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/analysis_flags.h"
+#include "util/cli_args.h"
+#include "cli/commands.h"
+#include "report/diff.h"
+#include "report/report.h"
+
+extern char** environ;
+
+namespace allocprof {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: allocprof report [options] -o DIR TRACE\n"
+    "\n"
+    "Analyzes TRACE and writes DIR/report.md (headline, charts, top stacks; sized for a pull-request\n"
+    "comment) with charts as PNG and SVG: the live heap and allocation rate over time, size classes,\n"
+    "and, when the analysis has them, pools and simulated collections. With --baseline it adds\n"
+    "before/after charts, the comparison table and the verdict of 'allocprof diff' with its default\n"
+    "rules. The JSON the charts are drawn from stays in DIR (analysis.json, baseline.json, diff.json).\n"
+    "DIR is created if missing; an existing file or symlink named DIR is refused. Prints the path of\n"
+    "report.md.\n"
+    "\n"
+    "Exit status: 0 report written, 2 bad input (a trace or JSON that cannot be used), 64 bad command\n"
+    "line or unusable DIR, 70 drawing failed (Python or matplotlib missing: see --python), 127 the\n"
+    "interpreter cannot be run. The verdict does not change the exit status: gate CI with\n"
+    "'allocprof diff', whose exit status is the verdict.\n"
+    "\n"
+    "The charts need Python 3 with matplotlib (Debian: python3-matplotlib). The drawing script is\n"
+    "found through $ALLOCPROF_REPORTS (the reports/ directory), else beside the binary (../reports).\n"
+    "\n"
+    "options:\n";
+
+constexpr char kDefaultPython[] = "/usr/bin/python3";
+constexpr char kEntryPoint[] = "allocprof_report.py";
+constexpr int kExitDrawingFailed = 70;  // EX_SOFTWARE: the chart step did not complete
+constexpr int kExitNoInterpreter = 127;
+constexpr size_t kDiffTopN = 100;  // stacks per list the diff compares, so "new" means new
+
+std::string StripTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// reports/allocprof_report.py: $ALLOCPROF_REPORTS, else relative to this binary (the build tree's
+// build/allocprof, or an installed bin/allocprof with share/allocprof/reports).
+std::string FindEntryPoint(std::vector<std::string>* tried) {
+  std::vector<std::string> candidates;
+  if (const char* env = getenv("ALLOCPROF_REPORTS"); env && *env) {
+    candidates.push_back(absl::StrCat(env, "/", kEntryPoint));
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    std::string bindir = Dirname(std::string(exe, static_cast<size_t>(n)));
+    candidates.push_back(absl::StrCat(bindir, "/../reports/", kEntryPoint));
+    candidates.push_back(absl::StrCat(bindir, "/../share/allocprof/reports/", kEntryPoint));
+  }
+  for (const auto& c : candidates) {
+    if (IsFile(c)) return c;
+    tried->push_back(c);
+  }
+  return "";
+}
+
+// DIR must be a directory or not exist yet; a symlink or any other file is refused.
+bool CheckDir(const std::string& dir, bool* exists, std::string* error) {
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      *error = absl::StrCat(dir, ": ", strerror(errno));
+      return false;
+    }
+    *exists = false;
+    return true;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    *error = absl::StrCat(dir, " is a symlink: not followed; give the directory itself");
+    return false;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    *error = absl::StrCat(dir, " exists and is not a directory");
+    return false;
+  }
+  *exists = true;
+  return true;
+}
+
+// mkdir -p: parents as needed, DIR itself must end up a real directory (not a symlink).
+bool MakeDir(const std::string& dir, std::string* error) {
+  for (size_t at = 1; at <= dir.size(); ++at) {
+    if (at != dir.size() && dir[at] != '/') continue;
+    std::string prefix = dir.substr(0, at);
+    if (mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST) {
+      *error = absl::StrCat("cannot create ", prefix, ": ", strerror(errno));
+      return false;
+    }
+  }
+  bool exists = false;
+  return CheckDir(dir, &exists, error) && exists;
+}
+
+// Writes DIR/NAME through a fresh temporary file and a rename: a symlink planted at NAME is replaced.
+bool WriteInDir(const std::string& dir, const std::string& name, const std::string& data, std::string* error) {
+  std::string path = absl::StrCat(dir, "/", name), tmp = absl::StrCat(dir, "/.", name, ".tmp");
+  unlink(tmp.c_str());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = absl::StrCat("cannot write ", tmp, ": ", strerror(errno));
+    return false;
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = write(fd, data.data() + done, data.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      *error = absl::StrCat("cannot write ", tmp, ": ", strerror(errno));
+      close(fd);
+      unlink(tmp.c_str());
+      return false;
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = absl::StrCat("cannot write ", path, ": ", strerror(errno));
+    unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// A report's stack lists cut to the first `top` (they are sorted), as if analyzed with --top.
+void KeepTop(AnalysisReport* report, size_t top) {
+  report->options.top_n = top;
+  for (auto& p : report->processes) {
+    for (auto* list : {&p.top_by_calls, &p.top_by_bytes, &p.top_by_peak, &p.leaks}) {
+      if (list->size() > top) list->resize(top);
+    }
+    if (p.mismatches.size() > top) p.mismatches.resize(top);
+  }
+}
+
+bool IsTrace(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[sizeof(format::kFileMagic)] = {0};
+  in.read(magic, sizeof(magic));
+  return in.gcount() == static_cast<std::streamsize>(sizeof(magic)) &&
+         memcmp(magic, format::kFileMagic, sizeof(magic)) == 0;
+}
+
+// One side of the report: the analysis JSON to draw (top stacks), and the diff's view of it.
+struct Side {
+  std::string json;
+  DiffSide diff;
+};
+
+absl::StatusOr<Side> LoadSide(const std::string& path, const AnalysisOptions& options, size_t top, bool progress,
+                              bool allow_json) {
+  Side side;
+  if (allow_json && !IsTrace(path)) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    side.json = ss.str();
+    auto diff = DiffSideFromJson(side.json, path);
+    if (!diff.ok()) return diff.status();
+    side.diff = std::move(*diff);
+    return side;
+  }
+  auto report = Analyze({path}, options, progress);
+  if (!report.ok()) return report.status();
+  auto diff = DiffSideFromJson(RenderJson(*report), path);
+  if (!diff.ok()) return diff.status();
+  side.diff = std::move(*diff);
+  KeepTop(&*report, top);
+  side.json = RenderJson(*report);
+  return side;
+}
+
+// Runs argv[0] (through PATH when it has no slash) and waits. Returns the exit code, 128+N for a
+// signal, or -1 with errno_out set when it could not be started.
+int Spawn(const std::vector<std::string>& argv, int* errno_out) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  if (rc != 0) {
+    *errno_out = rc;
+    return -1;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      *errno_out = errno;
+      return -1;
+    }
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+int ReportCommand(int argc, char** argv) {
+  CliArgs args;
+  args.Option("-o,--output", true, "directory to write report.md, the charts and their JSON into (required)");
+  args.Option("--baseline", true, "trace (or analyze --json report) to compare against");
+  args.Option("--python", true, "Python 3 interpreter with matplotlib (default /usr/bin/python3)");
+  AddAnalysisFlags(args);  // --top: stacks per table in report.md
+  args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
+  args.Option("-h,--help", false, "show this help");
+  absl::Status st = args.Parse(argc, argv, 2);
+  if (args.Has("--help")) {
+    printf("%s%s", kUsage, args.Help().c_str());
+    return kExitOk;
+  }
+  std::vector<std::string> traces = args.positional();
+  for (const auto& r : args.rest()) traces.push_back(r);
+  std::string problem = !st.ok()                 ? std::string(st.message())
+                        : traces.size() != 1     ? (traces.empty() ? "no trace given" : "one TRACE only (compare with --baseline)")
+                        : !args.Has("--output")  ? "-o DIR is required"
+                        : args.Get("--output").empty() ? "-o needs a directory"
+                                                       : "";
+  if (!problem.empty()) {
+    fprintf(stderr, "allocprof report: %s\n%s%s", problem.c_str(), kUsage, args.Help().c_str());
+    return kExitUsage;
+  }
+  size_t top = 10;
+  if (args.Has("--top") && (!absl::SimpleAtoi(args.Get("--top"), &top) || top == 0 || top > 1000)) {
+    fprintf(stderr, "allocprof report: --top: cannot use '%s'\n", args.Get("--top").c_str());
+    return kExitUsage;
+  }
+  const std::string dir = StripTrailingSlashes(args.Get("--output"));
+  const std::string python = args.Get("--python", kDefaultPython);
+  const bool has_baseline = args.Has("--baseline");
+  bool dir_exists = false;
+  std::string error;
+  if (!CheckDir(dir, &dir_exists, &error)) {
+    fprintf(stderr, "allocprof report: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  std::vector<std::string> tried;
+  std::string entry = FindEntryPoint(&tried);
+  if (entry.empty()) {
+    fprintf(stderr, "allocprof report: cannot find the chart script (%s); set ALLOCPROF_REPORTS to the reports/ "
+            "directory\n", absl::StrJoin(tried, ", ").c_str());
+    return kExitDrawingFailed;
+  }
+
+  AnalysisOptions options;
+  if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
+    fprintf(stderr, "allocprof report: %s\n", std::string(flags.message()).c_str());
+    return kExitUsage;
+  }
+  options.top_n = std::max(top, has_baseline ? kDiffTopN : top);
+  bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
+  auto current = LoadSide(traces[0], options, top, progress, false);
+  if (!current.ok()) {
+    fprintf(stderr, "allocprof report: %s\n", std::string(current.status().message()).c_str());
+    return kExitBadInput;
+  }
+  Side baseline;
+  std::string diff_json;
+  if (has_baseline) {
+    auto loaded = LoadSide(args.Get("--baseline"), options, top, progress, true);
+    if (!loaded.ok()) {
+      fprintf(stderr, "allocprof report: --baseline: %s\n", std::string(loaded.status().message()).c_str());
+      return kExitBadInput;
+    }
+    baseline = std::move(*loaded);
+    DiffResult diff = Compare(baseline.diff, current->diff, DefaultRules(), 10);
+    diff_json = RenderDiffJson(diff);
+    fprintf(stderr, "allocprof report: %s (the report's exit status does not depend on it)\n",
+            VerdictLine(diff).c_str());
+  }
+
+  if (!dir_exists && !MakeDir(dir, &error)) {
+    fprintf(stderr, "allocprof report: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  bool written = WriteInDir(dir, "analysis.json", current->json, &error);
+  if (written && has_baseline) {
+    written = WriteInDir(dir, "baseline.json", baseline.json, &error) && WriteInDir(dir, "diff.json", diff_json, &error);
+  } else if (written) {
+    for (const char* stale : {"baseline.json", "diff.json"}) unlink(absl::StrCat(dir, "/", stale).c_str());
+  }
+  if (!written) {
+    fprintf(stderr, "allocprof report: %s\n", error.c_str());
+    return kExitUsage;
+  }
+
+  std::vector<std::string> cmd = {python, "-B", entry, "--analysis", dir + "/analysis.json", "--out", dir,
+                                  "--top", std::to_string(top)};
+  if (has_baseline) {
+    for (const char* s : {"--baseline", "baseline.json", "--diff", "diff.json"}) {
+      cmd.push_back(s[0] == '-' ? std::string(s) : absl::StrCat(dir, "/", s));
+    }
+  }
+  if (progress) {
+    cmd.push_back("--progress");
+    fprintf(stderr, "allocprof report: drawing charts with %s\n", python.c_str());
+  }
+  int spawn_errno = 0;
+  int rc = Spawn(cmd, &spawn_errno);
+  if (rc < 0) {
+    fprintf(stderr, "allocprof report: cannot run %s: %s (pass --python with a Python 3 that has matplotlib)\n",
+            python.c_str(), strerror(spawn_errno));
+    return kExitNoInterpreter;
+  }
+  if (rc != 0) {
+    fprintf(stderr, "allocprof report: drawing the charts failed (%s exited with %d); the JSON is in %s\n",
+            python.c_str(), rc, dir.c_str());
+    return kExitDrawingFailed;
+  }
+  printf("%s/report.md\n", dir.c_str());
+  return kExitOk;
+}
+
+}  // namespace allocprof

@@ -1,0 +1,294 @@
+// allocprof attach [options] PID: loads the shim into a running process (with gdb) and records
+// its allocations from then until it exits.
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "util/cli_args.h"
+#include "cli/commands.h"
+#include "launch/gdb_inject.h"
+#include "launch/shim_path.h"
+
+namespace allocprof {
+namespace {
+
+constexpr char kAttachUsage[] =
+    "usage: allocprof attach [options] PID\n"
+    "\n"
+    "Loads allocprof's shim into the running, dynamically linked process PID (through gdb, which\n"
+    "needs ptrace permission) and records its allocations from now until it exits. Blocks allocated\n"
+    "before the attach are unknown: their frees are counted apart (\"freed, allocated before\n"
+    "attach\"), not reported as errors. The command returns once recording has started.\n"
+    "\n"
+    "options:\n";
+
+bool ReadText(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
+
+std::string ProcessName(pid_t pid) {
+  std::string comm;
+  if (!ReadText(absl::StrCat("/proc/", pid, "/comm"), &comm)) return "?";
+  return std::string(absl::StripTrailingAsciiWhitespace(comm));
+}
+
+// The value of a "Key:\tvalue" line of /proc/PID/status.
+std::string StatusField(const std::string& status, const std::string& key) {
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, key + ":")) return std::string(absl::StripAsciiWhitespace(line));
+  }
+  return "";
+}
+
+int PtraceScope() {
+  std::string text;
+  int scope = -1;
+  if (ReadText("/proc/sys/kernel/yama/ptrace_scope", &text)) {
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &scope)) scope = -1;
+  }
+  return scope;
+}
+
+std::string PtraceAdvice() {
+  int scope = PtraceScope();
+  std::string why;
+  switch (scope) {
+    case -1:
+      why = "Yama is not active here, so the usual causes are: the process belongs to another user (attach as "
+            "that user or as root), or a container or seccomp policy forbids ptrace (docker: --cap-add=SYS_PTRACE).";
+      break;
+    case 0:
+      why = "kernel.yama.ptrace_scope is 0, so the usual causes are: the process belongs to another user (attach "
+            "as that user or as root), or a container or seccomp policy forbids ptrace (docker: "
+            "--cap-add=SYS_PTRACE).";
+      break;
+    case 1:
+      why = "kernel.yama.ptrace_scope is 1: only a parent may trace its children, and gdb is not the process's "
+            "parent. Run allocprof attach as root (or with CAP_SYS_PTRACE), or allow it for now with "
+            "'sudo sysctl kernel.yama.ptrace_scope=0'.";
+      break;
+    case 2:
+      why = "kernel.yama.ptrace_scope is 2: only root (CAP_SYS_PTRACE) may attach. Run allocprof attach as root.";
+      break;
+    default:
+      why = absl::StrCat("kernel.yama.ptrace_scope is ", scope,
+                         ": ptrace attach is disabled until reboot. Start the program under 'allocprof run' instead.");
+  }
+  return why;
+}
+
+// Everything that can be checked before gdb stops the process. Returns an exit code, or -1 to go on.
+int CheckTarget(pid_t pid, const std::string& label) {
+  if (pid == getpid()) {
+    fprintf(stderr, "allocprof attach: %d is allocprof itself\n", pid);
+    return kExitUsage;
+  }
+  std::string maps;
+  if (!ReadText(absl::StrCat("/proc/", pid, "/maps"), &maps)) {
+    if (kill(pid, 0) != 0 && errno == ESRCH) {
+      fprintf(stderr, "allocprof attach: no such process: %d\n", pid);
+      return kExitBadInput;
+    }
+    fprintf(stderr,
+            "allocprof attach: cannot read /proc/%d/maps: %s (the process belongs to another user: attach as that "
+            "user or as root)\n",
+            pid, strerror(errno));
+    return kExitNotPermitted;
+  }
+  if (maps.empty()) {
+    fprintf(stderr, "allocprof attach: %s has no memory map (a kernel thread or a zombie): nothing to attach to\n",
+            label.c_str());
+    return kExitBadInput;
+  }
+  if (absl::StrContains(maps, "/liballocprof.so")) {
+    fprintf(stderr,
+            "allocprof attach: %s already has liballocprof.so loaded (it runs under 'allocprof run' or was attached "
+            "before); its trace is being written already\n",
+            label.c_str());
+    return kExitBadInput;
+  }
+  if (!absl::StrContains(maps, "/ld-linux") && !absl::StrContains(maps, "/ld64.so")) {
+    fprintf(stderr,
+            "allocprof attach: %s is statically linked (no dynamic loader in its address space): a library cannot "
+            "be loaded into it, so it cannot be traced\n",
+            label.c_str());
+    return kExitBadInput;
+  }
+  std::string status;
+  if (ReadText(absl::StrCat("/proc/", pid, "/status"), &status)) {
+    std::string tracer = StatusField(status, "TracerPid");
+    if (!tracer.empty() && tracer != "0") {
+      pid_t tracer_pid = 0;
+      (void)absl::SimpleAtoi(tracer, &tracer_pid);
+      fprintf(stderr,
+              "allocprof attach: %s is already being traced by pid %s (%s): a process has only one tracer; detach "
+              "that debugger or profiler first\n",
+              label.c_str(), tracer.c_str(), ProcessName(tracer_pid).c_str());
+      return kExitBadInput;
+    }
+  }
+  if (PtraceScope() >= 3) {
+    fprintf(stderr, "allocprof attach: ptrace is not permitted on this machine: %s\n", PtraceAdvice().c_str());
+    return kExitNotPermitted;
+  }
+  return -1;
+}
+
+}  // namespace
+
+int AttachCommand(int argc, char** argv) {
+  CliArgs args;
+  args.Option("-o,--output", true, "trace file (default allocprof.trace); forked children write FILE.PID");
+  args.Option("--unwind", true, "stack capture: libunwind (default), fp (frame pointers), none");
+  args.Option("--depth", true, "frames kept per stack, 1..1024 (default 64)");
+  args.Option("--flush-ms", true, "idle buffers are flushed this often (default 200; 0 = only when full)");
+  args.Option("--force", false, "replace an existing trace file");
+  args.Option("--gdb", true, "the gdb to inject with (default: gdb on PATH)");
+  args.Option("--timeout", true, "seconds gdb may take, 1..3600 (default 60)");
+  args.Option("-q,--quiet", false, "no message on success");
+  args.Option("-h,--help", false, "show this help");
+  absl::Status st = args.Parse(argc, argv, 2);
+  if (args.Has("--help")) {
+    printf("%s%s", kAttachUsage, args.Help().c_str());
+    return kExitOk;
+  }
+  pid_t pid = 0;
+  if (!st.ok() || args.positional().size() != 1 || !absl::SimpleAtoi(args.positional()[0], &pid) || pid <= 0) {
+    if (!st.ok()) fprintf(stderr, "allocprof attach: %s\n", std::string(st.message()).c_str());
+    else if (args.positional().size() != 1) fprintf(stderr, "allocprof attach: give exactly one PID\n");
+    else fprintf(stderr, "allocprof attach: '%s' is not a process id\n", args.positional()[0].c_str());
+    fprintf(stderr, "%s%s", kAttachUsage, args.Help().c_str());
+    return kExitUsage;
+  }
+  std::string unwind = args.Get("--unwind", "libunwind");
+  if (unwind != "libunwind" && unwind != "fp" && unwind != "none") {
+    fprintf(stderr, "allocprof attach: --unwind must be libunwind, fp or none (got '%s')\n", unwind.c_str());
+    return kExitUsage;
+  }
+  struct Range {
+    const char* flag;
+    int lo, hi;
+  };
+  int timeout_seconds = 60;
+  for (const Range& r : {Range{"--depth", 1, 1024}, Range{"--flush-ms", 0, 60000}, Range{"--timeout", 1, 3600}}) {
+    int v;
+    if (!args.Has(r.flag)) continue;
+    if (!absl::SimpleAtoi(args.Get(r.flag), &v) || v < r.lo || v > r.hi) {
+      fprintf(stderr, "allocprof attach: %s must be a number in %d..%d (got '%s')\n", r.flag, r.lo, r.hi,
+              args.Get(r.flag).c_str());
+      return kExitUsage;
+    }
+    if (r.flag == std::string_view("--timeout")) timeout_seconds = v;
+  }
+  bool quiet = args.Has("--quiet");
+  std::string label = absl::StrCat("process ", pid, " (", ProcessName(pid), ")");
+  if (int rc = CheckTarget(pid, label); rc >= 0) return rc;
+
+  std::string shim = FindShim();
+  if (shim.empty()) {
+    fprintf(stderr, "allocprof attach: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
+            SelfDir().c_str());
+    return kExitBadInput;
+  }
+  std::string gdb = ResolveCommand(args.Get("--gdb", "gdb"));
+  if (!gdb.empty() && access(gdb.c_str(), X_OK) != 0) gdb = "";  // ResolveCommand passes a path with a '/' through unchecked
+  if (gdb.empty()) {
+    fprintf(stderr,
+            "allocprof attach: gdb not found%s: attach loads the shim through gdb; install it (Debian: apt-get "
+            "install gdb) or name it with --gdb\n",
+            args.Has("--gdb") ? absl::StrCat(" at '", args.Get("--gdb"), "'").c_str() : " on PATH");
+    return kExitBadInput;
+  }
+  std::string output = Absolute(args.Get("--output", "allocprof.trace"));
+  // The shim reads its options one per line; checked before --force may remove an existing file.
+  if (output.find('\n') != std::string::npos) {
+    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
+    return kExitUsage;
+  }
+  struct stat st_out;
+  if (lstat(output.c_str(), &st_out) == 0) {
+    if (!args.Has("--force")) {
+      fprintf(stderr, "allocprof attach: %s already exists; pass --force to replace it or choose another -o\n",
+              output.c_str());
+      return kExitUsage;
+    }
+    if (S_ISDIR(st_out.st_mode) || unlink(output.c_str()) != 0) {
+      fprintf(stderr, "allocprof attach: cannot replace %s: %s\n", output.c_str(),
+              S_ISDIR(st_out.st_mode) ? "it is a directory" : strerror(errno));
+      return kExitBadInput;
+    }
+  }
+
+  InjectRequest request;
+  request.gdb = gdb;
+  request.pid = pid;
+  request.library = shim;
+  request.timeout_seconds = timeout_seconds;
+  // The shim's options, as the environment variables `run` would set, one per line.
+  request.start_function = "allocprof_attach_start";
+  request.start_argument = absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid,
+                                        "\nALLOCPROF_UNWIND=", unwind, "\n");
+  if (args.Has("--depth")) absl::StrAppend(&request.start_argument, "ALLOCPROF_DEPTH=", args.Get("--depth"), "\n");
+  if (args.Has("--flush-ms")) {
+    absl::StrAppend(&request.start_argument, "ALLOCPROF_FLUSH_MS=", args.Get("--flush-ms"), "\n");
+  }
+  InjectResult r = InjectLibrary(request);
+  using Outcome = InjectResult::Outcome;
+  switch (r.outcome) {
+    case Outcome::kLoaded:
+      if (r.state < 0) {
+        fprintf(stderr,
+                "allocprof attach: the shim was loaded into %s but could not start tracing (it could not create %s "
+                "as the process sees the filesystem; its stderr says why)\n",
+                label.c_str(), output.c_str());
+        return kExitBadInput;
+      }
+      if (!quiet) {
+        fprintf(stderr,
+                "allocprof: attached to %s: recording to %s until it exits (%ld call sites redirected to the shim)\n",
+                label.c_str(), output.c_str(), r.state);
+      }
+      return kExitOk;
+    case Outcome::kDlopenFailed:
+      fprintf(stderr, "allocprof attach: %s could not load %s: %s\n", label.c_str(), shim.c_str(), r.detail.c_str());
+      return kExitBadInput;
+    case Outcome::kPtraceDenied:
+      fprintf(stderr, "allocprof attach: ptrace is not permitted: gdb cannot attach to %s. %s\n", label.c_str(),
+              PtraceAdvice().c_str());
+      return kExitNotPermitted;
+    case Outcome::kNoSuchProcess:
+      fprintf(stderr, "allocprof attach: no such process: %d (it exited?)\n", pid);
+      return kExitBadInput;
+    case Outcome::kTimedOut:
+      fprintf(stderr,
+              "allocprof attach: gdb did not finish within %d s and was stopped; %s may have been stopped inside the "
+              "allocator or the loader, check that it still runs. gdb's last words:\n%s\n",
+              request.timeout_seconds, label.c_str(), r.detail.c_str());
+      return kExitBadInput;
+    case Outcome::kGdbFailed:
+      break;
+  }
+  fprintf(stderr, "allocprof attach: gdb could not load the shim into %s:\n%s\n", label.c_str(), r.detail.c_str());
+  return kExitBadInput;
+}
+
+}  // namespace allocprof

@@ -1,0 +1,338 @@
+#include "passes/heap_analysis.h"
+
+#include <algorithm>
+#include <memory>
+
+#include <unistd.h>
+
+namespace allocprof {
+namespace {
+
+// Stack ids and thread indexes are dense small integers in real traces: they index vectors. Larger
+// ones (possible only in a crafted trace, or a giant one) go to hash maps, so no input can make us
+// allocate for 2^32 of them.
+constexpr uint32_t kDenseStackIds = 1u << 18;
+constexpr uint32_t kDenseThreads = 1u << 12;
+
+}  // namespace
+
+HeapAnalysis::HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog* catalog)
+    : options_(options), catalog_(catalog), gate_(options.window, catalog) {
+  if (options_.size_boundaries.empty()) {
+    classes_.resize(65);
+    classes_[0] = {0, 0, 0, 0};
+    for (int k = 0; k < 64; ++k) {
+      uint64_t lo = uint64_t{1} << k;
+      classes_[k + 1] = {lo, k == 63 ? UINT64_MAX : (lo << 1) - 1, 0, 0};
+    }
+  } else {
+    std::vector<uint64_t> b = options_.size_boundaries;
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    if (b.front() != 0) b.insert(b.begin(), 0);
+    for (size_t i = 0; i < b.size(); ++i) {
+      classes_.push_back({b[i], i + 1 < b.size() ? b[i + 1] - 1 : UINT64_MAX, 0, 0});
+    }
+  }
+}
+
+size_t HeapAnalysis::SizeClassIndex(uint64_t size) const {
+  if (options_.size_boundaries.empty()) return size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size));
+  auto it = std::upper_bound(classes_.begin(), classes_.end(), size,
+                             [](uint64_t s, const SizeClassCount& c) { return s < c.min_bytes; });
+  return static_cast<size_t>(it - classes_.begin()) - 1;
+}
+
+std::vector<SizeClassCount> HeapAnalysis::SizeClasses() const {
+  std::vector<SizeClassCount> out;
+  for (const auto& c : classes_) {
+    if (c.calls) out.push_back(c);
+  }
+  return out;
+}
+
+StackStats& HeapAnalysis::StackSlow(uint32_t id) {
+  if (id >= kDenseStackIds) return sparse_stacks_[id];
+  if (id >= stacks_.size()) stacks_.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(id + 1, stacks_.size() * 2)));
+  return stacks_[id];
+}
+
+// Peak attribution without snapshotting every stack at every new peak: each new peak starts an
+// epoch; a stack records its live bytes the first time it changes in a newer epoch, which is
+// exactly its value at that epoch's peak.
+void HeapAnalysis::Touch(StackStats& s) {
+  if (s.peak_epoch != peak_epoch_) {
+    s.peak_epoch = peak_epoch_;
+    s.bytes_at_epoch = s.live_bytes;
+  }
+}
+
+uint64_t& HeapAnalysis::LastAllocOfSlow(uint32_t thread) {
+  if (thread >= kDenseThreads) return sparse_last_alloc_[thread];
+  if (thread >= last_alloc_by_thread_.size()) last_alloc_by_thread_.resize(thread + 1, 0);
+  return last_alloc_by_thread_[thread];
+}
+
+void HeapAnalysis::OnEvent(const Event& e) {
+  if (gate_.active()) {
+    last_phase_ = gate_.Observe(e);
+    if (e.kind != EventKind::kHeap || last_phase_ == WindowPhase::kAfter) return;
+    if (last_phase_ == WindowPhase::kBefore) {
+      CarryIn(e);
+      return;
+    }
+    // Order-independent statistics cannot run ahead on the reader's thread: only this pass knows
+    // where a mark-bounded window lies.
+    CountOrderIndependent(e);
+  } else if (e.kind != EventKind::kHeap) {
+    return;
+  }
+  if (!timeline_) Begin(e.time);
+  totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
+  if (e.is_free) OnFree(e);
+  else OnAlloc(e);
+}
+
+void HeapAnalysis::Begin(uint64_t time) {
+  if (gate_.active()) {
+    origin_ = gate_.open_ns();
+  } else {
+    origin_ = catalog_ && catalog_->has_process ? catalog_->process.start_monotonic_ns : time;
+  }
+  if (time < origin_) origin_ = time;
+  timeline_ = std::make_unique<Timeline>(origin_, 1000, live_bytes_);
+  totals_.first_event_ns = time;
+  totals_.window_live_at_start = carried_count_;
+  totals_.window_live_bytes_at_start = static_cast<uint64_t>(live_bytes_);
+  totals_.peak_live_bytes = static_cast<uint64_t>(std::max<int64_t>(0, live_bytes_));
+  totals_.peak_time_ns = origin_;
+  StartGen();
+}
+
+void HeapAnalysis::CarryIn(const Event& e) {
+  if (e.addr == 0) return;
+  if (e.is_free) {
+    LiveBlock* found = live_.Find(e.addr);
+    if (!found) return;
+    live_bytes_ -= static_cast<int64_t>(found->bytes());
+    carried_count_ -= found->weight;
+    live_.Erase(found);
+    return;
+  }
+  LiveBlock block{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, kInheritedEpoch32, e.weight};
+  auto [slot, inserted] = live_.TryEmplace(e.addr, block);
+  if (!inserted) {
+    live_bytes_ -= static_cast<int64_t>(slot->bytes());
+    carried_count_ -= slot->weight;
+    *slot = block;
+  }
+  carried_count_ += block.weight;
+  live_bytes_ += static_cast<int64_t>(block.bytes());
+}
+
+// The live set is larger than the caches on real workloads, and which slot an event touches is
+// known from its address alone: start loading it while the events before it are processed.
+void HeapAnalysis::OnEvents(const Event* events, size_t n) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < n && i < kAhead; ++i) live_.Prefetch(events[i].addr);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) live_.Prefetch(events[i + kAhead].addr);
+    HeapAnalysis::OnEvent(events[i]);  // not virtual: inlined
+  }
+}
+
+// The Gen0 budget derives from the last-level cache of the machine the trace was recorded on.
+void HeapAnalysis::StartGen() {
+  GenParameters p = options_.gen;
+  p.loh_threshold = options_.large_object_bytes;
+  if (p.llc_bytes == 0 && catalog_ && catalog_->has_process && catalog_->process.llc_bytes) {
+    p.llc_bytes = catalog_->process.llc_bytes;
+    llc_source_ = "recorded with the trace";
+  } else if (p.llc_bytes == 0) {
+    long here = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    p.llc_bytes = here > 0 ? static_cast<uint64_t>(here) : 0;
+    llc_source_ = here > 0 ? "of this machine (the trace does not record it)" : "unknown (256 KiB assumed)";
+  } else {
+    llc_source_ = "given with --llc";
+  }
+  gen_ = std::make_unique<GenModel>(p, origin_);
+}
+
+namespace {
+// Epochs stay below the inherited-block marker (kInheritedEpoch32); kLohEpoch64 maps to kLohEpoch32.
+uint32_t Epoch32(uint64_t epoch) {
+  if (epoch == ~uint64_t{0}) return ~uint32_t{0};
+  return epoch > 0xfffffffdull ? 0xfffffffdu : static_cast<uint32_t>(epoch);
+}
+uint64_t Epoch64(uint32_t epoch) { return epoch == ~uint32_t{0} ? ~uint64_t{0} : epoch; }
+}  // namespace
+
+void HeapAnalysis::OnAlloc(const Event& e) {
+  if (e.addr == 0) return;  // address lost with a damaged chunk: counted, cannot join the live set
+  const uint64_t w = e.weight;
+  const uint64_t bytes = e.size * w;
+  LiveBlock fresh{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, 0, e.weight};
+  auto [block, inserted] = live_.TryEmplace(e.addr, fresh);
+  if (!inserted) {
+    // The trace missed this block's free (it cannot happen with a complete trace): forget the old
+    // block so the live set stays honest.
+    LiveBlock old = *block;
+    live_bytes_ -= static_cast<int64_t>(old.bytes());
+    if (old.gen_epoch != kInheritedEpoch32) {
+      gen_->FreeExternal(old.bytes(), Epoch64(old.gen_epoch));
+      StackStats& os = Stack(old.stack_id);
+      Touch(os);
+      os.live_count -= old.weight;
+      os.live_bytes -= old.bytes();
+    }
+    *block = fresh;
+  }
+  block->gen_epoch = Epoch32(gen_->AllocExternal(e.time, e.size, w));
+  StackStats& s = Stack(e.stack_id);
+  Touch(s);
+  s.live_count += w;
+  s.live_bytes += bytes;
+
+  live_bytes_ += static_cast<int64_t>(bytes);
+  if (live_bytes_ > static_cast<int64_t>(totals_.peak_live_bytes)) {
+    totals_.peak_live_bytes = static_cast<uint64_t>(live_bytes_);
+    totals_.peak_time_ns = e.time;
+    ++peak_epoch_;
+    s.peak_epoch = peak_epoch_;  // this stack's value at the new peak is its current value
+    s.bytes_at_epoch = s.live_bytes;
+  }
+  LastAllocOf(e.thread) = e.addr;
+  timeline_->OnAlloc(e.time, bytes, live_bytes_, w);
+}
+
+void HeapAnalysis::OnFree(const Event& e) {
+  LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
+  // A sampled trace records some frees of unsampled blocks (see docs/trace-format.md): not news.
+  if (!found && e.weight == 0) return;
+  if (!found) {
+    // An attached trace (allocprof attach) never saw what was allocated before the attach.
+    if (catalog_ && catalog_->has_process && catalog_->process.attached()) {
+      ++totals_.frees;
+      ++totals_.frees_of_pre_attach;
+      timeline_->OnFree(e.time, 0, live_bytes_);
+      return;
+    }
+    if (catalog_ && catalog_->partial_capture()) {
+      ++totals_.frees_unrecorded;
+      return;
+    }
+    ++totals_.frees;
+    ++totals_.frees_of_unknown;
+    timeline_->OnFree(e.time, 0, live_bytes_);
+    return;
+  }
+  LiveBlock b = *found;
+  live_.Erase(found);
+  const uint64_t w = b.weight;
+  if (b.gen_epoch == kInheritedEpoch32) {
+    totals_.inherited_frees += w;
+    totals_.inherited_bytes_freed += b.bytes();
+    live_bytes_ -= static_cast<int64_t>(b.bytes());
+    timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
+    return;
+  }
+  totals_.frees += w;
+  if (e.weight == 0) paired_frees_by_entry_[static_cast<size_t>(e.entry)] += w;
+  gen_->FreeExternal(b.bytes(), Epoch64(b.gen_epoch));
+  totals_.bytes_freed += b.bytes();
+  live_bytes_ -= static_cast<int64_t>(b.bytes());
+  StackStats& s = Stack(b.stack_id);
+  Touch(s);
+  s.live_count -= w;
+  s.live_bytes -= b.bytes();
+  uint64_t& last = LastAllocOf(b.thread);
+  if (last == e.addr) {
+    totals_.temporary += w;
+    s.temporary += w;
+    last = 0;
+  }
+  if (e.time - b.time <= options_.short_lived_ns) totals_.short_lived += w;
+  auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
+  const auto& alloc_info = format::kEntryPoints[b.entry];
+  const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];
+  if (alloc_info.family != free_info.family) {
+    totals_.mismatched_frees += w;
+    mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += w;
+  }
+  timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
+}
+
+void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
+  if (gate_.active()) return;  // counted in the ordered pass, inside the window only
+  for (const Event& e : events) CountOrderIndependent(e);
+}
+
+void HeapAnalysis::CountOrderIndependent(const Event& e) {
+  Unordered& u = unordered_;
+  if (u.classes.empty()) u.classes = classes_;
+  if (e.kind != EventKind::kHeap) return;
+  auto entry = static_cast<size_t>(e.entry);
+  const uint64_t w = e.weight;  // 0 for a sampled trace's frees: counted when paired
+  u.calls_by_entry[entry] += w;
+  if (e.is_free) return;
+  const uint64_t bytes = e.size * w;
+  u.allocations += w;
+  u.bytes_allocated += bytes;
+  u.bytes_by_entry[entry] += bytes;
+  if (e.size >= options_.large_object_bytes) {
+    u.large_objects += w;
+    u.large_object_bytes += bytes;
+  }
+  SizeClassCount& c = u.classes[SizeClassIndex(e.size)];
+  c.calls += w;
+  c.bytes += bytes;
+  std::pair<uint64_t, uint64_t>* stack;
+  if (e.stack_id < kDenseStackIds) {
+    if (e.stack_id >= u.stacks.size()) u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
+    stack = &u.stacks[e.stack_id];
+  } else {
+    stack = &u.sparse_stacks[e.stack_id];
+  }
+  stack->first += w;
+  stack->second += bytes;
+}
+
+void HeapAnalysis::Finish() {
+  Unordered& u = unordered_;
+  totals_.allocations = u.allocations;
+  totals_.bytes_allocated = u.bytes_allocated;
+  totals_.large_objects = u.large_objects;
+  totals_.large_object_bytes = u.large_object_bytes;
+  totals_.calls_by_entry = u.calls_by_entry;
+  for (size_t i = 0; i < paired_frees_by_entry_.size(); ++i) totals_.calls_by_entry[i] += paired_frees_by_entry_[i];
+  totals_.bytes_by_entry = u.bytes_by_entry;
+  if (!u.classes.empty()) classes_ = u.classes;
+  for (uint32_t id = 0; id < u.stacks.size(); ++id) {
+    if (u.stacks[id].first) {
+      Stack(id).calls += u.stacks[id].first;
+      Stack(id).bytes += u.stacks[id].second;
+    }
+  }
+  for (const auto& [id, cb] : u.sparse_stacks) {
+    Stack(id).calls += cb.first;
+    Stack(id).bytes += cb.second;
+  }
+  auto finish = [&](StackStats& s) {
+    s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
+    totals_.leaked_allocations += s.live_count;
+    totals_.leaked_bytes += s.live_bytes;
+  };
+  for (StackStats& s : stacks_) finish(s);
+  for (auto& [id, s] : sparse_stacks_) finish(s);
+}
+
+std::vector<std::pair<uint32_t, const StackStats*>> HeapAnalysis::AllStacks() const {
+  std::vector<std::pair<uint32_t, const StackStats*>> out;
+  for (uint32_t id = 0; id < stacks_.size(); ++id) {
+    if (stacks_[id].calls) out.push_back({id, &stacks_[id]});
+  }
+  for (const auto& [id, s] : sparse_stacks_) out.push_back({id, &s});
+  return out;
+}
+
+}  // namespace allocprof

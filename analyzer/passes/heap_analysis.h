@@ -1,0 +1,223 @@
+// The core analysis pass: replays the merged event stream of one process and keeps totals, the
+// live set (for peak, leaks, temporaries and mismatched frees), per-stack statistics, the size
+// histogram and the timeline.
+//
+// Memory grows with the live set and the number of distinct stacks, not with the trace's length.
+// Thread-safety: one instance per thread.
+#ifndef ALLOCPROF_ANALYZER_HEAP_ANALYSIS_H_
+#define ALLOCPROF_ANALYZER_HEAP_ANALYSIS_H_
+
+#include <stdint.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "passes/address_map.h"
+#include "passes/analysis_window.h"
+#include "passes/gen_model.h"
+#include "allocprof/trace_format.h"
+#include "read/process_trace.h"
+#include "passes/timeline.h"
+
+namespace allocprof {
+
+struct AnalysisOptions {
+  size_t top_n = 10;
+  size_t windows = 100;                  // timeline windows over the run...
+  uint64_t window_ns = 0;                // ...or a fixed width when non-zero
+  std::vector<uint64_t> size_boundaries;  // ascending lower bounds; empty = powers of two
+  uint64_t large_object_bytes = 85000;   // .NET's large-object-heap threshold
+  uint64_t short_lived_ns = 1000000;     // "freed within 1 ms"
+  bool symbolize = true;                 // false: frames stay module+offset (no module files read)
+  double pool_target_hit_rate = 0.99;    // what the pool sizing advisor aims at
+  GenParameters gen;                     // the Gen-style model's knobs (0 = derived / default)
+  WindowSpec window;                     // --from / --to: the part of the run analysed
+};
+
+struct StackStats {
+  uint64_t calls = 0;
+  uint64_t bytes = 0;
+  uint64_t live_count = 0;   // at the end of the trace: leaks
+  uint64_t live_bytes = 0;
+  uint64_t peak_bytes = 0;   // this stack's live bytes at the moment of the global peak
+  uint64_t temporary = 0;
+  uint32_t peak_epoch = 0;   // see HeapAnalysis::NotePeak
+  uint64_t bytes_at_epoch = 0;
+};
+
+struct SizeClassCount {
+  uint64_t min_bytes = 0, max_bytes = 0;  // inclusive
+  uint64_t calls = 0, bytes = 0;
+};
+
+struct MismatchKey {
+  uint32_t stack_id;
+  format::EntryPoint alloc_entry;
+  format::EntryPoint free_entry;
+  bool operator==(const MismatchKey& o) const {
+    return stack_id == o.stack_id && alloc_entry == o.alloc_entry && free_entry == o.free_entry;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const MismatchKey& k) {
+    return H::combine(std::move(h), k.stack_id, k.alloc_entry, k.free_entry);
+  }
+};
+
+struct HeapTotals {
+  uint64_t allocations = 0, frees = 0;
+  uint64_t bytes_allocated = 0, bytes_freed = 0;
+  uint64_t peak_live_bytes = 0, peak_time_ns = 0;  // absolute time
+  uint64_t temporary = 0;       // freed before the allocating thread allocated again
+  uint64_t short_lived = 0;     // freed within AnalysisOptions::short_lived_ns
+  uint64_t frees_of_unknown = 0;
+  // Frees of blocks allocated while the shim was not recording (capture control paused it): not
+  // in `frees`, and expected, so not a warning.
+  uint64_t frees_unrecorded = 0;
+  // With an analysis window: what was live when it opened (carried in; part of the live figures),
+  // and frees inside the window of blocks allocated before it ("inherited"; not in `frees`).
+  uint64_t window_live_at_start = 0, window_live_bytes_at_start = 0;
+  uint64_t inherited_frees = 0, inherited_bytes_freed = 0;
+  uint64_t frees_of_pre_attach = 0;  // attached traces: frees of blocks allocated before the attach
+  uint64_t large_objects = 0, large_object_bytes = 0;
+  uint64_t leaked_allocations = 0, leaked_bytes = 0;
+  uint64_t mismatched_frees = 0;
+  uint64_t first_event_ns = 0, last_event_ns = 0;
+  std::array<uint64_t, 64> calls_by_entry{};
+  std::array<uint64_t, 64> bytes_by_entry{};
+};
+
+class HeapAnalysis : public EventSink {
+ public:
+  // The catalog is read lazily (its process record gives the time origin).
+  HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog* catalog);
+  // The order-dependent part: live set, peak, leaks, temporaries, timeline, mismatches.
+  void OnEvent(const Event& e) override;
+  // The same for a run, prefetching the live-set slots of the events a few places ahead.
+  void OnEvents(const Event* events, size_t n) override;
+  // The order-independent part: counts by entry point, sizes, size classes, calls and bytes by
+  // stack. Runs on the reader's thread (see EventSink).
+  void OnEventsUnordered(const std::vector<Event>& events) override;
+  // Both parts for one event (tests and other single-threaded callers).
+  void Feed(const Event& e) {
+    OnEventsUnordered({e});
+    OnEvent(e);
+  }
+  // Call once after the last event.
+  void Finish();
+
+  const HeapTotals& totals() const { return totals_; }
+  // Every stack with at least one allocation, by id.
+  std::vector<std::pair<uint32_t, const StackStats*>> AllStacks() const;
+  std::vector<SizeClassCount> SizeClasses() const;
+  const absl::flat_hash_map<MismatchKey, uint64_t>& mismatches() const { return mismatches_; }
+  const Timeline& timeline() const { return *timeline_; }
+  // The Gen-style model, fed from this pass's own live set (one lookup per event for both).
+  bool has_gen() const { return gen_ != nullptr; }
+  GenResult FinishGen(uint64_t end_ns) { return gen_ ? gen_->Finish(end_ns) : GenResult{}; }
+  const std::string& gen_llc_source() const { return llc_source_; }
+  uint64_t origin_ns() const { return origin_; }
+  // The analysis window (inactive without --from / --to) and the phase of the latest event, so
+  // passes fed alongside this one can skip what lies outside the window.
+  const WindowGate& window() const { return gate_; }
+  bool OutsideWindow() const { return gate_.active() && last_phase_ != WindowPhase::kInside; }
+
+ private:
+  // The live map is the analyzer's hottest memory: keep its values small.
+  struct LiveBlock {
+    uint64_t size : 56 = 0;
+    uint64_t entry : 8 = 0;  // format::EntryPoint
+    uint64_t time = 0;
+    uint32_t stack_id = 0;
+    uint32_t thread = 0;
+    uint32_t gen_epoch = 0;  // the Gen model's epoch for this object (kLohEpoch32: large object)
+    uint32_t weight = 1;     // allocations it stands for (Event::weight)
+    uint64_t bytes() const { return size * weight; }
+  };
+  static constexpr uint32_t kLohEpoch32 = ~uint32_t{0};
+  // Allocated before the analysis window: carried in, never seen by the Gen model or the stacks.
+  static constexpr uint32_t kInheritedEpoch32 = ~uint32_t{0} - 1;
+  // Before the window opens: keeps the live set (so the window starts with it), counts nothing.
+  void CarryIn(const Event& e);
+  // The first event the analysis counts: the time origin, timeline and Gen model start here.
+  void Begin(uint64_t time);
+  void StartGen();
+  StackStats& Stack(uint32_t id) {
+    if (__builtin_expect(id < stacks_.size(), 1)) return stacks_[id];
+    return StackSlow(id);
+  }
+  StackStats& StackSlow(uint32_t id);
+  // Brings a stack's peak snapshot up to date before its live bytes change.
+  void Touch(StackStats& s);
+  void OnAlloc(const Event& e);
+  void OnFree(const Event& e);
+  void CountOrderIndependent(const Event& e);
+  size_t SizeClassIndex(uint64_t size) const;
+  uint64_t& LastAllocOf(uint32_t thread) {
+    if (__builtin_expect(thread < last_alloc_by_thread_.size(), 1)) return last_alloc_by_thread_[thread];
+    return LastAllocOfSlow(thread);
+  }
+  uint64_t& LastAllocOfSlow(uint32_t thread);
+
+  AnalysisOptions options_;
+  const ProcessCatalog* catalog_;
+  WindowGate gate_;
+  WindowPhase last_phase_ = WindowPhase::kInside;
+  uint64_t carried_count_ = 0;
+  uint64_t origin_ = 0;
+  std::unique_ptr<Timeline> timeline_;
+  std::unique_ptr<GenModel> gen_;
+  std::string llc_source_;
+  HeapTotals totals_;
+  int64_t live_bytes_ = 0;
+  uint32_t peak_epoch_ = 0;
+  AddressMap<LiveBlock> live_;
+  std::vector<StackStats> stacks_;  // by id, for the dense range
+  absl::node_hash_map<uint32_t, StackStats> sparse_stacks_;
+  std::vector<uint64_t> last_alloc_by_thread_;  // address of each thread's latest allocation
+  absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;
+  std::vector<SizeClassCount> classes_;
+  absl::flat_hash_map<MismatchKey, uint64_t> mismatches_;
+  // Sampled traces: frees by entry point, counted when paired (their weight is their allocation's).
+  std::array<uint64_t, 64> paired_frees_by_entry_{};
+  // Filled by OnEventsUnordered only (another thread than the rest), merged by Finish.
+  struct Unordered {
+    uint64_t allocations = 0, bytes_allocated = 0, large_objects = 0, large_object_bytes = 0;
+    std::array<uint64_t, 64> calls_by_entry{}, bytes_by_entry{};
+    std::vector<SizeClassCount> classes;
+    absl::flat_hash_map<uint32_t, std::pair<uint64_t, uint64_t>> sparse_stacks;  // id -> calls, bytes
+    std::vector<std::pair<uint64_t, uint64_t>> stacks;                         // dense ids
+  } unordered_;
+};
+
+// Feeds the heap pass and the ordered passes that ride along with it (pools, the Gen collections
+// of export); the order-independent part goes to the heap pass only. The heap pass decides what
+// lies inside the analysis window; the others see only that.
+class HeapPassFanout : public EventSink {
+ public:
+  HeapPassFanout(HeapAnalysis* heap, std::vector<EventSink*> ordered) : heap_(heap), ordered_(std::move(ordered)) {}
+  void OnEvent(const Event& e) override {
+    heap_->OnEvent(e);
+    if (heap_->OutsideWindow()) return;
+    for (EventSink* s : ordered_) s->OnEvent(e);
+  }
+  void OnEvents(const Event* events, size_t n) override {
+    if (heap_->window().active()) {  // a window's edge can fall inside a batch: one event at a time
+      for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
+      return;
+    }
+    heap_->OnEvents(events, n);
+    for (EventSink* s : ordered_) s->OnEvents(events, n);
+  }
+  void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
+
+ private:
+  HeapAnalysis* heap_;
+  std::vector<EventSink*> ordered_;
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_HEAP_ANALYSIS_H_

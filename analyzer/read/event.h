@@ -1,0 +1,38 @@
+// The allocation event every analysis pass consumes, one per allocation, free or pool record.
+#ifndef ALLOCPROF_ANALYZER_EVENT_H_
+#define ALLOCPROF_ANALYZER_EVENT_H_
+
+#include <stdint.h>
+
+#include "allocprof/trace_format.h"
+
+namespace allocprof {
+
+inline constexpr uint32_t kLateThread = format::kProcessThread;
+
+// kHeap events are allocations and frees (is_free); the others come from the pool hooks and
+// travel in the same order as the allocations they enclose.
+// kMark events carry the mark's index in ProcessCatalog::marks (file order) in `pool`, so passes
+// that depend on marks (analysis windows) see them in time order.
+enum class EventKind : uint8_t { kHeap, kRentBegin, kRentEnd, kPoolReturn, kCount, kMark };
+
+struct Event {
+  uint64_t time;
+  uint64_t addr;       // kRentEnd: the granted size
+  uint64_t size;       // allocation size; rents: requested; kPoolReturn: size; kCount: n
+  uint32_t stack_id;   // allocations, kRentBegin, dropped kPoolReturn; 0 = no stack
+  uint32_t thread;     // writer thread index, kLateThread for events written after the thread's exit
+  format::EntryPoint entry;
+  bool is_free;
+  EventKind kind = EventKind::kHeap;
+  uint8_t outcome = 0;  // kRentEnd, kPoolReturn (pool.h's enums)
+  uint32_t pool = 0;    // pool id; kCount: counter id
+  // kHeap: how many events of the program this one stands for (analyzer/read/sampling.h). 1 in a full
+  // trace. In a sampled trace an allocation's weight is ~1/p and a free's is 0: it stands for as
+  // many frees as its allocation did, which only the pairing pass knows.
+  uint32_t weight = 1;
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_EVENT_H_

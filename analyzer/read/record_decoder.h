@@ -1,0 +1,177 @@
+// Decodes the records of one chunk's payload (see include/allocprof/trace_format.h).
+//
+// Every length and count is checked against the payload's end and the format's limits before use,
+// so a malformed payload yields an error naming the record, never an out-of-bounds read or a huge
+// allocation.
+#ifndef ALLOCPROF_ANALYZER_RECORD_DECODER_H_
+#define ALLOCPROF_ANALYZER_RECORD_DECODER_H_
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "allocprof/trace_format.h"
+#include "read/trace_file.h"
+
+namespace allocprof {
+
+enum class RecordKind : uint8_t {
+  kAlloc,
+  kFree,
+  kStackDef,
+  kThreadStart,
+  kThreadName,
+  kThreadEnd,
+  kModule,
+  kProcess,
+  kExec,
+  kFork,
+  kWarning,
+  kEnd,
+  kQuiet,
+  kPoolRegister,
+  kRentBegin,
+  kRentEnd,
+  kPoolReturn,
+  kCounterName,
+  kCount,
+  kMark,
+  kCapture,
+  kSampling,
+};
+
+const char* RecordKindName(RecordKind kind);
+
+struct Segment {
+  uint64_t vaddr, memsz, flags;
+};
+
+struct ProcessInfo {
+  uint64_t pid = 0, ppid = 0, exec_generation = 0;
+  uint64_t start_monotonic_ns = 0, start_realtime_ns = 0;
+  uint64_t page_size = 0, llc_bytes = 0;
+  uint64_t unwind_mode = 0, max_depth = 0;
+  std::string exe, command_line, shim_version;
+  uint64_t flags = 0;  // format::kProcess* (0 in traces written before the field existed)
+  bool attached() const { return flags & format::kProcessAttached; }
+};
+
+struct Record {
+  RecordKind kind;
+  format::EntryPoint entry;  // kAlloc, kFree
+  uint64_t time = 0;         // timed records
+  uint64_t addr = 0;          // 0 when a compressed reference could not be resolved (lost chunk)
+  uint64_t size = 0;
+  uint64_t age = 0;           // kFree records written as FREE_AGE: the age they carried
+  uint32_t stack_id = 0;     // kAlloc, kStackDef
+  uint64_t value = 0;        // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias;
+                             // kPoolRegister: slots per bucket; kCounterName, kCount: counter id;
+                             // kSampling: interval bytes
+  uint32_t pool = 0;         // pool records
+  uint64_t granted = 0;      // kRentEnd
+  uint8_t outcome = 0;       // kRentEnd, kPoolReturn; kCapture: the format::CaptureState
+  // (pool records reuse `size`: requested, returned size, kPoolRegister's max block; kCount: n)
+  std::vector<uint64_t> frames;   // kStackDef
+  std::string text;               // thread name, module path, exec path, warning
+  std::string build_id;           // kModule, raw bytes
+  std::vector<Segment> segments;  // kModule
+  ProcessInfo process;            // kProcess
+};
+
+// The part of a thread's decoding state that spans chunks: the addresses of its recent allocations,
+// which FREE_AGE records refer to by age. Detects lost chunks from ChunkHeader::alloc_seq, after
+// which ages reaching back past the gap are unresolvable (reported as address 0), never wrong.
+class AllocationHistory {
+ public:
+  void BeginChunk(uint32_t alloc_seq);
+  void Add(uint64_t addr, uint32_t size_class, format::Family family) {
+    if (__builtin_expect(ring_.empty(), 0)) Grow();
+    uint32_t slot = next_seq_ % format::kMaxAge;
+    ring_[slot] = (addr & ((uint64_t{1} << 56) - 1)) | (uint64_t{size_class} << 56);
+    families_[slot] = static_cast<uint8_t>(family);
+    ++next_seq_;
+  }
+  // False when the allocation is older than the history reaches or lies before a gap.
+  bool Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class, format::Family* family) const;
+
+ private:
+  void Grow();
+  bool started_ = false;
+  uint32_t next_seq_ = 0;
+  uint32_t valid_from_ = 0;
+  std::vector<uint64_t> ring_;  // address | size_class << 56, indexed by seq % kMaxAge
+  std::vector<uint8_t> families_;  // format::Family of the same allocations
+};
+
+class RecordDecoder {
+ public:
+  // `history` is the chunk's thread's; null for process chunks (they hold no FREE_AGE records).
+  RecordDecoder(const Chunk& chunk, AllocationHistory* history);
+  // False at the end of the payload or on a malformed record (then error() is set).
+  bool Next(Record* r);
+  const std::string& error() const { return error_; }
+  uint32_t index() const { return index_; }
+
+ private:
+  struct Cursor {
+    const uint8_t* p;
+    const uint8_t* end;
+  };
+  bool Fail(const char* what);
+  // Most values fit one or two bytes: those cases stay inline.
+  bool Get(format::Column column, uint64_t* v) {
+    Cursor& c = col_[static_cast<int>(column)];
+    if (__builtin_expect(c.p < c.end && *c.p < 0x80, 1)) {
+      *v = *c.p++;
+      return true;
+    }
+    // Most of the rest (sizes, ages, addresses near the last one) take two bytes.
+    if (c.end - c.p >= 2 && c.p[1] < 0x80) {
+      *v = (c.p[0] & 0x7fu) | (static_cast<uint64_t>(c.p[1]) << 7);
+      c.p += 2;
+      return true;
+    }
+    return GetSlow(column, v);
+  }
+  bool GetSlow(format::Column column, uint64_t* v);
+  bool Uint(uint64_t* v) { return Get(format::Column::kControl, v); }
+  bool Time(uint64_t* t) {
+    uint64_t dq;
+    if (!Get(format::Column::kTimes, &dq)) return false;
+    quanta_ += dq;
+    *t = chunk_.header.base_time_ns + quanta_ * format::kTimeQuantumNs;
+    return true;
+  }
+  bool Bytes(std::string* out);
+  bool DecodeControl(uint8_t tag, Record* r);
+  bool Pool(uint64_t v, Record* r) {
+    if (v > UINT32_MAX) return Fail("pool id out of range");
+    r->pool = static_cast<uint32_t>(v);
+    return true;
+  }
+  bool Outcome(uint64_t v, uint64_t max, Record* r) {
+    if (v > max) return Fail("unknown pool outcome");
+    r->outcome = static_cast<uint8_t>(v);
+    return true;
+  }
+
+  const Chunk& chunk_;
+  AllocationHistory* history_;
+  Cursor col_[format::kColumnCount] = {};  // version 3 payloads leave kAges empty
+  uint64_t quanta_ = 0;
+  uint64_t prev_alloc_addr_ = 0;
+  uint64_t prev_free_addr_ = 0;
+  format::HintHistory hints_;
+  format::FreeEntryPredictor free_entries_;
+  format::StackPredictor stacks_;
+  // Version 4 on: stack codes and an ages column (before, stack ids as they are, ages among hints).
+  const bool predicted_codes_;
+  bool hints_unknown_ = false;  // a FREE_AGE could not be resolved: later hints cannot be either
+  uint32_t index_ = 0;
+  std::string error_;
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_RECORD_DECODER_H_

@@ -1,0 +1,82 @@
+// Offline symbolizer: turns the raw return addresses of a trace's stacks into functions and source
+// lines, reading the modules (executable and shared libraries) from disk after the run.
+//
+// Each module is opened on first use with elfutils (libdwfl), so a process that loaded hundreds of
+// libraries pays only for the ones its stacks touch. Separate debug info is found the standard way
+// (.gnu_debuglink, /usr/lib/debug/.build-id, and debuginfod when DEBUGINFOD_URLS is set). A module
+// that is gone, unreadable or rebuilt since the run (its build-id differs from the recorded one) is
+// never read for symbols: its frames fall back to module+offset, because a wrong function or line is
+// worse than none. Pseudo modules without a file (linux-vdso.so.1) get module+offset silently.
+//
+// Thread-safety: none. A Symbolizer caches results and holds libdwfl handles, which are not
+// thread-safe; use one Symbolizer per thread.
+#ifndef ALLOCPROF_ANALYZER_SYMBOLIZER_H_
+#define ALLOCPROF_ANALYZER_SYMBOLIZER_H_
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "read/process_trace.h"
+
+namespace allocprof {
+
+struct SourceFrame {
+  std::string function;  // demangled; empty if unknown
+  std::string file;      // as the debug info names it (usually absolute); empty if unknown
+  int line = 0;          // 0 if unknown
+  bool inlined = false;  // this frame was inlined into the next one
+};
+
+struct SymbolizedAddress {
+  std::string module;  // path of the module containing the address ("" if none)
+  // Return address - load_bias: the module-relative address as recorded. addr2line on
+  // (offset - 1) reproduces `frames`. Outside every module it is the raw address.
+  uint64_t offset = 0;
+  std::vector<SourceFrame> frames;  // innermost (inlined callee) first, the real function last;
+                                    // empty when nothing is known
+};
+
+class Symbolizer {
+ public:
+  explicit Symbolizer(const std::vector<ModuleInfo>& modules);
+  ~Symbolizer();
+  Symbolizer(const Symbolizer&) = delete;
+  Symbolizer& operator=(const Symbolizer&) = delete;
+
+  // Resolves one frame of a recorded stack. Stacks hold return addresses, so the lookup uses
+  // return_address - 1 (inside the call instruction); the offset reported is the return address's.
+  // The reference stays valid for the Symbolizer's lifetime.
+  const SymbolizedAddress& Resolve(uint64_t return_address);
+
+  // Problems found so far (module missing, unreadable, rebuilt since the run), each once.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  struct Module;  // defined in symbolizer.cc, keeps elfutils out of this header
+  struct Range {  // [start, end) of the address space owned by modules_[module]
+    uint64_t start, end;
+    uint32_t module;
+  };
+
+  Module* FindModule(uint64_t pc);
+  bool Open(Module& m);
+  void Warn(std::string text);
+
+  std::vector<Module> modules_;
+  std::vector<Range> ranges_;  // sorted, disjoint
+  absl::node_hash_map<uint64_t, SymbolizedAddress> cache_;  // node map: Resolve hands out references
+  std::vector<std::string> warnings_;
+  absl::flat_hash_set<std::string> warned_;
+};
+
+// Short form for reports, from the innermost frame: "function (file:line)", "function (module+0xOFF)"
+// when only the symbol is known, "module+0xOFF" when nothing is (basenames for module and file).
+std::string FrameLabel(const SymbolizedAddress& a);
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_SYMBOLIZER_H_

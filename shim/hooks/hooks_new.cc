@@ -1,0 +1,149 @@
+// Every global operator new / operator delete form. Allocation goes to the real malloc family; on
+// failure the throwing forms call the program's new_handler and throw std::bad_alloc through
+// libstdc++ (looked up at run time, so the shim does not link libstdc++). No object with a
+// destructor is live across those calls, so exceptions pass through these frames with plain
+// unwind tables.
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <cstddef>
+#include <new>
+
+#include "hooks/real_functions.h"
+#include "record/recorder.h"
+#include "runtime/stderr_log.h"
+
+using namespace allocprof::shim;
+using allocprof::format::EntryPoint;
+
+namespace {
+
+using NewHandler = void (*)();
+
+// Allocation with the guard held for its duration only; null on failure.
+inline void* Allocate(size_t size, size_t alignment, EntryPoint entry) {
+  if (!RealFunctionsReady()) ResolveRealFunctions();
+  HookGuard guard;
+  void* p;
+  if (alignment <= alignof(std::max_align_t)) {
+    p = g_real.malloc(size ? size : 1);
+  } else {
+    p = nullptr;
+    if (g_real.posix_memalign(&p, alignment, size ? size : 1) != 0) p = nullptr;
+  }
+  if (guard.entered() && p) RecordAlloc(entry, p, size);
+  return p;
+}
+
+inline void Release(void* p, EntryPoint entry) {
+  if (!p || IsBootstrapPointer(p)) return;
+  HookGuard guard;
+  if (guard.entered()) RecordFree(entry, p);
+  g_real.free(p);
+}
+
+NewHandler CurrentNewHandler() {
+  static void* fn = nullptr;
+  if (!fn) fn = LookupNext("_ZSt15get_new_handlerv");
+  return fn ? reinterpret_cast<NewHandler (*)()>(fn)() : nullptr;
+}
+
+[[noreturn]] void ThrowBadAlloc() {
+  void* fn = LookupNext("_ZSt17__throw_bad_allocv");
+  if (fn) reinterpret_cast<void (*)()>(fn)();
+  LogError("operator new failed and std::bad_alloc cannot be thrown (libstdc++ not loaded); aborting");
+  abort();
+}
+
+// The standard's loop: call the new_handler until it frees memory, or throw when there is none.
+__attribute__((noinline)) void* AllocateOrThrow(size_t size, size_t alignment, EntryPoint entry) {
+  for (;;) {
+    if (void* p = Allocate(size, alignment, entry)) return p;
+    NewHandler handler = CurrentNewHandler();
+    if (!handler) ThrowBadAlloc();
+    handler();
+  }
+}
+
+inline void* New(size_t size, size_t alignment, EntryPoint entry) {
+  void* p = Allocate(size, alignment, entry);
+  return __builtin_expect(p != nullptr, 1) ? p : AllocateOrThrow(size, alignment, entry);
+}
+
+// The nothrow forms run the same new_handler loop and return null where the throwing forms would
+// throw, including when the handler itself throws std::bad_alloc. Catching needs exceptions, which
+// the shim is built without: on failure, libstdc++'s own nothrow form (`symbol`) does the loop and
+// the catch, its inner operator new reaching ours unrecorded (the guard is held), and the block it
+// returns is recorded here as the nothrow entry point. Without libstdc++ there is no handler.
+__attribute__((noinline)) void* NewNothrowSlow(size_t size, size_t alignment, EntryPoint entry, const char* symbol) {
+  void* fn = LookupNext(symbol);
+  if (!fn) return nullptr;
+  const std::nothrow_t tag{};  // std::nothrow itself lives in libstdc++, which the shim does not link
+  HookGuard guard;
+  void* p = alignment <= alignof(std::max_align_t)
+                ? reinterpret_cast<void* (*)(size_t, const std::nothrow_t&)>(fn)(size, tag)
+                : reinterpret_cast<void* (*)(size_t, std::align_val_t, const std::nothrow_t&)>(fn)(
+                      size, static_cast<std::align_val_t>(alignment), tag);
+  if (guard.entered() && p) RecordAlloc(entry, p, size);
+  return p;
+}
+
+inline void* NewNothrow(size_t size, size_t alignment, EntryPoint entry, const char* symbol) {
+  void* p = Allocate(size, alignment, entry);
+  return __builtin_expect(p != nullptr, 1) ? p : NewNothrowSlow(size, alignment, entry, symbol);
+}
+
+}  // namespace
+
+#define ALLOCPROF_EXPORT __attribute__((visibility("default")))
+using std::align_val_t;
+using std::nothrow_t;
+constexpr size_t kDefault = 0;
+
+ALLOCPROF_EXPORT void* operator new(size_t n) { return New(n, kDefault, EntryPoint::kNew); }
+ALLOCPROF_EXPORT void* operator new[](size_t n) { return New(n, kDefault, EntryPoint::kNewArray); }
+ALLOCPROF_EXPORT void* operator new(size_t n, const nothrow_t&) noexcept {
+  return NewNothrow(n, kDefault, EntryPoint::kNewNothrow, "_ZnwmRKSt9nothrow_t");
+}
+ALLOCPROF_EXPORT void* operator new[](size_t n, const nothrow_t&) noexcept {
+  return NewNothrow(n, kDefault, EntryPoint::kNewArrayNothrow, "_ZnamRKSt9nothrow_t");
+}
+ALLOCPROF_EXPORT void* operator new(size_t n, align_val_t a) {
+  return New(n, static_cast<size_t>(a), EntryPoint::kNewAligned);
+}
+ALLOCPROF_EXPORT void* operator new[](size_t n, align_val_t a) {
+  return New(n, static_cast<size_t>(a), EntryPoint::kNewArrayAligned);
+}
+ALLOCPROF_EXPORT void* operator new(size_t n, align_val_t a, const nothrow_t&) noexcept {
+  return NewNothrow(n, static_cast<size_t>(a), EntryPoint::kNewAlignedNothrow, "_ZnwmSt11align_val_tRKSt9nothrow_t");
+}
+ALLOCPROF_EXPORT void* operator new[](size_t n, align_val_t a, const nothrow_t&) noexcept {
+  return NewNothrow(n, static_cast<size_t>(a), EntryPoint::kNewArrayAlignedNothrow,
+                    "_ZnamSt11align_val_tRKSt9nothrow_t");
+}
+
+ALLOCPROF_EXPORT void operator delete(void* p) noexcept { Release(p, EntryPoint::kDelete); }
+ALLOCPROF_EXPORT void operator delete[](void* p) noexcept { Release(p, EntryPoint::kDeleteArray); }
+ALLOCPROF_EXPORT void operator delete(void* p, size_t) noexcept { Release(p, EntryPoint::kDeleteSized); }
+ALLOCPROF_EXPORT void operator delete[](void* p, size_t) noexcept { Release(p, EntryPoint::kDeleteArraySized); }
+ALLOCPROF_EXPORT void operator delete(void* p, const nothrow_t&) noexcept { Release(p, EntryPoint::kDeleteNothrow); }
+ALLOCPROF_EXPORT void operator delete[](void* p, const nothrow_t&) noexcept {
+  Release(p, EntryPoint::kDeleteArrayNothrow);
+}
+ALLOCPROF_EXPORT void operator delete(void* p, align_val_t) noexcept { Release(p, EntryPoint::kDeleteAligned); }
+ALLOCPROF_EXPORT void operator delete[](void* p, align_val_t) noexcept {
+  Release(p, EntryPoint::kDeleteArrayAligned);
+}
+ALLOCPROF_EXPORT void operator delete(void* p, size_t, align_val_t) noexcept {
+  Release(p, EntryPoint::kDeleteSizedAligned);
+}
+ALLOCPROF_EXPORT void operator delete[](void* p, size_t, align_val_t) noexcept {
+  Release(p, EntryPoint::kDeleteArraySizedAligned);
+}
+ALLOCPROF_EXPORT void operator delete(void* p, align_val_t, const nothrow_t&) noexcept {
+  Release(p, EntryPoint::kDeleteAlignedNothrow);
+}
+ALLOCPROF_EXPORT void operator delete[](void* p, align_val_t, const nothrow_t&) noexcept {
+  Release(p, EntryPoint::kDeleteArrayAlignedNothrow);
+}

@@ -1,0 +1,49 @@
+#include "record/sampled_set.h"
+
+#include <sys/mman.h>
+
+namespace allocprof::shim {
+
+bool SampledSet::Init() {
+  size_t used_bytes = kBuckets;  // a multiple of the line size: the lines that follow stay aligned
+  void* mem = mmap(nullptr, used_bytes + kBuckets * sizeof(Line), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) return false;
+  lines_ = reinterpret_cast<Line*>(static_cast<char*>(mem) + used_bytes);
+  used_ = static_cast<std::atomic<uint8_t>*>(mem);
+  return true;
+}
+
+void SampledSet::Insert(uintptr_t addr) {
+  if (!used_) return;
+  size_t b = BucketOf(addr);
+  Line& line = lines_[b];
+  uint8_t used = used_[b].load(std::memory_order_relaxed);
+  for (int i = 0; i < kSlots; ++i) {
+    // Still there: its free was never seen (freed behind the shim's back); keep the one entry.
+    if ((used & (1u << i)) && line.addr[i].load(std::memory_order_relaxed) == addr) return;
+  }
+  for (int i = 0; i < kSlots; ++i) {
+    uintptr_t expected = 0;
+    if (line.addr[i].load(std::memory_order_relaxed) == 0 &&
+        line.addr[i].compare_exchange_strong(expected, addr, std::memory_order_acq_rel)) {
+      used_[b].fetch_or(static_cast<uint8_t>(1u << i), std::memory_order_release);
+      return;
+    }
+  }
+  used_[b].fetch_or(kOverflowed, std::memory_order_release);
+}
+
+SampledSet::Removal SampledSet::RemoveSlow(size_t b, uintptr_t addr, uint8_t used) {
+  Line& line = lines_[b];
+  for (int i = 0; i < kSlots; ++i) {
+    if (!(used & (1u << i)) || line.addr[i].load(std::memory_order_relaxed) != addr) continue;
+    // Clear the bit first: once the slot is 0 another thread may fill it and set the bit again.
+    used_[b].fetch_and(static_cast<uint8_t>(~(1u << i)), std::memory_order_acq_rel);
+    line.addr[i].store(0, std::memory_order_release);
+    return Removal::kRemoved;
+  }
+  return (used & kOverflowed) ? Removal::kMaybe : Removal::kAbsent;
+}
+
+}  // namespace allocprof::shim

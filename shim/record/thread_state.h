@@ -1,0 +1,100 @@
+// Per-thread recording state: the chunk being filled and the lock that lets the ticker and the
+// exit path flush it from another thread.
+//
+// Thread-safety: a ThreadState is touched only by its owner thread, except while another thread
+// holds its `lock` (ticker, exit and exec flushes, which take it with TryLock or a bounded spin).
+// The registry of live states is guarded by a mutex that only cold paths take.
+#ifndef ALLOCPROF_SHIM_THREAD_STATE_H_
+#define ALLOCPROF_SHIM_THREAD_STATE_H_
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <atomic>
+
+#include "allocprof/trace_format.h"
+#include "record/free_cache.h"
+#include "record/record_encoder.h"
+
+namespace allocprof::shim {
+
+class RuleCache;
+
+struct ThreadState {
+  std::atomic<uint32_t> lock;
+  uint32_t index;              // ChunkHeader::thread
+  pid_t tid;
+  RecordEncoder enc;            // the chunk being filled, in columns
+  uint32_t alloc_seq;          // allocations recorded by this thread (FREE_AGE counts back from it)
+  uint32_t first_seq;          // alloc_seq when this thread's trace began (older entries are void)
+  FreeCache* free_cache;
+  uint64_t covered_until;      // last promise made to the reader
+  uintptr_t* frames;           // scratch for stack capture, max_depth + slack entries
+  RuleCache* rule_cache;       // frame rules for stack capture, mapped on first use (kept on reuse)
+  bool rule_cache_failed;      // no memory for it: libunwind walks every stack
+  void* zstd;                  // ZSTD_CCtx, created on the first compressed flush
+  uint8_t* out;                // ChunkHeader + stored payload, assembled at flush
+  size_t out_capacity;
+  uintptr_t stack_lo, stack_hi;  // thread stack bounds for frame-pointer walks (0: unknown)
+  char name[16];
+  ThreadState* prev;
+  ThreadState* next;
+};
+
+struct ThreadLocal {
+  ThreadState* state;
+  bool in_hook;       // reentrancy guard: the shim's own allocations are not recorded
+  bool exited;        // the thread's state was released; late events go out one by one
+  uint8_t exit_rounds;
+};
+
+extern __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+
+inline bool TryLock(ThreadState* t) {
+  return t->lock.exchange(1, std::memory_order_acquire) == 0;
+}
+void LockSlow(ThreadState* t);
+inline void Lock(ThreadState* t) {
+  if (__builtin_expect(!TryLock(t), 0)) LockSlow(t);
+}
+inline void Unlock(ThreadState* t) { t->lock.store(0, std::memory_order_release); }
+// Spins a bounded time; false if the owner did not let go (it may be stuck in the loader).
+bool LockBounded(ThreadState* t);
+
+inline bool HasRecords(const ThreadState* t) { return t->enc.records() != 0; }
+
+// Creates and registers the calling thread's state (cold); null if memory is unavailable.
+ThreadState* CreateThreadState();
+
+// Starts a new empty chunk at `now`.
+void ResetChunk(ThreadState* t, uint64_t now);
+
+// Seals and writes the chunk being filled (if it has records), then starts a new one at `now`.
+// Caller holds t->lock.
+void FlushLocked(ThreadState* t, uint64_t now);
+
+// Registry walks (cold).
+void RegistryLock();
+void RegistryUnlock();
+// Bounded wait, for paths that may run in a signal handler; false if the registry stayed busy.
+bool RegistryLockBounded();
+template <typename Fn>
+void ForEachThreadLocked(Fn&& fn);
+ThreadState* RegistryHead();
+
+// Called by the pthread key destructor when the thread exits.
+void OnThreadExit(void* state);
+void InitThreadExitKey();
+
+// After fork, in the child: forget every state but the caller's, whose buffered events belong to
+// the parent.
+void ResetThreadsAfterFork();
+
+template <typename Fn>
+void ForEachThreadLocked(Fn&& fn) {
+  for (ThreadState* t = RegistryHead(); t; t = t->next) fn(t);
+}
+
+}  // namespace allocprof::shim
+
+#endif  // ALLOCPROF_SHIM_THREAD_STATE_H_

@@ -1,0 +1,387 @@
+// Process lifecycle: initialisation, the ticker thread, fork, exec, exit and _exit.
+#include <dlfcn.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/capture_control.h"
+#include "runtime/module_map.h"
+#include "runtime/options.h"
+#include "runtime/process_record.h"
+#include "runtime/process_state.h"
+#include "hooks/real_functions.h"
+#include "record/recorder.h"
+#include "record/sampler.h"
+#include "unwind/stack_capture.h"
+#include "unwind/stack_table.h"
+#include "runtime/stderr_log.h"
+#include "record/thread_state.h"
+#include "runtime/trace_writer.h"
+
+extern char** environ;
+
+namespace allocprof::shim {
+
+std::atomic<Mode> g_mode{Mode::kUninitialized};
+std::atomic<uint32_t> g_generation{0};
+
+namespace {
+
+std::atomic<bool> g_ticker_started{false};
+std::atomic<uint32_t> g_paused_allocations{0};  // since start or the fork, while no ticker runs
+// The traced process's pid: a vfork child shares our memory but has another pid, and must not
+// touch the parent's tracing state on its way to exec or _exit.
+pid_t g_pid = 0;
+
+bool InVforkChild() { return g_pid != 0 && getpid() != g_pid; }
+std::atomic<bool> g_ticker_stop{false};
+std::atomic<bool> g_stop_reported{false};
+
+// Marks the calling thread as inside the shim for a scope (the shim's own allocations are not
+// recorded), whether or not it already was.
+class ShimScope {
+ public:
+  ShimScope() : outer_(!t_local.in_hook) { t_local.in_hook = true; }
+  ~ShimScope() {
+    if (outer_) t_local.in_hook = false;
+  }
+
+ private:
+  bool outer_;
+};
+
+void TickerSweep(uint64_t interval_ns) {
+  uint64_t now = NowNs();
+  SmallEncoder<8192> quiet(now);
+  RecordEncoder& enc = quiet.enc;
+  RegistryLock();
+  ForEachThreadLocked([&](ThreadState* t) {
+    if (!TryLock(t)) return;
+    // The owner may have flushed since `now` was read: its times can be newer.
+    if (HasRecords(t)) {
+      if (now > t->enc.base_time() && now - t->enc.base_time() >= interval_ns) FlushLocked(t, now);
+    } else if (now > t->covered_until && now - t->covered_until >= interval_ns && enc.ControlRoom(32)) {
+      t->covered_until = now;
+      enc.Tag(format::RecordTag::kQuiet);
+      enc.Time(now);
+      enc.Uint(t->index);
+    }
+    Unlock(t);
+  });
+  RegistryUnlock();
+  uint8_t scratch[sizeof(format::ChunkHeader) + sizeof(quiet.memory)];
+  WriteProcessChunk(enc, scratch, sizeof(scratch));
+}
+
+// Sweeps idle buffers every flush interval; between sweeps it waits for capture-control deadlines
+// and commands (poll on the control FIFO and the control signal's pipe).
+void* TickerMain(void*) {
+  t_local.in_hook = true;  // the ticker's own allocations (zstd contexts) are the shim's
+  uint32_t interval_ms = GetOptions().flush_interval_ms;
+  uint64_t interval_ns = static_cast<uint64_t>(interval_ms) * 1000000ull;
+  uint64_t next_sweep = NowNs() + interval_ns;
+  while (!g_ticker_stop.load(std::memory_order_relaxed)) {
+    uint64_t now = NowNs();
+    int timeout = interval_ms ? static_cast<int>(next_sweep > now ? (next_sweep - now + 999999) / 1000000 : 0) : -1;
+    int deadline = CaptureMsUntilDeadline(now);
+    if (deadline >= 0 && (timeout < 0 || deadline < timeout)) timeout = deadline;
+    struct pollfd fds[2];
+    nfds_t n = 0;
+    int control = ControlPollFd(), signal_pipe = SignalPollFd();
+    if (control >= 0) fds[n++] = {control, POLLIN, 0};
+    if (signal_pipe >= 0) fds[n++] = {signal_pipe, POLLIN, 0};
+    if (poll(fds, n, timeout) > 0) {
+      for (nfds_t i = 0; i < n; ++i) {
+        if (!(fds[i].revents & POLLIN)) continue;
+        if (fds[i].fd == control) ControlOnReadable();
+        else DrainSignalPipe();
+      }
+    }
+    now = NowNs();
+    CaptureRunDeadlines(now);
+    if (interval_ms && now >= next_sweep) {
+      if (TraceActive(g_mode.load(std::memory_order_relaxed))) TickerSweep(interval_ns);
+      next_sweep = now + interval_ns;
+    }
+  }
+  return nullptr;
+}
+
+void StartTicker() {
+  if (GetOptions().flush_interval_ms == 0 && !CaptureNeedsTicker()) return;
+  if (g_ticker_started.exchange(true)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // the ticker inherits a mask that blocks everything
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_t thread;
+  if (pthread_create(&thread, &attr, TickerMain, nullptr) != 0) g_ticker_started.store(false);
+  else pthread_setname_np(thread, "allocprof-tick");
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void ForkPrepare() {
+  ShimScope scope;
+  RegistryLock();
+}
+
+void ForkParent() {
+  RegistryUnlock();
+}
+
+void ForkChild() {
+  ShimScope scope;
+  g_pid = getpid();
+  g_ticker_started.store(false);  // the ticker did not survive the fork; restarted lazily
+  g_paused_allocations.store(0);
+  g_generation.fetch_add(1);
+  ForgetModulesAfterFork();
+  CloseTraceFileInChild();
+  CaptureAfterForkChild();
+  Mode mode = g_mode.load();
+  if (!TraceActive(mode)) {
+    ResetThreadsAfterFork();
+    return;
+  }
+  if (!OpenTraceFile(NowNs())) {
+    g_mode.store(Mode::kStopped);
+    ResetThreadsAfterFork();
+    return;
+  }
+  ResetThreadsAfterFork();
+  OpenControlChannel();
+}
+
+// --no-follow: take the shim out of LD_PRELOAD so the programs we exec are not traced.
+void DropSelfFromPreload() {
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<void*>(&DropSelfFromPreload), &info) || !info.dli_fname) return;
+  const char* preload = getenv("LD_PRELOAD");
+  if (!preload) return;
+  static char rebuilt[8192];
+  size_t n = 0;
+  const char* self_base = strrchr(info.dli_fname, '/');
+  self_base = self_base ? self_base + 1 : info.dli_fname;
+  for (const char* p = preload; *p;) {
+    size_t len = strcspn(p, ": ");
+    const char* base = static_cast<const char*>(memrchr(p, '/', len));
+    base = base ? base + 1 : p;
+    size_t base_len = len - static_cast<size_t>(base - p);
+    bool is_self = base_len == strlen(self_base) && memcmp(base, self_base, base_len) == 0;
+    if (!is_self && len && n + len + 2 < sizeof(rebuilt)) {
+      if (n) rebuilt[n++] = ':';
+      memcpy(rebuilt + n, p, len);
+      n += len;
+    }
+    p += len;
+    while (*p == ':' || *p == ' ') ++p;
+  }
+  rebuilt[n] = '\0';
+  if (n) setenv("LD_PRELOAD", rebuilt, 1);
+  else unsetenv("LD_PRELOAD");
+}
+
+__attribute__((constructor)) void OnLoad() {
+  ShimScope scope;
+  ResolveRealFunctions();
+  EnsureProcessInitialized();
+  if (!GetOptions().follow) DropSelfFromPreload();
+  if (TraceActive(g_mode.load())) {
+    if (!t_local.state && !t_local.exited) CreateThreadState();
+    StartTicker();
+  }
+}
+
+// Runs from _dl_fini, after the program's static destructors and atexit handlers. Libraries
+// finalised after us may still allocate: from here on every event is written at once.
+__attribute__((destructor)) void OnUnload() {
+  ShimScope scope;
+  if (!TraceActive(g_mode.load())) return;
+  g_ticker_stop.store(true);
+  CloseControlChannel();
+  g_mode.store(Mode::kWriteThrough);
+  FlushAllThreads(NowNs());
+  WriteEndRecord();
+}
+
+void BeforeExec(const char* path) {
+  Mode mode = g_mode.load();
+  if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
+  ShimScope scope;
+  CloseControlChannel();
+  FlushAllThreads(NowNs());
+  WriteExecRecord(path);
+}
+
+void BeforeExit() {
+  Mode mode = g_mode.load();
+  if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
+  ShimScope scope;
+  CloseControlChannel();
+  FlushAllThreads(NowNs());
+  WriteEndRecord();
+  g_mode.store(Mode::kStopped);
+}
+
+}  // namespace
+
+void EnsureProcessInitialized() {
+  Mode expected = Mode::kUninitialized;
+  if (!g_mode.compare_exchange_strong(expected, Mode::kInitializing)) {
+    while (g_mode.load(std::memory_order_acquire) == Mode::kInitializing) sched_yield();
+    return;
+  }
+  ShimScope scope;
+  g_pid = getpid();
+  ResolveRealFunctions();
+  LoadOptions();
+  InitStackCapture();
+  if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
+  InitThreadExitKey();
+  pthread_atfork(ForkPrepare, ForkParent, ForkChild);
+  uint64_t start = NowNs();
+  Mode initial = InitialCaptureMode(start, InitSampler() ? Mode::kSampling : Mode::kTracing);
+  if (!OpenTraceFile(start)) {
+    g_mode.store(Mode::kStopped, std::memory_order_release);
+    return;
+  }
+  g_mode.store(initial, std::memory_order_release);
+  StartCaptureControl();
+}
+
+void FlushAllThreads(uint64_t now) {
+  // Exit and exec can come from a signal handler that interrupted a registry holder (a fork in
+  // progress, a thread starting): never wait for the registry unboundedly.
+  if (!RegistryLockBounded()) return;
+  ForEachThreadLocked([&](ThreadState* t) {
+    if (t == t_local.state ? TryLock(t) || LockBounded(t) : LockBounded(t)) {
+      FlushLocked(t, now);
+      Unlock(t);
+    }
+  });
+  RegistryUnlock();
+}
+
+void StopTracing(const char* why, int err) {
+  g_mode.store(Mode::kStopped);
+  if (g_stop_reported.exchange(true)) return;
+  LogError3("tracing stopped, the program continues: ", why, "");
+  LogError3("trace file: ", TracePath(), "");
+  LogError3("reason: ", ErrnoName(err), "");
+}
+
+// Restarts the ticker in a forked child once the child shows it is going to run for a while.
+void MaybeStartTickerAfterFork() {
+  if (!g_ticker_started.load(std::memory_order_relaxed)) StartTicker();
+}
+
+// A paused child fills no buffer, so nothing above starts its ticker, and without it capture
+// control (ctl, deadlines, the signal) cannot reach the child: it gets the ticker once it has
+// made as many allocations as a buffer flush of a recording child would show.
+void NotePausedAllocation() {
+  if (g_ticker_started.load(std::memory_order_relaxed)) return;
+  if (g_paused_allocations.fetch_add(1, std::memory_order_relaxed) + 1 == kSubstantialRecords) StartTicker();
+}
+
+}  // namespace allocprof::shim
+
+using namespace allocprof::shim;
+
+extern "C" {
+
+__attribute__((visibility("default"))) void _exit(int status) {
+  BeforeExit();
+  if (!g_real.exit_now) ResolveRealFunctions();
+  g_real.exit_now(status);
+  __builtin_unreachable();
+}
+
+__attribute__((visibility("default"))) void _Exit(int status) { _exit(status); }
+
+__attribute__((visibility("default"))) int execve(const char* path, char* const argv[], char* const envp[]) {
+  ResolveRealFunctions();
+  BeforeExec(path);
+  return g_real.execve(path, argv, envp);
+}
+
+__attribute__((visibility("default"))) int execv(const char* path, char* const argv[]) {
+  ResolveRealFunctions();
+  BeforeExec(path);
+  return g_real.execve(path, argv, environ);
+}
+
+__attribute__((visibility("default"))) int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  ResolveRealFunctions();
+  BeforeExec(file);
+  return g_real.execvpe(file, argv, envp);
+}
+
+__attribute__((visibility("default"))) int execvp(const char* file, char* const argv[]) {
+  ResolveRealFunctions();
+  BeforeExec(file);
+  return g_real.execvpe(file, argv, environ);
+}
+
+__attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], char* const envp[]) {
+  ResolveRealFunctions();
+  BeforeExec(nullptr);
+  return g_real.fexecve(fd, argv, envp);
+}
+
+__attribute__((visibility("default"))) int execveat(int dirfd, const char* path, char* const argv[],
+                                                    char* const envp[], int flags) {
+  ResolveRealFunctions();
+  BeforeExec(path);
+  return g_real.execveat(dirfd, path, argv, envp, flags);
+}
+
+}  // extern "C"
+
+// execl, execlp, execle: collect the variadic arguments into an argv on the stack.
+#define ALLOCPROF_COLLECT_ARGS(first, argv, envp_out)                       \
+  size_t count = 1;                                                          \
+  {                                                                          \
+    va_list ap;                                                              \
+    va_start(ap, first);                                                     \
+    while (va_arg(ap, const char*)) ++count;                                 \
+    va_end(ap);                                                              \
+  }                                                                          \
+  char** argv = static_cast<char**>(__builtin_alloca((count + 1) * sizeof(char*))); \
+  {                                                                          \
+    va_list ap;                                                              \
+    va_start(ap, first);                                                     \
+    argv[0] = const_cast<char*>(first);                                      \
+    for (size_t i = 1; i <= count; ++i) argv[i] = va_arg(ap, char*);         \
+    envp_out;                                                                \
+    va_end(ap);                                                              \
+  }
+
+extern "C" {
+
+__attribute__((visibility("default"))) int execl(const char* path, const char* arg, ...) {
+  ALLOCPROF_COLLECT_ARGS(arg, argv, (void)0)
+  return execv(path, argv);
+}
+
+__attribute__((visibility("default"))) int execlp(const char* file, const char* arg, ...) {
+  ALLOCPROF_COLLECT_ARGS(arg, argv, (void)0)
+  return execvp(file, argv);
+}
+
+__attribute__((visibility("default"))) int execle(const char* path, const char* arg, ...) {
+  char** envp = nullptr;
+  ALLOCPROF_COLLECT_ARGS(arg, argv, envp = va_arg(ap, char**))
+  return execve(path, argv, envp);
+}
+
+}  // extern "C"

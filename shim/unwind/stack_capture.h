@@ -1,0 +1,62 @@
+// Captures the calling program's stack (return addresses, leaf first), without the shim's own
+// frames. By default from the call frame information with a per-thread cache of frame rules
+// (cfi_backtrace.h), handing stacks it cannot follow to libunwind's unw_backtrace, which gives the
+// same frames at several times the cost; frame-pointer walking on request (cheaper still, correct
+// only where the code keeps frame pointers).
+#ifndef ALLOCPROF_SHIM_STACK_CAPTURE_H_
+#define ALLOCPROF_SHIM_STACK_CAPTURE_H_
+
+#include <stdint.h>
+#include <string.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "unwind/cfi_backtrace.h"
+#include "runtime/options.h"
+#include "record/thread_state.h"
+
+namespace allocprof::shim {
+
+// Extra frames captured beyond max_depth to make room for the shim's own.
+inline constexpr uint32_t kShimFrameSlack = 16;
+
+void InitStackCapture();
+
+// The shim's executable segment: frames there are the shim's own.
+struct CodeRange {
+  uintptr_t lo, hi;
+};
+extern CodeRange g_shim_code;
+
+// Frame-pointer walk (out of line: it needs the thread's stack bounds).
+uint32_t WalkFramePointers(ThreadState* t, uintptr_t* out, uint32_t max);
+// The thread's rule cache, created on first use; null if it could not be mapped.
+RuleCache* RuleCacheSlow(ThreadState* t);
+// Drops the shim's own leading frames and caps the depth; returns the program's frame count.
+uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n);
+
+// Fills t->frames with up to max_depth program frames; returns how many. Inlined into every entry
+// point so the unwinder starts one frame from the program: each shim frame it walks costs as much
+// as a program frame.
+__attribute__((always_inline)) inline uint32_t CaptureStack(ThreadState* t) {
+  const Options& o = GetOptions();
+  uint32_t want = o.max_depth + kShimFrameSlack;
+  int n = 0;
+  if (__builtin_expect(o.unwind == format::UnwindMode::kLibunwind, 1)) {
+    RuleCache* cache = __builtin_expect(t->rule_cache != nullptr, 1) ? t->rule_cache : RuleCacheSlow(t);
+    if (__builtin_expect(cache != nullptr, 1)) {
+      // Leaves the shim's frames out itself.
+      n = CfiBacktrace(cache, t->frames, static_cast<int>(o.max_depth), g_shim_code.lo, g_shim_code.hi);
+      if (__builtin_expect(n >= 0, 1)) return static_cast<uint32_t>(n);
+    }
+    n = unw_backtrace(reinterpret_cast<void**>(t->frames), static_cast<int>(want));
+  } else if (o.unwind == format::UnwindMode::kFramePointer) {
+    n = static_cast<int>(WalkFramePointers(t, t->frames, want));
+  }
+  return n > 0 ? TrimShimFrames(t->frames, static_cast<uint32_t>(n)) : 0;
+}
+
+}  // namespace allocprof::shim
+
+#endif  // ALLOCPROF_SHIM_STACK_CAPTURE_H_
