@@ -52,11 +52,21 @@ foreign=(env TMPDIR="$foreign_tmp" TZ=Pacific/Chatham LC_ALL=C.UTF-8 ALLOCPROF_R
 run_gtest "unit (foreign environment)" "${foreign[@]}" "$build/tests/unit_tests"
 run_gtest "integration (foreign environment)" "${foreign[@]}" "$build/tests/integration_tests"
 
-# The report package (reports/): Debian's matplotlib and pytest live under /usr/bin/python3. Counts
-# come from pytest's closing line ("2 failed, 114 passed, 1 error in 9.8s").
-echo "== reports (pytest)"
+# Every include follows the layer rules (README, "Architecture"); violations are printed with
+# their file and line.
+echo "== layers"
+if /usr/bin/python3 "$(dirname "$0")/../scripts/check_layers.py"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+
+# The report package (reports/) and the tools' own tests: Debian's matplotlib and pytest live under
+# /usr/bin/python3. Counts come from pytest's closing line ("2 failed, 114 passed, 1 error in 9.8s").
+echo "== reports and tools (pytest)"
 log=$(mktemp)
-(cd "$(dirname "$0")/.." && /usr/bin/python3 -m pytest -q reports/tests) 2>&1 | tee "$log"
+(cd "$(dirname "$0")/.." && /usr/bin/python3 -m pytest -q reports/tests tests/tools) 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 summary=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | tail -1)
 p=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+')

@@ -1,16 +1,11 @@
-// The CLI's subcommands. Each returns the process exit code (see kExit*).
+// The CLI's subcommands. Each returns the process exit code (util/exit_codes.h). run, attach and
+// ctl are defined in launch/, the others here in cli/.
 #ifndef ALLOCPROF_ANALYZER_COMMANDS_H_
 #define ALLOCPROF_ANALYZER_COMMANDS_H_
 
-namespace allocprof {
+#include "util/exit_codes.h"
 
-// Exit codes shared by every subcommand (documented in README.md).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitVerdictFailed = 1;  // diff: a --fail-if rule failed
-inline constexpr int kExitBadInput = 2;       // not a trace, unsupported version, unreadable
-inline constexpr int kExitDamaged = 3;        // dump: the trace was truncated or corrupt (prefix shown)
-inline constexpr int kExitNotPermitted = 4;   // attach: ptrace (or reading /proc/PID) is not permitted
-inline constexpr int kExitUsage = 64;         // bad command line
+namespace allocprof {
 
 int RunCommand(int argc, char** argv);   // allocprof run [options] -- CMD ARGS...
 int AttachCommand(int argc, char** argv);  // allocprof attach [options] PID

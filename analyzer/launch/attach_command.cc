@@ -18,10 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "util/cli_args.h"
-#include "cli/commands.h"
 #include "launch/gdb_inject.h"
 #include "launch/shim_path.h"
+#include "util/cli_args.h"
+#include "util/exit_codes.h"
 
 namespace allocprof {
 namespace {

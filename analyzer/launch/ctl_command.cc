@@ -22,7 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "util/cli_args.h"
-#include "cli/commands.h"
+#include "util/exit_codes.h"
 
 namespace allocprof {
 namespace {

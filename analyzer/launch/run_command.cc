@@ -22,9 +22,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "allocprof/units.h"
-#include "util/cli_args.h"
-#include "cli/commands.h"
 #include "launch/shim_path.h"
+#include "util/cli_args.h"
+#include "util/exit_codes.h"
 
 namespace allocprof {
 namespace {

@@ -12,11 +12,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "cli/commands.h"
 #include "harness.h"
 #include "live_process.h"
 #include "report/report.h"
 #include "symbolize/symbolizer.h"
+#include "util/exit_codes.h"
 
 namespace allocprof::testing {
 namespace {

@@ -1,0 +1,17 @@
+// Exit codes shared by every subcommand (documented in README.md). Here rather than in cli/ so
+// that the commands in launch/ use them without including the layer above them.
+#ifndef ALLOCPROF_ANALYZER_UTIL_EXIT_CODES_H_
+#define ALLOCPROF_ANALYZER_UTIL_EXIT_CODES_H_
+
+namespace allocprof {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitVerdictFailed = 1;  // diff: a --fail-if rule failed
+inline constexpr int kExitBadInput = 2;       // not a trace, unsupported version, unreadable
+inline constexpr int kExitDamaged = 3;        // dump: the trace was truncated or corrupt (prefix shown)
+inline constexpr int kExitNotPermitted = 4;   // attach: ptrace (or reading /proc/PID) is not permitted
+inline constexpr int kExitUsage = 64;         // bad command line
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_UTIL_EXIT_CODES_H_
