@@ -18,8 +18,8 @@
 // Prints: churn: threads=N allocs=N checksum=HEX
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -31,49 +31,50 @@
 namespace {
 
 struct Options {
-    unsigned threads = 2;
-    uint64_t allocs = 8000000;
-    uint64_t window = 4096;
-    uint64_t seed = 42;
-    uint64_t large_permille = 1;
-    uint64_t min_seconds = 0;  // repeat each thread's allocations until this much time has passed
+  unsigned threads = 2;
+  uint64_t allocs = 8000000;
+  uint64_t window = 4096;
+  uint64_t seed = 42;
+  uint64_t large_permille = 1;
+  uint64_t min_seconds = 0;  // repeat each thread's allocations until this much time has passed
 };
 
 [[noreturn]] void usage(const char* msg) {
-    std::fprintf(stderr, "churn: %s\nusage: churn [--threads N] [--allocs N] [--window N] [--seed N] [--large-permille N]\n", msg);
-    std::exit(2);
+  std::fprintf(
+      stderr, "churn: %s\nusage: churn [--threads N] [--allocs N] [--window N] [--seed N] [--large-permille N]\n", msg);
+  std::exit(2);
 }
 
 uint64_t parse_u64(const char* flag, const char* s) {
-    if (s == nullptr || *s == '\0') usage("missing value");
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-        std::fprintf(stderr, "churn: bad value for %s: '%s'\n", flag, s);
-        std::exit(2);
-    }
-    return v;
+  if (s == nullptr || *s == '\0') usage("missing value");
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
+    std::fprintf(stderr, "churn: bad value for %s: '%s'\n", flag, s);
+    std::exit(2);
+  }
+  return v;
 }
 
 // splitmix64: tiny, fast, good enough statistically, and fully deterministic.
 struct Rng {
-    uint64_t state;
-    uint64_t next() {
-        uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    uint64_t below(uint64_t n) { return next() % n; }
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t below(uint64_t n) { return next() % n; }
 };
 
 enum class Kind : uint8_t { Malloc, NewArray, Calloc };
 
 struct Slot {
-    unsigned char* p = nullptr;
-    size_t size = 0;
-    Kind kind = Kind::Malloc;
+  unsigned char* p = nullptr;
+  size_t size = 0;
+  Kind kind = Kind::Malloc;
 };
 
 // Keeps the pointer observable so that no allocation/deallocation pair can be elided.
@@ -82,115 +83,133 @@ inline void escape(void* p) { asm volatile("" : : "r"(p) : "memory"); }
 constexpr size_t kPage = 4096;
 
 size_t pick_size(Rng& rng, uint64_t large_permille) {
-    uint64_t r = rng.below(1000);
-    if (r < large_permille) return (size_t{1} << 20) + rng.below((size_t{3} << 20) + 1);  // 1..4 MiB, 0.1%
-    if (r < large_permille + 99) return 4096 + rng.below(64 * 1024 - 4096 + 1);              // 4..64 KiB, 9.9%
-    return 16 + rng.below(512 - 16 + 1);                                     // 16..512 B, 90%
+  uint64_t r = rng.below(1000);
+  if (r < large_permille) return (size_t{1} << 20) + rng.below((size_t{3} << 20) + 1);  // 1..4 MiB, 0.1%
+  if (r < large_permille + 99) return 4096 + rng.below(64 * 1024 - 4096 + 1);           // 4..64 KiB, 9.9%
+  return 16 + rng.below(512 - 16 + 1);                                                  // 16..512 B, 90%
 }
 
 Kind pick_kind(Rng& rng) {
-    uint64_t r = rng.below(100);
-    if (r < 70) return Kind::Malloc;
-    if (r < 95) return Kind::NewArray;
-    return Kind::Calloc;
+  uint64_t r = rng.below(100);
+  if (r < 70) return Kind::Malloc;
+  if (r < 95) return Kind::NewArray;
+  return Kind::Calloc;
 }
 
 // Reads the block back (the bytes the program wrote), then releases it with the matching call.
 __attribute__((noinline)) uint64_t release(Slot& s) {
-    const unsigned char* p = s.p;
-    uint64_t sum = p[0] + 31 * p[std::min<size_t>(s.size, 256) - 1] + s.size;
-    for (size_t off = kPage; off < s.size; off += kPage) sum += p[off];
-    switch (s.kind) {
-        case Kind::Malloc:
-        case Kind::Calloc: std::free(s.p); break;
-        case Kind::NewArray: delete[] s.p; break;
-    }
-    s.p = nullptr;
-    return sum;
+  const unsigned char* p = s.p;
+  uint64_t sum = p[0] + 31 * p[std::min<size_t>(s.size, 256) - 1] + s.size;
+  for (size_t off = kPage; off < s.size; off += kPage) sum += p[off];
+  switch (s.kind) {
+    case Kind::Malloc:
+    case Kind::Calloc:
+      std::free(s.p);
+      break;
+    case Kind::NewArray:
+      delete[] s.p;
+      break;
+  }
+  s.p = nullptr;
+  return sum;
 }
 
 __attribute__((noinline)) void acquire(Slot& s, size_t size, Kind kind, unsigned char fill) {
-    unsigned char* p = nullptr;
-    switch (kind) {
-        case Kind::Malloc: p = static_cast<unsigned char*>(std::malloc(size)); break;
-        case Kind::NewArray: p = new unsigned char[size]; break;
-        case Kind::Calloc: p = static_cast<unsigned char*>(std::calloc(1, size)); break;
-    }
-    if (p == nullptr) {
-        std::fprintf(stderr, "churn: allocation of %zu bytes failed\n", size);
-        std::abort();
-    }
-    escape(p);
-    std::memset(p, fill, std::min<size_t>(size, 256));
-    for (size_t off = kPage; off < size; off += kPage) p[off] = static_cast<unsigned char>(fill + off / kPage);
-    s.p = p;
-    s.size = size;
-    s.kind = kind;
+  unsigned char* p = nullptr;
+  switch (kind) {
+    case Kind::Malloc:
+      p = static_cast<unsigned char*>(std::malloc(size));
+      break;
+    case Kind::NewArray:
+      p = new unsigned char[size];
+      break;
+    case Kind::Calloc:
+      p = static_cast<unsigned char*>(std::calloc(1, size));
+      break;
+  }
+  if (p == nullptr) {
+    std::fprintf(stderr, "churn: allocation of %zu bytes failed\n", size);
+    std::abort();
+  }
+  escape(p);
+  std::memset(p, fill, std::min<size_t>(size, 256));
+  for (size_t off = kPage; off < size; off += kPage) p[off] = static_cast<unsigned char>(fill + off / kPage);
+  s.p = p;
+  s.size = size;
+  s.kind = kind;
 }
 
 uint64_t worker(unsigned index, uint64_t count, const Options& opt, uint64_t* rounds) {
-    Rng seeder{opt.seed * 0x100000001b3ULL + index};
-    Rng rng{seeder.next()};
-    std::vector<Slot> ring(opt.window);
-    uint64_t sum = 0;
-    size_t slot = 0;
-    auto start = std::chrono::steady_clock::now();
-    *rounds = 0;
-    do {
-        for (uint64_t i = 0; i < count; ++i) {
-            Slot& s = ring[slot];
-            if (s.p != nullptr) sum += release(s);
-            size_t size = pick_size(rng, opt.large_permille);
-            Kind kind = pick_kind(rng);
-            acquire(s, size, kind, static_cast<unsigned char>(rng.next()));
-            if (++slot == ring.size()) slot = 0;
-        }
-        ++*rounds;
-    } while (std::chrono::steady_clock::now() - start < std::chrono::seconds(opt.min_seconds));
-    for (Slot& s : ring)
-        if (s.p != nullptr) sum += release(s);
-    return sum;
+  Rng seeder{opt.seed * 0x100000001b3ULL + index};
+  Rng rng{seeder.next()};
+  std::vector<Slot> ring(opt.window);
+  uint64_t sum = 0;
+  size_t slot = 0;
+  auto start = std::chrono::steady_clock::now();
+  *rounds = 0;
+  do {
+    for (uint64_t i = 0; i < count; ++i) {
+      Slot& s = ring[slot];
+      if (s.p != nullptr) sum += release(s);
+      size_t size = pick_size(rng, opt.large_permille);
+      Kind kind = pick_kind(rng);
+      acquire(s, size, kind, static_cast<unsigned char>(rng.next()));
+      if (++slot == ring.size()) slot = 0;
+    }
+    ++*rounds;
+  } while (std::chrono::steady_clock::now() - start < std::chrono::seconds(opt.min_seconds));
+  for (Slot& s : ring)
+    if (s.p != nullptr) sum += release(s);
+  return sum;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    Options opt;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (a == "--threads") opt.threads = static_cast<unsigned>(parse_u64("--threads", v)), ++i;
-        else if (a == "--allocs") opt.allocs = parse_u64("--allocs", v), ++i;
-        else if (a == "--window") opt.window = parse_u64("--window", v), ++i;
-        else if (a == "--seed") opt.seed = parse_u64("--seed", v), ++i;
-        else if (a == "--large-permille") opt.large_permille = parse_u64("--large-permille", v), ++i;
-        else if (a == "--min-seconds") opt.min_seconds = parse_u64("--min-seconds", v), ++i;
-        else if (a == "-h" || a == "--help") usage("allocation churn benchmark");
-        else usage("unknown argument");
-    }
-    if (opt.threads == 0 || opt.threads > 1024) usage("--threads must be 1..1024");
-    if (opt.window == 0) usage("--window must be at least 1");
-    if (opt.large_permille > 99) usage("--large-permille must be 0..99");
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (a == "--threads")
+      opt.threads = static_cast<unsigned>(parse_u64("--threads", v)), ++i;
+    else if (a == "--allocs")
+      opt.allocs = parse_u64("--allocs", v), ++i;
+    else if (a == "--window")
+      opt.window = parse_u64("--window", v), ++i;
+    else if (a == "--seed")
+      opt.seed = parse_u64("--seed", v), ++i;
+    else if (a == "--large-permille")
+      opt.large_permille = parse_u64("--large-permille", v), ++i;
+    else if (a == "--min-seconds")
+      opt.min_seconds = parse_u64("--min-seconds", v), ++i;
+    else if (a == "-h" || a == "--help")
+      usage("allocation churn benchmark");
+    else
+      usage("unknown argument");
+  }
+  if (opt.threads == 0 || opt.threads > 1024) usage("--threads must be 1..1024");
+  if (opt.window == 0) usage("--window must be at least 1");
+  if (opt.large_permille > 99) usage("--large-permille must be 0..99");
 
-    std::vector<uint64_t> sums(opt.threads, 0);
-    std::vector<uint64_t> rounds(opt.threads, 0);
-    std::vector<std::thread> threads;
-    threads.reserve(opt.threads);
-    uint64_t total = 0;
-    std::vector<uint64_t> counts(opt.threads);
-    for (unsigned t = 0; t < opt.threads; ++t) {
-        // The allocations are split as evenly as possible; the first threads take the remainder.
-        counts[t] = opt.allocs / opt.threads + (t < opt.allocs % opt.threads ? 1 : 0);
-        uint64_t count = counts[t];
-        threads.emplace_back([&sums, &rounds, &opt, t, count] { sums[t] = worker(t, count, opt, &rounds[t]); });
-    }
-    for (auto& th : threads) th.join();
-    for (unsigned t = 0; t < opt.threads; ++t) total += counts[t] * rounds[t];
-    opt.allocs = total;  // with --min-seconds, what was actually done
+  std::vector<uint64_t> sums(opt.threads, 0);
+  std::vector<uint64_t> rounds(opt.threads, 0);
+  std::vector<std::thread> threads;
+  threads.reserve(opt.threads);
+  uint64_t total = 0;
+  std::vector<uint64_t> counts(opt.threads);
+  for (unsigned t = 0; t < opt.threads; ++t) {
+    // The allocations are split as evenly as possible; the first threads take the remainder.
+    counts[t] = opt.allocs / opt.threads + (t < opt.allocs % opt.threads ? 1 : 0);
+    uint64_t count = counts[t];
+    threads.emplace_back([&sums, &rounds, &opt, t, count] { sums[t] = worker(t, count, opt, &rounds[t]); });
+  }
+  for (auto& th : threads) th.join();
+  for (unsigned t = 0; t < opt.threads; ++t) total += counts[t] * rounds[t];
+  opt.allocs = total;  // with --min-seconds, what was actually done
 
-    uint64_t checksum = 0xcbf29ce484222325ULL;
-    for (uint64_t s : sums) checksum = (checksum ^ s) * 0x100000001b3ULL;
-    std::printf("churn: threads=%u allocs=%llu checksum=%016llx\n", opt.threads,
-                static_cast<unsigned long long>(opt.allocs), static_cast<unsigned long long>(checksum));
-    return 0;
+  uint64_t checksum = 0xcbf29ce484222325ULL;
+  for (uint64_t s : sums) checksum = (checksum ^ s) * 0x100000001b3ULL;
+  std::printf("churn: threads=%u allocs=%llu checksum=%016llx\n", opt.threads,
+              static_cast<unsigned long long>(opt.allocs), static_cast<unsigned long long>(checksum));
+  return 0;
 }

@@ -361,10 +361,23 @@ uint64_t ParseNumber(const char* flag, const char* text) {
   if (errno || end == text) Die(std::string(flag) + ": not a number: " + text);
   // Suffixes for large counts: 1e9 is easier to read as 1G.
   switch (*end) {
-    case 'k': case 'K': v *= 1000; ++end; break;
-    case 'm': case 'M': v *= 1000000; ++end; break;
-    case 'g': case 'G': v *= 1000000000; ++end; break;
-    default: break;
+    case 'k':
+    case 'K':
+      v *= 1000;
+      ++end;
+      break;
+    case 'm':
+    case 'M':
+      v *= 1000000;
+      ++end;
+      break;
+    case 'g':
+    case 'G':
+      v *= 1000000000;
+      ++end;
+      break;
+    default:
+      break;
   }
   if (*end) Die(std::string(flag) + ": not a number: " + text);
   return v;
@@ -380,16 +393,26 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Die(a + " needs a value");
       return argv[++i];
     };
-    if (a == "-o") o.output = value();
-    else if (a == "--events") o.events = ParseNumber("--events", value());
-    else if (a == "--threads") o.threads = static_cast<uint32_t>(ParseNumber("--threads", value()));
-    else if (a == "--window") o.window = static_cast<uint32_t>(ParseNumber("--window", value()));
-    else if (a == "--stacks") o.stacks = static_cast<uint32_t>(ParseNumber("--stacks", value()));
-    else if (a == "--seed") o.seed = ParseNumber("--seed", value());
-    else if (a == "--buffer") o.buffer = static_cast<uint32_t>(ParseNumber("--buffer", value()));
-    else if (a == "--zstd-level") o.zstd_level = static_cast<int>(ParseNumber("--zstd-level", value()));
-    else Die("unknown argument: " + a + " (usage: synth_trace -o PATH [--events N] [--threads N] [--window N] "
-             "[--stacks N] [--seed N] [--buffer BYTES] [--zstd-level N])");
+    if (a == "-o")
+      o.output = value();
+    else if (a == "--events")
+      o.events = ParseNumber("--events", value());
+    else if (a == "--threads")
+      o.threads = static_cast<uint32_t>(ParseNumber("--threads", value()));
+    else if (a == "--window")
+      o.window = static_cast<uint32_t>(ParseNumber("--window", value()));
+    else if (a == "--stacks")
+      o.stacks = static_cast<uint32_t>(ParseNumber("--stacks", value()));
+    else if (a == "--seed")
+      o.seed = ParseNumber("--seed", value());
+    else if (a == "--buffer")
+      o.buffer = static_cast<uint32_t>(ParseNumber("--buffer", value()));
+    else if (a == "--zstd-level")
+      o.zstd_level = static_cast<int>(ParseNumber("--zstd-level", value()));
+    else
+      Die("unknown argument: " + a +
+          " (usage: synth_trace -o PATH [--events N] [--threads N] [--window N] "
+          "[--stacks N] [--seed N] [--buffer BYTES] [--zstd-level N])");
   }
   if (o.output.empty()) Die("-o PATH is required");
   if (o.threads == 0 || o.threads > 4096) Die("--threads must be 1..4096");

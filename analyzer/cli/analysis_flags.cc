@@ -11,7 +11,8 @@ namespace allocprof {
 
 void AddGenModelFlags(CliArgs& args) {
   args.Option("--gen0-budget", true, "Gen model: Gen0 budget in bytes (default 5/8 of max(0.8 x LLC, 256KiB))");
-  args.Option("--llc", true, "Gen model: last-level cache size (default: recorded with the trace, else this machine's)");
+  args.Option("--llc", true,
+              "Gen model: last-level cache size (default: recorded with the trace, else this machine's)");
   args.Option("--gen1-min", true, "Gen model: Gen1 minimum budget (default 256KiB)");
   args.Option("--gen1-max", true, "Gen model: Gen1 maximum budget (default 6MiB)");
   args.Option("--gen2-min", true, "Gen model: Gen2 minimum budget (default 256KiB)");
@@ -57,13 +58,15 @@ absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
       (!absl::SimpleAtoi(args.Get("--windows"), &o->windows) || o->windows == 0 || o->windows > 100000)) {
     return bad("--windows", args.Get("--windows"));
   }
-  if (args.Has("--window") && (!units::ParseDuration(args.Get("--window").c_str(), &o->window_ns) || o->window_ns == 0)) {
+  if (args.Has("--window") &&
+      (!units::ParseDuration(args.Get("--window").c_str(), &o->window_ns) || o->window_ns == 0)) {
     return bad("--window", args.Get("--window"));
   }
   if (args.Has("--short-lived") && !units::ParseDuration(args.Get("--short-lived").c_str(), &o->short_lived_ns)) {
     return bad("--short-lived", args.Get("--short-lived"));
   }
-  if (args.Has("--loh-threshold") && !units::ParseByteSize(args.Get("--loh-threshold").c_str(), &o->large_object_bytes)) {
+  if (args.Has("--loh-threshold") &&
+      !units::ParseByteSize(args.Get("--loh-threshold").c_str(), &o->large_object_bytes)) {
     return bad("--loh-threshold", args.Get("--loh-threshold"));
   }
   if (absl::Status st = ReadGenModelFlags(args, &o->gen); !st.ok()) return st;

@@ -4,8 +4,8 @@
 #define ALLOCPROF_ANALYZER_ANALYSIS_FLAGS_H_
 
 #include "absl/status/status.h"
-#include "util/cli_args.h"
 #include "passes/heap_analysis.h"
+#include "util/cli_args.h"
 
 namespace allocprof {
 

@@ -9,9 +9,9 @@
 #include "absl/strings/str_split.h"
 #include "allocprof/units.h"
 #include "cli/analysis_flags.h"
-#include "util/cli_args.h"
 #include "cli/commands.h"
 #include "report/report.h"
+#include "util/cli_args.h"
 
 namespace allocprof {
 namespace {

@@ -7,9 +7,9 @@
 
 namespace allocprof {
 
-int RunCommand(int argc, char** argv);   // allocprof run [options] -- CMD ARGS...
-int AttachCommand(int argc, char** argv);  // allocprof attach [options] PID
-int DumpCommand(int argc, char** argv);  // allocprof dump TRACE
+int RunCommand(int argc, char** argv);      // allocprof run [options] -- CMD ARGS...
+int AttachCommand(int argc, char** argv);   // allocprof attach [options] PID
+int DumpCommand(int argc, char** argv);     // allocprof dump TRACE
 int AnalyzeCommand(int argc, char** argv);  // allocprof analyze [options] TRACE...
 int DiffCommand(int argc, char** argv);     // allocprof diff [options] BEFORE AFTER
 int ReportCommand(int argc, char** argv);   // allocprof report [options] -o DIR TRACE

@@ -6,9 +6,9 @@
 
 #include "absl/strings/numbers.h"
 #include "cli/analysis_flags.h"
-#include "util/cli_args.h"
 #include "cli/commands.h"
 #include "report/diff.h"
+#include "util/cli_args.h"
 
 namespace allocprof {
 namespace {

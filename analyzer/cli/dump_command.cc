@@ -6,10 +6,10 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "util/cli_args.h"
 #include "cli/commands.h"
 #include "read/record_decoder.h"
 #include "read/trace_file.h"
+#include "util/cli_args.h"
 
 namespace allocprof {
 namespace {
@@ -77,10 +77,13 @@ class Dumper {
         absl::FPrintF(out_,
                       "  process pid=%d ppid=%d exe=\"%s\" cmdline=\"%s\" start=%d page=%d llc=%d unwind=%s depth=%d "
                       "shim=%s%s\n",
-                      p.pid, p.ppid, Printable(p.exe), Printable(absl::StrReplaceAll(p.command_line, {{std::string(1, '\0'), " "}})),
+                      p.pid, p.ppid, Printable(p.exe),
+                      Printable(absl::StrReplaceAll(p.command_line, {{std::string(1, '\0'), " "}})),
                       p.start_monotonic_ns, p.page_size, p.llc_bytes,
-                      p.unwind_mode == 2 ? "libunwind" : p.unwind_mode == 1 ? "fp" : "none", p.max_depth,
-                      Printable(p.shim_version), p.attached() ? " attached" : "");
+                      p.unwind_mode == 2   ? "libunwind"
+                      : p.unwind_mode == 1 ? "fp"
+                                           : "none",
+                      p.max_depth, Printable(p.shim_version), p.attached() ? " attached" : "");
         break;
       }
       case RecordKind::kExec:
@@ -103,7 +106,8 @@ class Dumper {
                       r.value);
         break;
       case RecordKind::kRentBegin:
-        absl::FPrintF(out_, "  %s rent-begin pool=%d requested=%d stack=%d\n", Time(r.time), r.pool, r.size, r.stack_id);
+        absl::FPrintF(out_, "  %s rent-begin pool=%d requested=%d stack=%d\n", Time(r.time), r.pool, r.size,
+                      r.stack_id);
         break;
       case RecordKind::kRentEnd: {
         static const char* kOutcomes[] = {"hit", "fill", "exhausted", "oversize"};
@@ -145,9 +149,12 @@ class Dumper {
   static std::string Printable(const std::string& s) {
     std::string out;
     for (unsigned char c : s) {
-      if (c == '"' || c == '\\') absl::StrAppendFormat(&out, "\\%c", c);
-      else if (c < 0x20 || c == 0x7f) absl::StrAppendFormat(&out, "\\x%02x", c);
-      else out.push_back(static_cast<char>(c));
+      if (c == '"' || c == '\\')
+        absl::StrAppendFormat(&out, "\\%c", c);
+      else if (c < 0x20 || c == 0x7f)
+        absl::StrAppendFormat(&out, "\\x%02x", c);
+      else
+        out.push_back(static_cast<char>(c));
     }
     return out;
   }
@@ -181,7 +188,8 @@ int DumpCommand(int argc, char** argv) {
   }
   bool summary = args.Has("--summary");
   if (!summary) {
-    absl::PrintF("# %s: allocprof trace, format version %d, %d bytes\n", path, (*file)->format_version(), (*file)->size());
+    absl::PrintF("# %s: allocprof trace, format version %d, %d bytes\n", path, (*file)->format_version(),
+                 (*file)->size());
   }
   Dumper dumper(stdout);
   uint64_t by_kind[32] = {0};
@@ -210,11 +218,14 @@ int DumpCommand(int argc, char** argv) {
     while (decoder.Next(&record)) {
       ++records;
       // The image that exec'd ends its trace with the exec record; a failed exec is followed by more.
-      if (record.kind == RecordKind::kEnd || record.kind == RecordKind::kExec) ended = true;
-      else if (record.kind == RecordKind::kAlloc || record.kind == RecordKind::kFree) ended = ended && !exec_seen;
+      if (record.kind == RecordKind::kEnd || record.kind == RecordKind::kExec)
+        ended = true;
+      else if (record.kind == RecordKind::kAlloc || record.kind == RecordKind::kFree)
+        ended = ended && !exec_seen;
       exec_seen |= record.kind == RecordKind::kExec;
       ++by_kind[static_cast<int>(record.kind)];
-      if (record.kind == RecordKind::kAlloc || record.kind == RecordKind::kFree) ++by_entry[static_cast<int>(record.entry)];
+      if (record.kind == RecordKind::kAlloc || record.kind == RecordKind::kFree)
+        ++by_entry[static_cast<int>(record.entry)];
       if (!summary) dumper.Record(record);
     }
     if (!decoder.error().empty()) {
@@ -224,8 +235,8 @@ int DumpCommand(int argc, char** argv) {
   }
   if (summary) {
     uint64_t events = by_kind[static_cast<int>(RecordKind::kAlloc)] + by_kind[static_cast<int>(RecordKind::kFree)];
-    absl::PrintF("file %s\nbytes %d\nchunks %d\nrecords %d\nevents %d\n", path, (*file)->size(),
-                 (*file)->chunks_read(), records, events);
+    absl::PrintF("file %s\nbytes %d\nchunks %d\nrecords %d\nevents %d\n", path, (*file)->size(), (*file)->chunks_read(),
+                 records, events);
     absl::PrintF("bytes_per_event %.3f\n", events ? static_cast<double>((*file)->size()) / events : 0.0);
     for (int k = 0; k < 32; ++k) {
       if (by_kind[k]) absl::PrintF("kind %s %d\n", RecordKindName(static_cast<RecordKind>(k)), by_kind[k]);

@@ -15,12 +15,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "cli/analysis_flags.h"
-#include "util/cli_args.h"
 #include "cli/commands.h"
 #include "export/export_chrome.h"
 #include "export/export_folded.h"
 #include "export/export_pprof.h"
 #include "passes/heap_analysis.h"
+#include "util/cli_args.h"
 
 namespace allocprof {
 namespace {
@@ -154,8 +154,10 @@ int ExportCommand(int argc, char** argv) {
   heap.Finish();
   for (const auto& d : catalog.diagnostics) fprintf(stderr, "allocprof export: warning: %s\n", d.message.c_str());
   if (!catalog.ended_cleanly) {
-    fprintf(stderr, "allocprof export: warning: %s has no end record (killed or still running): "
-            "exported what was flushed\n", trace.c_str());
+    fprintf(stderr,
+            "allocprof export: warning: %s has no end record (killed or still running): "
+            "exported what was flushed\n",
+            trace.c_str());
   }
 
   uint64_t origin = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;

@@ -24,10 +24,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/analysis_flags.h"
-#include "util/cli_args.h"
 #include "cli/commands.h"
 #include "report/diff.h"
 #include "report/report.h"
+#include "util/cli_args.h"
 
 extern char** environ;
 
@@ -254,9 +254,10 @@ int ReportCommand(int argc, char** argv) {
   }
   std::vector<std::string> traces = args.positional();
   for (const auto& r : args.rest()) traces.push_back(r);
-  std::string problem = !st.ok()                 ? std::string(st.message())
-                        : traces.size() != 1     ? (traces.empty() ? "no trace given" : "one TRACE only (compare with --baseline)")
-                        : !args.Has("--output")  ? "-o DIR is required"
+  std::string problem = !st.ok() ? std::string(st.message())
+                        : traces.size() != 1
+                            ? (traces.empty() ? "no trace given" : "one TRACE only (compare with --baseline)")
+                        : !args.Has("--output")        ? "-o DIR is required"
                         : args.Get("--output").empty() ? "-o needs a directory"
                                                        : "";
   if (!problem.empty()) {
@@ -280,8 +281,10 @@ int ReportCommand(int argc, char** argv) {
   std::vector<std::string> tried;
   std::string entry = FindEntryPoint(&tried);
   if (entry.empty()) {
-    fprintf(stderr, "allocprof report: cannot find the chart script (%s); set ALLOCPROF_REPORTS to the reports/ "
-            "directory\n", absl::StrJoin(tried, ", ").c_str());
+    fprintf(stderr,
+            "allocprof report: cannot find the chart script (%s); set ALLOCPROF_REPORTS to the reports/ "
+            "directory\n",
+            absl::StrJoin(tried, ", ").c_str());
     return kExitDrawingFailed;
   }
 
@@ -318,7 +321,8 @@ int ReportCommand(int argc, char** argv) {
   }
   bool written = WriteInDir(dir, "analysis.json", current->json, &error);
   if (written && has_baseline) {
-    written = WriteInDir(dir, "baseline.json", baseline.json, &error) && WriteInDir(dir, "diff.json", diff_json, &error);
+    written =
+        WriteInDir(dir, "baseline.json", baseline.json, &error) && WriteInDir(dir, "diff.json", diff_json, &error);
   } else if (written) {
     for (const char* stale : {"baseline.json", "diff.json"}) unlink(absl::StrCat(dir, "/", stale).c_str());
   }
@@ -327,8 +331,8 @@ int ReportCommand(int argc, char** argv) {
     return kExitUsage;
   }
 
-  std::vector<std::string> cmd = {python, "-B", entry, "--analysis", dir + "/analysis.json", "--out", dir,
-                                  "--top", std::to_string(top)};
+  std::vector<std::string> cmd = {python,  "-B", entry,   "--analysis",       dir + "/analysis.json",
+                                  "--out", dir,  "--top", std::to_string(top)};
   if (has_baseline) {
     for (const char* s : {"--baseline", "baseline.json", "--diff", "diff.json"}) {
       cmd.push_back(s[0] == '-' ? std::string(s) : absl::StrCat(dir, "/", s));

@@ -14,8 +14,8 @@ enum class Kind { kLive, kCallRate, kByteRate, kCollection };
 struct Item {
   uint64_t ts_ns;
   Kind kind;
-  double value = 0;        // counters
-  size_t collection = 0;   // kCollection: index into the input's collections
+  double value = 0;       // counters
+  size_t collection = 0;  // kCollection: index into the input's collections
 };
 
 // Appends a counter point unless it repeats the series' previous value.

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "passes/gen_model.h"
-#include "read/process_trace.h"
 #include "passes/timeline.h"
+#include "read/process_trace.h"
 
 namespace allocprof {
 
@@ -38,13 +38,13 @@ struct ChromeCollection {
 
 struct ChromeTraceInput {
   uint64_t pid = 0;
-  std::string process_name;  // e.g. "kcat (pid 1234)"
-  std::string thread_name;   // the thread track (tid = pid) the metadata names
-  std::string generator;     // "allocprof VERSION", in otherData
-  std::string trace_path;    // in otherData
-  std::vector<TimeWindow> windows;  // consecutive windows, times relative to the process start
-  uint64_t end_ns = 0;              // end of the run, relative to the process start
-  bool gen_model = false;           // collections come from a Gen model (even when there are none)
+  std::string process_name;                   // e.g. "kcat (pid 1234)"
+  std::string thread_name;                    // the thread track (tid = pid) the metadata names
+  std::string generator;                      // "allocprof VERSION", in otherData
+  std::string trace_path;                     // in otherData
+  std::vector<TimeWindow> windows;            // consecutive windows, times relative to the process start
+  uint64_t end_ns = 0;                        // end of the run, relative to the process start
+  bool gen_model = false;                     // collections come from a Gen model (even when there are none)
   std::vector<ChromeCollection> collections;  // in time order
 };
 

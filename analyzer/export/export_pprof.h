@@ -37,7 +37,7 @@ namespace allocprof {
 
 struct PprofOptions {
   std::string default_sample_type = "alloc_objects";  // one of the four sample types
-  int64_t time_nanos = 0;      // wall-clock start, ns since the epoch (0 = unknown)
+  int64_t time_nanos = 0;                             // wall-clock start, ns since the epoch (0 = unknown)
   int64_t duration_nanos = 0;
   std::vector<std::string> comments;
 };

@@ -73,18 +73,21 @@ std::string PtraceAdvice() {
   std::string why;
   switch (scope) {
     case -1:
-      why = "Yama is not active here, so the usual causes are: the process belongs to another user (attach as "
-            "that user or as root), or a container or seccomp policy forbids ptrace (docker: --cap-add=SYS_PTRACE).";
+      why =
+          "Yama is not active here, so the usual causes are: the process belongs to another user (attach as "
+          "that user or as root), or a container or seccomp policy forbids ptrace (docker: --cap-add=SYS_PTRACE).";
       break;
     case 0:
-      why = "kernel.yama.ptrace_scope is 0, so the usual causes are: the process belongs to another user (attach "
-            "as that user or as root), or a container or seccomp policy forbids ptrace (docker: "
-            "--cap-add=SYS_PTRACE).";
+      why =
+          "kernel.yama.ptrace_scope is 0, so the usual causes are: the process belongs to another user (attach "
+          "as that user or as root), or a container or seccomp policy forbids ptrace (docker: "
+          "--cap-add=SYS_PTRACE).";
       break;
     case 1:
-      why = "kernel.yama.ptrace_scope is 1: only a parent may trace its children, and gdb is not the process's "
-            "parent. Run allocprof attach as root (or with CAP_SYS_PTRACE), or allow it for now with "
-            "'sudo sysctl kernel.yama.ptrace_scope=0'.";
+      why =
+          "kernel.yama.ptrace_scope is 1: only a parent may trace its children, and gdb is not the process's "
+          "parent. Run allocprof attach as root (or with CAP_SYS_PTRACE), or allow it for now with "
+          "'sudo sysctl kernel.yama.ptrace_scope=0'.";
       break;
     case 2:
       why = "kernel.yama.ptrace_scope is 2: only root (CAP_SYS_PTRACE) may attach. Run allocprof attach as root.";
@@ -173,9 +176,12 @@ int AttachCommand(int argc, char** argv) {
   }
   pid_t pid = 0;
   if (!st.ok() || args.positional().size() != 1 || !absl::SimpleAtoi(args.positional()[0], &pid) || pid <= 0) {
-    if (!st.ok()) fprintf(stderr, "allocprof attach: %s\n", std::string(st.message()).c_str());
-    else if (args.positional().size() != 1) fprintf(stderr, "allocprof attach: give exactly one PID\n");
-    else fprintf(stderr, "allocprof attach: '%s' is not a process id\n", args.positional()[0].c_str());
+    if (!st.ok())
+      fprintf(stderr, "allocprof attach: %s\n", std::string(st.message()).c_str());
+    else if (args.positional().size() != 1)
+      fprintf(stderr, "allocprof attach: give exactly one PID\n");
+    else
+      fprintf(stderr, "allocprof attach: '%s' is not a process id\n", args.positional()[0].c_str());
     fprintf(stderr, "%s%s", kAttachUsage, args.Help().c_str());
     return kExitUsage;
   }
@@ -205,12 +211,14 @@ int AttachCommand(int argc, char** argv) {
 
   std::string shim = FindShim();
   if (shim.empty()) {
-    fprintf(stderr, "allocprof attach: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
+    fprintf(stderr,
+            "allocprof attach: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
             SelfDir().c_str());
     return kExitBadInput;
   }
   std::string gdb = ResolveCommand(args.Get("--gdb", "gdb"));
-  if (!gdb.empty() && access(gdb.c_str(), X_OK) != 0) gdb = "";  // ResolveCommand passes a path with a '/' through unchecked
+  if (!gdb.empty() && access(gdb.c_str(), X_OK) != 0)
+    gdb = "";  // ResolveCommand passes a path with a '/' through unchecked
   if (gdb.empty()) {
     fprintf(stderr,
             "allocprof attach: gdb not found%s: attach loads the shim through gdb; install it (Debian: apt-get "
@@ -245,8 +253,8 @@ int AttachCommand(int argc, char** argv) {
   request.timeout_seconds = timeout_seconds;
   // The shim's options, as the environment variables `run` would set, one per line.
   request.start_function = "allocprof_attach_start";
-  request.start_argument = absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid,
-                                        "\nALLOCPROF_UNWIND=", unwind, "\n");
+  request.start_argument =
+      absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid, "\nALLOCPROF_UNWIND=", unwind, "\n");
   if (args.Has("--depth")) absl::StrAppend(&request.start_argument, "ALLOCPROF_DEPTH=", args.Get("--depth"), "\n");
   if (args.Has("--flush-ms")) {
     absl::StrAppend(&request.start_argument, "ALLOCPROF_FLUSH_MS=", args.Get("--flush-ms"), "\n");

@@ -87,7 +87,8 @@ int CtlCommand(int argc, char** argv) {
   const std::string& verb = words[1];
   std::string argument;
   if (verb == "mark") {
-    if (words.size() != 3 || words[2].empty() || words[2].size() > 256) return usage("mark takes one NAME of 1..256 bytes");
+    if (words.size() != 3 || words[2].empty() || words[2].size() > 256)
+      return usage("mark takes one NAME of 1..256 bytes");
     argument = words[2];
     if (argument.find_first_of("\t\n") != std::string::npos) return usage("a mark name cannot hold tabs or newlines");
   } else if (verb == "start" || verb == "stop") {
@@ -107,10 +108,12 @@ int CtlCommand(int argc, char** argv) {
   std::string fifo_path;
   std::string proc_link = FindControlFifo(pid, &fifo_path);
   if (proc_link.empty()) {
-    fprintf(stderr,
-            "allocprof ctl: process %d has no allocprof control channel (start it with `allocprof run --control` or "
-            "--start-paused, or ALLOCPROF_CONTROL=1 with the shim preloaded)%s\n",
-            pid, access(absl::StrCat("/proc/", pid, "/fd").c_str(), R_OK) != 0 ? "; /proc/PID/fd is not readable by us" : "");
+    fprintf(
+        stderr,
+        "allocprof ctl: process %d has no allocprof control channel (start it with `allocprof run --control` or "
+        "--start-paused, or ALLOCPROF_CONTROL=1 with the shim preloaded)%s\n",
+        pid,
+        access(absl::StrCat("/proc/", pid, "/fd").c_str(), R_OK) != 0 ? "; /proc/PID/fd is not readable by us" : "");
     return kExitBadInput;
   }
 
@@ -134,7 +137,8 @@ int CtlCommand(int argc, char** argv) {
   }
   struct stat owner;
   if (stat(absl::StrCat("/proc/", pid).c_str(), &owner) == 0 && owner.st_uid != geteuid()) {
-    if (chown(dir.c_str(), owner.st_uid, owner.st_gid) != 0 || chown(reply_path.c_str(), owner.st_uid, owner.st_gid) != 0) {
+    if (chown(dir.c_str(), owner.st_uid, owner.st_gid) != 0 ||
+        chown(reply_path.c_str(), owner.st_uid, owner.st_gid) != 0) {
       fprintf(stderr, "allocprof ctl: cannot give the reply FIFO to process %d's user: %s\n", pid, strerror(errno));
     }
   }
@@ -153,7 +157,8 @@ int CtlCommand(int argc, char** argv) {
   ssize_t written = write(command_fd, line.data(), line.size());
   close(command_fd);
   if (written != static_cast<ssize_t>(line.size())) {
-    fprintf(stderr, "allocprof ctl: cannot write to %s: %s\n", fifo_path.c_str(), strerror(written < 0 ? errno : EAGAIN));
+    fprintf(stderr, "allocprof ctl: cannot write to %s: %s\n", fifo_path.c_str(),
+            strerror(written < 0 ? errno : EAGAIN));
     close(reply_fd);
     cleanup();
     return kExitBadInput;
@@ -178,11 +183,13 @@ int CtlCommand(int argc, char** argv) {
   close(reply_fd);
   cleanup();
   if (answer.empty()) {
-    fprintf(stderr, "allocprof ctl: process %d did not answer within %g s (is it stopped, or exiting?)\n", pid, timeout_s);
+    fprintf(stderr, "allocprof ctl: process %d did not answer within %g s (is it stopped, or exiting?)\n", pid,
+            timeout_s);
     return kExitBadInput;
   }
   if (absl::StartsWith(answer, "ok")) {
-    printf("allocprof ctl: %d: %s%s done\n", pid, verb.c_str(), argument.empty() ? "" : absl::StrCat(" ", argument).c_str());
+    printf("allocprof ctl: %d: %s%s done\n", pid, verb.c_str(),
+           argument.empty() ? "" : absl::StrCat(" ", argument).c_str());
     return kExitOk;
   }
   fprintf(stderr, "allocprof ctl: process %d: %s", pid, answer.c_str());

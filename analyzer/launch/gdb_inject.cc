@@ -117,8 +117,8 @@ InjectResult InjectLibrary(const InjectRequest& request) {
   std::vector<std::string> argv = {request.gdb, "-nx", "-q", "-batch",
                                    // Never prompt for or download debug info, never run scripts
                                    // shipped with the process's libraries.
-                                   "-iex", "set debuginfod enabled off", "-iex", "set auto-load off",
-                                   "-p", pid, "-x", script_path};
+                                   "-iex", "set debuginfod enabled off", "-iex", "set auto-load off", "-p", pid, "-x",
+                                   script_path};
   pid_t child = fork();
   if (child == 0) {
     setpgid(0, 0);

@@ -16,9 +16,9 @@
 namespace allocprof {
 
 struct InjectRequest {
-  std::string gdb;      // gdb binary
+  std::string gdb;  // gdb binary
   pid_t pid = 0;
-  std::string library;  // absolute path
+  std::string library;         // absolute path
   std::string start_function;  // `long F(const char*)` in the library, called after a successful dlopen
   std::string start_argument;
   int timeout_seconds = 60;
@@ -26,12 +26,12 @@ struct InjectRequest {
 
 struct InjectResult {
   enum class Outcome {
-    kLoaded,           // dlopen succeeded; `state` holds start_function's answer
-    kDlopenFailed,     // `detail` holds dlerror()
-    kPtraceDenied,     // gdb could not attach: permissions, ptrace_scope, a seccomp filter
+    kLoaded,        // dlopen succeeded; `state` holds start_function's answer
+    kDlopenFailed,  // `detail` holds dlerror()
+    kPtraceDenied,  // gdb could not attach: permissions, ptrace_scope, a seccomp filter
     kNoSuchProcess,
-    kTimedOut,         // gdb was killed after timeout_seconds
-    kGdbFailed,        // anything else: `detail` holds gdb's last lines
+    kTimedOut,   // gdb was killed after timeout_seconds
+    kGdbFailed,  // anything else: `detail` holds gdb's last lines
   };
   Outcome outcome = Outcome::kGdbFailed;
   long state = 0;

@@ -86,8 +86,11 @@ int RunCommand(int argc, char** argv) {
   args.Option("--depth", true, "frames kept per stack, 1..1024 (default 64)");
   args.Option("--buffer", true, "per-thread buffer, e.g. 128KiB (default), 16KiB..8MiB");
   args.Option("--flush-ms", true, "idle buffers are flushed this often (default 200; 0 = only when full)");
-  args.Option("--zstd-level", true, "compression level of trace chunks, 0 = none, negative = zstd's fast modes (default 1)");
-  args.Option("--sample", true, "record allocations as a Poisson process over bytes with this mean interval, e.g. 512KiB (1B..1GiB; reports give estimates)");
+  args.Option("--zstd-level", true,
+              "compression level of trace chunks, 0 = none, negative = zstd's fast modes (default 1)");
+  args.Option("--sample", true,
+              "record allocations as a Poisson process over bytes with this mean interval, e.g. 512KiB (1B..1GiB; "
+              "reports give estimates)");
   args.Option("--sample-seed", true, "seed of the sampling (default: different every run)");
   args.Option("--no-follow", false, "do not trace programs that CMD execs");
   args.Option("--force", false, "replace an existing trace file");
@@ -103,25 +106,30 @@ int RunCommand(int argc, char** argv) {
   for (const char* flag : {"--start-after", "--stop-after"}) {
     uint64_t ns;
     if (st.ok() && args.Has(flag) && !units::ParseDuration(args.Get(flag).c_str(), &ns)) {
-      st = absl::InvalidArgumentError(absl::StrCat(flag, ": cannot use '", args.Get(flag), "' (a duration such as 10s)"));
+      st = absl::InvalidArgumentError(
+          absl::StrCat(flag, ": cannot use '", args.Get(flag), "' (a duration such as 10s)"));
     }
   }
-  if (st.ok() && args.Has("--start-at-mark") && (args.Get("--start-at-mark").empty() || args.Get("--start-at-mark").size() > 256)) {
+  if (st.ok() && args.Has("--start-at-mark") &&
+      (args.Get("--start-at-mark").empty() || args.Get("--start-at-mark").size() > 256)) {
     st = absl::InvalidArgumentError("--start-at-mark: a mark name of 1..256 bytes");
   }
   if (st.ok() && args.Has("--control-signal")) {
     std::string sig = args.Get("--control-signal");
-    if (units::ControlSignalNumber(sig.c_str()) == 0) st = absl::InvalidArgumentError(absl::StrCat("--control-signal: cannot use '", sig, "' (e.g. SIGUSR2)"));
+    if (units::ControlSignalNumber(sig.c_str()) == 0)
+      st = absl::InvalidArgumentError(absl::StrCat("--control-signal: cannot use '", sig, "' (e.g. SIGUSR2)"));
   }
   if (args.Has("--help")) {
     printf("%s%s", kRunUsage, args.Help().c_str());
     return kExitOk;
   }
   if (!st.ok() || args.rest().empty() || !args.positional().empty()) {
-    if (!st.ok()) fprintf(stderr, "allocprof run: %s\n", std::string(st.message()).c_str());
+    if (!st.ok())
+      fprintf(stderr, "allocprof run: %s\n", std::string(st.message()).c_str());
     else if (!args.positional().empty())
       fprintf(stderr, "allocprof run: put the command after '--' (got '%s')\n", args.positional()[0].c_str());
-    else fprintf(stderr, "allocprof run: no command given\n");
+    else
+      fprintf(stderr, "allocprof run: no command given\n");
     fprintf(stderr, "%s%s", kRunUsage, args.Help().c_str());
     return kExitUsage;
   }
@@ -143,8 +151,8 @@ int RunCommand(int argc, char** argv) {
       return kExitUsage;
     }
   }
-  if (int level; args.Has("--zstd-level") &&
-                 (!absl::SimpleAtoi(args.Get("--zstd-level"), &level) || level < -50 || level > 19)) {
+  if (int level;
+      args.Has("--zstd-level") && (!absl::SimpleAtoi(args.Get("--zstd-level"), &level) || level < -50 || level > 19)) {
     fprintf(stderr, "allocprof run: --zstd-level must be -50..19 (got '%s')\n", args.Get("--zstd-level").c_str());
     return kExitUsage;
   }
@@ -168,7 +176,8 @@ int RunCommand(int argc, char** argv) {
   }
   std::string shim = FindShim();
   if (shim.empty()) {
-    fprintf(stderr, "allocprof run: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
+    fprintf(stderr,
+            "allocprof run: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
             SelfDir().c_str());
     return kExitBadInput;
   }
@@ -230,8 +239,10 @@ int RunCommand(int argc, char** argv) {
     if (args.Has("--buffer")) setenv("ALLOCPROF_BUFFER", args.Get("--buffer").c_str(), 1);
     if (args.Has("--flush-ms")) setenv("ALLOCPROF_FLUSH_MS", args.Get("--flush-ms").c_str(), 1);
     if (args.Has("--zstd-level")) setenv("ALLOCPROF_ZSTD_LEVEL", args.Get("--zstd-level").c_str(), 1);
-    if (args.Has("--sample")) setenv("ALLOCPROF_SAMPLE", args.Get("--sample").c_str(), 1);
-    else unsetenv("ALLOCPROF_SAMPLE");
+    if (args.Has("--sample"))
+      setenv("ALLOCPROF_SAMPLE", args.Get("--sample").c_str(), 1);
+    else
+      unsetenv("ALLOCPROF_SAMPLE");
     if (args.Has("--sample-seed")) setenv("ALLOCPROF_SAMPLE_SEED", args.Get("--sample-seed").c_str(), 1);
     setenv("ALLOCPROF_FOLLOW", args.Has("--no-follow") ? "0" : "1", 1);
     if (quiet) setenv("ALLOCPROF_QUIET", "1", 1);
@@ -259,8 +270,9 @@ int RunCommand(int argc, char** argv) {
     int children = CountChildTraces(output);
     if (IsRegularFile(output)) {
       fprintf(stderr, "allocprof: trace written to %s%s\n", output.c_str(),
-              children ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ",
-                                      output, ".*)").c_str()
+              children ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ", output,
+                                      ".*)")
+                             .c_str()
                        : "");
     } else {
       fprintf(stderr, "allocprof: no trace was written to %s (did %s start?)\n", output.c_str(), cmd.c_str());

@@ -9,15 +9,19 @@ namespace allocprof {
 
 std::string WindowBound::Describe(const char* unset_text) const {
   switch (kind) {
-    case Kind::kNone: return unset_text;
-    case Kind::kTime: return absl::StrFormat("%.3f s", static_cast<double>(ns) / 1e9);
-    case Kind::kMark: return absl::StrCat("mark \"", mark, "\"");
+    case Kind::kNone:
+      return unset_text;
+    case Kind::kTime:
+      return absl::StrFormat("%.3f s", static_cast<double>(ns) / 1e9);
+    case Kind::kMark:
+      return absl::StrCat("mark \"", mark, "\"");
   }
   return unset_text;
 }
 
 absl::Status ParseWindowBound(const std::string& text, const char* flag, WindowBound* out) {
-  if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": empty (a mark name or a time such as 12.5s)"));
+  if (text.empty())
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": empty (a mark name or a time such as 12.5s)"));
   if (absl::StartsWith(text, "mark:")) {
     if (text.size() == 5) return absl::InvalidArgumentError(absl::StrCat(flag, ": 'mark:' needs a name"));
     *out = WindowBound{WindowBound::Kind::kMark, 0, text.substr(5)};
@@ -34,8 +38,10 @@ absl::Status ParseWindowBound(const std::string& text, const char* flag, WindowB
 
 bool WindowGate::Reached(const WindowBound& b, const Event& e) const {
   switch (b.kind) {
-    case WindowBound::Kind::kNone: return false;
-    case WindowBound::Kind::kTime: return e.time >= origin_ + b.ns;
+    case WindowBound::Kind::kNone:
+      return false;
+    case WindowBound::Kind::kTime:
+      return e.time >= origin_ + b.ns;
     case WindowBound::Kind::kMark:
       return e.kind == EventKind::kMark && e.pool < catalog_->marks.size() && catalog_->marks[e.pool].name == b.mark;
   }

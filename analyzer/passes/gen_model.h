@@ -58,17 +58,17 @@ namespace allocprof {
 
 // Every knob of the model. Zero in gen0_budget means "derive"; zero in a *_max means "no limit".
 struct GenParameters {
-  uint64_t llc_bytes = 0;    // last-level cache of the traced machine (0 = unknown)
-  uint64_t gen0_budget = 0;  // 0 = 5/8 * max(4/5 * llc_bytes, 256 KiB)
+  uint64_t llc_bytes = 0;                             // last-level cache of the traced machine (0 = unknown)
+  uint64_t gen0_budget = 0;                           // 0 = 5/8 * max(4/5 * llc_bytes, 256 KiB)
   uint64_t gen1_min = 256 << 10, gen1_max = 6 << 20;  // .NET workstation: 6 MiB cap on Gen1
   uint64_t gen2_min = 256 << 10, gen2_max = 0;
   uint64_t loh_min = 3 << 20, loh_max = 0;
   double gen1_growth_min = 2.0, gen1_growth_max = 7.0;
   double gen2_growth_min = 1.2, gen2_growth_max = 1.8;
   double loh_growth_min = 1.25, loh_growth_max = 4.5;
-  uint64_t loh_threshold = 85000;  // bytes; objects this large or larger go to the LOH
-  size_t windows = 100;            // collections per second over this many equal windows
-  size_t max_collections = 100000; // per-collection table cap (sampled evenly beyond it)
+  uint64_t loh_threshold = 85000;   // bytes; objects this large or larger go to the LOH
+  size_t windows = 100;             // collections per second over this many equal windows
+  size_t max_collections = 100000;  // per-collection table cap (sampled evenly beyond it)
 };
 
 // Fills in the derived defaults (gen0_budget) and makes the values consistent: minimums >= 1,
@@ -82,18 +82,18 @@ double GenGrowth(double survival_rate, double lo, double hi);
 enum GenIndex : int { kGen0 = 0, kGen1 = 1, kGen2 = 2, kGenLoh = 3 };
 
 struct GenCollection {
-  uint64_t index = 0;        // 1-based number of this collection (all generations counted)
-  uint64_t time_ns = 0;      // relative to the origin
-  int generation = 0;        // 0, 1 or 2
-  bool loh_triggered = false;  // the LOH budget ran out (else the Gen0 budget did)
+  uint64_t index = 0;                        // 1-based number of this collection (all generations counted)
+  uint64_t time_ns = 0;                      // relative to the origin
+  int generation = 0;                        // 0, 1 or 2
+  bool loh_triggered = false;                // the LOH budget ran out (else the Gen0 budget did)
   uint64_t heap_before = 0, heap_after = 0;  // live + freed-not-yet-collected bytes, all generations
   uint64_t promoted_bytes = 0;               // moved to an older generation by this collection
 };
 
 struct GenWindow {
-  uint64_t start_ns = 0, end_ns = 0;  // relative to the origin
+  uint64_t start_ns = 0, end_ns = 0;      // relative to the origin
   uint64_t gen0 = 0, gen1 = 0, gen2 = 0;  // collections that count as each generation
-  double per_second = 0;               // gen0 (= all collections) / window length
+  double per_second = 0;                  // gen0 (= all collections) / window length
 };
 
 struct GenSurvival {  // survivors / collected bytes, summed over every collection of the generation
@@ -137,9 +137,11 @@ class GenModel : public EventSink {
   void OnEvent(const Event& e) override {
     if (e.time > last_time_) last_time_ = e.time;
     if (e.kind != EventKind::kHeap) return;  // pool hooks and counters: not heap traffic
-    if (e.addr == 0) return;                  // address unknown: cannot be paired
-    if (e.is_free) OnFree(e.addr);
-    else OnAlloc(e.time, e.addr, e.size, e.weight);
+    if (e.addr == 0) return;                 // address unknown: cannot be paired
+    if (e.is_free)
+      OnFree(e.addr);
+    else
+      OnAlloc(e.time, e.addr, e.size, e.weight);
   }
 
   // For a caller that keeps its own table of live objects (the heap pass does; one table lookup

@@ -1,9 +1,9 @@
 #include "passes/heap_analysis.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
-
-#include <unistd.h>
 
 namespace allocprof {
 namespace {
@@ -53,7 +53,8 @@ std::vector<SizeClassCount> HeapAnalysis::SizeClasses() const {
 
 StackStats& HeapAnalysis::StackSlow(uint32_t id) {
   if (id >= kDenseStackIds) return sparse_stacks_[id];
-  if (id >= stacks_.size()) stacks_.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(id + 1, stacks_.size() * 2)));
+  if (id >= stacks_.size())
+    stacks_.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(id + 1, stacks_.size() * 2)));
   return stacks_[id];
 }
 
@@ -89,8 +90,10 @@ void HeapAnalysis::OnEvent(const Event& e) {
   }
   if (!timeline_) Begin(e.time);
   totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
-  if (e.is_free) OnFree(e);
-  else OnAlloc(e);
+  if (e.is_free)
+    OnFree(e);
+  else
+    OnAlloc(e);
 }
 
 void HeapAnalysis::Begin(uint64_t time) {
@@ -288,7 +291,8 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
   c.bytes += bytes;
   std::pair<uint64_t, uint64_t>* stack;
   if (e.stack_id < kDenseStackIds) {
-    if (e.stack_id >= u.stacks.size()) u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
+    if (e.stack_id >= u.stacks.size())
+      u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
     stack = &u.stacks[e.stack_id];
   } else {
     stack = &u.sparse_stacks[e.stack_id];

@@ -15,36 +15,36 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "allocprof/trace_format.h"
 #include "passes/address_map.h"
 #include "passes/analysis_window.h"
 #include "passes/gen_model.h"
-#include "allocprof/trace_format.h"
-#include "read/process_trace.h"
 #include "passes/timeline.h"
+#include "read/process_trace.h"
 
 namespace allocprof {
 
 struct AnalysisOptions {
   size_t top_n = 10;
-  size_t windows = 100;                  // timeline windows over the run...
-  uint64_t window_ns = 0;                // ...or a fixed width when non-zero
+  size_t windows = 100;                   // timeline windows over the run...
+  uint64_t window_ns = 0;                 // ...or a fixed width when non-zero
   std::vector<uint64_t> size_boundaries;  // ascending lower bounds; empty = powers of two
-  uint64_t large_object_bytes = 85000;   // .NET's large-object-heap threshold
-  uint64_t short_lived_ns = 1000000;     // "freed within 1 ms"
-  bool symbolize = true;                 // false: frames stay module+offset (no module files read)
-  double pool_target_hit_rate = 0.99;    // what the pool sizing advisor aims at
-  GenParameters gen;                     // the Gen-style model's knobs (0 = derived / default)
-  WindowSpec window;                     // --from / --to: the part of the run analysed
+  uint64_t large_object_bytes = 85000;    // .NET's large-object-heap threshold
+  uint64_t short_lived_ns = 1000000;      // "freed within 1 ms"
+  bool symbolize = true;                  // false: frames stay module+offset (no module files read)
+  double pool_target_hit_rate = 0.99;     // what the pool sizing advisor aims at
+  GenParameters gen;                      // the Gen-style model's knobs (0 = derived / default)
+  WindowSpec window;                      // --from / --to: the part of the run analysed
 };
 
 struct StackStats {
   uint64_t calls = 0;
   uint64_t bytes = 0;
-  uint64_t live_count = 0;   // at the end of the trace: leaks
+  uint64_t live_count = 0;  // at the end of the trace: leaks
   uint64_t live_bytes = 0;
-  uint64_t peak_bytes = 0;   // this stack's live bytes at the moment of the global peak
+  uint64_t peak_bytes = 0;  // this stack's live bytes at the moment of the global peak
   uint64_t temporary = 0;
-  uint32_t peak_epoch = 0;   // see HeapAnalysis::NotePeak
+  uint32_t peak_epoch = 0;  // see HeapAnalysis::NotePeak
   uint64_t bytes_at_epoch = 0;
 };
 
@@ -70,8 +70,8 @@ struct HeapTotals {
   uint64_t allocations = 0, frees = 0;
   uint64_t bytes_allocated = 0, bytes_freed = 0;
   uint64_t peak_live_bytes = 0, peak_time_ns = 0;  // absolute time
-  uint64_t temporary = 0;       // freed before the allocating thread allocated again
-  uint64_t short_lived = 0;     // freed within AnalysisOptions::short_lived_ns
+  uint64_t temporary = 0;                          // freed before the allocating thread allocated again
+  uint64_t short_lived = 0;                        // freed within AnalysisOptions::short_lived_ns
   uint64_t frees_of_unknown = 0;
   // Frees of blocks allocated while the shim was not recording (capture control paused it): not
   // in `frees`, and expected, so not a warning.
@@ -188,7 +188,7 @@ class HeapAnalysis : public EventSink {
     std::array<uint64_t, 64> calls_by_entry{}, bytes_by_entry{};
     std::vector<SizeClassCount> classes;
     absl::flat_hash_map<uint32_t, std::pair<uint64_t, uint64_t>> sparse_stacks;  // id -> calls, bytes
-    std::vector<std::pair<uint64_t, uint64_t>> stacks;                         // dense ids
+    std::vector<std::pair<uint64_t, uint64_t>> stacks;                           // dense ids
   } unordered_;
 };
 

@@ -11,9 +11,12 @@ constexpr size_t kMaxOutstandingHistogram = 1 << 12;
 
 FallKind FromOutcome(uint8_t outcome) {
   switch (outcome) {
-    case ALLOCPROF_RENT_OVERSIZE: return kFallOversize;
-    case ALLOCPROF_RENT_EXHAUSTED: return kFallExhausted;
-    default: return kFallFill;
+    case ALLOCPROF_RENT_OVERSIZE:
+      return kFallOversize;
+    case ALLOCPROF_RENT_EXHAUSTED:
+      return kFallExhausted;
+    default:
+      return kFallFill;
   }
 }
 
@@ -138,8 +141,7 @@ void PoolAnalysis::Advise(PoolStats& p) const {
     uint64_t rents = 0;
     for (uint64_t n : b.outstanding_at_rent) rents += n;
     uint64_t slots = 0, ok = 0;
-    while (slots < b.outstanding_at_rent.size() &&
-           static_cast<double>(ok) < target_ * static_cast<double>(rents)) {
+    while (slots < b.outstanding_at_rent.size() && static_cast<double>(ok) < target_ * static_cast<double>(rents)) {
       ok += b.outstanding_at_rent[slots];
       ++slots;
     }

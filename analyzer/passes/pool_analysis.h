@@ -54,7 +54,7 @@ struct PoolStats {
   PoolInfo info;
   uint64_t rents = 0, hits = 0;
   std::array<uint64_t, kFallKinds> fallthrough{};
-  uint64_t fallthrough_bytes = 0;    // bytes the allocator handed out inside fall-through rents
+  uint64_t fallthrough_bytes = 0;  // bytes the allocator handed out inside fall-through rents
   uint64_t fallthrough_allocations = 0;
   uint64_t dropped_full = 0, dropped_oversize = 0, returns = 0;
   std::array<PoolBucketStats, kPoolBuckets> buckets;

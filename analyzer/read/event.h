@@ -18,10 +18,10 @@ enum class EventKind : uint8_t { kHeap, kRentBegin, kRentEnd, kPoolReturn, kCoun
 
 struct Event {
   uint64_t time;
-  uint64_t addr;       // kRentEnd: the granted size
-  uint64_t size;       // allocation size; rents: requested; kPoolReturn: size; kCount: n
-  uint32_t stack_id;   // allocations, kRentBegin, dropped kPoolReturn; 0 = no stack
-  uint32_t thread;     // writer thread index, kLateThread for events written after the thread's exit
+  uint64_t addr;      // kRentEnd: the granted size
+  uint64_t size;      // allocation size; rents: requested; kPoolReturn: size; kCount: n
+  uint32_t stack_id;  // allocations, kRentBegin, dropped kPoolReturn; 0 = no stack
+  uint32_t thread;    // writer thread index, kLateThread for events written after the thread's exit
   format::EntryPoint entry;
   bool is_free;
   EventKind kind = EventKind::kHeap;

@@ -11,12 +11,13 @@ constexpr size_t kMaxEventBytes = kHeadBytes + 8 + 8 + 8 + 4 + kExtraBytes;
 constexpr uint32_t kExtraBit = 1u << 15;
 constexpr uint32_t kMaxEntry = 0x3f;
 constexpr uint32_t kFreeBit = 0x40;  // in the entry byte
-static_assert(offsetof(Event, is_free) == offsetof(Event, entry) + 1 && offsetof(Event, kind) == offsetof(Event, entry) + 2 &&
+static_assert(offsetof(Event, is_free) == offsetof(Event, entry) + 1 &&
+                  offsetof(Event, kind) == offsetof(Event, entry) + 2 &&
                   offsetof(Event, outcome) == offsetof(Event, entry) + 3,
               "entry, is_free, kind and outcome are one 4-byte word");
 
-constexpr uint64_t kMask[9] = {0,           0xff,           0xffff,           0xffffff,          0xffffffff,
-                               0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ~uint64_t{0}};
+constexpr uint64_t kMask[9] = {
+    0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ~uint64_t{0}};
 
 // Bytes needed for v, 0 for 0; without a branch (zero sizes and stacks of frees are not predictable).
 inline uint32_t ByteLength(uint64_t v) {

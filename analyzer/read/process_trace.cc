@@ -224,8 +224,7 @@ void EventMerger::Drain(uint64_t limit) {
       while (h < n) {
         const Event& e = slice[h];
         if (e.time >= rival_time &&
-            (e.time != rival_time || rival == SIZE_MAX ||
-             (e.is_free != rival_free ? !e.is_free : !wins_ties))) {
+            (e.time != rival_time || rival == SIZE_MAX || (e.is_free != rival_free ? !e.is_free : !wins_ties))) {
           break;
         }
         Emit(e);
@@ -274,11 +273,20 @@ struct DecodedChunk {
 
 bool PoolEventKind(RecordKind kind, EventKind* out) {
   switch (kind) {
-    case RecordKind::kRentBegin: *out = EventKind::kRentBegin; return true;
-    case RecordKind::kRentEnd: *out = EventKind::kRentEnd; return true;
-    case RecordKind::kPoolReturn: *out = EventKind::kPoolReturn; return true;
-    case RecordKind::kCount: *out = EventKind::kCount; return true;
-    default: return false;
+    case RecordKind::kRentBegin:
+      *out = EventKind::kRentBegin;
+      return true;
+    case RecordKind::kRentEnd:
+      *out = EventKind::kRentEnd;
+      return true;
+    case RecordKind::kPoolReturn:
+      *out = EventKind::kPoolReturn;
+      return true;
+    case RecordKind::kCount:
+      *out = EventKind::kCount;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -320,8 +328,7 @@ class ChunkDecoder {
     while (decoder.Next(&r_)) {
       ++out->records;
       if (r_.kind == RecordKind::kAlloc || r_.kind == RecordKind::kFree) {
-        events->push_back(
-            Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
+        events->push_back(Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
         if (weigher_.interval()) Weigh(events->back());
         ++out->heap_events;
         continue;
@@ -413,9 +420,7 @@ class ChunkQueue {
   }
 
  private:
-  static size_t Bytes(const DecodedChunk& c) {
-    return c.packed.bytes.size() + c.unsorted.size() * sizeof(Event);
-  }
+  static size_t Bytes(const DecodedChunk& c) { return c.packed.bytes.size() + c.unsorted.size() * sizeof(Event); }
 
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
@@ -539,7 +544,8 @@ class CatalogBuilder {
         if (c_->events) {
           c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, 0,
                                      absl::StrFormat("%s: the sampling record follows %d events, which were "
-                                                     "counted unweighted", c_->path, c_->events)});
+                                                     "counted unweighted",
+                                                     c_->path, c_->events)});
         }
         break;
       case RecordKind::kRentBegin:
@@ -622,8 +628,8 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   catalog->out_of_order_events = merger.out_of_order();
   for (const auto& d : (*file)->diagnostics()) catalog->diagnostics.push_back(d);
   if (!catalog->has_process) {
-    catalog->diagnostics.push_back({Diagnostic::Kind::kCorrupt, 16,
-                                    absl::StrFormat("%s: the process record is missing", path)});
+    catalog->diagnostics.push_back(
+        {Diagnostic::Kind::kCorrupt, 16, absl::StrFormat("%s: the process record is missing", path)});
   }
   return absl::OkStatus();
 }

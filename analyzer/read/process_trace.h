@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include <deque>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,7 +71,7 @@ struct ProcessCatalog {
   std::string path;
   bool has_process = false;
   ProcessInfo process;
-  bool ended_cleanly = false;     // a kEnd record was seen, or the trace ends with an exec
+  bool ended_cleanly = false;      // a kEnd record was seen, or the trace ends with an exec
   std::vector<std::string> execs;  // paths the process exec'd (last one replaced it)
   uint64_t last_exec_time = 0;
   absl::flat_hash_map<uint32_t, ThreadInfo> threads;
@@ -94,7 +94,9 @@ struct ProcessCatalog {
   std::vector<Capture> captures;  // capture-control changes, sorted by time when the read ends
   // Whether the trace recorded only part of the run (capture control): frees of blocks it never
   // saw allocated are then expected.
-  bool partial_capture() const { return !captures.empty() && !(captures.size() == 1 && captures[0].state == format::CaptureState::kRecording); }
+  bool partial_capture() const {
+    return !captures.empty() && !(captures.size() == 1 && captures[0].state == format::CaptureState::kRecording);
+  }
   std::vector<Diagnostic> diagnostics;  // damage found while reading
   uint64_t chunks = 0;
   uint64_t records = 0;
@@ -163,8 +165,10 @@ class EventMerger {
   // of events or neither has one older than `limit`.
   void DrainTwo(Queue& a, Queue& b, uint64_t limit);
   void Emit(const Event& e) {
-    if (e.time < released_until_) ++out_of_order_;
-    else released_until_ = e.time;
+    if (e.time < released_until_)
+      ++out_of_order_;
+    else
+      released_until_ = e.time;
     out_[out_count_++] = e;
     if (out_count_ == kEmitBatch) FlushEmitted();
   }
@@ -178,9 +182,9 @@ class EventMerger {
   static constexpr size_t kMaxSpareBytes = size_t{32} << 20;
 
   EventSink* sink_;
-  std::unique_ptr<Event[]> out_;  // released, not yet handed to the sink
+  std::unique_ptr<Event[]> out_;             // released, not yet handed to the sink
   std::vector<std::vector<uint8_t>> spare_;  // emptied packed buffers, for TakeSpare
-  EventPacker packer_;  // for AddBatch
+  EventPacker packer_;                       // for AddBatch
   size_t out_count_ = 0;
   absl::flat_hash_map<uint32_t, size_t> index_;  // thread -> queues_ slot
   std::vector<Queue> queues_;

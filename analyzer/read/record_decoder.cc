@@ -8,28 +8,50 @@ using format::RecordTag;
 
 const char* RecordKindName(RecordKind kind) {
   switch (kind) {
-    case RecordKind::kAlloc: return "alloc";
-    case RecordKind::kFree: return "free";
-    case RecordKind::kStackDef: return "stack";
-    case RecordKind::kThreadStart: return "thread-start";
-    case RecordKind::kThreadName: return "thread-name";
-    case RecordKind::kThreadEnd: return "thread-end";
-    case RecordKind::kModule: return "module";
-    case RecordKind::kProcess: return "process";
-    case RecordKind::kExec: return "exec";
-    case RecordKind::kFork: return "fork";
-    case RecordKind::kWarning: return "warning";
-    case RecordKind::kEnd: return "end";
-    case RecordKind::kQuiet: return "quiet";
-    case RecordKind::kPoolRegister: return "pool";
-    case RecordKind::kRentBegin: return "rent-begin";
-    case RecordKind::kRentEnd: return "rent-end";
-    case RecordKind::kPoolReturn: return "pool-return";
-    case RecordKind::kCounterName: return "counter";
-    case RecordKind::kCount: return "count";
-    case RecordKind::kMark: return "mark";
-    case RecordKind::kCapture: return "capture";
-    case RecordKind::kSampling: return "sampling";
+    case RecordKind::kAlloc:
+      return "alloc";
+    case RecordKind::kFree:
+      return "free";
+    case RecordKind::kStackDef:
+      return "stack";
+    case RecordKind::kThreadStart:
+      return "thread-start";
+    case RecordKind::kThreadName:
+      return "thread-name";
+    case RecordKind::kThreadEnd:
+      return "thread-end";
+    case RecordKind::kModule:
+      return "module";
+    case RecordKind::kProcess:
+      return "process";
+    case RecordKind::kExec:
+      return "exec";
+    case RecordKind::kFork:
+      return "fork";
+    case RecordKind::kWarning:
+      return "warning";
+    case RecordKind::kEnd:
+      return "end";
+    case RecordKind::kQuiet:
+      return "quiet";
+    case RecordKind::kPoolRegister:
+      return "pool";
+    case RecordKind::kRentBegin:
+      return "rent-begin";
+    case RecordKind::kRentEnd:
+      return "rent-end";
+    case RecordKind::kPoolReturn:
+      return "pool-return";
+    case RecordKind::kCounterName:
+      return "counter";
+    case RecordKind::kCount:
+      return "count";
+    case RecordKind::kMark:
+      return "mark";
+    case RecordKind::kCapture:
+      return "capture";
+    case RecordKind::kSampling:
+      return "sampling";
   }
   return "?";
 }
@@ -162,13 +184,15 @@ bool RecordDecoder::Next(Record* r) {
   }
   // FREE_AGE
   // Before version 4 the ages shared the hints column.
-  if (!(Time(&r->time) && Get(predicted_codes_ ? format::Column::kAges : format::Column::kHints, &r->age))) return false;
+  if (!(Time(&r->time) && Get(predicted_codes_ ? format::Column::kAges : format::Column::kHints, &r->age)))
+    return false;
   uint32_t cls = 0;
   format::Family family;
   if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls, &family) && r->addr) {
     hints_.Push(cls, r->addr);
     uint8_t e = free_entries_.Decode(family, entry);
-    if (e == format::FreeEntryPredictor::kUnknownEntry) return Fail("predicted free entry point with nothing to predict from");
+    if (e == format::FreeEntryPredictor::kUnknownEntry)
+      return Fail("predicted free entry point with nothing to predict from");
     r->entry = static_cast<format::EntryPoint>(e);
   } else {
     // The writer pushed a hint and taught its predictor something we cannot mirror, so the rest

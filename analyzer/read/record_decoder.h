@@ -61,16 +61,16 @@ struct Record {
   RecordKind kind;
   format::EntryPoint entry;  // kAlloc, kFree
   uint64_t time = 0;         // timed records
-  uint64_t addr = 0;          // 0 when a compressed reference could not be resolved (lost chunk)
+  uint64_t addr = 0;         // 0 when a compressed reference could not be resolved (lost chunk)
   uint64_t size = 0;
-  uint64_t age = 0;           // kFree records written as FREE_AGE: the age they carried
-  uint32_t stack_id = 0;     // kAlloc, kStackDef
-  uint64_t value = 0;        // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias;
-                             // kPoolRegister: slots per bucket; kCounterName, kCount: counter id;
-                             // kSampling: interval bytes
-  uint32_t pool = 0;         // pool records
-  uint64_t granted = 0;      // kRentEnd
-  uint8_t outcome = 0;       // kRentEnd, kPoolReturn; kCapture: the format::CaptureState
+  uint64_t age = 0;       // kFree records written as FREE_AGE: the age they carried
+  uint32_t stack_id = 0;  // kAlloc, kStackDef
+  uint64_t value = 0;     // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias;
+                          // kPoolRegister: slots per bucket; kCounterName, kCount: counter id;
+                          // kSampling: interval bytes
+  uint32_t pool = 0;      // pool records
+  uint64_t granted = 0;   // kRentEnd
+  uint8_t outcome = 0;    // kRentEnd, kPoolReturn; kCapture: the format::CaptureState
   // (pool records reuse `size`: requested, returned size, kPoolRegister's max block; kCount: n)
   std::vector<uint64_t> frames;   // kStackDef
   std::string text;               // thread name, module path, exec path, warning
@@ -100,7 +100,7 @@ class AllocationHistory {
   bool started_ = false;
   uint32_t next_seq_ = 0;
   uint32_t valid_from_ = 0;
-  std::vector<uint64_t> ring_;  // address | size_class << 56, indexed by seq % kMaxAge
+  std::vector<uint64_t> ring_;     // address | size_class << 56, indexed by seq % kMaxAge
   std::vector<uint8_t> families_;  // format::Family of the same allocations
 };
 

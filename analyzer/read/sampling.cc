@@ -19,9 +19,7 @@ double SamplingEstimate::AllocationsRelError() const {
   return sampled() && allocations > 0 ? sqrt(allocations_variance) / allocations : 0;
 }
 
-double SamplingEstimate::BytesRelError() const {
-  return sampled() && bytes > 0 ? sqrt(bytes_variance) / bytes : 0;
-}
+double SamplingEstimate::BytesRelError() const { return sampled() && bytes > 0 ? sqrt(bytes_variance) / bytes : 0; }
 
 double EventUniform(uint64_t time, uint64_t addr, uint64_t size) {
   uint64_t h = Mix(time + 0x9e3779b97f4a7c15ull);

@@ -20,9 +20,9 @@ namespace allocprof {
 // Σ (E[w²] − E[w]) over recorded allocations is unbiased for the variance of Σ w (counts), and
 // Σ s² (E[w²] − E[w]) for bytes; without rounding, E[w²] − E[w] = (1 − p) / p².
 struct SamplingEstimate {
-  uint64_t interval_bytes = 0;  // 0: a full trace, every figure exact
-  uint64_t samples = 0;         // allocations recorded
-  double allocations = 0, bytes = 0;                   // estimates from the unrounded weights
+  uint64_t interval_bytes = 0;        // 0: a full trace, every figure exact
+  uint64_t samples = 0;               // allocations recorded
+  double allocations = 0, bytes = 0;  // estimates from the unrounded weights
   double allocations_variance = 0, bytes_variance = 0;
   bool sampled() const { return interval_bytes != 0; }
   // One standard error relative to the estimate (0 when exact or nothing was recorded).

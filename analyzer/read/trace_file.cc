@@ -31,8 +31,7 @@ absl::StatusOr<std::unique_ptr<TraceFile>> TraceFile::Open(const std::string& pa
   }
   if (memcmp(header.magic, format::kFileMagic, sizeof(header.magic)) != 0) {
     fclose(f);
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: not an allocprof trace (bad magic at offset 0)", path));
+    return absl::InvalidArgumentError(absl::StrFormat("%s: not an allocprof trace (bad magic at offset 0)", path));
   }
   if (header.version < format::kOldestReadableVersion || header.version > format::kFormatVersion) {
     fclose(f);
@@ -134,8 +133,8 @@ TraceFile::Probe TraceFile::ReadChunkAt(uint64_t offset, Chunk* chunk, std::stri
   } else {
     if (!dctx_) dctx_ = ZSTD_createDCtx();
     chunk->payload.resize(h.raw_size);
-    size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(dctx_), chunk->payload.data(), h.raw_size,
-                                   stored_.data(), h.stored_size);
+    size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(dctx_), chunk->payload.data(), h.raw_size, stored_.data(),
+                                   h.stored_size);
     if (ZSTD_isError(n) || n != h.raw_size) {
       *why = absl::StrFormat("zstd payload does not decompress to %d bytes", h.raw_size);
       return Probe::kBad;

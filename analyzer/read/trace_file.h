@@ -23,7 +23,7 @@
 namespace allocprof {
 
 struct Chunk {
-  uint64_t offset = 0;  // file offset of the chunk header
+  uint64_t offset = 0;                               // file offset of the chunk header
   uint16_t format_version = format::kFormatVersion;  // the file's: payload layouts differ by version
   format::ChunkHeader header{};
   std::vector<uint8_t> payload;  // decompressed

@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -59,11 +58,16 @@ std::string ShortName(const std::string& name) {
   std::string out;
   int angle = 0, paren = 0;
   for (char c : name) {
-    if (c == '<') ++angle;
-    else if (c == '>') angle = angle > 0 ? angle - 1 : 0;
-    else if (c == '(') ++paren;
-    else if (c == ')') paren = paren > 0 ? paren - 1 : 0;
-    else if (angle == 0 && paren == 0) out += c;
+    if (c == '<')
+      ++angle;
+    else if (c == '>')
+      angle = angle > 0 ? angle - 1 : 0;
+    else if (c == '(')
+      ++paren;
+    else if (c == ')')
+      paren = paren > 0 ? paren - 1 : 0;
+    else if (angle == 0 && paren == 0)
+      out += c;
   }
   // Keep the last two scope components.
   size_t last = out.rfind("::");
@@ -106,11 +110,16 @@ std::string StackKey(const json& frames, std::string* label) {
 
 std::string Human(double v, Unit unit) {
   switch (unit) {
-    case Unit::kBytes: return HumanBytes(v);
-    case Unit::kBytesPerSecond: return HumanBytes(v) + "/s";
-    case Unit::kPerSecond: return absl::StrFormat("%s/s", HumanCount(static_cast<uint64_t>(std::llround(v))));
-    case Unit::kSeconds: return absl::StrFormat("%.3f s", v);
-    case Unit::kRatio: return absl::StrFormat("%.1f%%", 100 * v);
+    case Unit::kBytes:
+      return HumanBytes(v);
+    case Unit::kBytesPerSecond:
+      return HumanBytes(v) + "/s";
+    case Unit::kPerSecond:
+      return absl::StrFormat("%s/s", HumanCount(static_cast<uint64_t>(std::llround(v))));
+    case Unit::kSeconds:
+      return absl::StrFormat("%.3f s", v);
+    case Unit::kRatio:
+      return absl::StrFormat("%.1f%%", 100 * v);
     case Unit::kCount:
       return std::fabs(v - std::round(v)) < 1e-9 && v >= 0 ? HumanCount(static_cast<uint64_t>(v))
                                                            : absl::StrFormat("%.4g", v);
@@ -120,10 +129,14 @@ std::string Human(double v, Unit unit) {
 
 const char* OpText(Rule::Op op) {
   switch (op) {
-    case Rule::Op::kGreater: return ">";
-    case Rule::Op::kGreaterEqual: return ">=";
-    case Rule::Op::kLess: return "<";
-    case Rule::Op::kLessEqual: return "<=";
+    case Rule::Op::kGreater:
+      return ">";
+    case Rule::Op::kGreaterEqual:
+      return ">=";
+    case Rule::Op::kLess:
+      return "<";
+    case Rule::Op::kLessEqual:
+      return "<=";
   }
   return "?";
 }
@@ -144,8 +157,9 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
     return absl::InvalidArgumentError(absl::StrCat(source, ": not an allocprof JSON report (no schema_version)"));
   }
   if (!doc["schema_version"].is_number_integer() || doc["schema_version"].get<int64_t>() != kJsonSchemaVersion) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: JSON schema_version %s is not supported (this allocprof reads %d)",
-                                                      source, doc["schema_version"].dump(), kJsonSchemaVersion));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: JSON schema_version %s is not supported (this allocprof reads %d)", source,
+                        doc["schema_version"].dump(), kJsonSchemaVersion));
   }
   DiffSide side;
   side.source = source;
@@ -162,8 +176,8 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
     double from_s = 0, to_s = 0;
     if (auto v = w->find("from_s"); v != w->end()) Number(*v, &from_s);
     if (auto v = w->find("to_s"); v != w->end()) Number(*v, &to_s);
-    side.source = absl::StrFormat("%s (window %s to %s: %.3f s .. %.3f s)", source, text_of("from"), text_of("to"), from_s,
-                                  to_s);
+    side.source =
+        absl::StrFormat("%s (window %s to %s: %.3f s .. %.3f s)", source, text_of("from"), text_of("to"), from_s, to_s);
   }
   if (auto sampling = doc.find("sampling"); sampling != doc.end() && sampling->is_object()) {
     double interval = 0, count_error = 0, bytes_error = 0;
@@ -257,7 +271,8 @@ absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOpt
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();
-  if (text.size() > (256u << 20)) return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a JSON report"));
+  if (text.size() > (256u << 20))
+    return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a JSON report"));
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string::npos || text[first] != '{') {
     return absl::InvalidArgumentError(absl::StrCat(path, ": neither an allocprof trace nor a JSON report"));
@@ -349,10 +364,18 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
       o.before = b != before.metrics.end() ? b->second.value : 0;
       o.compared = rule.ratio ? (o.before == 0 ? (o.after == 0 ? 1.0 : INFINITY) : o.after / o.before) : o.after;
       switch (rule.op) {
-        case Rule::Op::kGreater: o.failed = o.compared > rule.threshold; break;
-        case Rule::Op::kGreaterEqual: o.failed = o.compared >= rule.threshold; break;
-        case Rule::Op::kLess: o.failed = o.compared < rule.threshold; break;
-        case Rule::Op::kLessEqual: o.failed = o.compared <= rule.threshold; break;
+        case Rule::Op::kGreater:
+          o.failed = o.compared > rule.threshold;
+          break;
+        case Rule::Op::kGreaterEqual:
+          o.failed = o.compared >= rule.threshold;
+          break;
+        case Rule::Op::kLess:
+          o.failed = o.compared < rule.threshold;
+          break;
+        case Rule::Op::kLessEqual:
+          o.failed = o.compared <= rule.threshold;
+          break;
       }
     }
     d.passed &= !o.failed;
@@ -363,8 +386,10 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   for (const auto& s : before.stacks) before_stacks[s.key] = &s;
   for (const auto& s : after.stacks) {
     auto it = before_stacks.find(s.key);
-    if (it == before_stacks.end()) d.added.push_back(StackChange{StackSummary{}, s, true});
-    else if (s.bytes > it->second->bytes || s.calls > it->second->calls) d.grown.push_back(StackChange{*it->second, s, false});
+    if (it == before_stacks.end())
+      d.added.push_back(StackChange{StackSummary{}, s, true});
+    else if (s.bytes > it->second->bytes || s.calls > it->second->calls)
+      d.grown.push_back(StackChange{*it->second, s, false});
   }
   auto growth = [](const StackChange& c) { return c.after.bytes - c.before.bytes; };
   std::sort(d.grown.begin(), d.grown.end(), [&](const auto& x, const auto& y) { return growth(x) > growth(y); });
@@ -424,15 +449,17 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
     }
     return s;
   };
-  std::string out = absl::StrFormat("**allocprof diff** — before `%s`, after `%s`\n\n| metric | before | after | ratio |\n|---|---:|---:|---:|\n",
-                                    cell(d.before_source), cell(d.after_source));
+  std::string out = absl::StrFormat(
+      "**allocprof diff** — before `%s`, after `%s`\n\n| metric | before | after | ratio |\n|---|---:|---:|---:|\n",
+      cell(d.before_source), cell(d.after_source));
   using Note = std::pair<const char*, const std::string*>;
   for (const auto& [side, note] : {Note{"before", &d.before_sampling}, Note{"after", &d.after_sampling}}) {
     if (!note->empty()) absl::StrAppend(&out, "_", side, ": ", cell(*note), "_\n\n");
   }
   for (const auto& r : d.rows) {
-    absl::StrAppendFormat(&out, "| %s | %s | %s | **%s** |\n", cell(r.metric), r.before ? Human(*r.before, r.unit) : "–",
-                          r.after ? Human(*r.after, r.unit) : "–", FormatRatio(r.before, r.after));
+    absl::StrAppendFormat(&out, "| %s | %s | %s | **%s** |\n", cell(r.metric),
+                          r.before ? Human(*r.before, r.unit) : "–", r.after ? Human(*r.after, r.unit) : "–",
+                          FormatRatio(r.before, r.after));
   }
   if (!d.grown.empty() || !d.added.empty()) {
     absl::StrAppend(&out, "\n| stack | before | after | change |\n|---|---:|---:|---:|\n");
@@ -470,7 +497,7 @@ std::string RenderDiffJson(const DiffResult& d) {
     j.Key("after");
     r.after ? j.Double(*r.after) : j.Null();
     j.Key("ratio");
-    r.before && r.after && *r.before != 0 ? j.Double(*r.after / *r.before) : j.Null();
+    r.before&& r.after&&* r.before != 0 ? j.Double(*r.after / *r.before) : j.Null();
     j.EndObject();
   }
   j.EndObject();

@@ -29,7 +29,7 @@ struct StackSummary {
 };
 
 struct DiffSide {
-  std::string source;  // file it came from
+  std::string source;    // file it came from
   std::string sampling;  // empty for a full trace; else what the estimates are worth (one line)
   std::map<std::string, MetricValue> metrics;
   std::vector<StackSummary> stacks;
@@ -75,8 +75,8 @@ struct DiffResult {
   std::string before_source, after_source;
   std::string before_sampling, after_sampling;  // DiffSide::sampling
   std::vector<DiffRow> rows;
-  std::vector<StackChange> grown;   // by bytes growth, largest first
-  std::vector<StackChange> added;   // in after's lists only
+  std::vector<StackChange> grown;  // by bytes growth, largest first
+  std::vector<StackChange> added;  // in after's lists only
   std::vector<RuleOutcome> outcomes;
   bool passed = true;
 };

@@ -10,9 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "passes/heap_analysis.h"
-#include "read/process_trace.h"
 #include "passes/sawtooth.h"
 #include "passes/timeline.h"
+#include "read/process_trace.h"
 
 namespace allocprof {
 
@@ -23,7 +23,7 @@ struct ReportFrame {
   std::string file;
   int line = 0;
   std::string module;
-  uint64_t offset = 0;   // module-relative address of the call
+  uint64_t offset = 0;  // module-relative address of the call
   bool inlined = false;
 };
 
@@ -73,9 +73,9 @@ struct ReportPool {
 // The part of the run a report covers (--from / --to); times are seconds since the process started.
 struct ReportWindow {
   bool active = false;
-  std::string from, to;          // what bounds it: "mark \"warmup-done\"", "12.500 s", "start", "end"
-  bool opened = false;           // false: --from never happened in this process (empty window)
-  bool closed = false;           // false: it runs to the end of the trace
+  std::string from, to;  // what bounds it: "mark \"warmup-done\"", "12.500 s", "start", "end"
+  bool opened = false;   // false: --from never happened in this process (empty window)
+  bool closed = false;   // false: it runs to the end of the trace
   double from_s = 0, to_s = 0;
   std::string not_opened_warning;  // when !opened: why, naming the marks that do exist (also in warnings)
 };
@@ -94,7 +94,7 @@ struct ProcessReport {
   std::vector<std::string> execs;
   uint64_t threads = 0;
   HeapTotals totals;
-  uint64_t origin_ns = 0;   // times below are relative to this (process start, or the window's start)
+  uint64_t origin_ns = 0;  // times below are relative to this (process start, or the window's start)
   ReportWindow window;
   std::vector<ReportCapture> captures;
   double duration_s = 0;
@@ -109,10 +109,10 @@ struct ProcessReport {
   uint64_t events = 0;
   std::vector<ReportPool> pools;
   std::vector<std::pair<std::string, uint64_t>> counters;  // work units: name -> count
-  std::vector<std::pair<double, std::string>> marks;  // (seconds since the process started, name)
+  std::vector<std::pair<double, std::string>> marks;       // (seconds since the process started, name)
   bool has_gen = false;
   GenResult gen;
-  std::string llc_source;  // where the Gen0 budget's cache size came from
+  std::string llc_source;     // where the Gen0 budget's cache size came from
   SamplingEstimate sampling;  // sampled() when the trace was sampled: every figure is an estimate
 };
 
@@ -131,8 +131,8 @@ std::string RenderText(const AnalysisReport& report);
 std::string RenderJson(const AnalysisReport& report);
 
 // Formatting shared by renderers.
-std::string HumanBytes(double bytes);   // "12.3 MiB"
-std::string HumanCount(uint64_t n);     // "1,234,567"
+std::string HumanBytes(double bytes);         // "12.3 MiB"
+std::string HumanCount(uint64_t n);           // "1,234,567"
 std::string FrameText(const ReportFrame& f);  // "Foo (foo.cc:12)" or "libx.so+0x1234"
 
 }  // namespace allocprof

@@ -143,7 +143,9 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
   r.totals = heap.totals();
   r.events = catalog.events;
   uint64_t process_origin = catalog.has_process ? catalog.process.start_monotonic_ns : catalog.first_time;
-  auto since_start = [&](uint64_t t) { return t > process_origin ? static_cast<double>(t - process_origin) / 1e9 : 0.0; };
+  auto since_start = [&](uint64_t t) {
+    return t > process_origin ? static_cast<double>(t - process_origin) / 1e9 : 0.0;
+  };
   r.sampling = catalog.sampling;
   r.origin_ns = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
   uint64_t end = std::max(catalog.last_time, r.totals.last_event_ns);
@@ -165,9 +167,10 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
       for (const auto& m : catalog.marks) {
         if (known.size() < 200) absl::StrAppend(&known, known.empty() ? "" : ", ", "\"", m.name, "\"");
       }
-      w.not_opened_warning = absl::StrFormat("%s: the analysis window never opened: --from %s does not occur in this "
-                                             "process (marks recorded: %s); every figure is zero",
-                                             path, w.from, known.empty() ? "none" : known);
+      w.not_opened_warning = absl::StrFormat(
+          "%s: the analysis window never opened: --from %s does not occur in this "
+          "process (marks recorded: %s); every figure is zero",
+          path, w.from, known.empty() ? "none" : known);
       r.warnings.push_back(w.not_opened_warning);
     }
   }
@@ -251,12 +254,12 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
     for (const auto& w : symbolizer->warnings()) r.warnings.push_back(w);
   }
   if (r.totals.frees_of_unknown) {
-    r.warnings.push_back(absl::StrFormat("%s: %d frees of addresses the trace never saw allocated", path,
-                                         r.totals.frees_of_unknown));
+    r.warnings.push_back(
+        absl::StrFormat("%s: %d frees of addresses the trace never saw allocated", path, r.totals.frees_of_unknown));
   }
   if (catalog.out_of_order_events) {
-    r.warnings.push_back(absl::StrFormat("%s: %d events arrived after newer ones had been analyzed", path,
-                                         catalog.out_of_order_events));
+    r.warnings.push_back(
+        absl::StrFormat("%s: %d events arrived after newer ones had been analyzed", path, catalog.out_of_order_events));
   }
   return r;
 }
@@ -294,11 +297,11 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     for (const auto& p : report.processes) any_opened |= p.window.opened;
     if (!any_opened) {
       // The first process's warning names the marks that do exist.
-      return absl::NotFoundError(report.processes.empty() ? "no trace" : report.processes.front().window.not_opened_warning);
+      return absl::NotFoundError(report.processes.empty() ? "no trace"
+                                                          : report.processes.front().window.not_opened_warning);
     }
   }
-  report.analysis_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.analysis_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 

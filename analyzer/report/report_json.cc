@@ -1,8 +1,8 @@
 // JSON rendering of an AnalysisReport. The schema is documented in docs/json-schema.md; keys are
 // a contract with reports/ and CI, so change them only with a schema_version bump.
 #include "absl/strings/str_cat.h"
-#include "util/json_writer.h"
 #include "report/report.h"
+#include "util/json_writer.h"
 
 namespace allocprof {
 namespace {

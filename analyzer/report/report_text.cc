@@ -88,8 +88,8 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
                         p.ended_cleanly ? "" : ", trace cut short (no end record)");
   if (p.window.active) {
     const ReportWindow& w = p.window;
-    absl::StrAppendFormat(&out, "   window: from %s to %s = %.3f s .. %.3f s after the process started%s\n", w.from, w.to,
-                          w.from_s, w.to_s, w.opened ? "" : " (never opened: empty)");
+    absl::StrAppendFormat(&out, "   window: from %s to %s = %.3f s .. %.3f s after the process started%s\n", w.from,
+                          w.to, w.from_s, w.to_s, w.opened ? "" : " (never opened: empty)");
     absl::StrAppend(&out, "   every figure below covers this window only; times are relative to its start\n");
   }
   if (!p.captures.empty()) {
@@ -105,8 +105,9 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
     absl::StrAppend(&out, "\n");
   }
   if (p.process.attached()) {
-    absl::StrAppend(&out, "   attached to the running process (allocprof attach): figures start at the attach; "
-                          "blocks allocated before it are unknown\n");
+    absl::StrAppend(&out,
+                    "   attached to the running process (allocprof attach): figures start at the attach; "
+                    "blocks allocated before it are unknown\n");
   }
   if (p.sampling.sampled()) {
     const SamplingEstimate& s = p.sampling;
@@ -128,11 +129,12 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
                         t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
   bool capture_ended = !p.captures.empty() && p.captures.back().state == "ended";
   if (capture_ended && !(p.window.active && p.window.closed)) {
-    absl::StrAppendFormat(&out, "  live at capture end%15s   in %s allocations (frees after --stop-after are not recorded)\n",
+    absl::StrAppendFormat(&out,
+                          "  live at capture end%15s   in %s allocations (frees after --stop-after are not recorded)\n",
                           HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
   } else if (p.window.active && p.window.closed) {
-    absl::StrAppendFormat(&out, "  live at window end %15s   in %s allocations made in the window\n", HumanBytes(t.leaked_bytes),
-                          HumanCount(t.leaked_allocations));
+    absl::StrAppendFormat(&out, "  live at window end %15s   in %s allocations made in the window\n",
+                          HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
   } else {
     absl::StrAppendFormat(&out, "  live at end        %15s   in %s allocations (leaks)\n", HumanBytes(t.leaked_bytes),
                           HumanCount(t.leaked_allocations));
@@ -144,7 +146,8 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
                           HumanCount(t.inherited_frees), HumanBytes(t.inherited_bytes_freed));
   }
   if (t.frees_unrecorded) {
-    absl::StrAppendFormat(&out, "  unrecorded frees   %15s   of blocks allocated while capture was paused (not in frees)\n",
+    absl::StrAppendFormat(&out,
+                          "  unrecorded frees   %15s   of blocks allocated while capture was paused (not in frees)\n",
                           HumanCount(t.frees_unrecorded));
   }
   absl::StrAppendFormat(&out, "  temporary          %15s   %s: freed before the thread allocated again\n",
@@ -174,7 +177,9 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
       absl::StrAppendFormat(&out, "  %-22s %15s %7s %12s %7s%s\n", SizeRange(c.min_bytes, c.max_bytes),
                             HumanCount(c.calls), absl::StrFormat("%.1f%%", 100 * c.call_share), HumanBytes(c.bytes),
                             absl::StrFormat("%.1f%%", 100 * c.byte_share),
-                            crosses ? "  <LOH threshold inside" : c.large_object ? "  <LOH" : "");
+                            crosses          ? "  <LOH threshold inside"
+                            : c.large_object ? "  <LOH"
+                                             : "");
     }
   }
 
@@ -184,9 +189,8 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   Stacks(out, "Top stacks by bytes", p.top_by_bytes, [](const ReportStack& s) {
     return absl::StrFormat("%s in %s calls", HumanBytes(s.bytes), HumanCount(s.calls));
   });
-  Stacks(out, "Top stacks by contribution to the peak", p.top_by_peak, [](const ReportStack& s) {
-    return absl::StrFormat("%s live at the peak", HumanBytes(s.peak_bytes));
-  });
+  Stacks(out, "Top stacks by contribution to the peak", p.top_by_peak,
+         [](const ReportStack& s) { return absl::StrFormat("%s live at the peak", HumanBytes(s.peak_bytes)); });
   Stacks(out, "Leaks (live at end) by stack", p.leaks, [](const ReportStack& s) {
     return absl::StrFormat("%s in %s allocations", HumanBytes(s.leaked_bytes), HumanCount(s.leaked_allocations));
   });
@@ -194,7 +198,8 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   if (!p.timeline.empty()) {
     size_t rows = std::min<size_t>(20, p.timeline.size());
     size_t per_row = (p.timeline.size() + rows - 1) / rows;
-    absl::StrAppendFormat(&out, "\nTimeline (%d windows of %.3f ms; every %d shown as one row; full series in --json)\n",
+    absl::StrAppendFormat(&out,
+                          "\nTimeline (%d windows of %.3f ms; every %d shown as one row; full series in --json)\n",
                           p.timeline.size(), p.window_ns / 1e6, per_row);
     absl::StrAppendFormat(&out, "  %10s %12s %12s %12s %14s %14s\n", "time s", "live min", "live max", "live end",
                           "allocations", "frees");
@@ -208,10 +213,10 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
         row.allocations += w.allocations;
         row.frees += w.frees;
       }
-      absl::StrAppendFormat(&out, "  %10.3f %12s %12s %12s %14s %14s\n", row.start_ns / 1e9,
-                            HumanBytes(static_cast<double>(row.live_min)), HumanBytes(static_cast<double>(row.live_max)),
-                            HumanBytes(static_cast<double>(row.live_end)), HumanCount(row.allocations),
-                            HumanCount(row.frees));
+      absl::StrAppendFormat(
+          &out, "  %10.3f %12s %12s %12s %14s %14s\n", row.start_ns / 1e9,
+          HumanBytes(static_cast<double>(row.live_min)), HumanBytes(static_cast<double>(row.live_max)),
+          HumanBytes(static_cast<double>(row.live_end)), HumanCount(row.allocations), HumanCount(row.frees));
     }
   }
   if (p.sawtooth.found) {
@@ -233,8 +238,8 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
                           HumanBytes(g.promoted_bytes), 100 * g.survival.gen0, 100 * g.survival.gen1,
                           100 * g.survival.gen2, 100 * g.survival.loh);
     if (g.sawtooth.found) {
-      absl::StrAppendFormat(&out, "  heap          sawtooth, period ≈ %.3g s, amplitude ≈ %s; peak %s\n", g.sawtooth.period_s,
-                            HumanBytes(g.sawtooth.amplitude_bytes), HumanBytes(g.peak_heap_bytes));
+      absl::StrAppendFormat(&out, "  heap          sawtooth, period ≈ %.3g s, amplitude ≈ %s; peak %s\n",
+                            g.sawtooth.period_s, HumanBytes(g.sawtooth.amplitude_bytes), HumanBytes(g.peak_heap_bytes));
     } else {
       absl::StrAppendFormat(&out, "  heap          no periodic pattern; peak %s\n", HumanBytes(g.peak_heap_bytes));
     }
@@ -243,8 +248,8 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
                           "growth Gen1 %.2g-%.2g, Gen2 %.2g-%.2g, LOH %.3g-%.2g\n",
                           HumanBytes(q.gen0_budget), HumanBytes(q.llc_bytes), p.llc_source, HumanBytes(q.gen1_min),
                           q.gen1_max ? HumanBytes(q.gen1_max) : "none", HumanBytes(q.gen2_min), HumanBytes(q.loh_min),
-                          q.gen1_growth_min, q.gen1_growth_max, q.gen2_growth_min, q.gen2_growth_max,
-                          q.loh_growth_min, q.loh_growth_max);
+                          q.gen1_growth_min, q.gen1_growth_max, q.gen2_growth_min, q.gen2_growth_max, q.loh_growth_min,
+                          q.loh_growth_max);
   }
   if (!p.marks.empty()) {
     absl::StrAppend(&out, "\nMarks\n");
@@ -260,34 +265,38 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   for (const auto& [unit, n] : p.counters) {
     if (n == 0) continue;
     absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.4g allocations, %s\n", unit, HumanCount(n),
-                          static_cast<double>(t.allocations) / n, HumanBytes(static_cast<double>(t.bytes_allocated) / n));
+                          static_cast<double>(t.allocations) / n,
+                          HumanBytes(static_cast<double>(t.bytes_allocated) / n));
   }
   for (const auto& pool : p.pools) {
     uint64_t falls = pool.fallthrough[0] + pool.fallthrough[1] + pool.fallthrough[2];
     absl::StrAppendFormat(&out, "\nPool \"%s\" (largest block %s, %d slots per bucket)\n", pool.name,
                           HumanBytes(pool.max_block), pool.slots_per_bucket);
     absl::StrAppendFormat(&out, "  rents %s, served %s (%s), fell through %s: oversize %s, exhausted %s, fill %s; %s\n",
-                          HumanCount(pool.rents), HumanCount(pool.hits), Percent(pool.hits, pool.rents), HumanCount(falls),
-                          HumanCount(pool.fallthrough[0]), HumanCount(pool.fallthrough[1]), HumanCount(pool.fallthrough[2]),
-                          HumanBytes(pool.fallthrough_bytes));
+                          HumanCount(pool.rents), HumanCount(pool.hits), Percent(pool.hits, pool.rents),
+                          HumanCount(falls), HumanCount(pool.fallthrough[0]), HumanCount(pool.fallthrough[1]),
+                          HumanCount(pool.fallthrough[2]), HumanBytes(pool.fallthrough_bytes));
     absl::StrAppendFormat(&out, "  returns dropped: %s (bucket full), %s (oversize)\n", HumanCount(pool.dropped_full),
                           HumanCount(pool.dropped_oversize));
     absl::StrAppendFormat(&out, "  %-12s %10s %10s %10s %10s %10s %10s %12s\n", "bucket", "rents", "hits", "oversize",
                           "exhausted", "fill", "dropped", "max out");
     for (const auto& b : pool.buckets) {
-      absl::StrAppendFormat(&out, "  %-12s %10s %10s %10s %10s %10s %10s %12s\n", HumanBytes(b.size), HumanCount(b.rents),
-                            HumanCount(b.hits), HumanCount(b.fallthrough[0]), HumanCount(b.fallthrough[1]),
-                            HumanCount(b.fallthrough[2]), HumanCount(b.dropped_full), HumanCount(b.max_concurrent));
+      absl::StrAppendFormat(&out, "  %-12s %10s %10s %10s %10s %10s %10s %12s\n", HumanBytes(b.size),
+                            HumanCount(b.rents), HumanCount(b.hits), HumanCount(b.fallthrough[0]),
+                            HumanCount(b.fallthrough[1]), HumanCount(b.fallthrough[2]), HumanCount(b.dropped_full),
+                            HumanCount(b.max_concurrent));
     }
     std::string slots;
     for (const auto& [size, n] : pool.advice_slots) absl::StrAppendFormat(&slots, " %s:%d", HumanBytes(size), n);
-    absl::StrAppendFormat(&out, "  advisor: largest block %s, slots per bucket%s; retains at most %s; serves %.1f%% of these rents\n",
-                          HumanBytes(pool.advice_max_block), slots, HumanBytes(pool.advice_retained_bytes),
-                          100 * pool.advice_hit_rate);
+    absl::StrAppendFormat(
+        &out, "  advisor: largest block %s, slots per bucket%s; retains at most %s; serves %.1f%% of these rents\n",
+        HumanBytes(pool.advice_max_block), slots, HumanBytes(pool.advice_retained_bytes), 100 * pool.advice_hit_rate);
     for (size_t i = 0; i < pool.top_fallthrough_stacks.size() && i < 3; ++i) {
       const auto& s = pool.top_fallthrough_stacks[i];
-      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s rents, %s\n", i + 1, HumanCount(s.rents), HumanBytes(s.bytes));
-      for (size_t f = 0; f < s.frames.size() && f < 5; ++f) absl::StrAppend(&out, "      ", FrameText(s.frames[f]), "\n");
+      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s rents, %s\n", i + 1, HumanCount(s.rents),
+                            HumanBytes(s.bytes));
+      for (size_t f = 0; f < s.frames.size() && f < 5; ++f)
+        absl::StrAppend(&out, "      ", FrameText(s.frames[f]), "\n");
     }
   }
   if (!p.mismatches.empty()) {

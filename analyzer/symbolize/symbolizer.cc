@@ -243,8 +243,8 @@ Symbolizer::Symbolizer(const std::vector<ModuleInfo>& modules) {
 Symbolizer::~Symbolizer() = default;
 
 Symbolizer::Module* Symbolizer::FindModule(uint64_t pc) {
-  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), pc,
-                             [](uint64_t a, const Range& r) { return a < r.start; });
+  auto it =
+      std::upper_bound(ranges_.begin(), ranges_.end(), pc, [](uint64_t a, const Range& r) { return a < r.start; });
   if (it == ranges_.begin()) return nullptr;
   --it;
   return pc < it->end ? &modules_[it->module] : nullptr;
@@ -285,9 +285,10 @@ bool Symbolizer::Open(Module& m) {
   int len = dwfl_module_build_id(m.mod, &bits, &vaddr);
   std::string on_disk = len > 0 ? std::string(reinterpret_cast<const char*>(bits), len) : "";
   if (!SameBuildId(m.build_id, on_disk)) {
-    Warn(absl::StrFormat("module %s (build-id %s recorded, %s on disk) changed since the run; falling back to "
-                         "module+offset",
-                         m.path, Hex(m.build_id), Hex(on_disk)));
+    Warn(
+        absl::StrFormat("module %s (build-id %s recorded, %s on disk) changed since the run; falling back to "
+                        "module+offset",
+                        m.path, Hex(m.build_id), Hex(on_disk)));
     m.mod = nullptr;
     m.dwfl.reset();
     return false;

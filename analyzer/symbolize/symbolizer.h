@@ -67,7 +67,7 @@ class Symbolizer {
   void Warn(std::string text);
 
   std::vector<Module> modules_;
-  std::vector<Range> ranges_;  // sorted, disjoint
+  std::vector<Range> ranges_;                               // sorted, disjoint
   absl::node_hash_map<uint64_t, SymbolizedAddress> cache_;  // node map: Resolve hands out references
   std::vector<std::string> warnings_;
   absl::flat_hash_set<std::string> warned_;

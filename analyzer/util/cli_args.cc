@@ -65,8 +65,10 @@ std::string CliArgs::Help() const {
   std::string out;
   for (const auto& s : specs_) {
     std::string left = absl::StrCat("  ", s.names, s.takes_value ? " VALUE" : "");
-    if (left.size() < 28) left.resize(28, ' ');
-    else left += "  ";
+    if (left.size() < 28)
+      left.resize(28, ' ');
+    else
+      left += "  ";
     absl::StrAppend(&out, left, s.help, "\n");
   }
   return out;

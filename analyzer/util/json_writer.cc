@@ -93,8 +93,10 @@ JsonWriter& JsonWriter::Int(int64_t v) {
 
 JsonWriter& JsonWriter::Double(double v) {
   Separate();
-  if (!std::isfinite(v)) out_ += "null";
-  else absl::StrAppendFormat(&out_, "%.10g", v);
+  if (!std::isfinite(v))
+    out_ += "null";
+  else
+    absl::StrAppendFormat(&out_, "%.10g", v);
   return *this;
 }
 

@@ -81,9 +81,9 @@ struct ArrayPoolConfig {
 // Counters the pool keeps itself, to compare with the trace.
 struct ArrayPoolStats {
   uint64_t rents = 0;
-  uint64_t rent_outcomes[4] = {};   // indexed by allocprof_rent_outcome
-  uint64_t fallthrough_bytes = 0;   // granted bytes of every non-HIT rent (what was allocated)
-  uint64_t from_neighbour = 0;      // rents (HIT or FILL) served by the bucket above
+  uint64_t rent_outcomes[4] = {};  // indexed by allocprof_rent_outcome
+  uint64_t fallthrough_bytes = 0;  // granted bytes of every non-HIT rent (what was allocated)
+  uint64_t from_neighbour = 0;     // rents (HIT or FILL) served by the bucket above
   uint64_t returns = 0;
   uint64_t return_outcomes[3] = {};  // indexed by allocprof_return_outcome
 

@@ -42,8 +42,10 @@ int main(int argc, char** argv) {
   uint64_t iterations = 100000000;
   int rounds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--iterations") == 0) iterations = strtoull(argv[i + 1], nullptr, 10);
-    else if (strcmp(argv[i], "--rounds") == 0) rounds = atoi(argv[i + 1]);
+    if (strcmp(argv[i], "--iterations") == 0)
+      iterations = strtoull(argv[i + 1], nullptr, 10);
+    else if (strcmp(argv[i], "--rounds") == 0)
+      rounds = atoi(argv[i + 1]);
   }
   if (iterations == 0 || rounds < 1) {
     fprintf(stderr, "usage: hook_cost [--iterations N] [--rounds R]\n");

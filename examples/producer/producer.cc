@@ -81,11 +81,16 @@ bool ParseSize(std::string_view s, uint64_t* out) {
   if (i == 0) return false;
   const std::string_view unit = s.substr(i);
   int shift;
-  if (unit.empty() || unit == "B") shift = 0;
-  else if (unit == "K" || unit == "KiB" || unit == "k") shift = 10;
-  else if (unit == "M" || unit == "MiB") shift = 20;
-  else if (unit == "G" || unit == "GiB") shift = 30;
-  else return false;
+  if (unit.empty() || unit == "B")
+    shift = 0;
+  else if (unit == "K" || unit == "KiB" || unit == "k")
+    shift = 10;
+  else if (unit == "M" || unit == "MiB")
+    shift = 20;
+  else if (unit == "G" || unit == "GiB")
+    shift = 30;
+  else
+    return false;
   if (shift > 0 && v > (UINT64_MAX >> shift)) return false;
   *out = v << shift;
   return true;
@@ -105,11 +110,16 @@ bool ParseDuration(const std::string& s, double* out) {
   const double v = strtod(s.c_str(), &end);
   if (end == s.c_str() || v < 0) return false;
   const std::string_view unit(end);
-  if (unit.empty() || unit == "s") *out = v;
-  else if (unit == "ms") *out = v / 1e3;
-  else if (unit == "us") *out = v / 1e6;
-  else if (unit == "m" || unit == "min") *out = v * 60;
-  else return false;
+  if (unit.empty() || unit == "s")
+    *out = v;
+  else if (unit == "ms")
+    *out = v / 1e3;
+  else if (unit == "us")
+    *out = v / 1e6;
+  else if (unit == "m" || unit == "min")
+    *out = v * 60;
+  else
+    return false;
   return true;
 }
 
@@ -309,15 +319,15 @@ struct WriterTotals {
 
 // Serializes batches into pooled requests and sends them.
 template <class Pool>
-WriterTotals RunWriter(Connection& c, Pool& pool, const Options& o,
-                       std::chrono::steady_clock::time_point start) {
+WriterTotals RunWriter(Connection& c, Pool& pool, const Options& o, std::chrono::steady_clock::time_point start) {
   WriterTotals t;
   const uint64_t per_batch = MessagesPerBatch(o.batch_size, o.message_size);
   // Message bytes: a repeating pattern, the message's sequence number in its first bytes.
   std::vector<uint8_t> message(o.message_size);
   for (size_t i = 0; i < message.size(); ++i) message[i] = static_cast<uint8_t>('a' + i % 26);
   while (t.messages < o.messages) {
-    if (o.duration_s && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= *o.duration_s)
+    if (o.duration_s &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= *o.duration_s)
       break;
     if (o.acks_all && !c.WaitForWindow(t.batches, o.inflight)) break;
     const uint64_t n = std::min(per_batch, o.messages - t.messages);
@@ -379,19 +389,21 @@ int Run(const Options& o) {
   if (!c.failed() && o.acks_all && responses != totals.batches)
     c.Fail("pump: " + std::to_string(responses) + " responses for " + std::to_string(totals.batches) + " requests");
 
-  printf("producer: messages=%llu batches=%llu bytes=%llu responses=%llu peak_segments=%zu elapsed_s=%.3f msg_per_s=%.0f\n",
-         (unsigned long long)totals.messages, (unsigned long long)totals.batches, (unsigned long long)totals.bytes,
-         (unsigned long long)responses, peak_segments, elapsed, elapsed > 0 ? totals.messages / elapsed : 0.0);
+  printf(
+      "producer: messages=%llu batches=%llu bytes=%llu responses=%llu peak_segments=%zu elapsed_s=%.3f "
+      "msg_per_s=%.0f\n",
+      (unsigned long long)totals.messages, (unsigned long long)totals.batches, (unsigned long long)totals.bytes,
+      (unsigned long long)responses, peak_segments, elapsed, elapsed > 0 ? totals.messages / elapsed : 0.0);
   const ArrayPoolStats s = pool.stats();
-  printf("pool: name=%s max=%zu slots=%u rents=%llu hit=%llu fill=%llu exhausted=%llu oversize=%llu "
-         "fallthroughs=%llu fallthrough_bytes=%llu from_neighbour=%llu returns=%llu kept=%llu dropped_full=%llu "
-         "dropped_oversize=%llu\n",
-         pool.name().c_str(), pool.largest_bucket_length(), pool.slots_per_bucket(), (unsigned long long)s.rents,
-         (unsigned long long)s.hits(), (unsigned long long)s.fills(), (unsigned long long)s.exhausted(),
-         (unsigned long long)s.oversize(), (unsigned long long)s.fallthroughs(),
-         (unsigned long long)s.fallthrough_bytes, (unsigned long long)s.from_neighbour,
-         (unsigned long long)s.returns, (unsigned long long)s.kept(), (unsigned long long)s.dropped_full(),
-         (unsigned long long)s.dropped_oversize());
+  printf(
+      "pool: name=%s max=%zu slots=%u rents=%llu hit=%llu fill=%llu exhausted=%llu oversize=%llu "
+      "fallthroughs=%llu fallthrough_bytes=%llu from_neighbour=%llu returns=%llu kept=%llu dropped_full=%llu "
+      "dropped_oversize=%llu\n",
+      pool.name().c_str(), pool.largest_bucket_length(), pool.slots_per_bucket(), (unsigned long long)s.rents,
+      (unsigned long long)s.hits(), (unsigned long long)s.fills(), (unsigned long long)s.exhausted(),
+      (unsigned long long)s.oversize(), (unsigned long long)s.fallthroughs(), (unsigned long long)s.fallthrough_bytes,
+      (unsigned long long)s.from_neighbour, (unsigned long long)s.returns, (unsigned long long)s.kept(),
+      (unsigned long long)s.dropped_full(), (unsigned long long)s.dropped_oversize());
   if (c.failed()) {
     fprintf(stderr, "producer: %s\n", c.error().c_str());
     return 1;

@@ -35,7 +35,9 @@ class ResponseReader {
  public:
   // `expected_payload`: the response payload size the broker was told to send.
   ResponseReader(Pool& pool, size_t segment_size, uint32_t window, uint64_t expected_payload)
-      : pool_(pool), segment_size_(segment_size), window_(std::max<uint32_t>(window, 1)),
+      : pool_(pool),
+        segment_size_(segment_size),
+        window_(std::max<uint32_t>(window, 1)),
         expected_payload_(expected_payload) {}
   ~ResponseReader() { ReleaseAll(); }
   ResponseReader(const ResponseReader&) = delete;

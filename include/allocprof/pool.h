@@ -73,7 +73,7 @@ static inline void allocprof_mark(const char* name) {
 }
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 
 namespace allocprof {
 

@@ -65,17 +65,17 @@
 namespace allocprof::format {
 
 inline constexpr char kFileMagic[8] = {'A', 'L', 'L', 'O', 'C', 'P', 'R', 'F'};
-inline constexpr uint16_t kFormatVersion = 4;  // 4: ages column, hints 32 deep, predicted free codes
-inline constexpr uint16_t kOldestReadableVersion = 2;  // version 1 was a row format
-inline constexpr uint32_t kChunkMagic = 0x4b435041;  // "APCK" little-endian
+inline constexpr uint16_t kFormatVersion = 4;            // 4: ages column, hints 32 deep, predicted free codes
+inline constexpr uint16_t kOldestReadableVersion = 2;    // version 1 was a row format
+inline constexpr uint32_t kChunkMagic = 0x4b435041;      // "APCK" little-endian
 inline constexpr uint32_t kProcessThread = 0xffffffffu;  // chunks not owned by an application thread
 inline constexpr uint32_t kMaxChunkPayload = 16u << 20;  // readers reject larger claims
 inline constexpr uint32_t kMaxStackDepth = 1024;
 inline constexpr uint32_t kMaxStringLength = 64u << 10;
 inline constexpr uint64_t kTimeQuantumNs = 16;
-inline constexpr uint32_t kMaxAge = 1u << 14;       // FREE_AGE reaches this many allocations back
-inline constexpr uint32_t kHintDepth = 32;          // ALLOC hints name one of the 32 newest frees (8 in v3)
-inline constexpr uint32_t kSizeClassCount = 66;     // SizeClass() values are 1..65
+inline constexpr uint32_t kMaxAge = 1u << 14;    // FREE_AGE reaches this many allocations back
+inline constexpr uint32_t kHintDepth = 32;       // ALLOC hints name one of the 32 newest frees (8 in v3)
+inline constexpr uint32_t kSizeClassCount = 66;  // SizeClass() values are 1..65
 
 // Size classes for the ALLOC hint: glibc's chunk sizes (request + 8, 16-byte aligned, at least 32)
 // up to its thread-cache limit, divided by 16, so 2..65. Every larger block is class 1: glibc
@@ -178,39 +178,39 @@ static_assert(sizeof(ChunkHeader) == 48);
 // Entry points, listed once: X(enumerator, symbol, family, kind).
 // family: how the memory must be released (mismatched frees compare families).
 // kind: whether the entry point allocates or frees.
-#define ALLOCPROF_ENTRY_POINTS(X)                                                     \
-  X(kMalloc, "malloc", kMallocFamily, kAlloc)                                        \
-  X(kCalloc, "calloc", kMallocFamily, kAlloc)                                        \
-  X(kRealloc, "realloc", kMallocFamily, kAlloc)                                      \
-  X(kReallocarray, "reallocarray", kMallocFamily, kAlloc)                            \
-  X(kPosixMemalign, "posix_memalign", kMallocFamily, kAlloc)                         \
-  X(kAlignedAlloc, "aligned_alloc", kMallocFamily, kAlloc)                           \
-  X(kMemalign, "memalign", kMallocFamily, kAlloc)                                    \
-  X(kValloc, "valloc", kMallocFamily, kAlloc)                                        \
-  X(kPvalloc, "pvalloc", kMallocFamily, kAlloc)                                      \
-  X(kNew, "operator new", kNewFamily, kAlloc)                                        \
-  X(kNewArray, "operator new[]", kNewArrayFamily, kAlloc)                            \
-  X(kNewNothrow, "operator new(nothrow)", kNewFamily, kAlloc)                        \
-  X(kNewArrayNothrow, "operator new[](nothrow)", kNewArrayFamily, kAlloc)            \
-  X(kNewAligned, "operator new(align)", kNewFamily, kAlloc)                          \
-  X(kNewArrayAligned, "operator new[](align)", kNewArrayFamily, kAlloc)              \
-  X(kNewAlignedNothrow, "operator new(align,nothrow)", kNewFamily, kAlloc)           \
-  X(kNewArrayAlignedNothrow, "operator new[](align,nothrow)", kNewArrayFamily, kAlloc) \
-  X(kFree, "free", kMallocFamily, kRelease)                                          \
-  X(kFreeSized, "free_sized", kMallocFamily, kRelease)                               \
-  X(kFreeAlignedSized, "free_aligned_sized", kMallocFamily, kRelease)                \
-  X(kReallocFree, "realloc(free)", kMallocFamily, kRelease)                          \
-  X(kDelete, "operator delete", kNewFamily, kRelease)                                \
-  X(kDeleteArray, "operator delete[]", kNewArrayFamily, kRelease)                    \
-  X(kDeleteSized, "operator delete(sized)", kNewFamily, kRelease)                    \
-  X(kDeleteArraySized, "operator delete[](sized)", kNewArrayFamily, kRelease)        \
-  X(kDeleteNothrow, "operator delete(nothrow)", kNewFamily, kRelease)                \
-  X(kDeleteArrayNothrow, "operator delete[](nothrow)", kNewArrayFamily, kRelease)    \
-  X(kDeleteAligned, "operator delete(align)", kNewFamily, kRelease)                  \
-  X(kDeleteArrayAligned, "operator delete[](align)", kNewArrayFamily, kRelease)      \
-  X(kDeleteSizedAligned, "operator delete(sized,align)", kNewFamily, kRelease)       \
+#define ALLOCPROF_ENTRY_POINTS(X)                                                          \
+  X(kMalloc, "malloc", kMallocFamily, kAlloc)                                              \
+  X(kCalloc, "calloc", kMallocFamily, kAlloc)                                              \
+  X(kRealloc, "realloc", kMallocFamily, kAlloc)                                            \
+  X(kReallocarray, "reallocarray", kMallocFamily, kAlloc)                                  \
+  X(kPosixMemalign, "posix_memalign", kMallocFamily, kAlloc)                               \
+  X(kAlignedAlloc, "aligned_alloc", kMallocFamily, kAlloc)                                 \
+  X(kMemalign, "memalign", kMallocFamily, kAlloc)                                          \
+  X(kValloc, "valloc", kMallocFamily, kAlloc)                                              \
+  X(kPvalloc, "pvalloc", kMallocFamily, kAlloc)                                            \
+  X(kNew, "operator new", kNewFamily, kAlloc)                                              \
+  X(kNewArray, "operator new[]", kNewArrayFamily, kAlloc)                                  \
+  X(kNewNothrow, "operator new(nothrow)", kNewFamily, kAlloc)                              \
+  X(kNewArrayNothrow, "operator new[](nothrow)", kNewArrayFamily, kAlloc)                  \
+  X(kNewAligned, "operator new(align)", kNewFamily, kAlloc)                                \
+  X(kNewArrayAligned, "operator new[](align)", kNewArrayFamily, kAlloc)                    \
+  X(kNewAlignedNothrow, "operator new(align,nothrow)", kNewFamily, kAlloc)                 \
+  X(kNewArrayAlignedNothrow, "operator new[](align,nothrow)", kNewArrayFamily, kAlloc)     \
+  X(kFree, "free", kMallocFamily, kRelease)                                                \
+  X(kFreeSized, "free_sized", kMallocFamily, kRelease)                                     \
+  X(kFreeAlignedSized, "free_aligned_sized", kMallocFamily, kRelease)                      \
+  X(kReallocFree, "realloc(free)", kMallocFamily, kRelease)                                \
+  X(kDelete, "operator delete", kNewFamily, kRelease)                                      \
+  X(kDeleteArray, "operator delete[]", kNewArrayFamily, kRelease)                          \
+  X(kDeleteSized, "operator delete(sized)", kNewFamily, kRelease)                          \
+  X(kDeleteArraySized, "operator delete[](sized)", kNewArrayFamily, kRelease)              \
+  X(kDeleteNothrow, "operator delete(nothrow)", kNewFamily, kRelease)                      \
+  X(kDeleteArrayNothrow, "operator delete[](nothrow)", kNewArrayFamily, kRelease)          \
+  X(kDeleteAligned, "operator delete(align)", kNewFamily, kRelease)                        \
+  X(kDeleteArrayAligned, "operator delete[](align)", kNewArrayFamily, kRelease)            \
+  X(kDeleteSizedAligned, "operator delete(sized,align)", kNewFamily, kRelease)             \
   X(kDeleteArraySizedAligned, "operator delete[](sized,align)", kNewArrayFamily, kRelease) \
-  X(kDeleteAlignedNothrow, "operator delete(align,nothrow)", kNewFamily, kRelease)   \
+  X(kDeleteAlignedNothrow, "operator delete(align,nothrow)", kNewFamily, kRelease)         \
   X(kDeleteArrayAlignedNothrow, "operator delete[](align,nothrow)", kNewArrayFamily, kRelease)
 
 enum class EntryPoint : uint8_t {

@@ -21,13 +21,18 @@ inline bool ParseByteSize(const char* text, uint64_t* bytes) {
     v = v * 10 + static_cast<uint64_t>(*p - '0');
   }
   uint64_t mul = 1;
-  if (*p == 'K' || *p == 'k') mul = 1ull << 10;
-  else if (*p == 'M' || *p == 'm') mul = 1ull << 20;
-  else if (*p == 'G' || *p == 'g') mul = 1ull << 30;
+  if (*p == 'K' || *p == 'k')
+    mul = 1ull << 10;
+  else if (*p == 'M' || *p == 'm')
+    mul = 1ull << 20;
+  else if (*p == 'G' || *p == 'g')
+    mul = 1ull << 30;
   if (mul != 1) {
     ++p;
-    if (p[0] == 'i' && p[1] == 'B') p += 2;
-    else if (p[0] == 'B') p += 1;
+    if (p[0] == 'i' && p[1] == 'B')
+      p += 2;
+    else if (p[0] == 'B')
+      p += 1;
   } else if (*p == 'B') {
     ++p;
   }
@@ -55,11 +60,16 @@ inline bool ParseDuration(const char* text, uint64_t* ns) {
   }
   if (!digits) return false;
   double unit = 1e9;
-  if (p[0] == 'n' && p[1] == 's') unit = 1, p += 2;
-  else if (p[0] == 'u' && p[1] == 's') unit = 1e3, p += 2;
-  else if (p[0] == 'm' && p[1] == 's') unit = 1e6, p += 2;
-  else if (p[0] == 's') unit = 1e9, p += 1;
-  else if (p[0] == 'm') unit = 60e9, p += 1;
+  if (p[0] == 'n' && p[1] == 's')
+    unit = 1, p += 2;
+  else if (p[0] == 'u' && p[1] == 's')
+    unit = 1e3, p += 2;
+  else if (p[0] == 'm' && p[1] == 's')
+    unit = 1e6, p += 2;
+  else if (p[0] == 's')
+    unit = 1e9, p += 1;
+  else if (p[0] == 'm')
+    unit = 60e9, p += 1;
   if (*p != '\0') return false;
   double v = whole * unit;
   if (v < 0 || v > 1.8e19) return false;
@@ -73,8 +83,8 @@ inline int ControlSignalNumber(const char* text) {
   static const struct {
     const char* name;
     int number;
-  } kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"URG", SIGURG},
-                  {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
+  } kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"HUP", SIGHUP},
+                  {"URG", SIGURG},   {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
   for (const auto& s : kSignals) {
     if (strcmp(text, s.name) == 0) return s.number;
   }
@@ -83,7 +93,8 @@ inline int ControlSignalNumber(const char* text) {
     if (*p < '0' || *p > '9' || n > 64) return 0;
     n = n * 10 + static_cast<uint64_t>(*p - '0');
   }
-  if (*text && n >= 1 && n <= 64 && n != SIGKILL && n != SIGSTOP && n != SIGSEGV && n != SIGBUS) return static_cast<int>(n);
+  if (*text && n >= 1 && n <= 64 && n != SIGKILL && n != SIGSTOP && n != SIGSEGV && n != SIGBUS)
+    return static_cast<int>(n);
   return 0;
 }
 

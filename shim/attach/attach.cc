@@ -11,12 +11,12 @@
 #include "allocprof/trace_format.h"
 #include "attach/caller_runpath.h"
 #include "attach/got_patch.h"
-#include "runtime/options.h"
-#include "runtime/process_state.h"
 #include "hooks/real_functions.h"
 #include "record/recorder.h"
-#include "runtime/stderr_log.h"
 #include "record/thread_state.h"
+#include "runtime/options.h"
+#include "runtime/process_state.h"
+#include "runtime/stderr_log.h"
 
 extern "C" void allocprof_note_deepbind(const char* file);  // dlopen_support.cc
 
@@ -46,9 +46,8 @@ constexpr const char* kRedirected[] = {
     "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
     "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
     // kNewEnd ends here.
-    "malloc", "calloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-    "_exit", "_Exit", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat",
-    "dlopen", "dlclose"};
+    "malloc", "calloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "_exit", "_Exit", "execve",
+    "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat", "dlopen", "dlclose"};
 constexpr size_t kRedirectedCount = sizeof(kRedirected) / sizeof(kRedirected[0]);
 constexpr size_t kReleaseCount = 18;
 constexpr size_t kNewEnd = kReleaseCount + 8;
@@ -72,7 +71,8 @@ int VisitForOrder(struct dl_phdr_info* info, size_t, void* data) {
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
     uintptr_t start = info->dlpi_addr + ph.p_vaddr;
-    if (ph.p_type == PT_LOAD && order->self >= start && order->self - start < ph.p_memsz) order->self_index = order->index;
+    if (ph.p_type == PT_LOAD && order->self >= start && order->self - start < ph.p_memsz)
+      order->self_index = order->index;
   }
   if (strncmp(base, "libc.so", 7) == 0 && order->libc_index < 0) order->libc_index = order->index;
   ++order->index;
@@ -98,7 +98,7 @@ bool ResolveTargets() {
   for (size_t i = 0; i < kRedirectedCount; ++i) {
     g_targets[i].symbol = kRedirected[i];
     g_targets[i].replacement = strcmp(kRedirected[i], "dlopen") == 0 ? reinterpret_cast<void*>(&AttachedDlopen)
-                                                                      : dlsym(handle, kRedirected[i]);
+                                                                     : dlsym(handle, kRedirected[i]);
   }
   dlclose(handle);
   return true;

@@ -22,7 +22,7 @@ struct Walk {
 // The tables an object's dynamic section points to. On x86-64 glibc relocates these pointers in
 // place; an object whose dynamic section is read-only keeps them relative to its load bias.
 struct DynamicTables {
-  const ElfW(Sym)* symtab = nullptr;
+  const ElfW(Sym) * symtab = nullptr;
   const char* strtab = nullptr;
   size_t strsz = 0;
   uintptr_t jmprel = 0, jmprel_size = 0;
@@ -31,21 +31,42 @@ struct DynamicTables {
   uintptr_t rel = 0, rel_size = 0;
 };
 
-bool ReadDynamic(const ElfW(Dyn)* dyn, uintptr_t bias, DynamicTables* t) {
+bool ReadDynamic(const ElfW(Dyn) * dyn, uintptr_t bias, DynamicTables* t) {
   auto addr = [bias](uintptr_t v) { return v < bias ? v + bias : v; };
   for (; dyn->d_tag != DT_NULL; ++dyn) {
     switch (dyn->d_tag) {
-      case DT_SYMTAB: t->symtab = reinterpret_cast<const ElfW(Sym)*>(addr(dyn->d_un.d_ptr)); break;
-      case DT_STRTAB: t->strtab = reinterpret_cast<const char*>(addr(dyn->d_un.d_ptr)); break;
-      case DT_STRSZ: t->strsz = dyn->d_un.d_val; break;
-      case DT_JMPREL: t->jmprel = addr(dyn->d_un.d_ptr); break;
-      case DT_PLTRELSZ: t->jmprel_size = dyn->d_un.d_val; break;
-      case DT_PLTREL: t->jmprel_is_rela = dyn->d_un.d_val == DT_RELA; break;
-      case DT_RELA: t->rela = addr(dyn->d_un.d_ptr); break;
-      case DT_RELASZ: t->rela_size = dyn->d_un.d_val; break;
-      case DT_REL: t->rel = addr(dyn->d_un.d_ptr); break;
-      case DT_RELSZ: t->rel_size = dyn->d_un.d_val; break;
-      default: break;
+      case DT_SYMTAB:
+        t->symtab = reinterpret_cast<const ElfW(Sym)*>(addr(dyn->d_un.d_ptr));
+        break;
+      case DT_STRTAB:
+        t->strtab = reinterpret_cast<const char*>(addr(dyn->d_un.d_ptr));
+        break;
+      case DT_STRSZ:
+        t->strsz = dyn->d_un.d_val;
+        break;
+      case DT_JMPREL:
+        t->jmprel = addr(dyn->d_un.d_ptr);
+        break;
+      case DT_PLTRELSZ:
+        t->jmprel_size = dyn->d_un.d_val;
+        break;
+      case DT_PLTREL:
+        t->jmprel_is_rela = dyn->d_un.d_val == DT_RELA;
+        break;
+      case DT_RELA:
+        t->rela = addr(dyn->d_un.d_ptr);
+        break;
+      case DT_RELASZ:
+        t->rela_size = dyn->d_un.d_val;
+        break;
+      case DT_REL:
+        t->rel = addr(dyn->d_un.d_ptr);
+        break;
+      case DT_RELSZ:
+        t->rel_size = dyn->d_un.d_val;
+        break;
+      default:
+        break;
     }
   }
   return t->symtab && t->strtab && t->strsz;
@@ -147,7 +168,7 @@ class ObjectPatcher {
 
   const struct dl_phdr_info* info_;
   Walk* walk_;
-  const ElfW(Dyn)* dynamic_ = nullptr;
+  const ElfW(Dyn) * dynamic_ = nullptr;
   uintptr_t relro_start_ = 0, relro_end_ = 0;
   DynamicTables tables_;
 };

@@ -1,7 +1,7 @@
 // dlclose interposer: once a library's code is unmapped, another may be loaded at its addresses,
 // so the stack walker's cached frame rules must be dropped (cfi_backtrace.h).
-#include "unwind/cfi_backtrace.h"
 #include "hooks/real_functions.h"
+#include "unwind/cfi_backtrace.h"
 
 using namespace allocprof::shim;
 

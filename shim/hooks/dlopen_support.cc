@@ -1,8 +1,8 @@
 // C side of dlopen_hook.S.
 #include <atomic>
 
-#include "runtime/process_record.h"
 #include "hooks/real_functions.h"
+#include "runtime/process_record.h"
 #include "runtime/stderr_log.h"
 
 using namespace allocprof::shim;

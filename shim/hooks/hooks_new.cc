@@ -132,9 +132,7 @@ ALLOCPROF_EXPORT void operator delete[](void* p, const nothrow_t&) noexcept {
   Release(p, EntryPoint::kDeleteArrayNothrow);
 }
 ALLOCPROF_EXPORT void operator delete(void* p, align_val_t) noexcept { Release(p, EntryPoint::kDeleteAligned); }
-ALLOCPROF_EXPORT void operator delete[](void* p, align_val_t) noexcept {
-  Release(p, EntryPoint::kDeleteArrayAligned);
-}
+ALLOCPROF_EXPORT void operator delete[](void* p, align_val_t) noexcept { Release(p, EntryPoint::kDeleteArrayAligned); }
 ALLOCPROF_EXPORT void operator delete(void* p, size_t, align_val_t) noexcept {
   Release(p, EntryPoint::kDeleteSizedAligned);
 }

@@ -8,9 +8,9 @@
 #include <atomic>
 
 #include "allocprof/pool.h"
-#include "runtime/process_record.h"
-#include "runtime/capture_control.h"
 #include "record/recorder.h"
+#include "runtime/capture_control.h"
+#include "runtime/process_record.h"
 #include "runtime/trace_writer.h"
 
 using namespace allocprof::shim;

@@ -1,9 +1,9 @@
 // Cold paths of the recorder.
 #include "record/recorder.h"
 
+#include "record/record_encoder.h"
 #include "runtime/capture_control.h"
 #include "runtime/module_map.h"
-#include "record/record_encoder.h"
 #include "runtime/trace_writer.h"
 
 namespace allocprof::shim {
@@ -14,8 +14,10 @@ namespace {
 void RecordOrphan(const Event& e) {
   uint64_t now = NowNs();
   SmallEncoder<1024> small(now);
-  if (e.is_free) small.enc.Free(e.entry, now, e.addr);
-  else small.enc.Alloc(e.entry, now, e.addr, e.size, 0);
+  if (e.is_free)
+    small.enc.Free(e.entry, now, e.addr);
+  else
+    small.enc.Alloc(e.entry, now, e.addr, e.size, 0);
   uint8_t scratch[sizeof(format::ChunkHeader) + 1024];
   WriteProcessChunk(small.enc, scratch, sizeof(scratch));
 }
@@ -101,7 +103,8 @@ void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, 
   // free before the memory can be reused (a failed realloc leaves its block recorded as freed).
   // Paused, RecordEvent keeps the free if it is wanted (and sampled) and the allocation is not
   // recorded.
-  if (old_ptr && (t || paused)) RecordEvent(Event{format::EntryPoint::kReallocFree, true, reinterpret_cast<uintptr_t>(old_ptr), 0});
+  if (old_ptr && (t || paused))
+    RecordEvent(Event{format::EntryPoint::kReallocFree, true, reinterpret_cast<uintptr_t>(old_ptr), 0});
   errno = caller_errno;
   void* result = call(ctx);
   if (result && t && !paused) RecordEvent(Event{entry, false, reinterpret_cast<uintptr_t>(result), size});

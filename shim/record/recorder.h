@@ -14,11 +14,11 @@
 
 #include "allocprof/trace_format.h"
 #include "record/clock.h"
-#include "runtime/process_state.h"
 #include "record/sampler.h"
+#include "record/thread_state.h"
+#include "runtime/process_state.h"
 #include "unwind/stack_capture.h"
 #include "unwind/stack_table.h"
-#include "record/thread_state.h"
 
 namespace allocprof::shim {
 
@@ -98,8 +98,10 @@ __attribute__((always_inline)) inline void RecordInto(ThreadState* t, const Even
   Lock(t);
   uint64_t now = NowNs();
   PrepareLocked(t, stack, depth, now);
-  if (e.is_free) EncodeFree(t, e.entry, now, e.addr);
-  else EncodeAlloc(t, e.entry, now, e.addr, e.size, stack.id);
+  if (e.is_free)
+    EncodeFree(t, e.entry, now, e.addr);
+  else
+    EncodeAlloc(t, e.entry, now, e.addr, e.size, stack.id);
   Unlock(t);
 }
 
@@ -145,11 +147,10 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
 namespace allocprof::shim {
 
 // The slow half of RecordRealloc: no usable thread state or not in the tracing mode.
-void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*),
-                        void* ctx);
+void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*), void* ctx);
 // realloc in a sampled trace (sampled_realloc.cc); t is null when nothing can be recorded.
-void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_ptr, uint64_t size,
-                           void* (*call)(void*), void* ctx);
+void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*),
+                           void* ctx);
 
 template <typename Fn>
 void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&& real_call) {

@@ -4,8 +4,8 @@
 
 namespace allocprof::shim {
 
-void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_ptr, uint64_t size,
-                           void* (*call)(void*), void* ctx) {
+void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*),
+                           void* ctx) {
   int caller_errno = errno;
   auto old_addr = reinterpret_cast<uintptr_t>(old_ptr);
   // Out of the set before the real call: once it returns, another thread may get the old address.

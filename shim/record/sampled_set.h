@@ -62,7 +62,7 @@ class SampledSet {
   };
   Removal RemoveSlow(size_t b, uintptr_t addr, uint8_t used);
   std::atomic<uint8_t>* used_ = nullptr;  // kBuckets bytes
-  Line* lines_ = nullptr;                  // kBuckets lines
+  Line* lines_ = nullptr;                 // kBuckets lines
 };
 
 }  // namespace allocprof::shim

@@ -30,9 +30,9 @@ uint64_t SplitMix(uint64_t* state) {
 void Seed(SamplerLocal* s) {
   const Options& o = GetOptions();
   uint64_t ordinal = g_thread_ordinal.fetch_add(1, std::memory_order_relaxed);
-  uint64_t base = o.sample_seed_set ? o.sample_seed
-                                    : NowNs() ^ (static_cast<uint64_t>(getpid()) << 32) ^
-                                          reinterpret_cast<uintptr_t>(s);
+  uint64_t base = o.sample_seed_set
+                      ? o.sample_seed
+                      : NowNs() ^ (static_cast<uint64_t>(getpid()) << 32) ^ reinterpret_cast<uintptr_t>(s);
   s->rng = base * 0x100000001b3ull + ordinal;
   SplitMix(&s->rng);
   s->seeded = true;

@@ -12,8 +12,8 @@
 #include "record/clock.h"
 #include "runtime/options.h"
 #include "runtime/process_state.h"
-#include "unwind/stack_capture.h"
 #include "runtime/trace_writer.h"
+#include "unwind/stack_capture.h"
 
 namespace allocprof::shim {
 
@@ -42,8 +42,8 @@ ThreadState* MapState() {
   size_t frames_bytes = Align64((o.max_depth + kShimFrameSlack) * sizeof(uintptr_t));
   size_t columns_bytes = o.buffer_bytes + ControlBytes(o.buffer_bytes);
   size_t out_bytes = sizeof(format::ChunkHeader) + ZSTD_compressBound(columns_bytes + 128) + 128;
-  size_t total = Align64(sizeof(ThreadState)) + frames_bytes + Align64(sizeof(FreeCache)) + Align64(columns_bytes) +
-                 out_bytes;
+  size_t total =
+      Align64(sizeof(ThreadState)) + frames_bytes + Align64(sizeof(FreeCache)) + Align64(columns_bytes) + out_bytes;
   long page = sysconf(_SC_PAGESIZE);
   total = (total + static_cast<size_t>(page) - 1) / static_cast<size_t>(page) * static_cast<size_t>(page);
   void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -109,8 +109,10 @@ void Link(ThreadState* t) {
 }
 
 void Unlink(ThreadState* t) {
-  if (t->prev) t->prev->next = t->next;
-  else g_head = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    g_head = t->next;
   if (t->next) t->next->prev = t->prev;
   t->prev = t->next = nullptr;
 }

@@ -22,18 +22,18 @@ class RuleCache;
 
 struct ThreadState {
   std::atomic<uint32_t> lock;
-  uint32_t index;              // ChunkHeader::thread
+  uint32_t index;  // ChunkHeader::thread
   pid_t tid;
-  RecordEncoder enc;            // the chunk being filled, in columns
-  uint32_t alloc_seq;          // allocations recorded by this thread (FREE_AGE counts back from it)
-  uint32_t first_seq;          // alloc_seq when this thread's trace began (older entries are void)
+  RecordEncoder enc;   // the chunk being filled, in columns
+  uint32_t alloc_seq;  // allocations recorded by this thread (FREE_AGE counts back from it)
+  uint32_t first_seq;  // alloc_seq when this thread's trace began (older entries are void)
   FreeCache* free_cache;
-  uint64_t covered_until;      // last promise made to the reader
-  uintptr_t* frames;           // scratch for stack capture, max_depth + slack entries
-  RuleCache* rule_cache;       // frame rules for stack capture, mapped on first use (kept on reuse)
-  bool rule_cache_failed;      // no memory for it: libunwind walks every stack
-  void* zstd;                  // ZSTD_CCtx, created on the first compressed flush
-  uint8_t* out;                // ChunkHeader + stored payload, assembled at flush
+  uint64_t covered_until;  // last promise made to the reader
+  uintptr_t* frames;       // scratch for stack capture, max_depth + slack entries
+  RuleCache* rule_cache;   // frame rules for stack capture, mapped on first use (kept on reuse)
+  bool rule_cache_failed;  // no memory for it: libunwind walks every stack
+  void* zstd;              // ZSTD_CCtx, created on the first compressed flush
+  uint8_t* out;            // ChunkHeader + stored payload, assembled at flush
   size_t out_capacity;
   uintptr_t stack_lo, stack_hi;  // thread stack bounds for frame-pointer walks (0: unknown)
   char name[16];
@@ -43,16 +43,14 @@ struct ThreadState {
 
 struct ThreadLocal {
   ThreadState* state;
-  bool in_hook;       // reentrancy guard: the shim's own allocations are not recorded
-  bool exited;        // the thread's state was released; late events go out one by one
+  bool in_hook;  // reentrancy guard: the shim's own allocations are not recorded
+  bool exited;   // the thread's state was released; late events go out one by one
   uint8_t exit_rounds;
 };
 
 extern __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
 
-inline bool TryLock(ThreadState* t) {
-  return t->lock.exchange(1, std::memory_order_acquire) == 0;
-}
+inline bool TryLock(ThreadState* t) { return t->lock.exchange(1, std::memory_order_acquire) == 0; }
 void LockSlow(ThreadState* t);
 inline void Lock(ThreadState* t) {
   if (__builtin_expect(!TryLock(t), 0)) LockSlow(t);

@@ -27,7 +27,7 @@ using format::CaptureState;
 std::atomic_flag g_transition_lock = ATOMIC_FLAG_INIT;
 std::atomic<bool> g_ended{false};
 std::atomic<bool> g_started_at_mark{false};
-uint64_t g_start_deadline = 0;  // absolute ns, 0: none
+uint64_t g_start_deadline = 0;           // absolute ns, 0: none
 Mode g_recording_mode = Mode::kTracing;  // what recording means here: kTracing or kSampling
 uint64_t g_stop_deadline = 0;
 bool g_control_wanted = false;
@@ -245,7 +245,9 @@ Mode InitialCaptureMode(uint64_t start_ns, Mode recording) {
 void StartCaptureControl() {
   const Options& o = GetOptions();
   if (g_mode.load() == Mode::kPaused) {
-    const char* why = o.start_paused ? "start-paused" : o.start_at_mark[0] ? "waiting for start-at-mark" : "start-after";
+    const char* why = o.start_paused       ? "start-paused"
+                      : o.start_at_mark[0] ? "waiting for start-at-mark"
+                                           : "start-after";
     WriteCaptureRecord(static_cast<uint8_t>(CaptureState::kPaused), why);
   } else if (g_stop_deadline || g_control_wanted || o.control_signal) {
     WriteCaptureRecord(static_cast<uint8_t>(CaptureState::kRecording), "capture control in use");
@@ -262,9 +264,7 @@ void StartCaptureControl() {
   }
 }
 
-bool CaptureNeedsTicker() {
-  return g_start_deadline || g_stop_deadline || g_control_wanted || g_signal_pipe[0] >= 0;
-}
+bool CaptureNeedsTicker() { return g_start_deadline || g_stop_deadline || g_control_wanted || g_signal_pipe[0] >= 0; }
 
 void CaptureOnMark(const char* name) {
   const char* wanted = GetOptions().start_at_mark;

@@ -10,19 +10,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks/real_functions.h"
+#include "record/recorder.h"
+#include "record/sampler.h"
+#include "record/thread_state.h"
 #include "runtime/capture_control.h"
 #include "runtime/module_map.h"
 #include "runtime/options.h"
 #include "runtime/process_record.h"
 #include "runtime/process_state.h"
-#include "hooks/real_functions.h"
-#include "record/recorder.h"
-#include "record/sampler.h"
+#include "runtime/stderr_log.h"
+#include "runtime/trace_writer.h"
 #include "unwind/stack_capture.h"
 #include "unwind/stack_table.h"
-#include "runtime/stderr_log.h"
-#include "record/thread_state.h"
-#include "runtime/trace_writer.h"
 
 extern char** environ;
 
@@ -99,8 +99,10 @@ void* TickerMain(void*) {
     if (poll(fds, n, timeout) > 0) {
       for (nfds_t i = 0; i < n; ++i) {
         if (!(fds[i].revents & POLLIN)) continue;
-        if (fds[i].fd == control) ControlOnReadable();
-        else DrainSignalPipe();
+        if (fds[i].fd == control)
+          ControlOnReadable();
+        else
+          DrainSignalPipe();
       }
     }
     now = NowNs();
@@ -124,8 +126,10 @@ void StartTicker() {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 << 10);
   pthread_t thread;
-  if (pthread_create(&thread, &attr, TickerMain, nullptr) != 0) g_ticker_started.store(false);
-  else pthread_setname_np(thread, "allocprof-tick");
+  if (pthread_create(&thread, &attr, TickerMain, nullptr) != 0)
+    g_ticker_started.store(false);
+  else
+    pthread_setname_np(thread, "allocprof-tick");
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
@@ -135,9 +139,7 @@ void ForkPrepare() {
   RegistryLock();
 }
 
-void ForkParent() {
-  RegistryUnlock();
-}
+void ForkParent() { RegistryUnlock(); }
 
 void ForkChild() {
   ShimScope scope;
@@ -187,8 +189,10 @@ void DropSelfFromPreload() {
     while (*p == ':' || *p == ' ') ++p;
   }
   rebuilt[n] = '\0';
-  if (n) setenv("LD_PRELOAD", rebuilt, 1);
-  else unsetenv("LD_PRELOAD");
+  if (n)
+    setenv("LD_PRELOAD", rebuilt, 1);
+  else
+    unsetenv("LD_PRELOAD");
 }
 
 __attribute__((constructor)) void OnLoad() {
@@ -338,8 +342,8 @@ __attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], c
   return g_real.fexecve(fd, argv, envp);
 }
 
-__attribute__((visibility("default"))) int execveat(int dirfd, const char* path, char* const argv[],
-                                                    char* const envp[], int flags) {
+__attribute__((visibility("default"))) int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
+                                                    int flags) {
   ResolveRealFunctions();
   BeforeExec(path);
   return g_real.execveat(dirfd, path, argv, envp, flags);
@@ -348,22 +352,22 @@ __attribute__((visibility("default"))) int execveat(int dirfd, const char* path,
 }  // extern "C"
 
 // execl, execlp, execle: collect the variadic arguments into an argv on the stack.
-#define ALLOCPROF_COLLECT_ARGS(first, argv, envp_out)                       \
-  size_t count = 1;                                                          \
-  {                                                                          \
-    va_list ap;                                                              \
-    va_start(ap, first);                                                     \
-    while (va_arg(ap, const char*)) ++count;                                 \
-    va_end(ap);                                                              \
-  }                                                                          \
+#define ALLOCPROF_COLLECT_ARGS(first, argv, envp_out)                               \
+  size_t count = 1;                                                                 \
+  {                                                                                 \
+    va_list ap;                                                                     \
+    va_start(ap, first);                                                            \
+    while (va_arg(ap, const char*)) ++count;                                        \
+    va_end(ap);                                                                     \
+  }                                                                                 \
   char** argv = static_cast<char**>(__builtin_alloca((count + 1) * sizeof(char*))); \
-  {                                                                          \
-    va_list ap;                                                              \
-    va_start(ap, first);                                                     \
-    argv[0] = const_cast<char*>(first);                                      \
-    for (size_t i = 1; i <= count; ++i) argv[i] = va_arg(ap, char*);         \
-    envp_out;                                                                \
-    va_end(ap);                                                              \
+  {                                                                                 \
+    va_list ap;                                                                     \
+    va_start(ap, first);                                                            \
+    argv[0] = const_cast<char*>(first);                                             \
+    for (size_t i = 1; i <= count; ++i) argv[i] = va_arg(ap, char*);                \
+    envp_out;                                                                       \
+    va_end(ap);                                                                     \
   }
 
 extern "C" {

@@ -15,7 +15,7 @@ namespace allocprof::shim {
 namespace {
 
 constexpr uint32_t kKnownSlots = 1u << 14;
-uint64_t g_known[kKnownSlots];  // hash of (bias, path); 0 = empty
+uint64_t g_known[kKnownSlots];                 // hash of (bias, path); 0 = empty
 unsigned long long g_last_generation = ~0ull;  // dlpi_adds + dlpi_subs when last scanned
 pthread_mutex_t g_mutex = PTHREAD_MUTEX_INITIALIZER;
 
@@ -122,7 +122,7 @@ void VisitModuleLocked(struct dl_phdr_info* info) {
     g_enc.Uint(ph.p_memsz);
     g_enc.Uint(ph.p_flags);
   }
-  }
+}
 
 int ReadGeneration(struct dl_phdr_info* info, size_t size, void* out) {
   if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {

@@ -58,19 +58,29 @@ void ApplyOption(const char* entry) {
   uint64_t n = 0;
   if (is("ALLOCPROF_OUTPUT")) {
     size_t len = strlen(value);
-    if (len < sizeof(g_options.output)) memcpy(g_options.output, value, len + 1);
-    else LogError("ALLOCPROF_OUTPUT is too long; using the default name");
+    if (len < sizeof(g_options.output))
+      memcpy(g_options.output, value, len + 1);
+    else
+      LogError("ALLOCPROF_OUTPUT is too long; using the default name");
   } else if (is("ALLOCPROF_UNWIND")) {
-    if (strcmp(value, "fp") == 0) g_options.unwind = format::UnwindMode::kFramePointer;
-    else if (strcmp(value, "none") == 0) g_options.unwind = format::UnwindMode::kNone;
-    else if (strcmp(value, "libunwind") == 0) g_options.unwind = format::UnwindMode::kLibunwind;
-    else LogError("ALLOCPROF_UNWIND must be libunwind, fp or none; using libunwind");
+    if (strcmp(value, "fp") == 0)
+      g_options.unwind = format::UnwindMode::kFramePointer;
+    else if (strcmp(value, "none") == 0)
+      g_options.unwind = format::UnwindMode::kNone;
+    else if (strcmp(value, "libunwind") == 0)
+      g_options.unwind = format::UnwindMode::kLibunwind;
+    else
+      LogError("ALLOCPROF_UNWIND must be libunwind, fp or none; using libunwind");
   } else if (is("ALLOCPROF_DEPTH")) {
-    if (ParseUint(value, &n) && n >= 1 && n <= format::kMaxStackDepth) g_options.max_depth = static_cast<uint32_t>(n);
-    else LogError("ALLOCPROF_DEPTH must be 1..1024; using 64");
+    if (ParseUint(value, &n) && n >= 1 && n <= format::kMaxStackDepth)
+      g_options.max_depth = static_cast<uint32_t>(n);
+    else
+      LogError("ALLOCPROF_DEPTH must be 1..1024; using 64");
   } else if (is("ALLOCPROF_BUFFER")) {
-    if (ParseUint(value, &n) && n >= (16u << 10) && n <= (8u << 20)) g_options.buffer_bytes = static_cast<uint32_t>(n);
-    else LogError("ALLOCPROF_BUFFER must be 16KiB..8MiB; using 128KiB");
+    if (ParseUint(value, &n) && n >= (16u << 10) && n <= (8u << 20))
+      g_options.buffer_bytes = static_cast<uint32_t>(n);
+    else
+      LogError("ALLOCPROF_BUFFER must be 16KiB..8MiB; using 128KiB");
   } else if (is("ALLOCPROF_FLUSH_MS")) {
     // 0: no flush thread (buffers go out when full and at exit).
     if (ParseUint(value, &n) && n <= 60000) g_options.flush_interval_ms = static_cast<uint32_t>(n);
@@ -97,20 +107,26 @@ void ApplyOption(const char* entry) {
     }
   } else if (is("ALLOCPROF_START_AT_MARK")) {
     size_t len = strlen(value);
-    if (len > 0 && len < sizeof(g_options.start_at_mark)) memcpy(g_options.start_at_mark, value, len + 1);
-    else LogError("ALLOCPROF_START_AT_MARK must name a mark of 1..256 bytes; ignored");
+    if (len > 0 && len < sizeof(g_options.start_at_mark))
+      memcpy(g_options.start_at_mark, value, len + 1);
+    else
+      LogError("ALLOCPROF_START_AT_MARK must name a mark of 1..256 bytes; ignored");
   } else if (is("ALLOCPROF_START_PAUSED")) {
     g_options.start_paused = strcmp(value, "1") == 0;
   } else if (is("ALLOCPROF_CONTROL")) {
     g_options.control = strcmp(value, "1") == 0;
   } else if (is("ALLOCPROF_CONTROL_SIGNAL")) {
     int sig = units::ControlSignalNumber(value);
-    if (sig > 0) g_options.control_signal = sig;
-    else LogError3("ignored, not a signal name or number: ", entry, "");
+    if (sig > 0)
+      g_options.control_signal = sig;
+    else
+      LogError3("ignored, not a signal name or number: ", entry, "");
   } else if (is("ALLOCPROF_SAMPLE")) {
     // 0 keeps full tracing; the upper bound keeps every weight 1/p within 32 bits.
-    if (ParseUint(value, &n) && n <= (uint64_t{1} << 30)) g_options.sample_bytes = n;
-    else LogError("ALLOCPROF_SAMPLE must be 0..1GiB; recording every allocation");
+    if (ParseUint(value, &n) && n <= (uint64_t{1} << 30))
+      g_options.sample_bytes = n;
+    else
+      LogError("ALLOCPROF_SAMPLE must be 0..1GiB; recording every allocation");
   } else if (is("ALLOCPROF_SAMPLE_SEED")) {
     if (ParseUint(value, &n)) {
       g_options.sample_seed = n;

@@ -7,9 +7,9 @@
 #include "allocprof/trace_format.h"
 #include "attach/attach.h"
 #include "record/clock.h"
+#include "record/record_encoder.h"
 #include "runtime/options.h"
 #include "runtime/raw_syscalls.h"
-#include "record/record_encoder.h"
 #include "runtime/trace_writer.h"
 
 #ifndef ALLOCPROF_VERSION
@@ -56,8 +56,10 @@ uint64_t LastLevelCacheBytes() {
     uint64_t v = 0;
     char* p = text;
     for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<uint64_t>(*p - '0');
-    if (*p == 'K') v <<= 10;
-    else if (*p == 'M') v <<= 20;
+    if (*p == 'K')
+      v <<= 10;
+    else if (*p == 'M')
+      v <<= 20;
     if (v > best) best = v;
   }
   return best;

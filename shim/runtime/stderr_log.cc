@@ -1,10 +1,10 @@
 #include "runtime/stderr_log.h"
 
-#include "runtime/raw_syscalls.h"
-
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "runtime/raw_syscalls.h"
 
 namespace allocprof::shim {
 namespace {
@@ -39,21 +39,36 @@ void LogError(const char* text) { LogError3(text, nullptr, nullptr); }
 
 const char* ErrnoName(int err) {
   switch (err) {
-    case ENOSPC: return "ENOSPC (no space left on device)";
-    case EDQUOT: return "EDQUOT (disk quota exceeded)";
-    case EACCES: return "EACCES (permission denied)";
-    case EPERM: return "EPERM (operation not permitted)";
-    case EEXIST: return "EEXIST (file exists)";
-    case ELOOP: return "ELOOP (path is a symbolic link)";
-    case ENOENT: return "ENOENT (no such file or directory)";
-    case EROFS: return "EROFS (read-only file system)";
-    case EIO: return "EIO (input/output error)";
-    case EFBIG: return "EFBIG (file too large)";
-    case ENOMEM: return "ENOMEM (out of memory)";
-    case EISDIR: return "EISDIR (is a directory)";
-    case ENOTDIR: return "ENOTDIR (not a directory)";
-    case EBADF: return "EBADF (bad file descriptor)";
-    default: return "I/O error";
+    case ENOSPC:
+      return "ENOSPC (no space left on device)";
+    case EDQUOT:
+      return "EDQUOT (disk quota exceeded)";
+    case EACCES:
+      return "EACCES (permission denied)";
+    case EPERM:
+      return "EPERM (operation not permitted)";
+    case EEXIST:
+      return "EEXIST (file exists)";
+    case ELOOP:
+      return "ELOOP (path is a symbolic link)";
+    case ENOENT:
+      return "ENOENT (no such file or directory)";
+    case EROFS:
+      return "EROFS (read-only file system)";
+    case EIO:
+      return "EIO (input/output error)";
+    case EFBIG:
+      return "EFBIG (file too large)";
+    case ENOMEM:
+      return "ENOMEM (out of memory)";
+    case EISDIR:
+      return "EISDIR (is a directory)";
+    case ENOTDIR:
+      return "ENOTDIR (not a directory)";
+    case EBADF:
+      return "EBADF (bad file descriptor)";
+    default:
+      return "I/O error";
   }
 }
 

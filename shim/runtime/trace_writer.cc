@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,11 +12,11 @@
 
 #include "allocprof/trace_format.h"
 #include "record/clock.h"
+#include "record/record_encoder.h"
 #include "runtime/options.h"
 #include "runtime/process_record.h"
 #include "runtime/process_state.h"
 #include "runtime/raw_syscalls.h"
-#include "record/record_encoder.h"
 #include "runtime/stderr_log.h"
 
 namespace allocprof::shim {

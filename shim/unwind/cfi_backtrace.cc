@@ -23,8 +23,7 @@ void ForgetWalks(WalkMemo* memo) {
 
 // The frames of a remembered walk that started from (pc, sp) and would read the same words now,
 // or -1.
-int Replay(WalkMemo* memo, uintptr_t pc, uintptr_t sp, uintptr_t skip_lo, uintptr_t skip_hi, int max,
-           uintptr_t* out) {
+int Replay(WalkMemo* memo, uintptr_t pc, uintptr_t sp, uintptr_t skip_lo, uintptr_t skip_hi, int max, uintptr_t* out) {
   for (auto& e : memo->entries) {
     if (e.frames < 0 || e.pc != pc || e.sp != sp || e.max != max || e.skip_lo != skip_lo || e.skip_hi != skip_hi) {
       continue;
@@ -123,11 +122,21 @@ __attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int
     FrameRule rule = cache->Lookup(pc - 1);
     uintptr_t cfa;
     switch (rule.cfa) {
-      case FrameRule::kRspPlus: cfa = sp + rule.cfa_offset; break;
-      case FrameRule::kRbpPlus: load.UseBp(); cfa = bp + rule.cfa_offset; break;
-      case FrameRule::kLoadRbpPlus: load.UseBp(); cfa = load(bp + rule.cfa_offset); break;
-      case FrameRule::kOutermost: goto done;
-      default: return -1;
+      case FrameRule::kRspPlus:
+        cfa = sp + rule.cfa_offset;
+        break;
+      case FrameRule::kRbpPlus:
+        load.UseBp();
+        cfa = bp + rule.cfa_offset;
+        break;
+      case FrameRule::kLoadRbpPlus:
+        load.UseBp();
+        cfa = load(bp + rule.cfa_offset);
+        break;
+      case FrameRule::kOutermost:
+        goto done;
+      default:
+        return -1;
     }
     if (cfa <= sp || cfa - sp > kMaxFrameBytes) return -1;
     if (rule.rbp == FrameRule::kAtCfaPlus) {

@@ -28,7 +28,7 @@ inline void NoteCodeUnmapped() { g_code_generation.fetch_add(1, std::memory_orde
 // per frame. It re-reads exactly the words a fresh walk would read, in the same order.
 struct WalkMemo {
   static constexpr int kEntries = 4;
-  static constexpr int kMaxFrames = 32;   // deeper stacks are walked every time
+  static constexpr int kMaxFrames = 32;  // deeper stacks are walked every time
   static constexpr int kMaxLoads = 128;
 
   struct Entry {

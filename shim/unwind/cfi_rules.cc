@@ -66,22 +66,49 @@ class Reader {
     auto field = reinterpret_cast<uintptr_t>(p_);
     uint64_t v = 0;
     switch (enc & 0x0f) {
-      case 0x00: v = Fixed<uint64_t>(); break;
-      case 0x01: v = Uleb(); break;
-      case 0x02: v = Fixed<uint16_t>(); break;
-      case 0x03: v = Fixed<uint32_t>(); break;
-      case 0x04: v = Fixed<uint64_t>(); break;
-      case 0x09: v = static_cast<uint64_t>(Sleb()); break;
-      case 0x0a: v = static_cast<uint64_t>(static_cast<int64_t>(Fixed<int16_t>())); break;
-      case 0x0b: v = static_cast<uint64_t>(static_cast<int64_t>(Fixed<int32_t>())); break;
-      case 0x0c: v = Fixed<uint64_t>(); break;
-      default: ok_ = false; return 0;
+      case 0x00:
+        v = Fixed<uint64_t>();
+        break;
+      case 0x01:
+        v = Uleb();
+        break;
+      case 0x02:
+        v = Fixed<uint16_t>();
+        break;
+      case 0x03:
+        v = Fixed<uint32_t>();
+        break;
+      case 0x04:
+        v = Fixed<uint64_t>();
+        break;
+      case 0x09:
+        v = static_cast<uint64_t>(Sleb());
+        break;
+      case 0x0a:
+        v = static_cast<uint64_t>(static_cast<int64_t>(Fixed<int16_t>()));
+        break;
+      case 0x0b:
+        v = static_cast<uint64_t>(static_cast<int64_t>(Fixed<int32_t>()));
+        break;
+      case 0x0c:
+        v = Fixed<uint64_t>();
+        break;
+      default:
+        ok_ = false;
+        return 0;
     }
     switch (enc & 0x70) {
-      case 0x00: break;
-      case kPePcRel: v += field; break;
-      case kPeDataRel: v += data_base; break;
-      default: ok_ = false; return 0;  // textrel, funcrel, aligned: not used on x86-64 Linux
+      case 0x00:
+        break;
+      case kPePcRel:
+        v += field;
+        break;
+      case kPeDataRel:
+        v += data_base;
+        break;
+      default:
+        ok_ = false;
+        return 0;  // textrel, funcrel, aligned: not used on x86-64 Linux
     }
     if (enc & kPeIndirect) v = *reinterpret_cast<const uint64_t*>(v);
     return v;
@@ -156,11 +183,20 @@ bool ParseCie(const uint8_t* entry, Cie* cie) {
     const uint8_t* data_end = r.pos() + data_len;
     for (size_t i = 1; i < aug_len && r.ok(); ++i) {
       switch (augmentation[i]) {
-        case 'R': cie->fde_encoding = r.Byte(); break;
-        case 'L': r.Byte(); break;
-        case 'P': r.Encoded(r.Byte()); break;
-        case 'S': return false;  // a signal frame: its rules restore every register
-        default: i = aug_len; break;  // unknown: the data length still lets us skip it
+        case 'R':
+          cie->fde_encoding = r.Byte();
+          break;
+        case 'L':
+          r.Byte();
+          break;
+        case 'P':
+          r.Encoded(r.Byte());
+          break;
+        case 'S':
+          return false;  // a signal frame: its rules restore every register
+        default:
+          i = aug_len;
+          break;  // unknown: the data length still lets us skip it
       }
     }
     if (!r.ok() || data_end > end) return false;
@@ -186,8 +222,10 @@ void SetRegisterRule(State* s, uint64_t reg, bool at_cfa, int64_t offset) {
 
 // A register whose value comes from somewhere this walker does not follow.
 void SetOtherRule(State* s, uint64_t reg) {
-  if (reg == kRegRbp) s->rbp_unsupported = true;
-  else if (reg == kRegReturnAddress) s->ra = State::kRaOther;
+  if (reg == kRegRbp)
+    s->rbp_unsupported = true;
+  else if (reg == kRegReturnAddress)
+    s->ra = State::kRaOther;
 }
 
 // The one CFA expression compilers emit: DW_OP_breg6 (rbp) N; DW_OP_deref, in functions that
@@ -236,8 +274,9 @@ bool Execute(Reader r, const Cie& cie, uintptr_t pc, uintptr_t loc, State* s, co
         continue;
     }
     switch (op) {
-      case 0x00: break;  // DW_CFA_nop
-      case 0x01:         // DW_CFA_set_loc
+      case 0x00:
+        break;    // DW_CFA_nop
+      case 0x01:  // DW_CFA_set_loc
         loc = r.Encoded(cie.fde_encoding);
         if (loc > pc) return true;
         break;
@@ -264,13 +303,17 @@ bool Execute(Reader r, const Cie& cie, uintptr_t pc, uintptr_t loc, State* s, co
         break;
       case 0x07:  // DW_CFA_undefined
         reg = r.Uleb();
-        if (reg == kRegReturnAddress) s->ra = State::kRaUndefined;
-        else SetOtherRule(s, reg);
+        if (reg == kRegReturnAddress)
+          s->ra = State::kRaUndefined;
+        else
+          SetOtherRule(s, reg);
         break;
       case 0x08:  // DW_CFA_same_value
         reg = r.Uleb();
-        if (reg == kRegRbp) SetRegisterRule(s, reg, false, 0);
-        else SetOtherRule(s, reg);
+        if (reg == kRegRbp)
+          SetRegisterRule(s, reg, false, 0);
+        else
+          SetOtherRule(s, reg);
         break;
       case 0x09:  // DW_CFA_register
         SetOtherRule(s, r.Uleb());
@@ -291,8 +334,10 @@ bool Execute(Reader r, const Cie& cie, uintptr_t pc, uintptr_t loc, State* s, co
         break;
       case 0x0d:  // DW_CFA_def_cfa_register
         s->cfa_register = r.Uleb();
-        if (s->cfa == FrameRule::kLoadRbpPlus) s->cfa = FrameRule::kUnsupported;
-        else s->cfa = FrameRule::kRspPlus;
+        if (s->cfa == FrameRule::kLoadRbpPlus)
+          s->cfa = FrameRule::kUnsupported;
+        else
+          s->cfa = FrameRule::kRspPlus;
         break;
       case 0x0e:  // DW_CFA_def_cfa_offset
         s->cfa_offset = static_cast<int64_t>(r.Uleb());
@@ -344,8 +389,10 @@ bool Execute(Reader r, const Cie& cie, uintptr_t pc, uintptr_t loc, State* s, co
       case 0x14:  // DW_CFA_val_offset
       case 0x15:  // DW_CFA_val_offset_sf
         SetOtherRule(s, r.Uleb());
-        if (op == 0x14) r.Uleb();
-        else r.Sleb();
+        if (op == 0x14)
+          r.Uleb();
+        else
+          r.Sleb();
         break;
       case 0x16:  // DW_CFA_val_expression
         SetOtherRule(s, r.Uleb());
@@ -383,8 +430,10 @@ const uint8_t* FindFde(const uint8_t* hdr, uintptr_t pc) {
   uint64_t lo = 0, hi = count;
   while (hi - lo > 1) {
     uint64_t mid = lo + (hi - lo) / 2;
-    if (static_cast<uintptr_t>(base + table[2 * mid]) <= pc) lo = mid;
-    else hi = mid;
+    if (static_cast<uintptr_t>(base + table[2 * mid]) <= pc)
+      lo = mid;
+    else
+      hi = mid;
   }
   if (static_cast<uintptr_t>(base + table[2 * lo]) > pc) return nullptr;
   return reinterpret_cast<const uint8_t*>(base + table[2 * lo + 1]);
@@ -422,9 +471,12 @@ FrameRule FindFrameRule(uintptr_t pc) {
   if (s.ra != State::kRaAt || s.ra_offset != -8 || s.rbp_unsupported) return unsupported;
   FrameRule rule{0, 0, FrameRule::kUnsupported, s.rbp};
   if (s.cfa == FrameRule::kRspPlus) {
-    if (s.cfa_register == kRegRsp) rule.cfa = FrameRule::kRspPlus;
-    else if (s.cfa_register == kRegRbp) rule.cfa = FrameRule::kRbpPlus;
-    else return unsupported;
+    if (s.cfa_register == kRegRsp)
+      rule.cfa = FrameRule::kRspPlus;
+    else if (s.cfa_register == kRegRbp)
+      rule.cfa = FrameRule::kRbpPlus;
+    else
+      return unsupported;
   } else if (s.cfa == FrameRule::kLoadRbpPlus) {
     rule.cfa = FrameRule::kLoadRbpPlus;
   } else {

@@ -23,9 +23,9 @@ struct FrameRule {
     kOutermost,        // the return address is undefined: the stack ends here (_start, clone3)
   };
   enum Rbp : uint8_t {
-    kSame = 0,      // the caller's rbp is still in rbp
-    kAtCfaPlus,     // saved at CFA + rbp_offset
-    kAtRbpPlus,     // saved at the current rbp + rbp_offset (realigned frames)
+    kSame = 0,   // the caller's rbp is still in rbp
+    kAtCfaPlus,  // saved at CFA + rbp_offset
+    kAtRbpPlus,  // saved at the current rbp + rbp_offset (realigned frames)
   };
   int32_t cfa_offset;
   int16_t rbp_offset;

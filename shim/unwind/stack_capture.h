@@ -12,9 +12,9 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-#include "unwind/cfi_backtrace.h"
-#include "runtime/options.h"
 #include "record/thread_state.h"
+#include "runtime/options.h"
+#include "unwind/cfi_backtrace.h"
 
 namespace allocprof::shim {
 

@@ -20,13 +20,13 @@ struct Entry {
   uintptr_t frames[];
 };
 
-constexpr uint64_t kSlotCount = 1ull << 22;          // 4M distinct stacks
-constexpr uint64_t kArenaBytes = 4ull << 30;         // reserved, touched as used
+constexpr uint64_t kSlotCount = 1ull << 22;   // 4M distinct stacks
+constexpr uint64_t kArenaBytes = 4ull << 30;  // reserved, touched as used
 constexpr uint32_t kMaxProbes = 64;
 
-std::atomic<uint64_t>* g_slots = nullptr;            // arena offset of the entry, 0 = empty
+std::atomic<uint64_t>* g_slots = nullptr;  // arena offset of the entry, 0 = empty
 uint8_t* g_arena = nullptr;
-std::atomic<uint64_t> g_arena_used{64};              // offset 0 means "empty slot"
+std::atomic<uint64_t> g_arena_used{64};  // offset 0 means "empty slot"
 std::atomic<uint32_t> g_next_id{1};
 std::atomic<bool> g_full_reported{false};
 
@@ -52,8 +52,7 @@ Entry* EntryAt(uint64_t offset) { return reinterpret_cast<Entry*>(g_arena + offs
 bool InitStackTable() {
   void* slots = mmap(nullptr, kSlotCount * sizeof(uint64_t), PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  void* arena = mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
+  void* arena = mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (slots == MAP_FAILED || arena == MAP_FAILED) return false;
   g_slots = static_cast<std::atomic<uint64_t>*>(slots);
   g_arena = static_cast<uint8_t*>(arena);
@@ -129,8 +128,8 @@ InternResult InternStack(const uintptr_t* frames, uint32_t depth) {
     Entry* e = EntryAt(offset);
     if (e->hash == hash && e->depth == depth && memcmp(e->frames, frames, depth * sizeof(uintptr_t)) == 0) {
       uint32_t seen = e->generation.load(std::memory_order_relaxed);
-      bool define = seen != generation &&
-                    e->generation.compare_exchange_strong(seen, generation, std::memory_order_relaxed);
+      bool define =
+          seen != generation && e->generation.compare_exchange_strong(seen, generation, std::memory_order_relaxed);
       if (depth > 0) RememberRecent(e, generation);
       return {e->id, define};
     }

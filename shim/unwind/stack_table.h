@@ -12,7 +12,7 @@
 namespace allocprof::shim {
 
 struct InternResult {
-  uint32_t id;          // 0 when the table is full (the event is kept, its stack is not)
+  uint32_t id;            // 0 when the table is full (the event is kept, its stack is not)
   bool needs_definition;  // the caller must write a kStackDef for id before using it
 };
 

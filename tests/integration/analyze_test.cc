@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -89,7 +88,8 @@ TEST(Analyze, GenModelDefaultsToTheCacheSizeTheTraceRecorded) {
   if (host != 0) {
     EXPECT_EQ(params["llc_source"], "recorded with the trace");
     EXPECT_EQ(params["llc_bytes"].get<uint64_t>(), host);
-    EXPECT_EQ(params["gen0_budget"].get<uint64_t>(), std::max<uint64_t>(host / 5 * 4 + host % 5 * 4 / 5, 256 << 10) / 8 * 5);
+    EXPECT_EQ(params["gen0_budget"].get<uint64_t>(),
+              std::max<uint64_t>(host / 5 * 4 + host % 5 * 4 / 5, 256 << 10) / 8 * 5);
   }
 
   r = RunProgram({BuildPath("allocprof"), "analyze", "--llc", "8MiB", "--json", "-", dir / "t.trace"});
@@ -126,7 +126,8 @@ TEST(Diff, ExitCodesAndVerdictOnRealTraces) {
   EXPECT_EQ(mixed.exit_code, 1);
   EXPECT_NE(mixed.out.find("| allocations |"), std::string::npos) << mixed.out;
 
-  RunResult lenient = RunProgram({cli, "diff", "--fail-if", "allocations>100x", dir / "before.trace", dir / "after.trace"});
+  RunResult lenient =
+      RunProgram({cli, "diff", "--fail-if", "allocations>100x", dir / "before.trace", dir / "after.trace"});
   EXPECT_EQ(lenient.exit_code, 0) << lenient.out;
 
   { std::ofstream(dir / "junk.json") << "{\"schema_version\": 1, \"totals\": [}"; }

@@ -1,8 +1,7 @@
 // allocprof attach: the shim loaded into programs that are already running, through gdb. Each
 // test skips (naming the reason) where this machine does not permit ptrace.
-#include <gtest/gtest.h>
-
 #include <errno.h>
+#include <gtest/gtest.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
@@ -192,8 +191,9 @@ std::string Messages(int first, int count) {
 // the trace shows librdkafka's allocations.
 TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
   TempDir dir;
-  const std::vector<std::string> kcat = {"kcat", "-P", "-p", "0", "-b", "localhost:9092", "-t", "t", "-X",
-                                         "test.mock.num.brokers=1", "-X", "log_level=4", "-v", "-v"};
+  const std::vector<std::string> kcat = {
+      "kcat", "-P",          "-p", "0", "-b", "localhost:9092", "-t", "t", "-X", "test.mock.num.brokers=1",
+      "-X",   "log_level=4", "-v", "-v"};
   RunResult plain = RunProgram(kcat, {}, Messages(0, 5000));
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   ASSERT_NE(plain.err.find("(offset 4999)"), std::string::npos) << plain.err.substr(0, 2000);
@@ -221,10 +221,11 @@ TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
   AnalysisReport report = AnalyzeOne(dir / "t.trace");
   ASSERT_EQ(report.processes.size(), 1u);
   ExpectNoFreeWarnings(report.processes[0]);
-  printf("[   INFO   ] kcat attached mid-run: %lu allocations, %lu frees of pre-attach blocks, %lu re-allocated "
-         "while live\n",
-         static_cast<unsigned long>(s.allocs), static_cast<unsigned long>(report.processes[0].totals.frees_of_pre_attach),
-         static_cast<unsigned long>(s.allocs_over_live));
+  printf(
+      "[   INFO   ] kcat attached mid-run: %lu allocations, %lu frees of pre-attach blocks, %lu re-allocated "
+      "while live\n",
+      static_cast<unsigned long>(s.allocs), static_cast<unsigned long>(report.processes[0].totals.frees_of_pre_attach),
+      static_cast<unsigned long>(s.allocs_over_live));
 
   Symbolizer symbolizer(s.catalog.modules);
   int rdkafka_frames = 0;
@@ -242,8 +243,8 @@ TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
 TEST(Attach, ShimDlopenedWithoutAttachStaysDormant) {
   TempDir dir;
   // Paths are arguments of the script, never part of its text: TMPDIR may hold a space.
-  RunResult r = RunProgram(
-      {"bash", "-c", "cd \"$1\" && exec \"$2\" \"$3\"", "bash", dir.path(), Program("dlopen_main"), BuildPath("liballocprof.so")});
+  RunResult r = RunProgram({"bash", "-c", "cd \"$1\" && exec \"$2\" \"$3\"", "bash", dir.path(), Program("dlopen_main"),
+                            BuildPath("liballocprof.so")});
   EXPECT_EQ(r.exit_code, 1) << "loaded, but it has no plugin_allocate: " << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_TRUE(dir.Files().empty()) << "no trace written in the working directory";
@@ -267,8 +268,8 @@ TEST(Attach, ExplainsWhatCannotBeAttached) {
   LiveProcess preloaded({BuildPath("allocprof"), "run", "-q", "-o", dir / "run.trace", "--", Program("attach_target")});
   ASSERT_TRUE(preloaded.WaitForStdout("ready\n"));
   // The traced program is allocprof run's child.
-  std::string children = ReadFile("/proc/" + std::to_string(preloaded.pid()) + "/task/" +
-                                  std::to_string(preloaded.pid()) + "/children");
+  std::string children =
+      ReadFile("/proc/" + std::to_string(preloaded.pid()) + "/task/" + std::to_string(preloaded.pid()) + "/children");
   pid_t child = std::stoi(children);
   r = RunProgram({BuildPath("allocprof"), "attach", "-o", dir / "t2.trace", std::to_string(child)});
   EXPECT_EQ(r.exit_code, 2);

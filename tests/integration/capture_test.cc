@@ -3,14 +3,13 @@
 // and toggling under load. Counts are exact: the program allocates nothing but its phases' blocks
 // after main starts.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -61,7 +60,9 @@ class Traced {
     while (read(from_, &c, 1) == 1 && c != '\n') line += c;
     return line;
   }
-  void Send(const std::string& line) { ASSERT_EQ(write(to_, (line + "\n").data(), line.size() + 1), static_cast<ssize_t>(line.size() + 1)); }
+  void Send(const std::string& line) {
+    ASSERT_EQ(write(to_, (line + "\n").data(), line.size() + 1), static_cast<ssize_t>(line.size() + 1));
+  }
   void CloseInput() {
     close(to_);
     to_ = -1;
@@ -82,7 +83,8 @@ class Traced {
 int PhasePid(const std::string& line, int phase) {
   std::vector<std::string> words = absl::StrSplit(line, ' ');
   int pid = 0;
-  if (words.size() != 3 || words[0] != "phase" || words[1] != std::to_string(phase) || !absl::SimpleAtoi(words[2], &pid)) {
+  if (words.size() != 3 || words[0] != "phase" || words[1] != std::to_string(phase) ||
+      !absl::SimpleAtoi(words[2], &pid)) {
     ADD_FAILURE() << "unexpected line from phases: '" << line << "'";
   }
   return pid;
@@ -150,8 +152,8 @@ TEST(Capture, WindowBetweenMarksCountsExactlyWhatHappenedInside) {
                                "steady-end", dir / "t.trace"});
   EXPECT_NE(text.out.find("window: from mark \"warmup-done\" to mark \"steady-end\""), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("live at window end"), std::string::npos);
-  RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--no-symbols", "--from", "warmup-done", dir / "t.trace",
-                               dir / "t.trace"});
+  RunResult diff = RunProgram(
+      {BuildPath("allocprof"), "diff", "--no-symbols", "--from", "warmup-done", dir / "t.trace", dir / "t.trace"});
   EXPECT_EQ(diff.exit_code, 0) << diff.err;
   EXPECT_NE(diff.out.find("(window mark \"warmup-done\" to end"), std::string::npos) << diff.out;
 }

@@ -224,7 +224,8 @@ TEST(ExportChrome, TracksParseWithMonotonicTimestampsAndCollections) {
   double last_ts = 0, max_live = 0;
   for (const auto& e : j["traceEvents"]) {
     if (e["ph"] == "M") {
-      process_name |= e["name"] == "process_name" && absl::StrContains(e["args"]["name"].get<std::string>(), "entry_points");
+      process_name |=
+          e["name"] == "process_name" && absl::StrContains(e["args"]["name"].get<std::string>(), "entry_points");
       thread_name |= e["name"] == "thread_name";
       continue;
     }

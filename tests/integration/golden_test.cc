@@ -1,9 +1,8 @@
 // The analyzer's output on the checked-in traces of tests/golden must match the recorded output
 // exactly (re-record on purpose with tests/golden/regenerate.sh).
 #include <dirent.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <regex>
 
@@ -41,7 +40,8 @@ TEST_P(GoldenTest, AnalyzerOutputMatches) {
   char cwd[4096];
   ASSERT_TRUE(getcwd(cwd, sizeof(cwd)));
   ASSERT_EQ(chdir(golden.c_str()), 0);
-  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", dir / "out.json", name + ".trace"});
+  RunResult r =
+      RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", dir / "out.json", name + ".trace"});
   ASSERT_EQ(chdir(cwd), 0);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, ReadFile(golden + "/" + name + ".txt"));

@@ -48,7 +48,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-RunResult RunProgram(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& input) {
+RunResult RunProgram(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                     const std::string& input) {
   TempDir io;
   std::string in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
   {

@@ -24,7 +24,7 @@ struct RunResult {
 
 // Runs argv (argv[0] resolved through PATH) with extra environment entries, stdin from `input`.
 RunResult RunProgram(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-              const std::string& input = "");
+                     const std::string& input = "");
 
 // Runs `allocprof run -o TRACE [options] -- argv...`.
 RunResult RunTraced(const std::string& trace, const std::vector<std::string>& argv,
@@ -50,8 +50,8 @@ struct TraceSummary {
   std::map<uint64_t, uint64_t> frees_by_size;  // frees of allocations whose size is known
   uint64_t allocs = 0;
   uint64_t frees = 0;
-  uint64_t frees_of_unknown = 0;      // address not live when freed
-  uint64_t allocs_over_live = 0;      // address already live when allocated again
+  uint64_t frees_of_unknown = 0;  // address not live when freed
+  uint64_t allocs_over_live = 0;  // address already live when allocated again
   uint64_t live_at_end = 0;
   uint64_t allocs_without_stack = 0;
   bool read_ok = false;

@@ -17,7 +17,7 @@ namespace allocprof::testing {
 class LiveProcess {
  public:
   explicit LiveProcess(const std::vector<std::string>& argv);  // argv[0] resolved through PATH
-  ~LiveProcess();  // kills the process if it still runs
+  ~LiveProcess();                                              // kills the process if it still runs
 
   pid_t pid() const { return pid_; }
   bool Write(const std::string& text);  // to stdin

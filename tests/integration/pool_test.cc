@@ -14,7 +14,8 @@ TEST(Pools, AnalysisWindowLimitsThePoolFigures) {
   TempDir dir;
   ASSERT_EQ(RunTraced(dir / "t.trace", {Program("pool_user"), "5"}).exit_code, 0);
   RunResult whole = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", "-", dir / "t.trace"});
-  RunResult early = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--to", "1ns", "--json", "-", dir / "t.trace"});
+  RunResult early =
+      RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--to", "1ns", "--json", "-", dir / "t.trace"});
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
   ASSERT_EQ(early.exit_code, 0) << early.err;
   auto all = nlohmann::json::parse(whole.out), none = nlohmann::json::parse(early.out);

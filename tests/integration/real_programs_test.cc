@@ -95,10 +95,9 @@ TEST(RealPrograms, KcatIdempotentToMockCluster) {
 
 TEST(RealPrograms, KcatPlainToMockCluster) {
   TempDir dir;
-  Comparison c = Compare(dir,
-                         {"kcat", "-P", "-b", "localhost:9092", "-t", "t", "-X", "test.mock.num.brokers=1", "-X",
-                          "log_level=4"},
-                         Messages(100000));
+  Comparison c = Compare(
+      dir, {"kcat", "-P", "-b", "localhost:9092", "-t", "t", "-X", "test.mock.num.brokers=1", "-X", "log_level=4"},
+      Messages(100000));
   ASSERT_EQ(c.plain.exit_code, 0) << c.plain.err;
   ExpectSameBehaviourAndCleanTrace(c, 10000);
 }

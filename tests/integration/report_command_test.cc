@@ -110,9 +110,9 @@ TEST_F(ReportCommand, BaselineAddsComparisonAndVerdictWithoutChangingTheExitStat
   RunResult r = Report({"--baseline", before_, "-o", out.path(), after_});
   ASSERT_EQ(r.exit_code, 0) << r.err;  // the verdict fails, the report succeeds
   EXPECT_NE(r.err.find("verdict: FAIL — allocations"), std::string::npos) << r.err;
-  for (const char* name : {"analysis.json", "baseline.json", "diff.json", "report.md", "comparison.png",
-                           "comparison.svg", "timeline-compare.png", "timeline-compare.svg", "timeline.png",
-                           "size-classes.png"}) {
+  for (const char* name :
+       {"analysis.json", "baseline.json", "diff.json", "report.md", "comparison.png", "comparison.svg",
+        "timeline-compare.png", "timeline-compare.svg", "timeline.png", "size-classes.png"}) {
     EXPECT_TRUE(Exists(out / name)) << name;
   }
   EXPECT_TRUE(IsPng(out / "comparison.png") && IsSvg(out / "timeline-compare.svg"));
@@ -218,10 +218,10 @@ TEST_F(ReportCommand, CiDocLocalPartRuns) {
 
   TempDir work;
   RemoveTree cleanup{work / "allocprof-report"};
-  RunResult r = RunProgram({"bash", "-euo", "pipefail", "-c", "cd \"$WORK\"\n" + script},
-                           {"WORK=" + work.path(), "ALLOCPROF=" + BuildPath("allocprof"),
-                            "BEFORE=" + Program("entry_points") + " malloc 1000",
-                            "AFTER=" + Program("entry_points") + " malloc 20000"});
+  RunResult r = RunProgram(
+      {"bash", "-euo", "pipefail", "-c", "cd \"$WORK\"\n" + script},
+      {"WORK=" + work.path(), "ALLOCPROF=" + BuildPath("allocprof"),
+       "BEFORE=" + Program("entry_points") + " malloc 1000", "AFTER=" + Program("entry_points") + " malloc 20000"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(absl::EndsWith(r.out, "\nallocprof-report/report.md\n")) << r.out;  // after the programs' output
   std::string out = work / "allocprof-report";

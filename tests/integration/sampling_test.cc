@@ -28,8 +28,8 @@ std::vector<std::string> Churn() {
 void ExpectWithin(const char* what, double estimate, double exact, double rel_error, double max_share) {
   double sigma = rel_error * estimate;
   EXPECT_GT(rel_error, 0.0) << what;
-  EXPECT_LE(fabs(estimate - exact), 4 * sigma) << what << ": estimate " << estimate << ", exact " << exact
-                                                << ", 1 sigma " << sigma;
+  EXPECT_LE(fabs(estimate - exact), 4 * sigma)
+      << what << ": estimate " << estimate << ", exact " << exact << ", 1 sigma " << sigma;
   EXPECT_LE(fabs(estimate - exact), max_share * exact) << what;
 }
 
@@ -62,7 +62,9 @@ TEST(Sampling, EstimatesOfChurnMatchItsFullTrace) {
 
 TEST(Sampling, RecordedFreesAreExactlyThoseOfRecordedAllocations) {
   TempDir dir;
-  ASSERT_EQ(RunTraced(dir / "s.trace", Churn(), {"--unwind", "none", "--sample", "64KiB", "--sample-seed", "5"}).exit_code, 0);
+  ASSERT_EQ(
+      RunTraced(dir / "s.trace", Churn(), {"--unwind", "none", "--sample", "64KiB", "--sample-seed", "5"}).exit_code,
+      0);
   TraceSummary t = Summarize(dir / "s.trace");
   ASSERT_TRUE(t.read_ok) << t.error;
   ASSERT_TRUE(t.catalog.sampling.sampled());
@@ -85,7 +87,9 @@ TEST(Sampling, RecordedFreesAreExactlyThoseOfRecordedAllocations) {
 TEST(Sampling, CrossThreadFreesPairUpUnderAddressReuse) {
   TempDir dir;
   std::vector<std::string> program = {Program("xthread_free"), "4", "50000"};
-  ASSERT_EQ(RunTraced(dir / "s.trace", program, {"--unwind", "none", "--sample", "1KiB", "--sample-seed", "11"}).exit_code, 0);
+  ASSERT_EQ(
+      RunTraced(dir / "s.trace", program, {"--unwind", "none", "--sample", "1KiB", "--sample-seed", "11"}).exit_code,
+      0);
   TraceSummary t = Summarize(dir / "s.trace");
   ASSERT_TRUE(t.read_ok) << t.error;
   EXPECT_GT(t.allocs, 3000u) << "48-byte blocks at 1 KiB: p ~ 4.6% of 200,000";
@@ -99,7 +103,8 @@ TEST(Sampling, CrossThreadFreesPairUpUnderAddressReuse) {
   for (const auto& c : r.size_classes) {
     if (c.min_bytes <= 48 && 48 <= c.max_bytes) class_48 = c.calls;
   }
-  ExpectWithin("allocations of 32-63 bytes", static_cast<double>(class_48), 200000, r.sampling.AllocationsRelError(), 0.1);
+  ExpectWithin("allocations of 32-63 bytes", static_cast<double>(class_48), 200000, r.sampling.AllocationsRelError(),
+               0.1);
 }
 
 TEST(Sampling, SameSeedSamplesTheSameAllocations) {
@@ -130,8 +135,10 @@ TEST(Sampling, DeliberateLeakIsFoundAndEstimated) {
 
 TEST(Sampling, ReportsSayTheFiguresAreEstimates) {
   TempDir dir;
-  ASSERT_EQ(RunTraced(dir / "s.trace", {Program("entry_points"), "malloc", "20000"}, {"--sample", "4KiB"}).exit_code, 0);
-  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", dir / "s.json", dir / "s.trace"});
+  ASSERT_EQ(RunTraced(dir / "s.trace", {Program("entry_points"), "malloc", "20000"}, {"--sample", "4KiB"}).exit_code,
+            0);
+  RunResult r =
+      RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", dir / "s.json", dir / "s.trace"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("SAMPLED trace (--sample 4.0 KiB): every count and byte figure below is an estimate"),
             std::string::npos)
@@ -141,8 +148,8 @@ TEST(Sampling, ReportsSayTheFiguresAreEstimates) {
   EXPECT_NE(json.find("\"sampling\":{\"interval_bytes\":4096,\"estimated\":true,\"samples\":"), std::string::npos);
   EXPECT_NE(json.find("\"allocations_rel_error\":"), std::string::npos);
   // 20,000 blocks of 1000 B at 4 KiB: p ~ 0.22, so ~4,400 samples and a few percent of error.
-  RunResult full = RunProgram({BuildPath("allocprof"), "run", "-q", "-o", dir / "f.trace", "--",
-                               Program("entry_points"), "malloc", "20000"});
+  RunResult full = RunProgram(
+      {BuildPath("allocprof"), "run", "-q", "-o", dir / "f.trace", "--", Program("entry_points"), "malloc", "20000"});
   ASSERT_EQ(full.exit_code, 0) << full.err;
   RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--no-symbols", dir / "f.trace", dir / "s.trace"});
   EXPECT_NE(diff.out.find("after: sampled trace"), std::string::npos) << diff.out.substr(0, 800);

@@ -1,12 +1,11 @@
 // Runs programs under the shim (really preloaded, through `allocprof run`) and checks their traces.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -82,8 +81,7 @@ INSTANTIATE_TEST_SUITE_P(
         EntryCase{"new[]_nothrow", {{EntryPoint::kNewArrayNothrow, 1}, {EntryPoint::kDeleteArrayNothrow, 1}}},
         EntryCase{"new_aligned", {{EntryPoint::kNewAligned, 1}, {EntryPoint::kDeleteAligned, 1}}},
         EntryCase{"new[]_aligned", {{EntryPoint::kNewArrayAligned, 1}, {EntryPoint::kDeleteArrayAligned, 1}}},
-        EntryCase{"new_aligned_nothrow",
-                  {{EntryPoint::kNewAlignedNothrow, 1}, {EntryPoint::kDeleteAlignedNothrow, 1}}},
+        EntryCase{"new_aligned_nothrow", {{EntryPoint::kNewAlignedNothrow, 1}, {EntryPoint::kDeleteAlignedNothrow, 1}}},
         EntryCase{"new[]_aligned_nothrow",
                   {{EntryPoint::kNewArrayAlignedNothrow, 1}, {EntryPoint::kDeleteArrayAlignedNothrow, 1}}},
         EntryCase{"delete_sized", {{EntryPoint::kNew, 1}, {EntryPoint::kDeleteSized, 1}}},
@@ -366,8 +364,9 @@ TEST(Shim, SigkilledProgramLeavesAReadablePrefix) {
 TEST(Shim, DiskFullStopsTracingButNotTheProgram) {
   TempDir dir;
   RunResult plain = RunProgram({Program("entry_points"), "malloc", "100000"});
-  RunResult r = RunProgram({BuildPath("allocprof"), "run", "-o", Trace(dir), "--", Program("entry_points"), "malloc", "100000"},
-                    {"ALLOCPROF_TEST_ENOSPC_AFTER=20000"});
+  RunResult r =
+      RunProgram({BuildPath("allocprof"), "run", "-o", Trace(dir), "--", Program("entry_points"), "malloc", "100000"},
+                 {"ALLOCPROF_TEST_ENOSPC_AFTER=20000"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, plain.out);
   size_t messages = 0;

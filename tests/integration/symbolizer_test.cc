@@ -150,8 +150,7 @@ TEST(Symbolizer, RebuiltModuleFallsBackToModuleOffsetWithOneWarning) {
     EXPECT_EQ(a.offset, address - rebuilt.load_bias);
     EXPECT_TRUE(a.frames.empty());
   }
-  EXPECT_EQ(FrameLabel(s.Resolve(t.direct[0])),
-            absl::StrFormat("inlined+0x%x", t.direct[0] - rebuilt.load_bias));
+  EXPECT_EQ(FrameLabel(s.Resolve(t.direct[0])), absl::StrFormat("inlined+0x%x", t.direct[0] - rebuilt.load_bias));
   ASSERT_EQ(s.warnings().size(), 1u) << absl::StrJoin(s.warnings(), "\n");
   EXPECT_TRUE(absl::StrContains(s.warnings()[0], rebuilt.path)) << s.warnings()[0];
   EXPECT_TRUE(absl::StrContains(s.warnings()[0], "changed since the run; falling back to module+offset"))
@@ -196,10 +195,10 @@ class IgnoreEvents : public EventSink {
 // never a source line the symbolizer cannot back with debug info.
 TEST(Symbolizer, StrippedKcatAndLibrdkafka) {
   TempDir dir;
-  RunResult r = RunTraced(dir / "t.trace",
-                          {"kcat", "-P", "-b", "localhost:9092", "-t", "t", "-X", "test.mock.num.brokers=1", "-X",
-                           "log_level=4"},
-                          {"-q"}, Messages(1000));
+  RunResult r =
+      RunTraced(dir / "t.trace",
+                {"kcat", "-P", "-b", "localhost:9092", "-t", "t", "-X", "test.mock.num.brokers=1", "-X", "log_level=4"},
+                {"-q"}, Messages(1000));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ProcessCatalog catalog;
   IgnoreEvents sink;
@@ -212,8 +211,8 @@ TEST(Symbolizer, StrippedKcatAndLibrdkafka) {
   auto start = std::chrono::steady_clock::now();
   for (uint64_t address : unique) s.Resolve(address);
   std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
-  printf("[   INFO   ] symbolized %zu unique addresses from %zu stacks and %zu modules in %.1f ms\n",
-         unique.size(), catalog.stacks.size(), catalog.modules.size(), elapsed.count());
+  printf("[   INFO   ] symbolized %zu unique addresses from %zu stacks and %zu modules in %.1f ms\n", unique.size(),
+         catalog.stacks.size(), catalog.modules.size(), elapsed.count());
 
   int kcat = 0, rdkafka = 0, outside = 0;
   for (uint64_t address : unique) {

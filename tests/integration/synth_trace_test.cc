@@ -21,8 +21,8 @@ std::map<std::string, uint64_t> ParseTotals(const std::string& text) {
 
 TEST(SynthTrace, MillionEventsAnalyzeToTheSynthesizedTotals) {
   TempDir dir;
-  RunResult s = RunProgram({BuildPath("bench/synth_trace"), "-o", dir / "s.trace", "--events", "1M", "--threads",
-                            "3", "--window", "5000", "--seed", "7"});
+  RunResult s = RunProgram({BuildPath("bench/synth_trace"), "-o", dir / "s.trace", "--events", "1M", "--threads", "3",
+                            "--window", "5000", "--seed", "7"});
   ASSERT_EQ(s.exit_code, 0) << s.err;
   std::map<std::string, uint64_t> want = ParseTotals(s.out);
   ASSERT_EQ(want["events"], 1000000u) << s.out;

@@ -23,62 +23,115 @@ constexpr size_t kSize = 1000;
 constexpr std::align_val_t kAlign{64};
 
 bool Step(const char* key) {
-  if (!strcmp(key, "malloc")) { void* p = malloc(kSize); Use(p); free(p); }
-  else if (!strcmp(key, "calloc")) { void* p = calloc(10, 100); Use(p); free(p); }
-  else if (!strcmp(key, "realloc")) {
+  if (!strcmp(key, "malloc")) {
+    void* p = malloc(kSize);
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "calloc")) {
+    void* p = calloc(10, 100);
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "realloc")) {
     void* p = realloc(nullptr, kSize);  // allocation through realloc
     Use(p);
-    p = realloc(p, 4 * kSize);          // move or grow: old block released, new one allocated
+    p = realloc(p, 4 * kSize);  // move or grow: old block released, new one allocated
     Use(p);
     free(p);
-  }
-  else if (!strcmp(key, "reallocarray")) { void* p = reallocarray(nullptr, 10, 100); Use(p); free(p); }
-  else if (!strcmp(key, "posix_memalign")) { void* p = nullptr; if (posix_memalign(&p, 64, kSize)) return false; Use(p); free(p); }
-  else if (!strcmp(key, "aligned_alloc")) { void* p = aligned_alloc(64, 1024); Use(p); free(p); }
-  else if (!strcmp(key, "memalign")) { void* p = memalign(64, kSize); Use(p); free(p); }
-  else if (!strcmp(key, "valloc")) { void* p = valloc(kSize); Use(p); free(p); }
-  else if (!strcmp(key, "pvalloc")) { void* p = pvalloc(kSize); Use(p); free(p); }
-  else if (!strcmp(key, "free_sized")) {
+  } else if (!strcmp(key, "reallocarray")) {
+    void* p = reallocarray(nullptr, 10, 100);
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "posix_memalign")) {
+    void* p = nullptr;
+    if (posix_memalign(&p, 64, kSize)) return false;
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "aligned_alloc")) {
+    void* p = aligned_alloc(64, 1024);
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "memalign")) {
+    void* p = memalign(64, kSize);
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "valloc")) {
+    void* p = valloc(kSize);
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "pvalloc")) {
+    void* p = pvalloc(kSize);
+    Use(p);
+    free(p);
+  } else if (!strcmp(key, "free_sized")) {
     if (!free_sized) return false;
-    void* p = malloc(kSize); Use(p); free_sized(p, kSize);
-  }
-  else if (!strcmp(key, "free_aligned_sized")) {
+    void* p = malloc(kSize);
+    Use(p);
+    free_sized(p, kSize);
+  } else if (!strcmp(key, "free_aligned_sized")) {
     if (!free_aligned_sized) return false;
-    void* p = aligned_alloc(64, 1024); Use(p); free_aligned_sized(p, 64, 1024);
-  }
-  else if (!strcmp(key, "malloc_usable_size")) {
-    void* p = malloc(kSize); Use(p);
+    void* p = aligned_alloc(64, 1024);
+    Use(p);
+    free_aligned_sized(p, 64, 1024);
+  } else if (!strcmp(key, "malloc_usable_size")) {
+    void* p = malloc(kSize);
+    Use(p);
     if (malloc_usable_size(p) < kSize) return false;
     free(p);
-  }
-  else if (!strcmp(key, "new")) { void* p = ::operator new(kSize); Use(p); ::operator delete(p); }
-  else if (!strcmp(key, "new[]")) { void* p = ::operator new[](kSize); Use(p); ::operator delete[](p); }
-  else if (!strcmp(key, "new_nothrow")) { void* p = ::operator new(kSize, std::nothrow); Use(p); ::operator delete(p, std::nothrow); }
-  else if (!strcmp(key, "new[]_nothrow")) { void* p = ::operator new[](kSize, std::nothrow); Use(p); ::operator delete[](p, std::nothrow); }
-  else if (!strcmp(key, "new_aligned")) { void* p = ::operator new(kSize, kAlign); Use(p); ::operator delete(p, kAlign); }
-  else if (!strcmp(key, "new[]_aligned")) { void* p = ::operator new[](kSize, kAlign); Use(p); ::operator delete[](p, kAlign); }
-  else if (!strcmp(key, "new_aligned_nothrow")) {
-    void* p = ::operator new(kSize, kAlign, std::nothrow); Use(p); ::operator delete(p, kAlign, std::nothrow);
-  }
-  else if (!strcmp(key, "new[]_aligned_nothrow")) {
-    void* p = ::operator new[](kSize, kAlign, std::nothrow); Use(p); ::operator delete[](p, kAlign, std::nothrow);
-  }
-  else if (!strcmp(key, "delete_sized")) { void* p = ::operator new(kSize); Use(p); ::operator delete(p, kSize); }
-  else if (!strcmp(key, "delete[]_sized")) { void* p = ::operator new[](kSize); Use(p); ::operator delete[](p, kSize); }
-  else if (!strcmp(key, "delete_sized_aligned")) {
-    void* p = ::operator new(kSize, kAlign); Use(p); ::operator delete(p, kSize, kAlign);
-  }
-  else if (!strcmp(key, "delete[]_sized_aligned")) {
-    void* p = ::operator new[](kSize, kAlign); Use(p); ::operator delete[](p, kSize, kAlign);
-  }
-  else if (!strcmp(key, "mismatch")) {
+  } else if (!strcmp(key, "new")) {
+    void* p = ::operator new(kSize);
+    Use(p);
+    ::operator delete(p);
+  } else if (!strcmp(key, "new[]")) {
+    void* p = ::operator new[](kSize);
+    Use(p);
+    ::operator delete[](p);
+  } else if (!strcmp(key, "new_nothrow")) {
+    void* p = ::operator new(kSize, std::nothrow);
+    Use(p);
+    ::operator delete(p, std::nothrow);
+  } else if (!strcmp(key, "new[]_nothrow")) {
+    void* p = ::operator new[](kSize, std::nothrow);
+    Use(p);
+    ::operator delete[](p, std::nothrow);
+  } else if (!strcmp(key, "new_aligned")) {
+    void* p = ::operator new(kSize, kAlign);
+    Use(p);
+    ::operator delete(p, kAlign);
+  } else if (!strcmp(key, "new[]_aligned")) {
+    void* p = ::operator new[](kSize, kAlign);
+    Use(p);
+    ::operator delete[](p, kAlign);
+  } else if (!strcmp(key, "new_aligned_nothrow")) {
+    void* p = ::operator new(kSize, kAlign, std::nothrow);
+    Use(p);
+    ::operator delete(p, kAlign, std::nothrow);
+  } else if (!strcmp(key, "new[]_aligned_nothrow")) {
+    void* p = ::operator new[](kSize, kAlign, std::nothrow);
+    Use(p);
+    ::operator delete[](p, kAlign, std::nothrow);
+  } else if (!strcmp(key, "delete_sized")) {
+    void* p = ::operator new(kSize);
+    Use(p);
+    ::operator delete(p, kSize);
+  } else if (!strcmp(key, "delete[]_sized")) {
+    void* p = ::operator new[](kSize);
+    Use(p);
+    ::operator delete[](p, kSize);
+  } else if (!strcmp(key, "delete_sized_aligned")) {
+    void* p = ::operator new(kSize, kAlign);
+    Use(p);
+    ::operator delete(p, kSize, kAlign);
+  } else if (!strcmp(key, "delete[]_sized_aligned")) {
+    void* p = ::operator new[](kSize, kAlign);
+    Use(p);
+    ::operator delete[](p, kSize, kAlign);
+  } else if (!strcmp(key, "mismatch")) {
     // Released through the wrong family: works with glibc for a char array, and is what the
     // analyzer's mismatched-free report is for.
     char* p = new char[kSize];
     Use(p);
     free(p);
-  }
-  else if (!strcmp(key, "nothrow_handler")) {
+  } else if (!strcmp(key, "nothrow_handler")) {
     // A failing nothrow new calls the new_handler like the throwing form, and returns null when
     // the handler gives up (here it removes itself on its second call), or when it throws.
     static int calls;
@@ -95,8 +148,7 @@ bool Step(const char* key) {
     p = ::operator new(kSize, std::nothrow);  // and a nothrow new that succeeds, recorded once
     Use(p);
     ::operator delete(p);
-  }
-  else if (!strcmp(key, "new_fail")) {
+  } else if (!strcmp(key, "new_fail")) {
     // The throwing form must still throw std::bad_alloc through the shim.
     try {
       void* p = ::operator new(static_cast<size_t>(1) << 62);
@@ -104,8 +156,8 @@ bool Step(const char* key) {
       return false;
     } catch (const std::bad_alloc&) {
     }
-  }
-  else return false;
+  } else
+    return false;
   return true;
 }
 

@@ -7,7 +7,10 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
-  int sig = !strcmp(argv[1], "KILL") ? SIGKILL : !strcmp(argv[1], "SEGV") ? SIGSEGV : !strcmp(argv[1], "ABRT") ? SIGABRT : 0;
+  int sig = !strcmp(argv[1], "KILL")   ? SIGKILL
+            : !strcmp(argv[1], "SEGV") ? SIGSEGV
+            : !strcmp(argv[1], "ABRT") ? SIGABRT
+                                       : 0;
   if (sig == 0) return 2;
   long n = atol(argv[2]);
   void** kept = static_cast<void**>(calloc(n / 16 + 1, sizeof(void*)));
@@ -16,8 +19,10 @@ int main(int argc, char** argv) {
     char* p = static_cast<char*>(malloc(16 + i % 500));
     p[0] = static_cast<char>(i);
     sum = sum + static_cast<unsigned char>(p[0]);
-    if (i % 16 == 0) kept[i / 16] = p;
-    else free(p);
+    if (i % 16 == 0)
+      kept[i / 16] = p;
+    else
+      free(p);
   }
   printf("allocated %ld, raising %s\n", n, argv[1]);
   fflush(stdout);

@@ -69,8 +69,10 @@ TEST(CfiBacktrace, MatchesLibunwindOnAThreadUpToClone) {
 }
 
 __attribute__((noinline)) void Recurse(Walks* w, int depth, int max) {
-  if (depth == 0) WalkBoth(w, max);
-  else Recurse(w, depth - 1, max);
+  if (depth == 0)
+    WalkBoth(w, max);
+  else
+    Recurse(w, depth - 1, max);
   asm volatile("");
 }
 
@@ -191,8 +193,14 @@ __attribute__((noinline)) void CallerB(Walks* w) {
   Leaf(w);
   asm volatile("nop");  // not identical to CallerA, or the compiler folds the two into one
 }
-__attribute__((noinline)) void ThroughA(Walks* w) { CallerA(w); asm volatile(""); }
-__attribute__((noinline)) void ThroughB(Walks* w) { CallerB(w); asm volatile(""); }
+__attribute__((noinline)) void ThroughA(Walks* w) {
+  CallerA(w);
+  asm volatile("");
+}
+__attribute__((noinline)) void ThroughB(Walks* w) {
+  CallerB(w);
+  asm volatile("");
+}
 
 TEST(CfiBacktrace, ARepeatedWalkIsAnsweredFromTheWordsItRead) {
   Walks walks[3];

@@ -29,7 +29,8 @@ TEST(CliArgs, ParsesValuesSwitchesAndTheCommandAfterDoubleDash) {
 
 TEST(CliArgs, RepeatableAndInlineValues) {
   CliArgs a = Spec();
-  ASSERT_TRUE(ParseWords(a, {"allocprof", "diff", "--fail-if=gen2>1.5x", "--fail-if", "allocations>1.1x", "a", "b"}).ok());
+  ASSERT_TRUE(
+      ParseWords(a, {"allocprof", "diff", "--fail-if=gen2>1.5x", "--fail-if", "allocations>1.1x", "a", "b"}).ok());
   EXPECT_EQ(a.GetAll("--fail-if"), (std::vector<std::string>{"gen2>1.5x", "allocations>1.1x"}));
   EXPECT_EQ(a.positional(), (std::vector<std::string>{"a", "b"}));
 }

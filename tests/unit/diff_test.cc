@@ -65,7 +65,8 @@ TEST(Diff, PerUnitFiguresWhenBothSidesCountWork) {
 }
 
 TEST(Diff, AbsoluteRulesOnPools) {
-  std::string pools = R"(,"pools":[{"name":"client","hit_rate":0.5,"fallthrough":{"oversize":7,"exhausted":3,"fill":1}}])";
+  std::string pools =
+      R"(,"pools":[{"name":"client","hit_rate":0.5,"fallthrough":{"oversize":7,"exhausted":3,"fill":1}}])";
   auto rule = ParseRule("pool:client:fallthrough>0");
   DiffResult d = Compare(Side(Report(1, 1, 1, pools.c_str())), Side(Report(1, 1, 1, pools.c_str())), {*rule}, 10);
   EXPECT_FALSE(d.passed);

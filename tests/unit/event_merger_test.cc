@@ -142,8 +142,8 @@ TEST(EventMerger, HoldsWaitingEventsPacked) {
   std::vector<Event> batch;
   for (uint64_t i = 0; i < 10000; ++i) {
     batch.push_back(Event{1000 + 48 * i, 0x7f0000001000 + (i * 7919 % 4096) * 64, i % 2 ? 0 : 24 + i % 512,
-                          i % 2 ? 0u : static_cast<uint32_t>(i % 50), 0, i % 2 ? EntryPoint::kFree : EntryPoint::kMalloc,
-                          i % 2 == 1});
+                          i % 2 ? 0u : static_cast<uint32_t>(i % 50), 0,
+                          i % 2 ? EntryPoint::kFree : EntryPoint::kMalloc, i % 2 == 1});
   }
   m.AddBatch(m.QueueIndex(0), std::vector<Event>(batch));
   m.Covered(0, UINT64_MAX);
@@ -180,10 +180,9 @@ TEST(EventMerger, LateEventsMergeIntoAPartlyReleasedQueue) {
   m.Covered(1, 505);
   m.Release();
   ASSERT_EQ(sink.events.size(), 50u);  // 10..500
-  std::vector<Event> late = {Event{2995, 1, 8, 1, 0, EntryPoint::kMalloc, false},
-                             Event{15, 2, 8, 1, 0, EntryPoint::kMalloc, false},
-                             Event{600, 3, 8, 1, 0, EntryPoint::kMalloc, false},
-                             Event{507, 4, 8, 1, 0, EntryPoint::kMalloc, false}};
+  std::vector<Event> late = {
+      Event{2995, 1, 8, 1, 0, EntryPoint::kMalloc, false}, Event{15, 2, 8, 1, 0, EntryPoint::kMalloc, false},
+      Event{600, 3, 8, 1, 0, EntryPoint::kMalloc, false}, Event{507, 4, 8, 1, 0, EntryPoint::kMalloc, false}};
   m.AddBatch(m.QueueIndex(0), std::move(late));
   m.Finish();
   std::vector<std::pair<uint64_t, uint64_t>> want;  // (time, addr)

@@ -257,8 +257,8 @@ TEST(ExportPprof, ProfileReadsBackWithEveryConvention) {
   }
   std::multiset<std::string> names;
   for (const auto& [id, name] : function_names) names.insert(name);
-  EXPECT_EQ(names, (std::multiset<std::string>{"Inner", "Outer(int)", "main", "prog+0x300", "[no-stack]",
-                                                "[lost-stack]"}));
+  EXPECT_EQ(names,
+            (std::multiset<std::string>{"Inner", "Outer(int)", "main", "prog+0x300", "[no-stack]", "[lost-stack]"}));
 
   // Mapping: the module's segments, file offset 0, build-id in hex.
   auto mappings = Repeated(profile, 3);
@@ -451,8 +451,7 @@ TEST(ExportChrome, TraceEventsWithCountersInstantsAndMetadata) {
   }
   // Live bytes: the window maxima, the repeated 500 left out, the end level last (microseconds).
   EXPECT_EQ(counters["live"], (std::vector<std::pair<double, double>>{{0, 500}, {2000, 900}, {2500, 100}}));
-  EXPECT_EQ(counters["allocation rate"],
-            (std::vector<std::pair<double, double>>{{0, 10000}, {2000, 0}, {2500, 0}}));
+  EXPECT_EQ(counters["allocation rate"], (std::vector<std::pair<double, double>>{{0, 10000}, {2000, 0}, {2500, 0}}));
   EXPECT_EQ(counters["allocation rate (bytes)"],
             (std::vector<std::pair<double, double>>{{0, 600000}, {2000, 0}, {2500, 0}}));
   ASSERT_EQ(instants.size(), 2u);

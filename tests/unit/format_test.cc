@@ -1,18 +1,18 @@
-#include "allocprof/trace_format.h"
-
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <utility>
-
-#include <cstdint>
 #include <vector>
+
+#include "allocprof/trace_format.h"
 
 namespace allocprof::format {
 namespace {
 
 TEST(Varint, RoundTripsBoundaries) {
-  for (uint64_t v : std::initializer_list<uint64_t>{0, 1, 127, 128, 16383, 16384, (1ull << 32) - 1, 1ull << 32, UINT64_MAX}) {
+  for (uint64_t v :
+       std::initializer_list<uint64_t>{0, 1, 127, 128, 16383, 16384, (1ull << 32) - 1, 1ull << 32, UINT64_MAX}) {
     uint8_t buf[10];
     uint8_t* end = PutVarint(buf, v);
     const uint8_t* p = buf;
@@ -115,9 +115,9 @@ TEST(FreeEntryPredictor, PredictsTheFamilysPreviousReleaseOnly) {
       {Family::kNewFamily, EntryPoint::kDeleteSized}, {Family::kNewFamily, EntryPoint::kDeleteSized},
       {Family::kMallocFamily, EntryPoint::kFree},     {Family::kNewFamily, EntryPoint::kDelete},
       {Family::kNewFamily, EntryPoint::kDelete},      {Family::kMallocFamily, EntryPoint::kFree}};
-  const uint8_t expected_codes[] = {static_cast<uint8_t>(EntryPoint::kDeleteSized), kPredictedFreeEntry,
-                                    static_cast<uint8_t>(EntryPoint::kFree), static_cast<uint8_t>(EntryPoint::kDelete),
-                                    kPredictedFreeEntry, kPredictedFreeEntry};
+  const uint8_t expected_codes[] = {
+      static_cast<uint8_t>(EntryPoint::kDeleteSized), kPredictedFreeEntry, static_cast<uint8_t>(EntryPoint::kFree),
+      static_cast<uint8_t>(EntryPoint::kDelete),      kPredictedFreeEntry, kPredictedFreeEntry};
   for (size_t i = 0; i < 6; ++i) {
     uint8_t code = writer.Encode(frees[i].first, frees[i].second);
     EXPECT_EQ(code, expected_codes[i]) << i;

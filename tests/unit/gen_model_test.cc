@@ -54,7 +54,7 @@ TEST(GenModel, GrowthFollowsSurvToGrowth) {
   EXPECT_DOUBLE_EQ(GenGrowth(0.4, 2.0, 7.0), 6.0);   // 2 * 0.6 / 0.2
   EXPECT_DOUBLE_EQ(GenGrowth(0.5, 2.0, 7.0), 7.0);   // past the threshold 5/12: the high limit
   EXPECT_DOUBLE_EQ(GenGrowth(1.0, 2.0, 7.0), 7.0);
-  EXPECT_DOUBLE_EQ(GenGrowth(0.5, 1.2, 1.8), 1.5);   // 0.6 / 0.4
+  EXPECT_DOUBLE_EQ(GenGrowth(0.5, 1.2, 1.8), 1.5);  // 0.6 / 0.4
   EXPECT_DOUBLE_EQ(GenGrowth(1.0, 1.25, 4.5), 4.5);
   // Monotonic in the survival rate.
   double prev = 0;
@@ -67,7 +67,7 @@ TEST(GenModel, GrowthFollowsSurvToGrowth) {
 
 // (1) Only small short-lived objects: every collection is a Gen0 that finds nothing alive.
 TEST(GenModel, ShortLivedSmallObjectsNeverSurvive) {
-  Stream s;  // Gen0 budget 163840
+  Stream s;                                    // Gen0 budget 163840
   const uint64_t kSize = 100, kCount = 10000;  // 1,000,000 bytes; 100 does not divide the budget
   for (uint64_t i = 0; i < kCount; ++i) {
     s.Alloc(i * 1000, 0x10000 + (i % 3) * 16, kSize).Free(i * 1000 + 500, 0x10000 + (i % 3) * 16);
@@ -218,7 +218,7 @@ TEST(GenModel, BudgetsAdaptToSurvival) {
   alloc();  // a1 at 0x1010
   alloc();  // C1: a1 -> Gen1 (500)
   alloc();
-  alloc();  // C2: a2, a3 -> Gen1 (Gen1 consumed 1500 >= 1000)
+  alloc();              // C2: a2, a3 -> Gen1 (Gen1 consumed 1500 >= 1000)
   s.Free(++t, 0x1010);  // a1: Gen1 now 1000 live of 1500
   alloc();
   alloc();  // C3 is a Gen1: survival 2/3 > 5/12 -> growth 7 -> 7 * 1000
@@ -331,9 +331,12 @@ TEST(GenModel, RandomWorkloadCountsNest) {
     t += 1 + rng() % 2000;
     if (live.empty() || rng() % 100 < 52) {
       uint64_t roll = rng() % 1000, size;
-      if (roll < 900) size = 16 + rng() % 1024;
-      else if (roll < 995) size = 1024 + rng() % 65536;
-      else size = 85000 + rng() % (1 << 20);
+      if (roll < 900)
+        size = 16 + rng() % 1024;
+      else if (roll < 995)
+        size = 1024 + rng() % 65536;
+      else
+        size = 85000 + rng() % (1 << 20);
       uint64_t addr = (next_addr += 16 * (1 + size / 16));
       s.Alloc(t, addr, size);
       live.push_back({addr, size});

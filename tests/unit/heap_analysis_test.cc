@@ -79,8 +79,8 @@ TEST(HeapAnalysis, PeakContributionIsEachStacksLiveBytesAtThePeakMoment) {
 
 TEST(HeapAnalysis, TemporaryMeansFreedBeforeTheThreadAllocatedAgain) {
   Stream s;
-  s.Alloc(1, 0xa, 8, 1, /*thread=*/0).Free(2, 0xa, 0);          // temporary
-  s.Alloc(3, 0xb, 8, 1, 0).Alloc(4, 0xc, 8, 1, 0).Free(5, 0xb);  // not: thread 0 allocated 0xc first
+  s.Alloc(1, 0xa, 8, 1, /*thread=*/0).Free(2, 0xa, 0);              // temporary
+  s.Alloc(3, 0xb, 8, 1, 0).Alloc(4, 0xc, 8, 1, 0).Free(5, 0xb);     // not: thread 0 allocated 0xc first
   s.Alloc(6, 0xd, 8, 1, 1).Alloc(7, 0xe, 8, 1, 0).Free(8, 0xd, 0);  // temporary: thread 1 did not allocate again
   HeapAnalysis& h = s.Done();
   EXPECT_EQ(h.totals().temporary, 2u);

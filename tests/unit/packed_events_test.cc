@@ -22,10 +22,14 @@ struct Rng {
   // Values of every byte length, 0 and the extremes included.
   uint64_t Wide() {
     switch (Next() % 6) {
-      case 0: return 0;
-      case 1: return UINT64_MAX;
-      case 2: return Next() & 0xff;
-      default: return (Next() << 11 ^ Next()) >> (Next() % 64);
+      case 0:
+        return 0;
+      case 1:
+        return UINT64_MAX;
+      case 2:
+        return Next() & 0xff;
+      default:
+        return (Next() << 11 ^ Next()) >> (Next() % 64);
     }
   }
 };
@@ -66,9 +70,14 @@ TEST(PackedEvents, EveryFieldRoundTripsWhateverItsValue) {
   uint64_t time = rng.Wide() >> 2;
   for (int i = 0; i < 5000; ++i) {
     time += rng.Next() % 4 == 0 ? 0 : rng.Wide() >> 20;  // sorted, with equal times
-    if (i == 4999) time = UINT64_MAX;                     // an 8-byte delta
-    Event e{time, rng.Wide(), rng.Wide(), static_cast<uint32_t>(rng.Wide()), 3,
-            static_cast<EntryPoint>(rng.Next() % static_cast<int>(EntryPoint::kCount)), rng.Next() % 2 == 0};
+    if (i == 4999) time = UINT64_MAX;                    // an 8-byte delta
+    Event e{time,
+            rng.Wide(),
+            rng.Wide(),
+            static_cast<uint32_t>(rng.Wide()),
+            3,
+            static_cast<EntryPoint>(rng.Next() % static_cast<int>(EntryPoint::kCount)),
+            rng.Next() % 2 == 0};
     if (rng.Next() % 5 == 0) {
       e.kind = static_cast<EventKind>(rng.Next() % 6);
       e.outcome = static_cast<uint8_t>(rng.Next());

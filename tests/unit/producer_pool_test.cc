@@ -37,7 +37,8 @@ struct RecordingHooks {
     calls.push_back("begin " + std::to_string(requested) + Pool(pool));
   }
   void RentEnd(uint32_t pool, uint64_t requested, uint64_t granted, allocprof_rent_outcome o) {
-    calls.push_back("end " + std::to_string(requested) + " " + std::to_string(granted) + " " + RentName(o) + Pool(pool));
+    calls.push_back("end " + std::to_string(requested) + " " + std::to_string(granted) + " " + RentName(o) +
+                    Pool(pool));
   }
   void Return(uint32_t pool, uint64_t size, allocprof_return_outcome o) {
     calls.push_back("return " + std::to_string(size) + " " + ReturnName(o) + Pool(pool));
@@ -344,8 +345,8 @@ struct ReadResult {
 };
 
 // Feeds `stream` to a reader in reads of 1..max_read bytes (0: whole segments), as the pump does.
-ReadResult Read(const std::vector<uint8_t>& stream, uint32_t payload, size_t pool_max, uint32_t slots,
-                uint32_t window, size_t max_read, uint32_t seed) {
+ReadResult Read(const std::vector<uint8_t>& stream, uint32_t payload, size_t pool_max, uint32_t slots, uint32_t window,
+                size_t max_read, uint32_t seed) {
   Pool pool({"producer", pool_max, slots});
   ReadResult r;
   {

@@ -159,8 +159,8 @@ TEST(RecordDecoder, AgesBeforeALostChunkResolveToUnknownNotWrong) {
 
 TEST(RecordDecoder, FreeEntryPointsRepeatedPerFamilyAreWrittenAsPredictionsAndDecodeExactly) {
   // Allocations 0..5 of three families, freed by age with each family's usual and unusual releases.
-  const EntryPoint allocs[] = {EntryPoint::kMalloc, EntryPoint::kNew,      EntryPoint::kNewArray,
-                               EntryPoint::kCalloc, EntryPoint::kNew,      EntryPoint::kMalloc};
+  const EntryPoint allocs[] = {EntryPoint::kMalloc, EntryPoint::kNew, EntryPoint::kNewArray,
+                               EntryPoint::kCalloc, EntryPoint::kNew, EntryPoint::kMalloc};
   const EntryPoint frees[] = {EntryPoint::kFree, EntryPoint::kDeleteSized, EntryPoint::kDeleteArray,
                               EntryPoint::kFree, EntryPoint::kDelete,      EntryPoint::kFree};
   Chunk c = MakeChunk([&](auto& e) {
@@ -249,9 +249,11 @@ TEST(RecordDecoder, ReadsVersion3PayloadsWithAgesInTheHintsColumn) {
   addresses.assign(buf, format::PutVarint(buf, format::ZigZag(0xa000)));
   std::vector<uint8_t> refs = {0, 1};  // hint 0 (address follows), then the free's age 1
   std::vector<uint8_t> stacks = {5};
-  for (auto* col : {&tags, &times, &sizes, &addresses, &refs, &stacks}) c.payload.push_back(static_cast<uint8_t>(col->size()));
+  for (auto* col : {&tags, &times, &sizes, &addresses, &refs, &stacks})
+    c.payload.push_back(static_cast<uint8_t>(col->size()));
   c.payload.push_back(0);  // control
-  for (auto* col : {&tags, &times, &sizes, &addresses, &refs, &stacks}) c.payload.insert(c.payload.end(), col->begin(), col->end());
+  for (auto* col : {&tags, &times, &sizes, &addresses, &refs, &stacks})
+    c.payload.insert(c.payload.end(), col->begin(), col->end());
   std::string error;
   auto rs = DecodeAll(c, &error);
   ASSERT_EQ(rs.size(), 2u) << error;
@@ -280,9 +282,12 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
                                       EntryPoint::kNewArray};
   auto releases = [](EntryPoint a, uint64_t r) {
     switch (format::FamilyOf(a)) {
-      case format::Family::kNewFamily: return r % 4 ? EntryPoint::kDeleteSized : EntryPoint::kDelete;
-      case format::Family::kNewArrayFamily: return r % 8 ? EntryPoint::kDeleteArray : EntryPoint::kFree;  // mismatch
-      default: return EntryPoint::kFree;
+      case format::Family::kNewFamily:
+        return r % 4 ? EntryPoint::kDeleteSized : EntryPoint::kDelete;
+      case format::Family::kNewArrayFamily:
+        return r % 8 ? EntryPoint::kDeleteArray : EntryPoint::kFree;  // mismatch
+      default:
+        return EntryPoint::kFree;
     }
   };
   struct Live {
@@ -336,7 +341,8 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
         }
       }
     });
-    c.header.alloc_seq = seq - static_cast<uint32_t>(std::count_if(ops.begin(), ops.end(), [](const Op& o) { return !o.is_free; }));
+    c.header.alloc_seq =
+        seq - static_cast<uint32_t>(std::count_if(ops.begin(), ops.end(), [](const Op& o) { return !o.is_free; }));
     std::string error;
     auto rs = DecodeAll(c, &error, &history);
     ASSERT_EQ(rs.size(), ops.size()) << error;

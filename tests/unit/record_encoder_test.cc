@@ -33,10 +33,15 @@ TEST(RecordEncoder, NeedsFlushMatchesTheRoomLeftBeforeEveryRecord) {
       // Large, varied values so varints of every length appear.
       x = x * 6364136223846793005ull + 1442695040888963407ull;
       switch (x >> 62) {
-        case 0: enc.Alloc(format::EntryPoint::kMalloc, 1000 + records * 977, x >> 3, x >> 40, 7); break;
-        case 1: enc.Free(format::EntryPoint::kFree, 1000 + records * 977, x); break;
-        case 2: enc.FreeAge(format::EntryPoint::kFree, 1000 + records * 977, static_cast<uint32_t>(x >> 50), 3,
-                            format::Family::kMallocFamily, x);
+        case 0:
+          enc.Alloc(format::EntryPoint::kMalloc, 1000 + records * 977, x >> 3, x >> 40, 7);
+          break;
+        case 1:
+          enc.Free(format::EntryPoint::kFree, 1000 + records * 977, x);
+          break;
+        case 2:
+          enc.FreeAge(format::EntryPoint::kFree, 1000 + records * 977, static_cast<uint32_t>(x >> 50), 3,
+                      format::Family::kMallocFamily, x);
           break;
         default:
           if (!enc.ControlRoom(32)) {  // as the shim does before a control record

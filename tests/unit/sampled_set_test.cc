@@ -77,7 +77,8 @@ TEST(SampledSet, ConcurrentThreadsSharingLinesNeverLoseOrInventAMember) {
   constexpr int kThreads = 4;
   constexpr int kLines = 64;
   std::vector<std::vector<uintptr_t>> lines;
-  for (int l = 0; l < kLines; ++l) lines.push_back(SameLine(0x600000000000 + (static_cast<uintptr_t>(l) << 24), kThreads));
+  for (int l = 0; l < kLines; ++l)
+    lines.push_back(SameLine(0x600000000000 + (static_cast<uintptr_t>(l) << 24), kThreads));
   std::atomic<int> lost{0}, phantom{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {

@@ -155,8 +155,8 @@ TEST(HeapAnalysisWeights, EveryCountAndByteTotalIsScaled) {
   h.Feed(Alloc(100, 0x1000, 100, 40));
   h.Feed(Alloc(200, 0x2000, 100000, 1, 2));
   h.Feed(Alloc(300, 0x3000, 10, 500));
-  h.Feed(Free(400, 0x1000));           // pairs with the 40-weight block
-  h.Feed(Free(500, 0x9000));           // an unsampled block's free (set overflow): ignored
+  h.Feed(Free(400, 0x1000));                          // pairs with the 40-weight block
+  h.Feed(Free(500, 0x9000));                          // an unsampled block's free (set overflow): ignored
   h.Feed(Free(600, 0x3000, 0, EntryPoint::kDelete));  // mismatched, weight 500
   h.Finish();
   const HeapTotals& t = h.totals();
@@ -202,8 +202,8 @@ TEST(SampledTraceReader, WeighsAllocationsAfterTheSamplingRecord) {
     e.Uint(1024);
   });
   b.Chunk(0, 2000, 5000, [](shim::RecordEncoder& e) {
-    e.Alloc(EntryPoint::kMalloc, 2100, 0x1000, 16, 0);     // p = 1 - exp(-1/64): weight ~64.5
-    e.Alloc(EntryPoint::kMalloc, 2200, 0x2000, 4096, 0);   // >= interval: weight 1
+    e.Alloc(EntryPoint::kMalloc, 2100, 0x1000, 16, 0);    // p = 1 - exp(-1/64): weight ~64.5
+    e.Alloc(EntryPoint::kMalloc, 2200, 0x2000, 4096, 0);  // >= interval: weight 1
     e.Free(EntryPoint::kFree, 2300, 0x1000);
   });
   std::string path = b.WriteTemp();
@@ -221,7 +221,8 @@ TEST(SampledTraceReader, WeighsAllocationsAfterTheSamplingRecord) {
   double x = 1 / SampleProbability(16, 1024);
   EXPECT_NEAR(catalog.sampling.allocations, x + 1, 1e-9);
   ASSERT_EQ(sink.events.size(), 3u);
-  EXPECT_TRUE(sink.events[0].weight == static_cast<uint32_t>(floor(x)) || sink.events[0].weight == static_cast<uint32_t>(ceil(x)));
+  EXPECT_TRUE(sink.events[0].weight == static_cast<uint32_t>(floor(x)) ||
+              sink.events[0].weight == static_cast<uint32_t>(ceil(x)));
   EXPECT_EQ(sink.events[1].weight, 1u);
   EXPECT_EQ(sink.events[2].weight, 0u) << "a sampled trace's free takes its allocation's weight when paired";
 }

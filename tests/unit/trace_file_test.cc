@@ -32,7 +32,8 @@ TEST(TraceFile, ReadsPlainAndCompressedChunks) {
   TraceBuilder b;
   b.Process(100);
   b.Chunk(0, 100, 200, [](auto& e) { Allocs(e, 100, 10); });
-  b.Chunk(0, 200, 300, [](auto& e) { Allocs(e, 200, 5000); }, /*compress=*/true);
+  b.Chunk(
+      0, 200, 300, [](auto& e) { Allocs(e, 200, 5000); }, /*compress=*/true);
   std::vector<Diagnostic> diags;
   auto chunks = ReadAll(b.WriteTemp(), &diags);
   ASSERT_EQ(chunks.size(), 3u);
@@ -89,8 +90,8 @@ TEST(TraceFile, RejectsANewerVersion) {
   std::string path = b.WriteTemp();
   auto file = TraceFile::Open(path);
   ASSERT_FALSE(file.ok());
-  EXPECT_NE(file.status().message().find(absl::StrCat("version ", format::kFormatVersion + 1,
-                                                      " at offset 8 is not supported")),
+  EXPECT_NE(file.status().message().find(
+                absl::StrCat("version ", format::kFormatVersion + 1, " at offset 8 is not supported")),
             std::string::npos)
       << file.status();
   EXPECT_NE(file.status().message().find("upgrade allocprof"), std::string::npos);
