@@ -120,7 +120,14 @@ tsan:
 clean:
 	rm -rf $(BUILD) out
 
-.PHONY: all demo install clean asan ubsan tsan
+# Every C++ file as .clang-format has it (the check is part of `make check`).
+FORMATTED := $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMATTED)
+format-check:
+	@clang-format --dry-run --Werror $(FORMATTED)
+
+.PHONY: all demo install clean asan ubsan tsan format format-check
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 include tests/stress/stress.mk

@@ -19,6 +19,7 @@ packages=(
   heaptrack            # benchmark baseline
   valgrind             # callgrind instruction counts in bench/
   clang                # libFuzzer builds
+  clang-format         # make format-check (part of make check)
 )
 
 missing=()

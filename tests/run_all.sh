@@ -62,6 +62,17 @@ else
   status=1
 fi
 
+# Every C++ file formatted as .clang-format says (`make format` fixes it).
+echo "== format"
+if make --no-print-directory -C "$(dirname "$0")/.." format-check; then
+  echo "every C++ file is formatted"
+  passed=$((passed + 1))
+else
+  echo "format: the files above differ from .clang-format's style; run 'make format'"
+  failed=$((failed + 1))
+  status=1
+fi
+
 # The report package (reports/) and the tools' own tests: Debian's matplotlib and pytest live under
 # /usr/bin/python3. Counts come from pytest's closing line ("2 failed, 114 passed, 1 error in 9.8s").
 echo "== reports and tools (pytest)"
