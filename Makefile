@@ -17,7 +17,8 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # embed the version depend on it, so they are rebuilt then (and only then).
 VERSION_STAMP := $(BUILD)/.version
 $(shell mkdir -p $(BUILD) && [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" > $(VERSION_STAMP))
-WARN     := -Wall -Wextra -Wno-unused-parameter
+# Warnings are errors: the compiler is Debian 12's g++, the same on every machine that builds this.
+WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Werror
 CXXSTD   := -std=c++20
 OPT      ?= -O2 -g
 # SANITIZE is set by the asan/tsan/ubsan targets below.

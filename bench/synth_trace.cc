@@ -200,12 +200,12 @@ class Synthesizer {
       now_ += format::kTimeQuantumNs * (1 + rng_.Below(4));  // strictly increasing: no ties
       Step(*t);
     }
-    for (ThreadSim& t : threads_) {
-      if (!t.announced) continue;
-      if (!t.enc.ControlRoom(32)) Flush(t);
-      t.enc.Tag(format::RecordTag::kThreadEnd);
-      t.enc.Time(now_);
-      Flush(t);
+    for (ThreadSim& thread : threads_) {
+      if (!thread.announced) continue;
+      if (!thread.enc.ControlRoom(32)) Flush(thread);
+      thread.enc.Tag(format::RecordTag::kThreadEnd);
+      thread.enc.Time(now_);
+      Flush(thread);
     }
     SmallChunk end(now_);
     end.enc.Tag(format::RecordTag::kEnd);

@@ -49,7 +49,7 @@ TEST_P(GoldenTest, AnalyzerOutputMatches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Traces, GoldenTest, ::testing::ValuesIn(GoldenTraces()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
 
 TEST(Golden, TheSetIsPresent) { EXPECT_GE(GoldenTraces().size(), 6u); }
 

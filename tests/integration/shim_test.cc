@@ -89,8 +89,8 @@ INSTANTIATE_TEST_SUITE_P(
         EntryCase{"delete_sized_aligned", {{EntryPoint::kNewAligned, 1}, {EntryPoint::kDeleteSizedAligned, 1}}},
         EntryCase{"delete[]_sized_aligned",
                   {{EntryPoint::kNewArrayAligned, 1}, {EntryPoint::kDeleteArraySizedAligned, 1}}}),
-    [](const ::testing::TestParamInfo<EntryCase>& info) {
-      std::string name = info.param.key;
+    [](const ::testing::TestParamInfo<EntryCase>& param_info) {
+      std::string name = param_info.param.key;
       for (char& ch : name) {
         if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
       }
