@@ -81,27 +81,27 @@ __attribute__((noinline, noipa)) uintptr_t ReturnAddress() {
 
 __attribute__((noinline, noipa)) uintptr_t CallSiteInThisFile(int* line) {
   uintptr_t ra = ReturnAddress();
-  *line = __LINE__;
+  *line = __LINE__ - 1;                  // the call's line
   g_sink = reinterpret_cast<void*>(ra);  // work after the call: not a tail call
   return ra;
 }
 
 __attribute__((always_inline)) inline uintptr_t InnerInline(int* line) {
   uintptr_t ra = ReturnAddress();
-  *line = __LINE__;
+  *line = __LINE__ - 1;  // the call's line
   g_sink = reinterpret_cast<void*>(ra);
   return ra;
 }
 
 __attribute__((always_inline)) inline uintptr_t OuterInline(int* inner, int* outer) {
   uintptr_t ra = InnerInline(inner);
-  *outer = __LINE__;
+  *outer = __LINE__ - 1;  // the call's line
   return ra;
 }
 
 __attribute__((noinline, noipa)) uintptr_t TwoInlinedLevels(int* inner, int* outer, int* real) {
   uintptr_t ra = OuterInline(inner, outer);
-  *real = __LINE__;
+  *real = __LINE__ - 1;  // the call's line
   g_sink = reinterpret_cast<void*>(ra);
   return ra;
 }
