@@ -259,6 +259,7 @@ void EnsureProcessInitialized() {
     g_mode.store(Mode::kStopped, std::memory_order_release);
     return;
   }
+  for (int i = 0; i < RejectedOptionCount(); ++i) WriteWarning(RejectedOption(i));
   g_mode.store(initial, std::memory_order_release);
   StartCaptureControl();
 }

@@ -377,6 +377,30 @@ TEST(Shim, DiskFullStopsTracingButNotTheProgram) {
   EXPECT_TRUE(s.read_ok);
 }
 
+// A bad value in an ALLOCPROF_* variable (by-hand preload: nothing checked it before) is reported
+// on stderr and in the trace, and the default is used; the program runs as it would untraced.
+TEST(Shim, BadOptionValuesAreReportedAndTheDefaultsKept) {
+  TempDir dir;
+  RunResult plain = RunProgram({Program("entry_points"), "malloc", "10"});
+  RunResult r =
+      RunProgram({Program("entry_points"), "malloc", "10"},
+                 {"LD_PRELOAD=" + BuildPath("liballocprof.so"), "ALLOCPROF_OUTPUT=" + Trace(dir),
+                  "ALLOCPROF_ROOT_PID=abc", "ALLOCPROF_ZSTD_LEVEL=99", "ALLOCPROF_DEPTH=0", "ALLOCPROF_QUIET=1"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, plain.out);
+  for (const char* message : {"ALLOCPROF_ROOT_PID must be a number in 1..2147483647 (got 'abc'); ignored",
+                              "ALLOCPROF_ZSTD_LEVEL must be a number in -50..19 (got '99'); using the default, 1",
+                              "ALLOCPROF_DEPTH must be a number in 1..1024 (got '0'); using the default, 64"}) {
+    EXPECT_NE(r.err.find(std::string("allocprof: ") + message + "\n"), std::string::npos)
+        << "even under ALLOCPROF_QUIET=1: " << r.err;
+  }
+  TraceSummary s = Summarize(Trace(dir));
+  ExpectClean(s);
+  EXPECT_EQ(s.catalog.process.max_depth, 64u);
+  ASSERT_EQ(s.catalog.shim_warnings.size(), 3u);
+  EXPECT_NE(s.catalog.shim_warnings[1].find("ALLOCPROF_ZSTD_LEVEL must be"), std::string::npos);
+}
+
 // ---- the run command ----
 
 TEST(Run, RefusesAStaticallyLinkedProgram) {
