@@ -403,6 +403,26 @@ TEST(Shim, BadOptionValuesAreReportedAndTheDefaultsKept) {
 
 // ---- the run command ----
 
+// run checks its flags and the variables its program would inherit with the shim's own parser,
+// and refuses a bad one before anything starts.
+TEST(Run, RefusesABadFlagOrInheritedVariableBeforeStarting) {
+  TempDir dir;
+  std::string marker = dir / "started";
+  RunResult r = RunTraced(Trace(dir), {"touch", marker}, {"--flush-ms", "-1"});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_EQ(r.err, "allocprof run: --flush-ms must be a number in 0..60000 (got '-1')\n");
+  r = RunProgram({BuildPath("allocprof"), "run", "-o", Trace(dir), "--", "touch", marker}, {"ALLOCPROF_ZSTD_LEVEL=99"});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_EQ(r.err, "allocprof run: ALLOCPROF_ZSTD_LEVEL (in the environment) must be a number in -50..19 (got '99')\n");
+  EXPECT_TRUE(dir.Files().empty()) << "neither the program nor the shim ran";
+  // A flag replaces the variable; a good inherited variable reaches the shim.
+  r = RunProgram({BuildPath("allocprof"), "run", "-q", "-o", Trace(dir), "--zstd-level", "3", "--", "touch", marker},
+                 {"ALLOCPROF_ZSTD_LEVEL=99", "ALLOCPROF_DEPTH=5"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(Summarize(Trace(dir)).catalog.process.max_depth, 5u);
+}
+
 TEST(Run, RefusesAStaticallyLinkedProgram) {
   TempDir dir;
   RunResult r = RunTraced(Trace(dir), {Program("static_hello")});
