@@ -306,8 +306,8 @@ extern "C" {
 
 __attribute__((visibility("default"))) void _exit(int status) {
   BeforeExit();
-  if (!g_real.exit_now) ResolveRealFunctions();
-  g_real.exit_now(status);
+  if (!g_real._exit) ResolveRealFunctions();
+  g_real._exit(status);
   __builtin_unreachable();
 }
 

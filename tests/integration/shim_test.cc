@@ -9,10 +9,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "harness.h"
+#include "hooks/interposed.h"
 
 namespace allocprof::testing {
 namespace {
@@ -31,6 +33,23 @@ void ExpectClean(const TraceSummary& s) {
 }
 
 // ---- entry points: exact counts ----
+
+// The tables in allocprof/trace_format.h and hooks/interposed.h name every function the shim must
+// define; attach patches exactly those, and the wrappers written by hand must not be forgotten.
+TEST(Shim, DefinesEveryFunctionItsTablesName) {
+  std::string command = "nm -D --defined-only '" + BuildPath("liballocprof.so") + "'";
+  FILE* nm = popen(command.c_str(), "r");
+  ASSERT_NE(nm, nullptr);
+  std::set<std::string> defined;
+  char line[512], type[8], name[400];
+  while (fgets(line, sizeof(line), nm)) {
+    if (sscanf(line, "%*s %7s %399s", type, name) == 2 && (type[0] == 'T' || type[0] == 'W')) defined.insert(name);
+  }
+  ASSERT_EQ(pclose(nm), 0);
+  ASSERT_GT(defined.size(), 40u);
+  for (const shim::InterposedFunction& f : shim::kPatchOrder.functions)
+    EXPECT_TRUE(defined.count(f.symbol)) << f.symbol;
+}
 
 struct EntryCase {
   const char* key;
