@@ -223,6 +223,10 @@ int AttachCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
     return kExitUsage;
   }
+  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
+    fprintf(stderr, "allocprof attach: %s\n", std::string(path.message()).c_str());
+    return kExitUsage;
+  }
   struct stat st_out;
   if (lstat(output.c_str(), &st_out) == 0) {
     if (!args.Has("--force")) {

@@ -136,9 +136,8 @@ int RunCommand(int argc, char** argv) {
   }
 
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
-  if (options::Value v; !options::Parse(options::SpecOf(options::Id::kOutput), output.c_str(), &v)) {
-    fprintf(stderr, "allocprof run: the trace file's absolute path must be at most %lld bytes: %s\n",
-            static_cast<long long>(options::SpecOf(options::Id::kOutput).max), output.c_str());
+  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
+    fprintf(stderr, "allocprof run: %s\n", std::string(path.message()).c_str());
     return kExitUsage;
   }
   struct stat st_out;

@@ -70,6 +70,14 @@ absl::StatusOr<std::vector<ShimOption>> CollectShimOptions(const CliArgs& args, 
   return out;
 }
 
+absl::Status CheckOutputPath(const std::string& absolute) {
+  const Spec& spec = options::SpecOf(options::Id::kOutput);
+  options::Value parsed;
+  if (options::Parse(spec, absolute.c_str(), &parsed)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("the trace file's absolute path must be at most ", spec.max, " bytes: ", absolute));
+}
+
 std::string ShimOptionValue(const std::vector<ShimOption>& collected, options::Id id) {
   for (const ShimOption& o : collected) {
     if (o.spec->id == id) return o.value;

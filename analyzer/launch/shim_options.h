@@ -30,6 +30,10 @@ struct ShimOption {
 // InvalidArgument error names the first bad value, its source and the valid range.
 absl::StatusOr<std::vector<ShimOption>> CollectShimOptions(const CliArgs& args, options::Use command);
 
+// The trace file's absolute path, which the command passes as ALLOCPROF_OUTPUT, checked as the
+// shim will check it.
+absl::Status CheckOutputPath(const std::string& absolute);
+
 // The value of `id` among `collected`, or its default ("" when unset).
 std::string ShimOptionValue(const std::vector<ShimOption>& collected, options::Id id);
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+
 namespace allocprof::options {
 namespace {
 
@@ -68,6 +70,14 @@ TEST_F(CollectShimOptionsTest, AttachTakesOnlyItsOwnOptionsAndLaunchersSetTheirO
   EXPECT_EQ(ShimOptionValue(*got, Id::kDepth), "3");
   EXPECT_EQ(ShimOptionValue(*got, Id::kOutput), "") << "run and attach name the output themselves";
   EXPECT_EQ(Collect({"--zstd-level", "1"}, kAttach).status().message(), "unknown option '--zstd-level'");
+}
+
+TEST(CheckOutputPath, TheShimsLimitOnTheAbsolutePath) {
+  EXPECT_TRUE(CheckOutputPath("/tmp/" + std::string(4090, 't')).ok());
+  absl::Status st = CheckOutputPath("/tmp/" + std::string(4091, 't'));
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(absl::StartsWith(st.message(), "the trace file's absolute path must be at most 4095 bytes: /tmp/ttt"))
+      << st.message();
 }
 
 }  // namespace
