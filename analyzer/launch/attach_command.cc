@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "launch/gdb_inject.h"
+#include "launch/shim_options.h"
 #include "launch/shim_path.h"
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
@@ -160,10 +161,7 @@ int CheckTarget(pid_t pid, const std::string& label) {
 
 int AttachCommand(int argc, char** argv) {
   CliArgs args;
-  args.Option("-o,--output", true, "trace file (default allocprof.trace); forked children write FILE.PID");
-  args.Option("--unwind", true, "stack capture: libunwind (default), fp (frame pointers), none");
-  args.Option("--depth", true, "frames kept per stack, 1..1024 (default 64)");
-  args.Option("--flush-ms", true, "idle buffers are flushed this often (default 200; 0 = only when full)");
+  DeclareShimFlags(args, options::kAttach);
   args.Option("--force", false, "replace an existing trace file");
   args.Option("--gdb", true, "the gdb to inject with (default: gdb on PATH)");
   args.Option("--timeout", true, "seconds gdb may take, 1..3600 (default 60)");
@@ -185,25 +183,18 @@ int AttachCommand(int argc, char** argv) {
     fprintf(stderr, "%s%s", kAttachUsage, args.Help().c_str());
     return kExitUsage;
   }
-  std::string unwind = args.Get("--unwind", "libunwind");
-  if (unwind != "libunwind" && unwind != "fp" && unwind != "none") {
-    fprintf(stderr, "allocprof attach: --unwind must be libunwind, fp or none (got '%s')\n", unwind.c_str());
+  // The flags, and the variables of the same options in this environment, checked as the shim would.
+  absl::StatusOr<std::vector<ShimOption>> shim_options = CollectShimOptions(args, options::kAttach);
+  if (!shim_options.ok()) {
+    fprintf(stderr, "allocprof attach: %s\n", std::string(shim_options.status().message()).c_str());
     return kExitUsage;
   }
-  struct Range {
-    const char* flag;
-    int lo, hi;
-  };
   int timeout_seconds = 60;
-  for (const Range& r : {Range{"--depth", 1, 1024}, Range{"--flush-ms", 0, 60000}, Range{"--timeout", 1, 3600}}) {
-    int v;
-    if (!args.Has(r.flag)) continue;
-    if (!absl::SimpleAtoi(args.Get(r.flag), &v) || v < r.lo || v > r.hi) {
-      fprintf(stderr, "allocprof attach: %s must be a number in %d..%d (got '%s')\n", r.flag, r.lo, r.hi,
-              args.Get(r.flag).c_str());
-      return kExitUsage;
-    }
-    if (r.flag == std::string_view("--timeout")) timeout_seconds = v;
+  if (args.Has("--timeout") &&
+      (!absl::SimpleAtoi(args.Get("--timeout"), &timeout_seconds) || timeout_seconds < 1 || timeout_seconds > 3600)) {
+    fprintf(stderr, "allocprof attach: --timeout must be a number in 1..3600 (got '%s')\n",
+            args.Get("--timeout").c_str());
+    return kExitUsage;
   }
   bool quiet = args.Has("--quiet");
   std::string label = absl::StrCat("process ", pid, " (", ProcessName(pid), ")");
@@ -232,6 +223,10 @@ int AttachCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
     return kExitUsage;
   }
+  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
+    fprintf(stderr, "allocprof attach: %s\n", std::string(path.message()).c_str());
+    return kExitUsage;
+  }
   struct stat st_out;
   if (lstat(output.c_str(), &st_out) == 0) {
     if (!args.Has("--force")) {
@@ -253,11 +248,10 @@ int AttachCommand(int argc, char** argv) {
   request.timeout_seconds = timeout_seconds;
   // The shim's options, as the environment variables `run` would set, one per line.
   request.start_function = "allocprof_attach_start";
-  request.start_argument =
-      absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid, "\nALLOCPROF_UNWIND=", unwind, "\n");
-  if (args.Has("--depth")) absl::StrAppend(&request.start_argument, "ALLOCPROF_DEPTH=", args.Get("--depth"), "\n");
-  if (args.Has("--flush-ms")) {
-    absl::StrAppend(&request.start_argument, "ALLOCPROF_FLUSH_MS=", args.Get("--flush-ms"), "\n");
+  request.start_argument = absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid, "\n");
+  for (const ShimOption& o : *shim_options) {
+    if (o.spec->id != options::Id::kOutput)
+      absl::StrAppend(&request.start_argument, o.spec->variable, "=", o.value, "\n");
   }
   InjectResult r = InjectLibrary(request);
   using Outcome = InjectResult::Outcome;

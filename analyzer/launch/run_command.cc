@@ -18,10 +18,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "allocprof/units.h"
+#include "launch/shim_options.h"
 #include "launch/shim_path.h"
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
@@ -74,6 +72,8 @@ constexpr char kRunUsage[] =
     "\n"
     "Runs CMD with allocprof's shim preloaded. The trace goes to FILE (default allocprof.trace);\n"
     "forked and exec'd child processes write FILE.PID. Exit status is CMD's.\n"
+    "Each option can also come from the ALLOCPROF_* variable named with it (a flag wins); a bad\n"
+    "value in either is refused before CMD starts.\n"
     "\n"
     "options:\n";
 
@@ -81,44 +81,10 @@ constexpr char kRunUsage[] =
 
 int RunCommand(int argc, char** argv) {
   CliArgs args;
-  args.Option("-o,--output", true, "trace file (default allocprof.trace)");
-  args.Option("--unwind", true, "stack capture: libunwind (default), fp (frame pointers), none");
-  args.Option("--depth", true, "frames kept per stack, 1..1024 (default 64)");
-  args.Option("--buffer", true, "per-thread buffer, e.g. 128KiB (default), 16KiB..8MiB");
-  args.Option("--flush-ms", true, "idle buffers are flushed this often (default 200; 0 = only when full)");
-  args.Option("--zstd-level", true,
-              "compression level of trace chunks, 0 = none, negative = zstd's fast modes (default 1)");
-  args.Option("--sample", true,
-              "record allocations as a Poisson process over bytes with this mean interval, e.g. 512KiB (1B..1GiB; "
-              "reports give estimates)");
-  args.Option("--sample-seed", true, "seed of the sampling (default: different every run)");
-  args.Option("--no-follow", false, "do not trace programs that CMD execs");
+  DeclareShimFlags(args, options::kRun);
   args.Option("--force", false, "replace an existing trace file");
-  args.Option("--start-after", true, "record only after this long, e.g. 10s (each process counts from its start)");
-  args.Option("--start-at-mark", true, "record only after the program calls allocprof_mark(NAME)");
-  args.Option("--stop-after", true, "stop recording after this long, e.g. 60s (the trace ends cleanly at exit)");
-  args.Option("--start-paused", false, "start paused; `allocprof ctl PID start` starts recording (implies --control)");
-  args.Option("--control", false, "open a control FIFO next to the trace for `allocprof ctl PID start|stop|mark NAME`");
-  args.Option("--control-signal", true, "toggle recording when the program receives this signal, e.g. SIGUSR2");
-  args.Option("-q,--quiet", false, "no messages from allocprof on stderr");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
-  for (const char* flag : {"--start-after", "--stop-after"}) {
-    uint64_t ns;
-    if (st.ok() && args.Has(flag) && !units::ParseDuration(args.Get(flag).c_str(), &ns)) {
-      st = absl::InvalidArgumentError(
-          absl::StrCat(flag, ": cannot use '", args.Get(flag), "' (a duration such as 10s)"));
-    }
-  }
-  if (st.ok() && args.Has("--start-at-mark") &&
-      (args.Get("--start-at-mark").empty() || args.Get("--start-at-mark").size() > 256)) {
-    st = absl::InvalidArgumentError("--start-at-mark: a mark name of 1..256 bytes");
-  }
-  if (st.ok() && args.Has("--control-signal")) {
-    std::string sig = args.Get("--control-signal");
-    if (units::ControlSignalNumber(sig.c_str()) == 0)
-      st = absl::InvalidArgumentError(absl::StrCat("--control-signal: cannot use '", sig, "' (e.g. SIGUSR2)"));
-  }
   if (args.Has("--help")) {
     printf("%s%s", kRunUsage, args.Help().c_str());
     return kExitOk;
@@ -133,47 +99,13 @@ int RunCommand(int argc, char** argv) {
     fprintf(stderr, "%s%s", kRunUsage, args.Help().c_str());
     return kExitUsage;
   }
-  bool quiet = args.Has("--quiet");
-  std::string unwind = args.Get("--unwind", "libunwind");
-  if (unwind != "libunwind" && unwind != "fp" && unwind != "none") {
-    fprintf(stderr, "allocprof run: --unwind must be libunwind, fp or none (got '%s')\n", unwind.c_str());
+  // The flags, and the ALLOCPROF_* variables CMD would inherit, checked as the shim would.
+  absl::StatusOr<std::vector<ShimOption>> shim_options = CollectShimOptions(args, options::kRun);
+  if (!shim_options.ok()) {
+    fprintf(stderr, "allocprof run: %s\n", std::string(shim_options.status().message()).c_str());
     return kExitUsage;
   }
-  struct Range {
-    const char* flag;
-    uint32_t lo, hi;
-  };
-  for (const Range& r : {Range{"--depth", 1, 1024}, Range{"--flush-ms", 0, 60000}}) {
-    uint32_t v;
-    if (args.Has(r.flag) && (!absl::SimpleAtoi(args.Get(r.flag), &v) || v < r.lo || v > r.hi)) {
-      fprintf(stderr, "allocprof run: %s must be a number in %u..%u (got '%s')\n", r.flag, r.lo, r.hi,
-              args.Get(r.flag).c_str());
-      return kExitUsage;
-    }
-  }
-  if (int level;
-      args.Has("--zstd-level") && (!absl::SimpleAtoi(args.Get("--zstd-level"), &level) || level < -50 || level > 19)) {
-    fprintf(stderr, "allocprof run: --zstd-level must be -50..19 (got '%s')\n", args.Get("--zstd-level").c_str());
-    return kExitUsage;
-  }
-  if (args.Has("--sample")) {
-    uint64_t bytes;
-    if (!units::ParseByteSize(args.Get("--sample").c_str(), &bytes) || bytes < 1 || bytes > (1u << 30)) {
-      fprintf(stderr, "allocprof run: --sample must be 1B..1GiB (got '%s')\n", args.Get("--sample").c_str());
-      return kExitUsage;
-    }
-  }
-  if (uint64_t seed; args.Has("--sample-seed") && !absl::SimpleAtoi(args.Get("--sample-seed"), &seed)) {
-    fprintf(stderr, "allocprof run: --sample-seed must be a number (got '%s')\n", args.Get("--sample-seed").c_str());
-    return kExitUsage;
-  }
-  if (args.Has("--buffer")) {
-    uint64_t bytes;
-    if (!units::ParseByteSize(args.Get("--buffer").c_str(), &bytes) || bytes < (16u << 10) || bytes > (8u << 20)) {
-      fprintf(stderr, "allocprof run: --buffer must be 16KiB..8MiB (got '%s')\n", args.Get("--buffer").c_str());
-      return kExitUsage;
-    }
-  }
+  bool quiet = ShimOptionValue(*shim_options, options::Id::kQuiet) == "1";
   std::string shim = FindShim();
   if (shim.empty()) {
     fprintf(stderr,
@@ -204,6 +136,10 @@ int RunCommand(int argc, char** argv) {
   }
 
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
+  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
+    fprintf(stderr, "allocprof run: %s\n", std::string(path.message()).c_str());
+    return kExitUsage;
+  }
   struct stat st_out;
   if (lstat(output.c_str(), &st_out) == 0) {
     if (!args.Has("--force")) {
@@ -234,24 +170,11 @@ int RunCommand(int argc, char** argv) {
     setenv("LD_PRELOAD", preload.c_str(), 1);
     setenv("ALLOCPROF_OUTPUT", output.c_str(), 1);
     setenv("ALLOCPROF_ROOT_PID", std::to_string(getpid()).c_str(), 1);
-    setenv("ALLOCPROF_UNWIND", unwind.c_str(), 1);
-    if (args.Has("--depth")) setenv("ALLOCPROF_DEPTH", args.Get("--depth").c_str(), 1);
-    if (args.Has("--buffer")) setenv("ALLOCPROF_BUFFER", args.Get("--buffer").c_str(), 1);
-    if (args.Has("--flush-ms")) setenv("ALLOCPROF_FLUSH_MS", args.Get("--flush-ms").c_str(), 1);
-    if (args.Has("--zstd-level")) setenv("ALLOCPROF_ZSTD_LEVEL", args.Get("--zstd-level").c_str(), 1);
-    if (args.Has("--sample"))
-      setenv("ALLOCPROF_SAMPLE", args.Get("--sample").c_str(), 1);
-    else
-      unsetenv("ALLOCPROF_SAMPLE");
-    if (args.Has("--sample-seed")) setenv("ALLOCPROF_SAMPLE_SEED", args.Get("--sample-seed").c_str(), 1);
-    setenv("ALLOCPROF_FOLLOW", args.Has("--no-follow") ? "0" : "1", 1);
-    if (quiet) setenv("ALLOCPROF_QUIET", "1", 1);
-    if (args.Has("--start-after")) setenv("ALLOCPROF_START_AFTER", args.Get("--start-after").c_str(), 1);
-    if (args.Has("--stop-after")) setenv("ALLOCPROF_STOP_AFTER", args.Get("--stop-after").c_str(), 1);
-    if (args.Has("--start-at-mark")) setenv("ALLOCPROF_START_AT_MARK", args.Get("--start-at-mark").c_str(), 1);
-    if (args.Has("--start-paused")) setenv("ALLOCPROF_START_PAUSED", "1", 1);
-    if (args.Has("--control") || args.Has("--start-paused")) setenv("ALLOCPROF_CONTROL", "1", 1);
-    if (args.Has("--control-signal")) setenv("ALLOCPROF_CONTROL_SIGNAL", args.Get("--control-signal").c_str(), 1);
+    // The rest as given; a variable without a flag is inherited (and was checked above).
+    for (const ShimOption& o : *shim_options) {
+      if (o.from_flag && o.spec->id != options::Id::kOutput) setenv(o.spec->variable, o.value.c_str(), 1);
+    }
+    if (args.Has("--start-paused")) setenv("ALLOCPROF_CONTROL", "1", 1);
     std::vector<char*> child_argv;
     for (const auto& a : args.rest()) child_argv.push_back(const_cast<char*>(a.c_str()));
     child_argv.push_back(nullptr);

@@ -3,7 +3,7 @@
  *
  * Without the shim loaded every call costs one null check: the hook symbols are weak references,
  * so they resolve to the shim's definitions when it is preloaded and to null otherwise. No link
- * dependency, no runtime cost worth measuring (bench/pool_hooks.cc measures it).
+ * dependency, no runtime cost worth measuring (examples/producer/hook_cost.cc measures it).
  *
  * Protocol for a pool (see examples/producer/ for a complete one):
  *   id = allocprof_pool_register("client-write", max_block, slots_per_bucket);   once

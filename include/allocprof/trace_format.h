@@ -175,46 +175,61 @@ struct ChunkHeader {
 };
 static_assert(sizeof(ChunkHeader) == 48);
 
-// Entry points, listed once: X(enumerator, symbol, family, kind).
-// family: how the memory must be released (mismatched frees compare families).
-// kind: whether the entry point allocates or frees.
-#define ALLOCPROF_ENTRY_POINTS(X)                                                          \
-  X(kMalloc, "malloc", kMallocFamily, kAlloc)                                              \
-  X(kCalloc, "calloc", kMallocFamily, kAlloc)                                              \
-  X(kRealloc, "realloc", kMallocFamily, kAlloc)                                            \
-  X(kReallocarray, "reallocarray", kMallocFamily, kAlloc)                                  \
-  X(kPosixMemalign, "posix_memalign", kMallocFamily, kAlloc)                               \
-  X(kAlignedAlloc, "aligned_alloc", kMallocFamily, kAlloc)                                 \
-  X(kMemalign, "memalign", kMallocFamily, kAlloc)                                          \
-  X(kValloc, "valloc", kMallocFamily, kAlloc)                                              \
-  X(kPvalloc, "pvalloc", kMallocFamily, kAlloc)                                            \
-  X(kNew, "operator new", kNewFamily, kAlloc)                                              \
-  X(kNewArray, "operator new[]", kNewArrayFamily, kAlloc)                                  \
-  X(kNewNothrow, "operator new(nothrow)", kNewFamily, kAlloc)                              \
-  X(kNewArrayNothrow, "operator new[](nothrow)", kNewArrayFamily, kAlloc)                  \
-  X(kNewAligned, "operator new(align)", kNewFamily, kAlloc)                                \
-  X(kNewArrayAligned, "operator new[](align)", kNewArrayFamily, kAlloc)                    \
-  X(kNewAlignedNothrow, "operator new(align,nothrow)", kNewFamily, kAlloc)                 \
-  X(kNewArrayAlignedNothrow, "operator new[](align,nothrow)", kNewArrayFamily, kAlloc)     \
-  X(kFree, "free", kMallocFamily, kRelease)                                                \
-  X(kFreeSized, "free_sized", kMallocFamily, kRelease)                                     \
-  X(kFreeAlignedSized, "free_aligned_sized", kMallocFamily, kRelease)                      \
-  X(kReallocFree, "realloc(free)", kMallocFamily, kRelease)                                \
-  X(kDelete, "operator delete", kNewFamily, kRelease)                                      \
-  X(kDeleteArray, "operator delete[]", kNewArrayFamily, kRelease)                          \
-  X(kDeleteSized, "operator delete(sized)", kNewFamily, kRelease)                          \
-  X(kDeleteArraySized, "operator delete[](sized)", kNewArrayFamily, kRelease)              \
-  X(kDeleteNothrow, "operator delete(nothrow)", kNewFamily, kRelease)                      \
-  X(kDeleteArrayNothrow, "operator delete[](nothrow)", kNewArrayFamily, kRelease)          \
-  X(kDeleteAligned, "operator delete(align)", kNewFamily, kRelease)                        \
-  X(kDeleteArrayAligned, "operator delete[](align)", kNewArrayFamily, kRelease)            \
-  X(kDeleteSizedAligned, "operator delete(sized,align)", kNewFamily, kRelease)             \
-  X(kDeleteArraySizedAligned, "operator delete[](sized,align)", kNewArrayFamily, kRelease) \
-  X(kDeleteAlignedNothrow, "operator delete(align,nothrow)", kNewFamily, kRelease)         \
-  X(kDeleteArrayAlignedNothrow, "operator delete[](align,nothrow)", kNewArrayFamily, kRelease)
+// Entry points, listed once. THE ORDER IS THE ON-DISK ENCODING (an entry point's index is the low
+// six bits of its ALLOC/FREE tags): the table only grows at the end, never reorders or removes.
+// X(enumerator, name, family, kind, symbol, releases, shim)
+//   family: how the memory must be released (mismatched frees compare families).
+//   kind: whether the entry point's event allocates or frees.
+//   The rest is the shim's (shim/hooks/interposed.h derives its tables from it):
+//   symbol: the function the shim defines for it (mangled for the C++ operators; size_t is 'm'
+//     on x86-64); empty for realloc's release half, which has none of its own.
+//   releases: whether the function can release memory; `allocprof attach` redirects all of these
+//     before anything that only allocates.
+//   shim: how the shim defines the function. kLookUp: a wrapper written by hand (hooks_malloc.cc)
+//     that forwards to the next definition of the symbol, which the real-function table looks up;
+//     kByHand: a wrapper written by hand that forwards elsewhere; kNone: no function; the kNew* and
+//     kDelete* signatures: the uniform operator wrapper of that signature, which hooks_new.cc
+//     generates from this table.
+// Adding an entry point: a line at the end, and its wrapper when it is written by hand.
+// clang-format off
+#define ALLOCPROF_ENTRY_POINTS(X) \
+  X(kMalloc,                    "malloc",                           kMallocFamily,   kAlloc,   malloc,                              false, kLookUp)                \
+  X(kCalloc,                    "calloc",                           kMallocFamily,   kAlloc,   calloc,                              false, kLookUp)                \
+  X(kRealloc,                   "realloc",                          kMallocFamily,   kAlloc,   realloc,                             true,  kLookUp)                \
+  X(kReallocarray,              "reallocarray",                     kMallocFamily,   kAlloc,   reallocarray,                        true,  kLookUp)                \
+  X(kPosixMemalign,             "posix_memalign",                   kMallocFamily,   kAlloc,   posix_memalign,                      false, kLookUp)                \
+  X(kAlignedAlloc,              "aligned_alloc",                    kMallocFamily,   kAlloc,   aligned_alloc,                       false, kLookUp)                \
+  X(kMemalign,                  "memalign",                         kMallocFamily,   kAlloc,   memalign,                            false, kLookUp)                \
+  X(kValloc,                    "valloc",                           kMallocFamily,   kAlloc,   valloc,                              false, kLookUp)                \
+  X(kPvalloc,                   "pvalloc",                          kMallocFamily,   kAlloc,   pvalloc,                             false, kLookUp)                \
+  X(kNew,                       "operator new",                     kNewFamily,      kAlloc,   _Znwm,                               false, kNew)                   \
+  X(kNewArray,                  "operator new[]",                   kNewArrayFamily, kAlloc,   _Znam,                               false, kNew)                   \
+  X(kNewNothrow,                "operator new(nothrow)",            kNewFamily,      kAlloc,   _ZnwmRKSt9nothrow_t,                 false, kNewNothrow)            \
+  X(kNewArrayNothrow,           "operator new[](nothrow)",          kNewArrayFamily, kAlloc,   _ZnamRKSt9nothrow_t,                 false, kNewNothrow)            \
+  X(kNewAligned,                "operator new(align)",              kNewFamily,      kAlloc,   _ZnwmSt11align_val_t,                false, kNewAligned)            \
+  X(kNewArrayAligned,           "operator new[](align)",            kNewArrayFamily, kAlloc,   _ZnamSt11align_val_t,                false, kNewAligned)            \
+  X(kNewAlignedNothrow,         "operator new(align,nothrow)",      kNewFamily,      kAlloc,   _ZnwmSt11align_val_tRKSt9nothrow_t,  false, kNewAlignedNothrow)     \
+  X(kNewArrayAlignedNothrow,    "operator new[](align,nothrow)",    kNewArrayFamily, kAlloc,   _ZnamSt11align_val_tRKSt9nothrow_t,  false, kNewAlignedNothrow)     \
+  X(kFree,                      "free",                             kMallocFamily,   kRelease, free,                                true,  kLookUp)                \
+  X(kFreeSized,                 "free_sized",                       kMallocFamily,   kRelease, free_sized,                          true,  kByHand)                \
+  X(kFreeAlignedSized,          "free_aligned_sized",               kMallocFamily,   kRelease, free_aligned_sized,                  true,  kByHand)                \
+  X(kReallocFree,               "realloc(free)",                    kMallocFamily,   kRelease, ,                                    true,  kNone)                  \
+  X(kDelete,                    "operator delete",                  kNewFamily,      kRelease, _ZdlPv,                              true,  kDelete)                \
+  X(kDeleteArray,               "operator delete[]",                kNewArrayFamily, kRelease, _ZdaPv,                              true,  kDelete)                \
+  X(kDeleteSized,               "operator delete(sized)",           kNewFamily,      kRelease, _ZdlPvm,                             true,  kDeleteSized)           \
+  X(kDeleteArraySized,          "operator delete[](sized)",         kNewArrayFamily, kRelease, _ZdaPvm,                             true,  kDeleteSized)           \
+  X(kDeleteNothrow,             "operator delete(nothrow)",         kNewFamily,      kRelease, _ZdlPvRKSt9nothrow_t,                true,  kDeleteNothrow)         \
+  X(kDeleteArrayNothrow,        "operator delete[](nothrow)",       kNewArrayFamily, kRelease, _ZdaPvRKSt9nothrow_t,                true,  kDeleteNothrow)         \
+  X(kDeleteAligned,             "operator delete(align)",           kNewFamily,      kRelease, _ZdlPvSt11align_val_t,               true,  kDeleteAligned)         \
+  X(kDeleteArrayAligned,        "operator delete[](align)",         kNewArrayFamily, kRelease, _ZdaPvSt11align_val_t,               true,  kDeleteAligned)         \
+  X(kDeleteSizedAligned,        "operator delete(sized,align)",     kNewFamily,      kRelease, _ZdlPvmSt11align_val_t,              true,  kDeleteSizedAligned)    \
+  X(kDeleteArraySizedAligned,   "operator delete[](sized,align)",   kNewArrayFamily, kRelease, _ZdaPvmSt11align_val_t,              true,  kDeleteSizedAligned)    \
+  X(kDeleteAlignedNothrow,      "operator delete(align,nothrow)",   kNewFamily,      kRelease, _ZdlPvSt11align_val_tRKSt9nothrow_t, true,  kDeleteAlignedNothrow)  \
+  X(kDeleteArrayAlignedNothrow, "operator delete[](align,nothrow)", kNewArrayFamily, kRelease, _ZdaPvSt11align_val_tRKSt9nothrow_t, true,  kDeleteAlignedNothrow)
+// clang-format on
 
 enum class EntryPoint : uint8_t {
-#define ALLOCPROF_ENUMERATOR(e, name, family, kind) e,
+#define ALLOCPROF_ENUMERATOR(e, ...) e,
   ALLOCPROF_ENTRY_POINTS(ALLOCPROF_ENUMERATOR)
 #undef ALLOCPROF_ENUMERATOR
       kCount
@@ -232,7 +247,7 @@ struct EntryPointInfo {
 };
 
 inline constexpr EntryPointInfo kEntryPoints[] = {
-#define ALLOCPROF_INFO(e, name, family, kind) {name, Family::family, EntryKind::kind},
+#define ALLOCPROF_INFO(e, name, family, kind, ...) {name, Family::family, EntryKind::kind},
     ALLOCPROF_ENTRY_POINTS(ALLOCPROF_INFO)
 #undef ALLOCPROF_INFO
 };

@@ -1,7 +1,8 @@
-// Parsing of byte sizes ("64KiB", "2M"), durations ("10ms", "2.5s") and control signals
-// ("SIGUSR2"), shared by the shim's environment options and the CLI's flags so both accept the
-// same spellings. Header-only, no
-// allocation (the shim calls it during process start).
+// Parsing of integers ("-5"), byte sizes ("64KiB", "2M"), durations ("10ms", "2.5s") and control
+// signals ("SIGUSR2"), shared by the shim's environment options and the CLI's flags so both accept
+// the same spellings (allocprof/options.h says which option takes which). Header-only, constexpr
+// (the option table's defaults are checked at compile time), no allocation (the shim calls it
+// during process start).
 #ifndef ALLOCPROF_UNITS_H_
 #define ALLOCPROF_UNITS_H_
 
@@ -11,8 +12,27 @@
 
 namespace allocprof::units {
 
+// Decimal, with a leading '-' for negative numbers; nothing else. False on anything else or overflow.
+constexpr bool ParseInteger(const char* text, int64_t* value) {
+  if (!text) return false;
+  bool negative = *text == '-';
+  const char* p = text + negative;
+  if (*p < '0' || *p > '9') return false;
+  uint64_t v = 0;
+  // The magnitude may reach 2^63 for a negative number.
+  const uint64_t limit = negative ? uint64_t{1} << 63 : uint64_t{INT64_MAX};
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    uint64_t digit = static_cast<uint64_t>(*p - '0');
+    if (v > (limit - digit) / 10) return false;
+    v = v * 10 + digit;
+  }
+  if (*p != '\0') return false;
+  *value = negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+  return true;
+}
+
 // "123", "64K", "64KiB", "64KB", "2M", "1G" (binary multiples). False on anything else or overflow.
-inline bool ParseByteSize(const char* text, uint64_t* bytes) {
+constexpr bool ParseByteSize(const char* text, uint64_t* bytes) {
   if (!text || *text < '0' || *text > '9') return false;
   uint64_t v = 0;
   const char* p = text;
@@ -43,7 +63,7 @@ inline bool ParseByteSize(const char* text, uint64_t* bytes) {
 }
 
 // "250ns", "10us", "10ms", "2.5s", "1m" (minutes); a bare number is seconds.
-inline bool ParseDuration(const char* text, uint64_t* ns) {
+constexpr bool ParseDuration(const char* text, uint64_t* ns) {
   if (!text || ((*text < '0' || *text > '9') && *text != '.')) return false;
   double whole = 0, scale = 1;
   bool fraction = false, digits = false;
@@ -78,15 +98,20 @@ inline bool ParseDuration(const char* text, uint64_t* ns) {
 }
 
 // SIGUSR1, USR1 or a number; 0 when it names no signal a program could spare for capture control.
-inline int ControlSignalNumber(const char* text) {
-  if (strncmp(text, "SIG", 3) == 0) text += 3;
-  static const struct {
+constexpr int ControlSignalNumber(const char* text) {
+  auto same = [](const char* a, const char* b) {
+    while (*a && *a == *b) ++a, ++b;
+    return *a == *b;
+  };
+  if (text[0] == 'S' && text[1] == 'I' && text[2] == 'G') text += 3;
+  struct Named {
     const char* name;
     int number;
-  } kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"HUP", SIGHUP},
-                  {"URG", SIGURG},   {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
+  };
+  constexpr Named kSignals[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"HUP", SIGHUP},
+                                {"URG", SIGURG},   {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
   for (const auto& s : kSignals) {
-    if (strcmp(text, s.name) == 0) return s.number;
+    if (same(text, s.name)) return s.number;
   }
   uint64_t n = 0;
   for (const char* p = text; *p; ++p) {

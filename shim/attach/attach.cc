@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include <atomic>
-#include <string_view>
 
 #include "allocprof/trace_format.h"
 #include "attach/caller_runpath.h"
 #include "attach/got_patch.h"
+#include "hooks/interposed.h"
 #include "hooks/real_functions.h"
 #include "record/recorder.h"
 #include "record/thread_state.h"
@@ -26,31 +26,17 @@ namespace {
 std::atomic<bool> g_attached{false};
 std::atomic<long> g_slots{0};
 
-// Everything the shim defines that a running process calls through its GOT: the allocator entry
-// points (hooks_malloc.cc, hooks_new.cc), the exit and exec functions that flush the trace
-// (lifecycle.cc), dlopen (handled by AttachedDlopen below so new objects get patched too), and
-// dlclose (the stack walker drops its cached frame rules of unmapped code: dlclose_hook.cc).
-// The functions that release memory come first and are patched everywhere before any allocating
-// one: while other threads run during the patch, a block can then be allocated unseen and freed
-// seen (a pre-attach free), but never allocated seen and freed unseen (a false leak). The operator
-// new forms come next and are patched everywhere before the malloc family they call: otherwise a
-// new[] not yet redirected could reach an already redirected malloc, record a malloc, and its
-// delete[] would look like a mismatched free.
-constexpr const char* kRedirected[] = {
-    "free", "free_sized", "free_aligned_sized", "realloc", "reallocarray", "malloc_usable_size",
-    // operator delete, every form (size_t is 'm' on x86-64).
-    "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t",
-    "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t",
-    "_ZdaPvSt11align_val_tRKSt9nothrow_t",
-    // kReleaseCount ends here. operator new, every form:
-    "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
-    "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
-    // kNewEnd ends here.
-    "malloc", "calloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "_exit", "_Exit", "execve",
-    "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat", "dlopen", "dlclose"};
-constexpr size_t kRedirectedCount = sizeof(kRedirected) / sizeof(kRedirected[0]);
-constexpr size_t kReleaseCount = 18;
-constexpr size_t kNewEnd = kReleaseCount + 8;
+// Everything the shim defines that a running process calls through its GOT, in the order
+// hooks/interposed.h gives (release functions, then operator new, then the rest; PatchAll below).
+// dlopen is redirected to AttachedDlopen, so objects loaded later get patched too.
+constexpr size_t kRedirectedCount = PatchOrder::kCount;
+constexpr size_t kReleaseCount = PatchOrder::kReleaseEnd;
+constexpr size_t kNewEnd = PatchOrder::kOperatorNewEnd;
+static_assert(kPatchOrder.functions[kReleaseCount - 1].group == PatchGroup::kRelease &&
+                  kPatchOrder.functions[kReleaseCount].group == PatchGroup::kOperatorNew &&
+                  kPatchOrder.functions[kNewEnd - 1].group == PatchGroup::kOperatorNew &&
+                  kPatchOrder.functions[kNewEnd].group == PatchGroup::kRest,
+              "PatchAll's three passes end where the groups do");
 
 GotTarget g_targets[kRedirectedCount];
 
@@ -87,8 +73,6 @@ bool LoadedIntoRunningProcess() {
 
 // The shim's own definitions. Its references to these names bind to the process's (libc's), since
 // the global scope is searched first: look them up in the shim's own handle instead.
-static_assert(std::string_view(kRedirected[kReleaseCount]) == "_Znwm", "kReleaseCount: the release functions");
-static_assert(std::string_view(kRedirected[kNewEnd]) == "malloc", "kNewEnd: the operator new forms");
 
 bool ResolveTargets() {
   Dl_info self;
@@ -96,9 +80,10 @@ bool ResolveTargets() {
   void* handle = dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD);
   if (!handle) return false;
   for (size_t i = 0; i < kRedirectedCount; ++i) {
-    g_targets[i].symbol = kRedirected[i];
-    g_targets[i].replacement = strcmp(kRedirected[i], "dlopen") == 0 ? reinterpret_cast<void*>(&AttachedDlopen)
-                                                                     : dlsym(handle, kRedirected[i]);
+    const char* symbol = kPatchOrder.functions[i].symbol;
+    g_targets[i].symbol = symbol;
+    g_targets[i].replacement =
+        strcmp(symbol, "dlopen") == 0 ? reinterpret_cast<void*>(&AttachedDlopen) : dlsym(handle, symbol);
   }
   dlclose(handle);
   return true;

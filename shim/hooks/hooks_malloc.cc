@@ -65,9 +65,8 @@ ALLOCPROF_EXPORT void* calloc(size_t n, size_t size) {
 
 namespace {
 
-void* ReallocFromBootstrap(void* old_ptr, size_t size, EntryPoint entry) {
+void* ReallocFromBootstrap(void* old_ptr, size_t size) {
   void* p = malloc(size);
-  (void)entry;
   if (p) {
     size_t old_size = BootstrapUsableSize(old_ptr);
     memcpy(p, old_ptr, old_size < size ? old_size : size);
@@ -79,7 +78,7 @@ void* ReallocFromBootstrap(void* old_ptr, size_t size, EntryPoint entry) {
 
 ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, 16);
-  if (old_ptr && IsBootstrapPointer(old_ptr)) return ReallocFromBootstrap(old_ptr, size, EntryPoint::kRealloc);
+  if (old_ptr && IsBootstrapPointer(old_ptr)) return ReallocFromBootstrap(old_ptr, size);
   HookGuard guard;
   if (!guard.entered()) return g_real.realloc(old_ptr, size);
   return RecordRealloc(EntryPoint::kRealloc, old_ptr, size, [&] { return g_real.realloc(old_ptr, size); });
@@ -92,7 +91,7 @@ ALLOCPROF_EXPORT void* reallocarray(void* old_ptr, size_t n, size_t size) {
     return nullptr;
   }
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(total, 16);
-  if (old_ptr && IsBootstrapPointer(old_ptr)) return ReallocFromBootstrap(old_ptr, total, EntryPoint::kReallocarray);
+  if (old_ptr && IsBootstrapPointer(old_ptr)) return ReallocFromBootstrap(old_ptr, total);
   HookGuard guard;
   auto call = [&] {
     return g_real.reallocarray ? g_real.reallocarray(old_ptr, n, size) : g_real.realloc(old_ptr, total);

@@ -101,47 +101,42 @@ using std::align_val_t;
 using std::nothrow_t;
 constexpr size_t kDefault = 0;
 
-ALLOCPROF_EXPORT void* operator new(size_t n) { return New(n, kDefault, EntryPoint::kNew); }
-ALLOCPROF_EXPORT void* operator new[](size_t n) { return New(n, kDefault, EntryPoint::kNewArray); }
-ALLOCPROF_EXPORT void* operator new(size_t n, const nothrow_t&) noexcept {
-  return NewNothrow(n, kDefault, EntryPoint::kNewNothrow, "_ZnwmRKSt9nothrow_t");
-}
-ALLOCPROF_EXPORT void* operator new[](size_t n, const nothrow_t&) noexcept {
-  return NewNothrow(n, kDefault, EntryPoint::kNewArrayNothrow, "_ZnamRKSt9nothrow_t");
-}
-ALLOCPROF_EXPORT void* operator new(size_t n, align_val_t a) {
-  return New(n, static_cast<size_t>(a), EntryPoint::kNewAligned);
-}
-ALLOCPROF_EXPORT void* operator new[](size_t n, align_val_t a) {
-  return New(n, static_cast<size_t>(a), EntryPoint::kNewArrayAligned);
-}
-ALLOCPROF_EXPORT void* operator new(size_t n, align_val_t a, const nothrow_t&) noexcept {
-  return NewNothrow(n, static_cast<size_t>(a), EntryPoint::kNewAlignedNothrow, "_ZnwmSt11align_val_tRKSt9nothrow_t");
-}
-ALLOCPROF_EXPORT void* operator new[](size_t n, align_val_t a, const nothrow_t&) noexcept {
-  return NewNothrow(n, static_cast<size_t>(a), EntryPoint::kNewArrayAlignedNothrow,
-                    "_ZnamSt11align_val_tRKSt9nothrow_t");
-}
+// One wrapper per kNew* and kDelete* row of ALLOCPROF_ENTRY_POINTS, by its signature. `op` is the
+// operator its family and kind name (new, new[], delete, delete[]); a nothrow form hands its own
+// symbol to NewNothrowSlow, which calls libstdc++'s definition of it.
+#define ALLOCPROF_OPERATOR_kNewFamily_kAlloc new
+#define ALLOCPROF_OPERATOR_kNewArrayFamily_kAlloc new[]
+#define ALLOCPROF_OPERATOR_kNewFamily_kRelease delete
+#define ALLOCPROF_OPERATOR_kNewArrayFamily_kRelease delete[]
 
-ALLOCPROF_EXPORT void operator delete(void* p) noexcept { Release(p, EntryPoint::kDelete); }
-ALLOCPROF_EXPORT void operator delete[](void* p) noexcept { Release(p, EntryPoint::kDeleteArray); }
-ALLOCPROF_EXPORT void operator delete(void* p, size_t) noexcept { Release(p, EntryPoint::kDeleteSized); }
-ALLOCPROF_EXPORT void operator delete[](void* p, size_t) noexcept { Release(p, EntryPoint::kDeleteArraySized); }
-ALLOCPROF_EXPORT void operator delete(void* p, const nothrow_t&) noexcept { Release(p, EntryPoint::kDeleteNothrow); }
-ALLOCPROF_EXPORT void operator delete[](void* p, const nothrow_t&) noexcept {
-  Release(p, EntryPoint::kDeleteArrayNothrow);
-}
-ALLOCPROF_EXPORT void operator delete(void* p, align_val_t) noexcept { Release(p, EntryPoint::kDeleteAligned); }
-ALLOCPROF_EXPORT void operator delete[](void* p, align_val_t) noexcept { Release(p, EntryPoint::kDeleteArrayAligned); }
-ALLOCPROF_EXPORT void operator delete(void* p, size_t, align_val_t) noexcept {
-  Release(p, EntryPoint::kDeleteSizedAligned);
-}
-ALLOCPROF_EXPORT void operator delete[](void* p, size_t, align_val_t) noexcept {
-  Release(p, EntryPoint::kDeleteArraySizedAligned);
-}
-ALLOCPROF_EXPORT void operator delete(void* p, align_val_t, const nothrow_t&) noexcept {
-  Release(p, EntryPoint::kDeleteAlignedNothrow);
-}
-ALLOCPROF_EXPORT void operator delete[](void* p, align_val_t, const nothrow_t&) noexcept {
-  Release(p, EntryPoint::kDeleteArrayAlignedNothrow);
-}
+#define ALLOCPROF_WRAPPER_kLookUp(op, entry, symbol)
+#define ALLOCPROF_WRAPPER_kByHand(op, entry, symbol)
+#define ALLOCPROF_WRAPPER_kNone(op, entry, symbol)
+#define ALLOCPROF_WRAPPER_kNew(op, entry, symbol) \
+  ALLOCPROF_EXPORT void* operator op(size_t n) { return New(n, kDefault, entry); }
+#define ALLOCPROF_WRAPPER_kNewNothrow(op, entry, symbol)                    \
+  ALLOCPROF_EXPORT void* operator op(size_t n, const nothrow_t&) noexcept { \
+    return NewNothrow(n, kDefault, entry, #symbol);                         \
+  }
+#define ALLOCPROF_WRAPPER_kNewAligned(op, entry, symbol) \
+  ALLOCPROF_EXPORT void* operator op(size_t n, align_val_t a) { return New(n, static_cast<size_t>(a), entry); }
+#define ALLOCPROF_WRAPPER_kNewAlignedNothrow(op, entry, symbol)                            \
+  ALLOCPROF_EXPORT void* operator op(size_t n, align_val_t a, const nothrow_t&) noexcept { \
+    return NewNothrow(n, static_cast<size_t>(a), entry, #symbol);                          \
+  }
+#define ALLOCPROF_WRAPPER_kDelete(op, entry, symbol) \
+  ALLOCPROF_EXPORT void operator op(void* p) noexcept { Release(p, entry); }
+#define ALLOCPROF_WRAPPER_kDeleteSized(op, entry, symbol) \
+  ALLOCPROF_EXPORT void operator op(void* p, size_t) noexcept { Release(p, entry); }
+#define ALLOCPROF_WRAPPER_kDeleteNothrow(op, entry, symbol) \
+  ALLOCPROF_EXPORT void operator op(void* p, const nothrow_t&) noexcept { Release(p, entry); }
+#define ALLOCPROF_WRAPPER_kDeleteAligned(op, entry, symbol) \
+  ALLOCPROF_EXPORT void operator op(void* p, align_val_t) noexcept { Release(p, entry); }
+#define ALLOCPROF_WRAPPER_kDeleteSizedAligned(op, entry, symbol) \
+  ALLOCPROF_EXPORT void operator op(void* p, size_t, align_val_t) noexcept { Release(p, entry); }
+#define ALLOCPROF_WRAPPER_kDeleteAlignedNothrow(op, entry, symbol) \
+  ALLOCPROF_EXPORT void operator op(void* p, align_val_t, const nothrow_t&) noexcept { Release(p, entry); }
+
+#define ALLOCPROF_DEFINE_WRAPPER(e, name, family, kind, symbol, releases, shim) \
+  ALLOCPROF_WRAPPER_##shim(ALLOCPROF_OPERATOR_##family##_##kind, EntryPoint::e, symbol)
+ALLOCPROF_ENTRY_POINTS(ALLOCPROF_DEFINE_WRAPPER)

@@ -41,24 +41,15 @@ bool ResolveRealFunctions() {
   if (t_resolving) return false;
   t_resolving = true;
   RealFunctions r{};
-  Resolve(&r.free, "free");
-  Resolve(&r.calloc, "calloc");
-  Resolve(&r.realloc, "realloc");
-  Resolve(&r.reallocarray, "reallocarray");
-  Resolve(&r.posix_memalign, "posix_memalign");
-  Resolve(&r.aligned_alloc, "aligned_alloc");
-  Resolve(&r.memalign, "memalign");
-  Resolve(&r.valloc, "valloc");
-  Resolve(&r.pvalloc, "pvalloc");
-  Resolve(&r.malloc_usable_size, "malloc_usable_size");
-  Resolve(&r.dlopen, "dlopen");
-  Resolve(&r.dlclose, "dlclose");
-  Resolve(&r.execve, "execve");
-  Resolve(&r.execvpe, "execvpe");
-  Resolve(&r.execveat, "execveat");
-  Resolve(&r.fexecve, "fexecve");
-  Resolve(&r.exit_now, "_exit");
-  Resolve(&r.malloc, "malloc");
+#define ALLOCPROF_RESOLVE(symbol) Resolve(&r.symbol, #symbol);
+#define ALLOCPROF_RESOLVE_ENTRY(e, name, family, kind, symbol, releases, shim) \
+  ALLOCPROF_LOOKS_UP_##shim(ALLOCPROF_RESOLVE(symbol))
+#define ALLOCPROF_RESOLVE_OTHER(symbol, shim) ALLOCPROF_LOOKS_UP_##shim(ALLOCPROF_RESOLVE(symbol))
+  ALLOCPROF_ENTRY_POINTS(ALLOCPROF_RESOLVE_ENTRY)
+  ALLOCPROF_OTHER_INTERPOSED(ALLOCPROF_RESOLVE_OTHER)
+#undef ALLOCPROF_RESOLVE_OTHER
+#undef ALLOCPROF_RESOLVE_ENTRY
+#undef ALLOCPROF_RESOLVE
   if (!r.malloc || !r.free || !r.calloc || !r.realloc || !r.memalign) {
     LogError("cannot find the C allocator behind the shim (dlsym RTLD_NEXT failed); aborting");
     __builtin_trap();

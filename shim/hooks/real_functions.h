@@ -1,37 +1,38 @@
-// The allocator functions the shim forwards to (the next definitions after ours, found with
-// dlsym(RTLD_NEXT)), and the bootstrap arena that serves allocations made while they are being
-// looked up (dlsym itself calls calloc).
+// The functions the shim forwards to (the next definitions after ours, found with dlsym(RTLD_NEXT)),
+// one per kLookUp row of the tables in hooks/interposed.h, and the bootstrap arena that serves
+// allocations made while they are being looked up (dlsym itself calls calloc).
 //
 // Thread-safety: ResolveRealFunctions may run concurrently in several threads; every pointer is
 // written with the same value, so readers see either null or the final value.
 #ifndef ALLOCPROF_SHIM_REAL_FUNCTIONS_H_
 #define ALLOCPROF_SHIM_REAL_FUNCTIONS_H_
 
+#include <dlfcn.h>
+#include <malloc.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+#include "hooks/interposed.h"
 
 namespace allocprof::shim {
 
+// One pointer per kLookUp function of the two tables in hooks/interposed.h, named and typed after
+// the libc function (g_real.malloc, g_real._exit), in table order. malloc comes first:
+// RealFunctionsReady keys on it.
 struct RealFunctions {
-  void* (*malloc)(size_t);
-  void (*free)(void*);
-  void* (*calloc)(size_t, size_t);
-  void* (*realloc)(void*, size_t);
-  void* (*reallocarray)(void*, size_t, size_t);
-  int (*posix_memalign)(void**, size_t, size_t);
-  void* (*aligned_alloc)(size_t, size_t);
-  void* (*memalign)(size_t, size_t);
-  void* (*valloc)(size_t);
-  void* (*pvalloc)(size_t);
-  size_t (*malloc_usable_size)(void*);
-  void* (*dlopen)(const char*, int);
-  int (*dlclose)(void*);
-  int (*execve)(const char*, char* const[], char* const[]);
-  int (*execvpe)(const char*, char* const[], char* const[]);
-  int (*execveat)(int, const char*, char* const[], char* const[], int);
-  int (*fexecve)(int, char* const[], char* const[]);
-  void (*exit_now)(int);  // _exit
+#define ALLOCPROF_REAL_FIELD(symbol) decltype(&::symbol) symbol;
+#define ALLOCPROF_REAL_ENTRY(e, name, family, kind, symbol, releases, shim) \
+  ALLOCPROF_LOOKS_UP_##shim(ALLOCPROF_REAL_FIELD(symbol))
+#define ALLOCPROF_REAL_OTHER(symbol, shim) ALLOCPROF_LOOKS_UP_##shim(ALLOCPROF_REAL_FIELD(symbol))
+  ALLOCPROF_ENTRY_POINTS(ALLOCPROF_REAL_ENTRY)
+  ALLOCPROF_OTHER_INTERPOSED(ALLOCPROF_REAL_OTHER)
+#undef ALLOCPROF_REAL_OTHER
+#undef ALLOCPROF_REAL_ENTRY
+#undef ALLOCPROF_REAL_FIELD
 };
+static_assert(offsetof(RealFunctions, malloc) == 0, "malloc is published last and read first");
 
 extern RealFunctions g_real;
 

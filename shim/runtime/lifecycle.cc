@@ -259,6 +259,7 @@ void EnsureProcessInitialized() {
     g_mode.store(Mode::kStopped, std::memory_order_release);
     return;
   }
+  for (int i = 0; i < RejectedOptionCount(); ++i) WriteWarning(RejectedOption(i));
   g_mode.store(initial, std::memory_order_release);
   StartCaptureControl();
 }
@@ -305,8 +306,8 @@ extern "C" {
 
 __attribute__((visibility("default"))) void _exit(int status) {
   BeforeExit();
-  if (!g_real.exit_now) ResolveRealFunctions();
-  g_real.exit_now(status);
+  if (!g_real._exit) ResolveRealFunctions();
+  g_real._exit(status);
   __builtin_unreachable();
 }
 

@@ -1,11 +1,10 @@
 #include "runtime/options.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "allocprof/units.h"
+#include "allocprof/options.h"
 #include "runtime/raw_syscalls.h"
 #include "runtime/stderr_log.h"
 
@@ -14,127 +13,134 @@ extern char** environ;
 namespace allocprof::shim {
 namespace {
 
-Options g_options = {
-    .output = {0},
-    .unwind = format::UnwindMode::kLibunwind,
-    .max_depth = 64,
-    .buffer_bytes = 128u << 10,
-    .flush_interval_ms = 200,
-    .compression_level = 1,
-    .root_pid = 0,
-    .follow = true,
-    .quiet = false,
-    .fail_write_after = 0,
-    .start_after_ns = 0,
-    .stop_after_ns = 0,
-    .start_at_mark = {0},
-    .start_paused = false,
-    .control = false,
-    .control_signal = 0,
-    .sample_bytes = 0,
-    .sample_seed = 0,
-    .sample_seed_set = false,
-};
+using options::Id;
+
+static_assert(static_cast<int>(format::UnwindMode::kNone) == 0 &&
+                  static_cast<int>(format::UnwindMode::kFramePointer) == 1 &&
+                  static_cast<int>(format::UnwindMode::kLibunwind) == 2,
+              "ALLOCPROF_UNWIND's choices are listed in UnwindMode's order");
+
+static_assert(sizeof(Options::output) == options::SpecOf(Id::kOutput).max + 1);
+static_assert(sizeof(Options::start_at_mark) == options::SpecOf(Id::kStartAtMark).max + 1);
+
+template <size_t kSize>
+constexpr void CopyText(char (&field)[kSize], const char* text) {
+  size_t n = 0;
+  for (; text[n] && n + 1 < kSize; ++n) field[n] = text[n];
+  field[n] = '\0';
+}
+
+// Puts one option's value (already checked against its range) where the shim reads it.
+constexpr void StoreOption(Options& o, Id id, const options::Value& v) {
+  switch (id) {
+    case Id::kOutput:
+      CopyText(o.output, v.text);
+      break;
+    case Id::kUnwind:
+      o.unwind = static_cast<format::UnwindMode>(v.number);
+      break;
+    case Id::kDepth:
+      o.max_depth = static_cast<uint32_t>(v.number);
+      break;
+    case Id::kBuffer:
+      o.buffer_bytes = static_cast<uint32_t>(v.number);
+      break;
+    case Id::kFlushMs:
+      o.flush_interval_ms = static_cast<uint32_t>(v.number);
+      break;
+    case Id::kZstdLevel:
+      o.compression_level = static_cast<int>(v.number);
+      break;
+    case Id::kSample:
+      o.sample_bytes = static_cast<uint64_t>(v.number);
+      break;
+    case Id::kSampleSeed:
+      o.sample_seed = static_cast<uint64_t>(v.number);
+      o.sample_seed_set = true;
+      break;
+    case Id::kFollow:
+      o.follow = v.number != 0;
+      break;
+    case Id::kQuiet:
+      o.quiet = v.number != 0;
+      break;
+    case Id::kStartAfter:
+      o.start_after_ns = static_cast<uint64_t>(v.number);
+      break;
+    case Id::kStartAtMark:
+      CopyText(o.start_at_mark, v.text);
+      break;
+    case Id::kStopAfter:
+      o.stop_after_ns = static_cast<uint64_t>(v.number);
+      break;
+    case Id::kStartPaused:
+      o.start_paused = v.number != 0;
+      break;
+    case Id::kControl:
+      o.control = v.number != 0;
+      break;
+    case Id::kControlSignal:
+      o.control_signal = static_cast<int>(v.number);
+      break;
+    case Id::kRootPid:
+      o.root_pid = static_cast<int>(v.number);
+      break;
+    case Id::kTestEnospcAfter:
+      o.fail_write_after = static_cast<uint64_t>(v.number);
+      break;
+    case Id::kCount:
+      break;
+  }
+}
+
+// The table's defaults, computed at compile time (the shim reads options before its own
+// constructors run, so g_options must need none).
+constexpr Options DefaultOptions() {
+  Options o{};
+  for (const options::Spec& spec : options::kSpecs) {
+    options::Value v;
+    if (spec.fallback[0] && options::Parse(spec, spec.fallback, &v)) StoreOption(o, spec.id, v);
+  }
+  return o;
+}
+
+constinit Options g_options = DefaultOptions();
+static_assert(DefaultOptions().max_depth == 64 && DefaultOptions().unwind == format::UnwindMode::kLibunwind,
+              "the defaults come from allocprof/options.h");
 
 // Environment copy for the rare case that environ is not yet set when the first allocation arrives.
 char g_proc_environ[64 << 10];
 char** g_option_entries = nullptr;  // SetOptionEntries
 
+// Bad values, reported on stderr as they are found and written into the trace once it is open.
+constexpr int kMaxRejected = 8;
+char g_rejected[kMaxRejected][320];
+int g_rejected_count = 0;
+
 bool StartsWith(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
-bool ParseUint(const char* text, uint64_t* out) {
-  uint64_t bytes;
-  if (!units::ParseByteSize(text, &bytes)) return false;
-  *out = bytes;
-  return true;
+void Reject(const options::Spec& spec, const char* value) {
+  char line[320];
+  options::TextBuffer text(line, sizeof(line));
+  options::DescribeBadValue(spec, spec.variable, value, text);
+  text.Add(spec.fallback[0] ? "; using the default, " : "; ignored").Add(spec.fallback);
+  // Printed even under ALLOCPROF_QUIET=1: the trace is not what was asked for.
+  LogError(line);
+  if (g_rejected_count < kMaxRejected) memcpy(g_rejected[g_rejected_count++], line, text.size() + 1);
 }
 
+// One "NAME=value" entry; names that are no option of the shim's (ALLOCPROF_SHIM, read by the
+// CLI) are left alone.
 void ApplyOption(const char* entry) {
   const char* eq = strchr(entry, '=');
   if (!eq) return;
-  const char* value = eq + 1;
-  size_t name_len = static_cast<size_t>(eq - entry);
-  auto is = [&](const char* name) { return strlen(name) == name_len && memcmp(entry, name, name_len) == 0; };
-  uint64_t n = 0;
-  if (is("ALLOCPROF_OUTPUT")) {
-    size_t len = strlen(value);
-    if (len < sizeof(g_options.output))
-      memcpy(g_options.output, value, len + 1);
-    else
-      LogError("ALLOCPROF_OUTPUT is too long; using the default name");
-  } else if (is("ALLOCPROF_UNWIND")) {
-    if (strcmp(value, "fp") == 0)
-      g_options.unwind = format::UnwindMode::kFramePointer;
-    else if (strcmp(value, "none") == 0)
-      g_options.unwind = format::UnwindMode::kNone;
-    else if (strcmp(value, "libunwind") == 0)
-      g_options.unwind = format::UnwindMode::kLibunwind;
-    else
-      LogError("ALLOCPROF_UNWIND must be libunwind, fp or none; using libunwind");
-  } else if (is("ALLOCPROF_DEPTH")) {
-    if (ParseUint(value, &n) && n >= 1 && n <= format::kMaxStackDepth)
-      g_options.max_depth = static_cast<uint32_t>(n);
-    else
-      LogError("ALLOCPROF_DEPTH must be 1..1024; using 64");
-  } else if (is("ALLOCPROF_BUFFER")) {
-    if (ParseUint(value, &n) && n >= (16u << 10) && n <= (8u << 20))
-      g_options.buffer_bytes = static_cast<uint32_t>(n);
-    else
-      LogError("ALLOCPROF_BUFFER must be 16KiB..8MiB; using 128KiB");
-  } else if (is("ALLOCPROF_FLUSH_MS")) {
-    // 0: no flush thread (buffers go out when full and at exit).
-    if (ParseUint(value, &n) && n <= 60000) g_options.flush_interval_ms = static_cast<uint32_t>(n);
-  } else if (is("ALLOCPROF_ZSTD_LEVEL")) {
-    // Negative levels are zstd's fast modes.
-    bool negative = value[0] == '-';
-    if (ParseUint(value + negative, &n) && n <= (negative ? 50u : 19u)) {
-      g_options.compression_level = negative ? -static_cast<int>(n) : static_cast<int>(n);
-    }
-  } else if (is("ALLOCPROF_ROOT_PID")) {
-    if (ParseUint(value, &n)) g_options.root_pid = static_cast<int>(n);
-  } else if (is("ALLOCPROF_FOLLOW")) {
-    g_options.follow = strcmp(value, "0") != 0;
-  } else if (is("ALLOCPROF_QUIET")) {
-    g_options.quiet = strcmp(value, "1") == 0;
-  } else if (is("ALLOCPROF_START_AFTER") || is("ALLOCPROF_STOP_AFTER")) {
-    uint64_t ns;
-    if (!units::ParseDuration(value, &ns)) {
-      LogError3("ignored, not a duration (e.g. 10s, 500ms): ", entry, "");
-    } else if (is("ALLOCPROF_START_AFTER")) {
-      g_options.start_after_ns = ns;
-    } else {
-      g_options.stop_after_ns = ns;
-    }
-  } else if (is("ALLOCPROF_START_AT_MARK")) {
-    size_t len = strlen(value);
-    if (len > 0 && len < sizeof(g_options.start_at_mark))
-      memcpy(g_options.start_at_mark, value, len + 1);
-    else
-      LogError("ALLOCPROF_START_AT_MARK must name a mark of 1..256 bytes; ignored");
-  } else if (is("ALLOCPROF_START_PAUSED")) {
-    g_options.start_paused = strcmp(value, "1") == 0;
-  } else if (is("ALLOCPROF_CONTROL")) {
-    g_options.control = strcmp(value, "1") == 0;
-  } else if (is("ALLOCPROF_CONTROL_SIGNAL")) {
-    int sig = units::ControlSignalNumber(value);
-    if (sig > 0)
-      g_options.control_signal = sig;
-    else
-      LogError3("ignored, not a signal name or number: ", entry, "");
-  } else if (is("ALLOCPROF_SAMPLE")) {
-    // 0 keeps full tracing; the upper bound keeps every weight 1/p within 32 bits.
-    if (ParseUint(value, &n) && n <= (uint64_t{1} << 30))
-      g_options.sample_bytes = n;
-    else
-      LogError("ALLOCPROF_SAMPLE must be 0..1GiB; recording every allocation");
-  } else if (is("ALLOCPROF_SAMPLE_SEED")) {
-    if (ParseUint(value, &n)) {
-      g_options.sample_seed = n;
-      g_options.sample_seed_set = true;
-    }
-  } else if (is("ALLOCPROF_TEST_ENOSPC_AFTER")) {
-    if (ParseUint(value, &n)) g_options.fail_write_after = n;
-  }
+  const options::Spec* spec = options::FindVariable(entry, static_cast<size_t>(eq - entry));
+  if (!spec) return;
+  options::Value v;
+  if (options::Parse(*spec, eq + 1, &v))
+    StoreOption(g_options, spec->id, v);
+  else
+    Reject(*spec, eq + 1);
 }
 
 }  // namespace
@@ -142,6 +148,7 @@ void ApplyOption(const char* entry) {
 void SetOptionEntries(char** entries) { g_option_entries = entries; }
 
 void LoadOptions() {
+  g_rejected_count = 0;
   if (char** entries = g_option_entries ? g_option_entries : environ) {
     for (char** e = entries; *e; ++e) {
       if (StartsWith(*e, "ALLOCPROF_")) ApplyOption(*e);
@@ -161,5 +168,8 @@ void LoadOptions() {
 }
 
 const Options& GetOptions() { return g_options; }
+
+int RejectedOptionCount() { return g_rejected_count; }
+const char* RejectedOption(int i) { return g_rejected[i]; }
 
 }  // namespace allocprof::shim

@@ -1,4 +1,6 @@
-// Shim options, read once from ALLOCPROF_* environment variables.
+// Shim options, read once from ALLOCPROF_* environment variables. Names, ranges and defaults are
+// allocprof/options.h's, shared with `allocprof run` and `allocprof attach`; a bad value keeps the
+// default and is reported (stderr, and a warning in the trace).
 //
 // Parsed by walking `environ` directly (getenv is not safe while the C runtime initialises, and the
 // first allocation can come that early); falls back to /proc/self/environ when environ is not set
@@ -16,7 +18,7 @@ namespace allocprof::shim {
 struct Options {
   char output[4096];           // ALLOCPROF_OUTPUT; empty: allocprof.PID.trace in the working dir
   format::UnwindMode unwind;   // ALLOCPROF_UNWIND = libunwind | fp | none
-  uint32_t max_depth;          // ALLOCPROF_DEPTH, frames kept per stack (default 64)
+  uint32_t max_depth;          // ALLOCPROF_DEPTH, frames kept per stack
   uint32_t buffer_bytes;       // ALLOCPROF_BUFFER, per-thread chunk size (KiB/MiB suffixes)
   uint32_t flush_interval_ms;  // ALLOCPROF_FLUSH_MS, idle buffers are flushed this often
   int compression_level;       // ALLOCPROF_ZSTD_LEVEL, 0 disables compression, < 0: zstd fast modes
@@ -40,6 +42,9 @@ void LoadOptions();
 // attach.cc: LoadOptions reads these NAME=value entries (null-terminated) instead of the environment.
 void SetOptionEntries(char** entries);
 const Options& GetOptions();
+// The values LoadOptions rejected, as the messages it printed (for the trace's warnings).
+int RejectedOptionCount();
+const char* RejectedOption(int i);
 
 }  // namespace allocprof::shim
 

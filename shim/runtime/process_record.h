@@ -12,7 +12,7 @@ void WriteProcessRecord(uint64_t now);
 // One kWarning record in its own chunk.
 void WriteWarning(const char* text);
 
-// kExec / kEnd / kQuiet-style records in their own chunk.
+// kExec and kEnd records, each in its own chunk.
 void WriteExecRecord(const char* path);
 void WriteEndRecord();
 // kCapture (state is a format::CaptureState) and kMark records written by the shim itself (capture

@@ -12,7 +12,7 @@ void SetLogQuiet(bool quiet);
 void LogError(const char* text);
 // "allocprof: <a><b><c>\n", any part may be null.
 void LogError3(const char* a, const char* b, const char* c);
-// Short name for an errno value ("ENOSPC (No space left on device)"), without strerror's allocations.
+// Short name for an errno value ("ENOSPC (no space left on device)"), without strerror's allocations.
 const char* ErrnoName(int err);
 // Formats v in decimal into buf (at least 21 bytes); returns buf.
 char* FormatUnsigned(uint64_t v, char* buf);

@@ -9,10 +9,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "harness.h"
+#include "hooks/interposed.h"
 
 namespace allocprof::testing {
 namespace {
@@ -31,6 +33,23 @@ void ExpectClean(const TraceSummary& s) {
 }
 
 // ---- entry points: exact counts ----
+
+// The tables in allocprof/trace_format.h and hooks/interposed.h name every function the shim must
+// define; attach patches exactly those, and the wrappers written by hand must not be forgotten.
+TEST(Shim, DefinesEveryFunctionItsTablesName) {
+  std::string command = "nm -D --defined-only '" + BuildPath("liballocprof.so") + "'";
+  FILE* nm = popen(command.c_str(), "r");
+  ASSERT_NE(nm, nullptr);
+  std::set<std::string> defined;
+  char line[512], type[8], name[400];
+  while (fgets(line, sizeof(line), nm)) {
+    if (sscanf(line, "%*s %7s %399s", type, name) == 2 && (type[0] == 'T' || type[0] == 'W')) defined.insert(name);
+  }
+  ASSERT_EQ(pclose(nm), 0);
+  ASSERT_GT(defined.size(), 40u);
+  for (const shim::InterposedFunction& f : shim::kPatchOrder.functions)
+    EXPECT_TRUE(defined.count(f.symbol)) << f.symbol;
+}
 
 struct EntryCase {
   const char* key;
@@ -377,7 +396,51 @@ TEST(Shim, DiskFullStopsTracingButNotTheProgram) {
   EXPECT_TRUE(s.read_ok);
 }
 
+// A bad value in an ALLOCPROF_* variable (by-hand preload: nothing checked it before) is reported
+// on stderr and in the trace, and the default is used; the program runs as it would untraced.
+TEST(Shim, BadOptionValuesAreReportedAndTheDefaultsKept) {
+  TempDir dir;
+  RunResult plain = RunProgram({Program("entry_points"), "malloc", "10"});
+  RunResult r =
+      RunProgram({Program("entry_points"), "malloc", "10"},
+                 {"LD_PRELOAD=" + BuildPath("liballocprof.so"), "ALLOCPROF_OUTPUT=" + Trace(dir),
+                  "ALLOCPROF_ROOT_PID=abc", "ALLOCPROF_ZSTD_LEVEL=99", "ALLOCPROF_DEPTH=0", "ALLOCPROF_QUIET=1"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, plain.out);
+  for (const char* message : {"ALLOCPROF_ROOT_PID must be a number in 1..2147483647 (got 'abc'); ignored",
+                              "ALLOCPROF_ZSTD_LEVEL must be a number in -50..19 (got '99'); using the default, 1",
+                              "ALLOCPROF_DEPTH must be a number in 1..1024 (got '0'); using the default, 64"}) {
+    EXPECT_NE(r.err.find(std::string("allocprof: ") + message + "\n"), std::string::npos)
+        << "even under ALLOCPROF_QUIET=1: " << r.err;
+  }
+  TraceSummary s = Summarize(Trace(dir));
+  ExpectClean(s);
+  EXPECT_EQ(s.catalog.process.max_depth, 64u);
+  ASSERT_EQ(s.catalog.shim_warnings.size(), 3u);
+  EXPECT_NE(s.catalog.shim_warnings[1].find("ALLOCPROF_ZSTD_LEVEL must be"), std::string::npos);
+}
+
 // ---- the run command ----
+
+// run checks its flags and the variables its program would inherit with the shim's own parser,
+// and refuses a bad one before anything starts.
+TEST(Run, RefusesABadFlagOrInheritedVariableBeforeStarting) {
+  TempDir dir;
+  std::string marker = dir / "started";
+  RunResult r = RunTraced(Trace(dir), {"touch", marker}, {"--flush-ms", "-1"});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_EQ(r.err, "allocprof run: --flush-ms must be a number in 0..60000 (got '-1')\n");
+  r = RunProgram({BuildPath("allocprof"), "run", "-o", Trace(dir), "--", "touch", marker}, {"ALLOCPROF_ZSTD_LEVEL=99"});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_EQ(r.err, "allocprof run: ALLOCPROF_ZSTD_LEVEL (in the environment) must be a number in -50..19 (got '99')\n");
+  EXPECT_TRUE(dir.Files().empty()) << "neither the program nor the shim ran";
+  // A flag replaces the variable; a good inherited variable reaches the shim.
+  r = RunProgram({BuildPath("allocprof"), "run", "-q", "-o", Trace(dir), "--zstd-level", "3", "--", "touch", marker},
+                 {"ALLOCPROF_ZSTD_LEVEL=99", "ALLOCPROF_DEPTH=5"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(Summarize(Trace(dir)).catalog.process.max_depth, 5u);
+}
 
 TEST(Run, RefusesAStaticallyLinkedProgram) {
   TempDir dir;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,46 @@ TEST(EntryPoints, TableMatchesEnum) {
   EXPECT_EQ(kEntryPoints[static_cast<int>(EntryPoint::kNewArray)].family, Family::kNewArrayFamily);
   EXPECT_EQ(kEntryPoints[static_cast<int>(EntryPoint::kReallocFree)].kind, EntryKind::kRelease);
   EXPECT_EQ(sizeof(kEntryPoints) / sizeof(kEntryPoints[0]), static_cast<size_t>(EntryPoint::kCount));
+}
+
+// Every trace written since format 2 carries these codes in its tags: the table may only grow at
+// the end.
+TEST(EntryPoints, OrderIsTheOnDiskEncoding) {
+  const char* kWritten[] = {"malloc",
+                            "calloc",
+                            "realloc",
+                            "reallocarray",
+                            "posix_memalign",
+                            "aligned_alloc",
+                            "memalign",
+                            "valloc",
+                            "pvalloc",
+                            "operator new",
+                            "operator new[]",
+                            "operator new(nothrow)",
+                            "operator new[](nothrow)",
+                            "operator new(align)",
+                            "operator new[](align)",
+                            "operator new(align,nothrow)",
+                            "operator new[](align,nothrow)",
+                            "free",
+                            "free_sized",
+                            "free_aligned_sized",
+                            "realloc(free)",
+                            "operator delete",
+                            "operator delete[]",
+                            "operator delete(sized)",
+                            "operator delete[](sized)",
+                            "operator delete(nothrow)",
+                            "operator delete[](nothrow)",
+                            "operator delete(align)",
+                            "operator delete[](align)",
+                            "operator delete(sized,align)",
+                            "operator delete[](sized,align)",
+                            "operator delete(align,nothrow)",
+                            "operator delete[](align,nothrow)"};
+  ASSERT_GE(static_cast<size_t>(EntryPoint::kCount), std::size(kWritten));
+  for (size_t i = 0; i < std::size(kWritten); ++i) EXPECT_STREQ(kEntryPoints[i].name, kWritten[i]) << "code " << i;
 }
 
 // Decoders keep their history on the stack: Reset() must make any prior bytes harmless.

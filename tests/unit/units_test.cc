@@ -5,6 +5,21 @@
 namespace allocprof::units {
 namespace {
 
+TEST(ParseInteger, PlainDecimalWithinInt64) {
+  int64_t v = 0;
+  EXPECT_TRUE(ParseInteger("0", &v));
+  EXPECT_EQ(v, 0);
+  EXPECT_TRUE(ParseInteger("-50", &v));
+  EXPECT_EQ(v, -50);
+  EXPECT_TRUE(ParseInteger("9223372036854775807", &v));
+  EXPECT_EQ(v, INT64_MAX);
+  EXPECT_TRUE(ParseInteger("-9223372036854775808", &v));
+  EXPECT_EQ(v, INT64_MIN);
+  for (const char* bad : {"", "-", "+1", "1K", " 1", "1 ", "9223372036854775808", "-9223372036854775809", "0x10"}) {
+    EXPECT_FALSE(ParseInteger(bad, &v)) << bad;
+  }
+}
+
 TEST(ParseByteSize, AcceptsSuffixes) {
   uint64_t v = 0;
   EXPECT_TRUE(ParseByteSize("123", &v));
