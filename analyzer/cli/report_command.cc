@@ -294,6 +294,7 @@ int ReportCommand(int argc, char** argv) {
     return kExitUsage;
   }
   options.top_n = std::max(top, has_baseline ? kDiffTopN : top);
+  options.flame = true;  // the flame graphs and report.html draw every stack
   bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
   auto current = LoadSide(traces[0], options, top, progress, false);
   if (!current.ok()) {
