@@ -1,13 +1,14 @@
 // The flame graph's data: calls and bytes per stack and window (StackWindows, through the
 // coarsening of its fine windows), and the call tree built from stacks (BuildFlameTree): merging
 // by function, pseudo-frames, self values that add up to the totals, cells per node and window.
+#include "report/flame.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "passes/stack_windows.h"
-#include "report/flame.h"
 #include "report/report.h"
 
 namespace allocprof {
@@ -65,7 +66,8 @@ TEST(StackWindows, CoarsensAndKeepsEveryCount) {
   EXPECT_EQ(got[0], calls[0]);
   EXPECT_EQ(got[1], calls[1]);
   ASSERT_EQ(per_window.size(), 10u);
-  for (const auto& [w, n] : per_window) EXPECT_NEAR(static_cast<double>(n), 1000.0, 2 * 10000.0 / StackWindows::kMinFine);
+  for (const auto& [w, n] : per_window)
+    EXPECT_NEAR(static_cast<double>(n), 1000.0, 2 * 10000.0 / StackWindows::kMinFine);
   // Stack 3 allocates in even seconds only: an odd window holds at most one fine window of it.
   const uint64_t per_fine = sw.fine_width_ns() / (second / 1000) + 1;
   for (const auto& c : cells) {
@@ -124,7 +126,7 @@ TEST(FlameTree, MergesStacksByFunctionRootFirst) {
   StackStats s4{.calls = 2, .bytes = 20};
   StackStats none{.calls = 3, .bytes = 30};  // stack 0: nothing captured
   StackStats lost{.calls = 1, .bytes = 1};   // stack 9: never defined
-  std::vector<std::pair<uint32_t, const StackStats*>> stacks = {{1, &s1}, {2, &s2}, {3, &s3},
+  std::vector<std::pair<uint32_t, const StackStats*>> stacks = {{1, &s1}, {2, &s2},   {3, &s3},
                                                                 {4, &s4}, {0, &none}, {9, &lost}};
   std::vector<StackWindowCell> cells = {{1, 0, 4, 400}, {1, 1, 6, 600}, {3, 1, 5, 5000}, {2, 1, 1, 50}};
   FlameTree t = BuildFlameTree(catalog, stacks, cells, 2, Resolve);
@@ -140,13 +142,9 @@ TEST(FlameTree, MergesStacksByFunctionRootFirst) {
     path[i] = t.parent[i] < 0 ? name : path[t.parent[i]] + ";" + name;
     by_path[path[i]] = i;
   }
-  std::vector<std::string> expected = {"main",
-                                       "main;Worker",
-                                       "main;Worker;libx.so+0x99",
-                                       "main;Outer(int)",
-                                       "main;Outer(int);Inner",
-                                       "[no-stack]",
-                                       "[lost-stack]"};
+  std::vector<std::string> expected = {
+      "main",       "main;Worker", "main;Worker;libx.so+0x99", "main;Outer(int)", "main;Outer(int);Inner",
+      "[no-stack]", "[lost-stack]"};
   for (const auto& p : expected) EXPECT_TRUE(by_path.count(p)) << p;
   EXPECT_EQ(by_path.size(), expected.size());
   size_t outer = by_path["main;Outer(int)"], inner = by_path["main;Outer(int);Inner"];
