@@ -28,8 +28,7 @@ void StackWindows::Add(uint64_t time, uint32_t stack_id, uint64_t calls, uint64_
   }
   Entry* e = &list->back();
   if (e->fine != fine) {  // an earlier window than the last one: find (or insert) it
-    auto it = std::lower_bound(list->begin(), list->end(), fine,
-                               [](const Entry& a, uint64_t f) { return a.fine < f; });
+    auto it = std::lower_bound(list->begin(), list->end(), fine, [](const Entry& a, uint64_t f) { return a.fine < f; });
     if (it == list->end() || it->fine != fine) it = list->insert(it, Entry{static_cast<uint32_t>(fine), 0, 0});
     e = &*it;
   }

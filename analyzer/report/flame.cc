@@ -81,7 +81,8 @@ class Builder {
 
 }  // namespace
 
-FlameTree BuildFlameTree(const ProcessCatalog& catalog, const std::vector<std::pair<uint32_t, const StackStats*>>& stacks,
+FlameTree BuildFlameTree(const ProcessCatalog& catalog,
+                         const std::vector<std::pair<uint32_t, const StackStats*>>& stacks,
                          const std::vector<StackWindowCell>& cells, size_t windows, const FlameResolver& resolve) {
   FlameTree tree;
   tree.present = true;

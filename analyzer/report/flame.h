@@ -45,7 +45,7 @@ struct FlameTree {
   std::vector<int32_t> parent;
   std::vector<uint32_t> site;
   std::vector<uint64_t> calls, bytes, peak_bytes, leaked_bytes;  // self: stacks ending at the node
-  size_t windows = 0;                                             // = the report's timeline windows
+  size_t windows = 0;                                            // = the report's timeline windows
   struct Cell {
     uint32_t node = 0, window = 0;
     uint64_t calls = 0, bytes = 0;
@@ -60,7 +60,8 @@ using FlameResolver = std::function<std::vector<ReportFrame>(uint64_t return_add
 
 // `stacks`: every stack with allocations (HeapAnalysis::AllStacks); `cells`: StackWindows::Cells
 // for the report's timeline windows (`windows` of them).
-FlameTree BuildFlameTree(const ProcessCatalog& catalog, const std::vector<std::pair<uint32_t, const StackStats*>>& stacks,
+FlameTree BuildFlameTree(const ProcessCatalog& catalog,
+                         const std::vector<std::pair<uint32_t, const StackStats*>>& stacks,
                          const std::vector<StackWindowCell>& cells, size_t windows, const FlameResolver& resolve);
 
 // Writes the "flame" object's members (the caller opens and closes it).
