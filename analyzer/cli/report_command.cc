@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -205,7 +206,11 @@ absl::StatusOr<Side> LoadSide(const std::string& path, const AnalysisOptions& op
   }
   auto report = Analyze({path}, options, progress);
   if (!report.ok()) return report.status();
+  // The diff reads no flame section: render it without (tens of MB on large runs), then put it back.
+  std::vector<FlameTree> flames;
+  for (auto& p : report->processes) flames.push_back(std::exchange(p.flame, FlameTree{}));
   auto diff = DiffSideFromJson(RenderJson(*report), path);
+  for (size_t i = 0; i < flames.size(); ++i) report->processes[i].flame = std::move(flames[i]);
   if (!diff.ok()) return diff.status();
   side.diff = std::move(*diff);
   KeepTop(&*report, top);

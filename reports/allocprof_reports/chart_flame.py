@@ -134,7 +134,7 @@ def finding(tree, measure, totals):
     what = "bytes" if measure == "bytes" else "allocation calls" if measure == "calls" else flame.MEASURE_LABELS[measure]
     if node is None:
         return f"Flame graph of {what}: nothing allocated"
-    where = f" ({tree.where[node]})" if tree.where[node] else ""
+    where = f" ({tree.where(node)})" if tree.where(node) else ""
     return f"Flame graph: {units.percent(share)} of {what} under {flame.short_name(tree.names[node])}{where}"
 
 
@@ -150,7 +150,7 @@ def draw(report, measure="bytes"):
     def colour(node):
         if tree.names[node].startswith("["):
             return PSEUDO
-        return RUNTIME if tree.runtime[node] else _program_colour(tree.names[node])
+        return RUNTIME if tree.is_runtime(node) else _program_colour(tree.names[node])
 
     _draw(ax, tree, frames, colour, whole_label)
     fig.flame_frames = frames
@@ -171,7 +171,7 @@ def draw_diff(report, baseline, measure="bytes"):
     scale = max((abs(delta[n]) for n in shown), default=0) or 1.0
     growth = whole - sum(v for k, v in before.items() if len(k) == 1)
     node = None
-    grew = [n for n in shown if delta[n] > 0 and not tree.runtime[n]]
+    grew = [n for n in shown if delta[n] > 0 and not tree.is_runtime(n)]
     if grew:  # the deepest program frame that carries at least half the growth, else the largest
         top = max(delta[n] for n in grew)
         node = max(grew, key=lambda n: (delta[n] >= 0.5 * max(growth, top), len(paths[n]), delta[n], -n))
@@ -181,7 +181,7 @@ def draw_diff(report, baseline, measure="bytes"):
         sign = "-" if v < 0 else ""
         return sign + (units.human_bytes(abs(v)) if measure != "calls" else units.human_count(abs(v)))
     if node is not None:
-        where = f" ({tree.where[node]})" if tree.where[node] else ""
+        where = f" ({tree.where(node)})" if tree.where(node) else ""
         text = (f"Differential flame graph: {'+' if delta[node] >= 0 else ''}{fmt(delta[node])} {what} under"
                 f" {flame.short_name(tree.names[node])}{where} against the baseline (vermillion: grew, blue: shrank)")
     else:

@@ -33,8 +33,8 @@ def test_tree_totals_add_up(flamed):
     assert sum(totals[r] for r in roots) == sum(b for _, b in STRESS_PATHS.values())
     main = tree.names.index("main")
     assert totals[main] == 700 * MiB
-    assert tree.runtime[tree.names.index("_start")] and not tree.runtime[main]
-    assert tree.where[main] == "app/main.cc:13"
+    assert tree.is_runtime(tree.names.index("_start")) and not tree.is_runtime(main)
+    assert tree.where(main) == "app/main.cc:13"
 
 
 def test_missing_or_malformed_section_gives_no_tree(flamed):

@@ -5,7 +5,16 @@
 // graph from the per-window cells. Sets document.body.dataset.ready = "1" once drawn.
 (function () {
   "use strict";
+  // Milliseconds spent in each step (bench/report_html.mjs reads them).
+  const timings = (window.allocprofTimings = {});
+  let mark = performance.now();
+  function timed(step) {
+    const now = performance.now();
+    timings[step] = (timings[step] || 0) + (now - mark);
+    mark = now;
+  }
   const data = JSON.parse(document.getElementById("report-data").textContent);
+  timed("parse");
 
   // ---- formatting ------------------------------------------------------------------------------
   function bytes(n) {
@@ -84,16 +93,32 @@
     const sites = F.sites;
     const root = { n: "all", f: "all", w: "", v: 0, i: -1 };
     const nodes = new Array(N);
+    const shortNames = new Map(); // per site
     for (let i = 0; i < N; i++) {
       const s = F.nodes.site[i];
-      const name = sites.name[s];
-      const file = sites.file[s] || "";
-      const where = file ? file.split("/").slice(-2).join("/") + (sites.line[s] ? ":" + sites.line[s] : "") : "";
-      const node = { n: shortName(name), f: name, w: where, m: sites.module[s] || "", v: 0, i: i };
+      let short = shortNames.get(s);
+      if (short === undefined) {
+        short = shortName(sites.name[s]);
+        shortNames.set(s, short);
+      }
+      const node = { n: short, s: s, v: 0, i: i };
       nodes[i] = node;
       const p = parent[i] >= 0 ? nodes[parent[i]] : root;
       (p.children || (p.children = [])).push(node);
     }
+    // Children by name, once (the chart is told not to sort on every redraw).
+    const byName = (a, b) => (a.n < b.n ? -1 : a.n > b.n ? 1 : a.i - b.i);
+    root.children && root.children.sort(byName);
+    for (let i = 0; i < N; i++) if (nodes[i].children && nodes[i].children.length > 1) nodes[i].children.sort(byName);
+    // Full name, file:line and module of a node, from its call site.
+    const fullName = (d) => (d.s === undefined ? d.n : sites.name[d.s]);
+    const whereOf = (d) => {
+      if (d.s === undefined) return "";
+      const file = sites.file[d.s] || "";
+      return file ? file.split("/").slice(-2).join("/") + (sites.line[d.s] ? ":" + sites.line[d.s] : "") : "";
+    };
+    const moduleOf = (d) => (d.s === undefined ? "" : sites.module[d.s] || "");
+    timed("tree");
     // Self values of the current view, and totals (node plus everything under it) of calls and bytes.
     let selfValues = null;
     let totalCalls = new Float64Array(N);
@@ -179,10 +204,10 @@
         if (t < 0.02) return "#e6e6e6";
         return d3.interpolateRgb("#ffffff", delta > 0 ? "#D55E00" : "#0072B2")(0.25 + 0.75 * t);
       }
-      const name = d.data.f;
+      const name = fullName(d.data);
       if (name.startsWith("[")) return "#f2f2f2";
       if (/^(std::|__gnu_cxx::|__libc_|_dl_|_start$|__cxa_|start_thread$|clone3?$|__clone3?$|operator new|operator delete|malloc$|free$)/.test(name)
-          || /(libc\.so|libstdc\+\+\.so|ld-linux|liballocprof\.so)/.test(d.data.m)) return "#dddddd";
+          || /(libc\.so|libstdc\+\+\.so|ld-linux|liballocprof\.so)/.test(moduleOf(d.data))) return "#dddddd";
       return original;
     }
     let maxDelta = 1;
@@ -198,10 +223,12 @@
       const lines = [];
       const name = document.createElement("div");
       name.className = "name";
-      name.textContent = d.data.f;
+      name.textContent = fullName(d.data);
       tipEl.replaceChildren(name);
       if (i >= 0) {
-        if (d.data.w) lines.push(d.data.w + (d.data.m ? "  (" + d.data.m.split("/").pop() + ")" : ""));
+        const where = whereOf(d.data);
+        const module = moduleOf(d.data);
+        if (where || module) lines.push(where + (module ? "  (" + module.split("/").pop() + ")" : ""));
         lines.push(bytes(totalBytes[i]) + " in " + count(totalCalls[i]) + " calls");
         lines.push(percent(share) + " of " + measureEl.options[measureEl.selectedIndex].text + (rangeWindows ? " in " + rangeText : ""));
         if (measure() === "peak_bytes" || measure() === "leaked_bytes") lines.push(bytes(d.value) + " " + measureEl.options[measureEl.selectedIndex].text);
@@ -235,23 +262,28 @@
       .selfValue(true)
       .minFrameSize(1)
       .transitionDuration(250)
-      .sort(true)
+      .sort(false)
       .tooltip(tip)
       .setColorMapper(colour)
       .setSearchMatch(function (d, term) {
-        return !!term && d.data.f.toLowerCase().includes(term.toLowerCase());
+        return !!term && fullName(d.data).toLowerCase().includes(term.toLowerCase());
       })
       .setSearchHandler(function (results, found, whole) {
         const term = document.getElementById("search").value;
         text("search-result", term ? "search “" + term + "”: " + results.length + " frames, " + (isBytes() ? bytes(found) : count(found)) + " (" + percent(whole > 0 ? found / whole : 0) + ")" : "");
       })
       .setDetailsHandler(function () {});
+    timed("values");
     d3.select(flameEl).datum(root).call(chart);
+    timed("flame");
 
     function redraw() {
+      mark = performance.now();
       recompute();
       updateDiffScale();
+      timed("redraw_values");
       chart.update();
+      timed("redraw_flame");
       const term = document.getElementById("search").value;
       if (term) chart.search(term);
     }
@@ -403,5 +435,6 @@
       for (const c of r) tr.insertCell().textContent = c;
     }
   }
+  timed("rest");
   document.body.dataset.ready = "1";
 })();
