@@ -163,6 +163,33 @@ test("selecting a time range redraws the flame graph with that range's totals", 
   assert.equal(await page.$eval("#total", (e) => e.textContent), whole);
 });
 
+test("every measure draws: calls, live at the peak, leaked, the change against the baseline", async () => {
+  const options = await page.$$eval("#measure option", (os) => os.map((o) => o.value));
+  assert.deepEqual(options, ["bytes", "calls", "peak_bytes", "leaked_bytes", "diff"]);
+  const seen = new Set();
+  for (const m of options) {
+    await page.select("#measure", m);
+    await page.waitForFunction((want) => document.getElementById("measure").value === want, {}, m);
+    await settled();
+    seen.add(await page.$eval("#total", (e) => e.textContent));
+  }
+  assert.ok(seen.size >= 4, [...seen].join(" | "));
+  // The differential view colours the regression's request path (new against the fixed pool's
+  // pooled requests) in vermillion shades.
+  await page.select("#measure", "diff");
+  await settled();
+  const fill = await (await page.waitForFunction(() => {
+    const g = [...document.querySelectorAll("#flame svg g")].find((e) => e.textContent.trim() === "RunWriter");
+    return g && getComputedStyle(g.querySelector("rect")).fill;
+  })).jsonValue();
+  const [r, , b] = fill.match(/\d+/g).map(Number);
+  assert.ok(r > b, `RunWriter is ${fill} in the differential view`);
+  await page.screenshot({ path: path.join(shots, "diff.png") });
+  await page.select("#measure", "bytes");
+  await settled();
+  assert.deepEqual(problems, []);
+});
+
 test("a screenshot of the page is not blank", async () => {
   await settled();
   const png = await page.screenshot({ path: path.join(shots, "report.png"), fullPage: true });
