@@ -39,7 +39,9 @@ class Tree:
         s = self.site[i]
         if s not in self._runtime:
             f = self._site_frames[s]
-            self._runtime[s] = stacks.is_runtime(f) or self.names[i].startswith("[")
+            # 'void std::deque<…>::_M_push_back_aux<…>(…)': judged by its name without the return type too.
+            short = dict(f, function=short_name(f["function"])) if f["function"] else f
+            self._runtime[s] = stacks.is_runtime(f) or stacks.is_runtime(short) or self.names[i].startswith("[")
         return self._runtime[s]
 
     def totals(self, measure, self_values=None):

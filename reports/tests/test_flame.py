@@ -152,3 +152,11 @@ def test_cli_writes_flame_graphs_and_the_page(flamed, tmp_path):
     path.write_text(json.dumps(synthetic()))
     assert cli.main(["--analysis", str(path), "--out", str(out)]) == 0
     assert not any(n.startswith("flame-") for n in os.listdir(out))
+
+
+def test_runtime_frames_with_a_return_type_are_runtime():
+    report = synthetic()
+    report["flame"] = flame_section({("main", "Worker::Run()", "void std::deque<int, std::allocator<int> >::_M_push_back_aux<int>(int&&)"): (1, 64)})
+    tree = flame.load(report)
+    assert tree.is_runtime(2)
+    assert not tree.is_runtime(1)
