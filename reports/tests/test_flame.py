@@ -160,3 +160,10 @@ def test_runtime_frames_with_a_return_type_are_runtime():
     tree = flame.load(report)
     assert tree.is_runtime(2)
     assert not tree.is_runtime(1)
+
+
+def test_alt_text_keeps_underscores_in_file_names():
+    from allocprof_reports import markdown
+    assert markdown._alt("Flame graph: 88.6% of bytes under Rent (producer/array_pool.h:136)") == \
+        "Flame graph: 88.6% of bytes under Rent (producer/array\\_pool.h:136)"  # renders as array_pool.h
+    assert markdown._alt("a [b](c) <d> `e` | *f*") == "a b(c) d e  \\*f\\*"
