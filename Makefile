@@ -89,10 +89,19 @@ $(BUILD)/examples/demo_workload: examples/demo_workload.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O2 -g -pthread -o $@ $<
 
-demo: all $(BUILD)/examples/demo_workload producer
+demo: all $(BUILD)/examples/demo_workload producer web
 	@bash examples/demo.sh $(BUILD)
 
-install: all
+# report.html's libraries (d3, d3-flame-graph) and the browser test's driver (puppeteer-core),
+# from npm at the versions package-lock.json pins; reinstalled only when the lock file changes.
+WEB_DIR   := reports/web
+WEB_STAMP := $(WEB_DIR)/node_modules/.allocprof-installed
+web: $(WEB_STAMP)
+$(WEB_STAMP): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json | $(DEPS_STAMP)
+	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: all web
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/allocprof
 	install -m 0755 $(BUILD)/allocprof $(DESTDIR)$(PREFIX)/bin/allocprof
 	install -m 0644 $(BUILD)/liballocprof.so $(DESTDIR)$(PREFIX)/lib/allocprof/liballocprof.so
@@ -101,6 +110,15 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/allocprof/reports/allocprof_reports
 	install -m 0644 reports/allocprof_report.py $(DESTDIR)$(PREFIX)/share/allocprof/reports/
 	install -m 0644 reports/allocprof_reports/*.py $(DESTDIR)$(PREFIX)/share/allocprof/reports/allocprof_reports/
+	install -d $(DESTDIR)$(PREFIX)/share/allocprof/reports/web/vendor
+	install -m 0644 $(WEB_DIR)/report.html.in $(WEB_DIR)/report.css $(WEB_DIR)/report.js \
+	  $(DESTDIR)$(PREFIX)/share/allocprof/reports/web/
+	install -m 0644 $(WEB_DIR)/node_modules/d3/dist/d3.min.js \
+	  $(WEB_DIR)/node_modules/d3-flame-graph/dist/d3-flamegraph.umd.min.js \
+	  $(DESTDIR)$(PREFIX)/share/allocprof/reports/web/vendor/
+	install -m 0644 $(WEB_DIR)/node_modules/d3/LICENSE $(DESTDIR)$(PREFIX)/share/allocprof/reports/web/vendor/d3.LICENSE
+	install -m 0644 $(WEB_DIR)/node_modules/d3-flame-graph/LICENSE \
+	  $(DESTDIR)$(PREFIX)/share/allocprof/reports/web/vendor/d3-flame-graph.LICENSE
 
 # Sanitizer builds of the analyzer and everything the unit tests exercise, in their own build
 # directories, running the unit tests (the shim itself is not built with sanitizers: it is
@@ -128,7 +146,7 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(FORMATTED)
 
-.PHONY: all demo install clean asan ubsan tsan format format-check
+.PHONY: all demo web install clean asan ubsan tsan format format-check
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 include tests/stress/stress.mk

@@ -20,6 +20,7 @@ packages=(
   valgrind             # callgrind instruction counts in bench/
   clang                # libFuzzer builds
   clang-format         # make format-check (part of make check)
+  chromium             # the browser test of report.html (headless, driven by puppeteer-core from npm)
 )
 
 missing=()
@@ -31,6 +32,12 @@ done
 # LLVM's libunwind-14-dev provides libunwind-dev, so check for the real one by its header's API.
 if ! grep -qs unw_backtrace /usr/include/libunwind-common.h /usr/include/*/libunwind-common.h 2>/dev/null; then
   missing+=(libunwind-dev)
+fi
+
+# npm installs report.html's libraries (make web); any Node.js 18 or later with npm will do, so
+# Debian's is installed only when none is on PATH (a NodeSource nodejs already brings npm).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

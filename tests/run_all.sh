@@ -91,6 +91,24 @@ if [ "$rc" -ne 0 ]; then
 fi
 rm -f "$log"
 
+# report.html in Debian's chromium, headless, driven by puppeteer-core (tests/browser/); counts come
+# from node's test runner ("# pass 6", "# fail 0").
+echo "== report.html in a browser (node --test tests/browser/)"
+log=$(mktemp)
+(cd "$(dirname "$0")/.." && BUILD="$build" node --test tests/browser/) > "$log" 2>&1
+rc=$?
+grep -E '^(not ok|ok) ' "$log"
+p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
+f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+if [ "$rc" -ne 0 ]; then
+  status=1
+  grep -A30 '^not ok' "$log" | head -120
+  [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+fi
+rm -f "$log"
+
 # Real programs under the shim, short sizes (make stress runs the full matrix and rewrites
 # docs/reliability.md; this one writes its table into the build directory).
 echo "== stress (real programs, short)"

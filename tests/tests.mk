@@ -47,7 +47,7 @@ $(TEST_OUT)/integration_tests: $(INTEGRATION_OBJS) $(BUILD)/libanalyzer.a
 
 test-programs: $(TEST_PROGRAMS)
 
-check: all $(BUILD)/bench/churn $(BUILD)/bench/synth_trace $(TEST_OUT)/unit_tests $(TEST_OUT)/integration_tests $(TEST_PROGRAMS) $(FUZZ_OUT)/trace_reader_fuzz $(FUZZ_OUT)/diff_json_fuzz
+check: all web $(BUILD)/bench/churn $(BUILD)/bench/synth_trace $(TEST_OUT)/unit_tests $(TEST_OUT)/integration_tests $(TEST_PROGRAMS) $(FUZZ_OUT)/trace_reader_fuzz $(FUZZ_OUT)/diff_json_fuzz
 	@bash tests/run_all.sh $(BUILD)
 
 .PHONY: check test-programs

@@ -20,6 +20,7 @@
 #include "export/export_folded.h"
 #include "export/export_pprof.h"
 #include "passes/heap_analysis.h"
+#include "passes/stack_windows.h"
 #include "util/cli_args.h"
 
 namespace allocprof {
@@ -34,7 +35,8 @@ constexpr char kUsage[] =
     "  pprof   gzipped profile.proto for pprof, Pyroscope, Parca, Grafana: alloc_objects,\n"
     "          alloc_space, inuse_objects, inuse_space (inuse = still allocated at the end)\n"
     "  chrome  trace-event JSON for ui.perfetto.dev: live bytes and allocation rate over time,\n"
-    "          and the collections of the Gen-style pressure model\n"
+    "          the collections of the Gen-style pressure model, and the stacks that allocated\n"
+    "          most in each of 100 windows (instants with their stack, and a stackFrames table)\n"
     "FILE is replaced when it exists, but never written through a symlink; - is stdout.\n"
     "Exit status: 0 written, 2 bad input or unwritable FILE, 64 bad command line (also when FILE is a\n"
     "symlink or the trace itself).\n"
@@ -42,6 +44,21 @@ constexpr char kUsage[] =
     "options:\n";
 
 std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+constexpr size_t kChromeStackWindows = 100;
+constexpr size_t kChromeStacksPerWindow = 5;
+
+// A stack's frame names root first, as the folded export writes them.
+std::vector<std::string> FoldedFramesOf(const ProcessCatalog& catalog, uint32_t id, FrameSource& frames) {
+  std::vector<std::string> names;
+  auto it = catalog.stacks.find(id);
+  if (id == 0 || (it != catalog.stacks.end() && it->second.empty())) return {kNoStackFrame};
+  if (it == catalog.stacks.end()) return {kLostStackFrame};
+  for (auto address = it->second.rbegin(); address != it->second.rend(); ++address) {
+    AppendFoldedFrames(frames.Resolve(*address), &names);
+  }
+  return names;
+}
 
 // Writes `data` to `path` (created 0644, truncated) without following a symlink there. Returns an
 // exit code, after saying what went wrong.
@@ -134,8 +151,9 @@ int ExportCommand(int argc, char** argv) {
   ProcessCatalog catalog;
   HeapAnalysis heap(options, &catalog);
   std::unique_ptr<GenCollectionsPass> gen;
+  StackWindows stack_windows;  // chrome: which stacks allocated when
   if (format == "chrome") gen = std::make_unique<GenCollectionsPass>(&catalog, options.gen);
-  HeapPassFanout passes(&heap, gen ? std::vector<EventSink*>{gen.get()} : std::vector<EventSink*>{});
+  HeapPassFanout passes(&heap, gen ? std::vector<EventSink*>{gen.get(), &stack_windows} : std::vector<EventSink*>{});
   bool show_progress = args.Has("--progress") || isatty(STDERR_FILENO);
   ProgressFn progress;
   if (show_progress) {
@@ -187,6 +205,16 @@ int ExportCommand(int argc, char** argv) {
     in.end_ns = duration;
     in.gen_model = true;
     in.collections = gen->Finish(origin, end);
+    if (heap.totals().allocations) {
+      // The heaviest stacks of each of 100 windows, at the window's start (times since the process start).
+      FrameSource frames(catalog.modules, options.symbolize);
+      std::vector<TimeWindow> windows = heap.timeline().Windows(end, kChromeStackWindows, 0);
+      uint64_t process_start = catalog.has_process ? catalog.process.start_monotonic_ns : origin;
+      AddChromeStackSamples(
+          stack_windows.Cells(origin, windows), windows, origin > process_start ? origin - process_start : 0,
+          kChromeStacksPerWindow, [&](uint32_t id) { return FoldedFramesOf(catalog, id, frames); }, &in);
+      warnings = frames.warnings();
+    }
     data = RenderChromeTrace(in);
   } else {
     FrameSource frames(catalog.modules, options.symbolize);

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -38,10 +39,13 @@ constexpr char kUsage[] =
     "usage: allocprof report [options] -o DIR TRACE\n"
     "\n"
     "Analyzes TRACE and writes DIR/report.md (headline, charts, top stacks; sized for a pull-request\n"
-    "comment) with charts as PNG and SVG: the live heap and allocation rate over time, size classes,\n"
-    "and, when the analysis has them, pools and simulated collections. With --baseline it adds\n"
-    "before/after charts, the comparison table and the verdict of 'allocprof diff' with its default\n"
-    "rules. The JSON the charts are drawn from stays in DIR (analysis.json, baseline.json, diff.json).\n"
+    "comment) with charts as PNG and SVG: the live heap and allocation rate over time, flame graphs\n"
+    "of the allocation stacks by bytes and by calls, size classes, and, when the analysis has them,\n"
+    "pools and simulated collections; and DIR/report.html, the same report to explore in a browser\n"
+    "(one self-contained file: zoomable flame graph, time-range selection on the timeline). With\n"
+    "--baseline it adds before/after charts, a differential flame graph, the comparison table and the\n"
+    "verdict of 'allocprof diff' with its default rules. The JSON the charts are drawn from stays in\n"
+    "DIR (analysis.json with the flame section, baseline.json, diff.json).\n"
     "DIR is created if missing; an existing file or symlink named DIR is refused. Prints the path of\n"
     "report.md.\n"
     "\n"
@@ -205,7 +209,11 @@ absl::StatusOr<Side> LoadSide(const std::string& path, const AnalysisOptions& op
   }
   auto report = Analyze({path}, options, progress);
   if (!report.ok()) return report.status();
+  // The diff reads no flame section: render it without (tens of MB on large runs), then put it back.
+  std::vector<FlameTree> flames;
+  for (auto& p : report->processes) flames.push_back(std::exchange(p.flame, FlameTree{}));
   auto diff = DiffSideFromJson(RenderJson(*report), path);
+  for (size_t i = 0; i < flames.size(); ++i) report->processes[i].flame = std::move(flames[i]);
   if (!diff.ok()) return diff.status();
   side.diff = std::move(*diff);
   KeepTop(&*report, top);
@@ -294,6 +302,7 @@ int ReportCommand(int argc, char** argv) {
     return kExitUsage;
   }
   options.top_n = std::max(top, has_baseline ? kDiffTopN : top);
+  options.flame = true;  // the flame graphs and report.html draw every stack
   bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
   auto current = LoadSide(traces[0], options, top, progress, false);
   if (!current.ok()) {

@@ -3,19 +3,20 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "util/json_writer.h"
 
 namespace allocprof {
 namespace {
 
-enum class Kind { kLive, kCallRate, kByteRate, kCollection };
+enum class Kind { kLive, kCallRate, kByteRate, kCollection, kStack };
 
 struct Item {
   uint64_t ts_ns;
   Kind kind;
   double value = 0;       // counters
-  size_t collection = 0;  // kCollection: index into the input's collections
+  size_t collection = 0;  // kCollection, kStack: index into the input's collections or samples
 };
 
 // Appends a counter point unless it repeats the series' previous value.
@@ -49,6 +50,7 @@ std::string RenderChromeTrace(const ChromeTraceInput& in) {
   for (size_t i = 0; i < in.collections.size(); ++i) {
     items.push_back(Item{in.collections[i].time_ns, Kind::kCollection, 0, i});
   }
+  for (size_t i = 0; i < in.samples.size(); ++i) items.push_back(Item{in.samples[i].time_ns, Kind::kStack, 0, i});
   std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.ts_ns < b.ts_ns; });
 
   JsonWriter j;
@@ -59,9 +61,27 @@ std::string RenderChromeTrace(const ChromeTraceInput& in) {
   };
   metadata("process_name", in.process_name);
   metadata("thread_name", in.thread_name);
+  if (!in.samples.empty()) {
+    j.BeginObject().Key("name").String("thread_name").Key("ph").String("M").Key("pid").Uint(in.pid);
+    j.Key("tid").Uint(kStackTrackTid).Key("args").BeginObject().Key("name").String("allocation stacks");
+    j.EndObject().EndObject();
+  }
   for (const Item& item : items) {
     j.BeginObject();
-    if (item.kind == Kind::kCollection) {
+    if (item.kind == Kind::kStack) {
+      const ChromeStackSample& s = in.samples[item.collection];
+      j.Key("name").String("allocations").Key("cat").String("allocations").Key("ph").String("i").Key("s").String("t");
+      j.Key("ts").Double(Micros(item.ts_ns)).Key("pid").Uint(in.pid).Key("tid").Uint(kStackTrackTid);
+      j.Key("sf").String(absl::StrCat(s.frame));
+      j.Key("args").BeginObject();
+      j.Key("calls").Uint(s.calls).Key("bytes").Uint(s.bytes);
+      j.Key("stack").BeginArray();
+      for (uint32_t f = s.frame; f != 0 && f <= in.frames.size(); f = in.frames[f - 1].parent) {
+        j.String(in.frames[f - 1].name);
+      }
+      j.EndArray();
+      j.EndObject();
+    } else if (item.kind == Kind::kCollection) {
       const ChromeCollection& c = in.collections[item.collection];
       j.Key("name").String(absl::StrCat("Gen", c.generation, " collection"));
       j.Key("cat").String("gen_model").Key("ph").String("i").Key("s").String("p");
@@ -84,13 +104,62 @@ std::string RenderChromeTrace(const ChromeTraceInput& in) {
     j.EndObject();
   }
   j.EndArray();
+  if (!in.frames.empty()) {
+    j.Key("stackFrames").BeginObject();
+    for (size_t i = 0; i < in.frames.size(); ++i) {
+      j.Key(absl::StrCat(i + 1)).BeginObject().Key("name").String(in.frames[i].name);
+      j.Key("category").String("allocprof");
+      if (in.frames[i].parent) j.Key("parent").String(absl::StrCat(in.frames[i].parent));
+      j.EndObject();
+    }
+    j.EndObject();
+  }
   j.Key("displayTimeUnit").String("ms");
   j.Key("otherData").BeginObject();
   j.Key("generator").String(in.generator).Key("trace").String(in.trace_path);
   j.Key("gen_model").Bool(in.gen_model).Key("collections").Uint(in.collections.size());
+  j.Key("stack_samples").Uint(in.samples.size());
   j.EndObject();
   j.EndObject();
   return j.str() + "\n";
+}
+
+void AddChromeStackSamples(const std::vector<StackWindowCell>& cells, const std::vector<TimeWindow>& windows,
+                           uint64_t window_offset_ns, size_t per_window,
+                           const std::function<std::vector<std::string>(uint32_t stack_id)>& frames_of,
+                           ChromeTraceInput* input) {
+  std::vector<std::vector<const StackWindowCell*>> by_window(windows.size());
+  for (const StackWindowCell& c : cells) {
+    if (c.window < by_window.size()) by_window[c.window].push_back(&c);
+  }
+  absl::flat_hash_map<std::pair<uint32_t, std::string>, uint32_t> frame_ids;  // (parent, name) -> id
+  absl::flat_hash_map<uint32_t, uint32_t> leaf_of_stack;
+  for (size_t w = 0; w < by_window.size(); ++w) {
+    auto& list = by_window[w];
+    size_t k = std::min(per_window, list.size());
+    std::partial_sort(list.begin(), list.begin() + k, list.end(), [](const auto* a, const auto* b) {
+      if (a->bytes != b->bytes) return a->bytes > b->bytes;
+      return a->stack_id < b->stack_id;
+    });
+    for (size_t i = 0; i < k; ++i) {
+      auto [leaf, inserted] = leaf_of_stack.try_emplace(list[i]->stack_id, 0);
+      if (inserted) {
+        uint32_t parent = 0;
+        for (const std::string& name : frames_of(list[i]->stack_id)) {
+          auto [id, fresh] = frame_ids.try_emplace(std::make_pair(parent, name), 0);
+          if (fresh) {
+            input->frames.push_back(ChromeFrame{name, parent});
+            id->second = static_cast<uint32_t>(input->frames.size());
+          }
+          parent = id->second;
+        }
+        leaf->second = parent;
+      }
+      if (leaf->second == 0) continue;
+      input->samples.push_back(
+          ChromeStackSample{window_offset_ns + windows[w].start_ns, list[i]->calls, list[i]->bytes, leaf->second});
+    }
+  }
 }
 
 struct GenCollectionsPass::Impl {

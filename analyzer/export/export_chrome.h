@@ -10,6 +10,12 @@
 // - instants (ph "i", process scope) "Gen0 collection" / "Gen1 collection" / "Gen2 collection",
 //   one per collection of the Gen-style pressure model (gen_model.h), with heap before/after and
 //   promoted bytes as args.
+// - instants (ph "i", thread scope) "allocations" on a thread track of their own ("allocation
+//   stacks", tid kStackTrackTid): per timeline window, the stacks that allocated the most bytes
+//   in it, each with its calls and bytes in the window and its stack as args.stack (frames, leaf
+//   first: Perfetto lists them in the event's arguments) and as "sf", an id into the trace's
+//   "stackFrames" (name, parent: the Trace Event Format's frame table, which chrome://tracing
+//   shows as the event's stack).
 // A counter value equal to the previous one is left out: a counter holds its value until the next.
 //
 // Thread-safety: none needed (plain functions); GenCollectionsPass is one instance per thread.
@@ -18,11 +24,13 @@
 
 #include <stdint.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "passes/gen_model.h"
+#include "passes/stack_windows.h"
 #include "passes/timeline.h"
 #include "read/process_trace.h"
 
@@ -36,6 +44,21 @@ struct ChromeCollection {
   uint64_t heap_before = 0, heap_after = 0, promoted_bytes = 0;
 };
 
+// One stack's allocations in one window, at the window's start.
+struct ChromeStackSample {
+  uint64_t time_ns = 0;  // relative to the process start
+  uint64_t calls = 0, bytes = 0;
+  uint32_t frame = 0;  // id in ChromeTraceInput::frames of the leaf frame
+};
+
+// A node of the stackFrames table: ids start at 1; parent 0 = none (a root frame).
+struct ChromeFrame {
+  std::string name;
+  uint32_t parent = 0;
+};
+
+inline constexpr uint64_t kStackTrackTid = 1u << 30;  // the allocation-stacks track's tid (not a real thread)
+
 struct ChromeTraceInput {
   uint64_t pid = 0;
   std::string process_name;                   // e.g. "kcat (pid 1234)"
@@ -46,7 +69,16 @@ struct ChromeTraceInput {
   uint64_t end_ns = 0;                        // end of the run, relative to the process start
   bool gen_model = false;                     // collections come from a Gen model (even when there are none)
   std::vector<ChromeCollection> collections;  // in time order
+  std::vector<ChromeFrame> frames;            // frames[i] has id i + 1
+  std::vector<ChromeStackSample> samples;     // in time order
 };
+
+// The stackFrames table and the samples: per window (times relative to the process start), the
+// `per_window` stacks with the most bytes. `frames_of` gives a stack's frame names root first.
+void AddChromeStackSamples(const std::vector<StackWindowCell>& cells, const std::vector<TimeWindow>& windows,
+                           uint64_t window_offset_ns, size_t per_window,
+                           const std::function<std::vector<std::string>(uint32_t stack_id)>& frames_of,
+                           ChromeTraceInput* input);
 
 std::string RenderChromeTrace(const ChromeTraceInput& input);
 

@@ -35,6 +35,7 @@ struct AnalysisOptions {
   double pool_target_hit_rate = 0.99;     // what the pool sizing advisor aims at
   GenParameters gen;                      // the Gen-style model's knobs (0 = derived / default)
   WindowSpec window;                      // --from / --to: the part of the run analysed
+  bool flame = false;                     // also build the call tree for flame graphs (report/flame.h)
 };
 
 struct StackStats {

@@ -13,6 +13,7 @@
 #include "passes/sawtooth.h"
 #include "passes/timeline.h"
 #include "read/process_trace.h"
+#include "report/flame.h"
 
 namespace allocprof {
 
@@ -114,6 +115,7 @@ struct ProcessReport {
   GenResult gen;
   std::string llc_source;     // where the Gen0 budget's cache size came from
   SamplingEstimate sampling;  // sampled() when the trace was sampled: every figure is an estimate
+  FlameTree flame;            // with AnalysisOptions::flame: every stack as one call tree
 };
 
 struct AnalysisReport {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "passes/pool_analysis.h"
+#include "passes/stack_windows.h"
 #include "report/report.h"
 #include "symbolize/symbolizer.h"
 
@@ -133,7 +134,8 @@ std::vector<ReportPool> BuildPools(const PoolAnalysis& pools, const ProcessCatal
 }
 
 ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalog, HeapAnalysis& heap,
-                           const PoolAnalysis& pools, const AnalysisOptions& options) {
+                           const PoolAnalysis& pools, const StackWindows* stack_windows,
+                           const AnalysisOptions& options) {
   ProcessReport r;
   r.file = path;
   r.process = catalog.process;
@@ -230,6 +232,11 @@ ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalo
     for (const auto& w : fine) live.push_back(static_cast<double>(w.live_end));
     r.sawtooth = DetectSawtooth(live, static_cast<double>(timeline.fine_width_ns()) / 1e9);
   }
+  if (stack_windows) {
+    r.flame = BuildFlameTree(
+        catalog, stacks, stack_windows->Cells(r.origin_ns, r.timeline), r.timeline.size(),
+        [&](uint64_t address) { return Symbolize(symbolizer, catalog.modules, std::vector<uint64_t>{address}); });
+  }
 
   for (const auto& d : catalog.diagnostics) r.warnings.push_back(d.message);
   if (!catalog.ended_cleanly) {
@@ -278,7 +285,11 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     PoolAnalysis pools(&catalog, options.pool_target_hit_rate);
     // The Gen model rides on the heap pass's live set (a third thread for it measured slower on
     // two cores: see bench/README.md).
-    HeapPassFanout sink(&heap, {&pools});
+    std::unique_ptr<StackWindows> stack_windows;
+    if (options.flame) stack_windows = std::make_unique<StackWindows>();
+    std::vector<EventSink*> ordered = {&pools};
+    if (stack_windows) ordered.push_back(stack_windows.get());
+    HeapPassFanout sink(&heap, ordered);
     ProgressFn progress;
     if (show_progress) {
       progress = [&path](uint64_t done, uint64_t total) {
@@ -290,7 +301,7 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
     if (!st.ok()) return st;
     heap.Finish();
     pools.Finish();
-    report.processes.push_back(BuildProcess(path, catalog, heap, pools, options));
+    report.processes.push_back(BuildProcess(path, catalog, heap, pools, stack_windows.get(), options));
   }
   if (options.window.active()) {
     bool any_opened = false;

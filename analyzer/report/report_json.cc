@@ -305,6 +305,11 @@ std::string RenderJson(const AnalysisReport& report) {
   j.EndObject();
 
   if (root.has_gen) WriteGen(j, root);
+  if (root.flame.present) {
+    j.Key("flame").BeginObject();
+    WriteFlameJson(j, root.flame);
+    j.EndObject();
+  }
   j.Key("pools").BeginArray();
   for (const auto& p : root.pools) {
     j.BeginObject();

@@ -53,6 +53,7 @@ struct Options {
   bool acks_all = true;
   uint64_t response_size = 256 * 1024;
   std::optional<double> duration_s;
+  double rate = 0;  // messages per second; 0 = as fast as the connection goes
   uint64_t pool_max = 1 << 20;
   uint32_t pool_slots = 8;
 };
@@ -66,6 +67,7 @@ constexpr const char* kUsage =
     "  --acks all|none     all: the broker answers every request; none: fire and forget (default all)\n"
     "  --response-size B   response payload bytes (default 256KiB)\n"
     "  --duration T        stop sending after T (e.g. 2s, 500ms; default: when all are sent)\n"
+    "  --rate N            send at most N messages per second, paced per batch (default: no limit)\n"
     "  --pool-max B        largest pooled array (default 1MiB)\n"
     "  --pool-slots N      arrays per bucket (default 8)\n"
     "Sizes take B, KiB, MiB, GiB (or K, M, G) suffixes.\n";
@@ -158,6 +160,10 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       ok = ParseSize(value, &o->response_size) && o->response_size <= kMaxRequestBody;
     } else if (arg == "--duration") {
       ok = ParseDuration(value, &o->duration_s.emplace());
+    } else if (arg == "--rate") {
+      char* end = nullptr;
+      o->rate = strtod(value.c_str(), &end);
+      ok = end != value.c_str() && *end == '\0' && o->rate > 0 && o->rate < 1e12;
     } else if (arg == "--pool-max") {
       ok = ParseSize(value, &o->pool_max);
     } else if (arg == "--pool-slots") {
@@ -330,6 +336,13 @@ WriterTotals RunWriter(Connection& c, Pool& pool, const Options& o, std::chrono:
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= *o.duration_s)
       break;
     if (o.acks_all && !c.WaitForWindow(t.batches, o.inflight)) break;
+    if (o.rate > 0) {  // a bounded rate: the batch leaves when its first message is due
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                std::chrono::duration<double>(t.messages / o.rate)));
+      if (o.duration_s &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= *o.duration_s)
+        break;
+    }
     const uint64_t n = std::min(per_batch, o.messages - t.messages);
     const uint64_t length = RequestBytes(n, o.message_size);
     const PooledArray request = pool.Rent(length);

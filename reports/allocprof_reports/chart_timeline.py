@@ -16,6 +16,10 @@ def finding(report, g=None):
                  f" ({units.human_bytes(model.num(saw.get('amplitude_bytes')))} deep)")
     else:
         text += "; no periodic pattern"
+    gsaw = model.obj(model.obj(report, "gen"), "sawtooth")
+    if g is not None and g.total and gsaw.get("found") and model.num(gsaw.get("period_s")) > 0:
+        text += (f"; the simulated GC heap saw-tooths every {units.human_seconds(model.num(gsaw.get('period_s')))}"
+                 f" ({units.human_bytes(model.num(gsaw.get('amplitude_bytes')))} deep)")
     if g is not None and g.total:
         text += f"; {units.human_count(g.total)} simulated collections ({units.human_count(g.counts[2])} Gen2)"
     return text
@@ -47,6 +51,8 @@ def draw(report):
 
     totals = model.obj(report, "totals")
     top = max(tl.live_max + [model.num(totals.get("peak_live_bytes"))])
+    if marks:
+        top = max([top] + [c.heap_before for c in g.collections])
     bdiv = style.bytes_axis(heap_ax.yaxis, top, "live heap")
     heap_ax.stairs([v / bdiv for v in tl.live_max], edges, baseline=[v / bdiv for v in tl.live_min], fill=True,
                    color=style.SKY_BLUE, alpha=0.45, linewidth=0, label="min–max in each window")
@@ -56,6 +62,14 @@ def draw(report):
     if peak > 0:
         heap_ax.plot([model.num(totals.get("peak_time_s")) / tdiv], [peak / bdiv], linestyle="none", marker="v",
                      markersize=8, color=style.VERMILLION, label=f"peak {units.human_bytes(peak)}")
+    if marks:
+        # The simulated GC heap (live plus freed-not-yet-collected): grows to each collection's
+        # heap_before and drops to its heap_after, the sawtooth a .NET heap would draw.
+        xs, ys = [], []
+        for c in g.collections:
+            xs += [c.time_s / tdiv, c.time_s / tdiv]
+            ys += [c.heap_before / bdiv, c.heap_after / bdiv]
+        heap_ax.plot(xs, ys, color=style.VERMILLION, linewidth=0.8, alpha=0.85, label="simulated GC heap")
     heap_ax.set_ylim(bottom=0, top=top / bdiv * 1.08 if top > 0 else 1)
     style.legend_above(heap_ax)
 

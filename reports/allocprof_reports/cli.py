@@ -21,7 +21,7 @@ EXIT_CHART_FAILED = 70
 # Every name a run can write: what a later run did not draw again is removed.
 CHART_PATTERNS = ("timeline.png", "timeline.svg", "size-classes.png", "size-classes.svg", "collections.png",
                   "collections.svg", "comparison.png", "comparison.svg", "timeline-compare.png",
-                  "timeline-compare.svg", "pool-*.png", "pool-*.svg")
+                  "timeline-compare.svg", "pool-*.png", "pool-*.svg", "flame-*.png", "flame-*.svg")
 
 
 def parse_args(argv):
@@ -37,13 +37,18 @@ def parse_args(argv):
 
 def plan(analysis, baseline, diff):
     """[(stem, draw)] for the charts that apply to this input, in report order."""
-    from . import chart_collections, chart_compare, chart_pools, chart_size_classes, chart_timeline, model
+    from . import chart_collections, chart_compare, chart_flame, chart_pools, chart_size_classes, chart_timeline, flame, model
 
     charts = []
     if baseline is not None:
         charts.append(("comparison", lambda: chart_compare.draw_ratios(analysis, baseline, diff)))
         charts.append(("timeline-compare", lambda: chart_compare.draw_timelines(analysis, baseline)))
     charts.append(("timeline", lambda: chart_timeline.draw(analysis)))
+    if flame.load(analysis) is not None:
+        charts.append(("flame-bytes", lambda: chart_flame.draw(analysis, "bytes")))
+        charts.append(("flame-calls", lambda: chart_flame.draw(analysis, "calls")))
+        if baseline is not None and flame.load(baseline) is not None:
+            charts.append(("flame-diff", lambda: chart_flame.draw_diff(analysis, baseline, "bytes")))
     g = model.gen(analysis)
     if g is not None and g.total:
         charts.append(("collections", lambda: chart_collections.draw(analysis)))
@@ -61,7 +66,7 @@ def main(argv=None):
         print(f"allocprof report: {sys.executable} cannot draw charts ({e}); install Debian's python3-matplotlib "
               "or pass --python with an interpreter that has matplotlib", file=sys.stderr)
         return EXIT_NO_MATPLOTLIB
-    from . import markdown, model, output, style
+    from . import html, markdown, model, output, style
 
     try:
         analysis = model.load(args.analysis)
@@ -87,4 +92,18 @@ def main(argv=None):
     output.remove_stale(args.out, written, CHART_PATTERNS)
     text = markdown.render(analysis, charts, baseline, diff, top=args.top)
     output.write_text(os.path.join(args.out, "report.md"), text)
+    if args.progress:
+        print("allocprof report: writing report.html", file=sys.stderr)
+    try:
+        page = html.render(analysis, baseline, diff)
+        output.write_text(os.path.join(args.out, "report.html"), page)
+    except html.MissingLibraries as e:
+        print(f"allocprof report: report.html not written: {e}", file=sys.stderr)
+        try:
+            os.unlink(os.path.join(args.out, "report.html"))
+        except FileNotFoundError:
+            pass
+    except Exception:  # the page must not cost the rest of the report
+        failed.append("report.html")
+        print(f"allocprof report: report.html failed:\n{traceback.format_exc()}", file=sys.stderr)
     return EXIT_CHART_FAILED if failed else 0

@@ -252,7 +252,9 @@ def render(report, charts, baseline=None, diff=None, top=10):
 
 
 def _alt(text):
-    return re.sub(r"[\[\]<>`*_|]", "", text)
+    """Alt text and caption: no character that could end the image or start markup; '_' and '*'
+    (file names such as array_pool.h) escaped rather than dropped."""
+    return re.sub(r"([*_])", r"\\\1", re.sub(r"[\[\]<>`|]", "", text))
 
 
 def _fit(sections):

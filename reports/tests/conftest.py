@@ -278,3 +278,55 @@ def assert_no_overlaps(fig):
     legends = [(o, b) for o, b, w in texts if w == "legend"]
     for (o1, b1), (o2, b2) in itertools.combinations(legends, 2):
         assert not _overlap(b1, b2), "two legends overlap"
+
+
+def flame_section(paths, windows=4):
+    """A "flame" section as the analyzer writes it (analyzer/report/flame.cc) from
+    {("main", "Serializer::Write", ...): (calls, bytes)} of root-first paths: nodes merged by name,
+    a parent before its children, self values at each path's last frame, each path's calls and bytes
+    spread over the windows (the first window gets the remainder)."""
+    names, index, parent, site = [], {}, [], []
+    calls, nbytes = [], []
+    sites = {"name": [], "file": [], "line": [], "module": [], "inlined": []}
+    cells = []
+    for path, (c, b) in paths.items():
+        node = -1
+        for depth in range(len(path)):
+            key = path[:depth + 1]
+            if key not in index:
+                index[key] = len(parent)
+                parent.append(node)
+                name = path[depth]
+                if name not in names:
+                    names.append(name)
+                    sites["name"].append(name)
+                    sites["file"].append("" if name.startswith("[") or "+0x" in name else f"/src/app/{name.split('::')[0].lower()}.cc")
+                    sites["line"].append(10 + len(names))
+                    sites["module"].append("/usr/bin/stress")
+                    sites["inlined"].append(0)
+                site.append(names.index(name))
+                calls.append(0)
+                nbytes.append(0)
+            node = index[key]
+        calls[node] += c
+        nbytes[node] += b
+        for w in range(windows):
+            share_c, share_b = c // windows + (c % windows if w == 0 else 0), b // windows + (b % windows if w == 0 else 0)
+            if share_c or share_b:
+                cells.append((node, w, share_c, share_b))
+    cells.sort()
+    return {"stacks": len(paths), "windows": windows, "sites": sites,
+            "nodes": {"parent": parent, "site": site, "calls": calls, "bytes": nbytes,
+                      "peak_bytes": [v // 4 for v in nbytes], "leaked_bytes": [0] * len(parent)},
+            "by_window": {"node": [c[0] for c in cells], "window": [c[1] for c in cells],
+                          "calls": [c[2] for c in cells], "bytes": [c[3] for c in cells]}}
+
+
+STRESS_PATHS = {
+    ("_start", "__libc_start_main", "main", "Run", "RunWriter", "Serializer::Write(Batch const&)",
+     "operator new[](unsigned long)"): (5000, 620 * MiB),
+    ("_start", "__libc_start_main", "main", "Run", "RunWriter", "Batch::Append(Message const&)"): (20000, 80 * MiB),
+    ("clone3", "start_thread", "RunPump", "ResponseReader::Writable()", "ArrayPool::Rent(unsigned long)"): (3000, 200 * MiB),
+    ("clone3", "start_thread", "RunPump", "librdkafka.so.1+0x4f2a0"): (900, 100 * MiB),
+    ("[no-stack]",): (10, 1000),
+}

@@ -29,8 +29,8 @@ def links(out_dir):
 
 def test_golden_report(out_dir):
     assert cli.main(["--analysis", GOLDEN[0], "--out", out_dir]) == 0
-    assert sorted(os.listdir(out_dir)) == ["report.md", "size-classes.png", "size-classes.svg", "timeline.png",
-                                           "timeline.svg"]
+    assert sorted(os.listdir(out_dir)) == ["report.html", "report.md", "size-classes.png", "size-classes.svg",
+                                           "timeline.png", "timeline.svg"]
     text, targets = links(out_dir)
     assert targets == ["timeline.png", "timeline.svg", "size-classes.png", "size-classes.svg"]
     for name in targets:
@@ -64,7 +64,7 @@ def test_stale_charts_go_other_files_stay(tmp_path, stress):
     stress.pop("gen")
     stress.pop("pools")
     assert cli.main(["--analysis", write(tmp_path / "a.json", stress), "--out", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["analysis.json", "notes.txt", "report.md", "size-classes.png", "size-classes.svg",
+    assert sorted(os.listdir(out)) == ["analysis.json", "notes.txt", "report.html", "report.md", "size-classes.png", "size-classes.svg",
                                        "timeline.png", "timeline.svg"]
 
 
@@ -96,7 +96,7 @@ def test_a_failing_chart_exits_70_after_writing_the_rest(out_dir, monkeypatch, c
     monkeypatch.setattr(chart_size_classes, "draw", broken)
     assert cli.main(["--analysis", GOLDEN[0], "--out", out_dir]) == cli.EXIT_CHART_FAILED
     assert "chart 'size-classes' failed" in capsys.readouterr().err
-    assert sorted(os.listdir(out_dir)) == ["report.md", "timeline.png", "timeline.svg"]
+    assert sorted(os.listdir(out_dir)) == ["report.html", "report.md", "timeline.png", "timeline.svg"]
     _, targets = links(out_dir)
     assert targets == ["timeline.png", "timeline.svg"]
 

@@ -220,8 +220,10 @@ TEST(ExportChrome, TracksParseWithMonotonicTimestampsAndCollections) {
   nlohmann::json j = nlohmann::json::parse(ReadFile(dir / "t.json"));
   ASSERT_TRUE(j["traceEvents"].is_array());
   bool process_name = false, thread_name = false;
-  size_t live = 0, rate = 0, collections = 0;
+  size_t live = 0, rate = 0, collections = 0, samples = 0;
   double last_ts = 0, max_live = 0;
+  uint64_t sampled_calls = 0;
+  bool program_frame = false;
   for (const auto& e : j["traceEvents"]) {
     if (e["ph"] == "M") {
       process_name |=
@@ -237,7 +239,20 @@ TEST(ExportChrome, TracksParseWithMonotonicTimestampsAndCollections) {
       max_live = std::max(max_live, e["args"]["bytes"].get<double>());
     }
     if (e["ph"] == "C" && e["name"] == "allocation rate") ++rate;
-    if (e["ph"] == "i") {
+    if (e["ph"] == "i" && e["cat"] == "allocations") {
+      // A stack sample: its frames as args (leaf first) and as "sf" into stackFrames, the same chain.
+      ++samples;
+      sampled_calls += e["args"]["calls"].get<uint64_t>();
+      std::vector<std::string> chain;
+      for (std::string id = e["sf"]; !id.empty();) {
+        ASSERT_TRUE(j["stackFrames"].contains(id)) << id;
+        const auto& f = j["stackFrames"][id];
+        chain.push_back(f["name"]);
+        id = f.contains("parent") ? f["parent"].get<std::string>() : "";
+      }
+      EXPECT_EQ(chain, e["args"]["stack"].get<std::vector<std::string>>());
+      for (const auto& name : chain) program_frame |= absl::StartsWith(name, "Step") || name == "main";
+    } else if (e["ph"] == "i") {
       EXPECT_TRUE(absl::StartsWith(e["name"].get<std::string>(), "Gen")) << e;
       ++collections;
     }
@@ -250,6 +265,12 @@ TEST(ExportChrome, TracksParseWithMonotonicTimestampsAndCollections) {
   EXPECT_LE(last_ts, totals["duration_s"].get<double>() * 1e6 + 1);
   EXPECT_GE(collections, 10u) << "100 MB through a 5 MiB Gen0 budget";
   EXPECT_EQ(j["otherData"]["collections"].get<size_t>(), collections);
+  // Where the allocations come from: the program's own functions, at most the run's allocations.
+  EXPECT_GE(samples, 10u);
+  EXPECT_EQ(j["otherData"]["stack_samples"].get<size_t>(), samples);
+  EXPECT_TRUE(program_frame);
+  EXPECT_LE(sampled_calls, totals["allocations"].get<uint64_t>());
+  EXPECT_GE(sampled_calls, totals["allocations"].get<uint64_t>() * 9 / 10) << "the loop's one stack leads every window";
 }
 
 TEST(ExportCommand, BadInputAndUsageExitCodes) {

@@ -88,8 +88,17 @@ TEST_F(ReportCommand, WritesReportChartsAndJsonIntoANewDirectory) {
   // machine's cache size); nothing else.
   std::vector<std::string> names = Names(out);
   std::erase_if(names, [](const std::string& n) { return n == "collections.png" || n == "collections.svg"; });
-  EXPECT_EQ(names, (std::vector<std::string>{"analysis.json", "report.md", "size-classes.png", "size-classes.svg",
-                                             "timeline.png", "timeline.svg"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"analysis.json", "flame-bytes.png", "flame-bytes.svg", "flame-calls.png",
+                                             "flame-calls.svg", "report.html", "report.md", "size-classes.png",
+                                             "size-classes.svg", "timeline.png", "timeline.svg"}));
+  // The flame graph's finding names the program's function, and the page inlines everything.
+  std::string md_flame = ReadFile(out + "/report.md");
+  EXPECT_TRUE(std::regex_search(
+      md_flame, std::regex(R"(!\[Flame graph: [0-9.]+% of bytes under (Step|main)[^\]]*\]\(flame-bytes\.png\))")))
+      << md_flame;
+  std::string page = ReadFile(out + "/report.html");
+  EXPECT_EQ(page.find("<script src"), std::string::npos);
+  EXPECT_NE(page.find("\"flame\":{"), std::string::npos);
   EXPECT_TRUE(IsPng(out + "/timeline.png") && IsPng(out + "/size-classes.png"));
   EXPECT_TRUE(IsSvg(out + "/timeline.svg") && IsSvg(out + "/size-classes.svg"));
   ExpectLinksResolve(out);
@@ -111,8 +120,8 @@ TEST_F(ReportCommand, BaselineAddsComparisonAndVerdictWithoutChangingTheExitStat
   ASSERT_EQ(r.exit_code, 0) << r.err;  // the verdict fails, the report succeeds
   EXPECT_NE(r.err.find("verdict: FAIL — allocations"), std::string::npos) << r.err;
   for (const char* name :
-       {"analysis.json", "baseline.json", "diff.json", "report.md", "comparison.png", "comparison.svg",
-        "timeline-compare.png", "timeline-compare.svg", "timeline.png", "size-classes.png"}) {
+       {"analysis.json", "baseline.json", "diff.json", "report.md", "report.html", "flame-diff.png", "comparison.png",
+        "comparison.svg", "timeline-compare.png", "timeline-compare.svg", "timeline.png", "size-classes.png"}) {
     EXPECT_TRUE(Exists(out / name)) << name;
   }
   EXPECT_TRUE(IsPng(out / "comparison.png") && IsSvg(out / "timeline-compare.svg"));
