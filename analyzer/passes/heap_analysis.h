@@ -20,7 +20,8 @@
 #include "passes/analysis_window.h"
 #include "passes/gen_model.h"
 #include "passes/timeline.h"
-#include "read/process_trace.h"
+#include "read/catalog.h"
+#include "read/event.h"
 
 namespace allocprof {
 

@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "read/process_trace.h"
+#include "read/catalog.h"
+#include "read/event.h"
 
 namespace allocprof {
 
