@@ -388,9 +388,9 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   for (const auto& s : after.stacks) {
     auto it = before_stacks.find(s.key);
     if (it == before_stacks.end())
-      d.added.push_back(StackChange{StackSummary{}, s, true});
+      d.added.push_back(StackChange{StackSummary{}, s});
     else if (s.bytes > it->second->bytes || s.calls > it->second->calls)
-      d.grown.push_back(StackChange{*it->second, s, false});
+      d.grown.push_back(StackChange{*it->second, s});
   }
   auto growth = [](const StackChange& c) { return c.after.bytes - c.before.bytes; };
   std::sort(d.grown.begin(), d.grown.end(), [&](const auto& x, const auto& y) { return growth(x) > growth(y); });
