@@ -6,7 +6,7 @@
 // bursts: while an idle thread's promise is due (every flush interval) it only queues chunks, then
 // it releases the whole interval at once (churn16: ~3 M events, ~150 chunks). The reader must be
 // able to run ahead through such a burst, or the threads stop overlapping. Measured on churn16
-// (bench/README.md): room for 64 chunks 0.84-0.92 s, for 256 chunks or 32 MiB 0.71-0.77 s at the
+// (bench/HISTORY.md): room for 64 chunks 0.84-0.92 s, for 256 chunks or 32 MiB 0.71-0.77 s at the
 // same ~70 MiB peak RSS; 16 MiB was as slow as 64 chunks. The byte bound keeps the chunks of huge
 // shim buffers from holding more than the 64 unpacked chunks of earlier versions did.
 //

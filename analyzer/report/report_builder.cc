@@ -127,7 +127,7 @@ absl::StatusOr<ProcessReport> AnalyzeProcess(const std::string& path, const Anal
     if (EventSink* sink = s->events()) ordered.push_back(sink);
   }
   // The Gen model rides on the heap pass's live set (a third thread for it measured slower on
-  // two cores: see bench/README.md).
+  // two cores: see bench/HISTORY.md).
   HeapPassFanout sink(&heap, std::move(ordered));
   ProgressFn progress;
   if (show_progress) {
