@@ -41,7 +41,7 @@ SHIM_SRCS := $(foreach d,$(SHIM_DIRS),$(wildcard shim/$(d)/*.cc))
 SHIM_OBJS := $(SHIM_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/shim/hooks/dlopen_hook.o
 
 # The analyzer library: every folder but the CLI's main, shared with the unit tests.
-ANALYZER_DIRS := util read passes symbolize report export launch cli
+ANALYZER_DIRS := util read passes symbolize report report/sections export launch cli
 ANALYZER_SRCS := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.cc))
 ANALYZER_LIB_SRCS := $(filter-out analyzer/cli/main.cc,$(ANALYZER_SRCS))
 ANALYZER_LIB_OBJS := $(ANALYZER_LIB_SRCS:%.cc=$(BUILD)/%.o)

@@ -10,17 +10,12 @@
 #include "read/record_decoder.h"
 #include "read/trace_file.h"
 #include "util/cli_args.h"
+#include "util/hex.h"
 
 namespace allocprof {
 namespace {
 
 const char* CodecName(uint8_t codec) { return codec == 1 ? "zstd" : "none"; }
-
-std::string Hex(const std::string& bytes) {
-  std::string out;
-  for (unsigned char c : bytes) absl::StrAppendFormat(&out, "%02x", c);
-  return out;
-}
 
 class Dumper {
  public:
@@ -64,7 +59,7 @@ class Dumper {
         break;
       case RecordKind::kModule: {
         absl::FPrintF(out_, "  %s module \"%s\" bias=0x%x build-id=%s segments=%d\n", Time(r.time), Printable(r.text),
-                      r.value, r.build_id.empty() ? "-" : Hex(r.build_id), r.segments.size());
+                      r.value, r.build_id.empty() ? "-" : HexBytes(r.build_id), r.segments.size());
         for (const auto& s : r.segments) {
           absl::FPrintF(out_, "    segment vaddr=0x%x memsz=0x%x flags=%c%c%c\n", s.vaddr, s.memsz,
                         (s.flags & 4) ? 'r' : '-', (s.flags & 2) ? 'w' : '-', (s.flags & 1) ? 'x' : '-');

@@ -168,17 +168,6 @@ bool WriteInDir(const std::string& dir, const std::string& name, const std::stri
   return true;
 }
 
-// A report's stack lists cut to the first `top` (they are sorted), as if analyzed with --top.
-void KeepTop(AnalysisReport* report, size_t top) {
-  report->options.top_n = top;
-  for (auto& p : report->processes) {
-    for (auto* list : {&p.top_by_calls, &p.top_by_bytes, &p.top_by_peak, &p.leaks}) {
-      if (list->size() > top) list->resize(top);
-    }
-    if (p.mismatches.size() > top) p.mismatches.resize(top);
-  }
-}
-
 bool IsTrace(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[sizeof(format::kFileMagic)] = {0};
@@ -209,11 +198,10 @@ absl::StatusOr<Side> LoadSide(const std::string& path, const AnalysisOptions& op
   }
   auto report = Analyze({path}, options, progress);
   if (!report.ok()) return report.status();
-  // The diff reads no flame section: render it without (tens of MB on large runs), then put it back.
-  std::vector<FlameTree> flames;
-  for (auto& p : report->processes) flames.push_back(std::exchange(p.flame, FlameTree{}));
+  // The diff reads no flame section: render it without (tens of MB on large runs), then with.
+  report->options.flame = false;
   auto diff = DiffSideFromJson(RenderJson(*report), path);
-  for (size_t i = 0; i < flames.size(); ++i) report->processes[i].flame = std::move(flames[i]);
+  report->options.flame = true;
   if (!diff.ok()) return diff.status();
   side.diff = std::move(*diff);
   KeepTop(&*report, top);

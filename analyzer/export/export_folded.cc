@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "util/hex.h"
 
 namespace allocprof {
 
@@ -38,10 +39,7 @@ std::vector<std::string> FrameSource::warnings() const {
   return symbolizer_ ? symbolizer_->warnings() : std::vector<std::string>{};
 }
 
-std::string ModuleOffsetName(const SymbolizedAddress& a) {
-  if (a.module.empty()) return absl::StrFormat("0x%x", a.offset);
-  return absl::StrFormat("%s+0x%x", a.module.substr(a.module.rfind('/') + 1), a.offset);
-}
+std::string ModuleOffsetName(const SymbolizedAddress& a) { return ModuleOffset(a.module, a.offset); }
 
 std::string SanitizeFoldedFrame(std::string_view name) {
   std::string out;

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "util/hex.h"
 
 namespace allocprof {
 namespace {
@@ -79,16 +80,6 @@ class StringTable {
   std::vector<std::string> strings_;
 };
 
-std::string Hex(const std::string& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
 struct MappingInfo {
   uint64_t start = 0, limit = 0;
   const ModuleInfo* module = nullptr;
@@ -155,7 +146,7 @@ class ProfileBuilder {
       w.Uint(field::kMappingLimit, m.limit);
       w.Uint(field::kMappingOffset, 0);
       w.Int(field::kMappingFilename, strings_.Index(m.module->path));
-      if (!m.module->build_id.empty()) w.Int(field::kMappingBuildId, strings_.Index(Hex(m.module->build_id)));
+      if (!m.module->build_id.empty()) w.Int(field::kMappingBuildId, strings_.Index(HexBytes(m.module->build_id)));
       w.Bool(field::kMappingHasFunctions, m.has_functions);
       w.Bool(field::kMappingHasFilenames, m.has_filenames);
       w.Bool(field::kMappingHasLineNumbers, m.has_lines);

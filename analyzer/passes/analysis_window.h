@@ -12,7 +12,8 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "read/process_trace.h"
+#include "read/catalog.h"
+#include "read/event.h"
 
 namespace allocprof {
 

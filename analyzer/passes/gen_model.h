@@ -52,7 +52,7 @@
 #include <vector>
 
 #include "passes/address_map.h"
-#include "read/process_trace.h"
+#include "read/event.h"
 
 namespace allocprof {
 

@@ -20,7 +20,8 @@
 #include "passes/analysis_window.h"
 #include "passes/gen_model.h"
 #include "passes/timeline.h"
-#include "read/process_trace.h"
+#include "read/catalog.h"
+#include "read/event.h"
 
 namespace allocprof {
 
@@ -45,7 +46,7 @@ struct StackStats {
   uint64_t live_bytes = 0;
   uint64_t peak_bytes = 0;  // this stack's live bytes at the moment of the global peak
   uint64_t temporary = 0;
-  uint32_t peak_epoch = 0;  // see HeapAnalysis::NotePeak
+  uint32_t peak_epoch = 0;  // see HeapAnalysis::Touch
   uint64_t bytes_at_epoch = 0;
 };
 
@@ -193,9 +194,10 @@ class HeapAnalysis : public EventSink {
   } unordered_;
 };
 
-// Feeds the heap pass and the ordered passes that ride along with it (pools, the Gen collections
-// of export); the order-independent part goes to the heap pass only. The heap pass decides what
-// lies inside the analysis window; the others see only that.
+// Feeds the heap pass and the ordered passes that ride along with it (the report sections' own
+// passes, such as pools and counters; export's Gen collections); the order-independent part goes
+// to the heap pass only. The heap pass decides what lies inside the analysis window; the others
+// see only that.
 class HeapPassFanout : public EventSink {
  public:
   HeapPassFanout(HeapAnalysis* heap, std::vector<EventSink*> ordered) : heap_(heap), ordered_(std::move(ordered)) {}

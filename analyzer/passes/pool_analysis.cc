@@ -111,9 +111,7 @@ void PoolAnalysis::OnEvent(const Event& e) {
       }
       return;
     }
-    case EventKind::kCount:
-      counts_[e.pool] += e.size;
-      return;
+    case EventKind::kCount:  // units of work: report/sections/counters.cc
     case EventKind::kMark:
       return;
   }

@@ -1,6 +1,6 @@
 // Pools: which rents a pool served, which fell through to the allocator (by kind, bucket and
 // stack), which returns it dropped, how many rents of each bucket were out at once, what
-// configuration would have served the trace, and units of work counted through allocprof_count.
+// configuration would have served the trace.
 //
 // A rent's fall-through allocations are the allocations its thread made between its kRentBegin
 // and kRentEnd. Buckets follow include/allocprof/pool.h's reference semantics (DESIGN.md): bucket
@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "read/process_trace.h"
+#include "read/catalog.h"
+#include "read/event.h"
 
 namespace allocprof {
 
@@ -80,7 +81,6 @@ class PoolAnalysis : public EventSink {
   void Finish();
 
   const std::map<uint32_t, PoolStats>& pools() const { return pools_; }
-  const std::map<uint32_t, uint64_t>& counts() const { return counts_; }  // counter id -> units
 
  private:
   struct OpenRent {
@@ -95,7 +95,6 @@ class PoolAnalysis : public EventSink {
   const ProcessCatalog* catalog_;
   double target_;
   std::map<uint32_t, PoolStats> pools_;
-  std::map<uint32_t, uint64_t> counts_;
   absl::flat_hash_map<uint32_t, std::vector<OpenRent>> open_;  // by thread (rents may nest)
   uint64_t open_rents_ = 0;
 };

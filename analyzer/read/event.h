@@ -1,8 +1,12 @@
-// The allocation event every analysis pass consumes, one per allocation, free or pool record.
+// The allocation event every analysis pass consumes, one per allocation, free or pool record, and
+// EventSink, the interface through which the reader hands events to the passes.
 #ifndef ALLOCPROF_ANALYZER_EVENT_H_
 #define ALLOCPROF_ANALYZER_EVENT_H_
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <vector>
 
 #include "allocprof/trace_format.h"
 
@@ -31,6 +35,23 @@ struct Event {
   // trace. In a sampled trace an allocation's weight is ~1/p and a free's is 0: it stands for as
   // many frees as its allocation did, which only the pairing pass knows.
   uint32_t weight = 1;
+};
+
+// What the reader (read/process_trace.h) feeds: a pass, or a fan-out to several.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Every event, in time order (frees first on equal times).
+  virtual void OnEvent(const Event& e) = 0;
+  // The same, a run of consecutive events at a time (what the merger calls): one virtual call per
+  // run, and a sink that looks ahead in the run can prefetch what the next events will touch.
+  virtual void OnEvents(const Event* events, size_t n) {
+    for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
+  }
+  // Every event again, earlier, one decoded chunk at a time and NOT in time order, on the thread
+  // that reads the file: for statistics that do not depend on order, so they run in parallel with
+  // the ordered pass. Never called concurrently with itself.
+  virtual void OnEventsUnordered(const std::vector<Event>& events) {}
 };
 
 }  // namespace allocprof

@@ -2,7 +2,7 @@
 //
 // The merger holds every event until each live thread has promised that nothing older follows; an
 // idle thread promises only once per flush interval, so on a busy trace ~1.3 M events wait (see
-// bench/README.md). They are held packed and unpacked a slice at a time when the merge reaches them.
+// bench/HISTORY.md). They are held packed and unpacked a slice at a time when the merge reaches them.
 //
 // Each event is a 2-byte control word, an entry byte, then up to four little-endian fields of
 // 0..8 bytes (zero bytes when the value is 0), then, rarely, an extra block:

@@ -1,206 +1,35 @@
-// Reads one process's trace into a time-ordered stream of allocation events plus a catalog of
-// everything else the trace describes (process, threads, modules, stacks, warnings).
+// Reads one process's trace into a time-ordered stream of allocation events (to an EventSink) plus
+// a catalog of everything else the trace describes (read/catalog.h).
 //
-// Threads write their chunks independently, so the file holds each thread's events in order but
-// interleaves threads arbitrarily. EventMerger restores one global order: it holds events until
-// every live thread has promised (ChunkHeader::covered_until_ns, kQuiet) that nothing older can
-// follow, then releases them oldest first, frees before allocations at equal times. Memory stays
-// bounded by the shim's flush interval, not by the trace's length.
+// The read is a pipeline of four parts, one file each:
+//   TraceFile (trace_file.h)          validating chunk reader, decompression
+//   ChunkDecoder (chunk_decoder.h)    records -> events (packed) and control records, on the reader thread
+//   ChunkQueue (chunk_queue.h)        bounded hand-off from the reader thread to the analysing thread
+//   CatalogBuilder (catalog_builder.h) control records -> ProcessCatalog; events -> EventMerger
+//   EventMerger (event_merger.h)      per-thread streams -> one time order -> the sink
+// Thread-safety: ReadProcessTrace may run on any thread; it starts one reader thread of its own and
+// calls the sink's OnEventsUnordered there, everything else on the calling thread.
 #ifndef ALLOCPROF_ANALYZER_PROCESS_TRACE_H_
 #define ALLOCPROF_ANALYZER_PROCESS_TRACE_H_
 
 #include <stdint.h>
 
-#include <deque>
 #include <functional>
-#include <map>
-#include <memory>
 #include <string>
-#include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "allocprof/trace_format.h"
+#include "read/catalog.h"
 #include "read/event.h"
-#include "read/packed_events.h"
-#include "read/record_decoder.h"
-#include "read/sampling.h"
-#include "read/trace_file.h"
 
 namespace allocprof {
 
-class EventSink {
- public:
-  virtual ~EventSink() = default;
-  // Every event, in time order (frees first on equal times).
-  virtual void OnEvent(const Event& e) = 0;
-  // The same, a run of consecutive events at a time (what the merger calls): one virtual call per
-  // run, and a sink that looks ahead in the run can prefetch what the next events will touch.
-  virtual void OnEvents(const Event* events, size_t n) {
-    for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
-  }
-  // Every event again, earlier, one decoded chunk at a time and NOT in time order, on the thread
-  // that reads the file: for statistics that do not depend on order, so they run in parallel with
-  // the ordered pass. Never called concurrently with itself.
-  virtual void OnEventsUnordered(const std::vector<Event>& events) {}
-};
-
-struct ThreadInfo {
-  uint64_t tid = 0;
-  std::string name;
-  uint64_t start_time = 0;
-  uint64_t end_time = 0;
-  bool ended = false;
-};
-
-struct ModuleInfo {
-  uint64_t time = 0;
-  uint64_t load_bias = 0;
-  std::string path;
-  std::string build_id;  // raw bytes
-  std::vector<Segment> segments;
-};
-
-struct PoolInfo {
-  std::string name;
-  uint64_t max_block = 0;
-  uint64_t slots_per_bucket = 0;
-};
-
-struct ProcessCatalog {
-  std::string path;
-  bool has_process = false;
-  ProcessInfo process;
-  bool ended_cleanly = false;      // a kEnd record was seen, or the trace ends with an exec
-  std::vector<std::string> execs;  // paths the process exec'd (last one replaced it)
-  uint64_t last_exec_time = 0;
-  absl::flat_hash_map<uint32_t, ThreadInfo> threads;
-  std::vector<ModuleInfo> modules;
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> stacks;
-  std::vector<std::string> shim_warnings;
-  std::map<uint32_t, PoolInfo> pools;        // by pool id
-  std::map<uint32_t, std::string> counters;  // work-unit counter names by id
-  struct Mark {
-    uint64_t time;
-    std::string name;
-    uint32_t thread;
-  };
-  std::vector<Mark> marks;  // in file order; sorted by time when the read ends
-  struct Capture {
-    uint64_t time;
-    format::CaptureState state;
-    std::string reason;
-  };
-  std::vector<Capture> captures;  // capture-control changes, sorted by time when the read ends
-  // Whether the trace recorded only part of the run (capture control): frees of blocks it never
-  // saw allocated are then expected.
-  bool partial_capture() const {
-    return !captures.empty() && !(captures.size() == 1 && captures[0].state == format::CaptureState::kRecording);
-  }
-  std::vector<Diagnostic> diagnostics;  // damage found while reading
-  uint64_t chunks = 0;
-  uint64_t records = 0;
-  uint64_t events = 0;
-  uint64_t out_of_order_events = 0;  // arrived after newer events were released (should be 0)
-  // The sampling interval is known once the process chunk was read; the estimate when the read ends.
-  SamplingEstimate sampling;
-  uint64_t first_time = 0, last_time = 0;
-};
-
-// Merges the per-thread event streams into one time order. Each thread's events arrive already
-// sorted, so this is a k-way merge over thread queues, not a heap of events. Waiting events are
-// held packed (packed_events.h, ~9 bytes each) and unpacked a slice at a time as the merge reaches
-// them: the merge window, not the trace, bounds memory, and packing makes it ~5x smaller.
-class EventMerger {
- public:
-  explicit EventMerger(EventSink* sink) : sink_(sink), out_(new Event[kEmitBatch]) {}
-  void Add(const Event& e) { AddBatch(QueueIndex(e.thread), {e}); }
-  size_t QueueIndex(uint32_t thread);
-  // Appends a run of one thread's events (a decoded chunk); they need not be sorted.
-  void AddBatch(size_t queue, std::vector<Event>&& events);
-  // The same, already packed (so sorted by time), without copying.
-  void AddPacked(size_t queue, PackedEvents&& events);
-  void ThreadStarted(uint32_t thread, uint64_t time);
-  void ThreadEnded(uint32_t thread);
-  void Covered(uint32_t thread, uint64_t until);
-  // Releases what every live thread has covered.
-  void Release();
-  // End of input: releases everything.
-  void Finish();
-  uint64_t out_of_order() const { return out_of_order_; }
-  // The buffer of a batch the merger has emitted, emptied but with its memory, for the decoder to
-  // pack the next chunk into (fresh buffers cost page faults); false when there is none.
-  bool TakeSpare(std::vector<uint8_t>* out) {
-    if (spare_.empty()) return false;
-    *out = std::move(spare_.back());
-    spare_.pop_back();
-    return true;
-  }
-  size_t pending() const { return pending_; }
-  // Bytes of packed events held, for tests and measurements.
-  size_t pending_bytes() const { return pending_bytes_; }
-
- private:
-  // Events are unpacked this many at a time: the slices of a few queues and out_ stay in L1/L2.
-  static constexpr size_t kSlice = 256;
-  struct Queue {
-    std::deque<PackedEvents> batches;  // not yet unpacked completely; front() is being unpacked
-    EventUnpacker unpacker;            // reads batches.front()
-    std::unique_ptr<Event[]> slice;    // slice[head, count): the next events, unpacked
-    size_t head = 0, count = 0;
-    uint64_t covered = 0;
-    uint64_t last_time = 0;  // of the newest pending event
-    bool live = false;
-    bool empty() const { return head == count; }
-    const Event& front() const { return slice[head]; }
-  };
-  Queue& QueueFor(uint32_t thread) { return queues_[QueueIndex(thread)]; }
-  // Unpacks q's next slice after the current one ran out; false (and the slice freed) when q is empty.
-  bool Refill(Queue& q);
-  // Re-sorts q's pending events with `events` (late events that interleave), as one batch.
-  void MergeInto(Queue& q, std::vector<Event>&& events);
-  // Emits queued events older than `limit`, oldest first (frees first on equal times).
-  void Drain(uint64_t limit);
-  // The same for two queues (a's index below b's, so a wins full ties) until one of them runs out
-  // of events or neither has one older than `limit`.
-  void DrainTwo(Queue& a, Queue& b, uint64_t limit);
-  void Emit(const Event& e) {
-    if (e.time < released_until_)
-      ++out_of_order_;
-    else
-      released_until_ = e.time;
-    out_[out_count_++] = e;
-    if (out_count_ == kEmitBatch) FlushEmitted();
-  }
-  void FlushEmitted();
-
-  // Released events are handed on in runs of this many: small enough to stay in L1, long enough
-  // for the sink's look-ahead.
-  static constexpr size_t kEmitBatch = 256;
-  // Emptied buffers larger than this are freed, not kept for the decoder: a packed chunk of the
-  // largest shim buffer (8 MiB) stays below it.
-  static constexpr size_t kMaxSpareBytes = size_t{32} << 20;
-
-  EventSink* sink_;
-  std::unique_ptr<Event[]> out_;             // released, not yet handed to the sink
-  std::vector<std::vector<uint8_t>> spare_;  // emptied packed buffers, for TakeSpare
-  EventPacker packer_;                       // for AddBatch
-  size_t out_count_ = 0;
-  absl::flat_hash_map<uint32_t, size_t> index_;  // thread -> queues_ slot
-  std::vector<Queue> queues_;
-  size_t live_threads_ = 0;
-  size_t pending_ = 0;
-  size_t pending_bytes_ = 0;
-  uint64_t released_until_ = 0;
-  uint64_t out_of_order_ = 0;
-};
+// Progress: bytes of the file read so far, and its size. Called now and then from the caller's thread.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 // Reads `path` completely. Fails only when the file cannot be used at all (not a trace, newer
 // version); damage found along the way is reported in catalog->diagnostics. Decoding runs on a
 // second thread unless the environment sets ALLOCPROF_READER_THREAD=0 (for measuring what that
 // thread gains; see bench/README.md).
-// Progress: bytes of the file read so far, and its size. Called now and then from the caller's thread.
-using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog,
                               const ProgressFn& progress = nullptr);
 

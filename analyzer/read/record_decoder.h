@@ -111,7 +111,6 @@ class RecordDecoder {
   // False at the end of the payload or on a malformed record (then error() is set).
   bool Next(Record* r);
   const std::string& error() const { return error_; }
-  uint32_t index() const { return index_; }
 
  private:
   struct Cursor {

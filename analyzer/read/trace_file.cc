@@ -196,11 +196,9 @@ bool TraceFile::Next(Chunk* chunk) {
                             absl::StrFormat("%s: corrupt data at offset %d (%s); no valid chunk follows, "
                                             "%d bytes skipped",
                                             path_, bad_at, why, size_ - bad_at)});
-    bytes_skipped_ += size_ - bad_at;
     done_ = true;
     return false;
   }
-  bytes_skipped_ += next - bad_at;
   diagnostics_.push_back({Diagnostic::Kind::kCorrupt, bad_at,
                           absl::StrFormat("%s: corrupt data at offset %d (%s); resynchronised at offset %d, "
                                           "%d bytes skipped",

@@ -53,7 +53,6 @@ class TraceFile {
   const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
   bool damaged() const;
   uint64_t chunks_read() const { return chunks_read_; }
-  uint64_t bytes_skipped() const { return bytes_skipped_; }
 
  private:
   TraceFile(std::string path, FILE* file, uint64_t size);
@@ -69,7 +68,6 @@ class TraceFile {
   uint64_t pos_;
   uint16_t version_ = format::kFormatVersion;
   uint64_t chunks_read_ = 0;
-  uint64_t bytes_skipped_ = 0;
   bool done_ = false;
   std::vector<uint8_t> stored_;
   std::vector<uint8_t> resync_window_;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "util/hex.h"
 #include "util/json_writer.h"
 
 namespace allocprof {
@@ -96,9 +97,9 @@ std::string StackKey(const json& frames, std::string* label) {
     if (!f.is_object() || ++n > 8) break;
     std::string function = FrameString(f, "function");
     std::string module = FrameString(f, "module");
-    std::string text = function.empty()
-                           ? absl::StrFormat("%s+0x%x", module.substr(module.rfind('/') + 1), FrameUint(f, "offset"))
-                           : function;
+    // An unknown module keys as "+0x..." (ModuleOffset writes "0x..."): kept, so keys stay as they were.
+    std::string where = ModuleOffset(module, FrameUint(f, "offset"));
+    std::string text = !function.empty() ? function : module.empty() ? "+" + where : where;
     if (parts.size() < 3) {
       std::string shown = function.empty() ? text : ShortName(function);
       *label = label->empty() ? shown : absl::StrCat(*label, " < ", shown);
@@ -387,9 +388,9 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   for (const auto& s : after.stacks) {
     auto it = before_stacks.find(s.key);
     if (it == before_stacks.end())
-      d.added.push_back(StackChange{StackSummary{}, s, true});
+      d.added.push_back(StackChange{StackSummary{}, s});
     else if (s.bytes > it->second->bytes || s.calls > it->second->calls)
-      d.grown.push_back(StackChange{*it->second, s, false});
+      d.grown.push_back(StackChange{*it->second, s});
   }
   auto growth = [](const StackChange& c) { return c.after.bytes - c.before.bytes; };
   std::sort(d.grown.begin(), d.grown.end(), [&](const auto& x, const auto& y) { return growth(x) > growth(y); });

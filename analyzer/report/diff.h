@@ -68,7 +68,6 @@ struct DiffRow {
 
 struct StackChange {
   StackSummary before, after;
-  bool is_new = false;
 };
 
 struct DiffResult {

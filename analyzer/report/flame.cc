@@ -6,14 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "report/report.h"
+#include "util/hex.h"
 
 namespace allocprof {
 namespace {
 
 constexpr char kNoStack[] = "[no-stack]";      // stack id 0, or an empty stack: nothing was captured
 constexpr char kLostStack[] = "[lost-stack]";  // an id the trace never defined (damaged trace)
-
-std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 FlameSite SiteOf(const ReportFrame& f) {
   FlameSite s;
@@ -22,9 +21,7 @@ FlameSite SiteOf(const ReportFrame& f) {
   s.module = f.module;
   s.line = f.line;
   s.inlined = f.inlined;
-  s.name = !f.function.empty() ? f.function
-           : f.module.empty()  ? absl::StrFormat("0x%x", f.offset)
-                               : absl::StrFormat("%s+0x%x", Basename(f.module), f.offset);
+  s.name = !f.function.empty() ? f.function : ModuleOffset(f.module, f.offset);
   return s;
 }
 

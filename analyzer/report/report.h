@@ -1,75 +1,30 @@
 // The analysis report of one or more process traces: the data every output format (text, JSON,
-// and later Markdown and charts) is rendered from.
+// Markdown, charts) is rendered from.
+//
+// A process's report is a frame (which process, what part of its run the figures cover, the totals,
+// the warnings) and its sections, one per pass (report/section.h): each section holds what its pass
+// found and renders it as text and as JSON.
 #ifndef ALLOCPROF_ANALYZER_REPORT_H_
 #define ALLOCPROF_ANALYZER_REPORT_H_
 
 #include <stdint.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "passes/heap_analysis.h"
-#include "passes/sawtooth.h"
-#include "passes/timeline.h"
-#include "read/process_trace.h"
-#include "report/flame.h"
+#include "read/catalog.h"
+#include "report/frames.h"
+#include "report/render_util.h"
 
 namespace allocprof {
 
 inline constexpr int kJsonSchemaVersion = 1;
 
-struct ReportFrame {
-  std::string function;  // demangled; empty when unknown
-  std::string file;
-  int line = 0;
-  std::string module;
-  uint64_t offset = 0;  // module-relative address of the call
-  bool inlined = false;
-};
-
-struct ReportStack {
-  uint32_t id = 0;
-  uint64_t calls = 0, bytes = 0, peak_bytes = 0, leaked_allocations = 0, leaked_bytes = 0, temporary = 0;
-  std::vector<ReportFrame> frames;  // leaf first
-};
-
-struct ReportSizeClass {
-  uint64_t min_bytes = 0, max_bytes = 0, calls = 0, bytes = 0;
-  double call_share = 0, byte_share = 0;
-  bool large_object = false;  // the class holds sizes at or above the large-object threshold
-};
-
-struct ReportMismatch {
-  std::string alloc_entry, free_entry;
-  uint64_t count = 0;
-  ReportStack stack;  // where the block was allocated
-};
-
-struct ReportPoolBucket {
-  uint64_t size = 0, rents = 0, hits = 0, max_concurrent = 0, dropped_full = 0;
-  uint64_t fallthrough[3] = {0, 0, 0};  // oversize, exhausted, fill
-};
-
-struct ReportPoolStack {
-  uint64_t rents = 0, bytes = 0;
-  uint64_t by_kind[3] = {0, 0, 0};
-  std::vector<ReportFrame> frames;
-};
-
-struct ReportPool {
-  std::string name;
-  uint64_t max_block = 0, slots_per_bucket = 0;
-  uint64_t rents = 0, hits = 0;
-  uint64_t fallthrough[3] = {0, 0, 0};  // oversize, exhausted, fill
-  uint64_t fallthrough_bytes = 0, fallthrough_allocations = 0;
-  uint64_t dropped_full = 0, dropped_oversize = 0;
-  std::vector<ReportPoolBucket> buckets;
-  std::vector<ReportPoolStack> top_fallthrough_stacks;
-  uint64_t advice_max_block = 0, advice_retained_bytes = 0;
-  std::vector<std::pair<uint64_t, uint64_t>> advice_slots;  // (bucket size, slots)
-  double advice_hit_rate = 0;
-};
+class Section;
 
 // The part of the run a report covers (--from / --to); times are seconds since the process started.
 struct ReportWindow {
@@ -89,33 +44,26 @@ struct ReportCapture {
 };
 
 struct ProcessReport {
+  // Which process.
   std::string file;
   ProcessInfo process;
   bool ended_cleanly = false;
   std::vector<std::string> execs;
   uint64_t threads = 0;
-  HeapTotals totals;
-  uint64_t origin_ns = 0;  // times below are relative to this (process start, or the window's start)
+  uint64_t events = 0;
+  // What the figures cover.
+  uint64_t origin_ns = 0;  // times in sections are relative to this (process start, or the window's start)
   ReportWindow window;
   std::vector<ReportCapture> captures;
   double duration_s = 0;
-  std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> by_entry;  // name -> (calls, bytes)
-  std::vector<ReportSizeClass> size_classes;
-  std::vector<ReportStack> top_by_calls, top_by_bytes, top_by_peak, leaks;
-  std::vector<TimeWindow> timeline;
-  uint64_t window_ns = 0;
-  Sawtooth sawtooth;
-  std::vector<ReportMismatch> mismatches;
-  std::vector<std::string> warnings;
-  uint64_t events = 0;
-  std::vector<ReportPool> pools;
-  std::vector<std::pair<std::string, uint64_t>> counters;  // work units: name -> count
-  std::vector<std::pair<double, std::string>> marks;       // (seconds since the process started, name)
-  bool has_gen = false;
-  GenResult gen;
-  std::string llc_source;     // where the Gen0 budget's cache size came from
   SamplingEstimate sampling;  // sampled() when the trace was sampled: every figure is an estimate
-  FlameTree flame;            // with AnalysisOptions::flame: every stack as one call tree
+  // The heap pass's totals, and calls and bytes by entry point: name -> (calls, bytes).
+  HeapTotals totals;
+  std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> by_entry;
+  std::vector<std::string> warnings;
+  // One per pass, in the order of ALLOCPROF_SECTIONS (report/sections/all_sections.cc). Shared by
+  // copies of the report.
+  std::vector<std::shared_ptr<Section>> sections;
 };
 
 struct AnalysisReport {
@@ -132,10 +80,8 @@ absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, c
 std::string RenderText(const AnalysisReport& report);
 std::string RenderJson(const AnalysisReport& report);
 
-// Formatting shared by renderers.
-std::string HumanBytes(double bytes);         // "12.3 MiB"
-std::string HumanCount(uint64_t n);           // "1,234,567"
-std::string FrameText(const ReportFrame& f);  // "Foo (foo.cc:12)" or "libx.so+0x1234"
+// Cuts every list of stacks to its first `n` entries (they are sorted), as if analyzed with --top n.
+void KeepTop(AnalysisReport* report, size_t n);
 
 }  // namespace allocprof
 

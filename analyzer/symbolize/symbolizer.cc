@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "util/hex.h"
 
 namespace allocprof {
 namespace {
@@ -53,11 +54,7 @@ std::string SymbolName(const char* symbol) {
   return Demangle(at ? std::string(symbol, at).c_str() : symbol);
 }
 
-std::string Hex(const std::string& bytes) {
-  std::string out;
-  for (unsigned char c : bytes) absl::StrAppendFormat(&out, "%02x", c);
-  return out.empty() ? "none" : out;
-}
+std::string HexOrNone(const std::string& bytes) { return bytes.empty() ? "none" : HexBytes(bytes); }
 
 std::string Basename(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -288,7 +285,7 @@ bool Symbolizer::Open(Module& m) {
     Warn(
         absl::StrFormat("module %s (build-id %s recorded, %s on disk) changed since the run; falling back to "
                         "module+offset",
-                        m.path, Hex(m.build_id), Hex(on_disk)));
+                        m.path, HexOrNone(m.build_id), HexOrNone(on_disk)));
     m.mod = nullptr;
     m.dwfl.reset();
     return false;
@@ -314,8 +311,7 @@ const SymbolizedAddress& Symbolizer::Resolve(uint64_t return_address) {
 }
 
 std::string FrameLabel(const SymbolizedAddress& a) {
-  std::string where =
-      a.module.empty() ? absl::StrFormat("0x%x", a.offset) : absl::StrFormat("%s+0x%x", Basename(a.module), a.offset);
+  std::string where = ModuleOffset(a.module, a.offset);
   if (a.frames.empty()) return where;
   const SourceFrame& f = a.frames.front();
   if (!f.file.empty()) {

@@ -20,7 +20,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
-#include "read/process_trace.h"
+#include "read/catalog.h"
 
 namespace allocprof {
 

@@ -1,3 +1,5 @@
+#include "read/event_merger.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 

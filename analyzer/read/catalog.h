@@ -1,0 +1,88 @@
+// ProcessCatalog: everything a process's trace describes besides its allocation events (the
+// process, threads, modules, stacks, pools, counters, marks, capture changes, warnings and damage),
+// as CatalogBuilder (read/catalog_builder.h) fills it while the trace is read.
+//
+// Plain data. Thread-safety: written by the reading pass only; passes read it (a pass fed events
+// may look at it while the read goes on: what it holds then covers the chunks read so far).
+#ifndef ALLOCPROF_ANALYZER_CATALOG_H_
+#define ALLOCPROF_ANALYZER_CATALOG_H_
+
+#include <stdint.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "allocprof/trace_format.h"
+#include "read/record_decoder.h"
+#include "read/sampling.h"
+#include "read/trace_file.h"
+
+namespace allocprof {
+
+struct ThreadInfo {
+  uint64_t tid = 0;
+  std::string name;
+  uint64_t start_time = 0;
+  uint64_t end_time = 0;
+  bool ended = false;
+};
+
+struct ModuleInfo {
+  uint64_t time = 0;
+  uint64_t load_bias = 0;
+  std::string path;
+  std::string build_id;  // raw bytes
+  std::vector<Segment> segments;
+};
+
+struct PoolInfo {
+  std::string name;
+  uint64_t max_block = 0;
+  uint64_t slots_per_bucket = 0;
+};
+
+struct ProcessCatalog {
+  std::string path;
+  bool has_process = false;
+  ProcessInfo process;
+  bool ended_cleanly = false;      // a kEnd record was seen, or the trace ends with an exec
+  std::vector<std::string> execs;  // paths the process exec'd (last one replaced it)
+  uint64_t last_exec_time = 0;
+  absl::flat_hash_map<uint32_t, ThreadInfo> threads;
+  std::vector<ModuleInfo> modules;
+  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> stacks;
+  std::vector<std::string> shim_warnings;
+  std::map<uint32_t, PoolInfo> pools;        // by pool id
+  std::map<uint32_t, std::string> counters;  // work-unit counter names by id
+  struct Mark {
+    uint64_t time;
+    std::string name;
+    uint32_t thread;
+  };
+  std::vector<Mark> marks;  // in file order; sorted by time when the read ends
+  struct Capture {
+    uint64_t time;
+    format::CaptureState state;
+    std::string reason;
+  };
+  std::vector<Capture> captures;  // capture-control changes, sorted by time when the read ends
+  // Whether the trace recorded only part of the run (capture control): frees of blocks it never
+  // saw allocated are then expected.
+  bool partial_capture() const {
+    return !captures.empty() && !(captures.size() == 1 && captures[0].state == format::CaptureState::kRecording);
+  }
+  std::vector<Diagnostic> diagnostics;  // damage found while reading
+  uint64_t chunks = 0;
+  uint64_t records = 0;
+  uint64_t events = 0;
+  uint64_t out_of_order_events = 0;  // arrived after newer events were released (should be 0)
+  // The sampling interval is known once the process chunk was read; the estimate when the read ends.
+  SamplingEstimate sampling;
+  uint64_t first_time = 0, last_time = 0;
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_CATALOG_H_

@@ -1,0 +1,151 @@
+#include "read/catalog_builder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+
+namespace allocprof {
+
+void CatalogBuilder::OnChunk(DecodedChunk& d) {
+  uint32_t thread = d.header.thread;
+  bool is_thread = thread != format::kProcessThread;
+  if (is_thread && !c_->threads.contains(thread) && !ended_.contains(thread)) {
+    c_->threads[thread].start_time = d.header.base_time_ns;
+    merger_->ThreadStarted(thread, d.header.base_time_ns);
+  }
+  uint32_t owner = is_thread ? thread : kLateThread;
+  c_->records += d.records;
+  c_->events += d.heap_events;
+  for (const Record& record : d.controls) OnControl(record, owner);
+  if (d.has_events) {
+    Seen(d.first_time);
+    Seen(d.last_time);
+    if (d.unsorted.empty()) {
+      merger_->AddPacked(merger_->QueueIndex(owner), std::move(d.packed));
+    } else {
+      merger_->AddBatch(merger_->QueueIndex(owner), std::move(d.unsorted));
+    }
+  }
+  if (!d.error.empty()) {
+    c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, d.offset,
+                               absl::StrFormat("%s: %s; the rest of that chunk was skipped", c_->path, d.error)});
+  }
+  if (is_thread && !ended_.contains(thread)) merger_->Covered(thread, d.header.covered_until_ns);
+  merger_->Release();
+}
+
+void CatalogBuilder::Finish(const std::vector<Diagnostic>& file_diagnostics) {
+  // A process that exec'd ends its trace with the exec record (its new image writes another
+  // trace): nothing after it means the image was replaced, not killed.
+  if (!c_->ended_cleanly && !c_->execs.empty() && c_->last_exec_time >= c_->last_time) c_->ended_cleanly = true;
+  std::stable_sort(c_->marks.begin(), c_->marks.end(),
+                   [](const ProcessCatalog::Mark& a, const ProcessCatalog::Mark& b) { return a.time < b.time; });
+  std::stable_sort(c_->captures.begin(), c_->captures.end(),
+                   [](const ProcessCatalog::Capture& a, const ProcessCatalog::Capture& b) { return a.time < b.time; });
+  c_->out_of_order_events = merger_->out_of_order();
+  for (const auto& d : file_diagnostics) c_->diagnostics.push_back(d);
+  if (!c_->has_process) {
+    c_->diagnostics.push_back(
+        {Diagnostic::Kind::kCorrupt, 16, absl::StrFormat("%s: the process record is missing", c_->path)});
+  }
+}
+
+void CatalogBuilder::Seen(uint64_t t) {
+  if (t == 0) return;
+  if (c_->first_time == 0 || t < c_->first_time) c_->first_time = t;
+  c_->last_time = std::max(c_->last_time, t);
+}
+
+void CatalogBuilder::OnThreadEnd(const Record& r, uint32_t thread) {
+  ThreadInfo& t = c_->threads[thread];
+  t.ended = true;
+  t.end_time = r.time;
+  ended_.insert(thread);
+  merger_->ThreadEnded(thread);
+  Seen(r.time);
+}
+
+void CatalogBuilder::OnSampling(const Record& r) {
+  // Before any event of the trace reaches the passes (the process chunk comes first).
+  c_->sampling.interval_bytes = r.value;
+  if (c_->events) {
+    c_->diagnostics.push_back(
+        {Diagnostic::Kind::kCorrupt, 0,
+         absl::StrFormat("%s: the sampling record follows %d events, which were counted unweighted", c_->path,
+                         c_->events)});
+  }
+}
+
+void CatalogBuilder::OnControl(const Record& r, uint32_t thread) {
+  switch (r.kind) {
+    case RecordKind::kAlloc:
+    case RecordKind::kFree:
+    case RecordKind::kRentBegin:
+    case RecordKind::kRentEnd:
+    case RecordKind::kPoolReturn:
+    case RecordKind::kCount:
+      break;  // events: they go through the merger
+    case RecordKind::kStackDef:
+      c_->stacks[r.stack_id] = r.frames;
+      break;
+    case RecordKind::kThreadStart: {
+      ThreadInfo& t = c_->threads[thread];
+      t.tid = r.value;
+      t.start_time = r.time;
+      Seen(r.time);
+      break;
+    }
+    case RecordKind::kThreadName:
+      c_->threads[thread].name = r.text;
+      break;
+    case RecordKind::kThreadEnd:
+      OnThreadEnd(r, thread);
+      break;
+    case RecordKind::kModule:
+      c_->modules.push_back(ModuleInfo{r.time, r.value, r.text, r.build_id, r.segments});
+      break;
+    case RecordKind::kProcess:
+      if (!c_->has_process) {
+        c_->has_process = true;
+        c_->process = r.process;
+        Seen(r.process.start_monotonic_ns);
+      }
+      break;
+    case RecordKind::kExec:
+      c_->execs.push_back(r.text);
+      c_->last_exec_time = r.time;
+      Seen(r.time);
+      break;
+    case RecordKind::kFork:
+      Seen(r.time);
+      break;
+    case RecordKind::kWarning:
+      c_->shim_warnings.push_back(r.text);
+      break;
+    case RecordKind::kEnd:
+      c_->ended_cleanly = true;
+      Seen(r.time);
+      break;
+    case RecordKind::kPoolRegister:
+      c_->pools[r.pool] = PoolInfo{r.text, r.size, r.value};
+      break;
+    case RecordKind::kCounterName:
+      c_->counters[static_cast<uint32_t>(r.value)] = r.text;
+      break;
+    case RecordKind::kMark:
+      c_->marks.push_back({r.time, r.text, thread});
+      Seen(r.time);
+      break;
+    case RecordKind::kCapture:
+      c_->captures.push_back({r.time, static_cast<format::CaptureState>(r.outcome), r.text});
+      break;
+    case RecordKind::kSampling:
+      OnSampling(r);
+      break;
+    case RecordKind::kQuiet:
+      if (!ended_.contains(static_cast<uint32_t>(r.value))) merger_->Covered(static_cast<uint32_t>(r.value), r.time);
+      break;
+  }
+}
+
+}  // namespace allocprof

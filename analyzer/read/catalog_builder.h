@@ -1,0 +1,45 @@
+// CatalogBuilder: the analysing thread's side of a read. Takes the decoded chunks in file order,
+// fills the ProcessCatalog from their control records, and hands their events to the merger with
+// what it needs to release them (threads starting and ending, and their promises of coverage).
+//
+// Thread-safety: none; one builder per read, used by the analysing thread only.
+#ifndef ALLOCPROF_ANALYZER_CATALOG_BUILDER_H_
+#define ALLOCPROF_ANALYZER_CATALOG_BUILDER_H_
+
+#include <stdint.h>
+
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "read/catalog.h"
+#include "read/chunk_decoder.h"
+#include "read/event_merger.h"
+
+namespace allocprof {
+
+class CatalogBuilder {
+ public:
+  CatalogBuilder(ProcessCatalog* catalog, EventMerger* merger) : c_(catalog), merger_(merger) {}
+
+  // The next chunk in file order; its events are moved to the merger, which releases what every
+  // live thread has covered.
+  void OnChunk(DecodedChunk& d);
+  // After the last chunk (and the merger's Finish): completes the catalog with what only the
+  // whole trace tells (a trace that ends with an exec, marks in time order, the file's damage).
+  void Finish(const std::vector<Diagnostic>& file_diagnostics);
+
+ private:
+  // A record's time: the catalog's first and last times cover it.
+  void Seen(uint64_t t);
+  void OnControl(const Record& r, uint32_t thread);
+  void OnThreadEnd(const Record& r, uint32_t thread);
+  void OnSampling(const Record& r);
+
+  ProcessCatalog* c_;
+  EventMerger* merger_;
+  absl::flat_hash_set<uint32_t> ended_;  // threads whose end record was read
+};
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_CATALOG_BUILDER_H_

@@ -1,0 +1,66 @@
+// Call stacks as reports show them: frames resolved (function, file:line, inlined) or, with
+// --no-symbols or for stripped code, module+offset; and their text and JSON forms, shared by every
+// section that lists stacks.
+// Thread-safety: StackFrames holds a Symbolizer (not thread-safe): one per thread.
+#ifndef ALLOCPROF_ANALYZER_FRAMES_H_
+#define ALLOCPROF_ANALYZER_FRAMES_H_
+
+#include <stdint.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "passes/heap_analysis.h"
+#include "read/catalog.h"
+#include "util/json_writer.h"
+
+namespace allocprof {
+
+class Symbolizer;
+
+struct ReportFrame {
+  std::string function;  // demangled; empty when unknown
+  std::string file;
+  int line = 0;
+  std::string module;
+  uint64_t offset = 0;  // module-relative address of the call
+  bool inlined = false;
+};
+
+struct ReportStack {
+  uint32_t id = 0;
+  uint64_t calls = 0, bytes = 0, peak_bytes = 0, leaked_allocations = 0, leaked_bytes = 0, temporary = 0;
+  std::vector<ReportFrame> frames;  // leaf first
+};
+
+// Resolves the stacks of one process's catalog: symbolized, or (`symbolize` false) module+offset
+// from the recorded module map only, which reads no file and is reproducible anywhere.
+class StackFrames {
+ public:
+  StackFrames(const ProcessCatalog& catalog, bool symbolize);
+  ~StackFrames();
+  // Leaf first; empty when the trace defines no such stack.
+  std::vector<ReportFrame> Frames(uint32_t stack_id);
+  // The frames of one return address: the innermost (inlined) first.
+  std::vector<ReportFrame> AddressFrames(uint64_t address);
+  // A stack with its statistics from the heap pass.
+  ReportStack Stack(uint32_t id, const StackStats& s);
+  // Module files missing, unreadable or rebuilt since the run, each once, in the order found.
+  std::vector<std::string> warnings() const;
+
+ private:
+  void AppendFrames(uint64_t address, std::vector<ReportFrame>* out);
+
+  const ProcessCatalog& catalog_;
+  std::unique_ptr<Symbolizer> symbolizer_;
+};
+
+// "Foo (foo.cc:12)", "Foo (foo.cc:12) [inlined]", "Foo", or "libx.so+0x1234".
+std::string FrameText(const ReportFrame& f);
+// "frames": [...]
+void WriteFrames(JsonWriter& j, const std::vector<ReportFrame>& frames);
+
+}  // namespace allocprof
+
+#endif  // ALLOCPROF_ANALYZER_FRAMES_H_

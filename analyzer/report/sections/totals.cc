@@ -1,0 +1,108 @@
+// Totals: the heap pass's counts and bytes (allocations, frees, peak, live at end, temporaries,
+// short-lived, large objects, mismatched frees), and what the analysis window, capture control and
+// an attach change about them.
+#include "absl/strings/str_format.h"
+#include "report/section.h"
+
+namespace allocprof {
+namespace {
+
+class TotalsSection : public Section {
+ public:
+  void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
+    const HeapTotals& t = p.totals;
+    double rate = p.duration_s > 0 ? t.allocations / p.duration_s : 0;
+    double brate = p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0;
+    absl::StrAppend(&out, "\nTotals\n");
+    absl::StrAppendFormat(&out, "  allocations        %15s   %s/s (realloc counts once)\n", HumanCount(t.allocations),
+                          HumanCount(static_cast<uint64_t>(rate)));
+    absl::StrAppendFormat(&out, "  frees              %15s\n", HumanCount(t.frees));
+    absl::StrAppendFormat(&out, "  bytes allocated    %15s   %s/s\n", HumanBytes(t.bytes_allocated), HumanBytes(brate));
+    absl::StrAppendFormat(&out, "  bytes freed        %15s\n", HumanBytes(t.bytes_freed));
+    absl::StrAppendFormat(&out, "  peak live          %15s   at %.3f s\n", HumanBytes(t.peak_live_bytes),
+                          t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
+    LiveAtEnd(p, out);
+    Carried(p, out);
+    absl::StrAppendFormat(&out, "  temporary          %15s   %s: freed before the thread allocated again\n",
+                          HumanCount(t.temporary), Percent(t.temporary, t.allocations));
+    absl::StrAppendFormat(&out, "  short-lived        %15s   %s: freed within %s\n", HumanCount(t.short_lived),
+                          Percent(t.short_lived, t.allocations), absl::StrFormat("%g ms", o.short_lived_ns / 1e6));
+    absl::StrAppendFormat(&out, "  large objects      %15s   %s (>= %s B)\n", HumanCount(t.large_objects),
+                          HumanBytes(t.large_object_bytes), HumanCount(o.large_object_bytes));
+    absl::StrAppendFormat(&out, "  mismatched frees   %15s\n", HumanCount(t.mismatched_frees));
+    if (p.process.attached()) {
+      absl::StrAppendFormat(&out, "  pre-attach frees   %15s   freed, allocated before attach\n",
+                            HumanCount(t.frees_of_pre_attach));
+    }
+  }
+
+  void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
+    const HeapTotals& t = p.totals;
+    j.Key("totals").BeginObject();
+    j.Key("allocations").Uint(t.allocations);
+    j.Key("frees").Uint(t.frees);
+    j.Key("bytes_allocated").Uint(t.bytes_allocated);
+    j.Key("bytes_freed").Uint(t.bytes_freed);
+    j.Key("peak_live_bytes").Uint(t.peak_live_bytes);
+    j.Key("peak_time_s").Double(RelSeconds(t.peak_time_ns, p.origin_ns));
+    j.Key("leaked_allocations").Uint(t.leaked_allocations);
+    j.Key("leaked_bytes").Uint(t.leaked_bytes);
+    j.Key("temporary_allocations").Uint(t.temporary);
+    j.Key("short_lived_allocations").Uint(t.short_lived);
+    j.Key("large_objects").Uint(t.large_objects);
+    j.Key("large_object_bytes").Uint(t.large_object_bytes);
+    j.Key("mismatched_frees").Uint(t.mismatched_frees);
+    j.Key("frees_of_unknown").Uint(t.frees_of_unknown);
+    j.Key("frees_unrecorded").Uint(t.frees_unrecorded);
+    j.Key("inherited_frees").Uint(t.inherited_frees);
+    j.Key("inherited_bytes_freed").Uint(t.inherited_bytes_freed);
+    if (p.process.attached()) j.Key("frees_of_pre_attach").Uint(t.frees_of_pre_attach);
+    j.Key("duration_s").Double(p.duration_s);
+    j.Key("allocations_per_second").Double(p.duration_s > 0 ? t.allocations / p.duration_s : 0);
+    j.Key("bytes_per_second").Double(p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0);
+    j.Key("threads").Uint(p.threads);
+    j.Key("events").Uint(p.events);
+    j.EndObject();
+  }
+
+ private:
+  // What is still live where the figures end: the process's end, the window's, or the capture's.
+  static void LiveAtEnd(const ProcessReport& p, std::string& out) {
+    const HeapTotals& t = p.totals;
+    bool window_closed = p.window.active && p.window.closed;
+    bool capture_ended = !p.captures.empty() && p.captures.back().state == "ended";
+    if (capture_ended && !window_closed) {
+      absl::StrAppendFormat(
+          &out, "  live at capture end%15s   in %s allocations (frees after --stop-after are not recorded)\n",
+          HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
+    } else if (window_closed) {
+      absl::StrAppendFormat(&out, "  live at window end %15s   in %s allocations made in the window\n",
+                            HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
+    } else {
+      absl::StrAppendFormat(&out, "  live at end        %15s   in %s allocations (leaks)\n", HumanBytes(t.leaked_bytes),
+                            HumanCount(t.leaked_allocations));
+    }
+  }
+
+  // Blocks the figures did not see allocated: carried into the window, or allocated while paused.
+  static void Carried(const ProcessReport& p, std::string& out) {
+    const HeapTotals& t = p.totals;
+    if (p.window.active) {
+      absl::StrAppendFormat(&out, "  live at start      %15s   in %s allocations made before the window (carried in)\n",
+                            HumanBytes(t.window_live_bytes_at_start), HumanCount(t.window_live_at_start));
+      absl::StrAppendFormat(&out, "  inherited frees    %15s   %s: blocks allocated before the window (not in frees)\n",
+                            HumanCount(t.inherited_frees), HumanBytes(t.inherited_bytes_freed));
+    }
+    if (t.frees_unrecorded) {
+      absl::StrAppendFormat(&out,
+                            "  unrecorded frees   %15s   of blocks allocated while capture was paused (not in frees)\n",
+                            HumanCount(t.frees_unrecorded));
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Section> NewTotalsSection(const SectionSetup&) { return std::make_unique<TotalsSection>(); }
+
+}  // namespace allocprof
