@@ -922,9 +922,11 @@ std::optional<InjectResult> Injector::RunStub(InjectResult* result) {
   return std::nullopt;
 }
 
-// Brings a seized, running thread to a stop (passing on signals meant for it); false when it
-// exited or did not stop within two seconds.
-bool InterruptAndWait(pid_t tid) {
+// Brings a seized, running thread to a stop: the interrupt's own stop, or (ptrace(2)) a
+// syscall-exit stop when PTRACE_SYSCALL is in effect, or a signal's stop, whose signal is returned
+// in `*signal` to be delivered on detach. False when it exited or did not stop within two seconds.
+bool InterruptAndWait(pid_t tid, int* signal) {
+  *signal = 0;
   if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) return false;
   Deadline grace(2);
   int status;
@@ -932,16 +934,20 @@ bool InterruptAndWait(pid_t tid) {
     if (WIFEXITED(status) || WIFSIGNALED(status)) return false;
     if (!WIFSTOPPED(status)) continue;
     int event = status >> 16;
-    if (event == PTRACE_EVENT_STOP || event == PTRACE_EVENT_EXEC) return true;
     int sig = WSTOPSIG(status);
-    ptrace(PTRACE_CONT, tid, nullptr, event == 0 && sig != (SIGTRAP | 0x80) ? sig : 0);
+    if (event == 0 && sig != (SIGTRAP | 0x80)) *signal = sig;
+    return true;
   }
   return false;
 }
 
 void Injector::Release() {
   if (tid_ != 0) {
-    if (!chosen_stopped_) chosen_stopped_ = InterruptAndWait(tid_);
+    if (!chosen_stopped_) {
+      int sig = 0;
+      chosen_stopped_ = InterruptAndWait(tid_, &sig);
+      if (sig != 0) pending_signal_ = sig;
+    }
     bool in_gadget = regs_changed_ && !thread_running_stub_;
     // In the gadget, all that is left to do is to put the registers back. The stub, stopped or
     // not, restores everything by itself once its calls return.
@@ -955,8 +961,9 @@ void Injector::Release() {
   // Threads still seized (a failure before one was chosen).
   for (auto& [tid, t] : threads_) {
     if (t.gone) continue;
-    if (!t.stopped) t.stopped = InterruptAndWait(tid);
-    if (t.stopped) ptrace(PTRACE_DETACH, tid, nullptr, 0);
+    int sig = 0;
+    if (!t.stopped) t.stopped = InterruptAndWait(tid, &sig);
+    if (t.stopped) ptrace(PTRACE_DETACH, tid, nullptr, sig);
     t.gone = true;
   }
 }

@@ -317,6 +317,49 @@ TEST(Attach, NanosleepDuringTheAttachReturnsZeroAfterItsFullTime) {
   EXPECT_EQ(target.out(), "ready\nnanosleep 0, slept the full time\n");
 }
 
+// SIGALRM every millisecond, its handler making a system call, while the injector works: signals
+// that arrive while the thread runs the gadget are delivered (the handler runs there and returns),
+// the ones that arrive while the stub runs wait for it (it blocks them) and are delivered after.
+TEST(Attach, SignalsArrivingThroughoutTheAttachAreDelivered) {
+  TempDir dir;
+  LiveProcess target({Program("attach_blocked"), "signals"});
+  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
+  RunResult attach = Attach(target.pid(), dir / "t.trace");
+  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
+  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+  ExpectLeftAsItWas(target.pid());
+  ASSERT_TRUE(target.Write("go\n"));
+  EXPECT_EQ(target.Wait(), 0);
+  EXPECT_EQ(target.out(), "ready\nread 3: go\nsignals handled: yes\n");
+  TraceSummary s = Summarize(dir / "t.trace");
+  ASSERT_TRUE(s.read_ok) << s.error;
+  EXPECT_TRUE(s.catalog.ended_cleanly);
+}
+
+// Another thread holds the loader's lock (it sits in a dl_iterate_phdr callback until it reads a
+// line), so the injected dlopen waits: after --timeout, allocprof lets go of the process and says
+// so. The stub is still running in it; once the lock is free it finishes the attach by itself.
+TEST(Attach, TimedOutAttachLetsGoAndTheStubFinishesOnceTheLockIsFree) {
+  TempDir dir;
+  LiveProcess target({Program("attach_blocked"), "loader-lock"});
+  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
+  RunResult attach = RunProgram(
+      {BuildPath("allocprof"), "attach", "--timeout", "1", "-o", dir / "t.trace", std::to_string(target.pid())});
+  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
+  EXPECT_EQ(attach.exit_code, 2) << attach.err;
+  EXPECT_NE(attach.err.find("the calls did not return within 1 s; allocprof let go of"), std::string::npos)
+      << attach.err;
+  EXPECT_EQ(StatusField(target.pid(), "TracerPid"), "0");
+  ASSERT_TRUE(target.Write("go\n"));
+  EXPECT_EQ(target.Wait(), 0);
+  EXPECT_EQ(target.out(), "ready\nread 3: go\n");
+  TraceSummary s = Summarize(dir / "t.trace");
+  ASSERT_TRUE(s.read_ok) << s.error;
+  EXPECT_TRUE(s.catalog.ended_cleanly);
+  EXPECT_TRUE(s.catalog.process.attached());
+  EXPECT_EQ(s.AllocsOfSize(105), 1u) << "the program's allocations after the read are recorded";
+}
+
 // A program that allocates in a loop, attached mid-run: its allocations are recorded from the
 // attach on, and it prints exactly what it prints untraced.
 TEST(Attach, ProgramAllocatingInALoopIsRecordedFromTheAttachWithItsOutputUnchanged) {

@@ -1,16 +1,26 @@
-// attach_blocked read|nanosleep MS: a program that is blocked in one system call while allocprof
-// attaches, and reports how that call returned. Writes "ready\n", then
+// attach_blocked MODE: a program that is blocked in one system call while allocprof attaches, and
+// reports how that call returned. Writes "ready\n", then
 //   read:          one read(2) of stdin: "read N: TEXT\n", or "read -1: ERROR\n" (EINTR would show);
 //   nanosleep MS:  one nanosleep(2) of MS milliseconds: "nanosleep 0, slept the full time\n", or the
-//                  error / "too short" (a sleep cut short by the attach), then waits for a line.
+//                  error / "too short" (a sleep cut short by the attach), then waits for a line;
+//   loader-lock:   a second thread sits in a dl_iterate_phdr callback (holding the loader's lock)
+//                  until it has read a line, while the main thread waits for it in pthread_join:
+//                  "read N: TEXT\n" (a dlopen injected meanwhile waits for the line too);
+//   signals:       SIGALRM every millisecond (SA_RESTART; its handler makes a system call) while
+//                  one read(2) waits: "read N: TEXT\n" and "signals handled: yes\n".
 // Then it allocates 10 blocks (so an attached trace has something) and exits 0.
 #include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 
 namespace {
@@ -28,17 +38,61 @@ double Now() {
 
 void* volatile g_sink;
 
+std::string ReadOnce() {
+  char buf[256];
+  ssize_t n = read(0, buf, sizeof(buf) - 1);
+  int e = errno;
+  return n >= 0 ? "read " + std::to_string(n) + ": " + std::string(buf, static_cast<size_t>(n))
+                : "read -1: " + std::string(strerror(e)) + "\n";
+}
+
+std::atomic<bool> g_in_callback{false};
+std::string g_line;
+
+int HoldLoaderLock(struct dl_phdr_info*, size_t, void*) {
+  g_in_callback = true;
+  g_line = ReadOnce();
+  return 1;
+}
+
+void* LoaderLockThread(void*) {
+  dl_iterate_phdr(HoldLoaderLock, nullptr);
+  return nullptr;
+}
+
+std::atomic<long> g_signals{0};
+
+void OnAlarm(int) {
+  g_signals.fetch_add(1);
+  (void)getppid();  // a system call inside the handler
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "read") {
     Say("ready\n");
-    char buf[256];
-    ssize_t n = read(0, buf, sizeof(buf) - 1);
-    int e = errno;
-    Say(n >= 0 ? "read " + std::to_string(n) + ": " + std::string(buf, static_cast<size_t>(n))
-               : "read -1: " + std::string(strerror(e)) + "\n");
+    Say(ReadOnce());
+  } else if (mode == "loader-lock") {
+    pthread_t holder;
+    if (pthread_create(&holder, nullptr, LoaderLockThread, nullptr) != 0) return 3;
+    while (!g_in_callback) sched_yield();
+    Say("ready\n");
+    pthread_join(holder, nullptr);
+    Say(g_line);
+  } else if (mode == "signals") {
+    struct sigaction sa = {};
+    sa.sa_handler = OnAlarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, nullptr);
+    struct itimerval every_ms = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every_ms, nullptr);
+    Say("ready\n");
+    std::string line = ReadOnce();
+    struct itimerval off = {};
+    setitimer(ITIMER_REAL, &off, nullptr);
+    Say(line + "signals handled: " + (g_signals > 0 ? "yes\n" : "no\n"));
   } else if (mode == "nanosleep" && argc > 2) {
     long ms = atol(argv[2]);
     Say("ready\n");
@@ -56,7 +110,7 @@ int main(int argc, char** argv) {
     while (read(0, &c, 1) == 1 && c != '\n') {
     }
   } else {
-    Say("usage: attach_blocked read|nanosleep MS\n");
+    Say("usage: attach_blocked read|nanosleep MS|loader-lock|signals\n");
     return 2;
   }
   for (int i = 0; i < 10; ++i) {

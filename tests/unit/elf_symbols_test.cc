@@ -91,7 +91,11 @@ TEST(ElfImage, IdentifiesOtherArchitecturesAndNonElf) {
   ASSERT_NE(mkdtemp(dir), nullptr);
   std::string i386 = std::string(dir) + "/i386", text = std::string(dir) + "/text";
   {
-    std::string header = std::string("\x7f" "ELF\x01\x01\x01", 7) + std::string(9, '\0');
+    std::string header = std::string(
+                             "\x7f"
+                             "ELF\x01\x01\x01",
+                             7) +
+                         std::string(9, '\0');
     header += std::string("\x02\x00\x03\x00", 4);  // ET_EXEC, EM_386
     std::ofstream(i386, std::ios::binary) << header;
     std::ofstream(text) << "#!/bin/sh\necho hello\n";
