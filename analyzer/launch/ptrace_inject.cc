@@ -461,6 +461,68 @@ Place Classify(const Target& target, const struct user_regs_struct& r) {
   return target.InRuntime(r.rip) ? Place::kRuntime : Place::kOwnCode;
 }
 
+// System calls the kernel ends with EINTR, instead of restarting them, when the thread is merely
+// stopped (signal(7): "Interruption of system calls and library functions by stop signals"; a
+// ptrace interrupt is such a stop). Nothing was done when they fail so: restarting them is safe.
+bool EndsWithEintrWhenStopped(long nr) {
+  switch (nr) {
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+    case 441:  // epoll_pwait2
+    case SYS_semop:
+    case SYS_semtimedop:
+    case SYS_rt_sigtimedwait:
+    case SYS_io_getevents:
+    case 333:  // io_pgetevents
+    // Sockets with SO_RCVTIMEO / SO_SNDTIMEO.
+    case SYS_read:
+    case SYS_readv:
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_recvmmsg:
+    case SYS_write:
+    case SYS_writev:
+    case SYS_sendto:
+    case SYS_sendmsg:
+    case SYS_sendmmsg:
+    case SYS_accept:
+    case SYS_accept4:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// True when thread `tid` has a signal it would take now (pending and not blocked): then an EINTR
+// it holds may be that signal's, not the interrupt's.
+bool SignalDeliverable(pid_t pid, pid_t tid) {
+  std::string status;
+  if (!ReadText(absl::StrCat("/proc/", pid, "/task/", tid, "/status"), &status)) return true;
+  uint64_t pending = 0, shared = 0, blocked = 0;
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    uint64_t* field = absl::ConsumePrefix(&line, "SigPnd:")   ? &pending
+                      : absl::ConsumePrefix(&line, "ShdPnd:") ? &shared
+                      : absl::ConsumePrefix(&line, "SigBlk:") ? &blocked
+                                                              : nullptr;
+    if (field && !absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), field)) return true;
+  }
+  return ((pending | shared) & ~blocked) != 0;
+}
+
+// A thread stopped by our interrupt in one of the calls above, which therefore returned EINTR,
+// resumes by making the call again (`*r` changed; true) — as if it had never been stopped.
+bool UndoStopEintr(pid_t pid, pid_t tid, const Memory& memory, struct user_regs_struct* r) {
+  long orig = static_cast<long>(r->orig_rax);
+  if (orig < 0 || static_cast<long>(r->rax) != -EINTR || !EndsWithEintrWhenStopped(orig)) return false;
+  unsigned char insn[2] = {};
+  if (!memory.Read(r->rip - 2, insn, 2) || insn[0] != 0x0f || insn[1] != 0x05) return false;  // `syscall`
+  if (SignalDeliverable(pid, tid)) return false;
+  r->rax = r->orig_rax;
+  r->rip -= 2;
+  r->orig_rax = static_cast<unsigned long long>(-1);
+  return true;
+}
+
 class Injector {
  public:
   Injector(const InjectRequest& request, const Target& target, const Deadline& deadline)
@@ -474,6 +536,9 @@ class Injector {
   std::optional<InjectResult> WaitAllStopped();
   std::optional<InjectResult> Choose();
   void ResumeAllForAWhile(int attempt);
+  // Resumes (PTRACE_CONT) or detaches a thread stopped by our interrupt, restarting a call the
+  // interrupt ended with EINTR.
+  void LetGo(pid_t tid, enum __ptrace_request how);
   void ComputeResumeContext();
   // One system call on the chosen thread through the cave; returns its result.
   std::optional<InjectResult> Syscall(const char* what, long number, std::initializer_list<uint64_t> args,
@@ -591,7 +656,7 @@ std::optional<InjectResult> Injector::WaitAllStopped() {
 void Injector::ResumeAllForAWhile(int attempt) {
   for (auto& [tid, t] : threads_) {
     if (t.stopped && !t.gone) {
-      ptrace(PTRACE_CONT, tid, nullptr, 0);
+      LetGo(tid, PTRACE_CONT);
       t.stopped = false;
     }
   }
@@ -601,6 +666,14 @@ void Injector::ResumeAllForAWhile(int attempt) {
   for (auto& [tid, t] : threads_) {
     if (!t.gone) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
   }
+}
+
+void Injector::LetGo(pid_t tid, enum __ptrace_request how) {
+  struct user_regs_struct r;
+  if (ptrace(PTRACE_GETREGS, tid, nullptr, &r) == 0 && UndoStopEintr(request_.pid, tid, memory_, &r)) {
+    ptrace(PTRACE_SETREGS, tid, nullptr, &r);
+  }
+  ptrace(how, tid, nullptr, 0);
 }
 
 std::optional<InjectResult> Injector::Choose() {
@@ -646,7 +719,7 @@ std::optional<InjectResult> Injector::Choose() {
   // The others run on: a lock one of them holds (the allocator's, the loader's) gets released.
   for (auto& [tid, t] : threads_) {
     if (tid == tid_ || t.gone) continue;
-    ptrace(PTRACE_DETACH, tid, nullptr, 0);
+    LetGo(tid, PTRACE_DETACH);
     t.gone = true;
   }
   memory_.set_tid(tid_);
@@ -681,6 +754,7 @@ void Injector::ComputeResumeContext() {
   long orig = static_cast<long>(resume_.orig_rax);
   if (orig >= 0) {
     interrupted_syscall_ = orig;
+    UndoStopEintr(request_.pid, tid_, memory_, &resume_);
     long rax = static_cast<long>(resume_.rax);
     if (rax == -kERestartSys || rax == -kERestartNoIntr || rax == -kERestartNoHand) {
       resume_.rax = resume_.orig_rax;
@@ -962,8 +1036,12 @@ void Injector::Release() {
   for (auto& [tid, t] : threads_) {
     if (t.gone) continue;
     int sig = 0;
-    if (!t.stopped) t.stopped = InterruptAndWait(tid, &sig);
-    if (t.stopped) ptrace(PTRACE_DETACH, tid, nullptr, sig);
+    if (!t.stopped) {
+      t.stopped = InterruptAndWait(tid, &sig);
+      if (t.stopped) ptrace(PTRACE_DETACH, tid, nullptr, sig);
+    } else if (!t.gone) {
+      LetGo(tid, PTRACE_DETACH);
+    }
     t.gone = true;
   }
 }

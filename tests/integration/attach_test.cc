@@ -1,6 +1,7 @@
 // allocprof attach: the shim loaded into programs that are already running, through allocprof's
 // own ptrace injector (no debugger needed). Each test skips (naming the reason) where this machine
 // does not permit ptrace.
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -46,13 +47,25 @@ std::string StatusField(pid_t pid, const std::string& key) {
   return "";
 }
 
-// Waits (up to 30 s) until the process's main thread is blocked in one of `numbers`
-// (/proc/PID/syscall names the call a sleeping thread is in).
-bool WaitUntilBlockedIn(pid_t pid, std::set<long> numbers) {
+// Waits (up to 30 s) until thread `tid` of process `pid` (its main thread by default; -1: any
+// thread) is blocked in one of `numbers` (/proc/PID/task/TID/syscall names a sleeping thread's call).
+bool WaitUntilBlockedIn(pid_t pid, std::set<long> numbers, pid_t tid = 0) {
+  std::string task = "/proc/" + std::to_string(pid) + "/task/";
   for (int i = 0; i < 30000; ++i) {
-    std::string text = ReadFile("/proc/" + std::to_string(pid) + "/syscall");
-    long nr;
-    if (absl::SimpleAtoi(text.substr(0, text.find(' ')), &nr) && numbers.count(nr)) return true;
+    std::vector<std::string> tids = {std::to_string(tid == 0 ? pid : tid)};
+    if (tid < 0) {
+      tids.clear();
+      DIR* d = opendir(task.c_str());
+      while (struct dirent* e = d ? readdir(d) : nullptr) {
+        if (e->d_name[0] != '.') tids.emplace_back(e->d_name);
+      }
+      if (d) closedir(d);
+    }
+    for (const std::string& t : tids) {
+      std::string text = ReadFile(task + t + "/syscall");
+      long nr;
+      if (absl::SimpleAtoi(text.substr(0, text.find(' ')), &nr) && numbers.count(nr)) return true;
+    }
     struct timespec ms = {0, 1000000};
     nanosleep(&ms, nullptr);
   }
@@ -315,6 +328,35 @@ TEST(Attach, NanosleepDuringTheAttachReturnsZeroAfterItsFullTime) {
   ASSERT_TRUE(target.Write("\n"));
   EXPECT_EQ(target.Wait(), 0);
   EXPECT_EQ(target.out(), "ready\nnanosleep 0, slept the full time\n");
+}
+
+// The kernel ends epoll_wait with EINTR when the thread is stopped (as by gdb or strace): the
+// injector makes such a call again, for the thread it uses and for the others it stops, so the
+// program never sees an EINTR the attach caused.
+TEST(Attach, EpollWaitDuringTheAttachDoesNotFailWithEintr) {
+  TempDir dir;
+  LiveProcess alone({Program("attach_blocked"), "epoll-alone"});
+  ASSERT_TRUE(alone.WaitForStdout("ready\n")) << alone.err();
+  ASSERT_TRUE(WaitUntilBlockedIn(alone.pid(), {SYS_epoll_wait, SYS_epoll_pwait}));
+  RunResult attach = AttachSaying(alone.pid(), dir / "t.trace");
+  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
+  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+  EXPECT_NE(attach.err.find("blocked in system call"), std::string::npos) << attach.err;
+  ASSERT_TRUE(alone.Write("go\n"));
+  EXPECT_EQ(alone.Wait(), 0);
+  EXPECT_EQ(alone.out(), "ready\nepoll_wait 1\nread 3: go\n");
+
+  // A second thread in epoll_wait, stopped and let go while the main thread does the attach.
+  LiveProcess beside({Program("attach_blocked"), "epoll"});
+  ASSERT_TRUE(beside.WaitForStdout("ready\n")) << beside.err();
+  ASSERT_TRUE(WaitUntilBlockedIn(beside.pid(), {SYS_read}));
+  ASSERT_TRUE(WaitUntilBlockedIn(beside.pid(), {SYS_epoll_wait, SYS_epoll_pwait}, -1));
+  attach = AttachSaying(beside.pid(), dir / "t2.trace");
+  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+  EXPECT_NE(attach.err.find("through thread " + std::to_string(beside.pid())), std::string::npos) << attach.err;
+  ASSERT_TRUE(beside.Write("go\n"));
+  EXPECT_EQ(beside.Wait(), 0);
+  EXPECT_EQ(beside.out(), "ready\nread 3: go\nepoll_wait 1\n");
 }
 
 // SIGALRM every millisecond, its handler making a system call, while the injector works: signals

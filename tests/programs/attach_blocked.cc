@@ -6,6 +6,10 @@
 //   loader-lock:   a second thread sits in a dl_iterate_phdr callback (holding the loader's lock)
 //                  until it has read a line, while the main thread waits for it in pthread_join:
 //                  "read N: TEXT\n" (a dlopen injected meanwhile waits for the line too);
+//   epoll:         one thread in epoll_wait(2) on a pipe, the main thread in read(2) of stdin; once
+//                  it has read, main writes to the pipe: "read N: TEXT\n" and "epoll_wait 1\n"
+//                  (the kernel ends epoll_wait with EINTR when a thread is stopped: it would show);
+//   epoll-alone:   the main thread alone in epoll_wait(2) on stdin: "epoll_wait 1\n", then the read;
 //   signals:       SIGALRM every millisecond (SA_RESTART; its handler makes a system call) while
 //                  one read(2) waits: "read N: TEXT\n" and "signals handled: yes\n".
 // Then it allocates 10 blocks (so an attached trace has something) and exits 0.
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +65,25 @@ void* LoaderLockThread(void*) {
   return nullptr;
 }
 
+std::string EpollWait(int fd) {
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  int n = epoll_wait(ep, &ev, 1, -1);
+  int e = errno;
+  close(ep);
+  return "epoll_wait " + std::to_string(n) + (n < 0 ? std::string(": ") + strerror(e) : "") + "\n";
+}
+
+int g_pipe[2];
+std::string g_epoll;
+
+void* EpollThread(void*) {
+  g_epoll = EpollWait(g_pipe[0]);
+  return nullptr;
+}
+
 std::atomic<long> g_signals{0};
 
 void OnAlarm(int) {
@@ -81,6 +105,19 @@ int main(int argc, char** argv) {
     Say("ready\n");
     pthread_join(holder, nullptr);
     Say(g_line);
+  } else if (mode == "epoll") {
+    if (pipe(g_pipe) != 0) return 3;
+    pthread_t waiter;
+    if (pthread_create(&waiter, nullptr, EpollThread, nullptr) != 0) return 3;
+    Say("ready\n");
+    std::string line = ReadOnce();
+    if (write(g_pipe[1], "x", 1) != 1) return 3;
+    pthread_join(waiter, nullptr);
+    Say(line + g_epoll);
+  } else if (mode == "epoll-alone") {
+    Say("ready\n");
+    Say(EpollWait(0));
+    Say(ReadOnce());
   } else if (mode == "signals") {
     struct sigaction sa = {};
     sa.sa_handler = OnAlarm;
@@ -110,7 +147,7 @@ int main(int argc, char** argv) {
     while (read(0, &c, 1) == 1 && c != '\n') {
     }
   } else {
-    Say("usage: attach_blocked read|nanosleep MS|loader-lock|signals\n");
+    Say("usage: attach_blocked read|nanosleep MS|loader-lock|epoll|epoll-alone|signals\n");
     return 2;
   }
   for (int i = 0; i < 10; ++i) {
