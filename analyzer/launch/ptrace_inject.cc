@@ -561,6 +561,7 @@ class Injector {
   bool regs_changed_ = false;            // its registers are not resume_ right now
   bool thread_running_stub_ = false;     // it runs the stub (which restores everything itself)
   bool chosen_stopped_ = true;           // it is in a ptrace stop
+  bool resume_ready_ = false;            // resume_ is computed
   std::vector<unsigned char> cave_original_;
   bool cave_written_ = false;
   uint64_t region_ = 0, region_size_ = 0;
@@ -622,7 +623,7 @@ std::optional<InjectResult> Injector::WaitAllStopped() {
       if (errno == ETIMEDOUT) {
         std::string which;
         for (const auto& [tid, t] : threads_) {
-          if (!t.stopped && !t.gone) which = absl::StrCat(which.empty() ? "" : ", ", tid);
+          if (!t.stopped && !t.gone) absl::StrAppend(&which, which.empty() ? "" : ", ", tid);
         }
         return Fail(Outcome::kTimedOut, absl::StrCat("threads ", which, " did not stop (in uninterruptible sleep?)"));
       }
@@ -679,8 +680,13 @@ void Injector::LetGo(pid_t tid, enum __ptrace_request how) {
 std::optional<InjectResult> Injector::Choose() {
   constexpr int kPreferBlockedAttempts = 3, kMaxAttempts = 40;
   for (int attempt = 0;; ++attempt) {
-    if (auto fail = SeizeAll()) return fail;  // threads started meanwhile
-    if (auto fail = WaitAllStopped()) return fail;
+    // Seize and stop threads until no new one appears (one not stopped yet may start another).
+    size_t known;
+    do {
+      known = threads_.size();
+      if (auto fail = SeizeAll()) return fail;
+      if (auto fail = WaitAllStopped()) return fail;
+    } while (threads_.size() != known);
     if (attempt == 0) Step("every thread stopped");  // (once: the steps stay the same in every run)
     pid_t best = 0;
     for (auto& [tid, t] : threads_) {
@@ -728,7 +734,8 @@ std::optional<InjectResult> Injector::Choose() {
 }
 
 // rseq: a thread stopped inside a restartable sequence resumes at its abort handler, as the kernel
-// would move it on preemption (it does not here: the thread is resumed elsewhere, in our code).
+// would move it when resuming it after the stop; here it would not, for it resumes in our code
+// first. (rseq_cs is left set: were the thread resumed unchanged, the kernel would still abort.)
 void FixRseq(pid_t tid, const Memory& memory, struct user_regs_struct* r) {
   struct __ptrace_rseq_configuration conf = {};
   if (ptrace(static_cast<enum __ptrace_request>(PTRACE_GET_RSEQ_CONFIGURATION), tid, sizeof(conf), &conf) <= 0 ||
@@ -742,11 +749,7 @@ void FixRseq(pid_t tid, const Memory& memory, struct user_regs_struct* r) {
     uint64_t start_ip, post_commit_offset, abort_ip;
   } cs;
   if (!memory.Read(cs_pointer, &cs, sizeof(cs))) return;
-  if (r->rip >= cs.start_ip && r->rip - cs.start_ip < cs.post_commit_offset) {
-    uint64_t zero = 0;
-    memory.Write(conf.rseq_abi_pointer + 8, &zero, sizeof(zero));
-    r->rip = cs.abort_ip;
-  }
+  if (r->rip >= cs.start_ip && r->rip - cs.start_ip < cs.post_commit_offset) r->rip = cs.abort_ip;
 }
 
 void Injector::ComputeResumeContext() {
@@ -771,6 +774,7 @@ void Injector::ComputeResumeContext() {
   }
   // No restart of anything by the kernel from now on: the thread resumes from resume_ as it is.
   resume_.orig_rax = static_cast<unsigned long long>(-1);
+  resume_ready_ = true;
 }
 
 InjectResult Injector::Gone(const std::string& when) {
@@ -1023,9 +1027,9 @@ void Injector::Release() {
       if (sig != 0) pending_signal_ = sig;
     }
     bool in_gadget = regs_changed_ && !thread_running_stub_;
-    // In the gadget, all that is left to do is to put the registers back. The stub, stopped or
-    // not, restores everything by itself once its calls return.
-    if (in_gadget && chosen_stopped_ && SetRegs(resume_)) in_gadget = false;
+    // In the gadget (or not sent anywhere yet), all that is left to do is to give the thread its
+    // registers to resume with. The stub, stopped or not, restores everything itself.
+    if (resume_ready_ && !thread_running_stub_ && chosen_stopped_ && SetRegs(resume_)) in_gadget = false;
     if (cave_written_ && !in_gadget && !cave_original_.empty()) {
       memory_.Write(target_.cave, cave_original_.data(), cave_original_.size());
     }
