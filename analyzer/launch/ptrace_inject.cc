@@ -1020,16 +1020,29 @@ bool InterruptAndWait(pid_t tid, int* signal) {
 }
 
 void Injector::Release() {
+  auto stop_chosen = [this] {
+    if (chosen_stopped_ || tid_ == 0) return;
+    int sig = 0;
+    chosen_stopped_ = InterruptAndWait(tid_, &sig);
+    if (sig != 0) pending_signal_ = sig;
+  };
   if (tid_ != 0) {
-    if (!chosen_stopped_) {
-      int sig = 0;
-      chosen_stopped_ = InterruptAndWait(tid_, &sig);
-      if (sig != 0) pending_signal_ = sig;
-    }
-    bool in_gadget = regs_changed_ && !thread_running_stub_;
+    stop_chosen();
     // In the gadget (or not sent anywhere yet), all that is left to do is to give the thread its
     // registers to resume with. The stub, stopped or not, restores everything itself.
-    if (resume_ready_ && !thread_running_stub_ && chosen_stopped_ && SetRegs(resume_)) in_gadget = false;
+    if (resume_ready_ && !thread_running_stub_ && chosen_stopped_ && SetRegs(resume_)) {
+      regs_changed_ = false;
+      // A failure after the region was mapped (mprotect refused, say): unmap it.
+      long rc = -1;
+      if (region_ != 0 && !Syscall("munmap after a failure", SYS_munmap, {region_, region_size_}, &rc) && rc == 0) {
+        region_ = 0;
+      }
+      stop_chosen();
+      if (regs_changed_ && chosen_stopped_ && SetRegs(resume_)) regs_changed_ = false;
+    }
+  }
+  if (tid_ != 0) {
+    bool in_gadget = regs_changed_ && !thread_running_stub_;
     if (cave_written_ && !in_gadget && !cave_original_.empty()) {
       memory_.Write(target_.cave, cave_original_.data(), cave_original_.size());
     }

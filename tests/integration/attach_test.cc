@@ -437,6 +437,27 @@ TEST(Attach, ProgramAllocatingInALoopIsRecordedFromTheAttachWithItsOutputUnchang
   printf("[   INFO   ] %lu malloc calls recorded after the attach\n", static_cast<unsigned long>(Calls(p, "malloc")));
 }
 
+// A process whose policy refuses executable memory (seccomp here, SELinux's execmem elsewhere)
+// cannot run the stub: the attach fails saying so, and the region it had mapped is unmapped again.
+TEST(Attach, RefusedExecutableMemoryFailsAndLeavesTheMapsAsTheyWere) {
+  TempDir dir;
+  LiveProcess target({Program("attach_blocked"), "no-exec-memory"});
+  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
+  ASSERT_TRUE(WaitUntilBlockedIn(target.pid(), {SYS_read}));
+  std::string maps = "/proc/" + std::to_string(target.pid()) + "/maps";
+  std::string before = ReadFile(maps);
+  RunResult attach = Attach(target.pid(), dir / "t.trace");
+  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
+  EXPECT_EQ(attach.exit_code, 2) << attach.err;
+  EXPECT_NE(attach.err.find("mprotect in the process failed: Permission denied"), std::string::npos) << attach.err;
+  EXPECT_EQ(ReadFile(maps), before);
+  ExpectLeftAsItWas(target.pid());
+  ASSERT_TRUE(target.Write("go\n"));
+  EXPECT_EQ(target.Wait(), 0);
+  EXPECT_EQ(target.out(), "ready\nread 3: go\n");
+  EXPECT_TRUE(dir.Files().empty());
+}
+
 // A second attach is refused before the process is touched; the first one keeps recording.
 TEST(Attach, SecondAttachIsRefusedAndTheFirstKeepsRecording) {
   TempDir dir;

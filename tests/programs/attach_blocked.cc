@@ -10,17 +10,25 @@
 //                  it has read, main writes to the pipe: "read N: TEXT\n" and "epoll_wait 1\n"
 //                  (the kernel ends epoll_wait with EINTR when a thread is stopped: it would show);
 //   epoll-alone:   the main thread alone in epoll_wait(2) on stdin: "epoll_wait 1\n", then the read;
+//   no-exec-memory: as read, under a seccomp policy that refuses mprotect to executable (as
+//                  SELinux's execmem rule does), so that an injected stub cannot be made executable;
 //   signals:       SIGALRM every millisecond (SA_RESTART; its handler makes a system call) while
 //                  one read(2) waits: "read N: TEXT\n" and "signals handled: yes\n".
 // Then it allocates 10 blocks (so an attached trace has something) and exits 0.
 #include <errno.h>
 #include <link.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +92,19 @@ void* EpollThread(void*) {
   return nullptr;
 }
 
+bool RefuseExecutableMprotect() {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mprotect, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = {sizeof(filter) / sizeof(filter[0]), filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
 std::atomic<long> g_signals{0};
 
 void OnAlarm(int) {
@@ -95,7 +116,8 @@ void OnAlarm(int) {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "read") {
+  if (mode == "read" || mode == "no-exec-memory") {
+    if (mode == "no-exec-memory" && !RefuseExecutableMprotect()) return 3;
     Say("ready\n");
     Say(ReadOnce());
   } else if (mode == "loader-lock") {
@@ -147,7 +169,7 @@ int main(int argc, char** argv) {
     while (read(0, &c, 1) == 1 && c != '\n') {
     }
   } else {
-    Say("usage: attach_blocked read|nanosleep MS|loader-lock|epoll|epoll-alone|signals\n");
+    Say("usage: attach_blocked read|nanosleep MS|loader-lock|epoll|epoll-alone|no-exec-memory|signals\n");
     return 2;
   }
   for (int i = 0; i < 10; ++i) {
