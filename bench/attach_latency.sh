@@ -17,6 +17,7 @@ target=("$@")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+trap "" PIPE  # a target that died must not take the script with it
 times=()
 for i in $(seq 1 "$rounds"); do
   mkfifo "$work/in"
@@ -25,14 +26,19 @@ for i in $(seq 1 "$rounds"); do
   exec 3>"$work/in"
   until grep -q ready "$work/out" 2>/dev/null; do sleep 0.01; done
   start=$(date +%s%N)
-  "$allocprof" attach -q -o "$work/t$i.trace" "$pid"
+  "$allocprof" attach -q -o "$work/t$i.trace" "$pid" || echo "attach $i: allocprof exited with $?"
   end=$(date +%s%N)
-  echo stop >&3
+  echo stop >&3 2>/dev/null || true  # (the target may have died)
   exec 3>&-
-  wait "$pid"
+  status=0
+  wait "$pid" || status=$?
   rm -f "$work/in"
   ms=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.1f", ns / 1e6 }')
-  echo "attach $i: $ms ms"
+  if [ "$status" -ne 0 ] || ! grep -q "every round correct" "$work/out"; then
+    echo "attach $i: $ms ms, but the target then failed (exit $status): $(tail -c 200 "$work/out")"
+  else
+    echo "attach $i: $ms ms"
+  fi
   times+=("$ms")
 done
 printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END {
