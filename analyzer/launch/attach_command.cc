@@ -31,9 +31,9 @@ constexpr char kAttachUsage[] =
     "usage: allocprof attach [options] PID\n"
     "\n"
     "Loads allocprof's shim into the running, dynamically linked x86-64 glibc process PID (through\n"
-    "ptrace, which needs permission) and records its allocations from now until it exits. Blocks allocated\n"
-    "before the attach are unknown: their frees are counted apart (\"freed, allocated before\n"
-    "attach\"), not reported as errors. The command returns once recording has started.\n"
+    "ptrace, which needs permission) and records its allocations from now until it exits. Blocks\n"
+    "allocated before the attach are unknown: their frees are counted apart (\"freed, allocated\n"
+    "before attach\"), not reported as errors. The command returns once recording has started.\n"
     "\n"
     "options:\n";
 
