@@ -1,6 +1,8 @@
 // alloc_loop [--reader-thread]: allocates, fills, checks and frees blocks in a loop until a line
 // arrives on stdin. Alone, one thread polls stdin without blocking every 16 rounds; with
-// --reader-thread, the main thread blocks in read(2) while a second thread loops. Writes "ready\n"
+// --reader-thread, the main thread blocks in read(2) while a second thread loops. Either way two
+// more full rounds follow the line (so that it allocates after whatever the test did before
+// sending it). Writes "ready\n"
 // once the loop runs, and at the end "read: LINE\n" and "every round correct\n" (or which round
 // went wrong, exit 1). Its output does not depend on how many rounds ran, so a run attached
 // mid-loop must print exactly the same.
@@ -49,6 +51,7 @@ bool Round(uint64_t round) {
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_failed{false};
+std::atomic<uint64_t> g_rounds{0};
 
 }  // namespace
 
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     std::thread worker([&] {
       for (uint64_t round = 0; !g_stop.load(std::memory_order_relaxed); ++round) {
         if (!Round(round)) g_failed = true;
+        g_rounds.fetch_add(1);
         running = true;
       }
     });
@@ -66,6 +70,7 @@ int main(int argc, char** argv) {
     Say("ready\n");
     char c;
     while (read(0, &c, 1) == 1 && c != '\n') line += c;
+    for (uint64_t at_line = g_rounds.load(); g_rounds.load() < at_line + 2;) sched_yield();
     g_stop = true;
     worker.join();
     Say(g_failed ? "a round went wrong\n" : "read: " + line + "\nevery round correct\n");
@@ -82,6 +87,10 @@ int main(int argc, char** argv) {
     if (poll(&p, 1, 0) != 1) continue;
     char c;
     while (read(0, &c, 1) == 1 && c != '\n') line += c;
+    if (!Round(round + 1) || !Round(round + 2)) {
+      Say("a round went wrong\n");
+      return 1;
+    }
     break;
   }
   Say("read: " + line + "\nevery round correct\n");
