@@ -15,7 +15,6 @@ packages=(
   nlohmann-json3-dev   # diff: reading the JSON reports analyze wrote
   zlib1g-dev           # export: pprof profiles are gzipped
   sqlite3 kcat         # real programs the integration tests preload into
-  gdb                  # allocprof attach loads the shim into running processes through gdb
   heaptrack            # benchmark baseline
   valgrind             # callgrind instruction counts in bench/
   clang                # libFuzzer builds

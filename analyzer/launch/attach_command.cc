@@ -1,5 +1,5 @@
-// allocprof attach [options] PID: loads the shim into a running process (with gdb) and records
-// its allocations from then until it exits.
+// allocprof attach [options] PID: loads the shim into a running process (through ptrace:
+// ptrace_inject.h) and records its allocations from then until it exits.
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "launch/gdb_inject.h"
+#include "launch/ptrace_inject.h"
 #include "launch/shim_options.h"
 #include "launch/shim_path.h"
 #include "util/cli_args.h"
@@ -30,10 +30,10 @@ namespace {
 constexpr char kAttachUsage[] =
     "usage: allocprof attach [options] PID\n"
     "\n"
-    "Loads allocprof's shim into the running, dynamically linked process PID (through gdb, which\n"
-    "needs ptrace permission) and records its allocations from now until it exits. Blocks allocated\n"
-    "before the attach are unknown: their frees are counted apart (\"freed, allocated before\n"
-    "attach\"), not reported as errors. The command returns once recording has started.\n"
+    "Loads allocprof's shim into the running, dynamically linked x86-64 glibc process PID (through\n"
+    "ptrace, which needs permission) and records its allocations from now until it exits. Blocks\n"
+    "allocated before the attach are unknown: their frees are counted apart (\"freed, allocated\n"
+    "before attach\"), not reported as errors. The command returns once recording has started.\n"
     "\n"
     "options:\n";
 
@@ -86,8 +86,8 @@ std::string PtraceAdvice() {
       break;
     case 1:
       why =
-          "kernel.yama.ptrace_scope is 1: only a parent may trace its children, and gdb is not the process's "
-          "parent. Run allocprof attach as root (or with CAP_SYS_PTRACE), or allow it for now with "
+          "kernel.yama.ptrace_scope is 1: only a parent may trace its children, and allocprof is not the "
+          "process's parent. Run allocprof attach as root (or with CAP_SYS_PTRACE), or allow it for now with "
           "'sudo sysctl kernel.yama.ptrace_scope=0'.";
       break;
     case 2:
@@ -100,7 +100,8 @@ std::string PtraceAdvice() {
   return why;
 }
 
-// Everything that can be checked before gdb stops the process. Returns an exit code, or -1 to go on.
+// Everything that can be checked before the process is stopped. Returns an exit code, or -1 to go on.
+// (The injector refuses static, non-glibc and non-x86-64 processes itself.)
 int CheckTarget(pid_t pid, const std::string& label) {
   if (pid == getpid()) {
     fprintf(stderr, "allocprof attach: %d is allocprof itself\n", pid);
@@ -113,8 +114,8 @@ int CheckTarget(pid_t pid, const std::string& label) {
       return kExitBadInput;
     }
     fprintf(stderr,
-            "allocprof attach: cannot read /proc/%d/maps: %s (the process belongs to another user: attach as that "
-            "user or as root)\n",
+            "allocprof attach: ptrace is not permitted: cannot read /proc/%d/maps: %s (the process belongs to "
+            "another user: attach as that user or as root)\n",
             pid, strerror(errno));
     return kExitNotPermitted;
   }
@@ -127,13 +128,6 @@ int CheckTarget(pid_t pid, const std::string& label) {
     fprintf(stderr,
             "allocprof attach: %s already has liballocprof.so loaded (it runs under 'allocprof run' or was attached "
             "before); its trace is being written already\n",
-            label.c_str());
-    return kExitBadInput;
-  }
-  if (!absl::StrContains(maps, "/ld-linux") && !absl::StrContains(maps, "/ld64.so")) {
-    fprintf(stderr,
-            "allocprof attach: %s is statically linked (no dynamic loader in its address space): a library cannot "
-            "be loaded into it, so it cannot be traced\n",
             label.c_str());
     return kExitBadInput;
   }
@@ -163,8 +157,7 @@ int AttachCommand(int argc, char** argv) {
   CliArgs args;
   DeclareShimFlags(args, options::kAttach);
   args.Option("--force", false, "replace an existing trace file");
-  args.Option("--gdb", true, "the gdb to inject with (default: gdb on PATH)");
-  args.Option("--timeout", true, "seconds gdb may take, 1..3600 (default 60)");
+  args.Option("--timeout", true, "seconds the injected calls may take, 1..3600 (default 60)");
   args.Option("-q,--quiet", false, "no message on success");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
@@ -207,16 +200,6 @@ int AttachCommand(int argc, char** argv) {
             SelfDir().c_str());
     return kExitBadInput;
   }
-  std::string gdb = ResolveCommand(args.Get("--gdb", "gdb"));
-  if (!gdb.empty() && access(gdb.c_str(), X_OK) != 0)
-    gdb = "";  // ResolveCommand passes a path with a '/' through unchecked
-  if (gdb.empty()) {
-    fprintf(stderr,
-            "allocprof attach: gdb not found%s: attach loads the shim through gdb; install it (Debian: apt-get "
-            "install gdb) or name it with --gdb\n",
-            args.Has("--gdb") ? absl::StrCat(" at '", args.Get("--gdb"), "'").c_str() : " on PATH");
-    return kExitBadInput;
-  }
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
   // The shim reads its options one per line; checked before --force may remove an existing file.
   if (output.find('\n') != std::string::npos) {
@@ -242,7 +225,6 @@ int AttachCommand(int argc, char** argv) {
   }
 
   InjectRequest request;
-  request.gdb = gdb;
   request.pid = pid;
   request.library = shim;
   request.timeout_seconds = timeout_seconds;
@@ -266,30 +248,39 @@ int AttachCommand(int argc, char** argv) {
       }
       if (!quiet) {
         fprintf(stderr,
-                "allocprof: attached to %s: recording to %s until it exits (%ld call sites redirected to the shim)\n",
-                label.c_str(), output.c_str(), r.state);
+                "allocprof: attached to %s through thread %d (%s): recording to %s until it exits (%ld call sites "
+                "redirected to the shim)\n",
+                label.c_str(), r.thread, r.where.c_str(), output.c_str(), r.state);
       }
       return kExitOk;
     case Outcome::kDlopenFailed:
       fprintf(stderr, "allocprof attach: %s could not load %s: %s\n", label.c_str(), shim.c_str(), r.detail.c_str());
       return kExitBadInput;
-    case Outcome::kPtraceDenied:
-      fprintf(stderr, "allocprof attach: ptrace is not permitted: gdb cannot attach to %s. %s\n", label.c_str(),
+    case Outcome::kNoStartFunction:
+      fprintf(stderr, "allocprof attach: %s loaded %s but found no %s in it: %s\n", label.c_str(), shim.c_str(),
+              request.start_function.c_str(), r.detail.c_str());
+      return kExitBadInput;
+    case Outcome::kNotPermitted:
+      fprintf(stderr, "allocprof attach: ptrace is not permitted on %s (%s). %s\n", label.c_str(), r.detail.c_str(),
               PtraceAdvice().c_str());
       return kExitNotPermitted;
+    case Outcome::kUnsupported:
+      fprintf(stderr, "allocprof attach: cannot attach: %s\n", r.detail.c_str());
+      return kExitNotPermitted;
     case Outcome::kNoSuchProcess:
-      fprintf(stderr, "allocprof attach: no such process: %d (it exited?)\n", pid);
+      fprintf(stderr, "allocprof attach: no such process: %d (%s)\n", pid, r.detail.c_str());
       return kExitBadInput;
     case Outcome::kTimedOut:
       fprintf(stderr,
-              "allocprof attach: gdb did not finish within %d s and was stopped; %s may have been stopped inside the "
-              "allocator or the loader, check that it still runs. gdb's last words:\n%s\n",
-              request.timeout_seconds, label.c_str(), r.detail.c_str());
+              "allocprof attach: %s: %s; allocprof let go of %s, which finishes the injected calls and resumes by "
+              "itself if they ever return (they may wait for a lock its code holds)\n",
+              label.c_str(), r.detail.c_str(), label.c_str());
       return kExitBadInput;
-    case Outcome::kGdbFailed:
+    case Outcome::kFailed:
       break;
   }
-  fprintf(stderr, "allocprof attach: gdb could not load the shim into %s:\n%s\n", label.c_str(), r.detail.c_str());
+  fprintf(stderr, "allocprof attach: could not load the shim into %s: %s (the process was left as it was)\n",
+          label.c_str(), r.detail.c_str());
   return kExitBadInput;
 }
 

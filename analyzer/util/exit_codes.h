@@ -9,7 +9,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitVerdictFailed = 1;  // diff: a --fail-if rule failed
 inline constexpr int kExitBadInput = 2;       // not a trace, unsupported version, unreadable
 inline constexpr int kExitDamaged = 3;        // dump: the trace was truncated or corrupt (prefix shown)
-inline constexpr int kExitNotPermitted = 4;   // attach: ptrace (or reading /proc/PID) is not permitted
+inline constexpr int kExitNotPermitted = 4;   // attach: not permitted (ptrace, /proc/PID) or not attachable
 inline constexpr int kExitUsage = 64;         // bad command line
 
 }  // namespace allocprof

@@ -1,6 +1,7 @@
 // attach_threads: 4 threads allocate and free without pause while the test attaches. Writes
-// "ready\n" once every thread runs, waits for a line on stdin, stops the threads, and writes how many
-// blocks each one allocated ("done N N N N\n"). Every block is freed by the thread that made it.
+// "ready\n" once every thread runs, waits for a line on stdin, lets every thread make 100 more
+// rounds (so each allocates after an attach that came before the line), stops them, and writes how
+// many blocks each one allocated ("done N N N N\n"). Every block is freed by the thread that made it.
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@ namespace {
 constexpr int kThreads = 4;
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_running{0};
-unsigned long g_counts[kThreads];
+std::atomic<unsigned long> g_counts[kThreads];
 
 void* Work(void* arg) {
   auto index = reinterpret_cast<long>(arg);
@@ -26,7 +27,7 @@ void* Work(void* arg) {
     int* a = new int[5];
     p = a;
     delete[] a;
-    ++g_counts[index];
+    g_counts[index].fetch_add(1, std::memory_order_relaxed);
   }
   return nullptr;
 }
@@ -41,9 +42,15 @@ int main() {
   char c;
   while (read(0, &c, 1) == 1 && c != '\n') {
   }
+  unsigned long at_line[kThreads];
+  for (int i = 0; i < kThreads; ++i) at_line[i] = g_counts[i].load();
+  for (int i = 0; i < kThreads; ++i) {
+    while (g_counts[i].load() < at_line[i] + 100) sched_yield();
+  }
   g_stop.store(true);
   for (auto& t : threads) pthread_join(t, nullptr);
   char line[128];
-  int n = snprintf(line, sizeof(line), "done %lu %lu %lu %lu\n", g_counts[0], g_counts[1], g_counts[2], g_counts[3]);
+  int n = snprintf(line, sizeof(line), "done %lu %lu %lu %lu\n", g_counts[0].load(), g_counts[1].load(),
+                   g_counts[2].load(), g_counts[3].load());
   return write(1, line, static_cast<size_t>(n)) == n ? 0 : 3;
 }
