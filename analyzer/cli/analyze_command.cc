@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -12,6 +11,7 @@
 #include "cli/commands.h"
 #include "report/report.h"
 #include "util/cli_args.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -25,17 +25,6 @@ constexpr char kUsage[] =
     "first one is the root.\n"
     "\n"
     "options:\n";
-
-bool WriteFileAtomically(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << data;
-    if (!out.flush()) return false;
-  }
-  return rename(tmp.c_str(), path.c_str()) == 0;
-}
 
 }  // namespace
 
@@ -62,21 +51,22 @@ int AnalyzeCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof analyze: %s\n", std::string(flags.message()).c_str());
     return kExitUsage;
   }
+  std::string json_path = args.Get("--json");
+  if (absl::Status out = CheckOutputFile(json_path, traces); !json_path.empty() && !out.ok()) {
+    fprintf(stderr, "allocprof analyze: %s\n", std::string(out.message()).c_str());
+    return kExitCantCreate;
+  }
   bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
   auto report = Analyze(traces, options, progress);
   if (!report.ok()) {
     fprintf(stderr, "allocprof analyze: %s\n", std::string(report.status().message()).c_str());
     return kExitBadInput;
   }
-  std::string json_path = args.Get("--json");
   if (json_path != "-") fputs(RenderText(*report).c_str(), stdout);
   if (!json_path.empty()) {
-    std::string json = RenderJson(*report);
-    if (json_path == "-") {
-      fputs(json.c_str(), stdout);
-    } else if (!WriteFileAtomically(json_path, json)) {
-      fprintf(stderr, "allocprof analyze: cannot write %s\n", json_path.c_str());
-      return kExitBadInput;
+    if (absl::Status out = WriteOutputFile(json_path, RenderJson(*report), traces); !out.ok()) {
+      fprintf(stderr, "allocprof analyze: %s\n", std::string(out.message()).c_str());
+      return kExitCantCreate;
     }
   }
   if (progress) fprintf(stderr, "allocprof: analyzed in %.2f s\n", report->analysis_seconds);

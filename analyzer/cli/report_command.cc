@@ -29,6 +29,7 @@
 #include "report/diff.h"
 #include "report/report.h"
 #include "util/cli_args.h"
+#include "util/output_file.h"
 
 extern char** environ;
 
@@ -50,8 +51,9 @@ constexpr char kUsage[] =
     "report.md.\n"
     "\n"
     "Exit status: 0 report written, 2 bad input (a trace or JSON that cannot be used), 64 bad command\n"
-    "line or unusable DIR, 70 drawing failed (Python or matplotlib missing: see --python), 127 the\n"
-    "interpreter cannot be run. The verdict does not change the exit status: gate CI with\n"
+    "line or unusable DIR, 70 drawing failed (Python or matplotlib missing: see --python), 73 a file\n"
+    "in DIR cannot be written, 127 the interpreter cannot be run. The verdict does not change the exit status: gate CI "
+    "with\n"
     "'allocprof diff', whose exit status is the verdict.\n"
     "\n"
     "The charts need Python 3 with matplotlib (Debian: python3-matplotlib). The drawing script is\n"
@@ -139,33 +141,12 @@ bool MakeDir(const std::string& dir, std::string* error) {
   return CheckDir(dir, &exists, error) && exists;
 }
 
-// Writes DIR/NAME through a fresh temporary file and a rename: a symlink planted at NAME is replaced.
-bool WriteInDir(const std::string& dir, const std::string& name, const std::string& data, std::string* error) {
-  std::string path = absl::StrCat(dir, "/", name), tmp = absl::StrCat(dir, "/.", name, ".tmp");
-  unlink(tmp.c_str());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *error = absl::StrCat("cannot write ", tmp, ": ", strerror(errno));
-    return false;
-  }
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t w = write(fd, data.data() + done, data.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      *error = absl::StrCat("cannot write ", tmp, ": ", strerror(errno));
-      close(fd);
-      unlink(tmp.c_str());
-      return false;
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = absl::StrCat("cannot write ", path, ": ", strerror(errno));
-    unlink(tmp.c_str());
-    return false;
-  }
-  return true;
+// Writes DIR/NAME under the output policy (util/output_file.h); the report's inputs are never replaced.
+bool WriteInDir(const std::string& dir, const std::string& name, const std::string& data,
+                const std::vector<std::string>& inputs, std::string* error) {
+  absl::Status st = WriteOutputFile(absl::StrCat(dir, "/", name), data, inputs);
+  if (!st.ok()) *error = std::string(st.message());
+  return st.ok();
 }
 
 // A report's stack lists cut to the first `top` (they are sorted), as if analyzed with --top.
@@ -328,16 +309,18 @@ int ReportCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof report: %s\n", error.c_str());
     return kExitUsage;
   }
-  bool written = WriteInDir(dir, "analysis.json", current->json, &error);
+  std::vector<std::string> inputs = {traces[0]};
+  if (has_baseline) inputs.push_back(args.Get("--baseline"));
+  bool written = WriteInDir(dir, "analysis.json", current->json, inputs, &error);
   if (written && has_baseline) {
-    written =
-        WriteInDir(dir, "baseline.json", baseline.json, &error) && WriteInDir(dir, "diff.json", diff_json, &error);
+    written = WriteInDir(dir, "baseline.json", baseline.json, inputs, &error) &&
+              WriteInDir(dir, "diff.json", diff_json, inputs, &error);
   } else if (written) {
     for (const char* stale : {"baseline.json", "diff.json"}) unlink(absl::StrCat(dir, "/", stale).c_str());
   }
   if (!written) {
     fprintf(stderr, "allocprof report: %s\n", error.c_str());
-    return kExitUsage;
+    return kExitCantCreate;
   }
 
   std::vector<std::string> cmd = {python,  "-B", entry,   "--analysis",       dir + "/analysis.json",

@@ -23,6 +23,7 @@
 #include "launch/shim_path.h"
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -162,7 +163,7 @@ int CheckTarget(pid_t pid, const std::string& label) {
 int AttachCommand(int argc, char** argv) {
   CliArgs args;
   DeclareShimFlags(args, options::kAttach);
-  args.Option("--force", false, "replace an existing trace file");
+  args.Option("--force", false, "replace an existing trace file and remove its child-process traces FILE.PID");
   args.Option("--gdb", true, "the gdb to inject with (default: gdb on PATH)");
   args.Option("--timeout", true, "seconds gdb may take, 1..3600 (default 60)");
   args.Option("-q,--quiet", false, "no message on success");
@@ -199,6 +200,23 @@ int AttachCommand(int argc, char** argv) {
   bool quiet = args.Has("--quiet");
   std::string label = absl::StrCat("process ", pid, " (", ProcessName(pid), ")");
   if (int rc = CheckTarget(pid, label); rc >= 0) return rc;
+  // Before anything stops the process: the trace must be creatable.
+  std::string output = Absolute(args.Get("--output", "allocprof.trace"));
+  // The shim reads its options one per line; checked before --force may remove an existing file.
+  if (output.find('\n') != std::string::npos) {
+    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
+    return kExitUsage;
+  }
+  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
+    fprintf(stderr, "allocprof attach: %s\n", std::string(path.message()).c_str());
+    return kExitUsage;
+  }
+  std::string problem;
+  if (int rc = PrepareTraceOutput(output, args.Has("--force"), &problem); rc != kExitOk) {
+    fprintf(stderr, "allocprof attach: %s%s\n", problem.c_str(),
+            rc == kExitCantCreate ? " (the process was not attached)" : "");
+    return rc;
+  }
 
   std::string shim = FindShim();
   if (shim.empty()) {
@@ -216,29 +234,6 @@ int AttachCommand(int argc, char** argv) {
             "install gdb) or name it with --gdb\n",
             args.Has("--gdb") ? absl::StrCat(" at '", args.Get("--gdb"), "'").c_str() : " on PATH");
     return kExitBadInput;
-  }
-  std::string output = Absolute(args.Get("--output", "allocprof.trace"));
-  // The shim reads its options one per line; checked before --force may remove an existing file.
-  if (output.find('\n') != std::string::npos) {
-    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
-    return kExitUsage;
-  }
-  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
-    fprintf(stderr, "allocprof attach: %s\n", std::string(path.message()).c_str());
-    return kExitUsage;
-  }
-  struct stat st_out;
-  if (lstat(output.c_str(), &st_out) == 0) {
-    if (!args.Has("--force")) {
-      fprintf(stderr, "allocprof attach: %s already exists; pass --force to replace it or choose another -o\n",
-              output.c_str());
-      return kExitUsage;
-    }
-    if (S_ISDIR(st_out.st_mode) || unlink(output.c_str()) != 0) {
-      fprintf(stderr, "allocprof attach: cannot replace %s: %s\n", output.c_str(),
-              S_ISDIR(st_out.st_mode) ? "it is a directory" : strerror(errno));
-      return kExitBadInput;
-    }
   }
 
   InjectRequest request;
@@ -262,7 +257,7 @@ int AttachCommand(int argc, char** argv) {
                 "allocprof attach: the shim was loaded into %s but could not start tracing (it could not create %s "
                 "as the process sees the filesystem; its stderr says why)\n",
                 label.c_str(), output.c_str());
-        return kExitBadInput;
+        return kExitCantCreate;
       }
       if (!quiet) {
         fprintf(stderr,

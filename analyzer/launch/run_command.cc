@@ -1,5 +1,4 @@
 // allocprof run [options] -- CMD ARGS...: runs CMD with the shim preloaded.
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +22,7 @@
 #include "launch/shim_path.h"
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -51,22 +51,6 @@ Linkage ProbeLinkage(const std::string& path) {
   return result;
 }
 
-int CountChildTraces(const std::string& output) {
-  std::string dir = output.substr(0, output.rfind('/'));
-  std::string base = output.substr(output.rfind('/') + 1) + ".";
-  DIR* d = opendir(dir.c_str());
-  if (!d) return 0;
-  int count = 0;
-  while (struct dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (!absl::StartsWith(name, base)) continue;
-    std::string suffix = name.substr(base.size());
-    if (!suffix.empty() && suffix.find_first_not_of("0123456789.") == std::string::npos) ++count;
-  }
-  closedir(d);
-  return count;
-}
-
 constexpr char kRunUsage[] =
     "usage: allocprof run [options] -- CMD [ARGS...]\n"
     "\n"
@@ -82,7 +66,7 @@ constexpr char kRunUsage[] =
 int RunCommand(int argc, char** argv) {
   CliArgs args;
   DeclareShimFlags(args, options::kRun);
-  args.Option("--force", false, "replace an existing trace file");
+  args.Option("--force", false, "replace an existing trace file and remove its child-process traces FILE.PID");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
   if (args.Has("--help")) {
@@ -140,22 +124,11 @@ int RunCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof run: %s\n", std::string(path.message()).c_str());
     return kExitUsage;
   }
-  struct stat st_out;
-  if (lstat(output.c_str(), &st_out) == 0) {
-    if (!args.Has("--force")) {
-      fprintf(stderr, "allocprof run: %s already exists; pass --force to replace it or choose another -o\n",
-              output.c_str());
-      return kExitUsage;
-    }
-    if (S_ISDIR(st_out.st_mode)) {
-      fprintf(stderr, "allocprof run: %s is a directory\n", output.c_str());
-      return kExitUsage;
-    }
-    // Removing the name (a symlink is removed, not followed); the shim then creates a fresh file.
-    if (unlink(output.c_str()) != 0) {
-      fprintf(stderr, "allocprof run: cannot replace %s: %s\n", output.c_str(), strerror(errno));
-      return kExitBadInput;
-    }
+  std::string problem;
+  if (int rc = PrepareTraceOutput(output, args.Has("--force"), &problem); rc != kExitOk) {
+    fprintf(stderr, "allocprof run: %s%s\n", problem.c_str(),
+            rc == kExitCantCreate ? absl::StrCat(" (", cmd, " was not started)").c_str() : "");
+    return rc;
   }
 
   std::string preload = shim;
@@ -189,21 +162,26 @@ int RunCommand(int argc, char** argv) {
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (!quiet) {
-    int children = CountChildTraces(output);
-    if (IsRegularFile(output)) {
-      fprintf(stderr, "allocprof: trace written to %s%s\n", output.c_str(),
-              children ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ", output,
-                                      ".*)")
-                             .c_str()
-                       : "");
-    } else {
-      fprintf(stderr, "allocprof: no trace was written to %s (did %s start?)\n", output.c_str(), cmd.c_str());
-    }
-    if (WIFSIGNALED(status)) {
-      fprintf(stderr, "allocprof: %s was killed by signal %d; its trace holds everything up to the last flush\n",
-              cmd.c_str(), WTERMSIG(status));
-    }
+  bool traced = IsRegularFile(output);
+  if (!quiet && traced) {
+    int children = static_cast<int>(ChildTraces(output).size());
+    fprintf(stderr, "allocprof: trace written to %s%s\n", output.c_str(),
+            children
+                ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ", output, ".*)")
+                      .c_str()
+                : "");
+  }
+  if (!traced) {
+    // The path was checked before the start, so the shim never ran in CMD (the loader's or the
+    // shim's message above says why): a run that succeeded untraced is not a success.
+    bool ran_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    fprintf(stderr, "allocprof run: no trace was written to %s%s\n", output.c_str(),
+            ran_ok ? absl::StrCat(": ", cmd, " ran untraced (see the messages above)").c_str() : "");
+    if (ran_ok) return kExitCantCreate;
+  }
+  if (!quiet && WIFSIGNALED(status)) {
+    fprintf(stderr, "allocprof: %s was killed by signal %d; its trace holds everything up to the last flush\n",
+            cmd.c_str(), WTERMSIG(status));
   }
   return code;
 }
