@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "launch/shim_options.h"
 #include "launch/shim_path.h"
+#include "launch/signal_relay.h"
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
 #include "util/output_file.h"
@@ -55,7 +56,8 @@ constexpr char kRunUsage[] =
     "usage: allocprof run [options] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with allocprof's shim preloaded. The trace goes to FILE (default allocprof.trace);\n"
-    "forked and exec'd child processes write FILE.PID. Exit status is CMD's.\n"
+    "forked and exec'd child processes write FILE.PID. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to\n"
+    "allocprof are passed on to CMD; allocprof exits as CMD did (its exit status, or its signal).\n"
     "Each option can also come from the ALLOCPROF_* variable named with it (a flag wins); a bad\n"
     "value in either is refused before CMD starts.\n"
     "\n"
@@ -134,12 +136,14 @@ int RunCommand(int argc, char** argv) {
   std::string preload = shim;
   if (const char* existing = getenv("LD_PRELOAD"); existing && *existing) preload = absl::StrCat(shim, ":", existing);
 
+  BlockRelayedSignals();
   pid_t child = fork();
   if (child < 0) {
     fprintf(stderr, "allocprof run: fork failed: %s\n", strerror(errno));
     return kExitBadInput;
   }
   if (child == 0) {
+    RestoreSignalMask();
     setenv("LD_PRELOAD", preload.c_str(), 1);
     setenv("ALLOCPROF_OUTPUT", output.c_str(), 1);
     setenv("ALLOCPROF_ROOT_PID", std::to_string(getpid()).c_str(), 1);
@@ -155,9 +159,7 @@ int RunCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof run: cannot execute %s: %s\n", resolved.c_str(), strerror(errno));
     _exit(127);
   }
-  // Like a shell waiting for its foreground job: the terminal's signals reach CMD directly.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
+  StartRelay(child);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
@@ -179,9 +181,15 @@ int RunCommand(int argc, char** argv) {
             ran_ok ? absl::StrCat(": ", cmd, " ran untraced (see the messages above)").c_str() : "");
     if (ran_ok) return kExitCantCreate;
   }
-  if (!quiet && WIFSIGNALED(status)) {
-    fprintf(stderr, "allocprof: %s was killed by signal %d; its trace holds everything up to the last flush\n",
-            cmd.c_str(), WTERMSIG(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    if (!quiet) {
+      const char* name = sigabbrev_np(sig);
+      fprintf(stderr, "allocprof: %s was killed by signal %d%s%s%s%s\n", cmd.c_str(), sig, name ? " (SIG" : "",
+              name ? name : "", name ? ")" : "",
+              sig == SIGKILL ? "; its trace holds what was flushed before (SIGKILL cannot be caught)" : "");
+    }
+    DieOfSignal(sig);  // as the program did: the shell (or CI) sees the same signal
   }
   return code;
 }
