@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <pty.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,6 +152,134 @@ TEST(RunSignals, WhatTheTerminalSentIsNotRelayedAgain) {
   close(master);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status << "; terminal: " << seen;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "SIGINTs relayed to the program; terminal: " << seen;
+}
+
+// ---- the traced program: the shim ends the trace on a fatal signal ----
+
+// `allocprof run --flush-ms 0 -o TRACE -- signal_target ARGS...` until "ready"; then `sig` to the
+// program itself. Nothing is flushed before the signal (no flush thread, buffers far from full):
+// every event in the trace was written by the signal's flush.
+struct Stopped {
+  int status = 0;
+  TraceSummary trace;
+  std::string out, err;
+};
+Stopped StopWith(const TempDir& dir, const std::vector<std::string>& args, int sig) {
+  std::vector<std::string> argv = {Cli(), "run",           "--flush-ms", "0",
+                                   "-o",  dir / "t.trace", "--",         Program("signal_target")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  LiveProcess run(argv);
+  Stopped s;
+  if (!run.WaitForStdout("ready\n")) {
+    ADD_FAILURE() << "no ready: " << run.err();
+    return s;
+  }
+  pid_t program = ChildOf(run.pid());
+  EXPECT_GT(program, 0);
+  if (program > 0) kill(program, sig);
+  run.Wait();
+  s.status = run.status();
+  s.out = run.out();
+  s.err = run.err();
+  s.trace = Summarize(dir / "t.trace");
+  return s;
+}
+
+TEST(ShimSignals, ATracedServerStoppedTheNormalWayEndsItsTrace) {
+  // (Not SIGPIPE: the test ignores it, and so do the programs it starts.)
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGALRM, SIGUSR1}) {
+    TempDir dir;
+    Stopped s = StopWith(dir, {"wait"}, sig);
+    EXPECT_TRUE(DiedOf(s.status, sig)) << sigabbrev_np(sig) << ": status " << s.status << " " << s.err;
+    ASSERT_TRUE(s.trace.read_ok) << s.trace.error;
+    EXPECT_TRUE(s.trace.catalog.ended_cleanly) << sigabbrev_np(sig) << ": no end record";
+    EXPECT_FALSE(s.trace.Damaged()) << sigabbrev_np(sig);
+    EXPECT_EQ(s.trace.AllocsOfSize(4242), 10u) << sigabbrev_np(sig) << ": the last buffer was lost";
+  }
+}
+
+TEST(ShimSignals, EveryThreadsBufferIsFlushed) {
+  TempDir dir;
+  // Four threads blocked elsewhere (not in the shim), each with 300 allocations in its buffer.
+  Stopped s = StopWith(dir, {"threads", "4", "300"}, SIGTERM);
+  EXPECT_TRUE(DiedOf(s.status, SIGTERM)) << "status " << s.status << " " << s.err;
+  ASSERT_TRUE(s.trace.read_ok) << s.trace.error;
+  EXPECT_TRUE(s.trace.catalog.ended_cleanly);
+  for (uint64_t size : {1000, 1001, 1002, 1003}) EXPECT_EQ(s.trace.AllocsOfSize(size), 300u) << size;
+}
+
+TEST(ShimSignals, SignalsThatLandInsideTheShimStillEndTheTrace) {
+  // Four threads allocating without pause: the signal finds threads inside the shim, halfway
+  // through a record; it is held back there and taken where it can be, the trace stays whole.
+  for (int round = 0; round < 4; ++round) {
+    TempDir dir;
+    Stopped s = StopWith(dir, {"churn", "4"}, round % 2 ? SIGINT : SIGTERM);
+    EXPECT_TRUE(DiedOf(s.status, round % 2 ? SIGINT : SIGTERM)) << "status " << s.status << " " << s.err;
+    ASSERT_TRUE(s.trace.read_ok) << s.trace.error;
+    EXPECT_TRUE(s.trace.catalog.ended_cleanly) << "round " << round;
+    EXPECT_FALSE(s.trace.Damaged()) << "round " << round;
+    EXPECT_EQ(s.trace.frees_of_unknown, 0u);
+    EXPECT_GT(s.trace.allocs, 4000u);
+  }
+}
+
+TEST(ShimSignals, CrashesEndTheTraceAndKeepTheirSignal) {
+  struct Case {
+    const char* mode;
+    int sig;
+  };
+  for (const Case& c : {Case{"segv", SIGSEGV}, Case{"abort", SIGABRT}, Case{"double-free", SIGABRT}}) {
+    TempDir dir;
+    RunResult r = RunTraced(dir / "t.trace", {Program("signal_target"), c.mode}, {"--flush-ms", "0"});
+    EXPECT_EQ(r.exit_code, 128 + c.sig) << c.mode << ": " << r.err;
+    TraceSummary t = Summarize(dir / "t.trace");
+    ASSERT_TRUE(t.read_ok) << t.error;
+    EXPECT_TRUE(t.catalog.ended_cleanly) << c.mode << ": no end record";
+    EXPECT_EQ(t.AllocsOfSize(555), 100u) << c.mode;
+  }
+  int status = RawStatus({Cli(), "run", "-o", TempDir() / "t.trace", "--", Program("signal_target"), "segv"});
+  EXPECT_TRUE(DiedOf(status, SIGSEGV)) << "status " << status;
+}
+
+TEST(ShimSignals, TheProgramsOwnHandlerRunsAsIfTheShimWereNotThere) {
+  TempDir dir;
+  Stopped s = StopWith(dir, {"own-handler", "TERM"}, SIGTERM);
+  EXPECT_NE(s.out.find("before: default\n"), std::string::npos) << "the program must see SIG_DFL: " << s.out;
+  EXPECT_NE(s.out.find("handled\n"), std::string::npos) << s.out;
+  EXPECT_TRUE(WIFEXITED(s.status) && WEXITSTATUS(s.status) == 3) << "status " << s.status;
+  EXPECT_TRUE(s.trace.catalog.ended_cleanly) << "its _exit ends the trace as usual";
+  EXPECT_EQ(s.trace.AllocsOfSize(4242), 10u);
+}
+
+TEST(ShimSignals, RestoringTheDefaultBringsTheFlushBack) {
+  TempDir dir;
+  RunResult r = RunTraced(dir / "t.trace", {Program("signal_target"), "reset-and-raise", "TERM"}, {"--flush-ms", "0"});
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  EXPECT_EQ(r.out, "reset\nnow: default\n");
+  TraceSummary t = Summarize(dir / "t.trace");
+  EXPECT_TRUE(t.catalog.ended_cleanly);
+  EXPECT_EQ(t.AllocsOfSize(4242), 10u);
+}
+
+TEST(ShimSignals, ASignalIgnoredAtStartStaysIgnored) {
+  TempDir dir;
+  // Ignored here while the programs start, as nohup does: they inherit it.
+  struct sigaction ignore, saved;
+  memset(&ignore, 0, sizeof(ignore));
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGHUP, &ignore, &saved);
+  LiveProcess run({Cli(), "run", "-q", "-o", dir / "t.trace", "--", Program("signal_target"), "own-handler", "HUP"});
+  // reset-and-raise installs a handler, then SIG_DFL, then raises: SIG_DFL now means the flush.
+  int status =
+      RawStatus({Cli(), "run", "-o", dir / "u.trace", "--", Program("signal_target"), "reset-and-raise", "HUP"});
+  sigaction(SIGHUP, &saved, nullptr);
+  ASSERT_TRUE(run.WaitForStdout("ready\n")) << run.err();
+  EXPECT_NE(run.out().find("before: ignored\n"), std::string::npos) << run.out();
+  kill(ChildOf(run.pid()), SIGTERM);
+  run.Wait();
+  EXPECT_TRUE(DiedOf(run.status(), SIGTERM)) << "status " << run.status();
+  EXPECT_TRUE(DiedOf(status, SIGHUP)) << "status " << status;
+  EXPECT_TRUE(Summarize(dir / "u.trace").catalog.ended_cleanly);
 }
 
 TEST(RunSignals, WhatIsRelayed) {

@@ -141,9 +141,14 @@ int main(int argc, char** argv) {
     on_int.sa_flags = SA_RESTART;
     sigaction(SIGINT, &on_int, nullptr);
     signal(SIGTERM, OnTerm);
+    // SIGINT is let in only while waiting for it, so none is missed between a check and the wait.
+    sigset_t only_int, waiting;
+    sigemptyset(&only_int);
+    sigaddset(&only_int, SIGINT);
+    sigprocmask(SIG_BLOCK, &only_int, &waiting);
     Say("ready\n");
     for (int seen = 0;;) {
-      pause();
+      sigsuspend(&waiting);
       if (g_ints != seen) {
         seen = g_ints;
         char line[32];
