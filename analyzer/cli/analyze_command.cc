@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "allocprof/units.h"
 #include "cli/analysis_flags.h"
@@ -42,14 +43,11 @@ int AnalyzeCommand(int argc, char** argv) {
   std::vector<std::string> traces = args.positional();
   for (const auto& r : args.rest()) traces.push_back(r);
   if (!st.ok() || traces.empty()) {
-    fprintf(stderr, "allocprof analyze: %s\n%s%s", st.ok() ? "no trace given" : std::string(st.message()).c_str(),
-            kUsage, args.Help().c_str());
-    return kExitUsage;
+    return UsageError("analyze", st.ok() ? "no trace given: name one or more TRACE files" : std::string(st.message()));
   }
   AnalysisOptions options;
   if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
-    fprintf(stderr, "allocprof analyze: %s\n", std::string(flags.message()).c_str());
-    return kExitUsage;
+    return UsageError("analyze", absl::StrFormat("%s", std::string(flags.message()).c_str()));
   }
   std::string json_path = args.Get("--json");
   if (absl::Status out = CheckOutputFile(json_path, traces); !json_path.empty() && !out.ok()) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli/analysis_flags.h"
 #include "cli/commands.h"
 #include "report/diff.h"
@@ -44,29 +46,26 @@ int DiffCommand(int argc, char** argv) {
     return kExitOk;
   }
   if (!st.ok() || args.positional().size() != 2) {
-    fprintf(stderr, "allocprof diff: %s\n%s%s", st.ok() ? "need BEFORE and AFTER" : std::string(st.message()).c_str(),
-            kUsage, args.Help().c_str());
-    return kExitUsage;
+    return UsageError("diff",
+                      st.ok() ? absl::StrCat("give two inputs, BEFORE and AFTER (got ", args.positional().size(), ")")
+                              : std::string(st.message()));
   }
   size_t top = 10;
   if (args.Has("--top") && !absl::SimpleAtoi(args.Get("--top"), &top)) {
-    fprintf(stderr, "allocprof diff: --top needs a number\n");
-    return kExitUsage;
+    return UsageError("diff", "--top needs a number");
   }
   std::vector<Rule> rules;
   for (const auto& text : args.GetAll("--fail-if")) {
     auto rule = ParseRule(text);
     if (!rule.ok()) {
-      fprintf(stderr, "allocprof diff: %s\n", std::string(rule.status().message()).c_str());
-      return kExitUsage;
+      return UsageError("diff", absl::StrFormat("%s", std::string(rule.status().message()).c_str()));
     }
     rules.push_back(*rule);
   }
   if (rules.empty()) rules = DefaultRules();
   AnalysisOptions options;
   if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
-    fprintf(stderr, "allocprof diff: %s\n", std::string(flags.message()).c_str());
-    return kExitUsage;
+    return UsageError("diff", absl::StrFormat("%s", std::string(flags.message()).c_str()));
   }
   std::string json_path = args.Get("--json");
   if (absl::Status out = CheckOutputFile(json_path, args.positional()); !json_path.empty() && !out.ok()) {

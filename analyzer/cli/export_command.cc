@@ -75,10 +75,7 @@ int ExportCommand(int argc, char** argv) {
     printf("%s%s", kUsage, args.Help().c_str());
     return kExitOk;
   }
-  auto usage = [&](const std::string& problem) {
-    fprintf(stderr, "allocprof export: %s\n%s%s", problem.c_str(), kUsage, args.Help().c_str());
-    return kExitUsage;
-  };
+  auto usage = [&](const std::string& problem) { return UsageError("export", problem); };
   if (!st.ok()) return usage(std::string(st.message()));
   std::vector<std::string> traces = args.positional();
   for (const auto& r : args.rest()) traces.push_back(r);

@@ -23,6 +23,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/analysis_flags.h"
 #include "cli/commands.h"
@@ -249,14 +250,10 @@ int ReportCommand(int argc, char** argv) {
                         : !args.Has("--output")        ? "-o DIR is required"
                         : args.Get("--output").empty() ? "-o needs a directory"
                                                        : "";
-  if (!problem.empty()) {
-    fprintf(stderr, "allocprof report: %s\n%s%s", problem.c_str(), kUsage, args.Help().c_str());
-    return kExitUsage;
-  }
+  if (!problem.empty()) return UsageError("report", problem);
   size_t top = 10;
   if (args.Has("--top") && (!absl::SimpleAtoi(args.Get("--top"), &top) || top == 0 || top > 1000)) {
-    fprintf(stderr, "allocprof report: --top: cannot use '%s'\n", args.Get("--top").c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("--top: cannot use '%s'", args.Get("--top").c_str()));
   }
   const std::string dir = StripTrailingSlashes(args.Get("--output"));
   const std::string python = args.Get("--python", kDefaultPython);
@@ -264,8 +261,7 @@ int ReportCommand(int argc, char** argv) {
   bool dir_exists = false;
   std::string error;
   if (!CheckDir(dir, &dir_exists, &error)) {
-    fprintf(stderr, "allocprof report: %s\n", error.c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("%s", error.c_str()));
   }
   std::vector<std::string> tried;
   std::string entry = FindEntryPoint(&tried);
@@ -279,8 +275,7 @@ int ReportCommand(int argc, char** argv) {
 
   AnalysisOptions options;
   if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
-    fprintf(stderr, "allocprof report: %s\n", std::string(flags.message()).c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("%s", std::string(flags.message()).c_str()));
   }
   options.top_n = std::max(top, has_baseline ? kDiffTopN : top);
   options.flame = true;  // the flame graphs and report.html draw every stack
@@ -306,8 +301,7 @@ int ReportCommand(int argc, char** argv) {
   }
 
   if (!dir_exists && !MakeDir(dir, &error)) {
-    fprintf(stderr, "allocprof report: %s\n", error.c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("%s", error.c_str()));
   }
   std::vector<std::string> inputs = {traces[0]};
   if (has_baseline) inputs.push_back(args.Get("--baseline"));

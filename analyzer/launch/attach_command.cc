@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "launch/gdb_inject.h"
@@ -104,8 +105,7 @@ std::string PtraceAdvice() {
 // Everything that can be checked before gdb stops the process. Returns an exit code, or -1 to go on.
 int CheckTarget(pid_t pid, const std::string& label) {
   if (pid == getpid()) {
-    fprintf(stderr, "allocprof attach: %d is allocprof itself\n", pid);
-    return kExitUsage;
+    return UsageError("attach", absl::StrFormat("%d is allocprof itself", pid));
   }
   std::string maps;
   if (!ReadText(absl::StrCat("/proc/", pid, "/maps"), &maps)) {
@@ -175,27 +175,21 @@ int AttachCommand(int argc, char** argv) {
   }
   pid_t pid = 0;
   if (!st.ok() || args.positional().size() != 1 || !absl::SimpleAtoi(args.positional()[0], &pid) || pid <= 0) {
-    if (!st.ok())
-      fprintf(stderr, "allocprof attach: %s\n", std::string(st.message()).c_str());
-    else if (args.positional().size() != 1)
-      fprintf(stderr, "allocprof attach: give exactly one PID\n");
-    else
-      fprintf(stderr, "allocprof attach: '%s' is not a process id\n", args.positional()[0].c_str());
-    fprintf(stderr, "%s%s", kAttachUsage, args.Help().c_str());
-    return kExitUsage;
+    return UsageError("attach", !st.ok() ? std::string(st.message())
+                                : args.positional().size() != 1
+                                    ? "give exactly one PID"
+                                    : absl::StrCat("'", args.positional()[0], "' is not a process id"));
   }
   // The flags, and the variables of the same options in this environment, checked as the shim would.
   absl::StatusOr<std::vector<ShimOption>> shim_options = CollectShimOptions(args, options::kAttach);
   if (!shim_options.ok()) {
-    fprintf(stderr, "allocprof attach: %s\n", std::string(shim_options.status().message()).c_str());
-    return kExitUsage;
+    return UsageError("attach", std::string(shim_options.status().message()));
   }
   int timeout_seconds = 60;
   if (args.Has("--timeout") &&
       (!absl::SimpleAtoi(args.Get("--timeout"), &timeout_seconds) || timeout_seconds < 1 || timeout_seconds > 3600)) {
-    fprintf(stderr, "allocprof attach: --timeout must be a number in 1..3600 (got '%s')\n",
-            args.Get("--timeout").c_str());
-    return kExitUsage;
+    return UsageError(
+        "attach", absl::StrFormat("--timeout must be a number in 1..3600 (got '%s')", args.Get("--timeout").c_str()));
   }
   bool quiet = args.Has("--quiet");
   std::string label = absl::StrCat("process ", pid, " (", ProcessName(pid), ")");
@@ -204,12 +198,10 @@ int AttachCommand(int argc, char** argv) {
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
   // The shim reads its options one per line; checked before --force may remove an existing file.
   if (output.find('\n') != std::string::npos) {
-    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
-    return kExitUsage;
+    return UsageError("attach", "the output path must not contain a newline");
   }
   if (absl::Status path = CheckOutputPath(output); !path.ok()) {
-    fprintf(stderr, "allocprof attach: %s\n", std::string(path.message()).c_str());
-    return kExitUsage;
+    return UsageError("attach", std::string(path.message()));
   }
   std::string problem;
   if (int rc = PrepareTraceOutput(output, args.Has("--force"), &problem); rc != kExitOk) {

@@ -18,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "launch/shim_options.h"
 #include "launch/shim_path.h"
 #include "launch/signal_relay.h"
@@ -75,21 +76,18 @@ int RunCommand(int argc, char** argv) {
     printf("%s%s", kRunUsage, args.Help().c_str());
     return kExitOk;
   }
-  if (!st.ok() || args.rest().empty() || !args.positional().empty()) {
-    if (!st.ok())
-      fprintf(stderr, "allocprof run: %s\n", std::string(st.message()).c_str());
-    else if (!args.positional().empty())
-      fprintf(stderr, "allocprof run: put the command after '--' (got '%s')\n", args.positional()[0].c_str());
-    else
-      fprintf(stderr, "allocprof run: no command given\n");
-    fprintf(stderr, "%s%s", kRunUsage, args.Help().c_str());
-    return kExitUsage;
+  if (int at = args.first_positional_index(); at >= 0) {
+    // The program's name without '--' before it: its own flags would be taken for run's.
+    std::string options = ShellWords(argc, argv, 2, at);
+    return UsageError("run", absl::StrCat("put the command after '--': allocprof run ", options,
+                                          options.empty() ? "" : " ", "-- ", ShellWords(argc, argv, at, argc)));
   }
+  if (!st.ok()) return UsageError("run", std::string(st.message()));
+  if (args.rest().empty()) return UsageError("run", "no command given: allocprof run [options] -- CMD [ARGS...]");
   // The flags, and the ALLOCPROF_* variables CMD would inherit, checked as the shim would.
   absl::StatusOr<std::vector<ShimOption>> shim_options = CollectShimOptions(args, options::kRun);
   if (!shim_options.ok()) {
-    fprintf(stderr, "allocprof run: %s\n", std::string(shim_options.status().message()).c_str());
-    return kExitUsage;
+    return UsageError("run", std::string(shim_options.status().message()));
   }
   bool quiet = ShimOptionValue(*shim_options, options::Id::kQuiet) == "1";
   std::string shim = FindShim();
@@ -123,8 +121,7 @@ int RunCommand(int argc, char** argv) {
 
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
   if (absl::Status path = CheckOutputPath(output); !path.ok()) {
-    fprintf(stderr, "allocprof run: %s\n", std::string(path.message()).c_str());
-    return kExitUsage;
+    return UsageError("run", std::string(path.message()));
   }
   std::string problem;
   if (int rc = PrepareTraceOutput(output, args.Has("--force"), &problem); rc != kExitOk) {

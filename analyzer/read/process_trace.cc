@@ -537,6 +537,7 @@ class CatalogBuilder {
         break;
       case RecordKind::kCapture:
         c_->captures.push_back({r_.time, static_cast<format::CaptureState>(r_.outcome), r_.text});
+        Seen(r_.time);
         break;
       case RecordKind::kSampling:
         // Before any event of the trace reaches the passes (the process chunk comes first).
@@ -554,6 +555,9 @@ class CatalogBuilder {
       case RecordKind::kCount:
         break;  // events: they go through the merger
       case RecordKind::kQuiet:
+        // The flush thread's "nothing new" is the process still alive: a killed process's duration
+        // runs to its last one, not to its last allocation.
+        Seen(r_.time);
         if (!ended_.contains(static_cast<uint32_t>(r_.value))) {
           merger_->Covered(static_cast<uint32_t>(r_.value), r_.time);
         }

@@ -133,8 +133,10 @@ std::string RenderText(const AnalysisReport& report);
 std::string RenderJson(const AnalysisReport& report);
 
 // Formatting shared by renderers.
-std::string HumanBytes(double bytes);         // "12.3 MiB"
-std::string HumanCount(uint64_t n);           // "1,234,567"
+std::string HumanBytes(double bytes);  // "12.3 MiB"
+std::string HumanCount(uint64_t n);    // "1,234,567"
+// "1 call", "1,234 calls": the count and the noun that agrees with it.
+std::string HumanCountOf(uint64_t n, const char* one, const char* many);
 std::string FrameText(const ReportFrame& f);  // "Foo (foo.cc:12)" or "libx.so+0x1234"
 
 }  // namespace allocprof

@@ -31,6 +31,10 @@ std::string HumanCount(uint64_t n) {
   return out;
 }
 
+std::string HumanCountOf(uint64_t n, const char* one, const char* many) {
+  return absl::StrCat(HumanCount(n), " ", n == 1 ? one : many);
+}
+
 std::string FrameText(const ReportFrame& f) {
   if (f.function.empty()) {
     if (f.module.empty()) return absl::StrFormat("0x%x", f.offset);
@@ -84,7 +88,7 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   std::string cmd = p.process.command_line;
   std::replace(cmd.begin(), cmd.end(), '\0', ' ');
   absl::StrAppendFormat(&out, "== %s — pid %d (parent %d): %s\n", p.file, p.process.pid, p.process.ppid, cmd);
-  absl::StrAppendFormat(&out, "   %d threads, %.3f s%s\n", p.threads, p.duration_s,
+  absl::StrAppendFormat(&out, "   %s, %.3f s%s\n", HumanCountOf(p.threads, "thread", "threads"), p.duration_s,
                         p.ended_cleanly ? "" : ", trace cut short (no end record)");
   if (p.window.active) {
     const ReportWindow& w = p.window;
@@ -129,19 +133,19 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
                         t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
   bool capture_ended = !p.captures.empty() && p.captures.back().state == "ended";
   if (capture_ended && !(p.window.active && p.window.closed)) {
-    absl::StrAppendFormat(&out,
-                          "  live at capture end%15s   in %s allocations (frees after --stop-after are not recorded)\n",
-                          HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
+    absl::StrAppendFormat(&out, "  live at capture end%15s   in %s (frees after --stop-after are not recorded)\n",
+                          HumanBytes(t.leaked_bytes), HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
   } else if (p.window.active && p.window.closed) {
-    absl::StrAppendFormat(&out, "  live at window end %15s   in %s allocations made in the window\n",
-                          HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
+    absl::StrAppendFormat(&out, "  live at window end %15s   in %s made in the window\n", HumanBytes(t.leaked_bytes),
+                          HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
   } else {
-    absl::StrAppendFormat(&out, "  live at end        %15s   in %s allocations (leaks)\n", HumanBytes(t.leaked_bytes),
-                          HumanCount(t.leaked_allocations));
+    absl::StrAppendFormat(&out, "  live at end        %15s   in %s (leaks)\n", HumanBytes(t.leaked_bytes),
+                          HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
   }
   if (p.window.active) {
-    absl::StrAppendFormat(&out, "  live at start      %15s   in %s allocations made before the window (carried in)\n",
-                          HumanBytes(t.window_live_bytes_at_start), HumanCount(t.window_live_at_start));
+    absl::StrAppendFormat(&out, "  live at start      %15s   in %s made before the window (carried in)\n",
+                          HumanBytes(t.window_live_bytes_at_start),
+                          HumanCountOf(t.window_live_at_start, "allocation", "allocations"));
     absl::StrAppendFormat(&out, "  inherited frees    %15s   %s: blocks allocated before the window (not in frees)\n",
                           HumanCount(t.inherited_frees), HumanBytes(t.inherited_bytes_freed));
   }
@@ -164,8 +168,8 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
 
   absl::StrAppend(&out, "\nEntry points\n");
   for (const auto& [name, cb] : p.by_entry) {
-    absl::StrAppendFormat(&out, "  %-36s %15s calls  %12s\n", name, HumanCount(cb.first),
-                          cb.second ? HumanBytes(cb.second) : "");
+    absl::StrAppendFormat(&out, "  %-36s %15s %-5s  %12s\n", name, HumanCount(cb.first),
+                          cb.first == 1 ? "call" : "calls", cb.second ? HumanBytes(cb.second) : "");
   }
 
   if (!p.size_classes.empty()) {
@@ -184,15 +188,16 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
   }
 
   Stacks(out, absl::StrFormat("Top stacks by calls").c_str(), p.top_by_calls, [](const ReportStack& s) {
-    return absl::StrFormat("%s calls, %s", HumanCount(s.calls), HumanBytes(s.bytes));
+    return absl::StrFormat("%s, %s", HumanCountOf(s.calls, "call", "calls"), HumanBytes(s.bytes));
   });
   Stacks(out, "Top stacks by bytes", p.top_by_bytes, [](const ReportStack& s) {
-    return absl::StrFormat("%s in %s calls", HumanBytes(s.bytes), HumanCount(s.calls));
+    return absl::StrFormat("%s in %s", HumanBytes(s.bytes), HumanCountOf(s.calls, "call", "calls"));
   });
   Stacks(out, "Top stacks by contribution to the peak", p.top_by_peak,
          [](const ReportStack& s) { return absl::StrFormat("%s live at the peak", HumanBytes(s.peak_bytes)); });
   Stacks(out, "Leaks (live at end) by stack", p.leaks, [](const ReportStack& s) {
-    return absl::StrFormat("%s in %s allocations", HumanBytes(s.leaked_bytes), HumanCount(s.leaked_allocations));
+    return absl::StrFormat("%s in %s", HumanBytes(s.leaked_bytes),
+                           HumanCountOf(s.leaked_allocations, "allocation", "allocations"));
   });
 
   if (!p.timeline.empty()) {
@@ -231,9 +236,9 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
     absl::StrAppend(&out, "\nGen-style pressure (what a .NET-style generational collector would have done)\n");
     absl::StrAppendFormat(&out, "  collections   Gen0 %s, Gen1 %s, Gen2 %s   (%.1f per second)\n", HumanCount(g.gen0),
                           HumanCount(g.gen1), HumanCount(g.gen2), g.collections_per_second);
-    absl::StrAppendFormat(&out, "  allocated     %s small, %s large-object heap (%s objects >= %s B)\n",
-                          HumanBytes(g.soh_bytes), HumanBytes(g.loh_bytes), HumanCount(g.loh_allocations),
-                          HumanCount(q.loh_threshold));
+    absl::StrAppendFormat(&out, "  allocated     %s small, %s large-object heap (%s >= %s B)\n",
+                          HumanBytes(g.soh_bytes), HumanBytes(g.loh_bytes),
+                          HumanCountOf(g.loh_allocations, "object", "objects"), HumanCount(q.loh_threshold));
     absl::StrAppendFormat(&out, "  promoted      %s; survival Gen0 %.1f%%, Gen1 %.1f%%, Gen2 %.1f%%, LOH %.1f%%\n",
                           HumanBytes(g.promoted_bytes), 100 * g.survival.gen0, 100 * g.survival.gen1,
                           100 * g.survival.gen2, 100 * g.survival.loh);
@@ -293,7 +298,7 @@ void RenderProcess(std::string& out, const ProcessReport& p, const AnalysisOptio
         HumanBytes(pool.advice_max_block), slots, HumanBytes(pool.advice_retained_bytes), 100 * pool.advice_hit_rate);
     for (size_t i = 0; i < pool.top_fallthrough_stacks.size() && i < 3; ++i) {
       const auto& s = pool.top_fallthrough_stacks[i];
-      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s rents, %s\n", i + 1, HumanCount(s.rents),
+      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s, %s\n", i + 1, HumanCountOf(s.rents, "rent", "rents"),
                             HumanBytes(s.bytes));
       for (size_t f = 0; f < s.frames.size() && f < 5; ++f)
         absl::StrAppend(&out, "      ", FrameText(s.frames[f]), "\n");

@@ -430,10 +430,12 @@ TEST(Run, RefusesABadFlagOrInheritedVariableBeforeStarting) {
   std::string marker = dir / "started";
   RunResult r = RunTraced(Trace(dir), {"touch", marker}, {"--flush-ms", "-1"});
   EXPECT_EQ(r.exit_code, 64);
-  EXPECT_EQ(r.err, "allocprof run: --flush-ms must be a number in 0..60000 (got '-1')\n");
+  EXPECT_EQ(r.err, "allocprof run: --flush-ms must be a number in 0..60000 (got '-1')\nsee 'allocprof run --help'\n");
   r = RunProgram({BuildPath("allocprof"), "run", "-o", Trace(dir), "--", "touch", marker}, {"ALLOCPROF_ZSTD_LEVEL=99"});
   EXPECT_EQ(r.exit_code, 64);
-  EXPECT_EQ(r.err, "allocprof run: ALLOCPROF_ZSTD_LEVEL (in the environment) must be a number in -50..19 (got '99')\n");
+  EXPECT_EQ(r.err,
+            "allocprof run: ALLOCPROF_ZSTD_LEVEL (in the environment) must be a number in -50..19 (got '99')\nsee "
+            "'allocprof run --help'\n");
   EXPECT_TRUE(dir.Files().empty()) << "neither the program nor the shim ran";
   // A flag replaces the variable; a good inherited variable reaches the shim.
   r = RunProgram({BuildPath("allocprof"), "run", "-q", "-o", Trace(dir), "--zstd-level", "3", "--", "touch", marker},
