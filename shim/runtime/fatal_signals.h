@@ -7,9 +7,9 @@
 // The program never sees it: sigaction/signal (shim/hooks/signal_hooks.cc) report SIG_DFL where
 // the handler stands, pass the program's own handlers straight to the kernel (the handler steps
 // aside; the program's runs as if the shim were not there), and put it back when the program
-// restores SIG_DFL. A signal ignored at start stays ignored. Attached (allocprof attach), the calls
-// are not interposed: the handler is installed where the disposition was SIG_DFL, and a program
-// that installs its own later simply replaces it.
+// restores SIG_DFL. A signal ignored at start stays ignored. Attached (allocprof attach), the
+// handler is installed where the disposition was SIG_DFL, and the calls are redirected with the
+// other interposed functions (hooks/interposed.h).
 //
 // Async-signal safety: the handler uses raw system calls, atomics and the bounded waits of
 // FlushAllThreads, allocates nothing (chunks go out uncompressed) and starts no thread. A signal
