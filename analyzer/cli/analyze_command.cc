@@ -2,16 +2,17 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "allocprof/units.h"
 #include "cli/analysis_flags.h"
 #include "cli/commands.h"
 #include "report/report.h"
 #include "util/cli_args.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -25,17 +26,6 @@ constexpr char kUsage[] =
     "first one is the root.\n"
     "\n"
     "options:\n";
-
-bool WriteFileAtomically(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << data;
-    if (!out.flush()) return false;
-  }
-  return rename(tmp.c_str(), path.c_str()) == 0;
-}
 
 }  // namespace
 
@@ -53,14 +43,16 @@ int AnalyzeCommand(int argc, char** argv) {
   std::vector<std::string> traces = args.positional();
   for (const auto& r : args.rest()) traces.push_back(r);
   if (!st.ok() || traces.empty()) {
-    fprintf(stderr, "allocprof analyze: %s\n%s%s", st.ok() ? "no trace given" : std::string(st.message()).c_str(),
-            kUsage, args.Help().c_str());
-    return kExitUsage;
+    return UsageError("analyze", st.ok() ? "no trace given: name one or more TRACE files" : std::string(st.message()));
   }
   AnalysisOptions options;
   if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
-    fprintf(stderr, "allocprof analyze: %s\n", std::string(flags.message()).c_str());
-    return kExitUsage;
+    return UsageError("analyze", absl::StrFormat("%s", std::string(flags.message()).c_str()));
+  }
+  std::string json_path = args.Get("--json");
+  if (absl::Status out = CheckOutputFile(json_path, traces); !json_path.empty() && !out.ok()) {
+    fprintf(stderr, "allocprof analyze: %s\n", std::string(out.message()).c_str());
+    return kExitCantCreate;
   }
   bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
   auto report = Analyze(traces, options, progress);
@@ -68,15 +60,11 @@ int AnalyzeCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof analyze: %s\n", std::string(report.status().message()).c_str());
     return kExitBadInput;
   }
-  std::string json_path = args.Get("--json");
   if (json_path != "-") fputs(RenderText(*report).c_str(), stdout);
   if (!json_path.empty()) {
-    std::string json = RenderJson(*report);
-    if (json_path == "-") {
-      fputs(json.c_str(), stdout);
-    } else if (!WriteFileAtomically(json_path, json)) {
-      fprintf(stderr, "allocprof analyze: cannot write %s\n", json_path.c_str());
-      return kExitBadInput;
+    if (absl::Status out = WriteOutputFile(json_path, RenderJson(*report), traces); !out.ok()) {
+      fprintf(stderr, "allocprof analyze: %s\n", std::string(out.message()).c_str());
+      return kExitCantCreate;
     }
   }
   if (progress) fprintf(stderr, "allocprof: analyzed in %.2f s\n", report->analysis_seconds);

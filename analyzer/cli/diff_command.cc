@@ -2,13 +2,15 @@
 #include <stdio.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli/analysis_flags.h"
 #include "cli/commands.h"
 #include "report/diff.h"
 #include "util/cli_args.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -18,7 +20,8 @@ constexpr char kUsage[] =
     "\n"
     "BEFORE and AFTER are traces or JSON reports from 'allocprof analyze --json'. Prints every figure\n"
     "side by side with the ratio after/before, the stacks that grew most and the new ones, and a\n"
-    "verdict. Exit status: 0 all rules hold, 1 a rule failed, 2 bad input, 64 bad command line.\n"
+    "verdict. Exit status: 0 all rules hold, 1 a rule failed, 2 bad input, 64 bad command line,\n"
+    "73 the --json FILE cannot be written.\n"
     "\n"
     "Rules (--fail-if, repeatable): METRIC>1.10x compares the ratio after/before; METRIC>5 compares\n"
     "after's value; also >=, <, <=. Metrics are the row names of the table (allocations,\n"
@@ -34,7 +37,7 @@ int DiffCommand(int argc, char** argv) {
   CliArgs args;
   args.Option("--fail-if", true, "a verdict rule (repeatable), e.g. allocations>1.10x");
   args.Option("--markdown", false, "print a Markdown table for a pull-request comment instead of text");
-  args.Option("--json", true, "also write the comparison as JSON to FILE");
+  args.Option("--json", true, "also write the comparison as JSON to FILE (- for stdout, then no text)");
   AddAnalysisFlags(args);  // for trace inputs; --top: stacks listed as grown / new
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
@@ -43,29 +46,31 @@ int DiffCommand(int argc, char** argv) {
     return kExitOk;
   }
   if (!st.ok() || args.positional().size() != 2) {
-    fprintf(stderr, "allocprof diff: %s\n%s%s", st.ok() ? "need BEFORE and AFTER" : std::string(st.message()).c_str(),
-            kUsage, args.Help().c_str());
-    return kExitUsage;
+    return UsageError("diff",
+                      st.ok() ? absl::StrCat("give two inputs, BEFORE and AFTER (got ", args.positional().size(), ")")
+                              : std::string(st.message()));
   }
   size_t top = 10;
   if (args.Has("--top") && !absl::SimpleAtoi(args.Get("--top"), &top)) {
-    fprintf(stderr, "allocprof diff: --top needs a number\n");
-    return kExitUsage;
+    return UsageError("diff", "--top needs a number");
   }
   std::vector<Rule> rules;
   for (const auto& text : args.GetAll("--fail-if")) {
     auto rule = ParseRule(text);
     if (!rule.ok()) {
-      fprintf(stderr, "allocprof diff: %s\n", std::string(rule.status().message()).c_str());
-      return kExitUsage;
+      return UsageError("diff", absl::StrFormat("%s", std::string(rule.status().message()).c_str()));
     }
     rules.push_back(*rule);
   }
   if (rules.empty()) rules = DefaultRules();
   AnalysisOptions options;
   if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
-    fprintf(stderr, "allocprof diff: %s\n", std::string(flags.message()).c_str());
-    return kExitUsage;
+    return UsageError("diff", absl::StrFormat("%s", std::string(flags.message()).c_str()));
+  }
+  std::string json_path = args.Get("--json");
+  if (absl::Status out = CheckOutputFile(json_path, args.positional()); !json_path.empty() && !out.ok()) {
+    fprintf(stderr, "allocprof diff: %s\n", std::string(out.message()).c_str());
+    return kExitCantCreate;
   }
   options.top_n = std::max<size_t>(100, top);  // more stacks than a report shows, so "new" means new
   DiffSide sides[2];
@@ -78,13 +83,13 @@ int DiffCommand(int argc, char** argv) {
     sides[i] = std::move(*side);
   }
   DiffResult result = Compare(sides[0], sides[1], rules, top);
-  fputs((args.Has("--markdown") ? RenderDiffMarkdown(result) : RenderDiffText(result)).c_str(), stdout);
-  if (args.Has("--json")) {
-    std::ofstream out(args.Get("--json"), std::ios::binary | std::ios::trunc);
-    out << RenderDiffJson(result);
-    if (!out.flush()) {
-      fprintf(stderr, "allocprof diff: cannot write %s\n", args.Get("--json").c_str());
-      return kExitBadInput;
+  if (json_path != "-") {
+    fputs((args.Has("--markdown") ? RenderDiffMarkdown(result) : RenderDiffText(result)).c_str(), stdout);
+  }
+  if (!json_path.empty()) {
+    if (absl::Status out = WriteOutputFile(json_path, RenderDiffJson(result), args.positional()); !out.ok()) {
+      fprintf(stderr, "allocprof diff: %s\n", std::string(out.message()).c_str());
+      return kExitCantCreate;
     }
   }
   return result.passed ? kExitOk : kExitVerdictFailed;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/container/node_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "cli/commands.h"
@@ -168,12 +169,15 @@ int DumpCommand(int argc, char** argv) {
   CliArgs args;
   args.Option("--summary", false, "print only counts: records by kind and entry point, bytes per event");
   args.Option("-h,--help", false, "show this help");
-  if (auto st = args.Parse(argc, argv, 2); !st.ok() || args.positional().size() != 1 || args.Has("--help")) {
-    if (!st.ok()) fprintf(stderr, "allocprof dump: %s\n", std::string(st.message()).c_str());
-    FILE* out = args.Has("--help") ? stdout : stderr;
-    fprintf(out, "usage: allocprof dump [--summary] TRACE\n\nPrints every chunk and record of TRACE in file order.\n%s",
-            args.Help().c_str());
-    return args.Has("--help") ? kExitOk : kExitUsage;
+  absl::Status st = args.Parse(argc, argv, 2);
+  if (args.Has("--help")) {
+    printf("usage: allocprof dump [--summary] TRACE\n\nPrints every chunk and record of TRACE in file order.\n%s",
+           args.Help().c_str());
+    return kExitOk;
+  }
+  if (!st.ok()) return UsageError("dump", std::string(st.message()));
+  if (args.positional().size() != 1) {
+    return UsageError("dump", absl::StrCat("give one TRACE (got ", args.positional().size(), ")"));
   }
   const std::string& path = args.positional()[0];
   auto file = TraceFile::Open(path);

@@ -1,11 +1,7 @@
 // allocprof export TRACE --format folded|pprof|chrome -o FILE: the trace in the formats other tools
 // read (FlameGraph/speedscope, pprof/Pyroscope/Parca/Grafana, Perfetto), from the same pass as
 // `allocprof analyze`, so the figures agree with the report.
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +18,7 @@
 #include "passes/heap_analysis.h"
 #include "passes/stack_windows.h"
 #include "util/cli_args.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -37,9 +34,9 @@ constexpr char kUsage[] =
     "  chrome  trace-event JSON for ui.perfetto.dev: live bytes and allocation rate over time,\n"
     "          the collections of the Gen-style pressure model, and the stacks that allocated\n"
     "          most in each of 100 windows (instants with their stack, and a stackFrames table)\n"
-    "FILE is replaced when it exists, but never written through a symlink; - is stdout.\n"
-    "Exit status: 0 written, 2 bad input or unwritable FILE, 64 bad command line (also when FILE is a\n"
-    "symlink or the trace itself).\n"
+    "FILE is replaced when it is a regular file (never the trace itself or another trace), written\n"
+    "into when it is a device or FIFO; - is stdout. README, \"Output files\", has the whole rule.\n"
+    "Exit status: 0 written, 2 bad input, 64 bad command line, 73 FILE cannot be written.\n"
     "\n"
     "options:\n";
 
@@ -60,49 +57,6 @@ std::vector<std::string> FoldedFramesOf(const ProcessCatalog& catalog, uint32_t 
   return names;
 }
 
-// Writes `data` to `path` (created 0644, truncated) without following a symlink there. Returns an
-// exit code, after saying what went wrong.
-int WriteOutput(const std::string& path, const std::string& data, const std::string& trace) {
-  if (path == "-") {
-    if (fwrite(data.data(), 1, data.size(), stdout) != data.size() || fflush(stdout) != 0) {
-      fprintf(stderr, "allocprof export: cannot write to stdout: %s\n", strerror(errno));
-      return kExitBadInput;
-    }
-    return kExitOk;
-  }
-  struct stat out_st, in_st;
-  if (stat(path.c_str(), &out_st) == 0 && stat(trace.c_str(), &in_st) == 0 && out_st.st_dev == in_st.st_dev &&
-      out_st.st_ino == in_st.st_ino) {
-    fprintf(stderr, "allocprof export: %s is the trace being exported: not overwritten\n", path.c_str());
-    return kExitUsage;
-  }
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == ELOOP) {
-      fprintf(stderr, "allocprof export: %s is a symlink: not written through it\n", path.c_str());
-      return kExitUsage;
-    }
-    fprintf(stderr, "allocprof export: cannot create %s: %s\n", path.c_str(), strerror(errno));
-    return kExitBadInput;
-  }
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      fprintf(stderr, "allocprof export: cannot write %s: %s\n", path.c_str(), strerror(n < 0 ? errno : ENOSPC));
-      close(fd);
-      return kExitBadInput;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (close(fd) != 0) {
-    fprintf(stderr, "allocprof export: cannot write %s: %s\n", path.c_str(), strerror(errno));
-    return kExitBadInput;
-  }
-  return kExitOk;
-}
-
 }  // namespace
 
 int ExportCommand(int argc, char** argv) {
@@ -121,10 +75,7 @@ int ExportCommand(int argc, char** argv) {
     printf("%s%s", kUsage, args.Help().c_str());
     return kExitOk;
   }
-  auto usage = [&](const std::string& problem) {
-    fprintf(stderr, "allocprof export: %s\n%s%s", problem.c_str(), kUsage, args.Help().c_str());
-    return kExitUsage;
-  };
+  auto usage = [&](const std::string& problem) { return UsageError("export", problem); };
   if (!st.ok()) return usage(std::string(st.message()));
   std::vector<std::string> traces = args.positional();
   for (const auto& r : args.rest()) traces.push_back(r);
@@ -143,6 +94,10 @@ int ExportCommand(int argc, char** argv) {
   }
   if (args.Has("--weight") && format == "chrome") return usage("--weight applies to folded and pprof");
 
+  if (absl::Status out = CheckOutputFile(output, {trace}); !out.ok()) {
+    fprintf(stderr, "allocprof export: %s\n", std::string(out.message()).c_str());
+    return kExitCantCreate;
+  }
   AnalysisOptions options;
   options.symbolize = !args.Has("--no-symbols");
   st = ReadWindowFlags(args, &options.window);
@@ -237,7 +192,11 @@ int ExportCommand(int argc, char** argv) {
     warnings = frames.warnings();
   }
   for (const auto& w : warnings) fprintf(stderr, "allocprof export: warning: %s\n", w.c_str());
-  return WriteOutput(output, data, trace);
+  if (absl::Status out = WriteOutputFile(output, data, {trace}); !out.ok()) {
+    fprintf(stderr, "allocprof export: %s\n", std::string(out.message()).c_str());
+    return kExitCantCreate;
+  }
+  return kExitOk;
 }
 
 }  // namespace allocprof

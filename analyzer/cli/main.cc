@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "report") == 0) return allocprof::ReportCommand(argc, argv);
   if (strcmp(cmd, "export") == 0) return allocprof::ExportCommand(argc, argv);
   if (strcmp(cmd, "ctl") == 0) return allocprof::CtlCommand(argc, argv);
-  fprintf(stderr, "allocprof: unknown command '%s'\n\n%s", cmd, kUsage);
+  fprintf(stderr,
+          "allocprof: unknown command '%s' (run, attach, analyze, diff, report, export, ctl, dump)\nsee 'allocprof "
+          "--help'\n",
+          cmd);
   return allocprof::kExitUsage;
 }

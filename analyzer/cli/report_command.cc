@@ -23,12 +23,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/analysis_flags.h"
 #include "cli/commands.h"
 #include "report/diff.h"
 #include "report/report.h"
 #include "util/cli_args.h"
+#include "util/output_file.h"
 
 extern char** environ;
 
@@ -50,8 +52,9 @@ constexpr char kUsage[] =
     "report.md.\n"
     "\n"
     "Exit status: 0 report written, 2 bad input (a trace or JSON that cannot be used), 64 bad command\n"
-    "line or unusable DIR, 70 drawing failed (Python or matplotlib missing: see --python), 127 the\n"
-    "interpreter cannot be run. The verdict does not change the exit status: gate CI with\n"
+    "line or unusable DIR, 70 drawing failed (Python or matplotlib missing: see --python), 73 a file\n"
+    "in DIR cannot be written, 127 the interpreter cannot be run. The verdict does not change the exit status: gate CI "
+    "with\n"
     "'allocprof diff', whose exit status is the verdict.\n"
     "\n"
     "The charts need Python 3 with matplotlib (Debian: python3-matplotlib). The drawing script is\n"
@@ -139,33 +142,12 @@ bool MakeDir(const std::string& dir, std::string* error) {
   return CheckDir(dir, &exists, error) && exists;
 }
 
-// Writes DIR/NAME through a fresh temporary file and a rename: a symlink planted at NAME is replaced.
-bool WriteInDir(const std::string& dir, const std::string& name, const std::string& data, std::string* error) {
-  std::string path = absl::StrCat(dir, "/", name), tmp = absl::StrCat(dir, "/.", name, ".tmp");
-  unlink(tmp.c_str());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *error = absl::StrCat("cannot write ", tmp, ": ", strerror(errno));
-    return false;
-  }
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t w = write(fd, data.data() + done, data.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      *error = absl::StrCat("cannot write ", tmp, ": ", strerror(errno));
-      close(fd);
-      unlink(tmp.c_str());
-      return false;
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = absl::StrCat("cannot write ", path, ": ", strerror(errno));
-    unlink(tmp.c_str());
-    return false;
-  }
-  return true;
+// Writes DIR/NAME under the output policy (util/output_file.h); the report's inputs are never replaced.
+bool WriteInDir(const std::string& dir, const std::string& name, const std::string& data,
+                const std::vector<std::string>& inputs, std::string* error) {
+  absl::Status st = WriteOutputFile(absl::StrCat(dir, "/", name), data, inputs);
+  if (!st.ok()) *error = std::string(st.message());
+  return st.ok();
 }
 
 bool IsTrace(const std::string& path) {
@@ -256,14 +238,10 @@ int ReportCommand(int argc, char** argv) {
                         : !args.Has("--output")        ? "-o DIR is required"
                         : args.Get("--output").empty() ? "-o needs a directory"
                                                        : "";
-  if (!problem.empty()) {
-    fprintf(stderr, "allocprof report: %s\n%s%s", problem.c_str(), kUsage, args.Help().c_str());
-    return kExitUsage;
-  }
+  if (!problem.empty()) return UsageError("report", problem);
   size_t top = 10;
   if (args.Has("--top") && (!absl::SimpleAtoi(args.Get("--top"), &top) || top == 0 || top > 1000)) {
-    fprintf(stderr, "allocprof report: --top: cannot use '%s'\n", args.Get("--top").c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("--top: cannot use '%s'", args.Get("--top").c_str()));
   }
   const std::string dir = StripTrailingSlashes(args.Get("--output"));
   const std::string python = args.Get("--python", kDefaultPython);
@@ -271,8 +249,7 @@ int ReportCommand(int argc, char** argv) {
   bool dir_exists = false;
   std::string error;
   if (!CheckDir(dir, &dir_exists, &error)) {
-    fprintf(stderr, "allocprof report: %s\n", error.c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("%s", error.c_str()));
   }
   std::vector<std::string> tried;
   std::string entry = FindEntryPoint(&tried);
@@ -286,8 +263,7 @@ int ReportCommand(int argc, char** argv) {
 
   AnalysisOptions options;
   if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
-    fprintf(stderr, "allocprof report: %s\n", std::string(flags.message()).c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("%s", std::string(flags.message()).c_str()));
   }
   options.top_n = std::max(top, has_baseline ? kDiffTopN : top);
   options.flame = true;  // the flame graphs and report.html draw every stack
@@ -313,19 +289,20 @@ int ReportCommand(int argc, char** argv) {
   }
 
   if (!dir_exists && !MakeDir(dir, &error)) {
-    fprintf(stderr, "allocprof report: %s\n", error.c_str());
-    return kExitUsage;
+    return UsageError("report", absl::StrFormat("%s", error.c_str()));
   }
-  bool written = WriteInDir(dir, "analysis.json", current->json, &error);
+  std::vector<std::string> inputs = {traces[0]};
+  if (has_baseline) inputs.push_back(args.Get("--baseline"));
+  bool written = WriteInDir(dir, "analysis.json", current->json, inputs, &error);
   if (written && has_baseline) {
-    written =
-        WriteInDir(dir, "baseline.json", baseline.json, &error) && WriteInDir(dir, "diff.json", diff_json, &error);
+    written = WriteInDir(dir, "baseline.json", baseline.json, inputs, &error) &&
+              WriteInDir(dir, "diff.json", diff_json, inputs, &error);
   } else if (written) {
     for (const char* stale : {"baseline.json", "diff.json"}) unlink(absl::StrCat(dir, "/", stale).c_str());
   }
   if (!written) {
     fprintf(stderr, "allocprof report: %s\n", error.c_str());
-    return kExitUsage;
+    return kExitCantCreate;
   }
 
   std::vector<std::string> cmd = {python,  "-B", entry,   "--analysis",       dir + "/analysis.json",

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "launch/ptrace_inject.h"
@@ -23,6 +24,7 @@
 #include "launch/shim_path.h"
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -104,8 +106,7 @@ std::string PtraceAdvice() {
 // (The injector refuses static, non-glibc and non-x86-64 processes itself.)
 int CheckTarget(pid_t pid, const std::string& label) {
   if (pid == getpid()) {
-    fprintf(stderr, "allocprof attach: %d is allocprof itself\n", pid);
-    return kExitUsage;
+    return UsageError("attach", absl::StrFormat("%d is allocprof itself", pid));
   }
   std::string maps;
   if (!ReadText(absl::StrCat("/proc/", pid, "/maps"), &maps)) {
@@ -156,7 +157,7 @@ int CheckTarget(pid_t pid, const std::string& label) {
 int AttachCommand(int argc, char** argv) {
   CliArgs args;
   DeclareShimFlags(args, options::kAttach);
-  args.Option("--force", false, "replace an existing trace file");
+  args.Option("--force", false, "replace an existing trace file and remove its child-process traces FILE.PID");
   args.Option("--timeout", true, "seconds the injected calls may take, 1..3600 (default 60)");
   args.Option("-q,--quiet", false, "no message on success");
   args.Option("-h,--help", false, "show this help");
@@ -167,31 +168,40 @@ int AttachCommand(int argc, char** argv) {
   }
   pid_t pid = 0;
   if (!st.ok() || args.positional().size() != 1 || !absl::SimpleAtoi(args.positional()[0], &pid) || pid <= 0) {
-    if (!st.ok())
-      fprintf(stderr, "allocprof attach: %s\n", std::string(st.message()).c_str());
-    else if (args.positional().size() != 1)
-      fprintf(stderr, "allocprof attach: give exactly one PID\n");
-    else
-      fprintf(stderr, "allocprof attach: '%s' is not a process id\n", args.positional()[0].c_str());
-    fprintf(stderr, "%s%s", kAttachUsage, args.Help().c_str());
-    return kExitUsage;
+    return UsageError("attach", !st.ok() ? std::string(st.message())
+                                : args.positional().size() != 1
+                                    ? "give exactly one PID"
+                                    : absl::StrCat("'", args.positional()[0], "' is not a process id"));
   }
   // The flags, and the variables of the same options in this environment, checked as the shim would.
   absl::StatusOr<std::vector<ShimOption>> shim_options = CollectShimOptions(args, options::kAttach);
   if (!shim_options.ok()) {
-    fprintf(stderr, "allocprof attach: %s\n", std::string(shim_options.status().message()).c_str());
-    return kExitUsage;
+    return UsageError("attach", std::string(shim_options.status().message()));
   }
   int timeout_seconds = 60;
   if (args.Has("--timeout") &&
       (!absl::SimpleAtoi(args.Get("--timeout"), &timeout_seconds) || timeout_seconds < 1 || timeout_seconds > 3600)) {
-    fprintf(stderr, "allocprof attach: --timeout must be a number in 1..3600 (got '%s')\n",
-            args.Get("--timeout").c_str());
-    return kExitUsage;
+    return UsageError(
+        "attach", absl::StrFormat("--timeout must be a number in 1..3600 (got '%s')", args.Get("--timeout").c_str()));
   }
   bool quiet = args.Has("--quiet");
   std::string label = absl::StrCat("process ", pid, " (", ProcessName(pid), ")");
   if (int rc = CheckTarget(pid, label); rc >= 0) return rc;
+  // Before anything stops the process: the trace must be creatable.
+  std::string output = Absolute(args.Get("--output", "allocprof.trace"));
+  // The shim reads its options one per line; checked before --force may remove an existing file.
+  if (output.find('\n') != std::string::npos) {
+    return UsageError("attach", "the output path must not contain a newline");
+  }
+  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
+    return UsageError("attach", std::string(path.message()));
+  }
+  std::string problem;
+  if (int rc = PrepareTraceOutput(output, args.Has("--force"), &problem); rc != kExitOk) {
+    fprintf(stderr, "allocprof attach: %s%s\n", problem.c_str(),
+            rc == kExitCantCreate ? " (the process was not attached)" : "");
+    return rc;
+  }
 
   std::string shim = FindShim();
   if (shim.empty()) {
@@ -199,29 +209,6 @@ int AttachCommand(int argc, char** argv) {
             "allocprof attach: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
             SelfDir().c_str());
     return kExitBadInput;
-  }
-  std::string output = Absolute(args.Get("--output", "allocprof.trace"));
-  // The shim reads its options one per line; checked before --force may remove an existing file.
-  if (output.find('\n') != std::string::npos) {
-    fprintf(stderr, "allocprof attach: the output path must not contain a newline\n");
-    return kExitUsage;
-  }
-  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
-    fprintf(stderr, "allocprof attach: %s\n", std::string(path.message()).c_str());
-    return kExitUsage;
-  }
-  struct stat st_out;
-  if (lstat(output.c_str(), &st_out) == 0) {
-    if (!args.Has("--force")) {
-      fprintf(stderr, "allocprof attach: %s already exists; pass --force to replace it or choose another -o\n",
-              output.c_str());
-      return kExitUsage;
-    }
-    if (S_ISDIR(st_out.st_mode) || unlink(output.c_str()) != 0) {
-      fprintf(stderr, "allocprof attach: cannot replace %s: %s\n", output.c_str(),
-              S_ISDIR(st_out.st_mode) ? "it is a directory" : strerror(errno));
-      return kExitBadInput;
-    }
   }
 
   InjectRequest request;
@@ -244,7 +231,7 @@ int AttachCommand(int argc, char** argv) {
                 "allocprof attach: the shim was loaded into %s but could not start tracing (it could not create %s "
                 "as the process sees the filesystem; its stderr says why)\n",
                 label.c_str(), output.c_str());
-        return kExitBadInput;
+        return kExitCantCreate;
       }
       if (!quiet) {
         fprintf(stderr,

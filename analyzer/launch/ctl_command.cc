@@ -77,10 +77,7 @@ int CtlCommand(int argc, char** argv) {
   }
   std::vector<std::string> words = args.positional();
   for (const auto& r : args.rest()) words.push_back(r);
-  auto usage = [&](const std::string& problem) {
-    fprintf(stderr, "allocprof ctl: %s\n%s%s", problem.c_str(), kCtlUsage, args.Help().c_str());
-    return kExitUsage;
-  };
+  auto usage = [&](const std::string& problem) { return UsageError("ctl", problem); };
   if (!st.ok()) return usage(std::string(st.message()));
   int pid = 0;
   if (words.size() < 2 || !absl::SimpleAtoi(words[0], &pid) || pid <= 0) return usage("give a PID and a command");

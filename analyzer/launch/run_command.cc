@@ -1,5 +1,4 @@
 // allocprof run [options] -- CMD ARGS...: runs CMD with the shim preloaded.
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,10 +18,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "launch/shim_options.h"
 #include "launch/shim_path.h"
+#include "launch/signal_relay.h"
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
+#include "util/output_file.h"
 
 namespace allocprof {
 namespace {
@@ -51,27 +53,12 @@ Linkage ProbeLinkage(const std::string& path) {
   return result;
 }
 
-int CountChildTraces(const std::string& output) {
-  std::string dir = output.substr(0, output.rfind('/'));
-  std::string base = output.substr(output.rfind('/') + 1) + ".";
-  DIR* d = opendir(dir.c_str());
-  if (!d) return 0;
-  int count = 0;
-  while (struct dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (!absl::StartsWith(name, base)) continue;
-    std::string suffix = name.substr(base.size());
-    if (!suffix.empty() && suffix.find_first_not_of("0123456789.") == std::string::npos) ++count;
-  }
-  closedir(d);
-  return count;
-}
-
 constexpr char kRunUsage[] =
     "usage: allocprof run [options] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with allocprof's shim preloaded. The trace goes to FILE (default allocprof.trace);\n"
-    "forked and exec'd child processes write FILE.PID. Exit status is CMD's.\n"
+    "forked and exec'd child processes write FILE.PID. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to\n"
+    "allocprof are passed on to CMD; allocprof exits as CMD did (its exit status, or its signal).\n"
     "Each option can also come from the ALLOCPROF_* variable named with it (a flag wins); a bad\n"
     "value in either is refused before CMD starts.\n"
     "\n"
@@ -82,28 +69,25 @@ constexpr char kRunUsage[] =
 int RunCommand(int argc, char** argv) {
   CliArgs args;
   DeclareShimFlags(args, options::kRun);
-  args.Option("--force", false, "replace an existing trace file");
+  args.Option("--force", false, "replace an existing trace file and remove its child-process traces FILE.PID");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
   if (args.Has("--help")) {
     printf("%s%s", kRunUsage, args.Help().c_str());
     return kExitOk;
   }
-  if (!st.ok() || args.rest().empty() || !args.positional().empty()) {
-    if (!st.ok())
-      fprintf(stderr, "allocprof run: %s\n", std::string(st.message()).c_str());
-    else if (!args.positional().empty())
-      fprintf(stderr, "allocprof run: put the command after '--' (got '%s')\n", args.positional()[0].c_str());
-    else
-      fprintf(stderr, "allocprof run: no command given\n");
-    fprintf(stderr, "%s%s", kRunUsage, args.Help().c_str());
-    return kExitUsage;
+  if (int at = args.first_positional_index(); at >= 0) {
+    // The program's name without '--' before it: its own flags would be taken for run's.
+    std::string options = ShellWords(argc, argv, 2, at);
+    return UsageError("run", absl::StrCat("put the command after '--': allocprof run ", options,
+                                          options.empty() ? "" : " ", "-- ", ShellWords(argc, argv, at, argc)));
   }
+  if (!st.ok()) return UsageError("run", std::string(st.message()));
+  if (args.rest().empty()) return UsageError("run", "no command given: allocprof run [options] -- CMD [ARGS...]");
   // The flags, and the ALLOCPROF_* variables CMD would inherit, checked as the shim would.
   absl::StatusOr<std::vector<ShimOption>> shim_options = CollectShimOptions(args, options::kRun);
   if (!shim_options.ok()) {
-    fprintf(stderr, "allocprof run: %s\n", std::string(shim_options.status().message()).c_str());
-    return kExitUsage;
+    return UsageError("run", std::string(shim_options.status().message()));
   }
   bool quiet = ShimOptionValue(*shim_options, options::Id::kQuiet) == "1";
   std::string shim = FindShim();
@@ -137,36 +121,26 @@ int RunCommand(int argc, char** argv) {
 
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
   if (absl::Status path = CheckOutputPath(output); !path.ok()) {
-    fprintf(stderr, "allocprof run: %s\n", std::string(path.message()).c_str());
-    return kExitUsage;
+    return UsageError("run", std::string(path.message()));
   }
-  struct stat st_out;
-  if (lstat(output.c_str(), &st_out) == 0) {
-    if (!args.Has("--force")) {
-      fprintf(stderr, "allocprof run: %s already exists; pass --force to replace it or choose another -o\n",
-              output.c_str());
-      return kExitUsage;
-    }
-    if (S_ISDIR(st_out.st_mode)) {
-      fprintf(stderr, "allocprof run: %s is a directory\n", output.c_str());
-      return kExitUsage;
-    }
-    // Removing the name (a symlink is removed, not followed); the shim then creates a fresh file.
-    if (unlink(output.c_str()) != 0) {
-      fprintf(stderr, "allocprof run: cannot replace %s: %s\n", output.c_str(), strerror(errno));
-      return kExitBadInput;
-    }
+  std::string problem;
+  if (int rc = PrepareTraceOutput(output, args.Has("--force"), &problem); rc != kExitOk) {
+    fprintf(stderr, "allocprof run: %s%s\n", problem.c_str(),
+            rc == kExitCantCreate ? absl::StrCat(" (", cmd, " was not started)").c_str() : "");
+    return rc;
   }
 
   std::string preload = shim;
   if (const char* existing = getenv("LD_PRELOAD"); existing && *existing) preload = absl::StrCat(shim, ":", existing);
 
+  BlockRelayedSignals();
   pid_t child = fork();
   if (child < 0) {
     fprintf(stderr, "allocprof run: fork failed: %s\n", strerror(errno));
     return kExitBadInput;
   }
   if (child == 0) {
+    RestoreSignalMask();
     setenv("LD_PRELOAD", preload.c_str(), 1);
     setenv("ALLOCPROF_OUTPUT", output.c_str(), 1);
     setenv("ALLOCPROF_ROOT_PID", std::to_string(getpid()).c_str(), 1);
@@ -182,28 +156,37 @@ int RunCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof run: cannot execute %s: %s\n", resolved.c_str(), strerror(errno));
     _exit(127);
   }
-  // Like a shell waiting for its foreground job: the terminal's signals reach CMD directly.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
+  StartRelay(child);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (!quiet) {
-    int children = CountChildTraces(output);
-    if (IsRegularFile(output)) {
-      fprintf(stderr, "allocprof: trace written to %s%s\n", output.c_str(),
-              children ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ", output,
-                                      ".*)")
-                             .c_str()
-                       : "");
-    } else {
-      fprintf(stderr, "allocprof: no trace was written to %s (did %s start?)\n", output.c_str(), cmd.c_str());
+  bool traced = IsRegularFile(output);
+  if (!quiet && traced) {
+    int children = static_cast<int>(ChildTraces(output).size());
+    fprintf(stderr, "allocprof: trace written to %s%s\n", output.c_str(),
+            children
+                ? absl::StrCat(" (and ", children, " child-process trace", children > 1 ? "s" : "", " ", output, ".*)")
+                      .c_str()
+                : "");
+  }
+  if (!traced) {
+    // The path was checked before the start, so the shim never ran in CMD (the loader's or the
+    // shim's message above says why): a run that succeeded untraced is not a success.
+    bool ran_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    fprintf(stderr, "allocprof run: no trace was written to %s%s\n", output.c_str(),
+            ran_ok ? absl::StrCat(": ", cmd, " ran untraced (see the messages above)").c_str() : "");
+    if (ran_ok) return kExitCantCreate;
+  }
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    if (!quiet) {
+      const char* name = sigabbrev_np(sig);
+      fprintf(stderr, "allocprof: %s was killed by signal %d%s%s%s%s\n", cmd.c_str(), sig, name ? " (SIG" : "",
+              name ? name : "", name ? ")" : "",
+              sig == SIGKILL ? "; its trace holds what was flushed before (SIGKILL cannot be caught)" : "");
     }
-    if (WIFSIGNALED(status)) {
-      fprintf(stderr, "allocprof: %s was killed by signal %d; its trace holds everything up to the last flush\n",
-              cmd.c_str(), WTERMSIG(status));
-    }
+    DieOfSignal(sig);  // as the program did: the shell (or CI) sees the same signal
   }
   return code;
 }

@@ -138,11 +138,15 @@ void CatalogBuilder::OnControl(const Record& r, uint32_t thread) {
       break;
     case RecordKind::kCapture:
       c_->captures.push_back({r.time, static_cast<format::CaptureState>(r.outcome), r.text});
+      Seen(r.time);
       break;
     case RecordKind::kSampling:
       OnSampling(r);
       break;
     case RecordKind::kQuiet:
+      // The flush thread's "nothing new" is the process still alive: a killed process's duration
+      // runs to its last one, not to its last allocation.
+      Seen(r.time);
       if (!ended_.contains(static_cast<uint32_t>(r.value))) merger_->Covered(static_cast<uint32_t>(r.value), r.time);
       break;
   }

@@ -45,6 +45,13 @@ absl::StatusOr<std::unique_ptr<TraceFile>> TraceFile::Open(const std::string& pa
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: corrupt file header: header_size %d at offset 10", path, header.header_size));
   }
+  if (size == header.header_size) {
+    fclose(f);
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: empty trace: the program wrote no data (only the %d-byte file header: it was killed or stopped before "
+        "its first write, or is still starting)",
+        path, size));
+  }
   auto file = std::unique_ptr<TraceFile>(new TraceFile(path, f, size));
   file->pos_ = header.header_size;
   file->version_ = header.version;

@@ -435,8 +435,8 @@ std::string RenderDiffText(const DiffResult& d) {
   if (!d.added.empty()) {
     absl::StrAppend(&out, "\nNew stacks (not in before's top lists)\n");
     for (const auto& c : d.added) {
-      absl::StrAppendFormat(&out, "  %s in %s calls  %s\n", HumanBytes(c.after.bytes),
-                            HumanCount(static_cast<uint64_t>(c.after.calls)), c.after.label);
+      absl::StrAppendFormat(&out, "  %s in %s  %s\n", HumanBytes(c.after.bytes),
+                            HumanCountOf(static_cast<uint64_t>(c.after.calls), "call", "calls"), c.after.label);
     }
   }
   absl::StrAppend(&out, "\n", VerdictLine(d), "\n");

@@ -28,6 +28,10 @@ std::string HumanCount(uint64_t n) {
   return out;
 }
 
+std::string HumanCountOf(uint64_t n, const char* one, const char* many) {
+  return absl::StrCat(HumanCount(n), " ", n == 1 ? one : many);
+}
+
 std::string Percent(uint64_t part, uint64_t whole) {
   return whole ? absl::StrFormat("%.1f%%", 100.0 * part / whole) : "-";
 }

@@ -9,8 +9,10 @@
 
 namespace allocprof {
 
-std::string HumanBytes(double bytes);                // "12.3 MiB", "512 B"
-std::string HumanCount(uint64_t n);                  // "1,234,567"
+std::string HumanBytes(double bytes);  // "12.3 MiB", "512 B"
+std::string HumanCount(uint64_t n);    // "1,234,567"
+// "1 call", "1,234 calls": the count and the noun that agrees with it.
+std::string HumanCountOf(uint64_t n, const char* one, const char* many);
 std::string Percent(uint64_t part, uint64_t whole);  // "12.5%", "-" when whole is 0
 
 inline double Seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }

@@ -23,7 +23,7 @@ void RenderProcess(const ProcessReport& p, const AnalysisOptions& o, std::string
   std::string cmd = p.process.command_line;
   std::replace(cmd.begin(), cmd.end(), '\0', ' ');
   absl::StrAppendFormat(&out, "== %s — pid %d (parent %d): %s\n", p.file, p.process.pid, p.process.ppid, cmd);
-  absl::StrAppendFormat(&out, "   %d threads, %.3f s%s\n", p.threads, p.duration_s,
+  absl::StrAppendFormat(&out, "   %s, %.3f s%s\n", HumanCountOf(p.threads, "thread", "threads"), p.duration_s,
                         p.ended_cleanly ? "" : ", trace cut short (no end record)");
   for (size_t i : TextOrder()) p.sections[i]->RenderText(p, o, out);
 }

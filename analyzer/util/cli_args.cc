@@ -1,7 +1,10 @@
 #include "util/cli_args.h"
 
+#include <stdio.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "util/exit_codes.h"
 
 namespace allocprof {
 
@@ -21,6 +24,7 @@ absl::Status CliArgs::Parse(int argc, char** argv, int first) {
       break;
     }
     if (arg.size() < 2 || arg[0] != '-') {
+      if (positional_.empty()) first_positional_index_ = i;
       positional_.push_back(arg);
       continue;
     }
@@ -70,6 +74,30 @@ std::string CliArgs::Help() const {
     else
       left += "  ";
     absl::StrAppend(&out, left, s.help, "\n");
+  }
+  return out;
+}
+
+int UsageError(const std::string& command, const std::string& problem) {
+  fprintf(stderr, "allocprof %s: %s\nsee 'allocprof %s --help'\n", command.c_str(), problem.c_str(), command.c_str());
+  return kExitUsage;
+}
+
+std::string ShellWords(int argc, char** argv, int first, int end) {
+  std::string out;
+  for (int i = first; i < end && i < argc; ++i) {
+    std::string word = argv[i];
+    bool plain = !word.empty() && word.find_first_not_of(
+                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789_./:=,@%+-") == std::string::npos;
+    if (!out.empty()) out += ' ';
+    if (plain) {
+      out += word;
+    } else {
+      out += '\'';
+      for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      out += '\'';
+    }
   }
   return out;
 }

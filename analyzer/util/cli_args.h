@@ -25,6 +25,8 @@ class CliArgs {
   // Arguments after "--", verbatim.
   const std::vector<std::string>& rest() const { return rest_; }
   bool saw_double_dash() const { return saw_double_dash_; }
+  // Index in argv of the first positional argument, or -1.
+  int first_positional_index() const { return first_positional_index_; }
   std::string Help() const;
 
  private:
@@ -40,7 +42,15 @@ class CliArgs {
   std::vector<std::string> positional_;
   std::vector<std::string> rest_;
   bool saw_double_dash_ = false;
+  int first_positional_index_ = -1;
 };
+
+// A usage error: "allocprof COMMAND: PROBLEM" and "see 'allocprof COMMAND --help'" on stderr, two
+// lines, not the whole help. Returns kExitUsage.
+int UsageError(const std::string& command, const std::string& problem);
+
+// argv[first..] as a shell would need them typed (single quotes where needed), for suggestions.
+std::string ShellWords(int argc, char** argv, int first, int end);
 
 }  // namespace allocprof
 

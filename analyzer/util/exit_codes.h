@@ -10,7 +10,8 @@ inline constexpr int kExitVerdictFailed = 1;  // diff: a --fail-if rule failed
 inline constexpr int kExitBadInput = 2;       // not a trace, unsupported version, unreadable
 inline constexpr int kExitDamaged = 3;        // dump: the trace was truncated or corrupt (prefix shown)
 inline constexpr int kExitNotPermitted = 4;   // attach: not permitted (ptrace, /proc/PID) or not attachable
-inline constexpr int kExitUsage = 64;         // bad command line
+inline constexpr int kExitUsage = 64;         // bad command line, or an output that exists (run/attach without --force)
+inline constexpr int kExitCantCreate = 73;    // EX_CANTCREAT: an output file cannot be created or written
 
 }  // namespace allocprof
 

@@ -5,6 +5,25 @@
 #include "absl/strings/str_format.h"
 
 namespace allocprof {
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `s` (its first byte is >= 0x80), or 0.
+size_t WellFormedLength(std::string_view s) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(0);
+  size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (len == 0 || s.size() < len) return 0;
+  // The second byte's range depends on the first; the others are plain continuation bytes.
+  unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+  unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+  if (b(1) < lo || b(1) > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if ((b(k) & 0xc0) != 0x80) return 0;
+  }
+  return len;
+}
+
+}  // namespace
 
 void JsonWriter::Separate() {
   if (after_key_) {
@@ -63,11 +82,11 @@ JsonWriter& JsonWriter::String(std::string_view s) {
     } else if (c < 0x80) {
       out_ += static_cast<char>(c);
     } else {
-      // Copy a valid UTF-8 sequence; replace anything else (trace strings are untrusted bytes).
-      size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-      bool valid = len > 0 && i + len <= s.size();
-      for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-      if (valid) {
+      // Copy a well-formed UTF-8 sequence (Unicode's table 3-7: no overlong forms, no surrogates,
+      // nothing above U+10FFFF); each byte of anything else becomes U+FFFD. Trace strings are
+      // untrusted bytes and the JSON must stay valid for every reader.
+      size_t len = WellFormedLength(s.substr(i));
+      if (len) {
         out_.append(s.substr(i, len));
         i += len - 1;
       } else {

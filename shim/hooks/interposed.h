@@ -16,7 +16,8 @@
 // malloc_usable_size passes through (hooks_malloc.cc); _exit, _Exit and the exec family flush the
 // trace first (runtime/lifecycle.cc); dlopen records new modules (hooks/dlopen_hook.S; attached, a
 // wrapper that also patches the new objects: attach.cc); dlclose drops the stack walker's rules of
-// unmapped code (hooks/dlclose_hook.cc).
+// unmapped code (hooks/dlclose_hook.cc); the calls that set signal dispositions keep the shim's
+// fatal-signal handler out of the program's way (hooks/signal_hooks.cc, runtime/fatal_signals.h).
 #define ALLOCPROF_OTHER_INTERPOSED(X) \
   X(malloc_usable_size, kLookUp)      \
   X(_exit, kLookUp)                   \
@@ -31,7 +32,14 @@
   X(fexecve, kLookUp)                 \
   X(execveat, kLookUp)                \
   X(dlopen, kLookUp)                  \
-  X(dlclose, kLookUp)
+  X(dlclose, kLookUp)                 \
+  X(sigaction, kByHand)               \
+  X(__sigaction, kByHand)             \
+  X(signal, kByHand)                  \
+  X(bsd_signal, kByHand)              \
+  X(sysv_signal, kByHand)             \
+  X(__sysv_signal, kByHand)           \
+  X(sigset, kByHand)
 
 // ALLOCPROF_LOOKS_UP_<shim>(x): x for a function whose next definition the shim looks up, nothing
 // otherwise. Every `shim` token of both tables needs its line here.

@@ -24,9 +24,9 @@ namespace allocprof::shim {
 
 class HookGuard {
  public:
-  HookGuard() : entered_(!t_local.in_hook) { t_local.in_hook = true; }
+  HookGuard() : entered_(!t_local.in_hook) { EnterShim(); }
   ~HookGuard() {
-    if (entered_) t_local.in_hook = false;
+    if (entered_) LeaveShim();
   }
   // False when we are inside the shim already: the call is the shim's own and is not recorded.
   bool entered() const { return entered_; }

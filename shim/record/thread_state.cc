@@ -175,8 +175,9 @@ void FlushLocked(ThreadState* t, uint64_t now) {
     size_t cap = t->out_capacity - sizeof(format::ChunkHeader);
     size_t stored = 0;
     int level = GetOptions().compression_level;
-    // Small chunks (thread start, exit) are not worth a compression context.
-    if (level != 0 && raw >= 4096) {
+    // Small chunks (thread start, exit) are not worth a compression context; a fatal signal's
+    // flush must not allocate one (nor grow one).
+    if (level != 0 && raw >= 4096 && !g_signal_exit.load(std::memory_order_relaxed)) {
       if (!t->zstd) {
         ZSTD_CCtx* cctx = ZSTD_createCCtx();
         if (cctx) ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
@@ -198,7 +199,7 @@ void FlushLocked(ThreadState* t, uint64_t now) {
   ResetChunk(t, now);
   if (t == t_local.state) {
     RefreshThreadName(t);
-    if (substantial) MaybeStartTickerAfterFork();
+    if (substantial && !g_signal_exit.load(std::memory_order_relaxed)) MaybeStartTickerAfterFork();
   }
 }
 
@@ -245,7 +246,7 @@ void OnThreadExit(void* state) {
     return;
   }
   bool outer = !t_local.in_hook;
-  t_local.in_hook = true;
+  EnterShim();
   Lock(t);
   uint64_t now = NowNs();
   if (t->enc.NeedsFlush()) FlushLocked(t, now);
@@ -260,7 +261,7 @@ void OnThreadExit(void* state) {
   RegistryUnlock();
   t_local.state = nullptr;
   t_local.exited = true;
-  if (outer) t_local.in_hook = false;
+  if (outer) LeaveShim();
 }
 
 void ResetThreadsAfterFork() {

@@ -46,9 +46,27 @@ struct ThreadLocal {
   bool in_hook;  // reentrancy guard: the shim's own allocations are not recorded
   bool exited;   // the thread's state was released; late events go out one by one
   uint8_t exit_rounds;
+  uint64_t deferred_signals;  // fatal signals held back while inside the shim (bit per signal)
 };
 
 extern __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+
+// runtime/fatal_signals.cc: lets the fatal signals held back inside the shim reach this thread.
+void ReleaseDeferredSignals();
+
+// The calling thread enters or leaves the shim. The signal fences keep the compiler from moving
+// the flag across the shim's work: a fatal signal handler reads it on this thread, and holds its
+// signal back until LeaveShim when the thread was inside (fatal_signals.h).
+inline void EnterShim() {
+  t_local.in_hook = true;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+inline void LeaveShim() {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_local.in_hook = false;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (__builtin_expect(t_local.deferred_signals != 0, 0)) ReleaseDeferredSignals();
+}
 
 inline bool TryLock(ThreadState* t) { return t->lock.exchange(1, std::memory_order_acquire) == 0; }
 void LockSlow(ThreadState* t);

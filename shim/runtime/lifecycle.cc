@@ -15,6 +15,7 @@
 #include "record/sampler.h"
 #include "record/thread_state.h"
 #include "runtime/capture_control.h"
+#include "runtime/fatal_signals.h"
 #include "runtime/module_map.h"
 #include "runtime/options.h"
 #include "runtime/process_record.h"
@@ -30,16 +31,16 @@ namespace allocprof::shim {
 
 std::atomic<Mode> g_mode{Mode::kUninitialized};
 std::atomic<uint32_t> g_generation{0};
+std::atomic<bool> g_signal_exit{false};
 
 namespace {
 
-std::atomic<bool> g_ticker_started{false};
-std::atomic<uint32_t> g_paused_allocations{0};  // since start or the fork, while no ticker runs
 // The traced process's pid: a vfork child shares our memory but has another pid, and must not
 // touch the parent's tracing state on its way to exec or _exit.
 pid_t g_pid = 0;
 
-bool InVforkChild() { return g_pid != 0 && getpid() != g_pid; }
+std::atomic<bool> g_ticker_started{false};
+std::atomic<uint32_t> g_paused_allocations{0};  // since start or the fork, while no ticker runs
 std::atomic<bool> g_ticker_stop{false};
 std::atomic<bool> g_stop_reported{false};
 
@@ -47,9 +48,9 @@ std::atomic<bool> g_stop_reported{false};
 // recorded), whether or not it already was.
 class ShimScope {
  public:
-  ShimScope() : outer_(!t_local.in_hook) { t_local.in_hook = true; }
+  ShimScope() : outer_(!t_local.in_hook) { EnterShim(); }
   ~ShimScope() {
-    if (outer_) t_local.in_hook = false;
+    if (outer_) LeaveShim();
   }
 
  private:
@@ -227,7 +228,11 @@ void BeforeExec(const char* path) {
   WriteExecRecord(path);
 }
 
-void BeforeExit() {
+}  // namespace
+
+bool InVforkChild() { return g_pid != 0 && getpid() != g_pid; }
+
+void FinishTrace() {
   Mode mode = g_mode.load();
   if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
@@ -236,8 +241,6 @@ void BeforeExit() {
   WriteEndRecord();
   g_mode.store(Mode::kStopped);
 }
-
-}  // namespace
 
 void EnsureProcessInitialized() {
   Mode expected = Mode::kUninitialized;
@@ -262,6 +265,7 @@ void EnsureProcessInitialized() {
   for (int i = 0; i < RejectedOptionCount(); ++i) WriteWarning(RejectedOption(i));
   g_mode.store(initial, std::memory_order_release);
   StartCaptureControl();
+  InstallFatalSignalHandlers();
 }
 
 void FlushAllThreads(uint64_t now) {
@@ -305,7 +309,7 @@ using namespace allocprof::shim;
 extern "C" {
 
 __attribute__((visibility("default"))) void _exit(int status) {
-  BeforeExit();
+  FinishTrace();
   if (!g_real._exit) ResolveRealFunctions();
   g_real._exit(status);
   __builtin_unreachable();

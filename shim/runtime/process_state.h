@@ -36,6 +36,17 @@ void EnsureProcessInitialized();
 // Flushes every thread's buffer (bounded waits), as at exit and before exec.
 void FlushAllThreads(uint64_t now);
 
+// Ends this process's trace now (_exit, a fatal signal): every thread's buffer is flushed (bounded
+// waits), the end record written, tracing stopped. Nothing in a vfork child or when not tracing.
+void FinishTrace();
+
+// True in a vfork child, which shares the traced process's memory but must not touch its trace.
+bool InVforkChild();
+
+// Set once a fatal signal is ending the process (fatal_signals.h): from then on flushes write
+// plain chunks (a compression context may have to allocate) and start no thread.
+extern std::atomic<bool> g_signal_exit;
+
 // Starts the ticker if it is not running (a forked child starts it lazily, so a child that only
 // execs stays single-threaded).
 void MaybeStartTickerAfterFork();

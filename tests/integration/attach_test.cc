@@ -733,11 +733,14 @@ TEST(Attach, ExplainsWhatCannotBeAttached) {
   r = RunProgram(
       {BuildPath("allocprof"), "attach", "--flush-ms", "-1", "-o", dir / "t6.trace", std::to_string(getpid())});
   EXPECT_EQ(r.exit_code, 64);
-  EXPECT_EQ(r.err, "allocprof attach: --flush-ms must be a number in 0..60000 (got '-1')\n");
+  EXPECT_EQ(r.err,
+            "allocprof attach: --flush-ms must be a number in 0..60000 (got '-1')\nsee 'allocprof attach --help'\n");
   r = RunProgram({BuildPath("allocprof"), "attach", "-o", dir / "t6.trace", std::to_string(getpid())},
                  {"ALLOCPROF_DEPTH=2000"});
   EXPECT_EQ(r.exit_code, 64);
-  EXPECT_EQ(r.err, "allocprof attach: ALLOCPROF_DEPTH (in the environment) must be a number in 1..1024 (got '2000')\n");
+  EXPECT_EQ(r.err,
+            "allocprof attach: ALLOCPROF_DEPTH (in the environment) must be a number in 1..1024 (got '2000')\nsee "
+            "'allocprof attach --help'\n");
 
   r = RunProgram({BuildPath("allocprof"), "attach", "-o", dir / "t4.trace", "twelve"});
   EXPECT_EQ(r.exit_code, 64);

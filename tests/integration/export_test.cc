@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "export/export_chrome.h"
 #include "harness.h"
+#include "util/exit_codes.h"
 
 namespace allocprof::testing {
 namespace {
@@ -305,7 +306,7 @@ TEST(ExportCommand, NeverWritesThroughASymlinkNorOverTheTrace) {
   { std::ofstream(dir / "victim") << "keep me\n"; }
   ASSERT_EQ(symlink((dir / "victim").c_str(), (dir / "link").c_str()), 0);
   RunResult r = RunProgram({Cli(), "export", golden, "--no-symbols", "--format", "folded", "-o", dir / "link"});
-  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_EQ(r.exit_code, kExitCantCreate);
   EXPECT_NE(r.err.find(dir / "link"), std::string::npos) << r.err;
   EXPECT_EQ(ReadFile(dir / "victim"), "keep me\n");
 
@@ -324,7 +325,7 @@ TEST(ExportCommand, NeverWritesThroughASymlinkNorOverTheTrace) {
   std::string copy = ReadFile(golden);
   { std::ofstream(dir / "t.trace", std::ios::binary) << copy; }
   r = RunProgram({Cli(), "export", dir / "t.trace", "--format", "folded", "-o", dir / "t.trace"});
-  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_EQ(r.exit_code, kExitCantCreate);
   EXPECT_EQ(ReadFile(dir / "t.trace"), copy);
 }
 

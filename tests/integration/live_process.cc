@@ -87,6 +87,7 @@ int LiveProcess::Wait() {
   for (Stream* s : {&out_, &err_}) {
     if (s->reader.joinable()) s->reader.join();
   }
+  status_ = status;
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return exit_code_;
 }

@@ -28,6 +28,8 @@ class LiveProcess {
   void Kill();  // SIGKILL, then Wait()
   // Waits for the exit; returns the exit code (128 + signal when killed). Streams are complete after.
   int Wait();
+  // The raw wait status (WIFSIGNALED, WTERMSIG, ...), once Wait() returned.
+  int status() const { return status_; }
   std::string out();
   std::string err();
 
@@ -43,6 +45,7 @@ class LiveProcess {
   pid_t pid_ = -1;
   int stdin_ = -1;
   int exit_code_ = -1;
+  int status_ = 0;
   std::mutex mutex_;
   std::condition_variable changed_;
   Stream out_, err_;

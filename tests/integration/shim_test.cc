@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "harness.h"
 #include "hooks/interposed.h"
+#include "util/exit_codes.h"
 
 namespace allocprof::testing {
 namespace {
@@ -369,7 +370,7 @@ TEST(Shim, SigkilledProgramLeavesAReadablePrefix) {
   int status = 0;
   waitpid(runner, &status, 0);
   fclose(f);
-  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGKILL);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "run ends as the program did: " << status;
   TraceSummary s = Summarize(Trace(dir));
   EXPECT_TRUE(s.read_ok);
   for (const auto& d : s.catalog.diagnostics) {
@@ -429,10 +430,12 @@ TEST(Run, RefusesABadFlagOrInheritedVariableBeforeStarting) {
   std::string marker = dir / "started";
   RunResult r = RunTraced(Trace(dir), {"touch", marker}, {"--flush-ms", "-1"});
   EXPECT_EQ(r.exit_code, 64);
-  EXPECT_EQ(r.err, "allocprof run: --flush-ms must be a number in 0..60000 (got '-1')\n");
+  EXPECT_EQ(r.err, "allocprof run: --flush-ms must be a number in 0..60000 (got '-1')\nsee 'allocprof run --help'\n");
   r = RunProgram({BuildPath("allocprof"), "run", "-o", Trace(dir), "--", "touch", marker}, {"ALLOCPROF_ZSTD_LEVEL=99"});
   EXPECT_EQ(r.exit_code, 64);
-  EXPECT_EQ(r.err, "allocprof run: ALLOCPROF_ZSTD_LEVEL (in the environment) must be a number in -50..19 (got '99')\n");
+  EXPECT_EQ(r.err,
+            "allocprof run: ALLOCPROF_ZSTD_LEVEL (in the environment) must be a number in -50..19 (got '99')\nsee "
+            "'allocprof run --help'\n");
   EXPECT_TRUE(dir.Files().empty()) << "neither the program nor the shim ran";
   // A flag replaces the variable; a good inherited variable reaches the shim.
   r = RunProgram({BuildPath("allocprof"), "run", "-q", "-o", Trace(dir), "--zstd-level", "3", "--", "touch", marker},
@@ -450,7 +453,7 @@ TEST(Run, RefusesAStaticallyLinkedProgram) {
   EXPECT_TRUE(dir.Files().empty());
 }
 
-TEST(Run, NeverOverwritesOrFollowsSymlinksWithoutForce) {
+TEST(Run, NeverOverwritesWithoutForceNorFollowsOrReplacesSymlinks) {
   TempDir dir;
   { std::ofstream(dir / "t.trace") << "precious"; }
   RunResult r = RunTraced(Trace(dir), {Program("entry_points"), "malloc", "1"});
@@ -460,10 +463,16 @@ TEST(Run, NeverOverwritesOrFollowsSymlinksWithoutForce) {
   { std::ofstream(dir / "target") << "untouched"; }
   ASSERT_EQ(symlink((dir / "target").c_str(), (dir / "link.trace").c_str()), 0);
   r = RunTraced(dir / "link.trace", {Program("entry_points"), "malloc", "1"}, {"--force"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, kExitCantCreate) << r.err;
+  EXPECT_NE(r.err.find("is a symlink"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "") << "the program must not run";
   EXPECT_EQ(ReadFile(dir / "target"), "untouched");
   struct stat st;
   ASSERT_EQ(lstat((dir / "link.trace").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  r = RunTraced(dir / "new.trace", {Program("entry_points"), "malloc", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(lstat((dir / "new.trace").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
@@ -477,7 +486,8 @@ TEST(Run, HostileOutputPaths) {
   TraceSummary s = Summarize(odd);
   EXPECT_TRUE(s.read_ok) << s.error;
   EXPECT_EQ(s.Entry(EntryPoint::kMalloc) >= 10, true);
-  // An unwritable directory: the program still runs, unharmed; the shim says why it cannot trace.
+  // An unwritable directory: run refuses before the program starts; preloaded by hand, the shim
+  // says why it cannot trace and the program still runs, unharmed.
   std::string locked = dir / "locked";
   ASSERT_EQ(mkdir(locked.c_str(), 0500), 0);
   if (geteuid() == 0) {
@@ -486,6 +496,11 @@ TEST(Run, HostileOutputPaths) {
     { std::ofstream(locked) << "not a directory"; }
   }
   r = RunTraced(locked + "/t.trace", {Program("entry_points"), "malloc", "10"});
+  EXPECT_EQ(r.exit_code, kExitCantCreate) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("cannot create " + locked + "/t.trace"), std::string::npos) << r.err;
+  r = RunProgram({Program("entry_points"), "malloc", "10"},
+                 {"LD_PRELOAD=" + BuildPath("liballocprof.so"), "ALLOCPROF_OUTPUT=" + locked + "/t.trace"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ok malloc 10\n");
   EXPECT_NE(r.err.find("cannot create trace file"), std::string::npos) << r.err;

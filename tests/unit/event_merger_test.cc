@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "read/process_trace.h"
+#include "report/report.h"
 #include "trace_builder.h"
 
 namespace allocprof {
@@ -287,6 +288,39 @@ TEST(ProcessTrace, QuietRecordsLetAnIdleThreadsWatermarkAdvance) {
   EXPECT_LT(all.chunks[0], catalog.chunks) << "released before the last chunk was read";
   EXPECT_EQ(all.chunks[1], catalog.chunks);
   unlink(path.c_str());
+}
+
+// A process killed (no end record) 1 s after its last allocation, which it made 1 ms after its
+// start: the flush thread's quiet records say it was alive until then, so it lasted ~1 s, not 1 ms.
+TEST(ProcessTrace, AKilledProcessLastsUntilItsLastRecordNotItsLastAllocation) {
+  constexpr uint64_t kStart = 1000000, kAlloc = 2000000, kLastQuiet = 1000000000;
+  TraceBuilder b;
+  b.Process(kStart);
+  b.Chunk(0, kStart, kAlloc, [&](auto& e) {
+    e.Tag(format::RecordTag::kThreadStart);
+    e.Time(kStart);
+    e.Uint(100);
+    e.Alloc(EntryPoint::kMalloc, kAlloc, 0x10, 8, 1);
+  });
+  for (uint64_t t = 200000000; t <= kLastQuiet; t += 200000000) {
+    b.Chunk(format::kProcessThread, t, 0, [&](auto& e) {
+      e.Tag(format::RecordTag::kQuiet);
+      e.Time(t);
+      e.Uint(0);
+    });
+  }
+  std::string path = b.WriteTemp();
+  Collect sink;
+  ProcessCatalog catalog;
+  ASSERT_TRUE(ReadProcessTrace(path, &sink, &catalog).ok());
+  EXPECT_FALSE(catalog.ended_cleanly);
+  EXPECT_EQ(catalog.last_time, kLastQuiet);
+  AnalysisOptions options;
+  options.symbolize = false;
+  auto report = Analyze({path}, options, false);
+  unlink(path.c_str());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_NEAR(report->processes[0].duration_s, (kLastQuiet - kStart) / 1e9, 0.0001);
 }
 
 }  // namespace

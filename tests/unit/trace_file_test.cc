@@ -72,6 +72,7 @@ TEST(TraceFile, RejectsAShortFile) {
 TEST(TraceFile, ReadsTheOldestSupportedVersionAndRefusesTheRowFormat) {
   TraceBuilder b;
   b.data()[8] = static_cast<char>(format::kOldestReadableVersion);
+  b.Process(1);
   std::string path = b.WriteTemp();
   EXPECT_TRUE(TraceFile::Open(path).ok());
   unlink(path.c_str());
@@ -152,6 +153,16 @@ TEST(TraceFile, GarbageAfterTheHeaderIsReportedNotFatal) {
   EXPECT_TRUE(chunks.empty());
   ASSERT_EQ(diags.size(), 1u);
   EXPECT_EQ(diags[0].offset, 16u);
+}
+
+TEST(TraceFile, AHeaderOnlyTraceIsAnErrorNotAnEmptyReport) {
+  TraceBuilder b;
+  std::string path = b.WriteTemp();
+  auto file = TraceFile::Open(path);
+  unlink(path.c_str());
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.status().message().find("empty trace: the program wrote no data"), std::string::npos)
+      << file.status().message();
 }
 
 }  // namespace

@@ -10,8 +10,8 @@ class EntryPointsSection : public Section {
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
     absl::StrAppend(&out, "\nEntry points\n");
     for (const auto& [name, cb] : p.by_entry) {
-      absl::StrAppendFormat(&out, "  %-36s %15s calls  %12s\n", name, HumanCount(cb.first),
-                            cb.second ? HumanBytes(cb.second) : "");
+      absl::StrAppendFormat(&out, "  %-36s %15s %-5s  %12s\n", name, HumanCount(cb.first),
+                            cb.first == 1 ? "call" : "calls", cb.second ? HumanBytes(cb.second) : "");
     }
   }
 

@@ -25,9 +25,9 @@ class GenSection : public Section {
     absl::StrAppend(&out, "\nGen-style pressure (what a .NET-style generational collector would have done)\n");
     absl::StrAppendFormat(&out, "  collections   Gen0 %s, Gen1 %s, Gen2 %s   (%.1f per second)\n", HumanCount(g.gen0),
                           HumanCount(g.gen1), HumanCount(g.gen2), g.collections_per_second);
-    absl::StrAppendFormat(&out, "  allocated     %s small, %s large-object heap (%s objects >= %s B)\n",
-                          HumanBytes(g.soh_bytes), HumanBytes(g.loh_bytes), HumanCount(g.loh_allocations),
-                          HumanCount(g.parameters.loh_threshold));
+    absl::StrAppendFormat(&out, "  allocated     %s small, %s large-object heap (%s >= %s B)\n",
+                          HumanBytes(g.soh_bytes), HumanBytes(g.loh_bytes),
+                          HumanCountOf(g.loh_allocations, "object", "objects"), HumanCount(g.parameters.loh_threshold));
     absl::StrAppendFormat(&out, "  promoted      %s; survival Gen0 %.1f%%, Gen1 %.1f%%, Gen2 %.1f%%, LOH %.1f%%\n",
                           HumanBytes(g.promoted_bytes), 100 * g.survival.gen0, 100 * g.survival.gen1,
                           100 * g.survival.gen2, 100 * g.survival.loh);

@@ -125,7 +125,7 @@ class PoolsSection : public Section {
         100 * pool.advice.hit_rate);
     for (size_t i = 0; i < pool.top_fallthrough_stacks.size() && i < kTextStacks; ++i) {
       const auto& s = pool.top_fallthrough_stacks[i];
-      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s rents, %s\n", i + 1, HumanCount(s.rents),
+      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s, %s\n", i + 1, HumanCountOf(s.rents, "rent", "rents"),
                             HumanBytes(s.bytes));
       for (size_t f = 0; f < s.frames.size() && f < kTextFrames; ++f) {
         absl::StrAppend(&out, "      ", FrameText(s.frames[f]), "\n");

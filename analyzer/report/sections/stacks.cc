@@ -75,15 +75,16 @@ class StacksSection : public Section {
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
     TextList(out, "Top stacks by calls", by_calls_, [](const ReportStack& s) {
-      return absl::StrFormat("%s calls, %s", HumanCount(s.calls), HumanBytes(s.bytes));
+      return absl::StrFormat("%s, %s", HumanCountOf(s.calls, "call", "calls"), HumanBytes(s.bytes));
     });
     TextList(out, "Top stacks by bytes", by_bytes_, [](const ReportStack& s) {
-      return absl::StrFormat("%s in %s calls", HumanBytes(s.bytes), HumanCount(s.calls));
+      return absl::StrFormat("%s in %s", HumanBytes(s.bytes), HumanCountOf(s.calls, "call", "calls"));
     });
     TextList(out, "Top stacks by contribution to the peak", by_peak_,
              [](const ReportStack& s) { return absl::StrFormat("%s live at the peak", HumanBytes(s.peak_bytes)); });
     TextList(out, "Leaks (live at end) by stack", leaks_, [](const ReportStack& s) {
-      return absl::StrFormat("%s in %s allocations", HumanBytes(s.leaked_bytes), HumanCount(s.leaked_allocations));
+      return absl::StrFormat("%s in %s", HumanBytes(s.leaked_bytes),
+                             HumanCountOf(s.leaked_allocations, "allocation", "allocations"));
     });
   }
 

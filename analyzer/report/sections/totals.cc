@@ -72,15 +72,15 @@ class TotalsSection : public Section {
     bool window_closed = p.window.active && p.window.closed;
     bool capture_ended = !p.captures.empty() && p.captures.back().state == "ended";
     if (capture_ended && !window_closed) {
-      absl::StrAppendFormat(
-          &out, "  live at capture end%15s   in %s allocations (frees after --stop-after are not recorded)\n",
-          HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
+      absl::StrAppendFormat(&out, "  live at capture end%15s   in %s (frees after --stop-after are not recorded)\n",
+                            HumanBytes(t.leaked_bytes),
+                            HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
     } else if (window_closed) {
-      absl::StrAppendFormat(&out, "  live at window end %15s   in %s allocations made in the window\n",
-                            HumanBytes(t.leaked_bytes), HumanCount(t.leaked_allocations));
+      absl::StrAppendFormat(&out, "  live at window end %15s   in %s made in the window\n", HumanBytes(t.leaked_bytes),
+                            HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
     } else {
-      absl::StrAppendFormat(&out, "  live at end        %15s   in %s allocations (leaks)\n", HumanBytes(t.leaked_bytes),
-                            HumanCount(t.leaked_allocations));
+      absl::StrAppendFormat(&out, "  live at end        %15s   in %s (leaks)\n", HumanBytes(t.leaked_bytes),
+                            HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
     }
   }
 
@@ -88,8 +88,9 @@ class TotalsSection : public Section {
   static void Carried(const ProcessReport& p, std::string& out) {
     const HeapTotals& t = p.totals;
     if (p.window.active) {
-      absl::StrAppendFormat(&out, "  live at start      %15s   in %s allocations made before the window (carried in)\n",
-                            HumanBytes(t.window_live_bytes_at_start), HumanCount(t.window_live_at_start));
+      absl::StrAppendFormat(&out, "  live at start      %15s   in %s made before the window (carried in)\n",
+                            HumanBytes(t.window_live_bytes_at_start),
+                            HumanCountOf(t.window_live_at_start, "allocation", "allocations"));
       absl::StrAppendFormat(&out, "  inherited frees    %15s   %s: blocks allocated before the window (not in frees)\n",
                             HumanCount(t.inherited_frees), HumanBytes(t.inherited_bytes_freed));
     }
