@@ -1,6 +1,8 @@
 // Allocation budgets (include/allocprof/budget.h, gtest.h) end to end: `allocprof test` runs test
 // binaries with the shim counting; counting is exact (tests/programs/budget_tests.cc checks every
-// counter from inside); without the shim, or with it tracing, the budget checks skip and say why.
+// counter from inside); the demo producer's pool tests fail for the 1 MiB / 8 pool with the
+// fall-through's stack and pass for one that fits; without the shim, or with it tracing, the
+// budget checks skip and say why.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -69,6 +71,34 @@ TEST(Budgets, ChecksSkipWhenTheShimTraces) {
   EXPECT_EQ(r.exit_code, 0) << Output(r);
   EXPECT_TRUE(absl::StrContains(r.out, "[  SKIPPED ] 8 tests")) << Output(r);
   EXPECT_TRUE(absl::StrContains(r.out, "allocprof's shim is loaded but not counting")) << Output(r);
+}
+
+// The proof: the producer's pool, 1 MiB arrays and 8 slots a bucket, fails its budgets;
+// the failure names the fall-through, its pool and its stack.
+TEST(Budgets, ProducerPoolTestsFailForTheSmallPool) {
+  RunResult r = RunCounting({BuildPath("examples/pool_tests")});
+  std::string out = Output(r);
+  EXPECT_EQ(r.exit_code, 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, "[  FAILED  ] 3 tests, listed below:")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "[       OK ] Pool.OneMiBBufferIsReturnedAndReused")) << out;
+  EXPECT_TRUE(absl::StrContains(out,
+                                "Expected: ProduceOneBatch() makes no allocation\n"
+                                "  Actual: 1 allocation of 1048656 bytes on this thread (1 free)\n"
+                                "allocations on this thread:\n"
+                                "  operator new[] of 1048656 bytes, a fall-through (oversize) of pool \"producer\"\n"
+                                "    #0 producer::BasicArrayPool<producer::AllocprofPoolHooks>::Rent(unsigned long)+"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "producer::SerializeBatch<producer::BasicArrayPool<")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "ProducerPath_SteadyStateBatchMakesNoAllocation_Test::TestBody()")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "testing::internal")) << "GoogleTest's frames are left out\n" << out;
+  EXPECT_TRUE(absl::StrContains(out, "Actual: 16 in 32 rents (oversize 0, exhausted 16, fill 0; 1048576 bytes)"))
+      << out;
+}
+
+TEST(Budgets, ProducerPoolTestsPassForAPoolThatFits) {
+  RunResult r = RunCounting({BuildPath("examples/pool_tests"), "--pool-max", "4MiB", "--pool-slots", "32"});
+  EXPECT_EQ(r.exit_code, 0) << Output(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "[  PASSED  ] 4 tests.")) << Output(r);
 }
 
 TEST(Budgets, Catch2Assertions) {
