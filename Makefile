@@ -1,5 +1,5 @@
-# allocprof build. `make` builds the shim and the CLI; `make check` runs every test;
-# `make demo` traces the built-in workload; `make bench` measures overhead.
+# allocprof build. `make` builds the shim, the CLI and examples/producer's pool_tests; `make check`
+# runs every test; `make demo` traces the built-in workload; `make bench` measures overhead.
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 # Both cores by default: a clean build is most of `make check`'s time.

@@ -44,10 +44,9 @@ const char* BaseName(const char* path) {
 
 using Demangle = char* (*)(const char*, char*, size_t*, int*);
 
-Demangle FindDemangler() {
-  static Demangle fn = reinterpret_cast<Demangle>(dlsym(RTLD_DEFAULT, "__cxa_demangle"));
-  return fn;
-}
+// Looked up on each use (failure messages are rare): no function-local static, which the shim's
+// -fno-threadsafe-statics would leave unguarded.
+Demangle FindDemangler() { return reinterpret_cast<Demangle>(dlsym(RTLD_DEFAULT, "__cxa_demangle")); }
 
 // Whether the function `name` is in `scope` ("testing::"): its qualified name, after a return
 // type if the demangler wrote one ("void testing::internal::f<...>(...)"), starts with it.
