@@ -1,5 +1,5 @@
-# allocprof build. `make` builds the shim and the CLI; `make check` runs every test;
-# `make demo` traces the built-in workload; `make bench` measures overhead.
+# allocprof build. `make` builds the shim, the CLI and examples/producer's pool_tests; `make check`
+# runs every test; `make demo` traces the built-in workload; `make bench` measures overhead.
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 # Both cores by default: a clean build is most of `make check`'s time.
@@ -36,7 +36,7 @@ ANALYZER_CXXFLAGS = $(COMMON) $(shell pkg-config --cflags $(ABSL_LIBS) libdw lib
 ANALYZER_LDLIBS   = $(shell pkg-config --libs $(ABSL_LIBS) libdw libzstd zlib 2>/dev/null) -lpthread
 
 # Each folder is one stage of the data flow (README, "Architecture"); sources are listed per folder.
-SHIM_DIRS := hooks record unwind runtime attach
+SHIM_DIRS := hooks record unwind runtime attach count
 SHIM_SRCS := $(foreach d,$(SHIM_DIRS),$(wildcard shim/$(d)/*.cc))
 SHIM_OBJS := $(SHIM_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/shim/hooks/dlopen_hook.o
 

@@ -70,18 +70,20 @@ awk -v n="$KCAT_MSGS" 'BEGIN { pad = sprintf("%90s", ""); gsub(/ /, "m", pad);
 
 # Workloads and their configurations. A configuration is WORKLOAD:TOOL where TOOL is one of
 # base (uninstrumented), ap (allocprof, libunwind stacks), ap-fp (allocprof --unwind fp), ap-s512
-# (allocprof --sample 512KiB, libunwind stacks), heaptrack.
+# (allocprof --sample 512KiB, libunwind stacks), ap-count (allocprof test: counting mode, no trace),
+# heaptrack.
 WORKLOADS=(churn churn-nolarge kcat)
 declare -A CONFIGS=(
-    [churn]="base ap ap-fp ap-s512 heaptrack"
-    [churn-nolarge]="base ap ap-fp ap-s512 heaptrack"
-    [kcat]="base ap ap-s512 heaptrack"
+    [churn]="base ap ap-fp ap-s512 ap-count heaptrack"
+    [churn-nolarge]="base ap ap-fp ap-s512 ap-count heaptrack"
+    [kcat]="base ap ap-s512 ap-count heaptrack"
 )
 declare -A TOOL_LABEL=(
     [base]="uninstrumented"
     [ap]="allocprof (libunwind)"
     [ap-fp]="allocprof --unwind fp"
     [ap-s512]="allocprof --sample 512KiB"
+    [ap-count]="allocprof test (counting)"
     [heaptrack]="heaptrack"
 )
 
@@ -122,6 +124,7 @@ run_one() {
         ap) full=("$ALLOCPROF" run -q -o "$trace" --force "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
         ap-fp) full=("$ALLOCPROF" run -q -o "$trace" --force --unwind fp "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
         ap-s512) full=("$ALLOCPROF" run -q -o "$trace" --force --sample 512KiB "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
+        ap-count) full=("$ALLOCPROF" test -q -- "${CMD[@]}") ;;  # no trace: the run options do not apply
         heaptrack) rm -f "$ht".*; full=(heaptrack -o "$ht" "${CMD[@]}") ;;
     esac
     rm -f "$trace"

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-SHIM = ("hooks", "record", "unwind", "runtime", "attach")
+SHIM = ("hooks", "record", "unwind", "runtime", "attach", "count")
 
 # Who may include whom, by folder. Includes are written from the component's root ("record/x.h"
 # under shim/, "read/x.h" under analyzer/), so the first path component names the folder.

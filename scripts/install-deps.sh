@@ -10,6 +10,7 @@ packages=(
   libdw-dev libelf-dev # analyzer: offline symbolization (elfutils)
   libzstd-dev zstd     # trace compression; zstd CLI also lets heaptrack write .zst
   libgtest-dev         # unit tests
+  catch2               # allocprof/gtest.h's Catch2 assertions are tested too (header-only)
   python3-matplotlib python3-pytest  # reports/ and their tests, under /usr/bin/python3
   protobuf-compiler    # pprof export round-trip test (protoc --decode)
   nlohmann-json3-dev   # diff: reading the JSON reports analyze wrote

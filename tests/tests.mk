@@ -8,12 +8,31 @@ TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$
 TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
                       phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
-                 $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target
+                 $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target $(TEST_OUT)/programs/budget_tests \
+                 $(TEST_OUT)/programs/budget_catch2 $(TEST_OUT)/programs/budget_c
 
 # -fno-builtin keeps the compiler from removing the allocations the tests count.
 $(TEST_OUT)/programs/%: tests/programs/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -Iinclude -o $@ $< -ldl
+
+# A GoogleTest program of allocprof/gtest.h's budgets, which the integration tests run under
+# `allocprof test`, under `allocprof run` and alone.
+$(TEST_OUT)/programs/budget_tests: tests/programs/budget_tests.cc include/allocprof/budget.h include/allocprof/gtest.h \
+  | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -Iinclude -o $@ $< -lgtest -lgtest_main -ldl
+
+$(TEST_OUT)/programs/budget_catch2: tests/programs/budget_catch2.cc include/allocprof/budget.h include/allocprof/gtest.h \
+  | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -Iinclude -o $@ $<
+
+# budget.h is a C header too: compiled as C99 with every warning.
+$(TEST_OUT)/programs/budget_c: tests/programs/budget_c.c include/allocprof/budget.h include/allocprof/pool.h \
+  | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O1 -g -fno-builtin -Wall -Wextra -Werror -Iinclude -o $@ $<
 
 $(TEST_OUT)/programs/libplugin.so: tests/programs/plugin.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -33,8 +52,10 @@ $(BUILD)/tests/%.o: tests/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@
 
-# Shim pieces tested directly: the stack walker (against libunwind) and the sampled-address set.
-UNIT_SHIM_OBJS := $(BUILD)/shim/unwind/cfi_rules.o $(BUILD)/shim/unwind/cfi_backtrace.o $(BUILD)/tests/shim/record/sampled_set.o
+# Shim pieces tested directly: the stack walker (against libunwind), the sampled-address set and
+# counting mode's size map.
+UNIT_SHIM_OBJS := $(BUILD)/shim/unwind/cfi_rules.o $(BUILD)/shim/unwind/cfi_backtrace.o $(BUILD)/tests/shim/record/sampled_set.o \
+                  $(BUILD)/tests/shim/count/size_map.o
 $(BUILD)/tests/shim/%.o: shim/%.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(TEST_CXXFLAGS) -c $< -o $@

@@ -1,5 +1,5 @@
-// The CLI's subcommands. Each returns the process exit code (util/exit_codes.h). run, attach and
-// ctl are defined in launch/, the others here in cli/.
+// The CLI's subcommands. Each returns the process exit code (util/exit_codes.h). run, test, attach
+// and ctl are defined in launch/, the others here in cli/.
 #ifndef ALLOCPROF_ANALYZER_COMMANDS_H_
 #define ALLOCPROF_ANALYZER_COMMANDS_H_
 
@@ -8,6 +8,7 @@
 namespace allocprof {
 
 int RunCommand(int argc, char** argv);      // allocprof run [options] -- CMD ARGS...
+int TestCommand(int argc, char** argv);     // allocprof test [options] -- CMD ARGS...
 int AttachCommand(int argc, char** argv);   // allocprof attach [options] PID
 int DumpCommand(int argc, char** argv);     // allocprof dump TRACE
 int AnalyzeCommand(int argc, char** argv);  // allocprof analyze [options] TRACE...

@@ -11,6 +11,7 @@ constexpr char kUsage[] =
     "\n"
     "commands:\n"
     "  run [options] -- CMD ARGS...   run CMD with the shim preloaded and write a trace\n"
+    "  test [options] -- CMD ARGS...  run a test binary with the shim counting, for allocation budgets\n"
     "  attach [options] PID           load the shim into a running process and trace it from now on\n"
     "  analyze [options] TRACE...     allocation report (text, --json FILE)\n"
     "  diff [options] BEFORE AFTER    compare two traces or reports, with a CI verdict\n"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   }
   const char* cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return allocprof::RunCommand(argc, argv);
+  if (strcmp(cmd, "test") == 0) return allocprof::TestCommand(argc, argv);
   if (strcmp(cmd, "attach") == 0) return allocprof::AttachCommand(argc, argv);
   if (strcmp(cmd, "dump") == 0) return allocprof::DumpCommand(argc, argv);
   if (strcmp(cmd, "analyze") == 0) return allocprof::AnalyzeCommand(argc, argv);

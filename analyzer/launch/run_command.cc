@@ -1,9 +1,6 @@
 // allocprof run [options] -- CMD ARGS...: runs CMD with the shim preloaded.
-#include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "launch/preload_launch.h"
 #include "launch/shim_options.h"
 #include "launch/shim_path.h"
 #include "launch/signal_relay.h"
@@ -28,30 +26,6 @@
 
 namespace allocprof {
 namespace {
-
-enum class Linkage { kDynamic, kStatic, kScript, kUnknown };
-
-// A program without PT_INTERP never runs the dynamic loader, so LD_PRELOAD cannot reach it.
-Linkage ProbeLinkage(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Linkage::kUnknown;
-  Elf64_Ehdr eh;
-  ssize_t n = pread(fd, &eh, sizeof(eh), 0);
-  Linkage result = Linkage::kUnknown;
-  if (n >= 2 && memcmp(&eh, "#!", 2) == 0) {
-    result = Linkage::kScript;
-  } else if (n == sizeof(eh) && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
-             eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 512) {
-    result = Linkage::kStatic;
-    for (int i = 0; i < eh.e_phnum; ++i) {
-      Elf64_Phdr ph;
-      if (pread(fd, &ph, sizeof(ph), static_cast<off_t>(eh.e_phoff + i * sizeof(ph))) != sizeof(ph)) break;
-      if (ph.p_type == PT_INTERP) result = Linkage::kDynamic;
-    }
-  }
-  close(fd);
-  return result;
-}
 
 constexpr char kRunUsage[] =
     "usage: allocprof run [options] -- CMD [ARGS...]\n"
@@ -90,34 +64,9 @@ int RunCommand(int argc, char** argv) {
     return UsageError("run", std::string(shim_options.status().message()));
   }
   bool quiet = ShimOptionValue(*shim_options, options::Id::kQuiet) == "1";
-  std::string shim = FindShim();
-  if (shim.empty()) {
-    fprintf(stderr,
-            "allocprof run: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
-            SelfDir().c_str());
-    return kExitBadInput;
-  }
   const std::string& cmd = args.rest()[0];
-  std::string resolved = ResolveCommand(cmd);
-  if (resolved.empty()) {
-    fprintf(stderr, "allocprof run: %s: command not found\n", cmd.c_str());
-    return 127;
-  }
-  switch (ProbeLinkage(resolved)) {
-    case Linkage::kStatic:
-      fprintf(stderr,
-              "allocprof run: %s is statically linked: it never loads the shim (LD_PRELOAD needs the dynamic "
-              "loader), so there is nothing to trace\n",
-              resolved.c_str());
-      return kExitBadInput;
-    default:
-      break;
-  }
-  struct stat st_cmd;
-  if (stat(resolved.c_str(), &st_cmd) == 0 && (st_cmd.st_mode & (S_ISUID | S_ISGID)) && !quiet) {
-    fprintf(stderr, "allocprof run: warning: %s is set-user/group-ID; the loader ignores LD_PRELOAD for it\n",
-            resolved.c_str());
-  }
+  PreloadTarget target;
+  if (int rc = PrepareTarget("allocprof run", cmd, quiet, &target); rc != kExitOk) return rc;
 
   std::string output = Absolute(args.Get("--output", "allocprof.trace"));
   if (absl::Status path = CheckOutputPath(output); !path.ok()) {
@@ -130,37 +79,18 @@ int RunCommand(int argc, char** argv) {
     return rc;
   }
 
-  std::string preload = shim;
-  if (const char* existing = getenv("LD_PRELOAD"); existing && *existing) preload = absl::StrCat(shim, ":", existing);
-
-  BlockRelayedSignals();
-  pid_t child = fork();
-  if (child < 0) {
-    fprintf(stderr, "allocprof run: fork failed: %s\n", strerror(errno));
-    return kExitBadInput;
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"ALLOCPROF_MODE", "trace"},
+      {"ALLOCPROF_OUTPUT", output},
+  };
+  // The rest as given; a variable without a flag is inherited (and was checked above).
+  for (const ShimOption& o : *shim_options) {
+    if (o.from_flag && o.spec->id != options::Id::kOutput) env.emplace_back(o.spec->variable, o.value);
   }
-  if (child == 0) {
-    RestoreSignalMask();
-    setenv("LD_PRELOAD", preload.c_str(), 1);
-    setenv("ALLOCPROF_OUTPUT", output.c_str(), 1);
-    setenv("ALLOCPROF_ROOT_PID", std::to_string(getpid()).c_str(), 1);
-    // The rest as given; a variable without a flag is inherited (and was checked above).
-    for (const ShimOption& o : *shim_options) {
-      if (o.from_flag && o.spec->id != options::Id::kOutput) setenv(o.spec->variable, o.value.c_str(), 1);
-    }
-    if (args.Has("--start-paused")) setenv("ALLOCPROF_CONTROL", "1", 1);
-    std::vector<char*> child_argv;
-    for (const auto& a : args.rest()) child_argv.push_back(const_cast<char*>(a.c_str()));
-    child_argv.push_back(nullptr);
-    execv(resolved.c_str(), child_argv.data());
-    fprintf(stderr, "allocprof run: cannot execute %s: %s\n", resolved.c_str(), strerror(errno));
-    _exit(127);
-  }
-  StartRelay(child);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (args.Has("--start-paused")) env.emplace_back("ALLOCPROF_CONTROL", "1");
+  int status = RunPreloaded("allocprof run", target, args.rest(), env);
+  if (status < 0) return kExitBadInput;
+  int code = ExitCodeOfStatus(status);
   bool traced = IsRegularFile(output);
   if (!quiet && traced) {
     int children = static_cast<int>(ChildTraces(output).size());

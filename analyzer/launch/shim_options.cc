@@ -59,8 +59,9 @@ absl::StatusOr<std::vector<ShimOption>> CollectShimOptions(const CliArgs& args, 
       continue;
     }
     if (spec.use & options::kLauncherSets) continue;
-    // run's program inherits every variable; attach passes on only the options it offers.
-    if (command == options::kAttach && !offered) continue;
+    // run's program inherits every variable; attach and test check only the options they offer
+    // (test's program, counting, reads no other).
+    if (command != options::kRun && !offered) continue;
     const char* inherited = getenv(spec.variable);
     if (!inherited) continue;
     if (absl::Status st = Check(spec, absl::StrCat(spec.variable, " (in the environment)"), inherited); !st.ok())

@@ -14,7 +14,7 @@
 
 namespace allocprof {
 
-// Declares the flags of the options `command` (options::kRun or options::kAttach) offers, with help
+// Declares the flags of the options `command` (options::kRun, kAttach or kTest) offers, with help
 // built from the table (range, default, and the variable that sets it too).
 void DeclareShimFlags(CliArgs& args, options::Use command);
 
@@ -26,7 +26,7 @@ struct ShimOption {
 
 // The options to hand to the shim: each flag given, else the variable in this process's
 // environment (never for kLauncherSets options, which the command sets itself). `run` checks
-// every variable its program will inherit; `attach` takes only the options it offers. An
+// every variable its program will inherit; `attach` and `test` take only the options they offer. An
 // InvalidArgument error names the first bad value, its source and the valid range.
 absl::StatusOr<std::vector<ShimOption>> CollectShimOptions(const CliArgs& args, options::Use command);
 

@@ -36,6 +36,7 @@
 #include "allocprof/pool.h"
 #include "array_pool.h"
 #include "protocol.h"
+#include "request_writer.h"
 #include "response_reader.h"
 
 namespace producer {
@@ -345,20 +346,7 @@ WriterTotals RunWriter(Connection& c, Pool& pool, const Options& o, std::chrono:
     }
     const uint64_t n = std::min(per_batch, o.messages - t.messages);
     const uint64_t length = RequestBytes(n, o.message_size);
-    const PooledArray request = pool.Rent(length);
-    const FrameHeader h{kRequestMagic, static_cast<uint32_t>(length - sizeof(FrameHeader)), t.batches,
-                        static_cast<uint32_t>(n), 0};
-    memcpy(request.data, &h, sizeof h);
-    uint8_t* p = request.data + sizeof h;
-    const uint32_t len = static_cast<uint32_t>(o.message_size);
-    for (uint64_t m = 0; m < n; ++m) {
-      memcpy(p, &len, sizeof len);
-      p += sizeof len;
-      memcpy(p, message.data(), message.size());
-      const uint64_t seq = t.messages + m;
-      memcpy(p, &seq, std::min(sizeof seq, message.size()));
-      p += message.size();
-    }
+    const PooledArray request = SerializeBatch(pool, t.batches, t.messages, n, message);
     const bool sent = SendAll(c.client_fd(), request.data, length);
     pool.Return(request);
     if (!sent) {

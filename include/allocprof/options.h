@@ -37,9 +37,10 @@ enum Use : uint8_t {
   kEnvOnly = 0,
   kRun = 1,
   kAttach = 2,
-  // run and attach set the variable themselves, never from their own environment (a nested
+  // run, attach and test set the variable themselves, never from their own environment (a nested
   // `allocprof run` must not write its parent's trace file).
   kLauncherSets = 4,
+  kTest = 8,
 };
 
 inline constexpr int64_t kUnbounded = INT64_MAX;
@@ -54,7 +55,9 @@ inline constexpr int64_t kUnbounded = INT64_MAX;
     "trace file (default allocprof.trace); forked children write FILE.PID")                                         \
   X(kUnwind, "ALLOCPROF_UNWIND", "--unwind", kRun | kAttach, kChoice, 0, 0, "libunwind", "none|fp|libunwind",       \
     "stack capture: libunwind (any code), fp (frame pointers: needs -fno-omit-frame-pointer) or none")              \
-  X(kDepth, "ALLOCPROF_DEPTH", "--depth", kRun | kAttach, kInteger, 1, 1024, "64", nullptr,                         \
+  X(kMode, "ALLOCPROF_MODE", nullptr, kLauncherSets, kChoice, 0, 0, "trace", "trace|count", "trace: write a trace "  \
+    "(allocprof run); count: only count, for allocprof/budget.h, with no trace file (allocprof test)")              \
+  X(kDepth, "ALLOCPROF_DEPTH", "--depth", kRun | kAttach | kTest, kInteger, 1, 1024, "64", nullptr,                 \
     "frames kept per stack")                                                                                        \
   X(kBuffer, "ALLOCPROF_BUFFER", "--buffer", kRun, kBytes, 16 << 10, 8 << 20, "128KiB", nullptr,                    \
     "per-thread buffer")                                                                                            \
@@ -69,7 +72,7 @@ inline constexpr int64_t kUnbounded = INT64_MAX;
     "seed of the sampling (default: different every run)")                                                          \
   X(kFollow, "ALLOCPROF_FOLLOW", "--no-follow", kRun, kSwitch, 0, 1, "1", nullptr,                                  \
     "do not trace programs that CMD execs")                                                                         \
-  X(kQuiet, "ALLOCPROF_QUIET", "-q,--quiet", kRun, kSwitch, 0, 1, "0", nullptr,                                     \
+  X(kQuiet, "ALLOCPROF_QUIET", "-q,--quiet", kRun | kTest, kSwitch, 0, 1, "0", nullptr,                             \
     "no messages from allocprof on stderr")                                                                         \
   X(kStartAfter, "ALLOCPROF_START_AFTER", "--start-after", kRun, kDuration, 0, kUnbounded, "", nullptr,             \
     "record only after this long, e.g. 10s (each process counts from its start)")                                   \
@@ -226,7 +229,7 @@ constexpr bool TableIsValid() {
     Value v;
     if (static_cast<int>(s.id) != i) return false;
     if (s.fallback[0] && !Parse(s, s.fallback, &v)) return false;
-    if ((s.flag != nullptr) != ((s.use & (kRun | kAttach)) != 0)) return false;
+    if ((s.flag != nullptr) != ((s.use & (kRun | kAttach | kTest)) != 0)) return false;
     if ((s.kind == Kind::kChoice) != (s.choices != nullptr)) return false;
     if (s.kind == Kind::kSwitch && !s.fallback[0]) return false;  // a switch flag flips its default
   }

@@ -51,8 +51,9 @@ uint32_t PoolId(PmrPool& pool) {
 }
 
 uint64_t AllocationsSoFar() {
-  ThreadState* t = t_local.state;
-  return t ? t->alloc_seq : 0;
+  if (ThreadState* t = t_local.state) return t->alloc_seq;
+  CountThread* c = t_count;  // counting mode
+  return c ? c->totals.allocations.Get() : 0;
 }
 
 template <typename Resource>

@@ -93,6 +93,16 @@ __attribute__((always_inline)) inline void Record(bool capture_stack, Write&& wr
   errno = saved_errno;
 }
 
+// Whether the process counts instead of tracing (count/counters.h); initialises it on first use.
+bool Counting() {
+  Mode mode = g_mode.load(std::memory_order_relaxed);
+  if (__builtin_expect(mode == Mode::kUninitialized || mode == Mode::kInitializing, 0)) {
+    EnsureProcessInitialized();
+    mode = g_mode.load(std::memory_order_acquire);
+  }
+  return mode == Mode::kCounting;
+}
+
 }  // namespace
 
 #define ALLOCPROF_EXPORT extern "C" __attribute__((visibility("default")))
@@ -102,6 +112,11 @@ ALLOCPROF_EXPORT uint32_t allocprof_hook_pool_register(const char* name, uint64_
   if (!guard.entered()) return 0;
   int saved_errno = errno;
   EnsureProcessInitialized();
+  if (Counting()) {
+    uint32_t id = CountRegisterPool(name);
+    errno = saved_errno;
+    return id;
+  }
   uint32_t id = g_next_pool.fetch_add(1);
   WriteProcessRecord([&](RecordEncoder& enc) {
     enc.Tag(RecordTag::kPoolRegister);
@@ -115,6 +130,7 @@ ALLOCPROF_EXPORT uint32_t allocprof_hook_pool_register(const char* name, uint64_
 }
 
 ALLOCPROF_EXPORT void allocprof_hook_pool_rent_begin(uint32_t pool, uint64_t requested) {
+  if (Counting()) return CountRentBegin(pool);
   Record(true, [&](RecordEncoder& enc, uint64_t now, uint32_t stack_id) {
     enc.Tag(RecordTag::kRentBegin);
     enc.Time(now);
@@ -125,6 +141,7 @@ ALLOCPROF_EXPORT void allocprof_hook_pool_rent_begin(uint32_t pool, uint64_t req
 }
 
 ALLOCPROF_EXPORT void allocprof_hook_pool_rent_end(uint32_t pool, uint64_t requested, uint64_t granted, int outcome) {
+  if (Counting()) return CountRentEnd(pool, granted, outcome);
   Record(false, [&](RecordEncoder& enc, uint64_t now, uint32_t) {
     enc.Tag(RecordTag::kRentEnd);
     enc.Time(now);
@@ -136,6 +153,7 @@ ALLOCPROF_EXPORT void allocprof_hook_pool_rent_end(uint32_t pool, uint64_t reque
 }
 
 ALLOCPROF_EXPORT void allocprof_hook_pool_return(uint32_t pool, uint64_t size, int outcome) {
+  if (Counting()) return CountReturn(pool, outcome);
   // Kept returns are the common case and need no stack; a dropped one's stack says who dropped it.
   Record(outcome != ALLOCPROF_RETURN_KEPT, [&](RecordEncoder& enc, uint64_t now, uint32_t stack_id) {
     enc.Tag(RecordTag::kPoolReturn);
@@ -148,6 +166,7 @@ ALLOCPROF_EXPORT void allocprof_hook_pool_return(uint32_t pool, uint64_t size, i
 }
 
 ALLOCPROF_EXPORT void allocprof_hook_mark(const char* name) {
+  if (Counting()) return;  // nothing to mark without a trace
   Record(
       false,
       [&](RecordEncoder& enc, uint64_t now, uint32_t) {
@@ -161,6 +180,7 @@ ALLOCPROF_EXPORT void allocprof_hook_mark(const char* name) {
 }
 
 ALLOCPROF_EXPORT void allocprof_hook_count(const char* unit, uint64_t n) {
+  if (Counting()) return;
   Record(false, [&](RecordEncoder& enc, uint64_t now, uint32_t) {
     uint32_t id = CounterId(unit);
     enc.Tag(RecordTag::kCount);

@@ -63,6 +63,11 @@ void RecordEventSlow(const Event& e) {
     EnsureProcessInitialized();
     mode = g_mode.load(std::memory_order_acquire);
   }
+  if (mode == Mode::kCounting) {
+    CountEvent(e);
+    errno = saved_errno;
+    return;
+  }
   // Paused (capture control), an allocation is not recorded, so it must not enter the sampled set.
   if (mode == Mode::kPaused && !e.is_free) {
     NotePausedAllocation();
@@ -89,6 +94,15 @@ void RecordSampled(const Event& e) {
 
 void* RecordReallocSlow(format::EntryPoint entry, void* old_ptr, uint64_t size, void* (*call)(void*), void* ctx) {
   int caller_errno = errno;
+  Mode mode = g_mode.load(std::memory_order_acquire);
+  if (mode == Mode::kUninitialized || mode == Mode::kInitializing) {
+    EnsureProcessInitialized();
+    mode = g_mode.load(std::memory_order_acquire);
+  }
+  if (mode == Mode::kCounting) {
+    errno = caller_errno;
+    return CountRealloc(entry, old_ptr, size, call, ctx);
+  }
   ThreadState* t = PrepareSlow(nullptr);
   bool paused = g_mode.load(std::memory_order_relaxed) == Mode::kPaused;
   if (g_sample_interval && !paused) {

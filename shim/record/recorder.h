@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "allocprof/trace_format.h"
+#include "count/counters.h"
 #include "record/clock.h"
 #include "record/sampler.h"
 #include "record/thread_state.h"
@@ -111,6 +112,14 @@ __attribute__((always_inline)) inline bool SampleEvent(const Event& e) {
   return e.is_free ? g_sampled.Remove(e.addr) : SampleAllocation(e.size, e.addr);
 }
 
+// Counting mode (count/counters.h): no trace, the event only counted; never touches errno.
+__attribute__((always_inline)) inline void CountEvent(const Event& e) {
+  if (e.is_free)
+    CountFree(e.addr);
+  else
+    CountAlloc(e.entry, e.addr, e.size);
+}
+
 // The out-of-line paths keep errno themselves; an unsampled event never touches it.
 __attribute__((always_inline)) inline void RecordEvent(const Event& e) {
   ThreadState* t = t_local.state;
@@ -121,6 +130,8 @@ __attribute__((always_inline)) inline void RecordEvent(const Event& e) {
     errno = saved_errno;
   } else if (mode == Mode::kSampling) {
     if (SampleEvent(e)) RecordSampled(e);
+  } else if (mode == Mode::kCounting) {
+    CountEvent(e);
   } else {
     RecordEventSlow(e);
   }

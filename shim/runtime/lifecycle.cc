@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "count/counters.h"
 #include "hooks/real_functions.h"
 #include "record/recorder.h"
 #include "record/sampler.h"
@@ -253,6 +254,13 @@ void EnsureProcessInitialized() {
   ResolveRealFunctions();
   LoadOptions();
   InitStackCapture();
+  if (GetOptions().count_only) {
+    // Counting mode: no trace file, no stack table, no ticker; fork needs only the counters'.
+    if (!InitCounting()) LogError("cannot reserve the size map; bytes freed are not counted");
+    pthread_atfork(CountBeforeFork, CountAfterForkParent, CountAfterForkChild);
+    g_mode.store(Mode::kCounting, std::memory_order_release);
+    return;
+  }
   if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
   InitThreadExitKey();
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);

@@ -21,6 +21,8 @@ static_assert(static_cast<int>(format::UnwindMode::kNone) == 0 &&
               "ALLOCPROF_UNWIND's choices are listed in UnwindMode's order");
 
 static_assert(sizeof(Options::output) == options::SpecOf(Id::kOutput).max + 1);
+static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kMode).choices, "count") == 1,
+              "ALLOCPROF_MODE=count sets count_only");
 static_assert(sizeof(Options::start_at_mark) == options::SpecOf(Id::kStartAtMark).max + 1);
 
 template <size_t kSize>
@@ -35,6 +37,9 @@ constexpr void StoreOption(Options& o, Id id, const options::Value& v) {
   switch (id) {
     case Id::kOutput:
       CopyText(o.output, v.text);
+      break;
+    case Id::kMode:
+      o.count_only = v.number == 1;
       break;
     case Id::kUnwind:
       o.unwind = static_cast<format::UnwindMode>(v.number);

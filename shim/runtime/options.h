@@ -17,6 +17,7 @@ namespace allocprof::shim {
 
 struct Options {
   char output[4096];           // ALLOCPROF_OUTPUT; empty: allocprof.PID.trace in the working dir
+  bool count_only;             // ALLOCPROF_MODE=count: counters for allocprof/budget.h, no trace
   format::UnwindMode unwind;   // ALLOCPROF_UNWIND = libunwind | fp | none
   uint32_t max_depth;          // ALLOCPROF_DEPTH, frames kept per stack
   uint32_t buffer_bytes;       // ALLOCPROF_BUFFER, per-thread chunk size (KiB/MiB suffixes)

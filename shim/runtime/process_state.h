@@ -16,6 +16,7 @@ enum class Mode : uint32_t {
   kStopped = 4,       // tracing failed (e.g. disk full) or was never possible; calls pass through
   kSampling = 5,      // like kTracing, but only sampled allocations and their frees (sampler.h)
   kPaused = 6,        // capture control: the trace is open, allocations are not recorded
+  kCounting = 7,      // ALLOCPROF_MODE=count: counters only, no trace (count/counters.h)
 };
 
 // The modes in which the process records into per-thread buffers.

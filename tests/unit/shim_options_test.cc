@@ -1,4 +1,4 @@
-// How `run` and `attach` collect the shim's options from their flags and inherited variables
+// How `run`, `attach` and `test` collect the shim's options from their flags and inherited variables
 // (launch/shim_options.h), by the table in allocprof/options.h.
 #include "launch/shim_options.h"
 
@@ -70,6 +70,30 @@ TEST_F(CollectShimOptionsTest, AttachTakesOnlyItsOwnOptionsAndLaunchersSetTheirO
   EXPECT_EQ(ShimOptionValue(*got, Id::kDepth), "3");
   EXPECT_EQ(ShimOptionValue(*got, Id::kOutput), "") << "run and attach name the output themselves";
   EXPECT_EQ(Collect({"--zstd-level", "1"}, kAttach).status().message(), "unknown option '--zstd-level'");
+}
+
+// test counts: it offers --depth and -q, checks only those variables, and the mode is its own.
+TEST_F(CollectShimOptionsTest, TestTakesOnlyItsOwnOptionsAndSetsTheMode) {
+  setenv("ALLOCPROF_ZSTD_LEVEL", "99", 1);  // a tracing option: a counting program never reads it
+  setenv("ALLOCPROF_MODE", "trace", 1);     // test sets count itself
+  setenv("ALLOCPROF_QUIET", "1", 1);
+  auto got = Collect({"--depth", "5"}, kTest);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(ShimOptionValue(*got, Id::kDepth), "5");
+  EXPECT_EQ(ShimOptionValue(*got, Id::kQuiet), "1");
+  EXPECT_EQ(ShimOptionValue(*got, Id::kMode), "trace") << "the default: not collected";
+  EXPECT_EQ(Collect({"--sample", "1MiB"}, kTest).status().message(), "unknown option '--sample'");
+  setenv("ALLOCPROF_DEPTH", "0", 1);
+  EXPECT_EQ(Collect({}, kTest).status().message(),
+            "ALLOCPROF_DEPTH (in the environment) must be a number in 1..1024 (got '0')");
+  // run, too, never takes the mode from its environment: a counting parent does not stop its trace.
+  unsetenv("ALLOCPROF_DEPTH");
+  unsetenv("ALLOCPROF_ZSTD_LEVEL");
+  setenv("ALLOCPROF_MODE", "count", 1);
+  auto run = Collect({}, kRun);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(ShimOptionValue(*run, Id::kMode), "trace");
 }
 
 TEST(CheckOutputPath, TheShimsLimitOnTheAbsolutePath) {
