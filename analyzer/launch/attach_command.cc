@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -152,9 +154,19 @@ int CheckTarget(pid_t pid, const std::string& label) {
   return -1;
 }
 
-}  // namespace
+// What the command line asked for, checked: everything needed before the process is touched.
+struct AttachPlan {
+  pid_t pid = 0;
+  std::string label;  // "process PID (comm)", for messages
+  std::string output;
+  bool force = false;
+  bool quiet = false;
+  int timeout_seconds = 60;
+  std::vector<ShimOption> shim_options;
+};
 
-int AttachCommand(int argc, char** argv) {
+// Parses and checks the arguments. Returns an exit code, or -1 to go on with *plan filled in.
+int ParseAttachArgs(int argc, char** argv, AttachPlan* plan) {
   CliArgs args;
   DeclareShimFlags(args, options::kAttach);
   args.Option("--force", false, "replace an existing trace file and remove its child-process traces FILE.PID");
@@ -166,8 +178,8 @@ int AttachCommand(int argc, char** argv) {
     printf("%s%s", kAttachUsage, args.Help().c_str());
     return kExitOk;
   }
-  pid_t pid = 0;
-  if (!st.ok() || args.positional().size() != 1 || !absl::SimpleAtoi(args.positional()[0], &pid) || pid <= 0) {
+  if (!st.ok() || args.positional().size() != 1 || !absl::SimpleAtoi(args.positional()[0], &plan->pid) ||
+      plan->pid <= 0) {
     return UsageError("attach", !st.ok() ? std::string(st.message())
                                 : args.positional().size() != 1
                                     ? "give exactly one PID"
@@ -178,51 +190,57 @@ int AttachCommand(int argc, char** argv) {
   if (!shim_options.ok()) {
     return UsageError("attach", std::string(shim_options.status().message()));
   }
-  int timeout_seconds = 60;
-  if (args.Has("--timeout") &&
-      (!absl::SimpleAtoi(args.Get("--timeout"), &timeout_seconds) || timeout_seconds < 1 || timeout_seconds > 3600)) {
+  plan->shim_options = *std::move(shim_options);
+  if (args.Has("--timeout") && (!absl::SimpleAtoi(args.Get("--timeout"), &plan->timeout_seconds) ||
+                                plan->timeout_seconds < 1 || plan->timeout_seconds > 3600)) {
     return UsageError(
         "attach", absl::StrFormat("--timeout must be a number in 1..3600 (got '%s')", args.Get("--timeout").c_str()));
   }
-  bool quiet = args.Has("--quiet");
-  std::string label = absl::StrCat("process ", pid, " (", ProcessName(pid), ")");
-  if (int rc = CheckTarget(pid, label); rc >= 0) return rc;
-  // Before anything stops the process: the trace must be creatable.
-  std::string output = Absolute(args.Get("--output", "allocprof.trace"));
-  // The shim reads its options one per line; checked before --force may remove an existing file.
-  if (output.find('\n') != std::string::npos) {
+  plan->quiet = args.Has("--quiet");
+  plan->force = args.Has("--force");
+  plan->label = absl::StrCat("process ", plan->pid, " (", ProcessName(plan->pid), ")");
+  plan->output = Absolute(args.Get("--output", "allocprof.trace"));
+  // The shim reads its options one per line.
+  if (plan->output.find('\n') != std::string::npos) {
     return UsageError("attach", "the output path must not contain a newline");
   }
-  if (absl::Status path = CheckOutputPath(output); !path.ok()) {
+  return -1;
+}
+
+// Before anything stops the process, the trace must be creatable. Returns an exit code, or -1.
+int PrepareOutput(const AttachPlan& plan) {
+  // Checked before --force may remove an existing file.
+  if (absl::Status path = CheckOutputPath(plan.output); !path.ok()) {
     return UsageError("attach", std::string(path.message()));
   }
   std::string problem;
-  if (int rc = PrepareTraceOutput(output, args.Has("--force"), &problem); rc != kExitOk) {
+  if (int rc = PrepareTraceOutput(plan.output, plan.force, &problem); rc != kExitOk) {
     fprintf(stderr, "allocprof attach: %s%s\n", problem.c_str(),
             rc == kExitCantCreate ? " (the process was not attached)" : "");
     return rc;
   }
+  return -1;
+}
 
-  std::string shim = FindShim();
-  if (shim.empty()) {
-    fprintf(stderr,
-            "allocprof attach: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
-            SelfDir().c_str());
-    return kExitBadInput;
-  }
-
+InjectRequest BuildRequest(const AttachPlan& plan, const std::string& shim) {
   InjectRequest request;
-  request.pid = pid;
+  request.pid = plan.pid;
   request.library = shim;
-  request.timeout_seconds = timeout_seconds;
+  request.timeout_seconds = plan.timeout_seconds;
   // The shim's options, as the environment variables `run` would set, one per line.
   request.start_function = "allocprof_attach_start";
-  request.start_argument = absl::StrCat("ALLOCPROF_OUTPUT=", output, "\nALLOCPROF_ROOT_PID=", pid, "\n");
-  for (const ShimOption& o : *shim_options) {
+  request.start_argument = absl::StrCat("ALLOCPROF_OUTPUT=", plan.output, "\nALLOCPROF_ROOT_PID=", plan.pid, "\n");
+  for (const ShimOption& o : plan.shim_options) {
     if (o.spec->id != options::Id::kOutput)
       absl::StrAppend(&request.start_argument, o.spec->variable, "=", o.value, "\n");
   }
-  InjectResult r = InjectLibrary(request);
+  return request;
+}
+
+// Tells the user what the injection did; returns the command's exit code.
+int ReportOutcome(const AttachPlan& plan, const InjectRequest& request, const InjectResult& r) {
+  const char* label = plan.label.c_str();
+  const char* shim = request.library.c_str();
   using Outcome = InjectResult::Outcome;
   switch (r.outcome) {
     case Outcome::kLoaded:
@@ -230,45 +248,63 @@ int AttachCommand(int argc, char** argv) {
         fprintf(stderr,
                 "allocprof attach: the shim was loaded into %s but could not start tracing (it could not create %s "
                 "as the process sees the filesystem; its stderr says why)\n",
-                label.c_str(), output.c_str());
+                label, plan.output.c_str());
         return kExitCantCreate;
       }
-      if (!quiet) {
+      if (!plan.quiet) {
         fprintf(stderr,
                 "allocprof: attached to %s through thread %d (%s): recording to %s until it exits (%ld call sites "
                 "redirected to the shim)\n",
-                label.c_str(), r.thread, r.where.c_str(), output.c_str(), r.state);
+                label, r.thread, r.where.c_str(), plan.output.c_str(), r.state);
       }
       return kExitOk;
     case Outcome::kDlopenFailed:
-      fprintf(stderr, "allocprof attach: %s could not load %s: %s\n", label.c_str(), shim.c_str(), r.detail.c_str());
+      fprintf(stderr, "allocprof attach: %s could not load %s: %s\n", label, shim, r.detail.c_str());
       return kExitBadInput;
     case Outcome::kNoStartFunction:
-      fprintf(stderr, "allocprof attach: %s loaded %s but found no %s in it: %s\n", label.c_str(), shim.c_str(),
+      fprintf(stderr, "allocprof attach: %s loaded %s but found no %s in it: %s\n", label, shim,
               request.start_function.c_str(), r.detail.c_str());
       return kExitBadInput;
     case Outcome::kNotPermitted:
-      fprintf(stderr, "allocprof attach: ptrace is not permitted on %s (%s). %s\n", label.c_str(), r.detail.c_str(),
+      fprintf(stderr, "allocprof attach: ptrace is not permitted on %s (%s). %s\n", label, r.detail.c_str(),
               PtraceAdvice().c_str());
       return kExitNotPermitted;
     case Outcome::kUnsupported:
       fprintf(stderr, "allocprof attach: cannot attach: %s\n", r.detail.c_str());
       return kExitNotPermitted;
     case Outcome::kNoSuchProcess:
-      fprintf(stderr, "allocprof attach: no such process: %d (%s)\n", pid, r.detail.c_str());
+      fprintf(stderr, "allocprof attach: no such process: %d (%s)\n", plan.pid, r.detail.c_str());
       return kExitBadInput;
     case Outcome::kTimedOut:
       fprintf(stderr,
               "allocprof attach: %s: %s; allocprof let go of %s, which finishes the injected calls and resumes by "
               "itself if they ever return (they may wait for a lock its code holds)\n",
-              label.c_str(), r.detail.c_str(), label.c_str());
+              label, r.detail.c_str(), label);
       return kExitBadInput;
     case Outcome::kFailed:
       break;
   }
-  fprintf(stderr, "allocprof attach: could not load the shim into %s: %s (the process was left as it was)\n",
-          label.c_str(), r.detail.c_str());
+  fprintf(stderr, "allocprof attach: could not load the shim into %s: %s (the process was left as it was)\n", label,
+          r.detail.c_str());
   return kExitBadInput;
+}
+
+}  // namespace
+
+int AttachCommand(int argc, char** argv) {
+  AttachPlan plan;
+  if (int rc = ParseAttachArgs(argc, argv, &plan); rc >= 0) return rc;
+  if (int rc = CheckTarget(plan.pid, plan.label); rc >= 0) return rc;
+  if (int rc = PrepareOutput(plan); rc >= 0) return rc;
+  std::string shim = FindShim();
+  if (shim.empty()) {
+    fprintf(stderr,
+            "allocprof attach: cannot find liballocprof.so next to %s or in ../lib/allocprof; set ALLOCPROF_SHIM\n",
+            SelfDir().c_str());
+    return kExitBadInput;
+  }
+  InjectRequest request = BuildRequest(plan, shim);
+  return ReportOutcome(plan, request, InjectLibrary(request));
 }
 
 }  // namespace allocprof
