@@ -62,6 +62,15 @@ else
   status=1
 fi
 
+# Commit subjects fit on one line of `git log --oneline` (72 characters).
+echo "== commit subjects"
+if bash "$(dirname "$0")/../scripts/check_commit_subjects.sh"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+
 # Every C++ file formatted as .clang-format says (`make format` fixes it).
 echo "== format"
 if make --no-print-directory -C "$(dirname "$0")/.." format-check; then
