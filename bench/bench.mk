@@ -10,16 +10,21 @@ $(BUILD)/bench/churn: bench/churn.cc bench/bench.mk | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ $< -pthread
 
+# The floor of any preloaded tracer: forwards the allocation entry points and records nothing.
+$(BUILD)/bench/libnoop_interposer.so: bench/noop_interposer.cc bench/bench.mk | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O2 -g -fPIC -shared $(WARN) -o $@ $<
+
 # The trace synthesizer: the shim's record encoder (one definition of the format), no shim runtime.
 $(BUILD)/bench/synth_trace: bench/synth_trace.cc shim/record/record_encoder.h include/allocprof/trace_format.h bench/bench.mk | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O2 -g $(WARN) -Iinclude -Ishim -o $@ $< -lzstd
 
-bench: all $(BUILD)/bench/churn
+bench: all $(BUILD)/bench/churn $(BUILD)/bench/libnoop_interposer.so
 	bash bench/run.sh $(BUILD)
 	bash bench/analyze.sh $(BUILD)
 
-bench-quick: all $(BUILD)/bench/churn
+bench-quick: all $(BUILD)/bench/churn $(BUILD)/bench/libnoop_interposer.so
 	bash bench/run.sh $(BUILD) --quick
 	bash bench/analyze.sh $(BUILD) --quick
 

@@ -15,6 +15,10 @@
 //   the line printed at the end gives the allocations actually made.
 //   --large-permille N: allocations per 1000 that are 1..4 MiB (default 1; 0..99). With 0 the
 //   kernel's page faults no longer dominate the run (see bench/README.md).
+//   --small: allocation-heavy code with small blocks (bench/README.md, churn-small): every size is
+//   8..1023 B (~60% up to 128, ~30% 129..512, ~10% 513..1023), and each step frees and allocates
+//   1..7 calls below the worker, along one of 256 call paths, so the allocating stacks are 6..12
+//   frames deep and varied the way an application's are.
 // Prints: churn: threads=N allocs=N checksum=HEX
 
 #include <algorithm>
@@ -37,11 +41,14 @@ struct Options {
   uint64_t seed = 42;
   uint64_t large_permille = 1;
   uint64_t min_seconds = 0;  // repeat each thread's allocations until this much time has passed
+  bool small = false;        // --small: sizes under 1 KiB from 6..12 frames deep
 };
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(
-      stderr, "churn: %s\nusage: churn [--threads N] [--allocs N] [--window N] [--seed N] [--large-permille N]\n", msg);
+      stderr,
+      "churn: %s\nusage: churn [--threads N] [--allocs N] [--window N] [--seed N] [--large-permille N] [--small]\n",
+      msg);
   std::exit(2);
 }
 
@@ -87,6 +94,14 @@ size_t pick_size(Rng& rng, uint64_t large_permille) {
   if (r < large_permille) return (size_t{1} << 20) + rng.below((size_t{3} << 20) + 1);  // 1..4 MiB, 0.1%
   if (r < large_permille + 99) return 4096 + rng.below(64 * 1024 - 4096 + 1);           // 4..64 KiB, 9.9%
   return 16 + rng.below(512 - 16 + 1);                                                  // 16..512 B, 90%
+}
+
+// --small: many sizes under 1 KiB, most of them small.
+size_t pick_small_size(Rng& rng) {
+  uint64_t r = rng.below(10);
+  if (r < 6) return 8 + rng.below(128 - 8 + 1);      // 8..128 B, 60%
+  if (r < 9) return 129 + rng.below(512 - 129 + 1);  // 129..512 B, 30%
+  return 513 + rng.below(1023 - 513 + 1);            // 513..1023 B, 10%
 }
 
 Kind pick_kind(Rng& rng) {
@@ -139,6 +154,35 @@ __attribute__((noinline)) void acquire(Slot& s, size_t size, Kind kind, unsigned
   s.kind = kind;
 }
 
+// --small: one step (free the slot's block, allocate its successor) done `levels` calls down a
+// call path chosen by the bits of `path`: each level is one of two functions. The asm after each call keeps it a call
+// (no tail call), so every level is a frame.
+struct Step {
+  Slot* slot;
+  size_t size;
+  Kind kind;
+  unsigned char fill;
+  uint64_t sum;
+};
+template <int kSide>
+__attribute__((noinline)) void descend(Step& st, uint32_t path, uint32_t levels);
+inline void descend_next(Step& st, uint32_t path, uint32_t levels) {
+  if (levels == 0) {
+    if (st.slot->p != nullptr) st.sum += release(*st.slot);
+    acquire(*st.slot, st.size, st.kind, st.fill);
+  } else if (path & 1) {
+    descend<1>(st, path >> 1, levels - 1);
+  } else {
+    descend<0>(st, path >> 1, levels - 1);
+  }
+  asm volatile("" ::: "memory");
+}
+template <int kSide>
+__attribute__((noinline)) void descend(Step& st, uint32_t path, uint32_t levels) {
+  escape(&st);
+  descend_next(st, path, levels);
+}
+
 uint64_t worker(unsigned index, uint64_t count, const Options& opt, uint64_t* rounds) {
   Rng seeder{opt.seed * 0x100000001b3ULL + index};
   Rng rng{seeder.next()};
@@ -150,10 +194,18 @@ uint64_t worker(unsigned index, uint64_t count, const Options& opt, uint64_t* ro
   do {
     for (uint64_t i = 0; i < count; ++i) {
       Slot& s = ring[slot];
-      if (s.p != nullptr) sum += release(s);
-      size_t size = pick_size(rng, opt.large_permille);
-      Kind kind = pick_kind(rng);
-      acquire(s, size, kind, static_cast<unsigned char>(rng.next()));
+      if (opt.small) {
+        // 256 call paths, each 1..7 levels down: stacks of 6..12 frames with the thread's own.
+        uint32_t path = static_cast<uint32_t>(rng.below(256));
+        Step st{&s, pick_small_size(rng), pick_kind(rng), static_cast<unsigned char>(rng.next()), 0};
+        descend_next(st, path, 1 + path % 7);
+        sum += st.sum;
+      } else {
+        if (s.p != nullptr) sum += release(s);
+        size_t size = pick_size(rng, opt.large_permille);
+        Kind kind = pick_kind(rng);
+        acquire(s, size, kind, static_cast<unsigned char>(rng.next()));
+      }
       if (++slot == ring.size()) slot = 0;
     }
     ++*rounds;
@@ -182,6 +234,8 @@ int main(int argc, char** argv) {
       opt.large_permille = parse_u64("--large-permille", v), ++i;
     else if (a == "--min-seconds")
       opt.min_seconds = parse_u64("--min-seconds", v), ++i;
+    else if (a == "--small")
+      opt.small = true;
     else if (a == "-h" || a == "--help")
       usage("allocation churn benchmark");
     else

@@ -36,10 +36,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 ALLOCPROF=$BUILD_DIR/allocprof
 CHURN=$BUILD_DIR/bench/churn
+NOOP=$BUILD_DIR/bench/libnoop_interposer.so
 [[ -x $ALLOCPROF ]] || die "$ALLOCPROF missing (run make)"
 [[ -f $BUILD_DIR/liballocprof.so ]] || die "$BUILD_DIR/liballocprof.so missing (run make)"
 [[ -x $CHURN ]] || die "$CHURN missing (run make $BUILD_DIR/bench/churn)"
-for tool in kcat heaptrack zstd timeout /usr/bin/time; do
+[[ -f $NOOP ]] || die "$NOOP missing (run make $NOOP)"
+for tool in kcat heaptrack heaptrack_print zstd timeout /usr/bin/time; do
     command -v "$tool" >/dev/null || die "$tool not found on PATH"
 done
 read -r -a EXTRA_ARGS <<<"${BENCH_ALLOCPROF_ARGS:-}"
@@ -71,15 +73,19 @@ awk -v n="$KCAT_MSGS" 'BEGIN { pad = sprintf("%90s", ""); gsub(/ /, "m", pad);
 # Workloads and their configurations. A configuration is WORKLOAD:TOOL where TOOL is one of
 # base (uninstrumented), ap (allocprof, libunwind stacks), ap-fp (allocprof --unwind fp), ap-s512
 # (allocprof --sample 512KiB, libunwind stacks), ap-count (allocprof test: counting mode, no trace),
-# heaptrack.
-WORKLOADS=(churn churn-nolarge kcat)
+# noop (the no-op interposer: the floor of any preloaded tracer), heaptrack.
+WORKLOADS=(churn churn-nolarge churn-small kcat)
 declare -A CONFIGS=(
     [churn]="base ap ap-fp ap-s512 ap-count heaptrack"
     [churn-nolarge]="base ap ap-fp ap-s512 ap-count heaptrack"
-    [kcat]="base ap ap-s512 ap-count heaptrack"
+    # No heaptrack: its heaptrack_interpret grows without bound on churn-small (past 3 GB and
+    # std::bad_alloc at 100,000 allocations; bench/README.md), which would take the machine down.
+    [churn-small]="base noop ap ap-fp ap-s512"
+    [kcat]="base noop ap ap-s512 ap-count heaptrack"
 )
 declare -A TOOL_LABEL=(
     [base]="uninstrumented"
+    [noop]="no-op interposer"
     [ap]="allocprof (libunwind)"
     [ap-fp]="allocprof --unwind fp"
     [ap-s512]="allocprof --sample 512KiB"
@@ -93,13 +99,14 @@ workload_cmd() {
     case $1 in
         churn) CMD=("$CHURN" "${CHURN_ARGS[@]}") ;;
         churn-nolarge) CMD=("$CHURN" "${CHURN_ARGS[@]}" --large-permille 0) ;;
+        churn-small) CMD=("$CHURN" "${CHURN_ARGS[@]}" --small) ;;
         kcat) CMD=(kcat "${KCAT_ARGS[@]}"); INPUT=$TMP/messages ;;
         *) die "internal: unknown workload $1" ;;
     esac
 }
 
 # Results, keyed by "workload:tool:round".
-declare -A WALL CPU EVENTS TRACE_BYTES
+declare -A WALL CPU RSS EVENTS TRACE_BYTES ANALYZE
 declare -A EXPECTED_OUTPUT
 
 # summary_field FILE KEY: the value of a "KEY value" line of `allocprof dump --summary`.
@@ -121,6 +128,7 @@ run_one() {
     local -a full
     case $tool in
         base) full=("${CMD[@]}") ;;
+        noop) full=(env LD_PRELOAD="$NOOP" "${CMD[@]}") ;;
         ap) full=("$ALLOCPROF" run -q -o "$trace" --force "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
         ap-fp) full=("$ALLOCPROF" run -q -o "$trace" --force --unwind fp "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
         ap-s512) full=("$ALLOCPROF" run -q -o "$trace" --force --sample 512KiB "${EXTRA_ARGS[@]}" -- "${CMD[@]}") ;;
@@ -131,14 +139,15 @@ run_one() {
     local t0 t1 rc=0
     t0=$EPOCHREALTIME
     # timeout runs the command in its own process group and kills all of it (heaptrack's helpers too).
-    timeout -k 10 "$RUN_TIMEOUT" /usr/bin/time -f '%U %S' -o "$log.time" "${full[@]}" \
+    timeout -k 10 "$RUN_TIMEOUT" /usr/bin/time -f '%U %S %M' -o "$log.time" "${full[@]}" \
         <"$INPUT" >"$log.out" 2>"$log.err" || rc=$?
     t1=$EPOCHREALTIME
     local desc="round $r, $w, ${TOOL_LABEL[$tool]}: ${full[*]} <$INPUT"
     [[ $rc != 124 && $rc != 137 ]] || fail_run "$desc (hung: killed after ${RUN_TIMEOUT}s)" "$log"
     [[ $rc == 0 ]] || fail_run "$desc (exit status $rc)" "$log"
     WALL[$key]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    CPU[$key]=$(awk 'NF == 2 { printf "%.2f", $1 + $2 }' "$log.time")
+    CPU[$key]=$(awk 'NF == 3 { printf "%.2f", $1 + $2 }' "$log.time")
+    RSS[$key]=$(awk 'NF == 3 { printf "%.1f", $3 / 1024 }' "$log.time")  # peak of the largest process
 
     # The workload's own output must not change under a profiler (churn prints a checksum).
     local out
@@ -160,6 +169,8 @@ run_one() {
             TRACE_BYTES[$key]=$(stat -c %s "$trace")
             [[ ${EVENTS[$key]} =~ ^[0-9]+$ && ${EVENTS[$key]} -gt 0 ]] ||
                 fail_run "$desc (no event count in dump --summary)" "$log.summary"
+            # The analyzer on this trace, once (first round): symbolized report, wall seconds.
+            if [[ $r == 1 ]]; then ANALYZE[$w:$tool]=$(time_analysis "$desc" "$log" "$ALLOCPROF" analyze "$trace"); fi
             rm -f "$trace" "$trace".*
             ;;
         heaptrack)
@@ -175,11 +186,21 @@ run_one() {
                 fail_run "$desc (heaptrack printed no allocation statistics)" "$log"
             EVENTS[$key]=$((2 * allocs - leaked))
             TRACE_BYTES[$key]=$(stat -c %s "$f")
+            if [[ $r == 1 ]]; then ANALYZE[$w:$tool]=$(time_analysis "$desc" "$log" heaptrack_print "$f"); fi
             rm -f "$ht".*
             ;;
     esac
     printf '  %-14s %-22s %8ss  cpu %6ss%s\n' "$w" "${TOOL_LABEL[$tool]}" "${WALL[$key]}" "${CPU[$key]}" \
         "${EVENTS[$key]:+  events ${EVENTS[$key]}  trace ${TRACE_BYTES[$key]} B}" >&2
+}
+
+time_analysis() {  # time_analysis DESC LOGPREFIX COMMAND...: wall seconds of COMMAND (output dropped)
+    local desc=$1 log=$2 t0 t1
+    shift 2
+    t0=$EPOCHREALTIME
+    timeout -k 10 "$RUN_TIMEOUT" "$@" >/dev/null 2>"$log.analyze.err" || fail_run "$desc (analysis: $*)" "$log.analyze"
+    t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
 
 median() {  # median VALUES...: prints the median (mean of the middle two for an even count)
@@ -206,16 +227,18 @@ done
 
 # The table.
 {
-    echo "| Workload | Configuration | Median wall s | Median ratio | Median CPU s | Events | Trace bytes | Bytes/event |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    echo "| Workload | Configuration | Median wall s | Median ratio | Overhead / heaptrack's | Median CPU s | Peak RSS MiB | Events | Trace bytes | Bytes/event | Analysis s per M events |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for w in "${WORKLOADS[@]}"; do
         read -r -a tools <<<"${CONFIGS[$w]}"
         for tool in "${tools[@]}"; do
-            walls=() cpus=() ratios=() events=() bytes=() bpe=()
+            walls=() cpus=() rss=() ratios=() ht_ratios=() events=() bytes=() bpe=()
             for ((r = 1; r <= ROUNDS; r++)); do
                 k="$w:$tool:$r"
                 walls+=("${WALL[$k]}")
                 cpus+=("${CPU[$k]}")
+                rss+=("${RSS[$k]}")
+                [[ -n ${WALL[$w:heaptrack:$r]:-} ]] && ht_ratios+=("$(awk -v a="${WALL[$w:heaptrack:$r]}" -v b="${WALL[$w:base:$r]}" 'BEGIN { printf "%.4f", a / b }')")
                 ratios+=("$(awk -v a="${WALL[$k]}" -v b="${WALL[$w:base:$r]}" 'BEGIN { printf "%.4f", a / b }')")
                 if [[ -n ${EVENTS[$k]:-} ]]; then
                     events+=("${EVENTS[$k]}")
@@ -223,10 +246,16 @@ done
                     bpe+=("$(awk -v a="${TRACE_BYTES[$k]}" -v b="${EVENTS[$k]}" 'BEGIN { printf "%.4f", a / b }')")
                 fi
             done
+            share="—"
             if [[ $tool == base ]]; then
                 ratio="1.00"
             else
                 ratio=$(awk -v m="$(median "${ratios[@]}")" 'BEGIN { printf "%.2fx", m }')
+                # Our overhead (ratio - 1) as a share of heaptrack's, from the medians of the ratios.
+                if [[ $tool != heaptrack && ${#ht_ratios[@]} -gt 0 ]]; then
+                    share=$(awk -v m="$(median "${ratios[@]}")" -v h="$(median "${ht_ratios[@]}")" \
+                        'BEGIN { if (h > 1) printf "%.0f%%", 100 * (m - 1) / (h - 1); else print "—" }')
+                fi
             fi
             if [[ ${#events[@]} -gt 0 ]]; then
                 ev=$(median "${events[@]}" | awk '{ printf "%d", $1 }')
@@ -235,8 +264,13 @@ done
             else
                 ev="—" by="—" bp="—"
             fi
-            printf '| %s | %s | %.2f | %s | %.2f | %s | %s | %s |\n' "$w" "${TOOL_LABEL[$tool]}" \
-                "$(median "${walls[@]}")" "$ratio" "$(median "${cpus[@]}")" "$ev" "$by" "$bp"
+            an="—"
+            if [[ -n ${ANALYZE[$w:$tool]:-} ]]; then
+                an=$(awk -v t="${ANALYZE[$w:$tool]}" -v e="$ev" 'BEGIN { printf "%.3f", t / (e / 1e6) }')
+            fi
+            printf '| %s | %s | %.2f | %s | %s | %.2f | %.0f | %s | %s | %s | %s |\n' "$w" "${TOOL_LABEL[$tool]}" \
+                "$(median "${walls[@]}")" "$ratio" "$share" "$(median "${cpus[@]}")" "$(median "${rss[@]}")" \
+                "$ev" "$by" "$bp" "$an"
         done
     done
 } >"$TMP/table.md"
@@ -249,13 +283,17 @@ done
     echo "- machine: $(nproc) CPUs, $CPU_MODEL, $(uname -sr)"
     echo "- allocprof $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git revision)')${BENCH_ALLOCPROF_ARGS:+, extra run options: $BENCH_ALLOCPROF_ARGS};" \
          "$(heaptrack --version 2>/dev/null | head -n 1); kcat $(kcat -V 2>/dev/null | sed -nE 's/^Version ([^ ]+) .*librdkafka ([0-9.]+).*/\1 (librdkafka \2)/p')"
-    echo "- churn: \`churn ${CHURN_ARGS[*]}\` (churn-nolarge adds \`--large-permille 0\`);" \
+    echo "- churn: \`churn ${CHURN_ARGS[*]}\` (churn-nolarge adds \`--large-permille 0\`, churn-small \`--small\`);" \
          "kcat: $KCAT_MSGS messages of 100 B into the in-process mock cluster (\`kcat ${KCAT_ARGS[*]}\`)"
     echo
     cat "$TMP/table.md"
     echo
     echo "Ratio: median over rounds of (wall time / uninstrumented wall time of the same workload in the same round)."
+    echo "Overhead / heaptrack's: (ratio − 1) / (heaptrack's ratio − 1) of the same workload, medians over rounds."
     echo "CPU: user + system time of the whole command, including heaptrack's interpreter and compressor."
+    echo "Peak RSS: GNU time's maximum resident set of the command or any of its waited-for children (MiB)."
+    echo "Analysis: wall seconds of \`allocprof analyze TRACE\` (symbolized) or \`heaptrack_print FILE\` on the first"
+    echo "round's trace, per million events."
     echo "Events: allocprof: \`allocprof dump --summary\` events; heaptrack: allocations + (allocations − leaked"
     echo "allocations), from the statistics heaptrack prints after the run. Trace bytes: the trace file (allocprof)"
     echo "or heaptrack's compressed output file."

@@ -19,6 +19,7 @@ uintptr_t Load(uintptr_t address) { return *reinterpret_cast<const uintptr_t*>(a
 
 void ForgetWalks(WalkMemo* memo) {
   for (auto& e : memo->entries) e.frames = -1;
+  memo->credit = WalkMemo::kMaxCredit;
 }
 
 // The frames of a remembered walk that started from (pc, sp) and would read the same words now,
@@ -38,9 +39,10 @@ int Replay(WalkMemo* memo, uintptr_t pc, uintptr_t sp, uintptr_t skip_lo, uintpt
   return -1;
 }
 
-// Loads of one walk, written straight into the entry it may become. A loaded rbp is logged only
-// once a rule uses it: in code built without frame pointers rbp holds data, which changes from
-// call to call without changing the walk.
+// Loads of one walk, written straight into the entry it may become (kLog), or only made (a walk
+// the memo will not keep). A loaded rbp is logged only once a rule uses it: in code built without
+// frame pointers rbp holds data, which changes from call to call without changing the walk.
+template <bool kLog>
 struct LoadLog {
   WalkMemo::Entry* entry;
   int loads = 0;
@@ -49,6 +51,7 @@ struct LoadLog {
   bool bp_pending = false;
 
   void Log(uintptr_t address, uintptr_t value) {
+    if (!kLog) return;
     if (loads < WalkMemo::kMaxLoads) {
       entry->load_address[loads] = address;
       entry->load_value[loads] = value;
@@ -61,16 +64,76 @@ struct LoadLog {
     return value;
   }
   uintptr_t Bp(uintptr_t address) {
+    if (!kLog) return Load(address);
     bp_address = address;
     bp_value = Load(address);
     bp_pending = true;
     return bp_value;
   }
   void UseBp() {
+    if (!kLog) return;
     if (bp_pending) Log(bp_address, bp_value);
     bp_pending = false;
   }
 };
+
+enum class Step { kNext, kEnd, kLibunwind };
+
+// One frame: from (pc, sp, bp) to the caller's.
+template <bool kLog>
+__attribute__((always_inline)) inline Step StepFrame(RuleCache* cache, LoadLog<kLog>& load, uintptr_t& pc,
+                                                     uintptr_t& sp, uintptr_t& bp) {
+  FrameRule rule = cache->Lookup(pc - 1);
+  uintptr_t cfa;
+  switch (rule.cfa) {
+    case FrameRule::kRspPlus:
+      cfa = sp + rule.cfa_offset;
+      break;
+    case FrameRule::kRbpPlus:
+      load.UseBp();
+      cfa = bp + rule.cfa_offset;
+      break;
+    case FrameRule::kLoadRbpPlus:
+      load.UseBp();
+      cfa = load(bp + rule.cfa_offset);
+      break;
+    case FrameRule::kOutermost:
+      return Step::kEnd;
+    default:
+      return Step::kLibunwind;
+  }
+  if (cfa <= sp || cfa - sp > kMaxFrameBytes) return Step::kLibunwind;
+  if (rule.rbp == FrameRule::kAtCfaPlus) {
+    bp = load.Bp(cfa + rule.rbp_offset);
+  } else if (rule.rbp == FrameRule::kAtRbpPlus) {
+    load.UseBp();
+    bp = load.Bp(bp + rule.rbp_offset);
+  }
+  pc = load(cfa - 8);
+  sp = cfa;
+  return pc < kLowestCode ? Step::kEnd : Step::kNext;
+}
+
+// The walk from (pc, sp) with rbp saved at bp_address: the leading frames in [skip_lo, skip_hi)
+// stepped over, then up to `max` frames stored. Returns how many, or -1.
+template <bool kLog>
+__attribute__((always_inline)) inline int Walk(RuleCache* cache, LoadLog<kLog>& load, uintptr_t pc, uintptr_t sp,
+                                               uintptr_t bp_address, uintptr_t* out, int max, uintptr_t skip_lo,
+                                               uintptr_t skip_hi) {
+  uintptr_t bp = load.Bp(bp_address);
+  int n = 0;
+  if (max <= 0) return 0;
+  while (pc >= skip_lo && pc < skip_hi) {
+    Step s = StepFrame(cache, load, pc, sp, bp);
+    if (s != Step::kNext) return s == Step::kEnd ? 0 : -1;
+  }
+  while (n < max) {
+    out[n++] = pc;
+    Step s = StepFrame(cache, load, pc, sp, bp);
+    if (s != Step::kNext) return s == Step::kEnd ? n : -1;
+  }
+  return n;
+}
 }  // namespace
 
 __attribute__((noinline)) FrameRule RuleCache::Fill(Slot* s, uintptr_t pc) {
@@ -106,53 +169,26 @@ __attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int
   auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   auto sp = reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa());
   WalkMemo& memo = cache->memo();
+  auto bp_address = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (!memo.Warm() && memo.cold_walks++ % WalkMemo::kProbeEvery != 0) {
+    LoadLog<false> load{nullptr};  // cold, and no probe: the walk alone
+    return Walk(cache, load, pc, sp, bp_address, out, max, skip_lo, skip_hi);
+  }
   int replayed = Replay(&memo, pc, sp, skip_lo, skip_hi, max, out);
-  if (replayed >= 0) return replayed;
+  if (replayed >= 0) {
+    memo.credit = memo.credit + WalkMemo::kHitCredit < WalkMemo::kMaxCredit ? memo.credit + WalkMemo::kHitCredit
+                                                                            : WalkMemo::kMaxCredit;
+    return replayed;
+  }
+  if (memo.credit > 0) --memo.credit;
 
   WalkMemo::Entry& entry = memo.entries[memo.next_victim % WalkMemo::kEntries];
   entry.frames = -1;  // written below; valid again only if this walk completes
-  LoadLog load{&entry};
-  const uintptr_t pc0 = pc, sp0 = sp;
-  uintptr_t bp = load.Bp(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
-  bool skipping = true;
-  int n = 0;
-  while (n < max) {
-    skipping = skipping && pc >= skip_lo && pc < skip_hi;
-    if (!skipping) out[n++] = pc;
-    FrameRule rule = cache->Lookup(pc - 1);
-    uintptr_t cfa;
-    switch (rule.cfa) {
-      case FrameRule::kRspPlus:
-        cfa = sp + rule.cfa_offset;
-        break;
-      case FrameRule::kRbpPlus:
-        load.UseBp();
-        cfa = bp + rule.cfa_offset;
-        break;
-      case FrameRule::kLoadRbpPlus:
-        load.UseBp();
-        cfa = load(bp + rule.cfa_offset);
-        break;
-      case FrameRule::kOutermost:
-        goto done;
-      default:
-        return -1;
-    }
-    if (cfa <= sp || cfa - sp > kMaxFrameBytes) return -1;
-    if (rule.rbp == FrameRule::kAtCfaPlus) {
-      bp = load.Bp(cfa + rule.rbp_offset);
-    } else if (rule.rbp == FrameRule::kAtRbpPlus) {
-      load.UseBp();
-      bp = load.Bp(bp + rule.rbp_offset);
-    }
-    pc = load(cfa - 8);
-    sp = cfa;
-    if (pc < kLowestCode) break;
-  }
-done:
-  if (n <= WalkMemo::kMaxFrames && load.loads <= WalkMemo::kMaxLoads) {
-    entry.pc = pc0;
-    entry.sp = sp0;
+  LoadLog<true> load{&entry};
+  int n = Walk(cache, load, pc, sp, bp_address, out, max, skip_lo, skip_hi);
+  if (n >= 0 && n <= WalkMemo::kMaxFrames && load.loads <= WalkMemo::kMaxLoads) {
+    entry.pc = pc;
+    entry.sp = sp;
     entry.skip_lo = skip_lo;
     entry.skip_hi = skip_hi;
     entry.max = max;

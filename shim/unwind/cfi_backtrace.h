@@ -26,10 +26,18 @@ inline void NoteCodeUnmapped() { g_code_generation.fetch_add(1, std::memory_orde
 // starts from the same registers and finds the same words would take the same steps, so it is
 // answered by re-reading the words, a load and a compare each, instead of a rule lookup and a step
 // per frame. It re-reads exactly the words a fresh walk would read, in the same order.
+// A program with more call paths than entries misses nearly every time, and then logging every
+// load and trying every entry costs more than the walk (bench/README.md, churn --small). So the
+// memo earns its keep: each hit gives it kHitCredit walks of credit (up to kMaxCredit), each miss
+// takes one; with none left it is cold, and only every kProbeEvery-th walk looks in it and logs
+// its loads, until a probe hits. It stays warm while more than 1 walk in kHitCredit + 1 hits.
 struct WalkMemo {
   static constexpr int kEntries = 4;
   static constexpr int kMaxFrames = 32;  // deeper stacks are walked every time
   static constexpr int kMaxLoads = 128;
+  static constexpr uint32_t kHitCredit = 4;
+  static constexpr uint32_t kMaxCredit = 64;
+  static constexpr uint32_t kProbeEvery = 16;
 
   struct Entry {
     uintptr_t pc, sp, skip_lo, skip_hi;
@@ -42,7 +50,11 @@ struct WalkMemo {
   };
   Entry entries[kEntries];
   uint32_t next_victim;
-  uint64_t hits;  // for tests and benchmarks
+  uint32_t credit;      // misses left before the memo goes cold
+  uint32_t cold_walks;  // walks while cold (every kProbeEvery-th is a probe)
+  uint64_t hits;        // for tests and benchmarks
+
+  bool Warm() const { return credit > 0; }
 };
 
 class RuleCache {

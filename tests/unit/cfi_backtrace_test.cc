@@ -204,6 +204,7 @@ __attribute__((noinline)) void ThroughB(Walks* w) {
 
 TEST(CfiBacktrace, ARepeatedWalkIsAnsweredFromTheWordsItRead) {
   Walks walks[3];
+  Cache()->memo().credit = WalkMemo::kMaxCredit;  // warm, whatever the tests before left
   uint64_t hits = Cache()->memo().hits;
   volatile int rounds = 3;  // unknown to the compiler: one call site, not three unrolled ones
   for (int i = 0; i < rounds; ++i) Middle(&walks[i]);
@@ -222,6 +223,26 @@ TEST(CfiBacktrace, ARememberedWalkIsNotReusedForAnotherCallerAtTheSameDepth) {
     ExpectSameStack(b[i]);
     EXPECT_NE(a[i].cfi_frames[2], b[i].cfi_frames[2]) << "CallerA and CallerB return to different places";
   }
+}
+
+TEST(CfiBacktrace, AColdMemoIsProbedAndWarmsUpOnAHit) {
+  WalkMemo& memo = Cache()->memo();
+  memo.credit = 0;  // cold, and the next walk is no probe
+  memo.cold_walks = 1;
+  constexpr int kWalks = 2 * WalkMemo::kProbeEvery + 2;
+  Walks walks[kWalks];
+  uint64_t hits = memo.hits;
+  volatile int rounds = 2;  // one call site, not unrolled ones
+  for (int i = 0; i < rounds; ++i) Middle(&walks[i]);
+  EXPECT_EQ(memo.hits, hits) << "a cold memo is not looked in between probes";
+  EXPECT_EQ(memo.cold_walks, 3u);
+  volatile int more = kWalks - 2;
+  for (int i = 0; i < more; ++i) Middle(&walks[2 + i]);
+  for (Walks& w : walks) ExpectSameStack(w);
+  // The first probe logs the walk, the second is answered from it and warms the memo up, so the
+  // walks after it are answered too.
+  EXPECT_EQ(memo.hits - hits, 1u + (kWalks - 2 * WalkMemo::kProbeEvery)) << "cold walks " << memo.cold_walks;
+  EXPECT_TRUE(memo.Warm());
 }
 
 TEST(FindFrameRule, UnknownCodeIsUnsupported) {
