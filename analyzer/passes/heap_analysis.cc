@@ -220,6 +220,12 @@ void HeapAnalysis::OnFree(const Event& e) {
       timeline_->OnFree(e.time, 0, live_bytes_);
       return;
     }
+    if (catalog_ && catalog_->has_process && catalog_->process.forked()) {
+      ++totals_.frees;
+      ++totals_.frees_inherited_at_fork;
+      timeline_->OnFree(e.time, 0, live_bytes_);
+      return;
+    }
     if (catalog_ && catalog_->partial_capture()) {
       ++totals_.frees_unrecorded;
       return;

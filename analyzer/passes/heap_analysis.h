@@ -83,6 +83,9 @@ struct HeapTotals {
   uint64_t window_live_at_start = 0, window_live_bytes_at_start = 0;
   uint64_t inherited_frees = 0, inherited_bytes_freed = 0;
   uint64_t frees_of_pre_attach = 0;  // attached traces: frees of blocks allocated before the attach
+  // Forked children: frees of blocks the trace never saw allocated, which the parent allocated
+  // before the fork (the child's heap is a copy of it). In `frees`; expected, so not a warning.
+  uint64_t frees_inherited_at_fork = 0;
   uint64_t large_objects = 0, large_object_bytes = 0;
   uint64_t leaked_allocations = 0, leaked_bytes = 0;
   uint64_t mismatched_frees = 0;

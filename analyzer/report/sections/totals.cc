@@ -34,6 +34,10 @@ class TotalsSection : public Section {
       absl::StrAppendFormat(&out, "  pre-attach frees   %15s   freed, allocated before attach\n",
                             HumanCount(t.frees_of_pre_attach));
     }
+    if (p.process.forked()) {
+      absl::StrAppendFormat(&out, "  inherited at fork  %15s   freed, allocated by the parent before the fork\n",
+                            HumanCount(t.frees_inherited_at_fork));
+    }
   }
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
@@ -57,6 +61,7 @@ class TotalsSection : public Section {
     j.Key("inherited_frees").Uint(t.inherited_frees);
     j.Key("inherited_bytes_freed").Uint(t.inherited_bytes_freed);
     if (p.process.attached()) j.Key("frees_of_pre_attach").Uint(t.frees_of_pre_attach);
+    if (p.process.forked()) j.Key("frees_inherited_at_fork").Uint(t.frees_inherited_at_fork);
     j.Key("duration_s").Double(p.duration_s);
     j.Key("allocations_per_second").Double(p.duration_s > 0 ? t.allocations / p.duration_s : 0);
     j.Key("bytes_per_second").Double(p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0);
