@@ -90,6 +90,15 @@ int DiffCommand(int argc, char** argv) {
     }
     sides[i] = std::move(*side);
   }
+  // A rule on a figure a sampled side cannot estimate would never apply: refuse it, naming why.
+  for (const Rule& rule : rules) {
+    for (int i = 0; i < 2; ++i) {
+      if (!sides[i].sampling.empty() && !IsEstimableWhenSampling(rule.metric)) {
+        return UsageError("diff", absl::StrFormat("rule '%s': %s is not available when sampling (%s: %s)", rule.text,
+                                                  rule.metric, i ? "AFTER" : "BEFORE", sides[i].sampling));
+      }
+    }
+  }
   DiffResult result = Compare(sides[0], sides[1], rules, top);
   if (json_path != "-") {
     fputs((args.Has("--markdown") ? RenderDiffMarkdown(result) : RenderDiffText(result)).c_str(), stdout);

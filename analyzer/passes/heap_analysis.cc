@@ -260,7 +260,10 @@ void HeapAnalysis::OnFree(const Event& e) {
     s.temporary += w;
     last = 0;
   }
-  if (e.time - b.time <= options_.short_lived_ns) totals_.short_lived += w;
+  if (e.time - b.time <= options_.short_lived_ns) {
+    totals_.short_lived += w;
+    totals_.short_lived_variance += static_cast<double>(w) * static_cast<double>(w - 1);
+  }
   auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
   const auto& alloc_info = format::kEntryPoints[b.entry];
   const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];

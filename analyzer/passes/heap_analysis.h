@@ -74,6 +74,11 @@ struct HeapTotals {
   uint64_t peak_live_bytes = 0, peak_time_ns = 0;  // absolute time
   uint64_t temporary = 0;                          // freed before the allocating thread allocated again
   uint64_t short_lived = 0;                        // freed within AnalysisOptions::short_lived_ns
+  // Sampled traces: Σ w(w−1) over the short-lived blocks, an unbiased estimate of the variance of
+  // `short_lived` (read/sampling.h): a block's lifetime is recorded with it, so the count is a
+  // Horvitz–Thompson sum. (`temporary` depends on the thread's next allocation, which sampling
+  // hides: it is not an estimate of anything and the report withholds it.)
+  double short_lived_variance = 0;
   uint64_t frees_of_unknown = 0;
   // Frees of blocks allocated while the shim was not recording (capture control paused it): not
   // in `frees`, and expected, so not a warning.

@@ -308,6 +308,8 @@ absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOpt
   return DiffSideFromJson(text, path);
 }
 
+bool IsEstimableWhenSampling(const std::string& metric) { return metric != "temporary_allocations"; }
+
 absl::StatusOr<Rule> ParseRule(const std::string& text) {
   size_t at = text.find_first_of("<>");
   if (at == std::string::npos || at == 0) {

@@ -52,6 +52,9 @@ struct Rule {
   bool ratio = false;
 };
 absl::StatusOr<Rule> ParseRule(const std::string& text);
+// Whether a sampled trace gives an estimate of `metric` (false: its figure is null, e.g. temporary
+// allocations, which depend on the thread's next allocation that sampling does not record).
+bool IsEstimableWhenSampling(const std::string& metric);
 // Applied when no --fail-if is given.
 std::vector<Rule> DefaultRules();
 

@@ -155,7 +155,7 @@ def totals_table(report, baseline=None):
     for label, key in rows:
         if key not in t:
             continue
-        now = _metric_value(key, model.num(t.get(key)))
+        now = _metric_value(key, model.num(t.get(key), None))  # null: not available (sampled temporaries)
         if baseline:
             before = model.num(b.get(key), None) if key in b else None
             ratio = units.ratio_text(before, model.num(t.get(key)))

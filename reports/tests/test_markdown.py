@@ -88,6 +88,9 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
     text = markdown.render(sampled, CHARTS)
     assert "> **Sampled trace** (`--sample 512.0 KiB`, 1,234 allocations recorded): every count and byte figure" \
            " is an estimate; expected error (1 sigma): allocations ±3.12%, bytes ±0.45%." in text
+    # a figure sampling cannot estimate is null in the JSON: shown as not available, never as 0
+    sampled["totals"] = dict(golden["totals"], temporary_allocations=None)
+    assert "| temporary allocations | – |" in markdown.render(sampled, CHARTS)
 
 
 def test_a_run_of_several_processes_says_which_one_is_shown_and_which_allocated_most():

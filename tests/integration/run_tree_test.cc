@@ -126,6 +126,30 @@ TEST(RunTree, ExportAndDiffOfTheRootUseTheProcessThatAllocatedMost) {
   EXPECT_NE(d.out.find("the same command as the other side (processes)"), std::string::npos) << d.out;
 }
 
+// Sampled mode (issue 16 item 4): a rule on a figure sampling cannot estimate is refused, not
+// silently skipped.
+TEST(SampledDiff, ARuleOnTemporariesOfASampledSideIsRefused) {
+  TempDir dir;
+  std::ofstream(dir / "full.json") << R"({"schema_version":1,"totals":{"allocations":100,"temporary_allocations":3}})";
+  std::ofstream(dir / "sampled.json")
+      << R"({"schema_version":1,"sampling":{"interval_bytes":65536,"estimated":true,"samples":10,)"
+         R"("allocations_rel_error":0.1,"bytes_rel_error":0.01},)"
+         R"("totals":{"allocations":100,"temporary_allocations":null}})";
+  RunResult r = RunProgram({BuildPath("allocprof"), "diff", "--fail-if", "temporary_allocations>1.1x",
+                            dir / "full.json", dir / "sampled.json"});
+  EXPECT_EQ(r.exit_code, 64) << r.out;
+  EXPECT_NE(r.err.find("rule 'temporary_allocations>1.1x': temporary_allocations is not available when sampling "
+                       "(AFTER: sampled trace (--sample 64.0 KiB)"),
+            std::string::npos)
+      << r.err;
+  r = RunProgram(
+      {BuildPath("allocprof"), "diff", "--fail-if", "allocations>1.1x", dir / "full.json", dir / "sampled.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = RunProgram({BuildPath("allocprof"), "diff", "--fail-if", "temporary_allocations>1.1x", dir / "full.json",
+                  dir / "full.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
 TEST(RunTree, ChildTracesAreTheRootsNameWithAPidAndAnImageNumber) {
   TempDir dir;
   for (const char* name : {"r.trace", "r.trace.12", "r.trace.12.2", "r.trace.9", "r.trace.json", "r.trace.12.txt",
