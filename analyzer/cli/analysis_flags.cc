@@ -85,6 +85,20 @@ absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
   return absl::OkStatus();
 }
 
+void AddProcessFlags(CliArgs& args, bool all) {
+  args.Option("--process", true,
+              "of a run's processes (the root TRACE and its child traces), report this one: a pid, a command "
+              "name (python3) or a trace file (default: the one that allocated most)");
+  if (all) args.Option("--all-processes", false, "report every process of the run, the one that allocated most first");
+}
+
+RunSelection ReadProcessFlags(const CliArgs& args) {
+  RunSelection s;
+  s.process = args.Get("--process");
+  s.all = args.Has("--all-processes");
+  return s;
+}
+
 absl::Status ReadWindowFlags(const CliArgs& args, WindowSpec* w) {
   if (args.Has("--from")) {
     if (absl::Status st = ParseWindowBound(args.Get("--from"), "--from", &w->from); !st.ok()) return st;

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "passes/heap_analysis.h"
+#include "report/report.h"
 #include "util/cli_args.h"
 
 namespace allocprof {
@@ -20,6 +21,10 @@ absl::Status ReadGenModelFlags(const CliArgs& args, GenParameters* gen);
 
 // Fills `options` from the parsed flags; the error names the flag and the value.
 absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* options);
+
+// --process PID|NAME (every command that reads a run), and with `all` --all-processes (analyze).
+void AddProcessFlags(CliArgs& args, bool all);
+RunSelection ReadProcessFlags(const CliArgs& args);
 
 // Fills `window` from --from and --to (for export, which takes only these of the analysis flags);
 // a time --to must come after a time --from.

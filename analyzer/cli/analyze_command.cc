@@ -22,8 +22,10 @@ constexpr char kUsage[] =
     "\n"
     "Reads each trace in one streaming pass and prints the allocation report: totals, entry points,\n"
     "size classes, top stacks (symbolized), the live heap over time and its sawtooth, leaks and\n"
-    "mismatched frees. Several traces of one fork tree are reported one section per process; the\n"
-    "first one is the root.\n"
+    "mismatched frees. A run's child traces (TRACE.PID, TRACE.PID.N: forked children and the programs\n"
+    "they exec'd) are found beside the root TRACE: the report lists the processes, says which one\n"
+    "allocated most and reports that one (--process picks another, --all-processes reports each).\n"
+    "Several TRACEs named are reported one section each, the one that allocated most first.\n"
     "\n"
     "options:\n";
 
@@ -33,6 +35,7 @@ int AnalyzeCommand(int argc, char** argv) {
   CliArgs args;
   args.Option("--json", true, "also write the report as JSON to FILE (- for stdout, then no text)");
   AddAnalysisFlags(args);
+  AddProcessFlags(args, true);
   args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
@@ -55,10 +58,12 @@ int AnalyzeCommand(int argc, char** argv) {
     return kExitCantCreate;
   }
   bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
-  auto report = Analyze(traces, options, progress);
+  RunSelection selection = ReadProcessFlags(args);
+  selection.all |= traces.size() > 1 && selection.process.empty();
+  auto report = AnalyzeRun(traces, selection, options, progress);
   if (!report.ok()) {
     fprintf(stderr, "allocprof analyze: %s\n", std::string(report.status().message()).c_str());
-    return kExitBadInput;
+    return IsProcessSelectionError(report.status()) ? kExitUsage : kExitBadInput;
   }
   if (json_path != "-") fputs(RenderText(*report).c_str(), stdout);
   if (!json_path.empty()) {

@@ -29,6 +29,10 @@ constexpr char kUsage[] =
     "work units, allocations and bytes_allocated rules compare per-unit figures. Without --fail-if:\n"
     "allocations>1.10x, bytes_allocated>1.10x, peak_live_bytes>1.25x, gen2>1.50x.\n"
     "\n"
+    "A trace that is a run's root (its child traces TRACE.PID[.N] beside it) stands for the process\n"
+    "of the run that allocated most; AFTER's is the process with BEFORE's command name (like with\n"
+    "like); --process PID|NAME picks the process on both sides.\n"
+    "\n"
     "options:\n";
 
 }  // namespace
@@ -39,6 +43,7 @@ int DiffCommand(int argc, char** argv) {
   args.Option("--markdown", false, "print a Markdown table for a pull-request comment instead of text");
   args.Option("--json", true, "also write the comparison as JSON to FILE (- for stdout, then no text)");
   AddAnalysisFlags(args);  // for trace inputs; --top: stacks listed as grown / new
+  AddProcessFlags(args, false);
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
   if (args.Has("--help")) {
@@ -74,13 +79,25 @@ int DiffCommand(int argc, char** argv) {
   }
   options.top_n = std::max<size_t>(100, top);  // more stacks than a report shows, so "new" means new
   DiffSide sides[2];
+  RunSelection selection = ReadProcessFlags(args);
   for (int i = 0; i < 2; ++i) {
-    auto side = LoadDiffSide(args.positional()[i], options);
+    // A run on each side: AFTER's process is BEFORE's command (like with like) unless --process says.
+    if (i == 1 && selection.process.empty()) selection.same_command = sides[0].command;
+    auto side = LoadDiffSide(args.positional()[i], options, selection);
     if (!side.ok()) {
       fprintf(stderr, "allocprof diff: %s\n", std::string(side.status().message()).c_str());
-      return kExitBadInput;
+      return IsProcessSelectionError(side.status()) ? kExitUsage : kExitBadInput;
     }
     sides[i] = std::move(*side);
+  }
+  // A rule on a figure a sampled side cannot estimate would never apply: refuse it, naming why.
+  for (const Rule& rule : rules) {
+    for (int i = 0; i < 2; ++i) {
+      if (!sides[i].sampling.empty() && !IsEstimableWhenSampling(rule.metric)) {
+        return UsageError("diff", absl::StrFormat("rule '%s': %s is not available when sampling (%s: %s)", rule.text,
+                                                  rule.metric, i ? "AFTER" : "BEFORE", sides[i].sampling));
+      }
+    }
   }
   DiffResult result = Compare(sides[0], sides[1], rules, top);
   if (json_path != "-") {

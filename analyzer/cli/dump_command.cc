@@ -79,7 +79,8 @@ class Dumper {
                       p.unwind_mode == 2   ? "libunwind"
                       : p.unwind_mode == 1 ? "fp"
                                            : "none",
-                      p.max_depth, Printable(p.shim_version), p.attached() ? " attached" : "");
+                      p.max_depth, Printable(p.shim_version),
+                      absl::StrCat(p.attached() ? " attached" : "", p.forked() ? " forked" : ""));
         break;
       }
       case RecordKind::kExec:

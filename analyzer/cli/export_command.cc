@@ -17,6 +17,7 @@
 #include "export/export_pprof.h"
 #include "passes/heap_analysis.h"
 #include "passes/stack_windows.h"
+#include "report/report.h"
 #include "util/cli_args.h"
 #include "util/output_file.h"
 
@@ -69,6 +70,7 @@ int ExportCommand(int argc, char** argv) {
   args.Option("--to", true, "export up to this mark or time, as analyze --to");
   args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
   AddGenModelFlags(args);  // chrome: the simulated collections it marks
+  AddProcessFlags(args, false);
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
   if (args.Has("--help")) {
@@ -80,7 +82,17 @@ int ExportCommand(int argc, char** argv) {
   std::vector<std::string> traces = args.positional();
   for (const auto& r : args.rest()) traces.push_back(r);
   if (traces.size() != 1) return usage(traces.empty() ? "no trace given" : "one trace at a time (one process each)");
-  const std::string& trace = traces[0];
+  // A run's root: export the process that allocated most (or --process), and say so.
+  auto pick = PickFromRun(traces, ReadProcessFlags(args));
+  if (!pick.ok()) {
+    fprintf(stderr, "allocprof export: %s\n", std::string(pick.status().message()).c_str());
+    return IsProcessSelectionError(pick.status()) ? kExitUsage : kExitBadInput;
+  }
+  const std::string trace = pick->run[pick->focus].file;
+  if (pick->run.size() > 1) {
+    fprintf(stderr, "allocprof export: %zu traces in this run; exporting %s, %s (--process picks another)\n",
+            pick->run.size(), DescribeRunProcess(pick->run[pick->focus]).c_str(), pick->reason.c_str());
+  }
   std::string format = args.Get("--format");
   if (format.empty()) return usage("--format is required: folded, pprof or chrome");
   if (format != "folded" && format != "pprof" && format != "chrome") {

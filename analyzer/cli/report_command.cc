@@ -165,7 +165,7 @@ struct Side {
 };
 
 absl::StatusOr<Side> LoadSide(const std::string& path, const AnalysisOptions& options, size_t top, bool progress,
-                              bool allow_json) {
+                              bool allow_json, const RunSelection& selection) {
   Side side;
   if (allow_json && !IsTrace(path)) {
     std::ifstream in(path, std::ios::binary);
@@ -178,7 +178,7 @@ absl::StatusOr<Side> LoadSide(const std::string& path, const AnalysisOptions& op
     side.diff = std::move(*diff);
     return side;
   }
-  auto report = Analyze({path}, options, progress);
+  auto report = AnalyzeRun({path}, selection, options, progress);
   if (!report.ok()) return report.status();
   // The diff reads no flame section: render it without (tens of MB on large runs), then with.
   report->options.flame = false;
@@ -223,6 +223,7 @@ int ReportCommand(int argc, char** argv) {
   args.Option("--baseline", true, "trace (or analyze --json report) to compare against");
   args.Option("--python", true, "Python 3 interpreter with matplotlib (default /usr/bin/python3)");
   AddAnalysisFlags(args);  // --top: stacks per table in report.md
+  AddProcessFlags(args, false);
   args.Option("--progress", false, "show progress on stderr (default: only when stderr is a terminal)");
   args.Option("-h,--help", false, "show this help");
   absl::Status st = args.Parse(argc, argv, 2);
@@ -268,15 +269,18 @@ int ReportCommand(int argc, char** argv) {
   options.top_n = std::max(top, has_baseline ? kDiffTopN : top);
   options.flame = true;  // the flame graphs and report.html draw every stack
   bool progress = args.Has("--progress") || isatty(STDERR_FILENO);
-  auto current = LoadSide(traces[0], options, top, progress, false);
+  RunSelection selection = ReadProcessFlags(args);
+  auto current = LoadSide(traces[0], options, top, progress, false, selection);
   if (!current.ok()) {
     fprintf(stderr, "allocprof report: %s\n", std::string(current.status().message()).c_str());
-    return kExitBadInput;
+    return IsProcessSelectionError(current.status()) ? kExitUsage : kExitBadInput;
   }
   Side baseline;
   std::string diff_json;
   if (has_baseline) {
-    auto loaded = LoadSide(args.Get("--baseline"), options, top, progress, true);
+    // The baseline's process: the same command as this run's (like with like), unless --process.
+    if (selection.process.empty()) selection.same_command = current->diff.command;
+    auto loaded = LoadSide(args.Get("--baseline"), options, top, progress, true, selection);
     if (!loaded.ok()) {
       fprintf(stderr, "allocprof report: --baseline: %s\n", std::string(loaded.status().message()).c_str());
       return kExitBadInput;

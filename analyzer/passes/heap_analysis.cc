@@ -220,6 +220,12 @@ void HeapAnalysis::OnFree(const Event& e) {
       timeline_->OnFree(e.time, 0, live_bytes_);
       return;
     }
+    if (catalog_ && catalog_->has_process && catalog_->process.forked()) {
+      ++totals_.frees;
+      ++totals_.frees_inherited_at_fork;
+      timeline_->OnFree(e.time, 0, live_bytes_);
+      return;
+    }
     if (catalog_ && catalog_->partial_capture()) {
       ++totals_.frees_unrecorded;
       return;
@@ -254,7 +260,10 @@ void HeapAnalysis::OnFree(const Event& e) {
     s.temporary += w;
     last = 0;
   }
-  if (e.time - b.time <= options_.short_lived_ns) totals_.short_lived += w;
+  if (e.time - b.time <= options_.short_lived_ns) {
+    totals_.short_lived += w;
+    totals_.short_lived_variance += static_cast<double>(w) * static_cast<double>(w - 1);
+  }
   auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
   const auto& alloc_info = format::kEntryPoints[b.entry];
   const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];

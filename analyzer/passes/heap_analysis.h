@@ -74,6 +74,11 @@ struct HeapTotals {
   uint64_t peak_live_bytes = 0, peak_time_ns = 0;  // absolute time
   uint64_t temporary = 0;                          // freed before the allocating thread allocated again
   uint64_t short_lived = 0;                        // freed within AnalysisOptions::short_lived_ns
+  // Sampled traces: Σ w(w−1) over the short-lived blocks, an unbiased estimate of the variance of
+  // `short_lived` (read/sampling.h): a block's lifetime is recorded with it, so the count is a
+  // Horvitz–Thompson sum. (`temporary` depends on the thread's next allocation, which sampling
+  // hides: it is not an estimate of anything and the report withholds it.)
+  double short_lived_variance = 0;
   uint64_t frees_of_unknown = 0;
   // Frees of blocks allocated while the shim was not recording (capture control paused it): not
   // in `frees`, and expected, so not a warning.
@@ -83,6 +88,9 @@ struct HeapTotals {
   uint64_t window_live_at_start = 0, window_live_bytes_at_start = 0;
   uint64_t inherited_frees = 0, inherited_bytes_freed = 0;
   uint64_t frees_of_pre_attach = 0;  // attached traces: frees of blocks allocated before the attach
+  // Forked children: frees of blocks the trace never saw allocated, which the parent allocated
+  // before the fork (the child's heap is a copy of it). In `frees`; expected, so not a warning.
+  uint64_t frees_inherited_at_fork = 0;
   uint64_t large_objects = 0, large_object_bytes = 0;
   uint64_t leaked_allocations = 0, leaked_bytes = 0;
   uint64_t mismatched_frees = 0;

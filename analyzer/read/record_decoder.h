@@ -55,6 +55,7 @@ struct ProcessInfo {
   std::string exe, command_line, shim_version;
   uint64_t flags = 0;  // format::kProcess* (0 in traces written before the field existed)
   bool attached() const { return flags & format::kProcessAttached; }
+  bool forked() const { return flags & format::kProcessForked; }
 };
 
 struct Record {

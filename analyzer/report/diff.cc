@@ -164,6 +164,32 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
   }
   DiffSide side;
   side.source = source;
+  // Which program the figures are of, so the other side of a run can be matched by command.
+  if (auto proc = doc.find("process"); proc != doc.end() && proc->is_object()) {
+    ProcessInfo info;
+    if (auto v = proc->find("command_line"); v != proc->end() && v->is_string())
+      info.command_line = v->get<std::string>();
+    if (auto v = proc->find("exe"); v != proc->end() && v->is_string()) info.exe = v->get<std::string>();
+    side.command = CommandName(info);
+  }
+  // A report of one process of a run says which, and how it was picked.
+  if (auto run = doc.find("run"); run != doc.end() && run->is_object()) {
+    auto procs = run->find("processes");
+    auto reported = run->find("reported");
+    auto because = run->find("reported_because");
+    if (procs != run->end() && procs->is_array() && reported != run->end() && reported->is_number_unsigned() &&
+        reported->get<uint64_t>() < procs->size() && because != run->end() && because->is_string()) {
+      const json& p = (*procs)[reported->get<uint64_t>()];
+      auto str = [&](const char* key) {
+        auto v = p.find(key);
+        return v != p.end() && v->is_string() ? v->get<std::string>() : std::string("?");
+      };
+      auto pid = p.find("pid");
+      side.source =
+          absl::StrFormat("%s: pid %s %s (%s) of %d processes, %s", source, pid != p.end() ? pid->dump() : "?",
+                          str("command"), str("file"), procs->size(), because->get<std::string>());
+    }
+  }
   // A report of part of a run says which part: the comparison shows it next to the file.
   auto active = [](const json& w) {
     auto it = w.find("active");
@@ -257,13 +283,14 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
   return side;
 }
 
-absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOptions& options) {
+absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOptions& options,
+                                      const RunSelection& selection) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   char magic[8] = {0};
   in.read(magic, sizeof(magic));
   if (in.gcount() == sizeof(magic) && memcmp(magic, format::kFileMagic, sizeof(magic)) == 0) {
-    auto report = Analyze({path}, options, false);
+    auto report = AnalyzeRun({path}, selection, options, false);
     if (!report.ok()) return report.status();
     return DiffSideFromJson(RenderJson(*report), path);
   }
@@ -280,6 +307,8 @@ absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOpt
   }
   return DiffSideFromJson(text, path);
 }
+
+bool IsEstimableWhenSampling(const std::string& metric) { return metric != "temporary_allocations"; }
 
 absl::StatusOr<Rule> ParseRule(const std::string& text) {
   size_t at = text.find_first_of("<>");

@@ -31,12 +31,15 @@ struct StackSummary {
 struct DiffSide {
   std::string source;    // file it came from
   std::string sampling;  // empty for a full trace; else what the estimates are worth (one line)
+  std::string command;   // the reported process's command name (read/run_tree.h CommandName)
   std::map<std::string, MetricValue> metrics;
   std::vector<StackSummary> stacks;
 };
 
-// Loads a trace (analyzed with `options`) or a JSON report. Fails naming the file on bad input.
-absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOptions& options);
+// Loads a trace (analyzed with `options`; a run's root: the process `selection` picks, see
+// AnalyzeRun) or a JSON report. Fails naming the file on bad input.
+absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOptions& options,
+                                      const RunSelection& selection = {});
 // Reduces a JSON report's text (analyze's schema) to a side.
 absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& json_text, const std::string& source);
 
@@ -49,6 +52,9 @@ struct Rule {
   bool ratio = false;
 };
 absl::StatusOr<Rule> ParseRule(const std::string& text);
+// Whether a sampled trace gives an estimate of `metric` (false: its figure is null, e.g. temporary
+// allocations, which depend on the thread's next allocation that sampling does not record).
+bool IsEstimableWhenSampling(const std::string& metric);
 // Applied when no --fail-if is given.
 std::vector<Rule> DefaultRules();
 

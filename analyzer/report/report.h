@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "passes/heap_analysis.h"
 #include "read/catalog.h"
+#include "read/run_tree.h"
 #include "report/frames.h"
 #include "report/render_util.h"
 
@@ -69,9 +70,49 @@ struct ProcessReport {
 struct AnalysisReport {
   std::vector<std::string> inputs;
   AnalysisOptions options;
-  std::vector<ProcessReport> processes;  // the first is the root (the first input)
+  std::vector<ProcessReport> processes;  // the first is the root (the first input), or AnalyzeRun's focus
   double analysis_seconds = 0;
+  // The run's processes when it has more than one (AnalyzeRun): every trace, in file order (the
+  // root first), with which one is reported first and which allocated most. Empty otherwise.
+  std::vector<RunTrace> run;
+  size_t run_focus = 0, run_most = 0;  // indexes in `run`
+  std::string focus_reason;            // why the focus: "allocated most", "--process python3", ...
 };
+
+// Which process of a run to report (AnalyzeRun).
+struct RunSelection {
+  std::string process;        // --process PID|NAME|FILE; empty: the process that allocated most
+  std::string same_command;   // else the one that allocated most among those with this command name
+  bool all = false;           // analyze every process of the run, the focus first
+  bool find_children = true;  // one input: look for its child traces (read/run_tree.h)
+};
+
+// A run's traces scanned and the focus picked (AnalyzeRun's first half, for commands that read one
+// process themselves, such as export). With one trace, no children and no --process, `run` holds
+// that trace unscanned.
+struct RunPick {
+  std::vector<RunTrace> run;
+  size_t focus = 0, most = 0;
+  std::string reason;
+};
+absl::StatusOr<RunPick> PickFromRun(const std::vector<std::string>& inputs, const RunSelection& selection);
+
+// A run as one report: the root trace's child traces are found beside it (several inputs are taken
+// as the run's traces as they are), each is scanned, the focus picked as `selection` says, and the
+// focus (or with `all` every process, the focus first) analyzed. A --process that names no process
+// fails with InvalidArgument listing the processes.
+absl::StatusOr<AnalysisReport> AnalyzeRun(const std::vector<std::string>& inputs, const RunSelection& selection,
+                                          const AnalysisOptions& options, bool show_progress);
+
+// The index in `run` of the process `selector` names (pid, command name, or trace file), the one that
+// allocated most when several match; InvalidArgument listing the processes when none does.
+absl::StatusOr<size_t> SelectProcess(const std::vector<RunTrace>& run, const std::string& selector);
+// Whether `st` is SelectProcess's "no such process" (a command-line error, exit 64).
+bool IsProcessSelectionError(const absl::Status& st);
+// The index of the process that allocated most.
+size_t MostAllocating(const std::vector<RunTrace>& run);
+// "pid 10878 python3 (py.trace.10878.4)".
+std::string DescribeRunProcess(const RunTrace& t);
 
 // Reads and analyzes each trace (one process each). Fails only when an input cannot be used at all.
 absl::StatusOr<AnalysisReport> Analyze(const std::vector<std::string>& traces, const AnalysisOptions& options,

@@ -32,9 +32,39 @@ void WriteProcessInfo(JsonWriter& j, const ProcessReport& p) {
   j.Key("command_line").String(cmd);
   j.Key("ended_cleanly").Bool(p.ended_cleanly);
   if (p.process.attached()) j.Key("attached").Bool(true);
+  if (p.process.forked()) j.Key("forked").Bool(true);
   j.Key("execs").BeginArray();
   for (const auto& e : p.execs) j.String(e);
   j.EndArray();
+}
+
+// The run's processes (report.h's AnalysisReport::run): each trace with its allocations, the one
+// that allocated most and the one reported at the top level.
+void WriteRun(JsonWriter& j, const AnalysisReport& report) {
+  if (report.run.size() < 2) return;
+  j.Key("run").BeginObject();
+  j.Key("processes").BeginArray();
+  for (const RunTrace& t : report.run) {
+    j.BeginObject();
+    j.Key("file").String(t.file);
+    j.Key("pid").Uint(t.process.pid);
+    j.Key("ppid").Uint(t.process.ppid);
+    j.Key("command").String(CommandName(t.process));
+    std::string cmd = t.process.command_line;
+    for (char& c : cmd) {
+      if (c == '\0') c = ' ';
+    }
+    j.Key("command_line").String(cmd);
+    j.Key("forked").Bool(t.process.forked());
+    j.Key("allocations").Double(t.allocations);
+    j.Key("bytes_allocated").Double(t.bytes_allocated);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("most_allocating").Uint(report.run_most);
+  j.Key("reported").Uint(report.run_focus);
+  j.Key("reported_because").String(report.focus_reason);
+  j.EndObject();
 }
 
 void WriteSections(JsonWriter& j, const ProcessReport& p, const AnalysisOptions& o, JsonPlace place) {
@@ -66,6 +96,7 @@ std::string RenderJson(const AnalysisReport& report) {
     j.EndObject();
   }
   j.EndArray();
+  WriteRun(j, report);
   j.Key("warnings").BeginArray();
   for (const auto& p : report.processes) {
     for (const auto& w : p.warnings) j.String(w);

@@ -19,6 +19,50 @@ void RenderWarnings(const AnalysisReport& report, std::string& out) {
   absl::StrAppend(&out, "\n");
 }
 
+std::string OneLine(std::string cmd, size_t max) {
+  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+  if (cmd.size() > max) cmd = cmd.substr(0, max - 3) + "...";
+  return cmd;
+}
+
+// The run's processes, the one that allocated most, and which one the sections below report.
+void RenderRun(const AnalysisReport& report, std::string& out) {
+  const auto& run = report.run;
+  if (run.size() < 2) return;
+  double total = 0;
+  for (const auto& t : run) total += t.allocations;
+  const RunTrace& most = run[report.run_most];
+  absl::StrAppendFormat(&out, "Processes: %d traces in this run, %s in all\n", run.size(),
+                        HumanCountOf(static_cast<uint64_t>(total), "allocation", "allocations"));
+  absl::StrAppendFormat(&out, "  most allocations: %s, %s (%s)\n", DescribeRunProcess(most),
+                        HumanCount(static_cast<uint64_t>(most.allocations)),
+                        Percent(static_cast<uint64_t>(most.allocations), static_cast<uint64_t>(total)));
+  std::vector<size_t> order(run.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return run[a].allocations > run[b].allocations; });
+  constexpr size_t kShown = 20;
+  absl::StrAppendFormat(&out, "  %8s %8s %12s %7s %11s  %-44s %s\n", "pid", "parent", "allocations", "share", "bytes",
+                        "command", "trace");
+  for (size_t k = 0; k < order.size() && k < kShown; ++k) {
+    const RunTrace& t = run[order[k]];
+    absl::StrAppendFormat(&out, "%s %8d %8d %12s %7s %11s  %-44s %s\n", order[k] == report.run_focus ? " >" : "  ",
+                          t.process.pid, t.process.ppid, HumanCount(static_cast<uint64_t>(t.allocations)),
+                          Percent(static_cast<uint64_t>(t.allocations), static_cast<uint64_t>(total)),
+                          HumanBytes(static_cast<uint64_t>(t.bytes_allocated)), OneLine(t.process.command_line, 44),
+                          t.file);
+  }
+  if (order.size() > kShown) {
+    absl::StrAppendFormat(&out, "  ... %d more with fewer allocations (the JSON report lists every one)\n",
+                          order.size() - kShown);
+  }
+  absl::StrAppendFormat(
+      &out, "  reported below (>): %s, %s%s\n\n", DescribeRunProcess(run[report.run_focus]), report.focus_reason,
+      report.processes.size() > 1           ? ", then every other process"
+      : report.run_focus == report.run_most ? "; --process PID|NAME picks another, --all-processes reports each"
+                                            : "");
+}
+
 void RenderProcess(const ProcessReport& p, const AnalysisOptions& o, std::string& out) {
   std::string cmd = p.process.command_line;
   std::replace(cmd.begin(), cmd.end(), '\0', ' ');
@@ -33,6 +77,7 @@ void RenderProcess(const ProcessReport& p, const AnalysisOptions& o, std::string
 std::string RenderText(const AnalysisReport& report) {
   std::string out;
   RenderWarnings(report, out);
+  RenderRun(report, out);
   for (size_t i = 0; i < report.processes.size(); ++i) {
     if (i) absl::StrAppend(&out, "\n");
     RenderProcess(report.processes[i], report.options, out);

@@ -374,6 +374,10 @@ enum class CaptureState : uint8_t { kPaused = 0, kRecording = 1, kEnded = 2 };
 // The shim was loaded into a running process (`allocprof attach`): blocks allocated before that are
 // unknown, so frees of addresses the trace never saw allocated are expected, not errors.
 inline constexpr uint64_t kProcessAttached = 1;
+// The trace was started in a forked child, whose heap is a copy of its parent's: frees of blocks the
+// parent allocated before the fork are expected ("inherited at fork"), not errors. An image the
+// child then execs starts a fresh heap and a trace without this flag.
+inline constexpr uint64_t kProcessForked = 2;
 
 // Probability that a sampled trace holds an allocation of `size` bytes: the chance that a Poisson
 // process over allocated bytes with mean interval `interval` has a point within it. Size 0 counts

@@ -49,6 +49,43 @@ def _command(report):
     return line if isinstance(line, str) else ""
 
 
+def processes_note(report, side=""):
+    """A run of several processes (analysis.json's `run`): which one the report shows, which one
+    allocated most, and the list (empty for a single process)."""
+    run = model.obj(report, "run")
+    procs = [p for p in model.arr(run, "processes") if isinstance(p, dict)]
+    if len(procs) < 2:
+        return ""
+    total = sum(model.num(p.get("allocations")) for p in procs)
+    shown = int(model.num(run.get("reported")))
+    most = int(model.num(run.get("most_allocating")))
+    shown = shown if 0 <= shown < len(procs) else 0
+    most = most if 0 <= most < len(procs) else 0
+
+    def who(p):
+        return f"{code(p.get('command', ''))} (pid {int(model.num(p.get('pid')))}, {code(p.get('file', ''))})"
+
+    def share(p):
+        return units.percent(model.num(p.get("allocations")) / total) if total else "–"
+
+    because = run.get("reported_because") if isinstance(run.get("reported_because"), str) else ""
+    text = (f"> {side}This run traced **{len(procs)} processes**, {units.human_count(total)} allocations in all. "
+            f"The figures below are of {who(procs[shown])}: {code(because)}.")
+    if most != shown:
+        text += f" The one that allocated most is {who(procs[most])}, {share(procs[most])} of the allocations."
+    else:
+        text += f" It made {share(procs[shown])} of the run's allocations."
+    rows = sorted(procs, key=lambda p: -model.num(p.get("allocations")))
+    table = ["| pid | parent | allocations | share | bytes | command |", "|---:|---:|---:|---:|---:|---|"]
+    for p in rows[:20]:
+        table.append(f"| {int(model.num(p.get('pid')))} | {int(model.num(p.get('ppid')))} |"
+                     f" {units.human_count(model.num(p.get('allocations')))} | {share(p)} |"
+                     f" {units.human_bytes(model.num(p.get('bytes_allocated')))} | {code(p.get('command_line', ''))} |")
+    if len(rows) > 20:
+        table.append(f"| | | | | | {len(rows) - 20} more in `analysis.json` |")
+    return text + "\n\n<details><summary>Processes of the run</summary>\n\n" + "\n".join(table) + "\n\n</details>"
+
+
 class Section:
     def __init__(self, text, drop_rank=None):
         self.text = text
@@ -118,7 +155,7 @@ def totals_table(report, baseline=None):
     for label, key in rows:
         if key not in t:
             continue
-        now = _metric_value(key, model.num(t.get(key)))
+        now = _metric_value(key, model.num(t.get(key), None))  # null: not available (sampled temporaries)
         if baseline:
             before = model.num(b.get(key), None) if key in b else None
             ratio = units.ratio_text(before, model.num(t.get(key)))
@@ -206,6 +243,9 @@ def render(report, charts, baseline=None, diff=None, top=10):
     if diff is not None:
         sections.append(Section(verdict(diff)))
     sections.append(Section(headline(report)))
+    for note in (processes_note(report), processes_note(baseline, "Baseline: ") if baseline else ""):
+        if note:
+            sections.append(Section(note))
     for note in (sampling_note(report), sampling_note(baseline, "Baseline: ") if baseline else ""):
         if note:
             sections.append(Section(note))

@@ -88,3 +88,32 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
     text = markdown.render(sampled, CHARTS)
     assert "> **Sampled trace** (`--sample 512.0 KiB`, 1,234 allocations recorded): every count and byte figure" \
            " is an estimate; expected error (1 sigma): allocations ±3.12%, bytes ±0.45%." in text
+    # a figure sampling cannot estimate is null in the JSON: shown as not available, never as 0
+    sampled["totals"] = dict(golden["totals"], temporary_allocations=None)
+    assert "| temporary allocations | – |" in markdown.render(sampled, CHARTS)
+
+
+def test_a_run_of_several_processes_says_which_one_is_shown_and_which_allocated_most():
+    report = synthetic(collections=None)
+    assert "This run traced" not in markdown.render(report, CHARTS)
+    report["run"] = {
+        "processes": [
+            {"file": "py.trace", "pid": 10, "ppid": 9, "command": "env", "command_line": "/usr/bin/env bash x",
+             "forked": False, "allocations": 201, "bytes_allocated": 19000},
+            {"file": "py.trace.11", "pid": 11, "ppid": 10, "command": "bash", "command_line": "bash x",
+             "forked": True, "allocations": 126, "bytes_allocated": 5000},
+            {"file": "py.trace.10.4", "pid": 10, "ppid": 9, "command": "python3",
+             "command_line": "/usr/bin/python3 -c pass", "forked": False, "allocations": 2203,
+             "bytes_allocated": 400000},
+        ],
+        "most_allocating": 2, "reported": 2, "reported_because": "allocated most"}
+    text = markdown.render(report, CHARTS)
+    assert "This run traced **3 processes**, 2,530 allocations in all." in text
+    assert "The figures below are of `python3` (pid 10, `py.trace.10.4`): `allocated most`." in text
+    assert "It made 87.1% of the run's allocations." in text
+    table = text.split("<summary>Processes of the run</summary>")[1]
+    assert table.index("| 10 | 9 | 2,203 |") < table.index("| 10 | 9 | 201 |") < table.index("| 11 | 10 | 126 |")
+    report["run"]["reported"] = 0
+    report["run"]["reported_because"] = "--process env"
+    text = markdown.render(report, CHARTS)
+    assert "The one that allocated most is `python3` (pid 10, `py.trace.10.4`), 87.1% of the allocations." in text

@@ -9,6 +9,7 @@
 #include "record/clock.h"
 #include "record/record_encoder.h"
 #include "runtime/options.h"
+#include "runtime/process_state.h"
 #include "runtime/raw_syscalls.h"
 #include "runtime/trace_writer.h"
 
@@ -104,7 +105,10 @@ void WriteProcessRecord(uint64_t now) {
   while (len > 0 && g_text[len - 1] == '\0') --len;  // keep NUL separators, drop the final one
   enc.Bytes(g_text, static_cast<uint32_t>(len));
   enc.String(ALLOCPROF_VERSION, 64);
-  enc.Uint(ProcessFlags());  // optional trailing field: keep the process record alone in its chunk
+  // Optional trailing field: keep the process record alone in its chunk. g_generation counts this
+  // image's forks, so it is non-zero exactly in a forked child.
+  uint64_t flags = ProcessFlags() | (g_generation.load() ? format::kProcessForked : 0);
+  enc.Uint(flags);
   WriteProcessChunk(enc, g_process_scratch, sizeof(g_process_scratch));
   // Right after it, before any allocation: a reader knows the interval before it weighs an event.
   if (o.sample_bytes) {

@@ -27,7 +27,7 @@ TEST(Analyze, ForkTreeGetsOneSectionPerProcess) {
   EXPECT_NE(json.find("\"schema_version\":1"), std::string::npos);
   size_t processes = 0;
   for (size_t at = 0; (at = json.find("\"ppid\":", at)) != std::string::npos; ++at) ++processes;
-  EXPECT_EQ(processes, 3u) << "the root in \"process\" plus both in \"processes\"";
+  EXPECT_EQ(processes, 5u) << "the root in \"process\" plus both in \"processes\" and in \"run\"";
 }
 
 TEST(Analyze, LeaksAndStacksAreSymbolized) {

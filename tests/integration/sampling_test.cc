@@ -62,6 +62,25 @@ TEST(Sampling, EstimatesOfChurnMatchItsFullTrace) {
   }
 }
 
+// What sampling cannot estimate is withheld, never shown as a made-up figure: temporaries (the
+// thread's next allocation is not recorded) are "not available when sampling" in the text and null
+// in the JSON; short-lived ones are an estimate with their 1 sigma.
+TEST(Sampling, TemporariesAreWithheldShortLivedComeWithTheirError) {
+  TempDir dir;
+  ASSERT_EQ(
+      RunTraced(dir / "s.trace", Churn(), {"--unwind", "none", "--sample", "64KiB", "--sample-seed", "4"}).exit_code,
+      0);
+  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "s.trace"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("  temporary          not available when sampling"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(" (1 sigma), "), std::string::npos) << text.out;
+  RunResult json = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--json", "-", dir / "s.trace"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"temporary_allocations\":null,\"short_lived_allocations\":"), std::string::npos);
+  EXPECT_NE(json.out.find("\"short_lived_allocations_error\":"), std::string::npos);
+  EXPECT_EQ(json.out.find("\"temporary_allocations\":0"), std::string::npos) << "per stack too";
+}
+
 TEST(Sampling, RecordedFreesAreExactlyThoseOfRecordedAllocations) {
   TempDir dir;
   ASSERT_EQ(

@@ -76,6 +76,21 @@ int main(int argc, char** argv) {
     AllocateMarked(3333, 30);
     return rc == 127 ? 0 : 1;
   }
+  if (!strcmp(mode, "fork-inherit")) {
+    // The child frees the 12 blocks of 1212 bytes the parent allocated before the fork (inherited,
+    // not anomalies), then makes most of the run's allocations: 200 of 2222 bytes.
+    void* kept[12];
+    for (auto& k : kept) k = malloc(1212);
+    pid_t pid = fork();
+    if (pid == 0) {
+      for (auto& k : kept) free(k);
+      AllocateMarked(2222, 200);
+      exit(0);
+    }
+    AllocateMarked(3333, 30);
+    for (auto& k : kept) free(k);
+    return Wait(pid);
+  }
   if (!strcmp(mode, "fork-threads")) {
     // Right after fork the child must be single-threaded (unshare(CLONE_NEWUSER) needs that).
     AllocateMarked(5555, 2000);  // enough to start the parent's flush thread
@@ -96,6 +111,6 @@ int main(int argc, char** argv) {
     execl("/proc/self/exe", argv[0], "child", static_cast<char*>(nullptr));
     return 127;
   }
-  fprintf(stderr, "usage: processes fork|fork-exec|spawn|exec|child\n");
+  fprintf(stderr, "usage: processes fork|fork-exec|fork-inherit|spawn|exec|child\n");
   return 2;
 }

@@ -45,7 +45,8 @@ void TextList(std::string& out, const char* title, const std::vector<ReportStack
   }
 }
 
-void JsonList(JsonWriter& j, const char* key, const std::vector<ReportStack>& stacks) {
+// Sampled: which allocation a thread made next is not recorded, so "temporary" is not estimable (null).
+void JsonList(JsonWriter& j, const char* key, const std::vector<ReportStack>& stacks, bool sampled) {
   j.Key(key).BeginArray();
   for (const auto& s : stacks) {
     j.BeginObject();
@@ -55,7 +56,7 @@ void JsonList(JsonWriter& j, const char* key, const std::vector<ReportStack>& st
     j.Key("peak_bytes").Uint(s.peak_bytes);
     j.Key("leaked_allocations").Uint(s.leaked_allocations);
     j.Key("leaked_bytes").Uint(s.leaked_bytes);
-    j.Key("temporary_allocations").Uint(s.temporary);
+    sampled ? j.Key("temporary_allocations").Null() : j.Key("temporary_allocations").Uint(s.temporary);
     WriteFrames(j, s.frames);
     j.EndObject();
   }
@@ -90,14 +91,14 @@ class StacksSection : public Section {
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
     if (place == JsonPlace::kProcessList) {
-      JsonList(j, "top_by_bytes", by_bytes_);
+      JsonList(j, "top_by_bytes", by_bytes_, p.sampling.sampled());
       return;
     }
     j.Key("stacks").BeginObject();
-    JsonList(j, "top_by_calls", by_calls_);
-    JsonList(j, "top_by_bytes", by_bytes_);
-    JsonList(j, "top_by_peak", by_peak_);
-    JsonList(j, "leaks", leaks_);
+    JsonList(j, "top_by_calls", by_calls_, p.sampling.sampled());
+    JsonList(j, "top_by_bytes", by_bytes_, p.sampling.sampled());
+    JsonList(j, "top_by_peak", by_peak_, p.sampling.sampled());
+    JsonList(j, "leaks", leaks_, p.sampling.sampled());
     j.EndObject();
   }
 

@@ -1,6 +1,8 @@
 // Totals: the heap pass's counts and bytes (allocations, frees, peak, live at end, temporaries,
 // short-lived, large objects, mismatched frees), and what the analysis window, capture control and
 // an attach change about them.
+#include <cmath>
+
 #include "absl/strings/str_format.h"
 #include "report/section.h"
 
@@ -23,16 +25,29 @@ class TotalsSection : public Section {
                           t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
     LiveAtEnd(p, out);
     Carried(p, out);
-    absl::StrAppendFormat(&out, "  temporary          %15s   %s: freed before the thread allocated again\n",
-                          HumanCount(t.temporary), Percent(t.temporary, t.allocations));
-    absl::StrAppendFormat(&out, "  short-lived        %15s   %s: freed within %s\n", HumanCount(t.short_lived),
-                          Percent(t.short_lived, t.allocations), absl::StrFormat("%g ms", o.short_lived_ns / 1e6));
+    if (p.sampling.sampled()) {
+      absl::StrAppend(
+          &out, "  temporary          not available when sampling (the thread's next allocation is not recorded)\n");
+      absl::StrAppendFormat(&out, "  short-lived        %15s   ± %s (1 sigma), %s: freed within %s\n",
+                            HumanCount(t.short_lived),
+                            HumanCount(static_cast<uint64_t>(std::sqrt(t.short_lived_variance) + 0.5)),
+                            Percent(t.short_lived, t.allocations), absl::StrFormat("%g ms", o.short_lived_ns / 1e6));
+    } else {
+      absl::StrAppendFormat(&out, "  temporary          %15s   %s: freed before the thread allocated again\n",
+                            HumanCount(t.temporary), Percent(t.temporary, t.allocations));
+      absl::StrAppendFormat(&out, "  short-lived        %15s   %s: freed within %s\n", HumanCount(t.short_lived),
+                            Percent(t.short_lived, t.allocations), absl::StrFormat("%g ms", o.short_lived_ns / 1e6));
+    }
     absl::StrAppendFormat(&out, "  large objects      %15s   %s (>= %s B)\n", HumanCount(t.large_objects),
                           HumanBytes(t.large_object_bytes), HumanCount(o.large_object_bytes));
     absl::StrAppendFormat(&out, "  mismatched frees   %15s\n", HumanCount(t.mismatched_frees));
     if (p.process.attached()) {
       absl::StrAppendFormat(&out, "  pre-attach frees   %15s   freed, allocated before attach\n",
                             HumanCount(t.frees_of_pre_attach));
+    }
+    if (p.process.forked()) {
+      absl::StrAppendFormat(&out, "  inherited at fork  %15s   freed, allocated by the parent before the fork\n",
+                            HumanCount(t.frees_inherited_at_fork));
     }
   }
 
@@ -47,8 +62,14 @@ class TotalsSection : public Section {
     j.Key("peak_time_s").Double(RelSeconds(t.peak_time_ns, p.origin_ns));
     j.Key("leaked_allocations").Uint(t.leaked_allocations);
     j.Key("leaked_bytes").Uint(t.leaked_bytes);
-    j.Key("temporary_allocations").Uint(t.temporary);
-    j.Key("short_lived_allocations").Uint(t.short_lived);
+    if (p.sampling.sampled()) {
+      j.Key("temporary_allocations").Null();  // not estimable from a sample
+      j.Key("short_lived_allocations").Uint(t.short_lived);
+      j.Key("short_lived_allocations_error").Double(std::sqrt(t.short_lived_variance));
+    } else {
+      j.Key("temporary_allocations").Uint(t.temporary);
+      j.Key("short_lived_allocations").Uint(t.short_lived);
+    }
     j.Key("large_objects").Uint(t.large_objects);
     j.Key("large_object_bytes").Uint(t.large_object_bytes);
     j.Key("mismatched_frees").Uint(t.mismatched_frees);
@@ -57,6 +78,7 @@ class TotalsSection : public Section {
     j.Key("inherited_frees").Uint(t.inherited_frees);
     j.Key("inherited_bytes_freed").Uint(t.inherited_bytes_freed);
     if (p.process.attached()) j.Key("frees_of_pre_attach").Uint(t.frees_of_pre_attach);
+    if (p.process.forked()) j.Key("frees_inherited_at_fork").Uint(t.frees_inherited_at_fork);
     j.Key("duration_s").Double(p.duration_s);
     j.Key("allocations_per_second").Double(p.duration_s > 0 ? t.allocations / p.duration_s : 0);
     j.Key("bytes_per_second").Double(p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0);
