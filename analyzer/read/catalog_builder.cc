@@ -22,13 +22,19 @@ void CatalogBuilder::OpenGap() {
 
 void CatalogBuilder::BoundGaps(uint32_t thread, uint64_t first_time, uint32_t alloc_seq) {
   bool is_new = !thread_last_.contains(thread);
+  // A thread first seen after damage that had allocated already lost its first chunk to the
+  // latest damage (even one no known thread was pending on).
+  if (is_new && alloc_seq != 0 && !c_->damage_gaps.empty()) {
+    auto& gap = c_->damage_gaps.back();
+    gap.start_ns = std::min(gap.start_ns, c_->first_time);
+    gap.end_ns = std::max(gap.end_ns, first_time);
+  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     auto& gap = c_->damage_gaps[it->index];
     // A thread first seen after the damage may have lost its own first chunk: it bounds it too,
     // and when it had allocated before this chunk, those allocations may be of any time since
     // the start.
     if (it->open.erase(thread) || is_new) gap.end_ns = std::max(gap.end_ns, first_time);
-    if (is_new && alloc_seq != 0) gap.start_ns = std::min(gap.start_ns, c_->first_time);
     it = it->open.empty() ? pending_.erase(it) : it + 1;
   }
 }
@@ -42,7 +48,7 @@ void CatalogBuilder::OnChunk(DecodedChunk& d) {
   next_offset_ = d.offset + d.header.header_size + d.header.stored_size;
   if (is_thread) {
     uint64_t first = d.has_events ? d.first_time : d.header.base_time_ns;
-    if (!pending_.empty()) BoundGaps(thread, first, d.header.alloc_seq);
+    if (!c_->damage_gaps.empty()) BoundGaps(thread, first, d.header.alloc_seq);
     uint64_t& last = thread_last_[thread];
     last = std::max(last, d.has_events ? d.last_time : d.header.base_time_ns);
   }

@@ -536,7 +536,8 @@ bool Zero(std::optional<double> v) { return !v || *v == 0; }
 void MarkRows(DiffResult& d) {
   bool collected = false;  // the Gen model collected at least once, on either side
   for (const auto& r : d.rows) {
-    if (r.metric == "gen0" && (!Zero(r.before) || !Zero(r.after))) collected = true;
+    bool gen = r.metric == "gen0" || r.metric == "gen1" || r.metric == "gen2";
+    if (gen && (!Zero(r.before) || !Zero(r.after))) collected = true;
   }
   for (auto& r : d.rows) {
     r.label = MetricLabel(r.metric);
