@@ -1,5 +1,6 @@
 // allocprof diff BEFORE AFTER: ratios after/before and a verdict CI can act on.
 #include <stdio.h>
+#include <string.h>
 
 #include <algorithm>
 
@@ -20,14 +21,17 @@ constexpr char kUsage[] =
     "\n"
     "BEFORE and AFTER are traces or JSON reports from 'allocprof analyze --json'. Prints every figure\n"
     "side by side with the ratio after/before, the stacks that grew most and the new ones, and a\n"
-    "verdict. Exit status: 0 all rules hold, 1 a rule failed, 2 bad input, 64 bad command line,\n"
-    "73 the --json FILE cannot be written.\n"
+    "verdict. Exit status: 0 all rules hold, 1 a rule failed, 2 bad input or a damaged input (no\n"
+    "verdict: the damage is printed first; --allow-damaged compares anyway and marks the damaged side's\n"
+    "figures with !), 64 bad command line, 73 the --json FILE cannot be written.\n"
     "\n"
     "Rules (--fail-if, repeatable): METRIC>1.10x compares the ratio after/before; METRIC>5 compares\n"
-    "after's value; also >=, <, <=. Metrics are the row names of the table (allocations,\n"
-    "bytes_allocated, peak_live_bytes, gen2, pool:NAME:fallthrough, ...). When both sides count\n"
-    "work units, allocations and bytes_allocated rules compare per-unit figures. Without --fail-if:\n"
-    "allocations>1.10x, bytes_allocated>1.10x, peak_live_bytes>1.25x, gen2>1.50x.\n"
+    "after's value; also >=, <, <=. Metrics: allocations, bytes_allocated, peak_live_bytes, gen2,\n"
+    "pool:NAME:fallthrough, ... ('--list-metrics' lists them all, with the pools of BEFORE and AFTER\n"
+    "when given). A rule naming a metric, pool or work unit neither input has is refused (exit 64).\n"
+    "When both sides count work units, allocations and bytes_allocated rules compare per-unit\n"
+    "figures. Without --fail-if: allocations>1.10x, bytes_allocated>1.10x, peak_live_bytes>1.25x,\n"
+    "gen2>1.50x.\n"
     "\n"
     "A trace that is a run's root (its child traces TRACE.PID[.N] beside it) stands for the process\n"
     "of the run that allocated most; AFTER's is the process with BEFORE's command name (like with\n"
@@ -35,11 +39,19 @@ constexpr char kUsage[] =
     "\n"
     "options:\n";
 
+// A rule that can never apply: a CI gate that would never fire. Exit 64 with the valid names.
+int RuleError(const absl::Status& why, const DiffSide* before = nullptr, const DiffSide* after = nullptr) {
+  fprintf(stderr, "allocprof diff: %s\n%s", std::string(why.message()).c_str(), ListMetricsText(before, after).c_str());
+  return kExitUsage;
+}
+
 }  // namespace
 
 int DiffCommand(int argc, char** argv) {
   CliArgs args;
   args.Option("--fail-if", true, "a verdict rule (repeatable), e.g. allocations>1.10x");
+  args.Option("--list-metrics", false, "list the metrics rules can name (and the pools of BEFORE and AFTER) and exit");
+  args.Option("--allow-damaged", false, "compare even when an input is damaged (its figures are marked !)");
   args.Option("--markdown", false, "print a Markdown table for a pull-request comment instead of text");
   args.Option("--json", true, "also write the comparison as JSON to FILE (- for stdout, then no text)");
   AddAnalysisFlags(args);  // for trace inputs; --top: stacks listed as grown / new
@@ -50,7 +62,8 @@ int DiffCommand(int argc, char** argv) {
     printf("%s%s", kUsage, args.Help().c_str());
     return kExitOk;
   }
-  if (!st.ok() || args.positional().size() != 2) {
+  bool list = args.Has("--list-metrics");
+  if (!st.ok() || (args.positional().size() != 2 && !(list && args.positional().empty()))) {
     return UsageError("diff",
                       st.ok() ? absl::StrCat("give two inputs, BEFORE and AFTER (got ", args.positional().size(), ")")
                               : std::string(st.message()));
@@ -65,7 +78,13 @@ int DiffCommand(int argc, char** argv) {
     if (!rule.ok()) {
       return UsageError("diff", absl::StrFormat("%s", std::string(rule.status().message()).c_str()));
     }
+    // Names no input could have are refused before the (slow) analysis; pools and units after.
+    if (absl::Status known = CheckRule(*rule, nullptr, nullptr); !known.ok()) return RuleError(known);
     rules.push_back(*rule);
+  }
+  if (list && args.positional().empty()) {
+    fputs(ListMetricsText(nullptr, nullptr).c_str(), stdout);
+    return kExitOk;
   }
   if (rules.empty()) rules = DefaultRules();
   AnalysisOptions options;
@@ -90,6 +109,10 @@ int DiffCommand(int argc, char** argv) {
     }
     sides[i] = std::move(*side);
   }
+  if (list) {
+    fputs(ListMetricsText(&sides[0], &sides[1]).c_str(), stdout);
+    return kExitOk;
+  }
   // A rule on a figure a sampled side cannot estimate would never apply: refuse it, naming why.
   for (const Rule& rule : rules) {
     for (int i = 0; i < 2; ++i) {
@@ -99,7 +122,15 @@ int DiffCommand(int argc, char** argv) {
       }
     }
   }
-  DiffResult result = Compare(sides[0], sides[1], rules, top);
+  for (const Rule& rule : rules) {
+    if (absl::Status known = CheckRule(rule, &sides[0], &sides[1]); !known.ok()) {
+      return RuleError(known, &sides[0], &sides[1]);
+    }
+  }
+  DiffResult result = Compare(sides[0], sides[1], rules, top, args.Has("--allow-damaged"));
+  if (result.withheld) {
+    fprintf(stderr, "allocprof diff: no verdict: %s\n", VerdictLine(result).c_str() + strlen("verdict: WITHHELD — "));
+  }
   if (json_path != "-") {
     fputs((args.Has("--markdown") ? RenderDiffMarkdown(result) : RenderDiffText(result)).c_str(), stdout);
   }
@@ -109,6 +140,7 @@ int DiffCommand(int argc, char** argv) {
       return kExitCantCreate;
     }
   }
+  if (result.withheld) return kExitBadInput;
   return result.passed ? kExitOk : kExitVerdictFailed;
 }
 

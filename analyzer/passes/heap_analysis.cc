@@ -171,7 +171,10 @@ uint64_t Epoch64(uint32_t epoch) { return epoch == ~uint32_t{0} ? ~uint64_t{0} :
 }  // namespace
 
 void HeapAnalysis::OnAlloc(const Event& e) {
-  if (e.addr == 0) return;  // address lost with a damaged chunk: counted, cannot join the live set
+  if (e.addr == 0) {            // address lost with a damaged chunk: counted, cannot join the live set
+    LastAllocOf(e.thread) = 0;  // but it is the thread's latest allocation (temporaries)
+    return;
+  }
   const uint64_t w = e.weight;
   const uint64_t bytes = e.size * w;
   LiveBlock fresh{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, 0, e.weight};
@@ -232,6 +235,13 @@ void HeapAnalysis::OnFree(const Event& e) {
     }
     ++totals_.frees;
     ++totals_.frees_of_unknown;
+    unknown_free_times_.push_back(e.time);
+    // A free whose address was lost with a damaged chunk (read/record_decoder.h): it freed one of
+    // its thread's blocks allocated before it.
+    if (!e.addr) {
+      uint64_t& until = unresolved_free_until_[e.thread];
+      until = std::max(until, e.time);
+    }
     timeline_->OnFree(e.time, 0, live_bytes_);
     return;
   }
@@ -330,13 +340,44 @@ void HeapAnalysis::Finish() {
     Stack(id).calls += cb.first;
     Stack(id).bytes += cb.second;
   }
-  auto finish = [&](StackStats& s) {
-    s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
+  for (StackStats& s : stacks_) s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
+  for (auto& [id, s] : sparse_stacks_) s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
+  SetApartWhatDamageHid();
+  auto leaked = [&](const StackStats& s) {
     totals_.leaked_allocations += s.live_count;
     totals_.leaked_bytes += s.live_bytes;
   };
-  for (StackStats& s : stacks_) finish(s);
-  for (auto& [id, s] : sparse_stacks_) finish(s);
+  for (const StackStats& s : stacks_) leaked(s);
+  for (const auto& [id, s] : sparse_stacks_) leaked(s);
+}
+
+void HeapAnalysis::SetApartWhatDamageHid() {
+  if (!catalog_ || (catalog_->damage_gaps.empty() && unresolved_free_until_.empty())) return;
+  uint64_t hid_frees_until = 0, hid_allocations_after = UINT64_MAX;
+  for (const auto& g : catalog_->damage_gaps) {
+    hid_frees_until = std::max(hid_frees_until, g.end_ns);
+    hid_allocations_after = std::min(hid_allocations_after, g.start_ns);
+  }
+  // Still live, allocated before the damage ended: its free may be what was lost.
+  live_.ForEach([&](uint64_t, const LiveBlock& b) {
+    if (b.gen_epoch == kInheritedEpoch32) return;
+    auto unresolved = unresolved_free_until_.find(b.thread);
+    bool maybe_freed =
+        b.time < hid_frees_until || (unresolved != unresolved_free_until_.end() && b.time < unresolved->second);
+    if (!maybe_freed) return;
+    totals_.fate_unknown_allocations += b.weight;
+    totals_.fate_unknown_bytes += b.bytes();
+    StackStats& s = Stack(b.stack_id);
+    s.live_count -= b.weight;
+    s.live_bytes -= b.bytes();
+  });
+  // Freed after the damage began, never seen allocated: its allocation may be what was lost.
+  if (catalog_->damage_gaps.empty()) hid_allocations_after = 0;  // frees with lost addresses only
+  for (uint64_t t : unknown_free_times_) {
+    if (t < hid_allocations_after) continue;
+    --totals_.frees_of_unknown;
+    ++totals_.frees_after_damage;
+  }
 }
 
 std::vector<std::pair<uint32_t, const StackStats*>> HeapAnalysis::AllStacks() const {

@@ -80,6 +80,11 @@ struct HeapTotals {
   // hides: it is not an estimate of anything and the report withholds it.)
   double short_lived_variance = 0;
   uint64_t frees_of_unknown = 0;
+  // A damaged trace (ProcessCatalog::damage_gaps): blocks allocated before damage and never seen
+  // freed, whose free may have been lost ("fate unknown": not leaks), and frees of unseen blocks
+  // the damage may have hidden the allocation of (not in frees_of_unknown, nor in frees).
+  uint64_t fate_unknown_allocations = 0, fate_unknown_bytes = 0;
+  uint64_t frees_after_damage = 0;
   // Frees of blocks allocated while the shim was not recording (capture control paused it): not
   // in `frees`, and expected, so not a warning.
   uint64_t frees_unrecorded = 0;
@@ -161,6 +166,8 @@ class HeapAnalysis : public EventSink {
   StackStats& StackSlow(uint32_t id);
   // Brings a stack's peak snapshot up to date before its live bytes change.
   void Touch(StackStats& s);
+  // Damaged traces: blocks and frees the damage may explain, set apart from leaks and anomalies.
+  void SetApartWhatDamageHid();
   void OnAlloc(const Event& e);
   void OnFree(const Event& e);
   void CountOrderIndependent(const Event& e);
@@ -186,7 +193,9 @@ class HeapAnalysis : public EventSink {
   AddressMap<LiveBlock> live_;
   std::vector<StackStats> stacks_;  // by id, for the dense range
   absl::node_hash_map<uint32_t, StackStats> sparse_stacks_;
-  std::vector<uint64_t> last_alloc_by_thread_;  // address of each thread's latest allocation
+  std::vector<uint64_t> unknown_free_times_;  // of frees_of_unknown: Finish sets apart those after damage
+  absl::flat_hash_map<uint32_t, uint64_t> unresolved_free_until_;  // thread -> its latest free of a lost address
+  std::vector<uint64_t> last_alloc_by_thread_;                     // address of each thread's latest allocation
   absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;
   std::vector<SizeClassCount> classes_;
   absl::flat_hash_map<MismatchKey, uint64_t> mismatches_;

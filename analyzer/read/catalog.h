@@ -74,6 +74,13 @@ struct ProcessCatalog {
     return !captures.empty() && !(captures.size() == 1 && captures[0].state == format::CaptureState::kRecording);
   }
   std::vector<Diagnostic> diagnostics;  // damage found while reading
+  // Where damage hid events: an event lost to it happened in [start_ns, end_ns) (end_ns is
+  // UINT64_MAX when no later chunk bounds it). A block allocated before end_ns and never seen freed
+  // may have been freed there; a free after start_ns of an unseen block may be of one allocated there.
+  struct DamageGap {
+    uint64_t start_ns = 0, end_ns = 0;
+  };
+  std::vector<DamageGap> damage_gaps;
   uint64_t chunks = 0;
   uint64_t records = 0;
   uint64_t events = 0;

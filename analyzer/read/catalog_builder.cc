@@ -6,9 +6,52 @@
 
 namespace allocprof {
 
+void CatalogBuilder::OpenGap() {
+  // Any live thread may have lost events after its latest one read so far.
+  uint64_t start = UINT64_MAX;
+  PendingGap gap{c_->damage_gaps.size(), {}};
+  for (const auto& [thread, last] : thread_last_) {
+    if (ended_.contains(thread)) continue;
+    start = std::min(start, last);
+    gap.open.insert(thread);
+  }
+  if (start == UINT64_MAX) start = c_->first_time;
+  c_->damage_gaps.push_back({start, start});
+  pending_.push_back(std::move(gap));
+}
+
+void CatalogBuilder::BoundGaps(uint32_t thread, uint64_t first_time, uint32_t alloc_seq) {
+  bool is_new = !thread_last_.contains(thread);
+  // A thread first seen after damage that had allocated already lost its first chunk to the
+  // latest damage (even one no known thread was pending on).
+  if (is_new && alloc_seq != 0 && !c_->damage_gaps.empty()) {
+    auto& gap = c_->damage_gaps.back();
+    gap.start_ns = std::min(gap.start_ns, c_->first_time);
+    gap.end_ns = std::max(gap.end_ns, first_time);
+  }
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto& gap = c_->damage_gaps[it->index];
+    // A thread first seen after the damage may have lost its own first chunk: it bounds it too,
+    // and when it had allocated before this chunk, those allocations may be of any time since
+    // the start.
+    if (it->open.erase(thread) || is_new) gap.end_ns = std::max(gap.end_ns, first_time);
+    it = it->open.empty() ? pending_.erase(it) : it + 1;
+  }
+}
+
 void CatalogBuilder::OnChunk(DecodedChunk& d) {
   uint32_t thread = d.header.thread;
   bool is_thread = thread != format::kProcessThread;
+  // Bytes skipped since the last chunk (the reader resynchronised): events were lost there.
+  if (next_offset_ && d.offset != next_offset_) OpenGap();
+  if (!next_offset_) first_offset_ = d.offset;
+  next_offset_ = d.offset + d.header.header_size + d.header.stored_size;
+  if (is_thread) {
+    uint64_t first = d.has_events ? d.first_time : d.header.base_time_ns;
+    if (!c_->damage_gaps.empty()) BoundGaps(thread, first, d.header.alloc_seq);
+    uint64_t& last = thread_last_[thread];
+    last = std::max(last, d.has_events ? d.last_time : d.header.base_time_ns);
+  }
   if (is_thread && !c_->threads.contains(thread) && !ended_.contains(thread)) {
     c_->threads[thread].start_time = d.header.base_time_ns;
     merger_->ThreadStarted(thread, d.header.base_time_ns);
@@ -27,8 +70,9 @@ void CatalogBuilder::OnChunk(DecodedChunk& d) {
     }
   }
   if (!d.error.empty()) {
+    OpenGap();  // the rest of the chunk is lost
     c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, d.offset,
-                               absl::StrFormat("%s: %s; the rest of that chunk was skipped", c_->path, d.error)});
+                               absl::StrFormat("%s: %s; the rest of that chunk was skipped", c_->path, d.error), 0});
   }
   if (is_thread && !ended_.contains(thread)) merger_->Covered(thread, d.header.covered_until_ns);
   merger_->Release();
@@ -43,10 +87,21 @@ void CatalogBuilder::Finish(const std::vector<Diagnostic>& file_diagnostics) {
   std::stable_sort(c_->captures.begin(), c_->captures.end(),
                    [](const ProcessCatalog::Capture& a, const ProcessCatalog::Capture& b) { return a.time < b.time; });
   c_->out_of_order_events = merger_->out_of_order();
-  for (const auto& d : file_diagnostics) c_->diagnostics.push_back(d);
+  for (const auto& d : file_diagnostics) {
+    c_->diagnostics.push_back(d);
+    // Damage after the last chunk read (a cut-off tail, or no valid chunk after it) or before the
+    // first: nothing bounds what it hid.
+    if (d.kind != Diagnostic::Kind::kNote && (d.offset >= next_offset_ || d.offset < first_offset_)) {
+      OpenGap();
+      c_->damage_gaps.back().end_ns = UINT64_MAX;
+    }
+  }
+  // Damage no later chunk of some thread bounded: that thread's events may be lost to the end.
+  for (const auto& p : pending_) c_->damage_gaps[p.index].end_ns = UINT64_MAX;
+  pending_.clear();
   if (!c_->has_process) {
     c_->diagnostics.push_back(
-        {Diagnostic::Kind::kCorrupt, 16, absl::StrFormat("%s: the process record is missing", c_->path)});
+        {Diagnostic::Kind::kCorrupt, 16, absl::StrFormat("%s: the process record is missing", c_->path), 0});
   }
 }
 
@@ -72,7 +127,8 @@ void CatalogBuilder::OnSampling(const Record& r) {
     c_->diagnostics.push_back(
         {Diagnostic::Kind::kCorrupt, 0,
          absl::StrFormat("%s: the sampling record follows %d events, which were counted unweighted", c_->path,
-                         c_->events)});
+                         c_->events),
+         0});
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "read/catalog.h"
 #include "read/chunk_decoder.h"
@@ -35,9 +36,22 @@ class CatalogBuilder {
   void OnThreadEnd(const Record& r, uint32_t thread);
   void OnSampling(const Record& r);
 
+  // Damage between two chunks, or inside one: a gap opens (read/catalog.h, DamageGap).
+  void OpenGap();
+  // A thread's chunk after damage bounds what that thread lost.
+  void BoundGaps(uint32_t thread, uint64_t first_time, uint32_t alloc_seq);
+
   ProcessCatalog* c_;
   EventMerger* merger_;
-  absl::flat_hash_set<uint32_t> ended_;  // threads whose end record was read
+  absl::flat_hash_set<uint32_t> ended_;                  // threads whose end record was read
+  uint64_t first_offset_ = 0;                            // of the first chunk read
+  uint64_t next_offset_ = 0;                             // where the chunk after the last one read would start
+  absl::flat_hash_map<uint32_t, uint64_t> thread_last_;  // each thread's latest event time so far
+  struct PendingGap {
+    size_t index;                        // into c_->damage_gaps
+    absl::flat_hash_set<uint32_t> open;  // threads not yet seen after the damage
+  };
+  std::vector<PendingGap> pending_;
 };
 
 }  // namespace allocprof

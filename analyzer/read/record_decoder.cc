@@ -57,10 +57,19 @@ const char* RecordKindName(RecordKind kind) {
 }
 
 void AllocationHistory::BeginChunk(uint32_t alloc_seq) {
-  if (!started_ || alloc_seq != next_seq_) {
+  if (started_ && alloc_seq == next_seq_) return;
+  uint32_t lost = alloc_seq - next_seq_;
+  if (!started_ || static_cast<int32_t>(lost) < 0 || lost >= format::kMaxAge) {
     started_ = true;
-    next_seq_ = valid_from_ = alloc_seq;
+    next_seq_ = valid_from_ = hole_from_ = hole_to_ = alloc_seq;
+    return;
   }
+  // A chunk of this thread was lost (damage): the allocations it held cannot be resolved, those
+  // before it still can, so frees of blocks allocated before the damage keep their addresses.
+  // One hole is kept: a second one gives up what lies before the first.
+  if (hole_from_ != hole_to_) valid_from_ = hole_to_;
+  hole_from_ = next_seq_;
+  hole_to_ = next_seq_ = alloc_seq;
 }
 
 void AllocationHistory::Grow() {
@@ -72,6 +81,7 @@ bool AllocationHistory::Resolve(uint64_t age, uint64_t* addr, uint32_t* size_cla
   if (age == 0 || age > format::kMaxAge || ring_.empty()) return false;
   uint32_t target = next_seq_ - static_cast<uint32_t>(age);
   if (static_cast<int32_t>(target - valid_from_) < 0) return false;
+  if (target - hole_from_ < hole_to_ - hole_from_) return false;  // allocated in a lost chunk
   uint64_t v = ring_[target % format::kMaxAge];
   *addr = v & ((uint64_t{1} << 56) - 1);
   *size_class = static_cast<uint32_t>((v >> 56) & 0x7f);
@@ -156,14 +166,19 @@ bool RecordDecoder::Next(Record* r) {
     if (hint == 0) {
       uint64_t zz;
       if (!Get(format::Column::kAddresses, &zz)) return false;
-      r->addr = prev_alloc_addr_ + static_cast<uint64_t>(format::UnZigZag(zz));
+      // Relative to the previous allocation's address: unknown once that one was.
+      r->addr = prev_alloc_unknown_ ? 0 : prev_alloc_addr_ + static_cast<uint64_t>(format::UnZigZag(zz));
     } else if (hints_unknown_) {
       r->addr = 0;
     } else {
       if (hint > hints_.count[cls]) return Fail("allocation hint out of range");
-      r->addr = hints_.Take(cls, static_cast<uint32_t>(hint));
+      r->addr = hints_.Take(cls, static_cast<uint32_t>(hint));  // 0: a block whose address was lost
     }
-    if (r->addr) prev_alloc_addr_ = r->addr;
+    if (r->addr) {
+      prev_alloc_addr_ = r->addr;
+    } else {
+      prev_alloc_unknown_ = true;
+    }
     if (!Get(format::Column::kStacks, &stack)) return false;
     if (!predicted_codes_) {
       if (stack > UINT32_MAX) return Fail("stack id out of range");
@@ -188,7 +203,9 @@ bool RecordDecoder::Next(Record* r) {
     return false;
   uint32_t cls = 0;
   format::Family family;
-  if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls, &family) && r->addr) {
+  // A block whose own address was lost (0 in the history) still has a known size class and family:
+  // the writer pushed its address as a hint, a placeholder keeps the later hints in step.
+  if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls, &family)) {
     hints_.Push(cls, r->addr);
     uint8_t e = free_entries_.Decode(family, entry);
     if (e == format::FreeEntryPredictor::kUnknownEntry)

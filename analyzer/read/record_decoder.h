@@ -101,8 +101,9 @@ class AllocationHistory {
   bool started_ = false;
   uint32_t next_seq_ = 0;
   uint32_t valid_from_ = 0;
-  std::vector<uint64_t> ring_;     // address | size_class << 56, indexed by seq % kMaxAge
-  std::vector<uint8_t> families_;  // format::Family of the same allocations
+  uint32_t hole_from_ = 0, hole_to_ = 0;  // allocations of a lost chunk: [hole_from_, hole_to_)
+  std::vector<uint64_t> ring_;            // address | size_class << 56, indexed by seq % kMaxAge
+  std::vector<uint8_t> families_;         // format::Family of the same allocations
 };
 
 class RecordDecoder {
@@ -167,7 +168,8 @@ class RecordDecoder {
   format::StackPredictor stacks_;
   // Version 4 on: stack codes and an ages column (before, stack ids as they are, ages among hints).
   const bool predicted_codes_;
-  bool hints_unknown_ = false;  // a FREE_AGE could not be resolved: later hints cannot be either
+  bool hints_unknown_ = false;       // a FREE_AGE could not be resolved: later hints cannot be either
+  bool prev_alloc_unknown_ = false;  // an allocation's address was unknown: later explicit ones too
   uint32_t index_ = 0;
   std::string error_;
 };

@@ -192,7 +192,8 @@ bool TraceFile::Next(Chunk* chunk) {
     diagnostics_.push_back({Diagnostic::Kind::kTruncated, pos_,
                             absl::StrFormat("%s: trace truncated at offset %d (%s); %d bytes lost, "
                                             "everything before that offset was read",
-                                            path_, pos_, why, size_ - pos_)});
+                                            path_, pos_, why, size_ - pos_),
+                            size_ - pos_});
     done_ = true;
     return false;
   }
@@ -202,14 +203,16 @@ bool TraceFile::Next(Chunk* chunk) {
     diagnostics_.push_back({Diagnostic::Kind::kCorrupt, bad_at,
                             absl::StrFormat("%s: corrupt data at offset %d (%s); no valid chunk follows, "
                                             "%d bytes skipped",
-                                            path_, bad_at, why, size_ - bad_at)});
+                                            path_, bad_at, why, size_ - bad_at),
+                            size_ - bad_at});
     done_ = true;
     return false;
   }
   diagnostics_.push_back({Diagnostic::Kind::kCorrupt, bad_at,
                           absl::StrFormat("%s: corrupt data at offset %d (%s); resynchronised at offset %d, "
                                           "%d bytes skipped",
-                                          path_, bad_at, why, next, next - bad_at)});
+                                          path_, bad_at, why, next, next - bad_at),
+                          next - bad_at});
   probe = ReadChunkAt(next, chunk, &why);
   ++chunks_read_;
   return probe == Probe::kOk;

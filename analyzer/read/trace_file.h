@@ -34,6 +34,7 @@ struct Diagnostic {
   Kind kind;
   uint64_t offset;
   std::string message;  // complete sentence naming the file and offset
+  uint64_t bytes = 0;   // how many bytes of the file could not be read (0: not known, or a note)
 };
 
 class TraceFile {

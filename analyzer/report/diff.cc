@@ -1,5 +1,7 @@
 #include "report/diff.h"
 
+#include <string.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -21,32 +23,89 @@ using nlohmann::json;
 constexpr int kMaxJsonDepth = 64;
 
 struct MetricSource {
-  const char* name;
+  const char* name;     // what rules and JSON call it
+  const char* label;    // what a reader sees in the tables
   const char* section;  // top-level object
   const char* key;
   Unit unit;
+  bool gen;  // a figure of the Gen model: shown only when the model collected at least once
 };
 
 constexpr MetricSource kMetrics[] = {
-    {"allocations", "totals", "allocations", Unit::kCount},
-    {"frees", "totals", "frees", Unit::kCount},
-    {"bytes_allocated", "totals", "bytes_allocated", Unit::kBytes},
-    {"peak_live_bytes", "totals", "peak_live_bytes", Unit::kBytes},
-    {"leaked_bytes", "totals", "leaked_bytes", Unit::kBytes},
-    {"temporary_allocations", "totals", "temporary_allocations", Unit::kCount},
-    {"large_objects", "totals", "large_objects", Unit::kCount},
-    {"large_object_bytes", "totals", "large_object_bytes", Unit::kBytes},
-    {"allocations_per_second", "totals", "allocations_per_second", Unit::kPerSecond},
-    {"bytes_per_second", "totals", "bytes_per_second", Unit::kBytesPerSecond},
-    {"mismatched_frees", "totals", "mismatched_frees", Unit::kCount},
-    {"duration_s", "totals", "duration_s", Unit::kSeconds},
-    {"gen0", "gen", "gen0", Unit::kCount},
-    {"gen1", "gen", "gen1", Unit::kCount},
-    {"gen2", "gen", "gen2", Unit::kCount},
-    {"loh_bytes", "gen", "loh_bytes", Unit::kBytes},
-    {"promoted_bytes", "gen", "promoted_bytes", Unit::kBytes},
-    {"collections_per_second", "gen", "collections_per_second", Unit::kPerSecond},
+    {"allocations", "allocations", "totals", "allocations", Unit::kCount, false},
+    {"frees", "frees", "totals", "frees", Unit::kCount, false},
+    {"bytes_allocated", "bytes allocated", "totals", "bytes_allocated", Unit::kBytes, false},
+    {"peak_live_bytes", "peak live heap", "totals", "peak_live_bytes", Unit::kBytes, false},
+    {"leaked_bytes", "live at end (leaks)", "totals", "leaked_bytes", Unit::kBytes, false},
+    {"temporary_allocations", "temporary allocations", "totals", "temporary_allocations", Unit::kCount, false},
+    {"large_objects", "large objects", "totals", "large_objects", Unit::kCount, false},
+    {"large_object_bytes", "large-object bytes", "totals", "large_object_bytes", Unit::kBytes, false},
+    {"allocations_per_second", "allocations per second", "totals", "allocations_per_second", Unit::kPerSecond, false},
+    {"bytes_per_second", "bytes allocated per second", "totals", "bytes_per_second", Unit::kBytesPerSecond, false},
+    {"mismatched_frees", "mismatched frees", "totals", "mismatched_frees", Unit::kCount, false},
+    {"duration_s", "duration", "totals", "duration_s", Unit::kSeconds, false},
+    {"gen0", "Gen0 collections", "gen", "gen0", Unit::kCount, true},
+    {"gen1", "Gen1 collections", "gen", "gen1", Unit::kCount, true},
+    {"gen2", "Gen2 collections", "gen", "gen2", Unit::kCount, true},
+    {"loh_bytes", "large-object heap bytes", "gen", "loh_bytes", Unit::kBytes, false},
+    {"promoted_bytes", "bytes promoted (Gen model)", "gen", "promoted_bytes", Unit::kBytes, true},
+    {"collections_per_second", "collections per second", "gen", "collections_per_second", Unit::kPerSecond, true},
 };
+
+// A pool's figures: pool:NAME:FIELD.
+struct PoolField {
+  const char* field;
+  const char* label;
+};
+constexpr PoolField kPoolFields[] = {
+    {"rents", "rents"},
+    {"hit_rate", "hit rate"},
+    {"fallthrough", "fall-throughs"},
+    {"fallthrough_oversize", "fall-throughs (oversize)"},
+    {"fallthrough_exhausted", "fall-throughs (exhausted)"},
+    {"fallthrough_fill", "fall-throughs (fill)"},
+    {"fallthrough_bytes", "bytes fallen through"},
+};
+
+const MetricSource* FindMetric(const std::string& name) {
+  for (const MetricSource& m : kMetrics) {
+    if (name == m.name) return &m;
+  }
+  return nullptr;
+}
+
+// The unit of a per-unit figure ("allocations_per_messages" -> "messages"; *what = "allocations_per_").
+std::string PerUnitOf(const std::string& name, const char** what) {
+  for (const char* base : {"allocations_per_", "bytes_per_"}) {
+    if (name.rfind(base, 0) == 0 && name != "allocations_per_second" && name != "bytes_per_second") {
+      *what = base;
+      return name.substr(strlen(base));
+    }
+  }
+  return "";
+}
+
+// "messages" -> "message": counter names are usually plural nouns.
+std::string Singular(std::string unit) {
+  if (unit.size() > 3 && unit.back() == 's' && unit[unit.size() - 2] != 's') unit.pop_back();
+  return unit;
+}
+
+// Levenshtein distance, for "did you mean".
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
 
 bool Number(const json& j, double* out) {
   if (!j.is_number()) return false;
@@ -221,6 +280,19 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
       side.sampling = "sampled trace: its figures are estimates";
     }
   }
+  // Damage: the report lists it in "process"; a report without the key says at least whether it
+  // has its end record.
+  if (auto process = doc.find("process"); process != doc.end() && process->is_object()) {
+    if (auto damage = process->find("damage"); damage != process->end() && damage->is_array()) {
+      for (const auto& d : *damage) {
+        std::string message = d.is_object() ? FrameString(d, "message") : std::string();
+        if (!message.empty()) side.damage.push_back(message);
+      }
+    } else if (auto ended = process->find("ended_cleanly");
+               ended != process->end() && ended->is_boolean() && !ended->get<bool>()) {
+      side.damage.push_back(absl::StrCat(source, ": the trace has no end record: the process was killed"));
+    }
+  }
   for (const MetricSource& m : kMetrics) {
     auto section = doc.find(m.section);
     if (section == doc.end() || !section->is_object()) continue;
@@ -342,6 +414,149 @@ std::vector<Rule> DefaultRules() {
   return rules;
 }
 
+std::string MetricLabel(const std::string& name) {
+  if (const MetricSource* m = FindMetric(name)) return m->label;
+  const char* what = nullptr;
+  std::string unit = PerUnitOf(name, &what);
+  if (!unit.empty()) {
+    return absl::StrCat(what == std::string("bytes_per_") ? "bytes allocated" : "allocations", " per ", Singular(unit));
+  }
+  if (name.rfind("units:", 0) == 0) return absl::StrCat(name.substr(6), " (work units)");
+  if (name.rfind("pool:", 0) == 0) {
+    size_t colon = name.rfind(':');
+    std::string field = name.substr(colon + 1);
+    for (const PoolField& f : kPoolFields) {
+      if (field == f.field) return absl::StrCat("pool ", name.substr(5, colon - 5), ": ", f.label);
+    }
+  }
+  return name;
+}
+
+std::vector<std::pair<std::string, std::string>> KnownMetrics(const DiffSide* before, const DiffSide* after) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const MetricSource& m : kMetrics) out.push_back({m.name, m.label});
+  std::vector<std::string> units, pools;
+  for (const DiffSide* side : {before, after}) {
+    if (!side) continue;
+    for (const auto& [name, v] : side->metrics) {
+      if (name.rfind("units:", 0) == 0) units.push_back(name.substr(6));
+      if (name.rfind("pool:", 0) == 0) pools.push_back(name.substr(5, name.rfind(':') - 5));
+    }
+  }
+  auto unique = [](std::vector<std::string>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  };
+  unique(units);
+  unique(pools);
+  for (const auto& u : units) {
+    for (const std::string& name :
+         {absl::StrCat("units:", u), absl::StrCat("allocations_per_", u), absl::StrCat("bytes_per_", u)}) {
+      out.push_back({name, MetricLabel(name)});
+    }
+  }
+  for (const auto& pool : pools) {
+    for (const PoolField& f : kPoolFields) {
+      std::string name = absl::StrCat("pool:", pool, ":", f.field);
+      out.push_back({name, MetricLabel(name)});
+    }
+  }
+  return out;
+}
+
+std::string ListMetricsText(const DiffSide* before, const DiffSide* after) {
+  std::string out = "Metrics a rule can name (METRIC>1.10x: ratio after/before; METRIC>5: after's value):\n";
+  for (const auto& [name, label] : KnownMetrics(before, after)) {
+    absl::StrAppendFormat(&out, "  %-34s %s\n", name, label);
+  }
+  std::vector<std::string> fields;
+  for (const PoolField& f : kPoolFields) fields.push_back(f.field);
+  absl::StrAppend(&out,
+                  "Per work unit, when the program calls allocprof_count(UNIT, n): allocations_per_UNIT, "
+                  "bytes_per_UNIT, units:UNIT\n");
+  absl::StrAppend(&out, "Per pool: pool:NAME:FIELD, FIELD one of ", absl::StrJoin(fields, ", "), "\n");
+  if (before || after) {
+    std::vector<std::string> pools;
+    for (const DiffSide* side : {before, after}) {
+      if (!side) continue;
+      for (const auto& [name, v] : side->metrics) {
+        if (name.rfind("pool:", 0) != 0) continue;
+        std::string pool = name.substr(5, name.rfind(':') - 5);
+        if (std::find(pools.begin(), pools.end(), pool) == pools.end()) pools.push_back(pool);
+      }
+    }
+    absl::StrAppend(&out, "Pools in the inputs: ", pools.empty() ? "none" : absl::StrJoin(pools, ", "), "\n");
+  }
+  return out;
+}
+
+absl::Status CheckRule(const Rule& rule, const DiffSide* before, const DiffSide* after) {
+  const std::string& m = rule.metric;
+  bool sides = before || after;
+  if (FindMetric(m)) return absl::OkStatus();
+  auto known = KnownMetrics(before, after);
+  for (const auto& [name, label] : known) {
+    if (name == m) return absl::OkStatus();
+  }
+  std::string why;
+  const char* what = nullptr;
+  if (m.rfind("pool:", 0) == 0) {
+    size_t colon = m.rfind(':');
+    std::string field = colon > 4 ? m.substr(colon + 1) : "";
+    bool field_ok = std::any_of(std::begin(kPoolFields), std::end(kPoolFields),
+                                [&](const PoolField& f) { return field == f.field; });
+    if (colon <= 5 || !field_ok) {
+      why = absl::StrCat("'", m, "' is not pool:NAME:FIELD with a known FIELD");
+    } else if (!sides) {
+      return absl::OkStatus();  // the pools are known once the inputs are read
+    } else {
+      why = absl::StrCat("no pool named '", m.substr(5, colon - 5), "' in either input");
+    }
+  } else if ((m.rfind("units:", 0) == 0 && m.size() > 6) || !PerUnitOf(m, &what).empty()) {
+    if (!sides) return absl::OkStatus();
+    why = absl::StrCat("neither input counts the work unit of '", m, "'");
+  } else {
+    why = absl::StrCat("no metric named '", m, "'");
+    std::string best;
+    size_t best_distance = 4;
+    for (const auto& [name, label] : known) {
+      size_t dist = EditDistance(m, name);
+      if (dist < best_distance) best_distance = dist, best = name;
+    }
+    if (!best.empty()) absl::StrAppend(&why, " (did you mean '", best, "'?)");
+  }
+  return absl::InvalidArgumentError(absl::StrCat("rule '", rule.text, "': ", why));
+}
+
+namespace {
+
+bool Zero(std::optional<double> v) { return !v || *v == 0; }
+
+// Which rows a reader needs, and which of them deserve attention.
+void MarkRows(DiffResult& d) {
+  bool collected = false;  // the Gen model collected at least once, on either side
+  for (const auto& r : d.rows) {
+    bool gen = r.metric == "gen0" || r.metric == "gen1" || r.metric == "gen2";
+    if (gen && (!Zero(r.before) || !Zero(r.after))) collected = true;
+  }
+  for (auto& r : d.rows) {
+    r.label = MetricLabel(r.metric);
+    const MetricSource* m = FindMetric(r.metric);
+    bool failed = false;
+    for (const auto& o : d.outcomes) failed |= o.failed && o.rule.metric == r.metric;
+    r.shown = failed || (!(Zero(r.before) && Zero(r.after)) && !(m && m->gen && !collected));
+    bool far;
+    if (r.before && r.after) {
+      far = *r.before == 0 ? *r.after != 0 : std::fabs(*r.after / *r.before - 1) > 0.10 + 1e-9;
+    } else {
+      far = r.before.has_value() != r.after.has_value();
+    }
+    r.notable = failed || far;
+  }
+}
+
+}  // namespace
+
 std::string FormatRatio(std::optional<double> before, std::optional<double> after) {
   if (!before || !after) return before ? "gone" : after ? "new" : "—";
   if (*before == 0) return *after == 0 ? "1.00x" : "new";
@@ -349,12 +564,16 @@ std::string FormatRatio(std::optional<double> before, std::optional<double> afte
   return r >= 10 ? absl::StrFormat("%.1fx", r) : absl::StrFormat("%.2fx", r);
 }
 
-DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vector<Rule>& rules, size_t top_n) {
+DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vector<Rule>& rules, size_t top_n,
+                   bool allow_damaged) {
   DiffResult d;
   d.before_source = before.source;
   d.after_source = after.source;
   d.before_sampling = before.sampling;
   d.after_sampling = after.sampling;
+  d.before_damage = before.damage;
+  d.after_damage = after.damage;
+  d.withheld = d.damaged() && !allow_damaged;
   std::vector<std::string> order;
   for (const MetricSource& m : kMetrics) order.push_back(m.name);
   for (const auto* side : {&before, &after}) {
@@ -365,7 +584,9 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   for (const std::string& name : order) {
     auto b = before.metrics.find(name), a = after.metrics.find(name);
     if (b == before.metrics.end() && a == after.metrics.end()) continue;
-    DiffRow row{name, (b != before.metrics.end() ? b : a)->second.unit, std::nullopt, std::nullopt};
+    DiffRow row;
+    row.metric = name;
+    row.unit = (b != before.metrics.end() ? b : a)->second.unit;
     if (b != before.metrics.end()) row.before = b->second.value;
     if (a != after.metrics.end()) row.after = a->second.value;
     d.rows.push_back(row);
@@ -411,6 +632,8 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
     d.passed &= !o.failed;
     d.outcomes.push_back(o);
   }
+  if (d.withheld) d.passed = false;
+  MarkRows(d);
 
   std::map<std::string, const StackSummary*> before_stacks;
   for (const auto& s : before.stacks) before_stacks[s.key] = &s;
@@ -429,30 +652,76 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   return d;
 }
 
+namespace {
+
+// "after (b.trace)", "before (a.trace) and after (b.trace)".
+std::string DamagedSides(const DiffResult& d) {
+  std::vector<std::string> sides;
+  if (!d.before_damage.empty()) sides.push_back(absl::StrCat("before (", d.before_source, ")"));
+  if (!d.after_damage.empty()) sides.push_back(absl::StrCat("after (", d.after_source, ")"));
+  return absl::StrJoin(sides, " and ");
+}
+
+std::vector<std::string> DamageLines(const DiffResult& d) {
+  std::vector<std::string> lines = d.before_damage;
+  lines.insert(lines.end(), d.after_damage.begin(), d.after_damage.end());
+  return lines;
+}
+
+// A figure from a damaged side is marked: it may be wrong.
+std::string Value(std::optional<double> v, Unit unit, bool damaged, const char* missing) {
+  if (!v) return missing;
+  return damaged ? absl::StrCat(Human(*v, unit), " !") : Human(*v, unit);
+}
+
+}  // namespace
+
 std::string VerdictLine(const DiffResult& d) {
+  if (d.withheld) {
+    return absl::StrCat("verdict: WITHHELD — ", DamagedSides(d),
+                        d.before_damage.empty() || d.after_damage.empty() ? " is" : " are",
+                        " damaged, so figures may be wrong (lost frees read as leaks and raise the peak); "
+                        "--allow-damaged compares anyway");
+  }
   std::vector<std::string> failed;
   size_t applied = 0;
   for (const auto& o : d.outcomes) {
     applied += o.applicable;
     if (!o.failed) continue;
-    failed.push_back(o.rule.ratio ? absl::StrFormat("%s %s %s %.2fx (%s -> %s)", o.rule.metric,
-                                                    FormatRatio(o.before, o.after), OpText(o.rule.op), o.rule.threshold,
-                                                    Human(o.before, o.unit), Human(o.after, o.unit))
-                                  : absl::StrFormat("%s = %s %s %g", o.rule.metric, Human(o.after, o.unit),
-                                                    OpText(o.rule.op), o.rule.threshold));
+    std::string label = MetricLabel(o.rule.metric);
+    failed.push_back(
+        o.rule.ratio
+            ? absl::StrFormat("%s %s %s %.2fx (%s -> %s)", label, FormatRatio(o.before, o.after), OpText(o.rule.op),
+                              o.rule.threshold, Human(o.before, o.unit), Human(o.after, o.unit))
+            : absl::StrFormat("%s = %s %s %g", label, Human(o.after, o.unit), OpText(o.rule.op), o.rule.threshold));
   }
-  if (failed.empty()) return absl::StrFormat("verdict: PASS (%d of %d rules applied)", applied, d.outcomes.size());
-  return absl::StrCat("verdict: FAIL — ", absl::StrJoin(failed, "; "));
+  std::string damaged = d.damaged() ? absl::StrCat(" on damaged input (", DamagedSides(d), ")") : "";
+  if (failed.empty()) {
+    return absl::StrFormat("verdict: PASS%s (%d of %s applied)", damaged, applied,
+                           HumanCountOf(d.outcomes.size(), "rule", "rules"));
+  }
+  return absl::StrCat("verdict: FAIL", damaged, " — ", absl::StrJoin(failed, "; "));
 }
 
 std::string RenderDiffText(const DiffResult& d) {
-  std::string out = absl::StrFormat("before: %s\nafter:  %s\n", d.before_source, d.after_source);
+  std::string out;
+  if (d.damaged()) {
+    absl::StrAppend(&out, "DAMAGED INPUT: ", DamagedSides(d), "\n");
+    for (const auto& line : DamageLines(d)) absl::StrAppend(&out, "  ! ", line, "\n");
+  }
+  absl::StrAppend(&out, VerdictLine(d), "\n\n");
+  const char* marked = " (damaged: its figures are marked !)";
+  absl::StrAppendFormat(&out, "before: %s%s\nafter:  %s%s\n", d.before_source, d.before_damage.empty() ? "" : marked,
+                        d.after_source, d.after_damage.empty() ? "" : marked);
   if (!d.before_sampling.empty()) absl::StrAppend(&out, "before: ", d.before_sampling, "\n");
   if (!d.after_sampling.empty()) absl::StrAppend(&out, "after: ", d.after_sampling, "\n");
-  absl::StrAppendFormat(&out, "\n%-34s %16s %16s %10s\n", "metric", "before", "after", "ratio");
+  if (d.withheld) return out;
+  absl::StrAppendFormat(&out, "\n%-34s %16s %16s %10s\n", "", "before", "after", "ratio");
   for (const auto& r : d.rows) {
-    absl::StrAppendFormat(&out, "%-34s %16s %16s %10s\n", r.metric, r.before ? Human(*r.before, r.unit) : "-",
-                          r.after ? Human(*r.after, r.unit) : "-", FormatRatio(r.before, r.after));
+    if (!r.shown) continue;
+    absl::StrAppendFormat(&out, "%-34s %16s %16s %10s\n", r.label,
+                          Value(r.before, r.unit, !d.before_damage.empty(), "-"),
+                          Value(r.after, r.unit, !d.after_damage.empty(), "-"), FormatRatio(r.before, r.after));
   }
   if (!d.grown.empty()) {
     absl::StrAppend(&out, "\nStacks that grew most (bytes)\n");
@@ -468,28 +737,38 @@ std::string RenderDiffText(const DiffResult& d) {
                             HumanCountOf(static_cast<uint64_t>(c.after.calls), "call", "calls"), c.after.label);
     }
   }
-  absl::StrAppend(&out, "\n", VerdictLine(d), "\n");
   return out;
 }
 
 std::string RenderDiffMarkdown(const DiffResult& d) {
   auto cell = [](std::string s) {
     for (char& c : s) {
-      if (c == '|' || c == '\n') c = ' ';
+      if (c == '|' || c == '\n' || c == '`') c = ' ';
     }
     return s;
   };
-  std::string out = absl::StrFormat(
-      "**allocprof diff** — before `%s`, after `%s`\n\n| metric | before | after | ratio |\n|---|---:|---:|---:|\n",
-      cell(d.before_source), cell(d.after_source));
+  std::string out;
+  if (d.damaged()) {
+    absl::StrAppend(&out, "> ⚠️ **Damaged input: ", cell(DamagedSides(d)), "**\n");
+    for (const auto& line : DamageLines(d)) absl::StrAppend(&out, "> - `", cell(line), "`\n");
+    absl::StrAppend(&out, "\n");
+  }
+  absl::StrAppend(&out, d.withheld ? "⚠️" : d.passed ? "✅" : "❌", " **", cell(VerdictLine(d)), "**\n\n");
+  absl::StrAppendFormat(&out, "**allocprof diff** — before `%s`, after `%s`\n\n", cell(d.before_source),
+                        cell(d.after_source));
   using Note = std::pair<const char*, const std::string*>;
   for (const auto& [side, note] : {Note{"before", &d.before_sampling}, Note{"after", &d.after_sampling}}) {
     if (!note->empty()) absl::StrAppend(&out, "_", side, ": ", cell(*note), "_\n\n");
   }
+  if (d.withheld) return out;
+  if (d.damaged()) absl::StrAppend(&out, "_! marks a figure from a damaged trace._\n\n");
+  absl::StrAppend(&out, "| | before | after | ratio |\n|---|---:|---:|---:|\n");
   for (const auto& r : d.rows) {
-    absl::StrAppendFormat(&out, "| %s | %s | %s | **%s** |\n", cell(r.metric),
-                          r.before ? Human(*r.before, r.unit) : "–", r.after ? Human(*r.after, r.unit) : "–",
-                          FormatRatio(r.before, r.after));
+    if (!r.shown) continue;
+    std::string ratio = FormatRatio(r.before, r.after);
+    absl::StrAppendFormat(
+        &out, "| %s | %s | %s | %s |\n", cell(r.label), Value(r.before, r.unit, !d.before_damage.empty(), "–"),
+        Value(r.after, r.unit, !d.after_damage.empty(), "–"), r.notable ? absl::StrCat("**", ratio, "**") : ratio);
   }
   if (!d.grown.empty() || !d.added.empty()) {
     absl::StrAppend(&out, "\n| stack | before | after | change |\n|---|---:|---:|---:|\n");
@@ -501,7 +780,6 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
       absl::StrAppendFormat(&out, "| `%s` | – | %s | new |\n", cell(c.after.label), HumanBytes(c.after.bytes));
     }
   }
-  absl::StrAppend(&out, "\n", d.passed ? "✅ " : "❌ ", VerdictLine(d), "\n");
   return out;
 }
 
@@ -519,9 +797,21 @@ std::string RenderDiffJson(const DiffResult& d) {
     d.after_sampling.empty() ? j.Null() : j.String(d.after_sampling);
     j.EndObject();
   }
+  j.Key("damage").BeginObject();
+  j.Key("before").BeginArray();
+  for (const auto& line : d.before_damage) j.String(line);
+  j.EndArray();
+  j.Key("after").BeginArray();
+  for (const auto& line : d.after_damage) j.String(line);
+  j.EndArray();
+  j.EndObject();
+  j.Key("withheld").Bool(d.withheld);
   j.Key("metrics").BeginObject();
   for (const auto& r : d.rows) {
     j.Key(r.metric).BeginObject();
+    j.Key("label").String(r.label);
+    j.Key("shown").Bool(r.shown);
+    j.Key("notable").Bool(r.notable);
     j.Key("before");
     r.before ? j.Double(*r.before) : j.Null();
     j.Key("after");
@@ -559,7 +849,8 @@ std::string RenderDiffJson(const DiffResult& d) {
   };
   stacks("grown_stacks", d.grown);
   stacks("new_stacks", d.added);
-  j.Key("passed").Bool(d.passed);
+  j.Key("passed");
+  d.withheld ? j.Null() : j.Bool(d.passed);
   j.Key("verdict").String(VerdictLine(d));
   j.EndObject();
   return j.str() + "\n";

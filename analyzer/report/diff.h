@@ -32,6 +32,9 @@ struct DiffSide {
   std::string source;    // file it came from
   std::string sampling;  // empty for a full trace; else what the estimates are worth (one line)
   std::string command;   // the reported process's command name (read/run_tree.h CommandName)
+  // What makes its figures incomplete (unreadable bytes, a cut-off tail, no end record): one line
+  // each, naming the file, where and how much. A diff withholds its verdict on it.
+  std::vector<std::string> damage;
   std::map<std::string, MetricValue> metrics;
   std::vector<StackSummary> stacks;
 };
@@ -58,6 +61,17 @@ bool IsEstimableWhenSampling(const std::string& metric);
 // Applied when no --fail-if is given.
 std::vector<Rule> DefaultRules();
 
+// What a reader sees for a metric: "allocations per message" for allocations_per_messages.
+std::string MetricLabel(const std::string& name);
+// Every metric a rule may name (name, label): the fixed ones, then the per-unit and pool figures
+// of the work units and pools present in either side (null: not known yet).
+std::vector<std::pair<std::string, std::string>> KnownMetrics(const DiffSide* before, const DiffSide* after);
+// The list `diff --list-metrics` prints, and a rejected rule's error shows.
+std::string ListMetricsText(const DiffSide* before, const DiffSide* after);
+// Fails, saying why, when a rule names a metric neither side can have: a misspelled metric, a pool
+// or work unit in neither input. With null sides, pool and per-unit names of the right shape pass.
+absl::Status CheckRule(const Rule& rule, const DiffSide* before, const DiffSide* after);
+
 struct RuleOutcome {
   Rule rule;
   bool applicable = false;  // both sides have the metric
@@ -70,6 +84,9 @@ struct DiffRow {
   std::string metric;
   Unit unit;
   std::optional<double> before, after;
+  std::string label;     // MetricLabel(metric)
+  bool shown = true;     // false: zero on both sides, or a Gen figure of a run the model never collected
+  bool notable = false;  // beyond a rule's threshold, or more than 10% either way: bold in Markdown
 };
 
 struct StackChange {
@@ -84,9 +101,15 @@ struct DiffResult {
   std::vector<StackChange> added;  // in after's lists only
   std::vector<RuleOutcome> outcomes;
   bool passed = true;
+  std::vector<std::string> before_damage, after_damage;  // DiffSide::damage
+  // A side is damaged and the comparison was not asked for anyway: no verdict (diff exits 2).
+  bool withheld = false;
+  bool damaged() const { return !before_damage.empty() || !after_damage.empty(); }
 };
 
-DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vector<Rule>& rules, size_t top_n);
+// Without allow_damaged, damage on either side withholds the verdict (DiffResult::withheld).
+DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vector<Rule>& rules, size_t top_n,
+                   bool allow_damaged = false);
 
 // "165.0x", "0.98x", "new", "gone", "—".
 std::string FormatRatio(std::optional<double> before, std::optional<double> after);

@@ -44,6 +44,15 @@ struct ReportCapture {
   std::string reason;
 };
 
+// Damage that makes the trace's figures incomplete: unreadable or skipped bytes, a cut-off tail,
+// a missing end record (the process was killed). A diff withholds its verdict on it.
+struct ReportDamage {
+  std::string kind;  // "corrupt", "truncated", "no_end_record"
+  uint64_t offset = 0;
+  uint64_t bytes = 0;  // unreadable bytes (0 when not known)
+  std::string message;
+};
+
 struct ProcessReport {
   // Which process.
   std::string file;
@@ -61,7 +70,8 @@ struct ProcessReport {
   // The heap pass's totals, and calls and bytes by entry point: name -> (calls, bytes).
   HeapTotals totals;
   std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> by_entry;
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings;  // the damage too, first
+  std::vector<ReportDamage> damage;
   // One per pass, in the order of ALLOCPROF_SECTIONS (report/sections/all_sections.cc). Shared by
   // copies of the report.
   std::vector<std::shared_ptr<Section>> sections;

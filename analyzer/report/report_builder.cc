@@ -84,12 +84,18 @@ uint64_t DescribeCoverage(const std::string& path, const ProcessCatalog& catalog
 // Everything the reader and the passes had to say, after whatever the frame said first.
 void CollectWarnings(const std::string& path, const ProcessCatalog& catalog, const StackFrames& frames,
                      ProcessReport& r) {
-  for (const auto& d : catalog.diagnostics) r.warnings.push_back(d.message);
+  for (const auto& d : catalog.diagnostics) {
+    r.warnings.push_back(d.message);
+    if (d.kind == Diagnostic::Kind::kNote) continue;
+    r.damage.push_back(
+        {d.kind == Diagnostic::Kind::kTruncated ? "truncated" : "corrupt", d.offset, d.bytes, d.message});
+  }
   if (!catalog.ended_cleanly) {
     r.warnings.push_back(absl::StrFormat(
         "%s: the trace has no end record: the process was killed or is still running; figures cover what was "
         "flushed before that (live-at-end counts what was still allocated then)",
         path));
+    r.damage.push_back({"no_end_record", 0, 0, r.warnings.back()});
   }
   for (const auto& w : catalog.shim_warnings) r.warnings.push_back(absl::StrCat(path, ": recorded by the shim: ", w));
   for (const auto& w : frames.warnings()) r.warnings.push_back(w);

@@ -36,6 +36,16 @@ void WriteProcessInfo(JsonWriter& j, const ProcessReport& p) {
   j.Key("execs").BeginArray();
   for (const auto& e : p.execs) j.String(e);
   j.EndArray();
+  j.Key("damage").BeginArray();
+  for (const auto& d : p.damage) {
+    j.BeginObject();
+    j.Key("kind").String(d.kind);
+    j.Key("offset").Uint(d.offset);
+    j.Key("bytes").Uint(d.bytes);
+    j.Key("message").String(d.message);
+    j.EndObject();
+  }
+  j.EndArray();
 }
 
 // The run's processes (report.h's AnalysisReport::run): each trace with its allocations, the one

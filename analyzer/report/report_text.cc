@@ -10,9 +10,27 @@
 namespace allocprof {
 namespace {
 
+// Damage comes before any figure: the figures below it are incomplete.
+void RenderDamage(const AnalysisReport& report, std::string& out) {
+  std::vector<const ReportDamage*> damage;
+  for (const auto& p : report.processes) {
+    for (const auto& d : p.damage) damage.push_back(&d);
+  }
+  if (damage.empty()) return;
+  absl::StrAppend(&out, "DAMAGED TRACE: the figures below miss what was lost (leaks, peak and counts may be wrong)\n");
+  for (const auto* d : damage) absl::StrAppend(&out, "  ! ", d->message, "\n");
+  absl::StrAppend(&out, "\n");
+}
+
 void RenderWarnings(const AnalysisReport& report, std::string& out) {
   std::vector<std::string> warnings;
-  for (const auto& p : report.processes) warnings.insert(warnings.end(), p.warnings.begin(), p.warnings.end());
+  for (const auto& p : report.processes) {
+    for (const auto& w : p.warnings) {
+      bool is_damage =
+          std::any_of(p.damage.begin(), p.damage.end(), [&](const ReportDamage& d) { return d.message == w; });
+      if (!is_damage) warnings.push_back(w);
+    }
+  }
   if (warnings.empty()) return;
   absl::StrAppend(&out, "Warnings\n");
   for (const auto& w : warnings) absl::StrAppend(&out, "  ! ", w, "\n");
@@ -76,6 +94,7 @@ void RenderProcess(const ProcessReport& p, const AnalysisOptions& o, std::string
 
 std::string RenderText(const AnalysisReport& report) {
   std::string out;
+  RenderDamage(report, out);
   RenderWarnings(report, out);
   RenderRun(report, out);
   for (size_t i = 0; i < report.processes.size(); ++i) {

@@ -5,7 +5,7 @@ from . import model, style, units
 
 
 def finding(g):
-    text = f"{units.human_count(g.total)} simulated collections"
+    text = units.count_of(g.total, "simulated collection", "simulated collections")
     if g.total:
         text += f", {units.human_count(g.counts[2])} reached Gen2 ({units.percent(g.counts[2] / g.total)})"
     rate = units.compact_count(g.per_second) if g.per_second >= 100 else f"{g.per_second:.3g}"

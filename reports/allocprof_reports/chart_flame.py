@@ -145,7 +145,7 @@ def draw(report, measure="bytes"):
     frames, whole = layout(tree, totals)
     rows = max([d for _, d, _, _, _ in frames], default=0) + 1
     fig, ax = _figure(rows, finding(tree, measure, totals))
-    whole_label = (f"all: {units.human_bytes(whole)}" if measure != "calls" else f"all: {units.human_count(whole)} calls")
+    whole_label = (f"all: {units.human_bytes(whole)}" if measure != "calls" else f"all: {units.count_of(whole, 'call', 'calls')}")
 
     def colour(node):
         if tree.names[node].startswith("["):

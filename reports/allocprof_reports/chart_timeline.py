@@ -21,7 +21,7 @@ def finding(report, g=None):
         text += (f"; the simulated GC heap saw-tooths every {units.human_seconds(model.num(gsaw.get('period_s')))}"
                  f" ({units.human_bytes(model.num(gsaw.get('amplitude_bytes')))} deep)")
     if g is not None and g.total:
-        text += f"; {units.human_count(g.total)} simulated collections ({units.human_count(g.counts[2])} Gen2)"
+        text += f"; {units.count_of(g.total, 'simulated collection', 'simulated collections')} ({units.human_count(g.counts[2])} Gen2)"
     return text
 
 

@@ -141,6 +141,15 @@ def sampling_note(report, side=""):
             f" bytes ±{100 * model.num(s.get('bytes_rel_error')):.2f}%.")
 
 
+def _ratio_cell(before, after):
+    """The ratio, bold only when it moved more than 10% either way (or appeared, or vanished)."""
+    text = units.ratio_text(before, after)
+    if before is None or after is None:
+        return text
+    far = (after != 0) if before == 0 else abs(after / before - 1) > 0.10 + 1e-9
+    return f"**{text}**" if far else text
+
+
 def totals_table(report, baseline=None):
     t, b = model.obj(report, "totals"), model.obj(baseline, "totals") if baseline else {}
     rows = [("allocations", "allocations"), ("bytes allocated", "bytes_allocated"), ("peak live heap", "peak_live_bytes"),
@@ -155,19 +164,22 @@ def totals_table(report, baseline=None):
     for label, key in rows:
         if key not in t:
             continue
-        now = _metric_value(key, model.num(t.get(key), None))  # null: not available (sampled temporaries)
+        value = model.num(t.get(key), None)
+        now = _metric_value(key, value)  # null: not available (sampled temporaries)
+        before = model.num(b.get(key), None) if baseline and key in b else None
+        if value is not None and not value and not before:  # zero on both sides: nothing to read
+            continue
         if baseline:
-            before = model.num(b.get(key), None) if key in b else None
-            ratio = units.ratio_text(before, model.num(t.get(key)))
-            out.append(f"| {label} | {_metric_value(key, before)} | {now} | **{ratio}** |")
+            out.append(f"| {label} | {_metric_value(key, before)} | {now} | {_ratio_cell(before, model.num(t.get(key)))} |")
         else:
             out.append(f"| {label} | {now} |")
-    if g is not None:
+    # Gen rows for programs where the model collected at least once.
+    if g is not None and (g.total or (bg is not None and bg.total)):
         for i in range(3):
             if baseline:
                 before = bg.counts[i] if bg else None
                 out.append(f"| Gen{i} collections | {_metric_value('gen', before)} | {units.human_count(g.counts[i])} |"
-                           f" **{units.ratio_text(before, g.counts[i])}** |")
+                           f" {_ratio_cell(before, g.counts[i])} |")
             else:
                 out.append(f"| Gen{i} collections (simulated) | {units.human_count(g.counts[i])} |")
     return "\n".join(out)
@@ -208,13 +220,15 @@ def pools_table(report):
 
 def diff_tables(diff):
     metrics = model.obj(diff, "metrics")
-    out = ["| metric | baseline | this run | ratio |", "|---|---:|---:|---:|"]
+    out = ["| | baseline | this run | ratio |", "|---|---:|---:|---:|"]
     for name, m in metrics.items():
-        if not isinstance(m, dict):
+        if not isinstance(m, dict) or m.get("shown") is False:
             continue
         before, after = model.num(m.get("before"), None), model.num(m.get("after"), None)
-        out.append(f"| {code(name)} | {_metric_value(name, before)} | {_metric_value(name, after)} |"
-                   f" {units.ratio_text(before, after)} |")
+        label = m.get("label") if isinstance(m.get("label"), str) else name
+        ratio = units.ratio_text(before, after)
+        out.append(f"| {code(label)} | {_metric_value(name, before)} | {_metric_value(name, after)} |"
+                   f" {'**' + ratio + '**' if m.get('notable') is True else ratio} |")
     changed = [("grew", s) for s in model.arr(diff, "grown_stacks")] + [("new", s) for s in model.arr(diff, "new_stacks")]
     if changed:
         out += ["", "| stack | baseline | this run | change |", "|---|---:|---:|---:|"]
@@ -232,14 +246,42 @@ def verdict(diff):
     text = diff.get("verdict") if isinstance(diff, dict) else None
     if not isinstance(text, str):
         return ""
-    mark = "✅" if diff.get("passed") is True else "❌"
+    mark = "⚠️" if diff.get("withheld") is True else "✅" if diff.get("passed") is True else "❌"
     return f"{mark} **{' '.join(text.split())}**"
+
+
+def damage_lines(report):
+    """What makes a report's figures incomplete (process.damage, and each process of a tree)."""
+    out = []
+    if not isinstance(report, dict):
+        return out
+    for p in [model.obj(report, "process")] + [p for p in model.arr(report, "processes") if isinstance(p, dict)]:
+        for d in model.arr(p, "damage"):
+            message = d.get("message") if isinstance(d, dict) else None
+            if isinstance(message, str) and message not in out:
+                out.append(message)
+    return out
+
+
+def damage(report, baseline=None):
+    """The damage, before any figure: the figures below it miss what was lost."""
+    sides = [("this run", damage_lines(report))] + ([("the baseline", damage_lines(baseline))] if baseline else [])
+    parts = []
+    for side, lines in sides:
+        if lines:
+            shown = [w if len(w) <= 300 else w[:299] + "…" for w in lines[:MAX_WARNINGS]]
+            parts.append(f"> ⚠️ **Damaged trace ({side})**: its figures miss what was lost; leaks, peak and counts"
+                         " may be wrong.\n\n" + code_block(shown))
+    return "\n\n".join(parts)
 
 
 def render(report, charts, baseline=None, diff=None, top=10):
     """The Markdown text. `charts`: [(title, png name, svg name)] in display order."""
     command = _command(report)
     sections = [Section(f"## allocprof report: {code(command) if command else 'process ' + str(model.obj(report, 'process').get('pid', ''))}")]
+    harm = damage(report, baseline)
+    if harm:
+        sections.append(Section(harm))
     if diff is not None:
         sections.append(Section(verdict(diff)))
     sections.append(Section(headline(report)))
@@ -268,7 +310,8 @@ def render(report, charts, baseline=None, diff=None, top=10):
     if diff is not None:
         sections.append(Section("<details><summary>Every figure against the baseline</summary>\n\n"
                                 + diff_tables(diff) + "\n\n</details>", drop_rank=2))
-    warnings = [w for w in model.arr(report, "warnings") if isinstance(w, str)]
+    harmed = set(damage_lines(report))
+    warnings = [w for w in model.arr(report, "warnings") if isinstance(w, str) and w not in harmed]
     if warnings:
         shown = [w if len(w) <= 300 else w[:299] + "…" for w in warnings[:MAX_WARNINGS]]
         more = len(warnings) - len(shown)

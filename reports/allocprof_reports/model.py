@@ -337,11 +337,16 @@ def headline_metrics(analysis, baseline, diff=None):
     """The ratios a reviewer reads first; per-work-unit allocations when both runs counted units."""
     metrics = obj(diff, "metrics") if diff else {}
     out = []
+    collected = False  # Gen panels only for runs where the model collected at least once
     for name, label, kind, path in HEADLINE_METRICS:
         m = metrics.get(name) if isinstance(metrics.get(name), dict) else None
         before = num(m.get("before"), None) if m else _value(baseline, path)
         after = num(m.get("after"), None) if m else _value(analysis, path)
-        if before is not None and after is not None:
+        if name == "gen0":
+            collected = bool(before or after)
+        if name.startswith("gen") and not collected:
+            continue
+        if before is not None and after is not None and (before or after):  # zero on both sides: no panel
             out.append(Headline(name, label, kind, before, after))
     for name, m in sorted(metrics.items()):
         if name.startswith(("allocations_per_", "bytes_per_")) and not name.endswith("_per_second") and isinstance(m, dict):

@@ -51,6 +51,11 @@ def human_count(n):
     return f"{n:,.2f}"
 
 
+def count_of(n, one, many):
+    """'1 collection', '2,345 collections'."""
+    return f"{human_count(n)} {one if n == 1 else many}"
+
+
 def compact_count(n):
     """'950', '12k', '1.2M', '3.4G' (tick labels and titles)."""
     n = float(n or 0)

@@ -117,3 +117,28 @@ def test_a_run_of_several_processes_says_which_one_is_shown_and_which_allocated_
     report["run"]["reported_because"] = "--process env"
     text = markdown.render(report, CHARTS)
     assert "The one that allocated most is `python3` (pid 10, `py.trace.10.4`), 87.1% of the allocations." in text
+
+
+def test_damage_opens_the_report_before_the_verdict_and_any_figure(stress, stress_baseline, stress_diff):
+    """Issue 16: report.md put the FAIL first and the damage warning at the very bottom."""
+    message = "after.trace: corrupt data at offset 354862 (checksum mismatch); resynchronised at offset 379007, 24145 bytes skipped"
+    stress["process"] = dict(stress.get("process", {}), damage=[{"kind": "corrupt", "offset": 354862, "bytes": 24145,
+                                                                  "message": message}])
+    stress["warnings"] = [message, "something else"]
+    stress_diff.update(withheld=True, passed=None,
+                       verdict="verdict: WITHHELD — after (after.trace) is damaged, so figures may be wrong")
+    text = markdown.render(stress, CHARTS, stress_baseline, stress_diff)
+    damage_at = text.index("⚠️ **Damaged trace (this run)**")
+    assert damage_at < text.index(message) < text.index("⚠️ **verdict: WITHHELD") < text.index("allocations**")
+    assert text.count(message) == 1, "listed once, with the damage, not again among the warnings"
+    assert "something else" in text
+
+
+def test_ratios_are_bold_only_when_they_moved(stress, stress_baseline):
+    stress_baseline["totals"] = dict(stress_baseline["totals"], duration_s=stress["totals"]["duration_s"] * 1.05,
+                                     mismatched_frees=0)
+    stress["totals"] = dict(stress["totals"], mismatched_frees=0)
+    text = markdown.totals_table(stress, stress_baseline)
+    assert re.search(r"^\| duration \| [^|]+ \| [^|]+ \| 0\.95x \|$", text, re.M), text
+    assert "| Gen2 collections | 5 | 505 | **101x** |" in text
+    assert "mismatched" not in text

@@ -79,3 +79,15 @@ def test_headline_metrics_prefer_the_diff(stress, stress_baseline, stress_diff):
 def test_json_numbers_are_checked():
     assert model.num(None) == 0 and model.num("3") == 0 and model.num(True) == 0
     assert model.num(float("nan")) == 0 and model.num(2.5) == 2.5
+
+
+def test_headline_panels_leave_out_zeros_and_a_gen_model_that_never_collected(stress, stress_baseline):
+    """Issue 16: .NET Gen panels at 0 on both sides filled 3 of 6 panels for a native program."""
+    quiet, quiet_baseline = dict(stress), dict(stress_baseline)
+    quiet["gen"] = dict(stress["gen"], gen0=0, gen1=0, gen2=0)
+    quiet_baseline["gen"] = dict(stress_baseline["gen"], gen0=0, gen1=0, gen2=0)
+    names = [h.metric for h in model.headline_metrics(quiet, quiet_baseline, None)]
+    assert names == ["allocations", "bytes_allocated", "peak_live_bytes"]
+    quiet["gen"] = dict(quiet["gen"], gen0=1)  # collected once in this run: its Gen panels come back
+    names = [h.metric for h in model.headline_metrics(quiet, quiet_baseline, None)]
+    assert names == ["allocations", "bytes_allocated", "peak_live_bytes", "gen0"], "Gen1 and Gen2 still zero on both"

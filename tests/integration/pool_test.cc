@@ -110,7 +110,7 @@ TEST(Pools, ProducerReproducesTheRegressionExactly) {
   RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--fail-if", "pool:producer:fallthrough_oversize>0",
                                dir / "large.trace", dir / "small.trace"});
   EXPECT_EQ(diff.exit_code, 1) << diff.out;
-  EXPECT_NE(diff.out.find("pool:producer:fallthrough_oversize = 19 > 0"), std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.find("pool producer: fall-throughs (oversize) = 19 > 0"), std::string::npos) << diff.out;
 }
 
 }  // namespace

@@ -138,7 +138,7 @@ TEST_F(ReportCommand, BaselineAddsComparisonAndVerdictWithoutChangingTheExitStat
   for (const char* name : {"baseline.json", "diff.json", "comparison.png", "timeline-compare.svg"}) {
     EXPECT_FALSE(Exists(out / name)) << name;
   }
-  EXPECT_EQ(ReadFile(out / "report.md").find("verdict"), std::string::npos);
+  EXPECT_EQ(ReadFile(out / "report.md").find("verdict:"), std::string::npos);
 }
 
 TEST_F(ReportCommand, BaselineMayBeASavedJsonReport) {

@@ -41,8 +41,8 @@ TEST(Diff, RatiosAndTheMotivatingVerdict) {
   EXPECT_FALSE(d.passed);
   std::string verdict = VerdictLine(d);
   EXPECT_NE(verdict.find("allocations 165.0x > 1.10x"), std::string::npos) << verdict;
-  EXPECT_NE(verdict.find("gen2 101.0x > 1.50x (5 -> 505)"), std::string::npos) << verdict;
-  EXPECT_EQ(verdict.find("peak_live_bytes"), std::string::npos) << "unchanged figures do not fail";
+  EXPECT_NE(verdict.find("Gen2 collections 101.0x > 1.50x (5 -> 505)"), std::string::npos) << verdict;
+  EXPECT_EQ(verdict.find("peak live heap"), std::string::npos) << "unchanged figures do not fail";
   ASSERT_EQ(d.grown.size(), 1u);
   EXPECT_EQ(d.grown[0].after.label, "Send");
 }
@@ -112,6 +112,102 @@ TEST(Diff, SampledSidesAreNamed) {
   EXPECT_EQ(text.find("before: sampled"), std::string::npos);
   EXPECT_NE(RenderDiffJson(d).find("\"sampling\":{\"before\":null,\"after\":\"sampled trace"), std::string::npos);
   EXPECT_NE(RenderDiffMarkdown(d).find("_after: sampled trace"), std::string::npos);
+}
+
+// Issue 16: a misspelled rule used to pass silently ("0 of 1 rules applied").
+TEST(Rules, UnknownMetricsPoolsAndUnitsAreRefused) {
+  auto misspelled = ParseRule("alocations>1.1x");
+  ASSERT_TRUE(misspelled.ok());
+  absl::Status st = CheckRule(*misspelled, nullptr, nullptr);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no metric named 'alocations' (did you mean 'allocations'?)"), std::string::npos) << st;
+  EXPECT_TRUE(CheckRule(*ParseRule("gen2>1.5x"), nullptr, nullptr).ok());
+  // Pools are known once the inputs are read; the field is checked at once.
+  EXPECT_TRUE(CheckRule(*ParseRule("pool:nosuch:fallthrough>0"), nullptr, nullptr).ok());
+  EXPECT_FALSE(CheckRule(*ParseRule("pool:client:fallthroughs>0"), nullptr, nullptr).ok());
+  std::string pools = R"(,"pools":[{"name":"client","hit_rate":0.5,"rents":4,"fallthrough":{"oversize":7}}])";
+  DiffSide a = Side(Report(1, 1, 1, pools.c_str())), b = Side(Report(1, 1, 1));
+  st = CheckRule(*ParseRule("pool:nosuch:fallthrough>0"), &a, &b);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no pool named 'nosuch' in either input"), std::string::npos) << st;
+  EXPECT_TRUE(CheckRule(*ParseRule("pool:client:fallthrough>0"), &b, &a).ok()) << "a pool of either side";
+  EXPECT_TRUE(CheckRule(*ParseRule("pool:client:fallthrough_exhausted>0"), &a, &b).ok()) << "a kind with no count";
+  st = CheckRule(*ParseRule("allocations_per_message>1.1x"), &a, &b);
+  EXPECT_NE(st.message().find("neither input counts the work unit"), std::string::npos) << st;
+  std::string list = ListMetricsText(&a, &b);
+  EXPECT_NE(list.find("pool:client:hit_rate"), std::string::npos) << list;
+  EXPECT_NE(list.find("Pools in the inputs: client"), std::string::npos) << list;
+  EXPECT_NE(list.find("peak_live_bytes"), std::string::npos) << list;
+}
+
+DiffSide Damaged(const std::string& json, const char* source) {
+  DiffSide side = Side(json);
+  side.source = source;
+  return side;
+}
+
+// Issue 16: a damaged trace gave a false FAIL (peak 8.18x) and said nothing of the damage.
+TEST(Diff, DamageWithholdsTheVerdict) {
+  std::string clean = Report(1000, 1e6, 5, R"(,"process":{"ended_cleanly":true,"damage":[]})");
+  std::string damaged =
+      Report(900, 0.9e6, 5,
+             R"(,"process":{"ended_cleanly":true,"damage":[{"kind":"corrupt","offset":354862,"bytes":24145,)"
+             R"("message":"d.trace: corrupt data at offset 354862 (checksum mismatch); 24145 bytes skipped"}]})");
+  DiffSide before = Damaged(clean, "a.trace"), after = Damaged(damaged, "d.trace");
+  ASSERT_EQ(after.damage.size(), 1u);
+  EXPECT_TRUE(before.damage.empty());
+  DiffResult d = Compare(before, after, DefaultRules(), 10);
+  EXPECT_TRUE(d.withheld);
+  EXPECT_NE(VerdictLine(d).find("verdict: WITHHELD — after (d.trace) is damaged"), std::string::npos) << VerdictLine(d);
+  std::string text = RenderDiffText(d);
+  EXPECT_EQ(text.rfind("DAMAGED INPUT: after (d.trace)\n  ! d.trace: corrupt data at offset 354862", 0), 0u) << text;
+  EXPECT_EQ(text.find("allocations"), std::string::npos) << "no figures without a verdict: " << text;
+  std::string md = RenderDiffMarkdown(d);
+  EXPECT_EQ(md.rfind("> ⚠️ **Damaged input: after (d.trace)**", 0), 0u) << md;
+  EXPECT_NE(RenderDiffJson(d).find("\"passed\":null"), std::string::npos);
+  // --allow-damaged: a verdict, and every figure of the damaged side marked.
+  d = Compare(before, after, DefaultRules(), 10, true);
+  EXPECT_FALSE(d.withheld);
+  EXPECT_TRUE(d.passed) << VerdictLine(d);
+  EXPECT_EQ(VerdictLine(d), "verdict: PASS on damaged input (after (d.trace)) (4 of 4 rules applied)");
+  text = RenderDiffText(d);
+  EXPECT_NE(text.find("900 !"), std::string::npos) << text;
+  EXPECT_EQ(text.find("1,000 !"), std::string::npos) << text;
+  // A saved report without the damage key still says when it has no end record.
+  DiffSide killed = Side(Report(1, 1, 1, R"(,"process":{"ended_cleanly":false})"));
+  ASSERT_EQ(killed.damage.size(), 1u);
+  EXPECT_NE(killed.damage[0].find("no end record"), std::string::npos);
+}
+
+// Issue 16: verdict first, human names, bold only where it matters, no rows of zeros.
+TEST(Diff, ReadsInTenSeconds) {
+  auto report = [&](double allocations) {
+    return absl::StrFormat(R"({"schema_version":1,"totals":{"allocations":%g,"bytes_allocated":1e6,)"
+                           R"("peak_live_bytes":1000,"mismatched_frees":0},"gen":{"gen0":0,"gen1":0,"gen2":0}})",
+                           allocations);
+  };
+  DiffResult d = Compare(Side(report(1000)), Side(report(1300)), DefaultRules(), 10);
+  std::string md = RenderDiffMarkdown(d);
+  EXPECT_EQ(md.rfind("❌ **verdict: FAIL — allocations 1.30x > 1.10x (1,000 -> 1,300)**", 0), 0u) << md;
+  EXPECT_NE(md.find("| allocations | 1,000 | 1,300 | **1.30x** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| bytes allocated | 976.6 KiB | 976.6 KiB | 1.00x |"), std::string::npos) << md;
+  EXPECT_EQ(md.find("mismatched"), std::string::npos) << "zero on both sides: " << md;
+  EXPECT_EQ(md.find("Gen0"), std::string::npos) << "the model never collected: " << md;
+  EXPECT_EQ(md.find("Gen2 collections"), std::string::npos) << "named by a rule that held: " << md;
+  std::string text = RenderDiffText(d);
+  EXPECT_EQ(text.rfind("verdict: FAIL", 0), 0u) << text;
+  EXPECT_NE(text.find("peak live heap"), std::string::npos) << text;
+  EXPECT_EQ(text.find("peak_live_bytes"), std::string::npos) << text;
+  // Gen rows are back when the model collected once; a ratio within 10% is not bold.
+  DiffResult g = Compare(Side(Report(1000, 1e6, 1)), Side(Report(1050, 1e6, 1)), DefaultRules(), 10);
+  md = RenderDiffMarkdown(g);
+  EXPECT_NE(md.find("| Gen2 collections | 1 | 1 | 1.00x |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| allocations | 1,000 | 1,050 | 1.05x |"), std::string::npos) << md;
+  EXPECT_EQ(VerdictLine(g), "verdict: PASS (4 of 4 rules applied)");
+  EXPECT_EQ(VerdictLine(Compare(Side(Report(1, 1, 1)), Side(Report(1, 1, 1)), {*ParseRule("gen2>2")}, 10)),
+            "verdict: PASS (1 of 1 rule applied)");
+  EXPECT_EQ(MetricLabel("allocations_per_messages"), "allocations per message");
+  EXPECT_EQ(MetricLabel("pool:client:fallthrough"), "pool client: fall-throughs");
 }
 
 }  // namespace

@@ -157,6 +157,37 @@ TEST(RecordDecoder, AgesBeforeALostChunkResolveToUnknownNotWrong) {
   EXPECT_EQ(rs[1].addr, 0u);
 }
 
+// Issue 16: a lost chunk used to make every later free of an earlier block unresolvable, so the
+// blocks stayed live (false leaks, a false peak) and the frees read as "never seen allocated".
+TEST(RecordDecoder, AgesAcrossALostChunkResolveWhenTheyReachBeforeIt) {
+  AllocationHistory history;
+  Chunk first = MakeChunk([](auto& e) {
+    e.Alloc(EntryPoint::kMalloc, 1000, 0xa000, 40, 1);  // seq 0
+    e.Alloc(EntryPoint::kMalloc, 1000, 0xb000, 40, 1);  // seq 1
+  });
+  DecodeAll(first, nullptr, &history);
+  // The chunk holding allocations 2..9 was lost: this one starts at 10.
+  Chunk later = MakeChunk([](auto& e) {
+    e.FreeAge(EntryPoint::kFree, 2000, 10, format::SizeClass(40), format::Family::kMallocFamily, 0xa000);  // seq 0
+    e.FreeAge(EntryPoint::kFree, 2000, 5, format::SizeClass(40), format::Family::kMallocFamily, 0xc000);   // seq 5
+  });
+  later.header.alloc_seq = 10;
+  auto rs = DecodeAll(later, nullptr, &history);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].addr, 0xa000u) << "allocated before the lost chunk";
+  EXPECT_EQ(rs[1].addr, 0u) << "allocated in the lost chunk";
+  // The next chunk starts where this one ended: the hole stays a hole.
+  Chunk next = MakeChunk([](auto& e) {
+    e.FreeAge(EntryPoint::kFree, 3000, 9, format::SizeClass(40), format::Family::kMallocFamily, 0xc000);  // seq 1
+    e.FreeAge(EntryPoint::kFree, 3000, 4, format::SizeClass(40), format::Family::kMallocFamily, 0xd000);  // seq 6
+  });
+  next.header.alloc_seq = 10;
+  rs = DecodeAll(next, nullptr, &history);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].addr, 0xb000u);
+  EXPECT_EQ(rs[1].addr, 0u);
+}
+
 TEST(RecordDecoder, FreeEntryPointsRepeatedPerFamilyAreWrittenAsPredictionsAndDecodeExactly) {
   // Allocations 0..5 of three families, freed by age with each family's usual and unusual releases.
   const EntryPoint allocs[] = {EntryPoint::kMalloc, EntryPoint::kNew, EntryPoint::kNewArray,

@@ -24,6 +24,17 @@ class TotalsSection : public Section {
     absl::StrAppendFormat(&out, "  peak live          %15s   at %.3f s\n", HumanBytes(t.peak_live_bytes),
                           t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
     LiveAtEnd(p, out);
+    if (t.fate_unknown_allocations || t.frees_after_damage) {
+      absl::StrAppendFormat(&out,
+                            "  fate unknown       %15s   in %s made before damage: their frees may be in the lost "
+                            "bytes (not leaks)\n",
+                            HumanBytes(t.fate_unknown_bytes),
+                            HumanCountOf(t.fate_unknown_allocations, "block", "blocks"));
+      absl::StrAppendFormat(&out,
+                            "  frees after damage %15s   of blocks never seen allocated: allocated in the lost "
+                            "bytes, likely (not anomalies)\n",
+                            HumanCount(t.frees_after_damage));
+    }
     Carried(p, out);
     if (p.sampling.sampled()) {
       absl::StrAppend(
@@ -74,6 +85,9 @@ class TotalsSection : public Section {
     j.Key("large_object_bytes").Uint(t.large_object_bytes);
     j.Key("mismatched_frees").Uint(t.mismatched_frees);
     j.Key("frees_of_unknown").Uint(t.frees_of_unknown);
+    j.Key("fate_unknown_allocations").Uint(t.fate_unknown_allocations);
+    j.Key("fate_unknown_bytes").Uint(t.fate_unknown_bytes);
+    j.Key("frees_after_damage").Uint(t.frees_after_damage);
     j.Key("frees_unrecorded").Uint(t.frees_unrecorded);
     j.Key("inherited_frees").Uint(t.inherited_frees);
     j.Key("inherited_bytes_freed").Uint(t.inherited_bytes_freed);
