@@ -6,7 +6,8 @@ TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$
                  -DALLOCPROF_SOURCE_DIR='"$(abspath .)"'
 
 TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
-                      phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target
+                      phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target \
+                      signal_alloc
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
                  $(TEST_OUT)/programs/alloc_loop_nopie \
                  $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target $(TEST_OUT)/programs/budget_tests \
