@@ -60,6 +60,10 @@ void Trampoline(int sig, siginfo_t* info, void* context) {
   bool with_info = g_program[sig].siginfo.load(std::memory_order_relaxed);
   // Over the shim: the handler's calls reach the hooks with the guard held; they are its, not ours.
   bool over = t_local.in_hook;
+  // Interrupting LeaveShim between the guard's release and its merge: older events of handlers go
+  // into the buffer before this handler's own.
+  if (!over && (__atomic_load_n(&t_local.deferred_signals, __ATOMIC_RELAXED) & kNestedEventsPending))
+    MergeNestedEvents();
   uint8_t saved = t_local.signal_over_shim;
   if (over) t_local.signal_over_shim = 1;
   std::atomic_signal_fence(std::memory_order_seq_cst);
