@@ -6,8 +6,10 @@ TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$
                  -DALLOCPROF_SOURCE_DIR='"$(abspath .)"'
 
 TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
-                      phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target
+                      phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target \
+                      signal_alloc
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
+                 $(TEST_OUT)/programs/alloc_loop_nopie \
                  $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target $(TEST_OUT)/programs/budget_tests \
                  $(TEST_OUT)/programs/budget_catch2 $(TEST_OUT)/programs/budget_c
 
@@ -33,6 +35,11 @@ $(TEST_OUT)/programs/budget_c: tests/programs/budget_c.c include/allocprof/budge
   | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -O1 -g -fno-builtin -Wall -Wextra -Werror -Iinclude -o $@ $<
+
+# alloc_loop again as a non-PIE executable (attach must not take its canonical PLT entries for libc's).
+$(TEST_OUT)/programs/alloc_loop_nopie: tests/programs/alloc_loop.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread -fno-pie -no-pie -Iinclude -o $@ $< -ldl
 
 $(TEST_OUT)/programs/libplugin.so: tests/programs/plugin.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

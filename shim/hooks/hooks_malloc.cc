@@ -36,14 +36,14 @@ ALLOCPROF_EXPORT void* malloc(size_t size) {
   }
   HookGuard guard;
   void* p = g_real.malloc(size);
-  if (guard.entered() && p) RecordAlloc(EntryPoint::kMalloc, p, size);
+  AfterAlloc(guard, EntryPoint::kMalloc, p, size);
   return p;
 }
 
 ALLOCPROF_EXPORT void free(void* p) {
   if (!p || IsBootstrapPointer(p)) return;
   HookGuard guard;
-  if (guard.entered()) RecordFree(EntryPoint::kFree, p);
+  BeforeFree(guard, EntryPoint::kFree, p);
   g_real.free(p);
 }
 
@@ -59,7 +59,7 @@ ALLOCPROF_EXPORT void* calloc(size_t n, size_t size) {
   }
   HookGuard guard;
   void* p = g_real.calloc(n, size);
-  if (guard.entered() && p) RecordAlloc(EntryPoint::kCalloc, p, static_cast<uint64_t>(n) * size);
+  AfterAlloc(guard, EntryPoint::kCalloc, p, static_cast<uint64_t>(n) * size);
   return p;
 }
 
@@ -80,7 +80,9 @@ ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, 16);
   if (old_ptr && IsBootstrapPointer(old_ptr)) return ReallocFromBootstrap(old_ptr, size);
   HookGuard guard;
-  if (!guard.entered()) return g_real.realloc(old_ptr, size);
+  if (!guard.entered()) {
+    return ReallocUnentered(EntryPoint::kRealloc, old_ptr, size, [&] { return g_real.realloc(old_ptr, size); });
+  }
   return RecordRealloc(EntryPoint::kRealloc, old_ptr, size, [&] { return g_real.realloc(old_ptr, size); });
 }
 
@@ -96,7 +98,7 @@ ALLOCPROF_EXPORT void* reallocarray(void* old_ptr, size_t n, size_t size) {
   auto call = [&] {
     return g_real.reallocarray ? g_real.reallocarray(old_ptr, n, size) : g_real.realloc(old_ptr, total);
   };
-  if (!guard.entered()) return call();
+  if (!guard.entered()) return ReallocUnentered(EntryPoint::kReallocarray, old_ptr, total, call);
   return RecordRealloc(EntryPoint::kReallocarray, old_ptr, total, call);
 }
 
@@ -107,7 +109,7 @@ ALLOCPROF_EXPORT int posix_memalign(void** out, size_t alignment, size_t size) {
   }
   HookGuard guard;
   int rc = g_real.posix_memalign(out, alignment, size);
-  if (guard.entered() && rc == 0 && *out) RecordAlloc(EntryPoint::kPosixMemalign, *out, size);
+  AfterAlloc(guard, EntryPoint::kPosixMemalign, rc == 0 ? *out : nullptr, size);
   return rc;
 }
 
@@ -115,7 +117,7 @@ ALLOCPROF_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, alignment);
   HookGuard guard;
   void* p = g_real.aligned_alloc(alignment, size);
-  if (guard.entered() && p) RecordAlloc(EntryPoint::kAlignedAlloc, p, size);
+  AfterAlloc(guard, EntryPoint::kAlignedAlloc, p, size);
   return p;
 }
 
@@ -123,7 +125,7 @@ ALLOCPROF_EXPORT void* memalign(size_t alignment, size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, alignment);
   HookGuard guard;
   void* p = g_real.memalign(alignment, size);
-  if (guard.entered() && p) RecordAlloc(EntryPoint::kMemalign, p, size);
+  AfterAlloc(guard, EntryPoint::kMemalign, p, size);
   return p;
 }
 
@@ -131,7 +133,7 @@ ALLOCPROF_EXPORT void* valloc(size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, 4096);
   HookGuard guard;
   void* p = g_real.valloc(size);
-  if (guard.entered() && p) RecordAlloc(EntryPoint::kValloc, p, size);
+  AfterAlloc(guard, EntryPoint::kValloc, p, size);
   return p;
 }
 
@@ -139,7 +141,7 @@ ALLOCPROF_EXPORT void* pvalloc(size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, 4096);
   HookGuard guard;
   void* p = g_real.pvalloc(size);
-  if (guard.entered() && p) RecordAlloc(EntryPoint::kPvalloc, p, size);
+  AfterAlloc(guard, EntryPoint::kPvalloc, p, size);
   return p;
 }
 
@@ -154,13 +156,13 @@ ALLOCPROF_EXPORT size_t malloc_usable_size(void* p) {
 ALLOCPROF_EXPORT void free_sized(void* p, size_t) {
   if (!p || IsBootstrapPointer(p)) return;
   HookGuard guard;
-  if (guard.entered()) RecordFree(EntryPoint::kFreeSized, p);
+  BeforeFree(guard, EntryPoint::kFreeSized, p);
   g_real.free(p);
 }
 
 ALLOCPROF_EXPORT void free_aligned_sized(void* p, size_t, size_t) {
   if (!p || IsBootstrapPointer(p)) return;
   HookGuard guard;
-  if (guard.entered()) RecordFree(EntryPoint::kFreeAlignedSized, p);
+  BeforeFree(guard, EntryPoint::kFreeAlignedSized, p);
   g_real.free(p);
 }

@@ -32,14 +32,14 @@ inline void* Allocate(size_t size, size_t alignment, EntryPoint entry) {
     p = nullptr;
     if (g_real.posix_memalign(&p, alignment, size ? size : 1) != 0) p = nullptr;
   }
-  if (guard.entered() && p) RecordAlloc(entry, p, size);
+  AfterAlloc(guard, entry, p, size);
   return p;
 }
 
 inline void Release(void* p, EntryPoint entry) {
   if (!p || IsBootstrapPointer(p)) return;
   HookGuard guard;
-  if (guard.entered()) RecordFree(entry, p);
+  BeforeFree(guard, entry, p);
   g_real.free(p);
 }
 

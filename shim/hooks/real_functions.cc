@@ -1,6 +1,7 @@
 #include "hooks/real_functions.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,14 +26,37 @@ __thread bool t_resolving __attribute__((tls_model("initial-exec")));
 // RTLD_NEXT when preloaded; RTLD_DEFAULT when attached (see UseGlobalSymbolLookup).
 void* g_lookup_handle = RTLD_NEXT;
 
+// Whether `p` is a definition: false for a non-PIE executable's canonical PLT entry, which its
+// .dynsym lists as an undefined symbol whose value is the PLT slot's address.
+bool IsDefinition(void* p) {
+  Dl_info info;
+  ElfW(Sym)* sym = nullptr;
+  if (dladdr1(p, &info, reinterpret_cast<void**>(&sym), RTLD_DL_SYMENT) == 0 || !sym) return true;
+  return !(info.dli_saddr == p && sym->st_shndx == SHN_UNDEF);
+}
+
+void* Lookup(const char* name) {
+  void* p = dlsym(g_lookup_handle, name);
+  if (p && g_lookup_handle == RTLD_DEFAULT && !IsDefinition(p)) {
+    // A non-PIE executable that takes a function's address (python3.11 does for malloc) exports
+    // its PLT entry as the function's one address, and the global scope finds that first. It
+    // jumps through the executable's GOT, which attach redirects to the shim: calling it would
+    // recurse. The definition the entry resolves to is the next one, libc's (the shim's own
+    // search list has it: it follows the shim there, as it follows the executable in the
+    // program's).
+    if (void* next = dlsym(RTLD_NEXT, name)) p = next;
+  }
+  return p;
+}
+
 template <typename Fn>
 void Resolve(Fn* slot, const char* name) {
-  *slot = reinterpret_cast<Fn>(dlsym(g_lookup_handle, name));
+  *slot = reinterpret_cast<Fn>(Lookup(name));
 }
 
 }  // namespace
 
-void* LookupNext(const char* symbol) { return dlsym(g_lookup_handle, symbol); }
+void* LookupNext(const char* symbol) { return Lookup(symbol); }
 
 void UseGlobalSymbolLookup() { g_lookup_handle = RTLD_DEFAULT; }
 

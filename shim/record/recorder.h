@@ -145,6 +145,40 @@ __attribute__((always_inline)) inline void RecordFree(format::EntryPoint entry, 
   RecordEvent(Event{entry, true, reinterpret_cast<uintptr_t>(p), 0});
 }
 
+// A signal handler's event while its thread was inside the shim (nested_events.h); keeps errno.
+void RecordNested(const Event& e);
+
+// The hooks' recording step, after an allocation and before a free. A call that finds the guard
+// held is the shim's own and passes unrecorded, unless a program's signal handler that
+// interrupted the shim made it.
+__attribute__((always_inline)) inline void AfterAlloc(const HookGuard& guard, format::EntryPoint entry, const void* p,
+                                                      uint64_t size) {
+  if (__builtin_expect(guard.entered(), 1)) {
+    if (p) RecordAlloc(entry, p, size);
+  } else if (__builtin_expect(t_local.signal_over_shim != 0, 0) && p) {
+    RecordNested(Event{entry, false, reinterpret_cast<uintptr_t>(p), size});
+  }
+}
+
+__attribute__((always_inline)) inline void BeforeFree(const HookGuard& guard, format::EntryPoint entry, const void* p) {
+  if (__builtin_expect(guard.entered(), 1)) {
+    RecordFree(entry, p);
+  } else if (__builtin_expect(t_local.signal_over_shim != 0, 0)) {
+    RecordNested(Event{entry, true, reinterpret_cast<uintptr_t>(p), 0});
+  }
+}
+
+// realloc that found the guard held: the shim's own passes through; a handler's is a free and an
+// allocation (a failed realloc leaves its block recorded as freed, as in write-through mode).
+template <typename Fn>
+void* ReallocUnentered(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&& real_call) {
+  if (__builtin_expect(t_local.signal_over_shim == 0, 1)) return real_call();
+  if (old_ptr) RecordNested(Event{format::EntryPoint::kReallocFree, true, reinterpret_cast<uintptr_t>(old_ptr), 0});
+  void* result = real_call();
+  if (result) RecordNested(Event{entry, false, reinterpret_cast<uintptr_t>(result), size});
+  return result;
+}
+
 // realloc: the old block's free is stamped before the real call, the new block after, and both
 // are written while the thread's lock is held so no flush can promise a time between them.
 // Returns the real function's result.

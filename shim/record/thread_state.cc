@@ -7,9 +7,11 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_customMem, ZSTD_createCCtx_advanced
 #include <zstd.h>
 
 #include "record/clock.h"
+#include "record/nested_events.h"
 #include "runtime/options.h"
 #include "runtime/process_state.h"
 #include "runtime/trace_writer.h"
@@ -35,15 +37,16 @@ size_t ControlBytes(size_t buffer_bytes) {
 
 size_t Align64(size_t n) { return (n + 63) / 64 * 64; }
 
-// One mapping per thread: the state, stack scratch, the free cache, the columns being filled and
-// the buffer a chunk is assembled (and compressed) into.
+// One mapping per thread: the state, stack scratch, the free cache, signal handlers' events kept
+// aside (pages untouched unless a handler interrupts the shim), the columns being filled and the
+// buffer a chunk is assembled (and compressed) into.
 ThreadState* MapState() {
   const Options& o = GetOptions();
   size_t frames_bytes = Align64((o.max_depth + kShimFrameSlack) * sizeof(uintptr_t));
   size_t columns_bytes = o.buffer_bytes + ControlBytes(o.buffer_bytes);
   size_t out_bytes = sizeof(format::ChunkHeader) + ZSTD_compressBound(columns_bytes + 128) + 128;
-  size_t total =
-      Align64(sizeof(ThreadState)) + frames_bytes + Align64(sizeof(FreeCache)) + Align64(columns_bytes) + out_bytes;
+  size_t total = Align64(sizeof(ThreadState)) + frames_bytes + Align64(sizeof(FreeCache)) +
+                 Align64(sizeof(NestedEvents)) + Align64(columns_bytes) + out_bytes;
   long page = sysconf(_SC_PAGESIZE);
   total = (total + static_cast<size_t>(page) - 1) / static_cast<size_t>(page) * static_cast<size_t>(page);
   void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -54,11 +57,40 @@ ThreadState* MapState() {
   p += frames_bytes;
   t->free_cache = new (p) FreeCache;  // fresh mmap memory is zero: empty, and untouched until used
   p += Align64(sizeof(FreeCache));
+  t->nested = new (p) NestedEvents;  // zero: empty
+  t->nested->blocks[0] = t->nested->first;
+  p += Align64(sizeof(NestedEvents));
   t->enc.Init(p, columns_bytes, ControlBytes(o.buffer_bytes));
   p += Align64(columns_bytes);
   t->out = p;
   t->out_capacity = out_bytes;
   return t;
+}
+
+// zstd's memory comes from mmap, never from the program's allocator: a flush runs on the program's
+// thread, where taking glibc's arena lock could deadlock a signal handler that interrupted it and
+// allocates (the handler's malloc would wait for the lock the thread under it holds). A context
+// asks for memory a few times in its life (about 700 KiB at level 1), so one mapping each is fine.
+void* ZstdAlloc(void*, size_t size) {
+  size_t total = size + 64;
+  void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  memcpy(mem, &total, sizeof(total));
+  return static_cast<uint8_t*>(mem) + 64;
+}
+
+void ZstdFree(void*, void* p) {
+  if (!p) return;
+  uint8_t* mem = static_cast<uint8_t*>(p) - 64;
+  size_t total;
+  memcpy(&total, mem, sizeof(total));
+  munmap(mem, total);
+}
+
+ZSTD_CCtx* CreateCompressor(int level) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx_advanced(ZSTD_customMem{ZstdAlloc, ZstdFree, nullptr});
+  if (cctx) ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  return cctx;
 }
 
 // Compresses the chunk's section table and columns, in place order, without gathering them first.
@@ -178,11 +210,7 @@ void FlushLocked(ThreadState* t, uint64_t now) {
     // Small chunks (thread start, exit) are not worth a compression context; a fatal signal's
     // flush must not allocate one (nor grow one).
     if (level != 0 && raw >= 4096 && !g_signal_exit.load(std::memory_order_relaxed)) {
-      if (!t->zstd) {
-        ZSTD_CCtx* cctx = ZSTD_createCCtx();
-        if (cctx) ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
-        t->zstd = cctx;
-      }
+      if (!t->zstd) t->zstd = CreateCompressor(level);
       if (t->zstd) stored = CompressColumns(static_cast<ZSTD_CCtx*>(t->zstd), enc, raw, payload, cap);
       if (stored) header.codec = static_cast<uint8_t>(format::Codec::kZstd);
     }
@@ -219,6 +247,7 @@ ThreadState* CreateThreadState() {
   t->tid = static_cast<pid_t>(gettid());
   t->first_seq = t->alloc_seq;  // a reused state's cache entries belong to the previous thread
   t->stack_lo = t->stack_hi = 0;
+  t->nested->count = 0;  // a reused state's leftovers (its thread ended inside a handler) are void
   memset(t->name, 0, sizeof(t->name));
   ResetChunk(t, now);
   Link(t);

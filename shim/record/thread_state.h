@@ -19,6 +19,7 @@
 namespace allocprof::shim {
 
 class RuleCache;
+struct NestedEvents;
 
 struct ThreadState {
   std::atomic<uint32_t> lock;
@@ -28,12 +29,14 @@ struct ThreadState {
   uint32_t alloc_seq;  // allocations recorded by this thread (FREE_AGE counts back from it)
   uint32_t first_seq;  // alloc_seq when this thread's trace began (older entries are void)
   FreeCache* free_cache;
-  uint64_t covered_until;  // last promise made to the reader
-  uintptr_t* frames;       // scratch for stack capture, max_depth + slack entries
-  RuleCache* rule_cache;   // frame rules for stack capture, mapped on first use (kept on reuse)
-  bool rule_cache_failed;  // no memory for it: libunwind walks every stack
-  void* zstd;              // ZSTD_CCtx, created on the first compressed flush
-  uint8_t* out;            // ChunkHeader + stored payload, assembled at flush
+  uint64_t covered_until;        // last promise made to the reader
+  uintptr_t* frames;             // scratch for stack capture, max_depth + slack entries
+  RuleCache* rule_cache;         // frame rules for stack capture, mapped on first use (kept on reuse)
+  bool rule_cache_failed;        // no memory for it: libunwind walks every stack
+  void* zstd;                    // ZSTD_CCtx, created on the first compressed flush (memory from mmap)
+  NestedEvents* nested;          // events of signal handlers that interrupted the shim (nested_events.h)
+  RuleCache* nested_rule_cache;  // stack capture for those, mapped on first use
+  uint8_t* out;                  // ChunkHeader + stored payload, assembled at flush
   size_t out_capacity;
   uintptr_t stack_lo, stack_hi;  // thread stack bounds for frame-pointer walks (0: unknown)
   char name[16];
@@ -46,12 +49,17 @@ struct ThreadLocal {
   bool in_hook;  // reentrancy guard: the shim's own allocations are not recorded
   bool exited;   // the thread's state was released; late events go out one by one
   uint8_t exit_rounds;
-  uint64_t deferred_signals;  // fatal signals held back while inside the shim (bit per signal)
+  // Work held back while inside the shim: fatal signals (bit per signal) and, bit 0
+  // (kNestedEventsPending), signal handlers' events to merge. Handlers set bits with atomic ors.
+  uint64_t deferred_signals;
+  uint8_t signal_over_shim;  // a program's signal handler runs on top of the shim (nested_events.h)
+  bool nested_walking;       // a handler's stack is being walked (a nested handler walks none)
 };
 
 extern __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
 
-// runtime/fatal_signals.cc: lets the fatal signals held back inside the shim reach this thread.
+// runtime/fatal_signals.cc: merges the signal handlers' events and lets the fatal signals held back
+// inside the shim reach this thread.
 void ReleaseDeferredSignals();
 
 // The calling thread enters or leaves the shim. The signal fences keep the compiler from moving

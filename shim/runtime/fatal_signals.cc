@@ -12,6 +12,7 @@
 #include <atomic>
 
 #include "hooks/real_functions.h"
+#include "record/nested_events.h"
 #include "record/thread_state.h"
 #include "runtime/options.h"
 #include "runtime/process_state.h"
@@ -43,6 +44,55 @@ class DispositionLock {
 };
 
 bool Managed(int sig) { return sig > 0 && sig < 64 && ((g_managed.load(std::memory_order_relaxed) >> sig) & 1); }
+
+// The program's handler of each signal, called by Trampoline, which the kernel has instead: a
+// handler that interrupts its thread inside the shim must have its allocations recorded
+// (record/nested_events.h). Written under the disposition lock, read by the trampoline.
+struct ProgramHandler {
+  std::atomic<uintptr_t> fn;
+  std::atomic<bool> siginfo;  // SA_SIGINFO: called with (sig, info, context)
+};
+constexpr int kSignals = 65;
+ProgramHandler g_program[kSignals];
+
+void Trampoline(int sig, siginfo_t* info, void* context) {
+  uintptr_t fn = g_program[sig].fn.load(std::memory_order_acquire);
+  bool with_info = g_program[sig].siginfo.load(std::memory_order_relaxed);
+  // Over the shim: the handler's calls reach the hooks with the guard held; they are its, not ours.
+  bool over = t_local.in_hook;
+  // Interrupting LeaveShim between the guard's release and its merge: older events of handlers go
+  // into the buffer before this handler's own.
+  if (!over && (__atomic_load_n(&t_local.deferred_signals, __ATOMIC_RELAXED) & kNestedEventsPending))
+    MergeNestedEvents();
+  uint8_t saved = t_local.signal_over_shim;
+  if (over) t_local.signal_over_shim = 1;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (fn && with_info)
+    reinterpret_cast<void (*)(int, siginfo_t*, void*)>(fn)(sig, info, context);
+  else if (fn)
+    reinterpret_cast<void (*)(int)>(fn)(sig);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_local.signal_over_shim = saved;
+}
+
+bool IsTrampoline(uintptr_t fn) { return fn == reinterpret_cast<uintptr_t>(&Trampoline); }
+
+// A handler function (not SIG_DFL, SIG_IGN, SIG_HOLD or SIG_ERR).
+bool IsFunction(uintptr_t fn) { return fn > 2 && fn != reinterpret_cast<uintptr_t>(SIG_ERR); }
+
+struct Saved {
+  uintptr_t fn;
+  bool siginfo;
+};
+
+Saved LoadProgram(int sig) {
+  return {g_program[sig].fn.load(std::memory_order_relaxed), g_program[sig].siginfo.load(std::memory_order_relaxed)};
+}
+
+void StoreProgram(int sig, Saved h) {
+  g_program[sig].siginfo.store(h.siginfo, std::memory_order_relaxed);
+  g_program[sig].fn.store(h.fn, std::memory_order_release);
+}
 
 SigactionFn RealSigaction() {
   SigactionFn f = g_real_sigaction.load(std::memory_order_acquire);
@@ -115,7 +165,7 @@ void DieOf(int sig, siginfo_t* info) {
 // until it leaves (LeaveShim), and queue it for the process again, where any other thread takes it.
 void HoldBack(int sig, siginfo_t* info, ucontext_t* uc) {
   sigaddset(&uc->uc_sigmask, sig);
-  t_local.deferred_signals |= uint64_t{1} << sig;
+  __atomic_fetch_or(&t_local.deferred_signals, uint64_t{1} << sig, __ATOMIC_RELAXED);
   pid_t pid = getpid();
   if (!info || syscall(SYS_rt_sigqueueinfo, pid, sig, info) != 0) syscall(SYS_kill, pid, sig);
 }
@@ -152,9 +202,11 @@ void OnFatalSignal(int sig, siginfo_t* info, void* context) {
 }  // namespace
 
 void ReleaseDeferredSignals() {
-  uint64_t held = t_local.deferred_signals;
+  // Outside the shim now: no handler sets a bit until the merge enters it again.
+  if (t_local.deferred_signals & kNestedEventsPending) MergeNestedEvents();
+  uint64_t held = t_local.deferred_signals & ~kNestedEventsPending;
   t_local.deferred_signals = 0;
-  Unblock(held);
+  if (held) Unblock(held);
 }
 
 void InstallFatalSignalHandlers() {
@@ -181,14 +233,30 @@ int InterposeSigaction(int sig, const struct sigaction* act, struct sigaction* o
     errno = ENOSYS;
     return -1;
   }
-  if (!Managed(sig)) return real(sig, act, old);
+  if (sig <= 0 || sig >= kSignals) return real(sig, act, old);
   DispositionLock lock;
+  Saved previous = LoadProgram(sig);
   struct sigaction ours;
-  if (act && act->sa_handler == SIG_DFL) {
+  bool wrapped = false;
+  auto fn = act ? reinterpret_cast<uintptr_t>(act->sa_sigaction) : 0;
+  if (act && IsFunction(fn)) {
+    wrapped = true;
+    // The program's handler runs through the trampoline, with the program's mask and flags.
+    ours = *act;
+    ours.sa_sigaction = Trampoline;
+    ours.sa_flags |= SA_SIGINFO;
+    StoreProgram(sig, {fn, (act->sa_flags & SA_SIGINFO) != 0});
+    act = &ours;
+  } else if (act && act->sa_handler == SIG_DFL && Managed(sig)) {
     ours = HandlerAction();
     act = &ours;
   }
   int rc = real(sig, act, old);
+  if (rc != 0 && wrapped) StoreProgram(sig, previous);
+  if (rc == 0 && old && IsTrampoline(reinterpret_cast<uintptr_t>(old->sa_sigaction))) {
+    old->sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(previous.fn);
+    if (!previous.siginfo) old->sa_flags &= ~SA_SIGINFO;
+  }
   if (rc == 0) AsProgramSees(old);
   return rc;
 }
@@ -198,14 +266,26 @@ SignalHandler InterposeSignal(int sig, SignalHandler handler, SignalHandler (*re
     errno = ENOSYS;
     return SIG_ERR;
   }
-  if (!Managed(sig)) return real(sig, handler);
+  if (sig <= 0 || sig >= kSignals) return real(sig, handler);
   DispositionLock lock;
+  Saved saved = LoadProgram(sig);
   SignalHandler previous = real(sig, handler);
-  if (previous != SIG_ERR && handler == SIG_DFL) {
+  SigactionFn sa = RealSigaction();
+  if (previous != SIG_ERR && handler == SIG_DFL && Managed(sig)) {
     // The function's own work done (sigset also unblocks), ours takes SIG_DFL's place again.
     struct sigaction ours = HandlerAction();
-    if (SigactionFn sa = RealSigaction()) sa(sig, &ours, nullptr);
+    if (sa) sa(sig, &ours, nullptr);
+  } else if (previous != SIG_ERR && sa && IsFunction(reinterpret_cast<uintptr_t>(handler))) {
+    // The same handler with the flags the function chose, through the trampoline.
+    struct sigaction now;
+    if (sa(sig, nullptr, &now) == 0 && now.sa_handler == handler) {
+      StoreProgram(sig, {reinterpret_cast<uintptr_t>(handler), false});
+      now.sa_sigaction = Trampoline;
+      now.sa_flags |= SA_SIGINFO;
+      sa(sig, &now, nullptr);
+    }
   }
+  if (IsTrampoline(reinterpret_cast<uintptr_t>(previous))) return reinterpret_cast<SignalHandler>(saved.fn);
   return IsHandler(reinterpret_cast<void*>(previous)) ? SIG_DFL : previous;
 }
 

@@ -119,7 +119,7 @@ __attribute__((always_inline)) inline Step StepFrame(RuleCache* cache, LoadLog<k
 template <bool kLog>
 __attribute__((always_inline)) inline int Walk(RuleCache* cache, LoadLog<kLog>& load, uintptr_t pc, uintptr_t sp,
                                                uintptr_t bp_address, uintptr_t* out, int max, uintptr_t skip_lo,
-                                               uintptr_t skip_hi) {
+                                               uintptr_t skip_hi, int* followed) {
   uintptr_t bp = load.Bp(bp_address);
   int n = 0;
   if (max <= 0) return 0;
@@ -130,7 +130,11 @@ __attribute__((always_inline)) inline int Walk(RuleCache* cache, LoadLog<kLog>& 
   while (n < max) {
     out[n++] = pc;
     Step s = StepFrame(cache, load, pc, sp, bp);
-    if (s != Step::kNext) return s == Step::kEnd ? n : -1;
+    if (s == Step::kEnd) return n;
+    if (s != Step::kNext) {
+      if (followed) *followed = n;
+      return -1;
+    }
   }
   return n;
 }
@@ -164,7 +168,7 @@ RuleCache* CreateRuleCache() {
 // Needs its own frame (the shim keeps frame pointers): the walk starts from the caller's registers
 // as this function's prologue saved them.
 __attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int max, uintptr_t skip_lo,
-                                           uintptr_t skip_hi) {
+                                           uintptr_t skip_hi, int* followed) {
   cache->Revalidate();
   auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   auto sp = reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa());
@@ -172,7 +176,7 @@ __attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int
   auto bp_address = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   if (!memo.Warm() && memo.cold_walks++ % WalkMemo::kProbeEvery != 0) {
     LoadLog<false> load{nullptr};  // cold, and no probe: the walk alone
-    return Walk(cache, load, pc, sp, bp_address, out, max, skip_lo, skip_hi);
+    return Walk(cache, load, pc, sp, bp_address, out, max, skip_lo, skip_hi, followed);
   }
   int replayed = Replay(&memo, pc, sp, skip_lo, skip_hi, max, out);
   if (replayed >= 0) {
@@ -185,7 +189,7 @@ __attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int
   WalkMemo::Entry& entry = memo.entries[memo.next_victim % WalkMemo::kEntries];
   entry.frames = -1;  // written below; valid again only if this walk completes
   LoadLog<true> load{&entry};
-  int n = Walk(cache, load, pc, sp, bp_address, out, max, skip_lo, skip_hi);
+  int n = Walk(cache, load, pc, sp, bp_address, out, max, skip_lo, skip_hi, followed);
   if (n >= 0 && n <= WalkMemo::kMaxFrames && load.loads <= WalkMemo::kMaxLoads) {
     entry.pc = pc;
     entry.sp = sp;

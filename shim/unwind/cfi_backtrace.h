@@ -97,8 +97,11 @@ RuleCache* CreateRuleCache();
 
 // Stores up to `max` return addresses of the calling stack, leaf first, starting with this call's
 // own return address (as unw_backtrace does from the same caller) but leaving out the leading ones
-// in [skip_lo, skip_hi) (the shim's own code). Returns how many, or -1 when a frame needs libunwind.
-int CfiBacktrace(RuleCache* cache, uintptr_t* out, int max, uintptr_t skip_lo = 0, uintptr_t skip_hi = 0);
+// in [skip_lo, skip_hi) (the shim's own code). Returns how many, or -1 when a frame needs libunwind
+// (then `followed`, if given, says how many of `out` were stored before it: e.g. the frames of a
+// signal handler, up to its signal frame).
+int CfiBacktrace(RuleCache* cache, uintptr_t* out, int max, uintptr_t skip_lo = 0, uintptr_t skip_hi = 0,
+                 int* followed = nullptr);
 
 }  // namespace allocprof::shim
 

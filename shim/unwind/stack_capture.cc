@@ -120,11 +120,13 @@ void InitStackCapture() {
 uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n) {
   uint32_t skip = 0;
   while (skip < n && InShim(frames[skip])) ++skip;
-  n -= skip;
+  // Further in, the trampoline a program's signal handler is called from (fatal_signals.cc).
+  uint32_t kept = 0;
   uint32_t max = GetOptions().max_depth;
-  if (n > max) n = max;
-  if (skip) memmove(frames, frames + skip, n * sizeof(uintptr_t));
-  return n;
+  for (uint32_t i = skip; i < n && kept < max; ++i) {
+    if (!InShim(frames[i])) frames[kept++] = frames[i];
+  }
+  return kept;
 }
 
 }  // namespace allocprof::shim

@@ -33,7 +33,8 @@ extern CodeRange g_shim_code;
 uint32_t WalkFramePointers(ThreadState* t, uintptr_t* out, uint32_t max);
 // The thread's rule cache, created on first use; null if it could not be mapped.
 RuleCache* RuleCacheSlow(ThreadState* t);
-// Drops the shim's own leading frames and caps the depth; returns the program's frame count.
+// Drops the shim's own frames (the leading ones, and a signal trampoline's further in) and caps
+// the depth; returns the program's frame count.
 uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n);
 
 // Fills t->frames with up to max_depth program frames; returns how many. Inlined into every entry

@@ -438,6 +438,33 @@ TEST(Attach, ProgramAllocatingInALoopIsRecordedFromTheAttachWithItsOutputUnchang
   printf("[   INFO   ] %lu malloc calls recorded after the attach\n", static_cast<unsigned long>(Calls(p, "malloc")));
 }
 
+// A non-PIE executable that takes malloc's address in its code (Debian's python3.11 does) exports
+// its PLT entry as malloc's one address, and the global scope finds that first. The entry jumps
+// through the executable's GOT, which the attach redirects to the shim: taken for the real malloc,
+// it sent the shim's malloc back to itself until the stack overflowed. alloc_loop_nopie is such a
+// program (tests/programs/alloc_loop.cc).
+TEST(Attach, NonPieExecutableWhoseMallocIsItsPltEntryKeepsRunning) {
+  TempDir dir;
+  LiveProcess target({Program("alloc_loop_nopie")});
+  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
+  RunResult attach = Attach(target.pid(), dir / "t.trace");
+  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
+  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+  ASSERT_TRUE(target.Write("stop\n"));
+  EXPECT_EQ(target.Wait(), 0) << target.err();
+  EXPECT_EQ(target.out(), "ready\nread: stop\nevery round correct\n");
+  TraceSummary s = Summarize(dir / "t.trace");
+  ASSERT_TRUE(s.read_ok) << s.error;
+  EXPECT_TRUE(s.catalog.ended_cleanly);
+  AnalysisReport report = AnalyzeOne(dir / "t.trace");
+  ASSERT_EQ(report.processes.size(), 1u);
+  const ProcessReport& p = report.processes[0];
+  EXPECT_GE(Calls(p, "malloc"), 32u);
+  EXPECT_LE(p.totals.frees_of_pre_attach, 16u);
+  EXPECT_EQ(p.totals.leaked_allocations, 0u);
+  ExpectNoFreeWarnings(p);
+}
+
 // A process whose policy refuses executable memory (seccomp here, SELinux's execmem elsewhere)
 // cannot run the stub: the attach fails saying so, and the region it had mapped is unmapped again.
 TEST(Attach, RefusedExecutableMemoryFailsAndLeavesTheMapsAsTheyWere) {

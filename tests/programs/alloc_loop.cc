@@ -5,7 +5,9 @@
 // sending it). Writes "ready\n"
 // once the loop runs, and at the end "read: LINE\n" and "every round correct\n" (or which round
 // went wrong, exit 1). Its output does not depend on how many rounds ran, so a run attached
-// mid-loop must print exactly the same.
+// mid-loop must print exactly the same. Built a second time without PIE (alloc_loop_nopie), where
+// taking malloc's and free's addresses below makes them canonical PLT entries of the executable
+// (the global scope's first "malloc" is then the executable's, as in Debian's python3.11).
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
@@ -17,6 +19,10 @@
 #include <atomic>
 #include <string>
 #include <thread>
+
+// Never called through: their addresses, taken in code (main), are what matters (see above).
+void* (*volatile g_malloc_address)(size_t);
+void (*volatile g_free_address)(void*);
 
 namespace {
 
@@ -56,6 +62,8 @@ std::atomic<uint64_t> g_rounds{0};
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_malloc_address = malloc;
+  g_free_address = free;
   std::string line;
   if (argc > 1 && strcmp(argv[1], "--reader-thread") == 0) {
     std::atomic<bool> running{false};
