@@ -44,6 +44,9 @@ void AddAnalysisFlags(CliArgs& args) {
   args.Option("--pool-target", true, "hit rate the pool sizing advisor aims at (default 0.99)");
   AddGenModelFlags(args);
   args.Option("--no-symbols", false, "frames as module+offset without reading module files");
+  args.Option("--wrapper", true,
+              "allocation helpers skipped in stack labels, comma-separated (xalloc,my_pool::*; adds to "
+              "operator new, std::allocator, _IO_*, xmalloc...)");
   args.Option("--from", true, "analyse from this mark (allocprof_mark name, or mark:NAME) or time (12.5s) on");
   args.Option("--to", true, "analyse up to this mark (the first after --from) or time since the process started");
 }
@@ -53,6 +56,11 @@ absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot use '", value, "'"));
   };
   o->symbolize = !args.Has("--no-symbols");
+  if (args.Has("--wrapper")) {
+    for (const auto& part : absl::StrSplit(args.Get("--wrapper"), ',', absl::SkipEmpty())) {
+      o->wrappers.emplace_back(part);
+    }
+  }
   if (args.Has("--top") && !absl::SimpleAtoi(args.Get("--top"), &o->top_n)) return bad("--top", args.Get("--top"));
   if (args.Has("--windows") &&
       (!absl::SimpleAtoi(args.Get("--windows"), &o->windows) || o->windows == 0 || o->windows > 100000)) {

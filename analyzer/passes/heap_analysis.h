@@ -37,6 +37,9 @@ struct AnalysisOptions {
   GenParameters gen;                      // the Gen-style model's knobs (0 = derived / default)
   WindowSpec window;                      // --from / --to: the part of the run analysed
   bool flame = false;                     // also build the call tree for flame graphs (report/flame.h)
+  // Functions that stand for the allocator in a stack row's label, besides the built-in ones
+  // (report/frames.h's kAllocatorFrames): `--wrapper NAME` ("name*" for a prefix).
+  std::vector<std::string> wrappers;
 };
 
 struct StackStats {
