@@ -164,6 +164,68 @@ const char* const kAllocatorFrames[] = {
     nullptr,
 };
 
+const char* const kRuntimeOneTime[] = {
+    // libstdc++: the emergency exception pool, per-thread exception globals, locale init
+    "(anonymous namespace)::pool::pool*",
+    "__cxa_get_globals*",
+    "__gnu_cxx::__freeres",
+    "std::locale::_Impl*",
+    "std::locale::locale*",
+    "__static_initialization_and_destruction_0*",
+    "_GLOBAL__sub_I_eh_alloc.cc",
+    // stdio buffers
+    "_IO_file_doallocate",
+    "_IO_doallocbuf",
+    "__GI__IO_file_doallocate",
+    "_IO_wfile_doallocate",
+    // locales, character sets, time zones, NSS
+    "setlocale",
+    "_nl_*",
+    "new_composite_name",
+    "__gconv_*",
+    "__wcsmbs_load_conv",
+    "__tzfile_read",
+    "tzset_internal",
+    "__tzset_parse_tz",
+    "__nss_*",
+    "nss_*",
+    "__libc_dlopen_mode",
+    "__res_*",
+    "__resolv_context_get",
+    // threads and the loader
+    "_dl_allocate_tls*",
+    "allocate_dtv",
+    "_dl_resize_dtv",
+    "__libc_setup_tls",
+    "allocate_stack",
+    "_dl_new_object",
+    "_dl_map_object*",
+    "_dl_check_map_versions",
+    "_dl_add_to_namespace_list",
+    "_dl_important_hwcaps",
+    "_dl_init_paths",
+    "_dl_load_cache_lookup",
+    "dl_open_worker*",
+    "_dlerror_run",
+    "__dlerror",
+    "fillin_rpath*",
+    "decompose_rpath",
+    "add_to_global*",
+    "_dl_find_object_init",
+    "_dlfo_*",
+    "__new_exitfn",
+    "__cxa_thread_atexit_impl",
+    "__libc_alloc_buffer_allocate",
+    "__libc_early_init",
+    // libsasl start-up
+    "sasl_client_init",
+    "sasl_server_init",
+    "_sasl_common_init",
+    "_sasl_load_plugins",
+    "sasl_client_add_plugin",
+    nullptr,
+};
+
 namespace {
 
 bool Matches(const std::string& function, std::string_view pattern) {
@@ -185,6 +247,57 @@ bool IsAllocatorFrame(const ReportFrame& f, const std::vector<std::string>& extr
   }
   for (const std::string& pattern : extra) {
     if (Matches(f.function, pattern)) return true;
+  }
+  return false;
+}
+
+bool SuppressionMatches(std::string_view pattern, std::string_view text) {
+  bool anchored_start = !pattern.empty() && pattern.front() == '^';
+  if (anchored_start) pattern.remove_prefix(1);
+  bool anchored_end = !pattern.empty() && pattern.back() == '$';
+  if (anchored_end) pattern.remove_suffix(1);
+  // Glob with `*`, matching anywhere unless anchored: the pieces in order.
+  size_t pos = 0;
+  bool first = true;
+  while (true) {
+    size_t star = pattern.find('*');
+    std::string_view piece = pattern.substr(0, star);
+    if (!piece.empty()) {
+      if (first && anchored_start) {
+        if (text.substr(0, piece.size()) != piece) return false;
+        pos = piece.size();
+      } else if (star == std::string_view::npos && anchored_end) {
+        if (text.size() < pos + piece.size() || text.substr(text.size() - piece.size()) != piece) return false;
+        return true;
+      } else {
+        size_t at = text.find(piece, pos);
+        if (at == std::string_view::npos) return false;
+        pos = at + piece.size();
+      }
+    }
+    first = false;
+    if (star == std::string_view::npos) return !anchored_end || pos == text.size() || piece.empty();
+    pattern.remove_prefix(star + 1);
+  }
+}
+
+bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::string>& wrappers, bool defaults,
+                const std::vector<std::string>& patterns) {
+  if (defaults) {
+    for (const ReportFrame& f : frames) {
+      for (const char* const* p = kRuntimeOneTime; *p; ++p) {
+        if (Matches(f.function, *p)) return true;
+      }
+      if (!IsAllocatorFrame(f, wrappers)) break;  // the label frame was the last to look at
+    }
+  }
+  for (const std::string& pattern : patterns) {
+    for (const ReportFrame& f : frames) {
+      if (SuppressionMatches(pattern, f.function) || SuppressionMatches(pattern, f.file) ||
+          SuppressionMatches(pattern, f.module)) {
+        return true;
+      }
+    }
   }
   return false;
 }

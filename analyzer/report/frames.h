@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "passes/heap_analysis.h"
@@ -65,6 +66,18 @@ class StackFrames {
 // starting with name.
 extern const char* const kAllocatorFrames[];
 bool IsAllocatorFrame(const ReportFrame& f, const std::vector<std::string>& extra);
+// Functions of the C and C++ runtimes whose allocations are made once and kept for the process's
+// life (the emergency exception pool, stdio buffers, locales, thread control blocks, the loader's
+// tables, libsasl's start-up): not leaks anyone can act on. Matched from the leaf up to the
+// stack's label frame, in IsAllocatorFrame's pattern syntax.
+extern const char* const kRuntimeOneTime[];
+// Whether a leaked stack is suppressed: by the runtime list (`defaults`), or by a user pattern in
+// LeakSanitizer's syntax (a substring of any frame's function, file or module; `*` matches
+// anything, `^`/`$` anchor).
+bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::string>& wrappers, bool defaults,
+                const std::vector<std::string>& patterns);
+bool SuppressionMatches(std::string_view pattern, std::string_view text);
+
 // The text of the first frame that is not the allocator's (the leaf when all are).
 std::string StackLabel(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra);
 

@@ -1,4 +1,5 @@
-// Modules in time (a library unloaded and another mapped at its addresses) and stack row labels.
+// Modules in time (a library unloaded and another mapped at its addresses), stack row labels and
+// leak suppressions.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -46,11 +47,13 @@ ReportFrame Function(const std::string& name) {
 }
 
 TEST(StackLabel, FirstFrameOutsideTheAllocatorAndItsWrappers) {
-  std::vector<ReportFrame> frames = {Function("operator new(unsigned long)"),
-                                     Function("std::__new_allocator<int>::allocate(unsigned long, void const*)"),
-                                     Function("std::allocator_traits<std::allocator<int> >::allocate()"),
-                                     Function("std::_Vector_base<int, std::allocator<int> >::_M_allocate(unsigned long)"),
-                                     Function("Parse(char const*)"), Function("main")};
+  std::vector<ReportFrame> frames = {
+      Function("operator new(unsigned long)"),
+      Function("std::__new_allocator<int>::allocate(unsigned long, void const*)"),
+      Function("std::allocator_traits<std::allocator<int> >::allocate()"),
+      Function("std::_Vector_base<int, std::allocator<int> >::_M_allocate(unsigned long)"),
+      Function("Parse(char const*)"),
+      Function("main")};
   EXPECT_EQ(StackLabel(frames, {}), "Parse(char const*) (x.cc:3)");
   EXPECT_EQ(StackLabel({Function("xmalloc"), Function("xstrdup"), Function("read_line")}, {}), "read_line (x.cc:3)");
   EXPECT_EQ(StackLabel({Function("_IO_file_doallocate"), Function("_IO_doallocbuf"), Function("puts")}, {}),
@@ -74,6 +77,32 @@ TEST(StackLabel, FirstFrameOutsideTheAllocatorAndItsWrappers) {
   symbol.file.clear();
   symbol.symbol_offset = 0x1c4;
   EXPECT_EQ(FrameText(symbol), "sqlite3_step+0x1c4");
+}
+
+TEST(Suppressions, LeakSanitizerPatterns) {
+  EXPECT_TRUE(SuppressionMatches("sqlite3", "sqlite3MallocZero"));
+  EXPECT_TRUE(SuppressionMatches("libsqlite3.so", "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"));
+  EXPECT_TRUE(SuppressionMatches("Parse*Header", "HttpParser::ParseRequestHeader(char const*)"));
+  EXPECT_FALSE(SuppressionMatches("Parse*Header", "HeaderParse"));
+  EXPECT_TRUE(SuppressionMatches("^Init", "InitTables"));
+  EXPECT_FALSE(SuppressionMatches("^Init", "ReInit"));
+  EXPECT_TRUE(SuppressionMatches("Init$", "ReInit"));
+  EXPECT_FALSE(SuppressionMatches("Init$", "InitTables"));
+  EXPECT_FALSE(SuppressionMatches("zlib", ""));
+}
+
+TEST(Suppressions, RuntimeOneTimeAllocationsOnlyBelowTheLabel) {
+  ReportFrame stdio = Function("_IO_file_doallocate");
+  std::vector<ReportFrame> buffer = {stdio, Function("_IO_doallocbuf"), Function("puts"), Function("main")};
+  EXPECT_TRUE(Suppressed(buffer, {}, true, {}));
+  EXPECT_FALSE(Suppressed(buffer, {}, false, {})) << "--no-default-suppressions";
+  // A program's own leak made in a library constructor run by the loader is the program's.
+  std::vector<ReportFrame> ctor = {Function("PluginInit"), Function("call_init"), Function("_dl_init"),
+                                   Function("dl_open_worker"), Function("main")};
+  EXPECT_FALSE(Suppressed(ctor, {}, true, {}));
+  EXPECT_TRUE(Suppressed(ctor, {}, true, {"PluginInit"}));
+  EXPECT_TRUE(Suppressed(ctor, {}, false, {"x.cc"})) << "files match too";
+  EXPECT_TRUE(Suppressed({Function("_dl_allocate_tls"), Function("pthread_create@@GLIBC_2.34")}, {}, true, {}));
 }
 
 }  // namespace

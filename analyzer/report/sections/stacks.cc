@@ -119,7 +119,21 @@ class StacksSection : public Section {
     by_calls_ = TopStacks(stacks, n, &StackStats::calls, in.frames, w);
     by_bytes_ = TopStacks(stacks, n, &StackStats::bytes, in.frames, w);
     by_peak_ = TopStacks(stacks, n, &StackStats::peak_bytes, in.frames, w);
-    leaks_ = TopStacks(stacks, n, &StackStats::live_bytes, in.frames, w);
+    // Leaks: suppressed stacks (the runtimes' one-time allocations, --suppressions) are counted
+    // apart. Every leaking stack is resolved for this.
+    StackList leaking;
+    const AnalysisOptions& o = in.options;
+    for (const auto& entry : stacks) {
+      if (entry.second->live_count == 0) continue;
+      if ((o.default_suppressions || !o.suppressions.empty()) &&
+          Suppressed(in.frames.Frames(entry.first), w, o.default_suppressions, o.suppressions)) {
+        suppressed_blocks_ += entry.second->live_count;
+        suppressed_bytes_ += entry.second->live_bytes;
+        continue;
+      }
+      leaking.push_back(entry);
+    }
+    leaks_ = TopStacks(leaking, n, &StackStats::live_bytes, in.frames, w);
   }
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
@@ -135,6 +149,13 @@ class StacksSection : public Section {
       return absl::StrFormat("%s in %s", HumanBytes(s.leaked_bytes),
                              HumanCountOf(s.leaked_allocations, "allocation", "allocations"));
     });
+    if (suppressed_blocks_) {
+      absl::StrAppendFormat(&out, "  suppressed: %d blocks, %d bytes (%s; not in the list above)\n", suppressed_blocks_,
+                            suppressed_bytes_,
+                            o.suppressions.empty()   ? "the C/C++ runtimes' one-time allocations"
+                            : o.default_suppressions ? "the C/C++ runtimes' one-time allocations and --suppressions"
+                                                     : "--suppressions");
+    }
   }
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
@@ -147,6 +168,10 @@ class StacksSection : public Section {
     JsonList(j, "top_by_bytes", by_bytes_);
     JsonList(j, "top_by_peak", by_peak_);
     JsonList(j, "leaks", leaks_);
+    j.Key("suppressed_leaks").BeginObject();
+    j.Key("blocks").Uint(suppressed_blocks_);
+    j.Key("bytes").Uint(suppressed_bytes_);
+    j.EndObject();
     j.EndObject();
   }
 
@@ -158,6 +183,7 @@ class StacksSection : public Section {
 
  private:
   std::vector<ReportStack> by_calls_, by_bytes_, by_peak_, leaks_;
+  uint64_t suppressed_blocks_ = 0, suppressed_bytes_ = 0;
 };
 
 }  // namespace
