@@ -7,9 +7,10 @@ TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$
 
 TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
                       phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target \
-                      signal_alloc
+                      signal_alloc reload_main
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
                  $(TEST_OUT)/programs/alloc_loop_nopie \
+                 $(TEST_OUT)/programs/libreload_a.so $(TEST_OUT)/programs/libreload_b.so \
                  $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target $(TEST_OUT)/programs/budget_tests \
                  $(TEST_OUT)/programs/budget_catch2 $(TEST_OUT)/programs/budget_c
 
@@ -44,6 +45,11 @@ $(TEST_OUT)/programs/alloc_loop_nopie: tests/programs/alloc_loop.cc | $(DEPS_STA
 $(TEST_OUT)/programs/libplugin.so: tests/programs/plugin.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O1 -g -fPIC -shared -o $@ $<
+
+# The same source twice, one exported name apart: the dlclose/reload case (reload_main.cc).
+$(TEST_OUT)/programs/libreload_%.so: tests/programs/reload_lib.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fPIC -shared -DRELOAD_KEEP=reload_$*_keep -o $@ $<
 
 $(TEST_OUT)/programs/static_hello: tests/programs/static_hello.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -1,10 +1,13 @@
 #include "cli/analysis_flags.h"
 
+#include <fstream>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "allocprof/units.h"
 
 namespace allocprof {
@@ -34,6 +37,23 @@ absl::Status ReadGenModelFlags(const CliArgs& args, GenParameters* gen) {
   return absl::OkStatus();
 }
 
+// LeakSanitizer's suppressions format: `leak:PATTERN` per line, `#` comments, blank lines.
+absl::Status ReadSuppressions(const std::string& path, std::vector<std::string>* out) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--suppressions: cannot read ", path));
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    if (!absl::ConsumePrefix(&text, "leak:") || absl::StripAsciiWhitespace(text).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": expected leak:PATTERN (LeakSanitizer's format), found '", line, "'"));
+    }
+    out->emplace_back(absl::StripAsciiWhitespace(text));
+  }
+  return absl::OkStatus();
+}
+
 void AddAnalysisFlags(CliArgs& args) {
   args.Option("--top", true, "stacks per list (default 10)");
   args.Option("--windows", true, "timeline windows over the run (default 100)");
@@ -44,6 +64,11 @@ void AddAnalysisFlags(CliArgs& args) {
   args.Option("--pool-target", true, "hit rate the pool sizing advisor aims at (default 0.99)");
   AddGenModelFlags(args);
   args.Option("--no-symbols", false, "frames as module+offset without reading module files");
+  args.Option("--suppressions", true, "leak suppressions file, LeakSanitizer's format (leak:PATTERN per line)");
+  args.Option("--no-default-suppressions", false, "list the C/C++ runtimes' one-time allocations as leaks too");
+  args.Option("--wrapper", true,
+              "allocation helpers skipped in stack labels, comma-separated (xalloc,my_pool::*; adds to "
+              "operator new, std::allocator, _IO_*, xmalloc...)");
   args.Option("--from", true, "analyse from this mark (allocprof_mark name, or mark:NAME) or time (12.5s) on");
   args.Option("--to", true, "analyse up to this mark (the first after --from) or time since the process started");
 }
@@ -53,6 +78,15 @@ absl::Status ReadAnalysisFlags(const CliArgs& args, AnalysisOptions* o) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot use '", value, "'"));
   };
   o->symbolize = !args.Has("--no-symbols");
+  o->default_suppressions = !args.Has("--no-default-suppressions");
+  if (args.Has("--suppressions")) {
+    if (absl::Status st = ReadSuppressions(args.Get("--suppressions"), &o->suppressions); !st.ok()) return st;
+  }
+  if (args.Has("--wrapper")) {
+    for (const auto& part : absl::StrSplit(args.Get("--wrapper"), ',', absl::SkipEmpty())) {
+      o->wrappers.emplace_back(part);
+    }
+  }
   if (args.Has("--top") && !absl::SimpleAtoi(args.Get("--top"), &o->top_n)) return bad("--top", args.Get("--top"));
   if (args.Has("--windows") &&
       (!absl::SimpleAtoi(args.Get("--windows"), &o->windows) || o->windows == 0 || o->windows > 100000)) {

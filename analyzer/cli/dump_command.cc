@@ -67,6 +67,9 @@ class Dumper {
         }
         break;
       }
+      case RecordKind::kModuleUnload:
+        absl::FPrintF(out_, "  %s module-unload \"%s\" bias=0x%x\n", Time(r.time), Printable(r.text), r.value);
+        break;
       case RecordKind::kProcess: {
         const ProcessInfo& p = r.process;
         if (origin_ == 0) origin_ = p.start_monotonic_ns;

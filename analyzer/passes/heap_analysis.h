@@ -37,6 +37,14 @@ struct AnalysisOptions {
   GenParameters gen;                      // the Gen-style model's knobs (0 = derived / default)
   WindowSpec window;                      // --from / --to: the part of the run analysed
   bool flame = false;                     // also build the call tree for flame graphs (report/flame.h)
+  // Functions that stand for the allocator in a stack row's label, besides the built-in ones
+  // (report/frames.h's kAllocatorFrames): `--wrapper NAME` ("name*" for a prefix).
+  std::vector<std::string> wrappers;
+  // Leak suppressions (LeakSanitizer's `leak:PATTERN`): leaked stacks with a frame whose function,
+  // file or module matches are counted apart ("suppressed"), as are the C and C++ runtimes'
+  // one-time allocations (report/frames.h's kRuntimeOneTime) unless default_suppressions is false.
+  std::vector<std::string> suppressions;
+  bool default_suppressions = true;
 };
 
 struct StackStats {

@@ -30,12 +30,19 @@ struct ThreadInfo {
 };
 
 struct ModuleInfo {
-  uint64_t time = 0;
+  uint64_t time = 0;  // recorded at (the module was mapped no later than this)
   uint64_t load_bias = 0;
   std::string path;
   std::string build_id;  // raw bytes
   std::vector<Segment> segments;
+  uint64_t unload_time = 0;  // a kModuleUnload said it was unmapped then; 0: mapped to the end
 };
+
+// The record in `modules` whose segments hold `address` at `time`: the one mapped then (the latest
+// recorded, if several claim it); failing that, the first recorded after `time` (a module is
+// recorded when first needed, which may be a little after it was mapped); failing that, the
+// latest that holds it. -1 when none holds it. Linear in the segments: for traces with unloads.
+int ModuleIndexAt(const std::vector<ModuleInfo>& modules, uint64_t address, uint64_t time);
 
 struct PoolInfo {
   std::string name;
@@ -53,6 +60,10 @@ struct ProcessCatalog {
   absl::flat_hash_map<uint32_t, ThreadInfo> threads;
   std::vector<ModuleInfo> modules;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> stacks;
+  // When each stack was first used (its frames are resolved against the modules mapped then);
+  // used only when the trace unloaded a module, since otherwise every time resolves the same.
+  absl::flat_hash_map<uint32_t, uint64_t> stack_times;
+  bool has_unloads = false;  // some module was unloaded (kModuleUnload)
   std::vector<std::string> shim_warnings;
   std::map<uint32_t, PoolInfo> pools;        // by pool id
   std::map<uint32_t, std::string> counters;  // work-unit counter names by id

@@ -39,6 +39,27 @@ void CatalogBuilder::BoundGaps(uint32_t thread, uint64_t first_time, uint32_t al
   }
 }
 
+int ModuleIndexAt(const std::vector<ModuleInfo>& modules, uint64_t address, uint64_t time) {
+  int mapped = -1, later = -1, latest = -1;
+  for (size_t i = 0; i < modules.size(); ++i) {
+    const ModuleInfo& m = modules[i];
+    bool holds = false;
+    for (const Segment& s : m.segments) {
+      uint64_t start = m.load_bias + s.vaddr;
+      holds = holds || (address >= start && address - start < s.memsz);
+    }
+    if (!holds) continue;
+    int index = static_cast<int>(i);
+    latest = index;
+    if (m.time <= time && (m.unload_time == 0 || time < m.unload_time)) {
+      mapped = index;
+    } else if (m.time > time && (later < 0 || m.time < modules[later].time)) {
+      later = index;
+    }
+  }
+  return mapped >= 0 ? mapped : later >= 0 ? later : latest;
+}
+
 void CatalogBuilder::OnChunk(DecodedChunk& d) {
   uint32_t thread = d.header.thread;
   bool is_thread = thread != format::kProcessThread;
@@ -143,6 +164,7 @@ void CatalogBuilder::OnControl(const Record& r, uint32_t thread) {
       break;  // events: they go through the merger
     case RecordKind::kStackDef:
       c_->stacks[r.stack_id] = r.frames;
+      c_->stack_times[r.stack_id] = r.time;
       break;
     case RecordKind::kThreadStart: {
       ThreadInfo& t = c_->threads[thread];
@@ -159,6 +181,16 @@ void CatalogBuilder::OnControl(const Record& r, uint32_t thread) {
       break;
     case RecordKind::kModule:
       c_->modules.push_back(ModuleInfo{r.time, r.value, r.text, r.build_id, r.segments});
+      break;
+    case RecordKind::kModuleUnload:
+      // The latest still-mapped record of that module (bias and path name it).
+      for (auto it = c_->modules.rbegin(); it != c_->modules.rend(); ++it) {
+        if (it->unload_time == 0 && it->load_bias == r.value && it->path == r.text) {
+          it->unload_time = r.time ? r.time : 1;
+          c_->has_unloads = true;
+          break;
+        }
+      }
       break;
     case RecordKind::kProcess:
       if (!c_->has_process) {

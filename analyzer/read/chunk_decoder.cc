@@ -54,9 +54,18 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
   // record_count is the writer's claim: trust it only as far as the payload can hold records.
   events->reserve(std::min<size_t>(chunk.header.record_count, chunk.payload.size()));
   RecordDecoder decoder(chunk, history);
+  // Stack definitions waiting for the time of the event that follows them (their first use).
+  size_t undated_defs = 0;
+  auto date_defs = [&](uint64_t t) {
+    for (size_t i = out->controls.size() - undated_defs; i < out->controls.size(); ++i) {
+      if (out->controls[i].kind == RecordKind::kStackDef) out->controls[i].time = t;
+    }
+    undated_defs = 0;
+  };
   while (decoder.Next(&r_)) {
     ++out->records;
     if (r_.kind == RecordKind::kAlloc || r_.kind == RecordKind::kFree) {
+      if (__builtin_expect(undated_defs != 0, 0)) date_defs(r_.time);
       events->push_back(Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
       if (weigher_.interval()) Weigh(events->back());
       ++out->heap_events;
@@ -64,6 +73,7 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
     }
     if (r_.kind == RecordKind::kSampling) weigher_.SetInterval(r_.value);
     if (EventKind kind; PoolEventKind(r_.kind, &kind)) {
+      if (undated_defs) date_defs(r_.time);
       Event e{r_.time, r_.granted, r_.size, r_.stack_id, owner, format::EntryPoint::kMalloc, false};
       e.kind = kind;
       e.outcome = r_.outcome;
@@ -72,6 +82,7 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
       continue;
     }
     if (r_.kind == RecordKind::kMark) {
+      if (undated_defs) date_defs(r_.time);
       Event e{r_.time, 0, 0, 0, owner, format::EntryPoint::kMalloc, false};
       e.kind = EventKind::kMark;
       e.pool = marks_++;
@@ -82,7 +93,15 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
       histories_.erase(thread);
     }
     out->controls.push_back(r_);
+    if (r_.kind == RecordKind::kStackDef) {
+      out->controls.back().time = 0;
+      ++undated_defs;
+    } else if (undated_defs) {
+      ++undated_defs;  // keeps the count an offset from the end
+    }
   }
+  // Defined last in the chunk: its use is in the next chunk, no earlier than this one's coverage.
+  if (undated_defs) date_defs(std::max(chunk.header.covered_until_ns, chunk.header.base_time_ns));
   out->error = decoder.error();
 }
 

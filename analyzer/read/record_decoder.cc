@@ -52,6 +52,8 @@ const char* RecordKindName(RecordKind kind) {
       return "capture";
     case RecordKind::kSampling:
       return "sampling";
+    case RecordKind::kModuleUnload:
+      return "module-unload";
   }
   return "?";
 }
@@ -260,6 +262,9 @@ bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
       }
       return true;
     }
+    case RecordTag::kModuleUnload:
+      r->kind = RecordKind::kModuleUnload;
+      return Time(&r->time) && Uint(&r->value) && Bytes(&r->text);
     case RecordTag::kProcess: {
       r->kind = RecordKind::kProcess;
       ProcessInfo& p = r->process;

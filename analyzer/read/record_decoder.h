@@ -39,6 +39,7 @@ enum class RecordKind : uint8_t {
   kMark,
   kCapture,
   kSampling,
+  kModuleUnload,
 };
 
 const char* RecordKindName(RecordKind kind);
@@ -65,8 +66,9 @@ struct Record {
   uint64_t addr = 0;         // 0 when a compressed reference could not be resolved (lost chunk)
   uint64_t size = 0;
   uint64_t age = 0;       // kFree records written as FREE_AGE: the age they carried
-  uint32_t stack_id = 0;  // kAlloc, kStackDef
-  uint64_t value = 0;     // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule: load bias;
+  uint32_t stack_id = 0;  // kAlloc, kStackDef (whose `time` is that of the chunk's next timed
+                          // event: the first use of the stack, see ChunkDecoder)
+  uint64_t value = 0;     // kThreadStart: tid; kFork: child pid; kQuiet: thread; kModule, kModuleUnload: load bias;
                           // kPoolRegister: slots per bucket; kCounterName, kCount: counter id;
                           // kSampling: interval bytes
   uint32_t pool = 0;      // pool records

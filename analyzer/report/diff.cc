@@ -344,6 +344,8 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
         if (!s.is_object() || !s.contains("frames") || !s["frames"].is_array()) continue;
         StackSummary summary;
         summary.key = StackKey(s["frames"], &summary.label);
+        // The report's own label (first frame outside the allocator, with file:line) when it has one.
+        if (std::string label = FrameString(s, "label"); !label.empty()) summary.label = label;
         double v;
         if (s.contains("calls") && Number(s["calls"], &v)) summary.calls = v;
         if (s.contains("bytes") && Number(s["bytes"], &v)) summary.bytes = v;

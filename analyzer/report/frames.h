@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "passes/heap_analysis.h"
@@ -26,10 +27,13 @@ struct ReportFrame {
   std::string module;
   uint64_t offset = 0;  // module-relative address of the call
   bool inlined = false;
+  int64_t symbol_offset = -1;  // named by the symbol table alone: offset into the symbol, else -1
 };
 
 struct ReportStack {
   uint32_t id = 0;
+  std::vector<uint32_t> merged;  // other stack ids shown with the same frames, added into this row
+  std::string label;             // the first frame outside the allocator and its wrappers
   uint64_t calls = 0, bytes = 0, peak_bytes = 0, leaked_allocations = 0, leaked_bytes = 0, temporary = 0;
   std::vector<ReportFrame> frames;  // leaf first
 };
@@ -40,7 +44,8 @@ class StackFrames {
  public:
   StackFrames(const ProcessCatalog& catalog, bool symbolize);
   ~StackFrames();
-  // Leaf first; empty when the trace defines no such stack.
+  // Leaf first; empty when the trace defines no such stack. Resolved against the modules mapped
+  // when the stack was first used (a trace can unload a module and map another in its place).
   std::vector<ReportFrame> Frames(uint32_t stack_id);
   // The frames of one return address: the innermost (inlined) first.
   std::vector<ReportFrame> AddressFrames(uint64_t address);
@@ -50,13 +55,34 @@ class StackFrames {
   std::vector<std::string> warnings() const;
 
  private:
-  void AppendFrames(uint64_t address, std::vector<ReportFrame>* out);
+  void AppendFrames(uint64_t address, uint64_t time, std::vector<ReportFrame>* out);
 
   const ProcessCatalog& catalog_;
   std::unique_ptr<Symbolizer> symbolizer_;
 };
 
-// "Foo (foo.cc:12)", "Foo (foo.cc:12) [inlined]", "Foo", or "libx.so+0x1234".
+// The allocator's own functions and the runtime's wrappers around it, which label no stack row:
+// "name" matches the function (with any template or parameter list), "name*" any function
+// starting with name.
+extern const char* const kAllocatorFrames[];
+bool IsAllocatorFrame(const ReportFrame& f, const std::vector<std::string>& extra);
+// Functions of the C and C++ runtimes whose allocations are made once and kept for the process's
+// life (the emergency exception pool, stdio buffers, locales, thread control blocks, the loader's
+// tables, libsasl's start-up): not leaks anyone can act on. Matched from the leaf up to the
+// stack's label frame, in IsAllocatorFrame's pattern syntax.
+extern const char* const kRuntimeOneTime[];
+// Whether a leaked stack is suppressed: by the runtime list (`defaults`), or by a user pattern in
+// LeakSanitizer's syntax (a substring of any frame's function, file or module; `*` matches
+// anything, `^`/`$` anchor).
+bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::string>& wrappers, bool defaults,
+                const std::vector<std::string>& patterns);
+bool SuppressionMatches(std::string_view pattern, std::string_view text);
+
+// The text of the first frame that is not the allocator's (the leaf when all are).
+std::string StackLabel(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra);
+
+// "Foo (foo.cc:12)", "Foo (foo.cc:12) [inlined]", "sqlite3_step+0x1c4" (symbol table only), "Foo",
+// or "libx.so+0x1234".
 std::string FrameText(const ReportFrame& f);
 // "frames": [...]
 void WriteFrames(JsonWriter& j, const std::vector<ReportFrame>& frames);

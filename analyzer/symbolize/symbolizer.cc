@@ -119,6 +119,9 @@ std::vector<SourceFrame> Describe(Dwfl_Module* mod, uint64_t pc) {
   GElf_Off sym_offset = 0;
   GElf_Sym sym;
   const char* symbol = dwfl_module_addrinfo(mod, pc, &sym_offset, &sym, nullptr, nullptr, nullptr);
+  // Only a symbol whose range (value, size) holds pc names it: libdwfl also offers the nearest
+  // sizeless symbol before it (an assembler label, _init), which says nothing about pc.
+  if (symbol != nullptr && (sym.st_size == 0 || sym_offset >= sym.st_size)) symbol = nullptr;
 
   Dwarf_Addr bias = 0;
   Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
@@ -172,6 +175,8 @@ std::vector<SourceFrame> Describe(Dwfl_Module* mod, uint64_t pc) {
   // No DWARF scope for the address (stripped module, assembly): the symbol table is all there is.
   if (!have_outer && (symbol != nullptr || !file.empty())) {
     frames.push_back({SymbolName(symbol), file, line, false});
+    // The return address's distance into the symbol ("sqlite3_step+0x1c4"), as the stack holds it.
+    if (symbol != nullptr) frames.back().symbol_offset = static_cast<int64_t>(sym_offset + 1);
   }
   return frames;
 }
@@ -189,7 +194,8 @@ struct Symbolizer::Module {
   Dwfl_Module* mod = nullptr;  // owned by dwfl
 };
 
-Symbolizer::Symbolizer(const std::vector<ModuleInfo>& modules) {
+Symbolizer::Symbolizer(const std::vector<ModuleInfo>& modules, bool has_unloads) {
+  if (has_unloads) infos_ = &modules;
   // A library unloaded and another loaded at the same addresses both appear; stacks do not say
   // which one a frame saw, so the later module owns the overlap.
   struct Edge {
@@ -198,10 +204,12 @@ Symbolizer::Symbolizer(const std::vector<ModuleInfo>& modules) {
     uint32_t module;
   };
   std::vector<Edge> edges;
-  absl::flat_hash_set<std::pair<std::string, uint64_t>> seen;
+  absl::flat_hash_map<std::pair<std::string, uint64_t>, uint32_t> seen;
   for (const ModuleInfo& info : modules) {
-    if (!seen.emplace(info.path, info.load_bias).second) continue;
     auto index = static_cast<uint32_t>(modules_.size());
+    auto [known, added] = seen.try_emplace(std::make_pair(info.path, info.load_bias), index);
+    info_module_.push_back(known->second);
+    if (!added) continue;
     Module& m = modules_.emplace_back();
     m.path = info.path.empty() ? "[unnamed]" : info.path;  // "" means "no module" to callers
     m.load_bias = info.load_bias;
@@ -299,15 +307,30 @@ const SymbolizedAddress& Symbolizer::Resolve(uint64_t return_address) {
   SymbolizedAddress& out = it->second;
   if (!inserted) return out;
   uint64_t pc = return_address > 0 ? return_address - 1 : 0;
-  Module* m = FindModule(pc);
+  Fill(FindModule(pc), return_address, &out);
+  return out;
+}
+
+const SymbolizedAddress& Symbolizer::ResolveAt(uint64_t return_address, uint64_t time) {
+  if (infos_ == nullptr) return Resolve(return_address);
+  uint64_t pc = return_address > 0 ? return_address - 1 : 0;
+  int info = ModuleIndexAt(*infos_, pc, time);
+  uint32_t module = info < 0 ? UINT32_MAX : info_module_[info];
+  auto [it, inserted] = timed_cache_.try_emplace(std::make_pair(return_address, module));
+  if (inserted) Fill(info < 0 ? nullptr : &modules_[module], return_address, &it->second);
+  return it->second;
+}
+
+void Symbolizer::Fill(Module* m, uint64_t return_address, SymbolizedAddress* result) {
+  SymbolizedAddress& out = *result;
+  uint64_t pc = return_address > 0 ? return_address - 1 : 0;
   if (m == nullptr) {
     out.offset = return_address;
-    return out;
+    return;
   }
   out.module = m->path;
   out.offset = return_address - m->load_bias;
   if (Open(*m)) out.frames = Describe(m->mod, pc);
-  return out;
 }
 
 std::string FrameLabel(const SymbolizedAddress& a) {

@@ -29,6 +29,9 @@ struct SourceFrame {
   std::string file;      // as the debug info names it (usually absolute); empty if unknown
   int line = 0;          // 0 if unknown
   bool inlined = false;  // this frame was inlined into the next one
+  // Named by the symbol table alone (no debug info): the return address's offset into the symbol
+  // whose range holds it; -1 otherwise.
+  int64_t symbol_offset = -1;
 };
 
 struct SymbolizedAddress {
@@ -42,7 +45,7 @@ struct SymbolizedAddress {
 
 class Symbolizer {
  public:
-  explicit Symbolizer(const std::vector<ModuleInfo>& modules);
+  explicit Symbolizer(const std::vector<ModuleInfo>& modules, bool has_unloads = false);
   ~Symbolizer();
   Symbolizer(const Symbolizer&) = delete;
   Symbolizer& operator=(const Symbolizer&) = delete;
@@ -51,6 +54,9 @@ class Symbolizer {
   // return_address - 1 (inside the call instruction); the offset reported is the return address's.
   // The reference stays valid for the Symbolizer's lifetime.
   const SymbolizedAddress& Resolve(uint64_t return_address);
+  // The same, against the modules mapped at `time` (catalog.h's ModuleIndexAt): for stacks of a
+  // trace in which a module was unloaded and another may have been mapped at its addresses.
+  const SymbolizedAddress& ResolveAt(uint64_t return_address, uint64_t time);
 
   // Problems found so far (module missing, unreadable, rebuilt since the run), each once.
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -63,11 +69,15 @@ class Symbolizer {
   };
 
   Module* FindModule(uint64_t pc);
+  void Fill(Module* m, uint64_t return_address, SymbolizedAddress* out);
   bool Open(Module& m);
   void Warn(std::string text);
 
   std::vector<Module> modules_;
-  std::vector<Range> ranges_;                               // sorted, disjoint
+  std::vector<Range> ranges_;                       // sorted, disjoint
+  const std::vector<ModuleInfo>* infos_ = nullptr;  // set when the trace has unloads
+  std::vector<uint32_t> info_module_;               // infos_ index -> modules_ index
+  absl::node_hash_map<std::pair<uint64_t, uint32_t>, SymbolizedAddress> timed_cache_;
   absl::node_hash_map<uint64_t, SymbolizedAddress> cache_;  // node map: Resolve hands out references
   std::vector<std::string> warnings_;
   absl::flat_hash_set<std::string> warned_;

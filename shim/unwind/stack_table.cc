@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "runtime/module_map.h"
 #include "runtime/process_record.h"
 #include "runtime/process_state.h"
 
@@ -16,7 +17,7 @@ struct Entry {
   uint32_t id;
   std::atomic<uint32_t> generation;  // process generation whose trace holds the definition
   uint32_t depth;
-  uint32_t pad;
+  uint32_t epoch;  // g_module_epoch it was interned in: a stack never spans a module unload
   uintptr_t frames[];
 };
 
@@ -30,8 +31,8 @@ std::atomic<uint64_t> g_arena_used{64};  // offset 0 means "empty slot"
 std::atomic<uint32_t> g_next_id{1};
 std::atomic<bool> g_full_reported{false};
 
-uint64_t HashFrames(const uintptr_t* frames, uint32_t depth) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ depth;
+uint64_t HashFrames(const uintptr_t* frames, uint32_t depth, uint32_t epoch) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ depth ^ (uint64_t{epoch} << 32);
   for (uint32_t i = 0; i < depth; ++i) {
     h = (h ^ frames[i]) * 0xbf58476d1ce4e5b9ull;
     h ^= h >> 31;
@@ -90,16 +91,17 @@ void RememberRecent(const Entry* e, uint32_t generation) {
 InternResult InternStack(const uintptr_t* frames, uint32_t depth) {
   if (!g_slots) return {0, false};
   uint32_t generation = g_generation.load(std::memory_order_relaxed);
+  uint32_t epoch = g_module_epoch.load(std::memory_order_acquire);
   if (depth > 0) {
     for (uint32_t w = 0; w < RecentStacks::kWays; ++w) {
       const Entry* e = t_recent.entry[w];
       if (e && e->frames[0] == frames[0] && e->depth == depth && t_recent.generation[w] == generation &&
-          SameFrames(e->frames + 1, frames + 1, depth - 1)) {
+          e->epoch == epoch && SameFrames(e->frames + 1, frames + 1, depth - 1)) {
         return {e->id, false};
       }
     }
   }
-  uint64_t hash = HashFrames(frames, depth);
+  uint64_t hash = HashFrames(frames, depth, epoch);
   uint64_t mine = 0;  // our entry, once allocated
   for (uint32_t probe = 0; probe < kMaxProbes; ++probe) {
     std::atomic<uint64_t>& slot = g_slots[(hash + probe) & (kSlotCount - 1)];
@@ -117,6 +119,7 @@ InternResult InternStack(const uintptr_t* frames, uint32_t depth) {
         e->id = g_next_id.fetch_add(1, std::memory_order_relaxed);
         e->generation.store(generation, std::memory_order_relaxed);
         e->depth = depth;
+        e->epoch = epoch;
         memcpy(e->frames, frames, depth * sizeof(uintptr_t));
       }
       if (slot.compare_exchange_strong(offset, mine, std::memory_order_release, std::memory_order_acquire)) {
@@ -126,7 +129,8 @@ InternResult InternStack(const uintptr_t* frames, uint32_t depth) {
       // Lost the race for this slot: `offset` now holds the winner; compare against it below.
     }
     Entry* e = EntryAt(offset);
-    if (e->hash == hash && e->depth == depth && memcmp(e->frames, frames, depth * sizeof(uintptr_t)) == 0) {
+    if (e->hash == hash && e->depth == depth && e->epoch == epoch &&
+        memcmp(e->frames, frames, depth * sizeof(uintptr_t)) == 0) {
       uint32_t seen = e->generation.load(std::memory_order_relaxed);
       bool define =
           seen != generation && e->generation.compare_exchange_strong(seen, generation, std::memory_order_relaxed);

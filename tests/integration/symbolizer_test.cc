@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -19,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "harness.h"
+#include "report/frames.h"
 
 namespace allocprof::testing {
 namespace {
@@ -234,6 +236,62 @@ TEST(Symbolizer, StrippedKcatAndLibrdkafka) {
   EXPECT_GT(rdkafka, 0);
   EXPECT_EQ(outside, 0) << "every recorded frame lies in a recorded module";
   EXPECT_TRUE(s.warnings().empty()) << absl::StrJoin(s.warnings(), "\n");
+}
+
+// dlopen("./libreload_a.so") leaks, dlclose; then libreload_b.so (same layout, usually mapped at
+// A's addresses) leaks through the same call site, dlclose. Each leak's stack names its own
+// library and function, both modules are recorded absolute and unloaded, and the two stacks are
+// distinct ids even when every return address is the same.
+TEST(Symbolizer, ReloadedLibraryStacksNameTheLibraryMappedThen) {
+  TempDir dir;
+  std::string programs = Program("libreload_a.so");
+  programs.resize(programs.rfind('/'));
+  RunResult r = RunTraced(dir / "t.trace",
+                          {Program("reload_main"), programs, "./libreload_a.so", "reload_a_keep", "1111",
+                           "./libreload_b.so", "reload_b_keep", "2222"},
+                          {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  bool same_base = absl::StrContains(r.out, "same-base 1");
+  StackBySize sink;
+  ProcessCatalog catalog;
+  ASSERT_TRUE(ReadProcessTrace(dir / "t.trace", &sink, &catalog).ok());
+  EXPECT_TRUE(catalog.has_unloads);
+  for (const char* name : {"libreload_a.so", "libreload_b.so"}) {
+    const ModuleInfo* module = nullptr;
+    for (const ModuleInfo& m : catalog.modules) {
+      if (absl::EndsWith(m.path, name)) module = &m;
+    }
+    ASSERT_NE(module, nullptr) << name;
+    EXPECT_EQ(module->path, programs + "/" + name) << "recorded as the loader mapped it, not ./" << name;
+    EXPECT_NE(module->unload_time, 0u) << name << " was unloaded";
+  }
+  uint32_t a = sink.Of(1111), b = sink.Of(2222);
+  ASSERT_NE(a, 0u);
+  ASSERT_NE(b, 0u);
+  EXPECT_NE(a, b);
+  if (same_base) {
+    EXPECT_EQ(catalog.stacks[a], catalog.stacks[b]) << "same addresses, told apart by time";
+  }
+  for (bool symbolize : {true, false}) {
+    StackFrames frames(catalog, symbolize);
+    for (auto [stack, lib, function] :
+         {std::tuple{a, "libreload_a.so", "reload_a_keep"}, std::tuple{b, "libreload_b.so", "reload_b_keep"}}) {
+      std::vector<ReportFrame> f = frames.Frames(stack);
+      const ReportFrame* in_lib = nullptr;
+      for (const ReportFrame& frame : f) {
+        if (absl::StrContains(frame.module, "libreload_")) {
+          in_lib = &frame;
+          break;
+        }
+      }
+      ASSERT_NE(in_lib, nullptr) << lib;
+      EXPECT_TRUE(absl::EndsWith(in_lib->module, lib)) << in_lib->module << " for " << lib;
+      if (symbolize) {
+        EXPECT_EQ(in_lib->function, function);
+      }
+    }
+    EXPECT_TRUE(frames.warnings().empty()) << absl::StrJoin(frames.warnings(), "\n");
+  }
 }
 
 }  // namespace

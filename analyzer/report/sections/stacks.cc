@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "report/section.h"
 
@@ -11,18 +13,58 @@ namespace {
 
 using StackList = std::vector<std::pair<uint32_t, const StackStats*>>;
 
-std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t StackStats::*key, StackFrames& frames) {
+constexpr size_t kShownFrames = 8;
+
+// What a row shows of its stack: stacks that show the same are one row.
+std::string ShownFrames(const ReportStack& s) {
+  std::string key;
+  for (size_t i = 0; i < s.frames.size() && i < kShownFrames; ++i) absl::StrAppend(&key, FrameText(s.frames[i]), "\n");
+  return key;
+}
+
+// The n stacks with the most `key`, rows that show the same frames merged (their figures added);
+// candidates are the 4n + 16 top stack ids, so a row merged from many small stacks beyond those
+// can be missed.
+std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t StackStats::*key, StackFrames& frames,
+                                   const std::vector<std::string>& wrappers) {
   StackList chosen;
   for (const auto& entry : stacks) {
     if (entry.second->*key > 0) chosen.push_back(entry);
   }
-  size_t k = std::min(n, chosen.size());
+  size_t k = std::min(4 * n + 16, chosen.size());
   std::partial_sort(chosen.begin(), chosen.begin() + k, chosen.end(), [&](const auto& a, const auto& b) {
     if (a.second->*key != b.second->*key) return a.second->*key > b.second->*key;
     return a.first < b.first;
   });
   std::vector<ReportStack> out;
-  for (size_t i = 0; i < k; ++i) out.push_back(frames.Stack(chosen[i].first, *chosen[i].second));
+  absl::flat_hash_map<std::string, size_t> rows;
+  for (size_t i = 0; i < k; ++i) {
+    ReportStack s = frames.Stack(chosen[i].first, *chosen[i].second);
+    std::string shown = ShownFrames(s);
+    auto [row, added] = rows.try_emplace(shown, out.size());
+    if (added || s.frames.empty()) {
+      s.label = StackLabel(s.frames, wrappers);
+      out.push_back(std::move(s));
+      continue;
+    }
+    ReportStack& r = out[row->second];
+    r.merged.push_back(s.id);
+    r.calls += s.calls;
+    r.bytes += s.bytes;
+    r.peak_bytes += s.peak_bytes;
+    r.leaked_allocations += s.leaked_allocations;
+    r.leaked_bytes += s.leaked_bytes;
+    r.temporary += s.temporary;
+  }
+  auto value = [&](const ReportStack& s) {
+    if (key == &StackStats::calls) return s.calls;
+    if (key == &StackStats::bytes) return s.bytes;
+    if (key == &StackStats::peak_bytes) return s.peak_bytes;
+    return s.leaked_bytes;
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const ReportStack& a, const ReportStack& b) { return value(a) > value(b); });
+  if (out.size() > n) out.resize(n);
   return out;
 }
 
@@ -32,12 +74,14 @@ void TextList(std::string& out, const char* title, const std::vector<ReportStack
   absl::StrAppend(&out, "\n", title, "\n");
   int rank = 1;
   for (const auto& s : stacks) {
-    absl::StrAppendFormat(&out, "  #%-2d %s   [stack %d]\n", rank++, headline(s), s.id);
+    std::string ids = absl::StrCat("stack ", s.id);
+    if (!s.merged.empty()) absl::StrAppend(&ids, " + ", s.merged.size(), " with the same frames");
+    absl::StrAppendFormat(&out, "  #%-2d %s   in %s   [%s]\n", rank++, headline(s), s.label, ids);
     if (s.frames.empty()) absl::StrAppend(&out, "      (no stack recorded)\n");
     size_t shown = 0;
     for (const auto& f : s.frames) {
-      if (++shown > 8) {
-        absl::StrAppendFormat(&out, "      ... %d more frames\n", s.frames.size() - 8);
+      if (++shown > kShownFrames) {
+        absl::StrAppendFormat(&out, "      ... %d more frames\n", s.frames.size() - kShownFrames);
         break;
       }
       absl::StrAppend(&out, "      ", FrameText(f), "\n");
@@ -51,6 +95,10 @@ void JsonList(JsonWriter& j, const char* key, const std::vector<ReportStack>& st
   for (const auto& s : stacks) {
     j.BeginObject();
     j.Key("id").Uint(s.id);
+    j.Key("label").String(s.label);
+    j.Key("merged_ids").BeginArray();
+    for (uint32_t id : s.merged) j.Uint(id);
+    j.EndArray();
     j.Key("calls").Uint(s.calls);
     j.Key("bytes").Uint(s.bytes);
     j.Key("peak_bytes").Uint(s.peak_bytes);
@@ -68,10 +116,25 @@ class StacksSection : public Section {
   void Finish(const SectionInputs& in) override {
     StackList stacks = in.heap.AllStacks();
     size_t n = in.options.top_n;
-    by_calls_ = TopStacks(stacks, n, &StackStats::calls, in.frames);
-    by_bytes_ = TopStacks(stacks, n, &StackStats::bytes, in.frames);
-    by_peak_ = TopStacks(stacks, n, &StackStats::peak_bytes, in.frames);
-    leaks_ = TopStacks(stacks, n, &StackStats::live_bytes, in.frames);
+    const std::vector<std::string>& w = in.options.wrappers;
+    by_calls_ = TopStacks(stacks, n, &StackStats::calls, in.frames, w);
+    by_bytes_ = TopStacks(stacks, n, &StackStats::bytes, in.frames, w);
+    by_peak_ = TopStacks(stacks, n, &StackStats::peak_bytes, in.frames, w);
+    // Leaks: suppressed stacks (the runtimes' one-time allocations, --suppressions) are counted
+    // apart. Every leaking stack is resolved for this.
+    StackList leaking;
+    const AnalysisOptions& o = in.options;
+    for (const auto& entry : stacks) {
+      if (entry.second->live_count == 0) continue;
+      if ((o.default_suppressions || !o.suppressions.empty()) &&
+          Suppressed(in.frames.Frames(entry.first), w, o.default_suppressions, o.suppressions)) {
+        suppressed_blocks_ += entry.second->live_count;
+        suppressed_bytes_ += entry.second->live_bytes;
+        continue;
+      }
+      leaking.push_back(entry);
+    }
+    leaks_ = TopStacks(leaking, n, &StackStats::live_bytes, in.frames, w);
   }
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
@@ -87,6 +150,13 @@ class StacksSection : public Section {
       return absl::StrFormat("%s in %s", HumanBytes(s.leaked_bytes),
                              HumanCountOf(s.leaked_allocations, "allocation", "allocations"));
     });
+    if (suppressed_blocks_) {
+      absl::StrAppendFormat(&out, "  suppressed: %d blocks, %d bytes (%s; not in the list above)\n", suppressed_blocks_,
+                            suppressed_bytes_,
+                            o.suppressions.empty()   ? "the C/C++ runtimes' one-time allocations"
+                            : o.default_suppressions ? "the C/C++ runtimes' one-time allocations and --suppressions"
+                                                     : "--suppressions");
+    }
   }
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
@@ -99,6 +169,10 @@ class StacksSection : public Section {
     JsonList(j, "top_by_bytes", by_bytes_, p.sampling.sampled());
     JsonList(j, "top_by_peak", by_peak_, p.sampling.sampled());
     JsonList(j, "leaks", leaks_, p.sampling.sampled());
+    j.Key("suppressed_leaks").BeginObject();
+    j.Key("blocks").Uint(suppressed_blocks_);
+    j.Key("bytes").Uint(suppressed_bytes_);
+    j.EndObject();
     j.EndObject();
   }
 
@@ -110,6 +184,7 @@ class StacksSection : public Section {
 
  private:
   std::vector<ReportStack> by_calls_, by_bytes_, by_peak_, leaks_;
+  uint64_t suppressed_blocks_ = 0, suppressed_bytes_ = 0;
 };
 
 }  // namespace

@@ -1,0 +1,109 @@
+// Modules in time (a library unloaded and another mapped at its addresses), stack row labels and
+// leak suppressions.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "read/catalog.h"
+#include "report/frames.h"
+
+namespace allocprof {
+namespace {
+
+ModuleInfo Module(const std::string& path, uint64_t bias, uint64_t time, uint64_t unload_time) {
+  ModuleInfo m;
+  m.time = time;
+  m.load_bias = bias;
+  m.path = path;
+  m.segments.push_back(Segment{0x1000, 0x2000, 5});
+  m.unload_time = unload_time;
+  return m;
+}
+
+TEST(ModulesInTime, AnAddressBelongsToTheModuleMappedThen) {
+  // A mapped at 100, unloaded at 200; B recorded at 250 at the same bias; C elsewhere all along.
+  std::vector<ModuleInfo> modules = {Module("/a.so", 0x7000000, 100, 200), Module("/c.so", 0x9000000, 50, 0),
+                                     Module("/b.so", 0x7000000, 250, 0)};
+  uint64_t pc = 0x7000000 + 0x1800;
+  EXPECT_EQ(ModuleIndexAt(modules, pc, 150), 0);
+  EXPECT_EQ(ModuleIndexAt(modules, pc, 199), 0);
+  EXPECT_EQ(ModuleIndexAt(modules, pc, 300), 2);
+  // Between the unload and B's record: B was mapped by then, recorded when first needed.
+  EXPECT_EQ(ModuleIndexAt(modules, pc, 220), 2);
+  // Before anything was recorded there: the first recorded after.
+  EXPECT_EQ(ModuleIndexAt(modules, pc, 10), 0);
+  EXPECT_EQ(ModuleIndexAt(modules, 0x9000000 + 0x1000, 10), 1);
+  EXPECT_EQ(ModuleIndexAt(modules, 0x7000000, 150), -1) << "below the segment";
+  EXPECT_EQ(ModuleIndexAt(modules, 0x7000000 + 0x3000, 150), -1) << "past the segment";
+}
+
+ReportFrame Function(const std::string& name) {
+  ReportFrame f;
+  f.function = name;
+  f.file = "/src/x.cc";
+  f.line = 3;
+  return f;
+}
+
+TEST(StackLabel, FirstFrameOutsideTheAllocatorAndItsWrappers) {
+  std::vector<ReportFrame> frames = {
+      Function("operator new(unsigned long)"),
+      Function("std::__new_allocator<int>::allocate(unsigned long, void const*)"),
+      Function("std::allocator_traits<std::allocator<int> >::allocate()"),
+      Function("std::_Vector_base<int, std::allocator<int> >::_M_allocate(unsigned long)"),
+      Function("Parse(char const*)"),
+      Function("main")};
+  EXPECT_EQ(StackLabel(frames, {}), "Parse(char const*) (x.cc:3)");
+  EXPECT_EQ(StackLabel({Function("xmalloc"), Function("xstrdup"), Function("read_line")}, {}), "read_line (x.cc:3)");
+  EXPECT_EQ(StackLabel({Function("_IO_file_doallocate"), Function("_IO_doallocbuf"), Function("puts")}, {}),
+            "puts (x.cc:3)")
+      << "puts is the program's call";
+  // Configurable: the program's own helpers.
+  std::vector<ReportFrame> own = {Function("my_alloc"), Function("Pool::Grow()"), Function("Serve")};
+  EXPECT_EQ(StackLabel(own, {}), "my_alloc (x.cc:3)");
+  EXPECT_EQ(StackLabel(own, {"my_alloc", "Pool::*"}), "Serve (x.cc:3)");
+  // A name is matched whole: malloc_trim and freeaddrinfo are not malloc and free.
+  EXPECT_FALSE(IsAllocatorFrame(Function("malloc_trim"), {}));
+  EXPECT_FALSE(IsAllocatorFrame(Function("freeaddrinfo"), {}));
+  EXPECT_TRUE(IsAllocatorFrame(Function("malloc"), {}));
+  // Every frame the allocator's: the leaf labels it. A stripped frame is never skipped.
+  EXPECT_EQ(StackLabel({Function("malloc")}, {}), "malloc (x.cc:3)");
+  ReportFrame stripped;
+  stripped.module = "/usr/lib/libsqlite3.so.0";
+  stripped.offset = 0xa7504;
+  EXPECT_EQ(StackLabel({stripped, Function("main")}, {}), "libsqlite3.so.0+0xa7504");
+  ReportFrame symbol = Function("sqlite3_step");
+  symbol.file.clear();
+  symbol.symbol_offset = 0x1c4;
+  EXPECT_EQ(FrameText(symbol), "sqlite3_step+0x1c4");
+}
+
+TEST(Suppressions, LeakSanitizerPatterns) {
+  EXPECT_TRUE(SuppressionMatches("sqlite3", "sqlite3MallocZero"));
+  EXPECT_TRUE(SuppressionMatches("libsqlite3.so", "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"));
+  EXPECT_TRUE(SuppressionMatches("Parse*Header", "HttpParser::ParseRequestHeader(char const*)"));
+  EXPECT_FALSE(SuppressionMatches("Parse*Header", "HeaderParse"));
+  EXPECT_TRUE(SuppressionMatches("^Init", "InitTables"));
+  EXPECT_FALSE(SuppressionMatches("^Init", "ReInit"));
+  EXPECT_TRUE(SuppressionMatches("Init$", "ReInit"));
+  EXPECT_FALSE(SuppressionMatches("Init$", "InitTables"));
+  EXPECT_FALSE(SuppressionMatches("zlib", ""));
+}
+
+TEST(Suppressions, RuntimeOneTimeAllocationsOnlyBelowTheLabel) {
+  ReportFrame stdio = Function("_IO_file_doallocate");
+  std::vector<ReportFrame> buffer = {stdio, Function("_IO_doallocbuf"), Function("puts"), Function("main")};
+  EXPECT_TRUE(Suppressed(buffer, {}, true, {}));
+  EXPECT_FALSE(Suppressed(buffer, {}, false, {})) << "--no-default-suppressions";
+  // A program's own leak made in a library constructor run by the loader is the program's.
+  std::vector<ReportFrame> ctor = {Function("PluginInit"), Function("call_init"), Function("_dl_init"),
+                                   Function("dl_open_worker"), Function("main")};
+  EXPECT_FALSE(Suppressed(ctor, {}, true, {}));
+  EXPECT_TRUE(Suppressed(ctor, {}, true, {"PluginInit"}));
+  EXPECT_TRUE(Suppressed(ctor, {}, false, {"x.cc"})) << "files match too";
+  EXPECT_TRUE(Suppressed({Function("_dl_allocate_tls"), Function("pthread_create@@GLIBC_2.34")}, {}, true, {}));
+}
+
+}  // namespace
+}  // namespace allocprof
