@@ -53,6 +53,7 @@ struct ThreadLocal {
   // (kNestedEventsPending), signal handlers' events to merge. Handlers set bits with atomic ors.
   uint64_t deferred_signals;
   uint8_t signal_over_shim;  // a program's signal handler runs on top of the shim (nested_events.h)
+  uint8_t handlers_running;  // program signal handlers on this thread's stack, through our trampoline
   bool nested_walking;       // a handler's stack is being walked (a nested handler walks none)
 };
 

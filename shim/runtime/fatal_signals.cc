@@ -66,12 +66,14 @@ void Trampoline(int sig, siginfo_t* info, void* context) {
     MergeNestedEvents();
   uint8_t saved = t_local.signal_over_shim;
   if (over) t_local.signal_over_shim = 1;
+  ++t_local.handlers_running;  // stacks captured meanwhile hold this trampoline's frame
   std::atomic_signal_fence(std::memory_order_seq_cst);
   if (fn && with_info)
     reinterpret_cast<void (*)(int, siginfo_t*, void*)>(fn)(sig, info, context);
   else if (fn)
     reinterpret_cast<void (*)(int)>(fn)(sig);
   std::atomic_signal_fence(std::memory_order_seq_cst);
+  --t_local.handlers_running;
   t_local.signal_over_shim = saved;
 }
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "record/thread_state.h"
 #include "runtime/options.h"
 #include "runtime/raw_syscalls.h"
 
@@ -120,9 +121,16 @@ void InitStackCapture() {
 uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n) {
   uint32_t skip = 0;
   while (skip < n && InShim(frames[skip])) ++skip;
-  // Further in, the trampoline a program's signal handler is called from (fatal_signals.cc).
-  uint32_t kept = 0;
   uint32_t max = GetOptions().max_depth;
+  if (__builtin_expect(t_local.handlers_running == 0, 1)) {
+    n -= skip;
+    if (n > max) n = max;
+    if (skip) memmove(frames, frames + skip, n * sizeof(uintptr_t));
+    return n;
+  }
+  // Inside a program's signal handler: further in, the trampoline it was called from
+  // (fatal_signals.cc) is ours too.
+  uint32_t kept = 0;
   for (uint32_t i = skip; i < n && kept < max; ++i) {
     if (!InShim(frames[i])) frames[kept++] = frames[i];
   }
