@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +29,7 @@
 #include "report/report.h"
 #include "util/cli_args.h"
 #include "util/output_file.h"
+#include "util/text_file.h"
 
 extern char** environ;
 
@@ -150,14 +149,6 @@ bool WriteInDir(const std::string& dir, const std::string& name, const std::stri
   return st.ok();
 }
 
-bool IsTrace(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[sizeof(format::kFileMagic)] = {0};
-  in.read(magic, sizeof(magic));
-  return in.gcount() == static_cast<std::streamsize>(sizeof(magic)) &&
-         memcmp(magic, format::kFileMagic, sizeof(magic)) == 0;
-}
-
 // One side of the report: the analysis JSON to draw (top stacks), and the diff's view of it.
 struct Side {
   std::string json;
@@ -167,12 +158,8 @@ struct Side {
 absl::StatusOr<Side> LoadSide(const std::string& path, const AnalysisOptions& options, size_t top, bool progress,
                               bool allow_json, const RunSelection& selection) {
   Side side;
-  if (allow_json && !IsTrace(path)) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    side.json = ss.str();
+  if (allow_json && !StartsWithTraceMagic(path)) {
+    if (!ReadWholeFile(path, &side.json)) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
     auto diff = DiffSideFromJson(side.json, path);
     if (!diff.ok()) return diff.status();
     side.diff = std::move(*diff);

@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +25,7 @@
 #include "util/cli_args.h"
 #include "util/exit_codes.h"
 #include "util/output_file.h"
+#include "util/text_file.h"
 
 namespace allocprof {
 namespace {
@@ -41,18 +40,9 @@ constexpr char kAttachUsage[] =
     "\n"
     "options:\n";
 
-bool ReadText(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
-}
-
 std::string ProcessName(pid_t pid) {
   std::string comm;
-  if (!ReadText(absl::StrCat("/proc/", pid, "/comm"), &comm)) return "?";
+  if (!ReadWholeFile(absl::StrCat("/proc/", pid, "/comm"), &comm)) return "?";
   return std::string(absl::StripTrailingAsciiWhitespace(comm));
 }
 
@@ -67,7 +57,7 @@ std::string StatusField(const std::string& status, const std::string& key) {
 int PtraceScope() {
   std::string text;
   int scope = -1;
-  if (ReadText("/proc/sys/kernel/yama/ptrace_scope", &text)) {
+  if (ReadWholeFile("/proc/sys/kernel/yama/ptrace_scope", &text)) {
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &scope)) scope = -1;
   }
   return scope;
@@ -111,7 +101,7 @@ int CheckTarget(pid_t pid, const std::string& label) {
     return UsageError("attach", absl::StrFormat("%d is allocprof itself", pid));
   }
   std::string maps;
-  if (!ReadText(absl::StrCat("/proc/", pid, "/maps"), &maps)) {
+  if (!ReadWholeFile(absl::StrCat("/proc/", pid, "/maps"), &maps)) {
     if (kill(pid, 0) != 0 && errno == ESRCH) {
       fprintf(stderr, "allocprof attach: no such process: %d\n", pid);
       return kExitBadInput;
@@ -135,7 +125,7 @@ int CheckTarget(pid_t pid, const std::string& label) {
     return kExitBadInput;
   }
   std::string status;
-  if (ReadText(absl::StrCat("/proc/", pid, "/status"), &status)) {
+  if (ReadWholeFile(absl::StrCat("/proc/", pid, "/status"), &status)) {
     std::string tracer = StatusField(status, "TracerPid");
     if (!tracer.empty() && tracer != "0") {
       pid_t tracer_pid = 0;

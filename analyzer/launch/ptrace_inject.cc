@@ -21,10 +21,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -35,6 +33,7 @@
 #include "absl/strings/strip.h"
 #include "launch/elf_symbols.h"
 #include "launch/inject_stub.h"
+#include "util/text_file.h"
 
 namespace allocprof {
 namespace {
@@ -53,15 +52,6 @@ InjectResult Fail(Outcome outcome, std::string detail) {
   r.outcome = outcome;
   r.detail = std::move(detail);
   return r;
-}
-
-bool ReadText(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
 }
 
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
@@ -252,7 +242,7 @@ std::optional<InjectResult> AnalyzeTarget(pid_t pid, Target* t) {
                              "processes only"));
   }
   std::string maps;
-  if (!ReadText(absl::StrCat("/proc/", pid, "/maps"), &maps)) {
+  if (!ReadWholeFile(absl::StrCat("/proc/", pid, "/maps"), &maps)) {
     return Fail(Outcome::kNotPermitted, absl::StrCat("cannot read /proc/", pid, "/maps: ", strerror(errno)));
   }
   t->maps = ParseMaps(maps);
@@ -497,7 +487,7 @@ bool EndsWithEintrWhenStopped(long nr) {
 // it holds may be that signal's, not the interrupt's.
 bool SignalDeliverable(pid_t pid, pid_t tid) {
   std::string status;
-  if (!ReadText(absl::StrCat("/proc/", pid, "/task/", tid, "/status"), &status)) return true;
+  if (!ReadWholeFile(absl::StrCat("/proc/", pid, "/task/", tid, "/status"), &status)) return true;
   uint64_t pending = 0, shared = 0, blocked = 0;
   for (absl::string_view line : absl::StrSplit(status, '\n')) {
     uint64_t* field = absl::ConsumePrefix(&line, "SigPnd:")   ? &pending
@@ -589,7 +579,7 @@ std::optional<InjectResult> Injector::SeizeAll() {
       if (threads_.count(tid)) continue;
       std::string stat;
       // A zombie thread (an exited main thread whose process runs on) never stops.
-      if (ReadText(absl::StrCat("/proc/", request_.pid, "/task/", tid, "/stat"), &stat)) {
+      if (ReadWholeFile(absl::StrCat("/proc/", request_.pid, "/task/", tid, "/stat"), &stat)) {
         size_t paren = stat.rfind(')');
         if (paren != std::string::npos && paren + 2 < stat.size() && (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'))
           continue;
@@ -1102,7 +1092,7 @@ InjectResult InjectLibrary(const InjectRequest& request) {
   g_die_at = die_at ? atoi(die_at) : 0;
   g_step = 0;
   std::string comm;
-  ReadText(absl::StrCat("/proc/", request.pid, "/comm"), &comm);
+  ReadWholeFile(absl::StrCat("/proc/", request.pid, "/comm"), &comm);
   Target target;
   target.label = absl::StrCat("process ", request.pid, " (", absl::StripTrailingAsciiWhitespace(comm), ")");
   if (auto fail = AnalyzeTarget(request.pid, &target)) return *fail;

@@ -4,15 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "util/hex.h"
 #include "util/json_writer.h"
+#include "util/text_file.h"
 
 namespace allocprof {
 namespace {
@@ -359,20 +358,13 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
 
 absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOptions& options,
                                       const RunSelection& selection) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  char magic[8] = {0};
-  in.read(magic, sizeof(magic));
-  if (in.gcount() == sizeof(magic) && memcmp(magic, format::kFileMagic, sizeof(magic)) == 0) {
+  if (StartsWithTraceMagic(path)) {
     auto report = AnalyzeRun({path}, selection, options, false);
     if (!report.ok()) return report.status();
     return DiffSideFromJson(RenderJson(*report), path);
   }
-  in.clear();
-  in.seekg(0);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string text;
+  if (!ReadWholeFile(path, &text)) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   if (text.size() > (256u << 20))
     return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a JSON report"));
   size_t first = text.find_first_not_of(" \t\r\n");
