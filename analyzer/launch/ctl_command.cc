@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -64,9 +66,15 @@ std::string FindControlFifo(int pid, std::string* shown_path) {
   return found;
 }
 
-}  // namespace
+struct CtlRequest {
+  int pid = 0;
+  std::string verb;
+  std::string argument;  // the mark's NAME; empty for start and stop
+  double timeout_s = 10;
+};
 
-int CtlCommand(int argc, char** argv) {
+// Fills `request` from the command line; returns an exit status when there is nothing to send.
+std::optional<int> ParseCtlRequest(int argc, char** argv, CtlRequest* request) {
   CliArgs args;
   args.Option("--timeout", true, "seconds to wait for the process to answer (default 10)");
   args.Option("-h,--help", false, "show this help");
@@ -79,118 +87,158 @@ int CtlCommand(int argc, char** argv) {
   for (const auto& r : args.rest()) words.push_back(r);
   auto usage = [&](const std::string& problem) { return UsageError("ctl", problem); };
   if (!st.ok()) return usage(std::string(st.message()));
-  int pid = 0;
-  if (words.size() < 2 || !absl::SimpleAtoi(words[0], &pid) || pid <= 0) return usage("give a PID and a command");
-  const std::string& verb = words[1];
-  std::string argument;
+  if (words.size() < 2 || !absl::SimpleAtoi(words[0], &request->pid) || request->pid <= 0)
+    return usage("give a PID and a command");
+  request->verb = words[1];
+  const std::string& verb = request->verb;
   if (verb == "mark") {
     if (words.size() != 3 || words[2].empty() || words[2].size() > 256)
       return usage("mark takes one NAME of 1..256 bytes");
-    argument = words[2];
-    if (argument.find_first_of("\t\n") != std::string::npos) return usage("a mark name cannot hold tabs or newlines");
+    request->argument = words[2];
+    if (request->argument.find_first_of("\t\n") != std::string::npos)
+      return usage("a mark name cannot hold tabs or newlines");
   } else if (verb == "start" || verb == "stop") {
     if (words.size() != 2) return usage(absl::StrCat(verb, " takes no argument"));
   } else {
     return usage(absl::StrCat("unknown command '", verb, "' (start, stop or mark NAME)"));
   }
-  double timeout_s = 10;
-  if (args.Has("--timeout") && (!absl::SimpleAtod(args.Get("--timeout"), &timeout_s) || timeout_s <= 0)) {
+  if (args.Has("--timeout") &&
+      (!absl::SimpleAtod(args.Get("--timeout"), &request->timeout_s) || request->timeout_s <= 0)) {
     return usage(absl::StrCat("--timeout: cannot use '", args.Get("--timeout"), "'"));
   }
+  return std::nullopt;
+}
 
-  if (kill(pid, 0) != 0 && errno == ESRCH) {
-    fprintf(stderr, "allocprof ctl: no process %d\n", pid);
-    return kExitBadInput;
-  }
-  std::string fifo_path;
-  std::string proc_link = FindControlFifo(pid, &fifo_path);
-  if (proc_link.empty()) {
-    fprintf(
-        stderr,
-        "allocprof ctl: process %d has no allocprof control channel (start it with `allocprof run --control` or "
-        "--start-paused, or ALLOCPROF_CONTROL=1 with the shim preloaded)%s\n",
-        pid,
-        access(absl::StrCat("/proc/", pid, "/fd").c_str(), R_OK) != 0 ? "; /proc/PID/fd is not readable by us" : "");
-    return kExitBadInput;
+// The FIFO the shim answers on, in a private folder of ours, removed with this object. The shim
+// opens it write-only and non-blocking, so our read end must exist before the command is sent.
+class ReplyFifo {
+ public:
+  ReplyFifo() = default;
+  ReplyFifo(const ReplyFifo&) = delete;
+  ReplyFifo& operator=(const ReplyFifo&) = delete;
+  ~ReplyFifo() {
+    if (fd_ >= 0) close(fd_);
+    if (!path_.empty()) unlink(path_.c_str());
+    if (!dir_.empty()) rmdir(dir_.c_str());
   }
 
-  // The reply FIFO lives in a private folder of ours; the shim opens it write-only, non-blocking.
-  char dir_template[] = "/tmp/allocprof-ctl.XXXXXX";
-  if (!mkdtemp(dir_template)) {
-    fprintf(stderr, "allocprof ctl: cannot create a folder in /tmp: %s\n", strerror(errno));
-    return kExitBadInput;
-  }
-  std::string dir = dir_template;
-  std::string reply_path = dir + "/reply";
-  auto cleanup = [&] {
-    unlink(reply_path.c_str());
-    rmdir(dir.c_str());
-  };
-  // The traced process may run as another user (we are root, or the same user): let it answer.
-  if (mkfifo(reply_path.c_str(), 0600) != 0) {
-    fprintf(stderr, "allocprof ctl: cannot create %s: %s\n", reply_path.c_str(), strerror(errno));
-    cleanup();
-    return kExitBadInput;
-  }
-  struct stat owner;
-  if (stat(absl::StrCat("/proc/", pid).c_str(), &owner) == 0 && owner.st_uid != geteuid()) {
-    if (chown(dir.c_str(), owner.st_uid, owner.st_gid) != 0 ||
-        chown(reply_path.c_str(), owner.st_uid, owner.st_gid) != 0) {
-      fprintf(stderr, "allocprof ctl: cannot give the reply FIFO to process %d's user: %s\n", pid, strerror(errno));
+  // Creates and opens it for reading, owned by `pid`'s user; false after printing why not.
+  bool Create(int pid) {
+    char dir_template[] = "/tmp/allocprof-ctl.XXXXXX";
+    if (!mkdtemp(dir_template)) {
+      fprintf(stderr, "allocprof ctl: cannot create a folder in /tmp: %s\n", strerror(errno));
+      return false;
     }
+    dir_ = dir_template;
+    if (mkfifo((dir_ + "/reply").c_str(), 0600) != 0) {
+      fprintf(stderr, "allocprof ctl: cannot create %s/reply: %s\n", dir_.c_str(), strerror(errno));
+      return false;
+    }
+    path_ = dir_ + "/reply";
+    // The traced process may run as another user (we are root, or the same user): let it answer.
+    struct stat owner;
+    if (stat(absl::StrCat("/proc/", pid).c_str(), &owner) == 0 && owner.st_uid != geteuid()) {
+      if (chown(dir_.c_str(), owner.st_uid, owner.st_gid) != 0 ||
+          chown(path_.c_str(), owner.st_uid, owner.st_gid) != 0) {
+        fprintf(stderr, "allocprof ctl: cannot give the reply FIFO to process %d's user: %s\n", pid, strerror(errno));
+      }
+    }
+    fd_ = open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) fprintf(stderr, "allocprof ctl: cannot open %s: %s\n", path_.c_str(), strerror(errno));
+    return fd_ >= 0;
   }
-  int reply_fd = open(reply_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+  // The first line the shim writes, or what came before the timeout or the shim's close.
+  std::string AwaitAnswer(double timeout_s) const {
+    std::string answer;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (answer.find('\n') == std::string::npos) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      double elapsed = static_cast<double>(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9;
+      if (elapsed >= timeout_s) break;
+      struct pollfd p = {fd_, POLLIN, 0};
+      int ready = poll(&p, 1, static_cast<int>((timeout_s - elapsed) * 1000) + 1);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;
+      char buf[256];
+      ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n > 0) answer.append(buf, static_cast<size_t>(n));
+      if (n == 0) break;  // the shim opened the reply FIFO and closed it without an answer
+    }
+    return answer;
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Writes the command line into the process's control FIFO; false after printing why not.
+bool SendCommand(const CtlRequest& request, const std::string& proc_link, const std::string& fifo_path,
+                 const std::string& reply_path) {
   int command_fd = open(proc_link.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (reply_fd < 0 || command_fd < 0) {
-    fprintf(stderr, "allocprof ctl: cannot open %s: %s\n", command_fd < 0 ? fifo_path.c_str() : reply_path.c_str(),
-            strerror(errno));
-    if (reply_fd >= 0) close(reply_fd);
-    if (command_fd >= 0) close(command_fd);
-    cleanup();
-    return kExitBadInput;
+  if (command_fd < 0) {
+    fprintf(stderr, "allocprof ctl: cannot open %s: %s\n", fifo_path.c_str(), strerror(errno));
+    return false;
   }
-  std::string line = absl::StrCat(verb, "\t", reply_path, argument.empty() ? "" : "\t", argument, "\n");
+  std::string line =
+      absl::StrCat(request.verb, "\t", reply_path, request.argument.empty() ? "" : "\t", request.argument, "\n");
   // One write below PIPE_BUF is atomic: commands of several ctl clients never interleave.
   ssize_t written = write(command_fd, line.data(), line.size());
+  int write_errno = written < 0 ? errno : EAGAIN;
   close(command_fd);
   if (written != static_cast<ssize_t>(line.size())) {
-    fprintf(stderr, "allocprof ctl: cannot write to %s: %s\n", fifo_path.c_str(),
-            strerror(written < 0 ? errno : EAGAIN));
-    close(reply_fd);
-    cleanup();
-    return kExitBadInput;
+    fprintf(stderr, "allocprof ctl: cannot write to %s: %s\n", fifo_path.c_str(), strerror(write_errno));
+    return false;
   }
-  std::string answer;
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  while (answer.find('\n') == std::string::npos) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double elapsed = static_cast<double>(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9;
-    if (elapsed >= timeout_s) break;
-    struct pollfd p = {reply_fd, POLLIN, 0};
-    int ready = poll(&p, 1, static_cast<int>((timeout_s - elapsed) * 1000) + 1);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) break;
-    char buf[256];
-    ssize_t n = read(reply_fd, buf, sizeof(buf));
-    if (n > 0) answer.append(buf, static_cast<size_t>(n));
-    if (n == 0) break;  // the shim opened the reply FIFO and closed it without an answer
-  }
-  close(reply_fd);
-  cleanup();
+  return true;
+}
+
+int ReportAnswer(const CtlRequest& request, const std::string& answer) {
   if (answer.empty()) {
-    fprintf(stderr, "allocprof ctl: process %d did not answer within %g s (is it stopped, or exiting?)\n", pid,
-            timeout_s);
+    fprintf(stderr, "allocprof ctl: process %d did not answer within %g s (is it stopped, or exiting?)\n", request.pid,
+            request.timeout_s);
     return kExitBadInput;
   }
   if (absl::StartsWith(answer, "ok")) {
-    printf("allocprof ctl: %d: %s%s done\n", pid, verb.c_str(),
-           argument.empty() ? "" : absl::StrCat(" ", argument).c_str());
+    printf("allocprof ctl: %d: %s%s done\n", request.pid, request.verb.c_str(),
+           request.argument.empty() ? "" : absl::StrCat(" ", request.argument).c_str());
     return kExitOk;
   }
-  fprintf(stderr, "allocprof ctl: process %d: %s", pid, answer.c_str());
+  fprintf(stderr, "allocprof ctl: process %d: %s", request.pid, answer.c_str());
   return kExitVerdictFailed;
+}
+
+}  // namespace
+
+int CtlCommand(int argc, char** argv) {
+  CtlRequest request;
+  if (std::optional<int> done = ParseCtlRequest(argc, argv, &request)) return *done;
+  if (kill(request.pid, 0) != 0 && errno == ESRCH) {
+    fprintf(stderr, "allocprof ctl: no process %d\n", request.pid);
+    return kExitBadInput;
+  }
+  std::string fifo_path;
+  std::string proc_link = FindControlFifo(request.pid, &fifo_path);
+  if (proc_link.empty()) {
+    fprintf(stderr,
+            "allocprof ctl: process %d has no allocprof control channel (start it with `allocprof run --control` "
+            "or --start-paused, or ALLOCPROF_CONTROL=1 with the shim preloaded)%s\n",
+            request.pid,
+            access(absl::StrCat("/proc/", request.pid, "/fd").c_str(), R_OK) != 0
+                ? "; /proc/PID/fd is not readable by us"
+                : "");
+    return kExitBadInput;
+  }
+  ReplyFifo reply;
+  if (!reply.Create(request.pid)) return kExitBadInput;
+  if (!SendCommand(request, proc_link, fifo_path, reply.path())) return kExitBadInput;
+  return ReportAnswer(request, reply.AwaitAnswer(request.timeout_s));
 }
 
 }  // namespace allocprof
