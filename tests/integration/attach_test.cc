@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -31,12 +32,12 @@ namespace allocprof::testing {
 namespace {
 
 // Attaches to `pid` (exit code kExitNotPermitted where ptrace is not permitted here).
-RunResult Attach(pid_t pid, const std::string& trace) {
+RunResult RunAttach(pid_t pid, const std::string& trace) {
   return RunProgram({BuildPath("allocprof"), "attach", "-q", "-o", trace, std::to_string(pid)});
 }
 
 // The same without -q: stderr says which thread was used and where it was stopped.
-RunResult AttachSaying(pid_t pid, const std::string& trace, const std::vector<std::string>& env = {}) {
+RunResult RunAttachSaying(pid_t pid, const std::string& trace, const std::vector<std::string>& env = {}) {
   return RunProgram({BuildPath("allocprof"), "attach", "-o", trace, std::to_string(pid)}, env);
 }
 
@@ -133,31 +134,62 @@ void ExpectNoFreeWarnings(const ProcessReport& p) {
   EXPECT_EQ(p.totals.mismatched_frees, 0u);
 }
 
+// The steps most tests share: start a program that prints "ready", attach to it, read its trace.
+// A step that fails records a fatal failure (or skips the test where ptrace is not permitted);
+// the test returns when Stopped().
+class Attach : public ::testing::Test {
+ protected:
+  void Start(const std::vector<std::string>& argv) {
+    target_.emplace(argv);
+    ASSERT_TRUE(target_->WaitForStdout("ready\n")) << target_->err();
+  }
+  // With `saying`, stderr tells which thread was used and where it was stopped.
+  void AttachToTarget(bool saying = false) {
+    attach_ = saying ? RunAttachSaying(target_->pid(), dir_ / "t.trace") : RunAttach(target_->pid(), dir_ / "t.trace");
+    if (attach_.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach_.err;
+    ASSERT_EQ(attach_.exit_code, 0) << attach_.err;
+  }
+  void StartAndAttach(const std::vector<std::string>& argv, bool saying = false) {
+    Start(argv);
+    if (!Stopped()) AttachToTarget(saying);
+  }
+  // The trace `name`, read back whole and ended by its end record.
+  void ReadTrace(TraceSummary* s, const std::string& name = "t.trace") {
+    *s = Summarize(dir_ / name);
+    ASSERT_TRUE(s->read_ok) << s->error;
+    ASSERT_TRUE(s->catalog.ended_cleanly);
+  }
+  bool Stopped() const { return IsSkipped() || HasFatalFailure(); }
+  LiveProcess& target() { return *target_; }
+
+  TempDir dir_;
+  std::optional<LiveProcess> target_;
+  RunResult attach_;
+};
+
 // attach_target (tests/programs/attach_target.cc) allocates 65 blocks, waits while we attach, frees
 // them (5 through realloc), makes 1,855 allocations of its own and one through a plugin it dlopens
 // after the attach, frees them all, and exits. The plugin's constructor allocates 7 blocks inside
 // dlopen, before the new object is patched; its destructor frees them.
-TEST(Attach, CountsExactlyFromTheAttachAndCountsPreAttachFreesApart) {
-  TempDir dir;
-  LiveProcess target({Program("attach_target"), "libplugin.so"});  // found through its RUNPATH
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
-  RunResult attach = Attach(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+TEST_F(Attach, CountsExactlyFromTheAttachAndCountsPreAttachFreesApart) {
+  StartAndAttach({Program("attach_target"), "libplugin.so"});  // found through its RUNPATH
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
   ASSERT_TRUE(target.Write("go\n"));
   ASSERT_EQ(target.Wait(), 0) << target.err();
   EXPECT_EQ(target.out(), "ready\ndone\n");
   EXPECT_EQ(target.err(), "") << "the shim says nothing on the program's stderr";
 
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
   EXPECT_FALSE(s.Damaged());
   EXPECT_TRUE(s.catalog.ended_cleanly);
   EXPECT_TRUE(s.catalog.process.attached());
   EXPECT_EQ(s.allocs_over_live, 0u) << "no free after the attach was missed";
   EXPECT_EQ(s.allocs_without_stack, 0u);
 
-  AnalysisReport report = AnalyzeOne(dir / "t.trace");
+  AnalysisReport report = AnalyzeOne(dir_ / "t.trace");
   ASSERT_EQ(report.processes.size(), 1u);
   const ProcessReport& p = report.processes[0];
   EXPECT_EQ(p.totals.allocations, 1856u);
@@ -174,16 +206,16 @@ TEST(Attach, CountsExactlyFromTheAttachAndCountsPreAttachFreesApart) {
   EXPECT_EQ(Calls(p, "operator new[]"), 500u);
   EXPECT_EQ(Calls(p, "operator delete[]"), 520u);
 
-  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "t.trace"});
+  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir_ / "t.trace"});
   EXPECT_NE(text.out.find("pre-attach frees                72   freed, allocated before attach"), std::string::npos)
       << text.out;
   EXPECT_NE(text.out.find("attached to the running process"), std::string::npos);
-  RunResult dump = RunProgram({BuildPath("allocprof"), "dump", dir / "t.trace"});
+  RunResult dump = RunProgram({BuildPath("allocprof"), "dump", dir_ / "t.trace"});
   EXPECT_NE(dump.out.find(" attached\n"), std::string::npos);
 }
 
 // The same program started under `allocprof run` instead: nothing is pre-attach, every free pairs.
-TEST(Attach, PreloadedTraceOfTheSameProgramHasNoPreAttachFrees) {
+TEST_F(Attach, PreloadedTraceOfTheSameProgramHasNoPreAttachFrees) {
   TempDir dir;
   RunResult r = RunTraced(dir / "t.trace", {Program("attach_target")}, {"-q"}, "go\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -201,19 +233,17 @@ TEST(Attach, PreloadedTraceOfTheSameProgramHasNoPreAttachFrees) {
 // Four threads allocating and freeing without pause while the shim is injected and the GOTs are rewritten
 // under them: the program is unharmed, and since every release function is redirected before any
 // allocating one, no block is seen allocated but missed freed.
-TEST(Attach, ThreadsAllocatingDuringTheAttach) {
-  TempDir dir;
-  LiveProcess target({Program("attach_threads")});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
-  RunResult attach = Attach(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+TEST_F(Attach, ThreadsAllocatingDuringTheAttach) {
+  StartAndAttach({Program("attach_threads")});
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
   ASSERT_TRUE(target.Write("go\n"));
   ASSERT_EQ(target.Wait(), 0) << target.err();
   EXPECT_TRUE(absl::StartsWith(target.out(), "ready\ndone ")) << target.out();
 
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
   EXPECT_FALSE(s.Damaged());
   EXPECT_TRUE(s.catalog.ended_cleanly);
   EXPECT_EQ(s.allocs_over_live, 0u) << "no free missed";
@@ -223,7 +253,7 @@ TEST(Attach, ThreadsAllocatingDuringTheAttach) {
          static_cast<unsigned long>(s.allocs), static_cast<unsigned long>(s.frees_of_unknown));
   EXPECT_GE(s.allocs, 1000u);
   EXPECT_GE(s.catalog.threads.size(), 4u);
-  AnalysisReport report = AnalyzeOne(dir / "t.trace");
+  AnalysisReport report = AnalyzeOne(dir_ / "t.trace");
   ASSERT_EQ(report.processes.size(), 1u);
   const ProcessReport& p = report.processes[0];
   for (const auto& w : p.warnings) EXPECT_FALSE(absl::StrContains(w, "never saw allocated")) << w;
@@ -237,11 +267,11 @@ TEST(Attach, ThreadsAllocatingDuringTheAttach) {
 // A shell attached while it waits forks children after the attach: each writes its own trace
 // (FILE.PID), flagged as attached too (it inherited the parent's unknown blocks), ending with the
 // exec of a program that is not traced (the shim was never in LD_PRELOAD).
-TEST(Attach, ForkedChildrenOfAnAttachedShellWriteAttachedTraces) {
+TEST_F(Attach, ForkedChildrenOfAnAttachedShellWriteAttachedTraces) {
   TempDir dir;
   LiveProcess shell({"bash", "-c", "echo ready; read line; for i in 1 2 3; do /bin/true; done; echo done $line"});
   ASSERT_TRUE(shell.WaitForStdout("ready\n"));
-  RunResult attach = Attach(shell.pid(), dir / "t.trace");
+  RunResult attach = RunAttach(shell.pid(), dir / "t.trace");
   if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
   ASSERT_EQ(attach.exit_code, 0) << attach.err;
   ASSERT_TRUE(shell.Write("go\n"));
@@ -272,58 +302,54 @@ TEST(Attach, ForkedChildrenOfAnAttachedShellWriteAttachedTraces) {
 // with AVX-512), MXCSR, the x87 control word and st(0), the callee-saved registers and the
 // direction flag, in a loop without calls, is the thread the injector stops and runs dlopen on:
 // afterwards every one of them still holds its value (the program checks each iteration).
-TEST(Attach, EveryRegisterOfTheThreadUsedSurvivesTheAttach) {
-  TempDir dir;
-  LiveProcess target({Program("attach_registers")});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
-  RunResult attach = AttachSaying(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
-  EXPECT_NE(attach.err.find("through thread " + std::to_string(target.pid())), std::string::npos) << attach.err;
+TEST_F(Attach, EveryRegisterOfTheThreadUsedSurvivesTheAttach) {
+  StartAndAttach({Program("attach_registers")}, true);
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
+  EXPECT_NE(attach_.err.find("through thread " + std::to_string(target.pid())), std::string::npos) << attach_.err;
   ExpectLeftAsItWas(target.pid());
   ASSERT_TRUE(target.Write("x"));
   EXPECT_EQ(target.Wait(), 0) << target.out();
   std::string out = target.out();
   EXPECT_NE(out.find("registers intact after "), std::string::npos) << out;
   printf("[   INFO   ] %s", out.substr(0, out.find('\n') + 1).c_str());
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
-  EXPECT_TRUE(s.catalog.ended_cleanly);
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
 }
 
 // A thread blocked in read(2) on a pipe when the injector stops it resumes the read (the kernel's
 // -ERESTARTSYS, applied by the injector): the data written after the attach arrives, no EINTR.
-TEST(Attach, ReadBlockedDuringTheAttachReturnsTheDataWrittenAfterIt) {
-  TempDir dir;
-  LiveProcess target({Program("attach_blocked"), "read"});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
+TEST_F(Attach, ReadBlockedDuringTheAttachReturnsTheDataWrittenAfterIt) {
+  Start({Program("attach_blocked"), "read"});
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
   ASSERT_TRUE(WaitUntilBlockedIn(target.pid(), {SYS_read}));
-  RunResult attach = AttachSaying(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
-  EXPECT_NE(attach.err.find("blocked in system call 0)"), std::string::npos) << attach.err;
+  AttachToTarget(true);
+  if (Stopped()) return;
+  EXPECT_NE(attach_.err.find("blocked in system call 0)"), std::string::npos) << attach_.err;
   ExpectLeftAsItWas(target.pid());
   ASSERT_TRUE(target.Write("hello\n"));
   EXPECT_EQ(target.Wait(), 0);
   EXPECT_EQ(target.out(), "ready\nread 6: hello\n");
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
   EXPECT_EQ(s.AllocsOfSize(105), 1u) << "the program's allocations after the read are recorded";
 }
 
 // A thread in nanosleep when the injector stops it sleeps on through restart_syscall (the kernel's
 // -ERESTART_RESTARTBLOCK): nanosleep returns 0, after the full time, not EINTR.
-TEST(Attach, NanosleepDuringTheAttachReturnsZeroAfterItsFullTime) {
-  TempDir dir;
-  LiveProcess target({Program("attach_blocked"), "nanosleep", "2000"});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
+TEST_F(Attach, NanosleepDuringTheAttachReturnsZeroAfterItsFullTime) {
+  Start({Program("attach_blocked"), "nanosleep", "2000"});
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
   ASSERT_TRUE(WaitUntilBlockedIn(target.pid(), {SYS_nanosleep, SYS_clock_nanosleep}));
-  RunResult attach = AttachSaying(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
-  EXPECT_TRUE(absl::StrContains(attach.err, absl::StrCat("blocked in system call ", SYS_clock_nanosleep, ")")) ||
-              absl::StrContains(attach.err, absl::StrCat("blocked in system call ", SYS_nanosleep, ")")))
-      << attach.err;
+  AttachToTarget(true);
+  if (Stopped()) return;
+  EXPECT_TRUE(absl::StrContains(attach_.err, absl::StrCat("blocked in system call ", SYS_clock_nanosleep, ")")) ||
+              absl::StrContains(attach_.err, absl::StrCat("blocked in system call ", SYS_nanosleep, ")")))
+      << attach_.err;
   ASSERT_TRUE(target.WaitForStdout("nanosleep "));
   ASSERT_TRUE(target.Write("\n"));
   EXPECT_EQ(target.Wait(), 0);
@@ -333,12 +359,12 @@ TEST(Attach, NanosleepDuringTheAttachReturnsZeroAfterItsFullTime) {
 // The kernel ends epoll_wait with EINTR when the thread is stopped (as by gdb or strace): the
 // injector makes such a call again, for the thread it uses and for the others it stops, so the
 // program never sees an EINTR the attach caused.
-TEST(Attach, EpollWaitDuringTheAttachDoesNotFailWithEintr) {
+TEST_F(Attach, EpollWaitDuringTheAttachDoesNotFailWithEintr) {
   TempDir dir;
   LiveProcess alone({Program("attach_blocked"), "epoll-alone"});
   ASSERT_TRUE(alone.WaitForStdout("ready\n")) << alone.err();
   ASSERT_TRUE(WaitUntilBlockedIn(alone.pid(), {SYS_epoll_wait, SYS_epoll_pwait}));
-  RunResult attach = AttachSaying(alone.pid(), dir / "t.trace");
+  RunResult attach = RunAttachSaying(alone.pid(), dir / "t.trace");
   if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
   ASSERT_EQ(attach.exit_code, 0) << attach.err;
   EXPECT_NE(attach.err.find("blocked in system call"), std::string::npos) << attach.err;
@@ -351,7 +377,7 @@ TEST(Attach, EpollWaitDuringTheAttachDoesNotFailWithEintr) {
   ASSERT_TRUE(beside.WaitForStdout("ready\n")) << beside.err();
   ASSERT_TRUE(WaitUntilBlockedIn(beside.pid(), {SYS_read}));
   ASSERT_TRUE(WaitUntilBlockedIn(beside.pid(), {SYS_epoll_wait, SYS_epoll_pwait}, -1));
-  attach = AttachSaying(beside.pid(), dir / "t2.trace");
+  attach = RunAttachSaying(beside.pid(), dir / "t2.trace");
   ASSERT_EQ(attach.exit_code, 0) << attach.err;
   EXPECT_NE(attach.err.find("through thread " + std::to_string(beside.pid())), std::string::npos) << attach.err;
   ASSERT_TRUE(beside.Write("go\n"));
@@ -362,26 +388,23 @@ TEST(Attach, EpollWaitDuringTheAttachDoesNotFailWithEintr) {
 // SIGALRM every millisecond, its handler making a system call, while the injector works: signals
 // that arrive while the thread runs the gadget are delivered (the handler runs there and returns),
 // the ones that arrive while the stub runs wait for it (it blocks them) and are delivered after.
-TEST(Attach, SignalsArrivingThroughoutTheAttachAreDelivered) {
-  TempDir dir;
-  LiveProcess target({Program("attach_blocked"), "signals"});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
-  RunResult attach = Attach(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+TEST_F(Attach, SignalsArrivingThroughoutTheAttachAreDelivered) {
+  StartAndAttach({Program("attach_blocked"), "signals"});
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
   ExpectLeftAsItWas(target.pid());
   ASSERT_TRUE(target.Write("go\n"));
   EXPECT_EQ(target.Wait(), 0);
   EXPECT_EQ(target.out(), "ready\nread 3: go\nsignals handled: yes\n");
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
-  EXPECT_TRUE(s.catalog.ended_cleanly);
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
 }
 
 // Another thread holds the loader's lock (it sits in a dl_iterate_phdr callback until it reads a
 // line), so the injected dlopen waits: after --timeout, allocprof lets go of the process and says
 // so. The stub is still running in it; once the lock is free it finishes the attach by itself.
-TEST(Attach, TimedOutAttachLetsGoAndTheStubFinishesOnceTheLockIsFree) {
+TEST_F(Attach, TimedOutAttachLetsGoAndTheStubFinishesOnceTheLockIsFree) {
   TempDir dir;
   LiveProcess target({Program("attach_blocked"), "loader-lock"});
   ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
@@ -404,29 +427,26 @@ TEST(Attach, TimedOutAttachLetsGoAndTheStubFinishesOnceTheLockIsFree) {
 
 // A program that allocates in a loop, attached mid-run: its allocations are recorded from the
 // attach on, and it prints exactly what it prints untraced.
-TEST(Attach, ProgramAllocatingInALoopIsRecordedFromTheAttachWithItsOutputUnchanged) {
-  TempDir dir;
+TEST_F(Attach, ProgramAllocatingInALoopIsRecordedFromTheAttachWithItsOutputUnchanged) {
   RunResult plain = RunProgram({Program("alloc_loop")}, {}, "stop\n");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   ASSERT_EQ(plain.out, "ready\nread: stop\nevery round correct\n");
 
-  LiveProcess target({Program("alloc_loop")});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
-  RunResult attach = AttachSaying(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
-  printf("[   INFO   ] %s", attach.err.c_str());
+  StartAndAttach({Program("alloc_loop")}, true);
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
+  printf("[   INFO   ] %s", attach_.err.c_str());
   ExpectLeftAsItWas(target.pid());
   ASSERT_TRUE(target.Write("stop\n"));
   EXPECT_EQ(target.Wait(), 0);
   EXPECT_EQ(target.out(), plain.out);
   EXPECT_EQ(target.err(), "");
 
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
-  EXPECT_TRUE(s.catalog.ended_cleanly);
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
   EXPECT_TRUE(s.catalog.process.attached());
-  AnalysisReport report = AnalyzeOne(dir / "t.trace");
+  AnalysisReport report = AnalyzeOne(dir_ / "t.trace");
   ASSERT_EQ(report.processes.size(), 1u);
   const ProcessReport& p = report.processes[0];
   // Rounds of 16 blocks, at least two after the line; the round under way at the attach may free up
@@ -443,20 +463,17 @@ TEST(Attach, ProgramAllocatingInALoopIsRecordedFromTheAttachWithItsOutputUnchang
 // through the executable's GOT, which the attach redirects to the shim: taken for the real malloc,
 // it sent the shim's malloc back to itself until the stack overflowed. alloc_loop_nopie is such a
 // program (tests/programs/alloc_loop.cc).
-TEST(Attach, NonPieExecutableWhoseMallocIsItsPltEntryKeepsRunning) {
-  TempDir dir;
-  LiveProcess target({Program("alloc_loop_nopie")});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
-  RunResult attach = Attach(target.pid(), dir / "t.trace");
-  if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
-  ASSERT_EQ(attach.exit_code, 0) << attach.err;
+TEST_F(Attach, NonPieExecutableWhoseMallocIsItsPltEntryKeepsRunning) {
+  StartAndAttach({Program("alloc_loop_nopie")});
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
   ASSERT_TRUE(target.Write("stop\n"));
   EXPECT_EQ(target.Wait(), 0) << target.err();
   EXPECT_EQ(target.out(), "ready\nread: stop\nevery round correct\n");
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
-  EXPECT_TRUE(s.catalog.ended_cleanly);
-  AnalysisReport report = AnalyzeOne(dir / "t.trace");
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
+  AnalysisReport report = AnalyzeOne(dir_ / "t.trace");
   ASSERT_EQ(report.processes.size(), 1u);
   const ProcessReport& p = report.processes[0];
   EXPECT_GE(Calls(p, "malloc"), 32u);
@@ -467,14 +484,14 @@ TEST(Attach, NonPieExecutableWhoseMallocIsItsPltEntryKeepsRunning) {
 
 // A process whose policy refuses executable memory (seccomp here, SELinux's execmem elsewhere)
 // cannot run the stub: the attach fails saying so, and the region it had mapped is unmapped again.
-TEST(Attach, RefusedExecutableMemoryFailsAndLeavesTheMapsAsTheyWere) {
+TEST_F(Attach, RefusedExecutableMemoryFailsAndLeavesTheMapsAsTheyWere) {
   TempDir dir;
   LiveProcess target({Program("attach_blocked"), "no-exec-memory"});
   ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
   ASSERT_TRUE(WaitUntilBlockedIn(target.pid(), {SYS_read}));
   std::string maps = "/proc/" + std::to_string(target.pid()) + "/maps";
   std::string before = ReadFile(maps);
-  RunResult attach = Attach(target.pid(), dir / "t.trace");
+  RunResult attach = RunAttach(target.pid(), dir / "t.trace");
   if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
   EXPECT_EQ(attach.exit_code, 2) << attach.err;
   EXPECT_NE(attach.err.find("mprotect in the process failed: Permission denied"), std::string::npos) << attach.err;
@@ -487,23 +504,20 @@ TEST(Attach, RefusedExecutableMemoryFailsAndLeavesTheMapsAsTheyWere) {
 }
 
 // A second attach is refused before the process is touched; the first one keeps recording.
-TEST(Attach, SecondAttachIsRefusedAndTheFirstKeepsRecording) {
-  TempDir dir;
-  LiveProcess target({Program("alloc_loop"), "--reader-thread"});
-  ASSERT_TRUE(target.WaitForStdout("ready\n")) << target.err();
-  RunResult first = Attach(target.pid(), dir / "t.trace");
-  if (first.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << first.err;
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  RunResult second = Attach(target.pid(), dir / "t2.trace");
+TEST_F(Attach, SecondAttachIsRefusedAndTheFirstKeepsRecording) {
+  StartAndAttach({Program("alloc_loop"), "--reader-thread"});
+  if (Stopped()) return;
+  LiveProcess& target = this->target();
+  RunResult second = RunAttach(target.pid(), dir_ / "t2.trace");
   EXPECT_EQ(second.exit_code, 2);
   EXPECT_NE(second.err.find("already has liballocprof.so loaded"), std::string::npos) << second.err;
   ASSERT_TRUE(target.Write("stop\n"));
   EXPECT_EQ(target.Wait(), 0);
   EXPECT_EQ(target.out(), "ready\nread: stop\nevery round correct\n");
-  EXPECT_EQ(dir.Files(), std::vector<std::string>{"t.trace"});
-  TraceSummary s = Summarize(dir / "t.trace");
-  ASSERT_TRUE(s.read_ok) << s.error;
-  EXPECT_TRUE(s.catalog.ended_cleanly);
+  EXPECT_EQ(dir_.Files(), std::vector<std::string>{"t.trace"});
+  TraceSummary s;
+  ReadTrace(&s);
+  if (Stopped()) return;
   // At least the two full rounds of 16 the program makes after reading the line, after both attaches.
   EXPECT_GE(s.Entry(format::EntryPoint::kMalloc), 32u);
   EXPECT_EQ(s.allocs_over_live, 0u);
@@ -514,7 +528,7 @@ TEST(Attach, SecondAttachIsRefusedAndTheFirstKeepsRecording) {
 // itself. Killed once the stub runs, the stub completes the attach alone and the trace is whole.
 // Two targets: a thread blocked in read(2) beside one allocating (the same steps every run), and a
 // lone thread allocating (stopped inside malloc, so the injector lets it run and stops it again).
-TEST(Attach, KilledAtAnyStepTheInjectorLeavesTheProcessRunningUnchanged) {
+TEST_F(Attach, KilledAtAnyStepTheInjectorLeavesTheProcessRunningUnchanged) {
   const std::string expected = "ready\nread: stop\nevery round correct\n";
   for (const std::vector<std::string>& argv : {std::vector<std::string>{Program("alloc_loop"), "--reader-thread"},
                                                std::vector<std::string>{Program("alloc_loop")}}) {
@@ -602,7 +616,7 @@ std::string TinyI386Program() {
   return elf + text;
 }
 
-TEST(Attach, RefusesOtherArchitecturesAndAPtraceDenyingPolicyWithExit4) {
+TEST_F(Attach, RefusesOtherArchitecturesAndAPtraceDenyingPolicyWithExit4) {
   TempDir dir;
   std::string i386 = dir / "i386_pause";
   { std::ofstream(i386, std::ios::binary) << TinyI386Program(); }
@@ -610,7 +624,7 @@ TEST(Attach, RefusesOtherArchitecturesAndAPtraceDenyingPolicyWithExit4) {
   {
     LiveProcess program({i386});
     if (program.WaitForStdout("ready\n")) {
-      RunResult r = Attach(program.pid(), dir / "t.trace");
+      RunResult r = RunAttach(program.pid(), dir / "t.trace");
       EXPECT_EQ(r.exit_code, kExitNotPermitted) << r.err;
       EXPECT_NE(r.err.find("is a 32-bit i386 program"), std::string::npos) << r.err;
       EXPECT_EQ(StatusField(program.pid(), "State").substr(0, 1), "S") << "still running (in pause)";
@@ -642,7 +656,7 @@ std::string Messages(int first, int count) {
 // kcat producing to librdkafka's in-process mock cluster, attached mid-run, delivers all 5,000
 // messages exactly as it does untraced (one partition, so the delivery reports come in order), and
 // the trace shows librdkafka's allocations.
-TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
+TEST_F(Attach, KcatProducerMidRunDeliversUnchanged) {
   TempDir dir;
   const std::vector<std::string> kcat = {
       "kcat", "-P",          "-p", "0", "-b", "localhost:9092", "-t", "t", "-X", "test.mock.num.brokers=1",
@@ -656,7 +670,7 @@ TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
   LiveProcess producer(kcat);
   ASSERT_TRUE(producer.WaitForStderr("% Setting producer input buffer")) << producer.err();
   ASSERT_TRUE(producer.Write(Messages(0, 2000)));
-  RunResult attach = Attach(producer.pid(), dir / "t.trace");
+  RunResult attach = RunAttach(producer.pid(), dir / "t.trace");
   if (attach.exit_code == kExitNotPermitted) GTEST_SKIP() << "ptrace is not permitted here: " << attach.err;
   ASSERT_EQ(attach.exit_code, 0) << attach.err;
   ASSERT_TRUE(producer.Write(Messages(2000, 3000)));
@@ -693,7 +707,7 @@ TEST(Attach, KcatProducerMidRunDeliversUnchanged) {
 
 // A program that dlopens the shim itself (not through allocprof attach) finds it dormant: it
 // neither writes a trace nor redirects anything.
-TEST(Attach, ShimDlopenedWithoutAttachStaysDormant) {
+TEST_F(Attach, ShimDlopenedWithoutAttachStaysDormant) {
   TempDir dir;
   // Paths are arguments of the script, never part of its text: TMPDIR may hold a space.
   RunResult r = RunProgram({"bash", "-c", "cd \"$1\" && exec \"$2\" \"$3\"", "bash", dir.path(), Program("dlopen_main"),
@@ -703,7 +717,7 @@ TEST(Attach, ShimDlopenedWithoutAttachStaysDormant) {
   EXPECT_TRUE(dir.Files().empty()) << "no trace written in the working directory";
 }
 
-TEST(Attach, ExplainsWhatCannotBeAttached) {
+TEST_F(Attach, ExplainsWhatCannotBeAttached) {
   TempDir dir;
   // No such process: pid_max is at most 2^22.
   RunResult r = RunProgram({BuildPath("allocprof"), "attach", "-o", dir / "t.trace", "99999999"});
