@@ -367,7 +367,9 @@ void HeapAnalysis::Finish() {
 namespace {
 // A recorded block's share of an estimate's variance: w(w−1) for counts, s² w(w−1) for bytes.
 double CountExcess(uint64_t w) { return static_cast<double>(w) * static_cast<double>(w ? w - 1 : 0); }
-double BytesExcess(uint64_t size, uint64_t w) { return static_cast<double>(size) * static_cast<double>(size) * CountExcess(w); }
+double BytesExcess(uint64_t size, uint64_t w) {
+  return static_cast<double>(size) * static_cast<double>(size) * CountExcess(w);
+}
 }  // namespace
 
 void HeapAnalysis::LiveVariance() {

@@ -179,8 +179,9 @@ class StacksSection : public Section {
                [](const ReportStack& s) { return absl::StrFormat("%s live at the peak", HumanBytes(s.peak_bytes)); });
     }
     TextList(out, "Leaks (live at end) by stack", leaks_, [](const ReportStack& s) {
-      return absl::StrFormat("%s%s in %s", HumanBytes(s.leaked_bytes), PlusMinusBytes(s.leaked_bytes_variance),
-                             Estimated(s.leaked_allocations, s.leaked_allocations_variance, "allocation", "allocations"));
+      return absl::StrFormat(
+          "%s%s in %s", HumanBytes(s.leaked_bytes), PlusMinusBytes(s.leaked_bytes_variance),
+          Estimated(s.leaked_allocations, s.leaked_allocations_variance, "allocation", "allocations"));
     });
     if (suppressed_blocks_) {
       absl::StrAppendFormat(&out, "  suppressed: %d blocks, %d bytes (%s; not in the list above)\n", suppressed_blocks_,

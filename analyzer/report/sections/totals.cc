@@ -132,8 +132,8 @@ class TotalsSection : public Section {
       absl::StrAppendFormat(&out, "  live at capture end%15s%s   in %s (frees after --stop-after are not recorded)\n",
                             HumanBytes(t.leaked_bytes), bytes_sigma, blocks);
     } else if (window_closed) {
-      absl::StrAppendFormat(&out, "  live at window end %15s%s   in %s made in the window\n", HumanBytes(t.leaked_bytes),
-                            bytes_sigma, blocks);
+      absl::StrAppendFormat(&out, "  live at window end %15s%s   in %s made in the window\n",
+                            HumanBytes(t.leaked_bytes), bytes_sigma, blocks);
     } else {
       absl::StrAppendFormat(&out, "  live at end        %15s%s   in %s (leaks)\n", HumanBytes(t.leaked_bytes),
                             bytes_sigma, blocks);
