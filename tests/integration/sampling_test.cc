@@ -138,6 +138,12 @@ TEST(Sampling, PerStackEstimatesMatchTheFullTraceAndThePeakIsWithheld) {
             std::string::npos)
       << text.out;
 
+  RunResult chrome = RunProgram({BuildPath("allocprof"), "export", "--no-symbols", dir / "s1.trace", "--format",
+                                 "chrome", "-o", dir / "s1.json"});
+  EXPECT_EQ(chrome.exit_code, 0) << chrome.err;
+  EXPECT_NE(chrome.err.find("Gen collections are not available when sampling"), std::string::npos) << chrome.err;
+  EXPECT_EQ(ReadFile(dir / "s1.json").find("\"cat\":\"gen_model\""), std::string::npos);
+
   // diff: the default rules on those figures are listed as not applied; a rule the user writes on
   // one is refused (exit 64), never passed silently.
   RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--no-symbols", dir / "s1.trace", dir / "s2.trace"});
