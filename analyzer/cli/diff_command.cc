@@ -86,6 +86,9 @@ int DiffCommand(int argc, char** argv) {
     fputs(ListMetricsText(nullptr, nullptr).c_str(), stdout);
     return kExitOk;
   }
+  // The defaults are kept even when a sampled side cannot give a figure: Compare lists such a rule
+  // as not applied; only rules the user wrote are refused for it (below).
+  bool explicit_rules = !rules.empty();
   if (rules.empty()) rules = DefaultRules();
   AnalysisOptions options;
   if (absl::Status flags = ReadAnalysisFlags(args, &options); !flags.ok()) {
@@ -114,9 +117,9 @@ int DiffCommand(int argc, char** argv) {
     return kExitOk;
   }
   // A rule on a figure a sampled side cannot estimate would never apply: refuse it, naming why.
-  for (const Rule& rule : rules) {
+  for (const Rule& rule : explicit_rules ? rules : std::vector<Rule>{}) {
     for (int i = 0; i < 2; ++i) {
-      if (!sides[i].sampling.empty() && !IsEstimableWhenSampling(rule.metric)) {
+      if (UnavailableWhenSampling(sides[i], rule.metric) && (i == 1 || rule.ratio)) {
         return UsageError("diff", absl::StrFormat("rule '%s': %s is not available when sampling (%s: %s)", rule.text,
                                                   rule.metric, i ? "AFTER" : "BEFORE", sides[i].sampling));
       }

@@ -170,8 +170,13 @@ int ExportCommand(int argc, char** argv) {
     in.trace_path = trace;
     if (heap.totals().allocations || heap.totals().frees) in.windows = heap.timeline().Fine(end);
     in.end_ns = duration;
-    in.gen_model = true;
-    in.collections = gen->Finish(origin, end);
+    // A sampled trace's simulated collections are not estimates of anything (report/sections/gen.cc).
+    in.gen_model = !catalog.sampling.sampled();
+    if (in.gen_model) {
+      in.collections = gen->Finish(origin, end);
+    } else {
+      warnings.push_back("sampled trace: Gen collections are not available when sampling (none marked)");
+    }
     if (heap.totals().allocations) {
       // The heaviest stacks of each of 100 windows, at the window's start (times since the process start).
       FrameSource frames(catalog.modules, options.symbolize);
@@ -180,7 +185,7 @@ int ExportCommand(int argc, char** argv) {
       AddChromeStackSamples(
           stack_windows.Cells(origin, windows), windows, origin > process_start ? origin - process_start : 0,
           kChromeStacksPerWindow, [&](uint32_t id) { return FoldedFramesOf(catalog, id, frames); }, &in);
-      warnings = frames.warnings();
+      for (const std::string& w : frames.warnings()) warnings.push_back(w);
     }
     data = RenderChromeTrace(in);
   } else {

@@ -318,6 +318,12 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
   }
   stack->first += w;
   stack->second += bytes;
+  if (w > 1) {
+    double excess = static_cast<double>(w) * static_cast<double>(w - 1), sz = static_cast<double>(e.size);
+    auto& v = u.stack_variance[e.stack_id];
+    v.first += excess;
+    v.second += sz * sz * excess;
+  }
 }
 
 void HeapAnalysis::Finish() {
@@ -340,15 +346,39 @@ void HeapAnalysis::Finish() {
     Stack(id).calls += cb.first;
     Stack(id).bytes += cb.second;
   }
+  for (const auto& [id, v] : u.stack_variance) {
+    Stack(id).calls_variance += v.first;
+    Stack(id).bytes_variance += v.second;
+  }
   for (StackStats& s : stacks_) s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
   for (auto& [id, s] : sparse_stacks_) s.peak_bytes = s.peak_epoch == peak_epoch_ ? s.bytes_at_epoch : s.live_bytes;
+  LiveVariance();
   SetApartWhatDamageHid();
   auto leaked = [&](const StackStats& s) {
     totals_.leaked_allocations += s.live_count;
     totals_.leaked_bytes += s.live_bytes;
+    totals_.leaked_allocations_variance += s.live_count_variance;
+    totals_.leaked_bytes_variance += s.live_bytes_variance;
   };
   for (const StackStats& s : stacks_) leaked(s);
   for (const auto& [id, s] : sparse_stacks_) leaked(s);
+}
+
+namespace {
+// A recorded block's share of an estimate's variance: w(w−1) for counts, s² w(w−1) for bytes.
+double CountExcess(uint64_t w) { return static_cast<double>(w) * static_cast<double>(w ? w - 1 : 0); }
+double BytesExcess(uint64_t size, uint64_t w) {
+  return static_cast<double>(size) * static_cast<double>(size) * CountExcess(w);
+}
+}  // namespace
+
+void HeapAnalysis::LiveVariance() {
+  live_.ForEach([&](uint64_t, const LiveBlock& b) {
+    if (b.weight <= 1 || b.gen_epoch == kInheritedEpoch32) return;
+    StackStats& s = Stack(b.stack_id);
+    s.live_count_variance += CountExcess(b.weight);
+    s.live_bytes_variance += BytesExcess(b.size, b.weight);
+  });
 }
 
 void HeapAnalysis::SetApartWhatDamageHid() {
@@ -370,6 +400,8 @@ void HeapAnalysis::SetApartWhatDamageHid() {
     StackStats& s = Stack(b.stack_id);
     s.live_count -= b.weight;
     s.live_bytes -= b.bytes();
+    s.live_count_variance -= CountExcess(b.weight);
+    s.live_bytes_variance -= BytesExcess(b.size, b.weight);
   });
   // Freed after the damage began, never seen allocated: its allocation may be what was lost.
   if (catalog_->damage_gaps.empty()) hid_allocations_after = 0;  // frees with lost addresses only

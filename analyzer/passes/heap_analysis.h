@@ -56,6 +56,10 @@ struct StackStats {
   uint64_t temporary = 0;
   uint32_t peak_epoch = 0;  // see HeapAnalysis::Touch
   uint64_t bytes_at_epoch = 0;
+  // Sampled traces: unbiased estimates of the variance of calls, bytes, live_count and live_bytes
+  // (Σ w(w−1) and Σ s² w(w−1) over the recorded blocks; read/sampling.h). 0 in a full trace.
+  double calls_variance = 0, bytes_variance = 0;
+  double live_count_variance = 0, live_bytes_variance = 0;
 };
 
 struct SizeClassCount {
@@ -106,6 +110,9 @@ struct HeapTotals {
   uint64_t frees_inherited_at_fork = 0;
   uint64_t large_objects = 0, large_object_bytes = 0;
   uint64_t leaked_allocations = 0, leaked_bytes = 0;
+  // Sampled traces: the variance of the leak estimates (Σ w(w−1), Σ s² w(w−1) over the blocks still
+  // live: a recorded block's survival is exact, only whether it was recorded is random).
+  double leaked_allocations_variance = 0, leaked_bytes_variance = 0;
   uint64_t mismatched_frees = 0;
   uint64_t first_event_ns = 0, last_event_ns = 0;
   std::array<uint64_t, 64> calls_by_entry{};
@@ -176,6 +183,8 @@ class HeapAnalysis : public EventSink {
   void Touch(StackStats& s);
   // Damaged traces: blocks and frees the damage may explain, set apart from leaks and anomalies.
   void SetApartWhatDamageHid();
+  // Sampled traces: the variance of what is still live, per stack and in total.
+  void LiveVariance();
   void OnAlloc(const Event& e);
   void OnFree(const Event& e);
   void CountOrderIndependent(const Event& e);
@@ -216,6 +225,8 @@ class HeapAnalysis : public EventSink {
     std::vector<SizeClassCount> classes;
     absl::flat_hash_map<uint32_t, std::pair<uint64_t, uint64_t>> sparse_stacks;  // id -> calls, bytes
     std::vector<std::pair<uint64_t, uint64_t>> stacks;                           // dense ids
+    // Sampled traces only (weights above 1): id -> variance of calls, of bytes.
+    absl::flat_hash_map<uint32_t, std::pair<double, double>> stack_variance;
   } unordered_;
 };
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -292,6 +293,15 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
       side.damage.push_back(absl::StrCat(source, ": the trace has no end record: the process was killed"));
     }
   }
+  // A sampled report writes null for what it cannot estimate (a whole section, or one figure).
+  for (const MetricSource& m : kMetrics) {
+    if (side.sampling.empty()) break;
+    auto section = doc.find(m.section);
+    bool null_figure =
+        section != doc.end() &&
+        (section->is_null() || (section->is_object() && section->contains(m.key) && (*section)[m.key].is_null()));
+    if (null_figure || !IsEstimableWhenSampling(m.name)) side.unavailable.insert(m.name);
+  }
   for (const MetricSource& m : kMetrics) {
     auto section = doc.find(m.section);
     if (section == doc.end() || !section->is_object()) continue;
@@ -322,6 +332,8 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
       if (p.contains("rents") && Number(p["rents"], &v)) side.metrics[prefix + "rents"] = {v, Unit::kCount};
       if (p.contains("fallthrough_bytes") && Number(p["fallthrough_bytes"], &v)) {
         side.metrics[prefix + "fallthrough_bytes"] = {v, Unit::kBytes};
+      } else if (!side.sampling.empty()) {
+        side.unavailable.insert(prefix + "fallthrough_bytes");
       }
       if (auto f = p.find("fallthrough"); f != p.end() && f->is_object()) {
         double total = 0;
@@ -374,7 +386,16 @@ absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOpt
   return DiffSideFromJson(text, path);
 }
 
-bool IsEstimableWhenSampling(const std::string& metric) { return metric != "temporary_allocations"; }
+bool IsEstimableWhenSampling(const std::string& metric) {
+  if (const MetricSource* m = FindMetric(metric)) {
+    return m->section != std::string("gen") && metric != "temporary_allocations" && metric != "peak_live_bytes";
+  }
+  return !(metric.rfind("pool:", 0) == 0 && absl::EndsWith(metric, ":fallthrough_bytes"));
+}
+
+bool UnavailableWhenSampling(const DiffSide& side, const std::string& metric) {
+  return !side.sampling.empty() && (side.unavailable.count(metric) || !IsEstimableWhenSampling(metric));
+}
 
 absl::StatusOr<Rule> ParseRule(const std::string& text) {
   size_t at = text.find_first_of("<>");
@@ -538,9 +559,13 @@ void MarkRows(DiffResult& d) {
     const MetricSource* m = FindMetric(r.metric);
     bool failed = false;
     for (const auto& o : d.outcomes) failed |= o.failed && o.rule.metric == r.metric;
-    r.shown = failed || (!(Zero(r.before) && Zero(r.after)) && !(m && m->gen && !collected));
+    bool unavailable = r.before_unavailable || r.after_unavailable;
+    r.shown = failed || (!(Zero(r.before) && Zero(r.after)) && !(m && m->gen && !collected)) ||
+              (unavailable && !(m && m->section == std::string("gen")));
     bool far;
-    if (r.before && r.after) {
+    if (unavailable) {
+      far = false;
+    } else if (r.before && r.after) {
       far = *r.before == 0 ? *r.after != 0 : std::fabs(*r.after / *r.before - 1) > 0.10 + 1e-9;
     } else {
       far = r.before.has_value() != r.after.has_value();
@@ -577,10 +602,17 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
   }
   for (const std::string& name : order) {
     auto b = before.metrics.find(name), a = after.metrics.find(name);
-    if (b == before.metrics.end() && a == after.metrics.end()) continue;
+    bool before_na = UnavailableWhenSampling(before, name), after_na = UnavailableWhenSampling(after, name);
+    if (b == before.metrics.end() && a == after.metrics.end() && !before_na && !after_na) continue;
     DiffRow row;
     row.metric = name;
-    row.unit = (b != before.metrics.end() ? b : a)->second.unit;
+    row.before_unavailable = before_na;
+    row.after_unavailable = after_na;
+    const MetricSource* source = FindMetric(name);
+    row.unit = b != before.metrics.end()  ? b->second.unit
+               : a != after.metrics.end() ? a->second.unit
+               : source                   ? source->unit
+                                          : Unit::kCount;
     if (b != before.metrics.end()) row.before = b->second.value;
     if (a != after.metrics.end()) row.after = a->second.value;
     d.rows.push_back(row);
@@ -595,14 +627,24 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
     }
   }
   for (const Rule& rule : rules) {
-    RuleOutcome o{rule};
+    RuleOutcome o;
+    o.rule = rule;
     std::string metric = rule.metric;
     if (!unit.empty() && (metric == "allocations" || metric == "bytes_allocated")) {
       metric = absl::StrCat(metric == "allocations" ? "allocations" : "bytes", "_per_", unit);
       o.rule.metric = metric;
     }
     auto b = before.metrics.find(metric), a = after.metrics.find(metric);
-    if (a != after.metrics.end() && (!rule.ratio || b != before.metrics.end())) {
+    // A sampled side that cannot give the figure: the rule is listed as not applied, never passed.
+    bool before_na = rule.ratio && UnavailableWhenSampling(before, metric);
+    bool after_na = UnavailableWhenSampling(after, metric);
+    if (before_na || after_na) {
+      o.not_applied = absl::StrCat(MetricLabel(metric), ": ", kNotAvailableWhenSampling, " (",
+                                   before_na && after_na ? "before, after"
+                                   : before_na           ? "before"
+                                                         : "after",
+                                   ")");
+    } else if (a != after.metrics.end() && (!rule.ratio || b != before.metrics.end())) {
       o.applicable = true;
       o.unit = a->second.unit;
       o.after = a->second.value;
@@ -668,6 +710,11 @@ std::string Value(std::optional<double> v, Unit unit, bool damaged, const char* 
   return damaged ? absl::StrCat(Human(*v, unit), " !") : Human(*v, unit);
 }
 
+// The ratio column: "—" when a side cannot give the figure.
+std::string RowRatio(const DiffRow& r) {
+  return r.before_unavailable || r.after_unavailable ? "—" : FormatRatio(r.before, r.after);
+}
+
 }  // namespace
 
 std::string VerdictLine(const DiffResult& d) {
@@ -690,9 +737,13 @@ std::string VerdictLine(const DiffResult& d) {
             : absl::StrFormat("%s = %s %s %g", label, Human(o.after, o.unit), OpText(o.rule.op), o.rule.threshold));
   }
   std::string damaged = d.damaged() ? absl::StrCat(" on damaged input (", DamagedSides(d), ")") : "";
+  size_t not_applied = 0;
+  for (const auto& o : d.outcomes) not_applied += !o.not_applied.empty();
+  std::string unavailable =
+      not_applied ? absl::StrCat("; ", not_applied, " not applied: not available when sampling") : "";
   if (failed.empty()) {
-    return absl::StrFormat("verdict: PASS%s (%d of %s applied)", damaged, applied,
-                           HumanCountOf(d.outcomes.size(), "rule", "rules"));
+    return absl::StrFormat("verdict: PASS%s (%d of %s applied%s)", damaged, applied,
+                           HumanCountOf(d.outcomes.size(), "rule", "rules"), unavailable);
   }
   return absl::StrCat("verdict: FAIL", damaged, " — ", absl::StrJoin(failed, "; "));
 }
@@ -703,7 +754,11 @@ std::string RenderDiffText(const DiffResult& d) {
     absl::StrAppend(&out, "DAMAGED INPUT: ", DamagedSides(d), "\n");
     for (const auto& line : DamageLines(d)) absl::StrAppend(&out, "  ! ", line, "\n");
   }
-  absl::StrAppend(&out, VerdictLine(d), "\n\n");
+  absl::StrAppend(&out, VerdictLine(d), "\n");
+  for (const auto& o : d.outcomes) {
+    if (!o.not_applied.empty()) absl::StrAppend(&out, "  not applied: ", o.rule.text, " — ", o.not_applied, "\n");
+  }
+  absl::StrAppend(&out, "\n");
   const char* marked = " (damaged: its figures are marked !)";
   absl::StrAppendFormat(&out, "before: %s%s\nafter:  %s%s\n", d.before_source, d.before_damage.empty() ? "" : marked,
                         d.after_source, d.after_damage.empty() ? "" : marked);
@@ -714,8 +769,13 @@ std::string RenderDiffText(const DiffResult& d) {
   for (const auto& r : d.rows) {
     if (!r.shown) continue;
     absl::StrAppendFormat(&out, "%-34s %16s %16s %10s\n", r.label,
-                          Value(r.before, r.unit, !d.before_damage.empty(), "-"),
-                          Value(r.after, r.unit, !d.after_damage.empty(), "-"), FormatRatio(r.before, r.after));
+                          r.before_unavailable ? "n/a" : Value(r.before, r.unit, !d.before_damage.empty(), "-"),
+                          r.after_unavailable ? "n/a" : Value(r.after, r.unit, !d.after_damage.empty(), "-"),
+                          RowRatio(r));
+  }
+  if (std::any_of(d.rows.begin(), d.rows.end(),
+                  [](const DiffRow& r) { return r.shown && (r.before_unavailable || r.after_unavailable); })) {
+    absl::StrAppend(&out, "(n/a: ", kNotAvailableWhenSampling, ")\n");
   }
   if (!d.grown.empty()) {
     absl::StrAppend(&out, "\nStacks that grew most (bytes)\n");
@@ -748,6 +808,12 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
     absl::StrAppend(&out, "\n");
   }
   absl::StrAppend(&out, d.withheld ? "⚠️" : d.passed ? "✅" : "❌", " **", cell(VerdictLine(d)), "**\n\n");
+  for (const auto& o : d.outcomes) {
+    if (!o.not_applied.empty())
+      absl::StrAppend(&out, "- not applied: `", cell(o.rule.text), "` — ", cell(o.not_applied), "\n");
+  }
+  if (std::any_of(d.outcomes.begin(), d.outcomes.end(), [](const RuleOutcome& o) { return !o.not_applied.empty(); }))
+    absl::StrAppend(&out, "\n");
   absl::StrAppendFormat(&out, "**allocprof diff** — before `%s`, after `%s`\n\n", cell(d.before_source),
                         cell(d.after_source));
   using Note = std::pair<const char*, const std::string*>;
@@ -759,10 +825,11 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
   absl::StrAppend(&out, "| | before | after | ratio |\n|---|---:|---:|---:|\n");
   for (const auto& r : d.rows) {
     if (!r.shown) continue;
-    std::string ratio = FormatRatio(r.before, r.after);
-    absl::StrAppendFormat(
-        &out, "| %s | %s | %s | %s |\n", cell(r.label), Value(r.before, r.unit, !d.before_damage.empty(), "–"),
-        Value(r.after, r.unit, !d.after_damage.empty(), "–"), r.notable ? absl::StrCat("**", ratio, "**") : ratio);
+    std::string ratio = RowRatio(r);
+    absl::StrAppendFormat(&out, "| %s | %s | %s | %s |\n", cell(r.label),
+                          r.before_unavailable ? "n/a" : Value(r.before, r.unit, !d.before_damage.empty(), "–"),
+                          r.after_unavailable ? "n/a" : Value(r.after, r.unit, !d.after_damage.empty(), "–"),
+                          r.notable ? absl::StrCat("**", ratio, "**") : ratio);
   }
   if (!d.grown.empty() || !d.added.empty()) {
     absl::StrAppend(&out, "\n| stack | before | after | change |\n|---|---:|---:|---:|\n");
@@ -812,6 +879,12 @@ std::string RenderDiffJson(const DiffResult& d) {
     r.after ? j.Double(*r.after) : j.Null();
     j.Key("ratio");
     r.before&& r.after&&* r.before != 0 ? j.Double(*r.after / *r.before) : j.Null();
+    if (r.before_unavailable || r.after_unavailable) {  // null there: not available when sampling
+      j.Key("unavailable").BeginArray();
+      if (r.before_unavailable) j.String("before");
+      if (r.after_unavailable) j.String("after");
+      j.EndArray();
+    }
     j.EndObject();
   }
   j.EndObject();
@@ -821,6 +894,8 @@ std::string RenderDiffJson(const DiffResult& d) {
     j.Key("rule").String(o.rule.text);
     j.Key("metric").String(o.rule.metric);
     j.Key("applied").Bool(o.applicable);
+    j.Key("not_applied");
+    o.not_applied.empty() ? j.Null() : j.String(o.not_applied);
     j.Key("failed").Bool(o.failed);
     j.Key("before").Double(o.before);
     j.Key("after").Double(o.after);

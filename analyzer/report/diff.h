@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct DiffSide {
   // each, naming the file, where and how much. A diff withholds its verdict on it.
   std::vector<std::string> damage;
   std::map<std::string, MetricValue> metrics;
+  // A sampled side's figures that are not estimable (null in its report: the peak, temporaries, the
+  // Gen model, bytes fallen through a pool): a rule on them cannot apply.
+  std::set<std::string> unavailable;
   std::vector<StackSummary> stacks;
 };
 
@@ -55,9 +59,13 @@ struct Rule {
   bool ratio = false;
 };
 absl::StatusOr<Rule> ParseRule(const std::string& text);
-// Whether a sampled trace gives an estimate of `metric` (false: its figure is null, e.g. temporary
-// allocations, which depend on the thread's next allocation that sampling does not record).
+// Whether a sampled trace gives an estimate of `metric` (false: its figure is null: temporary
+// allocations, which depend on the thread's next allocation that sampling does not record; the peak
+// live heap, the maximum of an estimate; the Gen model's figures, which depend on every allocation;
+// a pool's bytes fallen through).
 bool IsEstimableWhenSampling(const std::string& metric);
+// Whether `side` cannot give `metric`: sampled, and the figure is not estimable.
+bool UnavailableWhenSampling(const DiffSide& side, const std::string& metric);
 // Applied when no --fail-if is given.
 std::vector<Rule> DefaultRules();
 
@@ -75,6 +83,9 @@ absl::Status CheckRule(const Rule& rule, const DiffSide* before, const DiffSide*
 struct RuleOutcome {
   Rule rule;
   bool applicable = false;  // both sides have the metric
+  // Why it was not applied when a side cannot give its figure: "peak live heap: not available
+  // when sampling (before, after)". Empty otherwise.
+  std::string not_applied;
   bool failed = false;
   double before = 0, after = 0, compared = 0;  // compared: the ratio or the after value
   Unit unit = Unit::kCount;
@@ -84,8 +95,9 @@ struct DiffRow {
   std::string metric;
   Unit unit;
   std::optional<double> before, after;
-  std::string label;     // MetricLabel(metric)
-  bool shown = true;     // false: zero on both sides, or a Gen figure of a run the model never collected
+  std::string label;  // MetricLabel(metric)
+  bool shown = true;  // false: zero on both sides, or a Gen figure of a run the model never collected
+  bool before_unavailable = false, after_unavailable = false;  // not available when sampling: "n/a"
   bool notable = false;  // beyond a rule's threshold, or more than 10% either way: bold in Markdown
 };
 

@@ -141,7 +141,7 @@ FlameTree BuildFlameTree(const ProcessCatalog& catalog,
   return tree;
 }
 
-void WriteFlameJson(JsonWriter& j, const FlameTree& t) {
+void WriteFlameJson(JsonWriter& j, const FlameTree& t, bool sampled) {
   j.Key("stacks").Uint(t.stacks);
   j.Key("windows").Uint(t.windows);
   j.Key("sites").BeginObject();
@@ -175,7 +175,11 @@ void WriteFlameJson(JsonWriter& j, const FlameTree& t) {
   };
   column("calls", t.calls);
   column("bytes", t.bytes);
-  column("peak_bytes", t.peak_bytes);
+  if (sampled) {
+    j.Key("peak_bytes").Null();
+  } else {
+    column("peak_bytes", t.peak_bytes);
+  }
   column("leaked_bytes", t.leaked_bytes);
   j.EndObject();
   j.Key("by_window").BeginObject();

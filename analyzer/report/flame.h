@@ -65,7 +65,8 @@ FlameTree BuildFlameTree(const ProcessCatalog& catalog,
                          const std::vector<StackWindowCell>& cells, size_t windows, const FlameResolver& resolve);
 
 // Writes the "flame" object's members (the caller opens and closes it).
-void WriteFlameJson(JsonWriter& j, const FlameTree& tree);
+// `sampled`: nodes.peak_bytes is null (a sampled trace's peak is not estimable).
+void WriteFlameJson(JsonWriter& j, const FlameTree& tree, bool sampled = false);
 
 }  // namespace allocprof
 

@@ -78,6 +78,10 @@ ReportStack StackFrames::Stack(uint32_t id, const StackStats& s) {
   r.leaked_allocations = s.live_count;
   r.leaked_bytes = s.live_bytes;
   r.temporary = s.temporary;
+  r.calls_variance = s.calls_variance;
+  r.bytes_variance = s.bytes_variance;
+  r.leaked_allocations_variance = s.live_count_variance;
+  r.leaked_bytes_variance = s.live_bytes_variance;
   r.frames = Frames(id);
   return r;
 }

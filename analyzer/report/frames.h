@@ -35,6 +35,8 @@ struct ReportStack {
   std::vector<uint32_t> merged;  // other stack ids shown with the same frames, added into this row
   std::string label;             // the first frame outside the allocator and its wrappers
   uint64_t calls = 0, bytes = 0, peak_bytes = 0, leaked_allocations = 0, leaked_bytes = 0, temporary = 0;
+  // Sampled traces: the variances of the estimates above (StackStats); 0 in a full trace.
+  double calls_variance = 0, bytes_variance = 0, leaked_allocations_variance = 0, leaked_bytes_variance = 0;
   std::vector<ReportFrame> frames;  // leaf first
 };
 

@@ -36,4 +36,14 @@ std::string Percent(uint64_t part, uint64_t whole) {
   return whole ? absl::StrFormat("%.1f%%", 100.0 * part / whole) : "-";
 }
 
+std::string PlusMinusCount(double variance) {
+  if (!(variance > 0)) return "";
+  return absl::StrCat(" ± ", HumanCount(static_cast<uint64_t>(std::sqrt(variance) + 0.5)));
+}
+
+std::string PlusMinusBytes(double variance) {
+  if (!(variance > 0)) return "";
+  return absl::StrCat(" ± ", HumanBytes(std::sqrt(variance)));
+}
+
 }  // namespace allocprof

@@ -68,8 +68,10 @@ def _short(text, limit=220):
 
 
 def finding_timelines(analysis, baseline):
-    a = model.num(model.obj(analysis, "totals").get("peak_live_bytes"))
-    b = model.num(model.obj(baseline, "totals").get("peak_live_bytes"))
+    a = model.num(model.obj(analysis, "totals").get("peak_live_bytes"), None)
+    b = model.num(model.obj(baseline, "totals").get("peak_live_bytes"), None)
+    if a is None or b is None:  # a sampled side: its peak is not available
+        return "Live heap over time against the baseline (peak: not available when sampling)"
     return (f"Peak live heap {units.human_bytes(a)} vs {units.human_bytes(b)} in the baseline"
             f" ({units.ratio_text(b, a)})")
 

@@ -8,8 +8,11 @@ from . import model, style, units
 
 def finding(report, g=None):
     totals = model.obj(report, "totals")
-    peak = model.num(totals.get("peak_live_bytes"))
-    text = f"Live heap peaks at {units.human_bytes(peak)} at {units.human_seconds(model.num(totals.get('peak_time_s')))}"
+    peak = model.num(totals.get("peak_live_bytes"), None)
+    if peak is None:  # a sampled trace: the peak of an estimate is not an estimate of the peak
+        text = "Live heap estimated from a sample (its peak: not available when sampling)"
+    else:
+        text = f"Live heap peaks at {units.human_bytes(peak)} at {units.human_seconds(model.num(totals.get('peak_time_s')))}"
     saw = model.obj(report, "sawtooth")
     if saw.get("found") and model.num(saw.get("period_s")) > 0:
         text += (f"; sawtooth every {units.human_seconds(model.num(saw.get('period_s')))}"

@@ -25,6 +25,14 @@ def code_block(lines):
     return f"{fence}text\n{body}\n{fence}"
 
 
+# What a sampled report says in place of a figure it cannot estimate (JSON null).
+NOT_AVAILABLE_WHEN_SAMPLING = "not available when sampling"
+
+
+def _sampled(report):
+    return bool(model.obj(report, "sampling"))
+
+
 def _metric_value(name, value):
     if value is None:
         return "–"
@@ -99,7 +107,9 @@ def headline(report):
              f" and **{units.human_bytes(model.num(t.get('bytes_allocated')))}** in"
              f" {units.human_seconds(model.num(t.get('duration_s')))}",
              f"live heap peaked at **{units.human_bytes(model.num(t.get('peak_live_bytes')))}**"
-             f" at {units.human_seconds(model.num(t.get('peak_time_s')))}"]
+             f" at {units.human_seconds(model.num(t.get('peak_time_s')))}"
+             if model.num(t.get("peak_live_bytes"), None) is not None
+             else f"peak live heap {NOT_AVAILABLE_WHEN_SAMPLING}"]
     leaked = model.num(t.get("leaked_bytes"))
     if leaked:
         parts.append(f"{units.human_bytes(leaked)} in {units.human_count(model.num(t.get('leaked_allocations')))}"
@@ -166,14 +176,27 @@ def totals_table(report, baseline=None):
             continue
         value = model.num(t.get(key), None)
         now = _metric_value(key, value)  # null: not available (sampled temporaries)
+        if value is None and _sampled(report):
+            now = NOT_AVAILABLE_WHEN_SAMPLING
+        else:
+            now += _sigma(t.get(key + "_sigma"), key)
         before = model.num(b.get(key), None) if baseline and key in b else None
         if value is not None and not value and not before:  # zero on both sides: nothing to read
             continue
         if baseline:
-            out.append(f"| {label} | {_metric_value(key, before)} | {now} | {_ratio_cell(before, model.num(t.get(key)))} |")
+            was = _metric_value(key, before)
+            if before is None and _sampled(baseline) and key in b:
+                was = NOT_AVAILABLE_WHEN_SAMPLING
+            withheld = (value is None and _sampled(report)) or (before is None and _sampled(baseline) and key in b)
+            ratio = "—" if withheld else _ratio_cell(before, model.num(t.get(key)))
+            out.append(f"| {label} | {was} | {now} | {ratio} |")
         else:
             out.append(f"| {label} | {now} |")
-    # Gen rows for programs where the model collected at least once.
+    # Gen rows for programs where the model collected at least once; a sampled run has none.
+    if g is None and _sampled(report) and "gen" in report:
+        na = NOT_AVAILABLE_WHEN_SAMPLING
+        out.append(f"| Gen collections (simulated) | {na} | {na} | — |" if baseline
+                   else f"| Gen collections (simulated) | {na} |")
     if g is not None and (g.total or (bg is not None and bg.total)):
         for i in range(3):
             if baseline:
@@ -185,6 +208,14 @@ def totals_table(report, baseline=None):
     return "\n".join(out)
 
 
+def _sigma(value, name):
+    """A sampled estimate's 1 sigma (the report's *_sigma field): " ± 1.2 MiB"; "" when absent or 0."""
+    v = model.num(value, None)
+    if not v:
+        return ""
+    return " ± " + (units.human_bytes(v) if "bytes" in name else units.human_count(round(v)))
+
+
 def stack_table(title, entries, value_key, top, value_label="bytes"):
     rows = [s for s in entries if isinstance(s, dict)][:top]
     if not rows:
@@ -194,8 +225,9 @@ def stack_table(title, entries, value_key, top, value_label="bytes"):
         name, via, where = stacks.describe(s)
         cell = code(name) + (f" via {code(via)}" if via else "")
         bytes_value = model.num(s.get(value_key))
-        out.append(f"| {i} | {cell} | {code(where) if where else '–'} | {units.human_bytes(bytes_value)} |"
-                   f" {units.human_count(model.num(s.get('calls')))} |")
+        out.append(f"| {i} | {cell} | {code(where) if where else '–'} | {units.human_bytes(bytes_value)}"
+                   f"{_sigma(s.get(value_key + '_sigma'), 'bytes')} |"
+                   f" {units.human_count(model.num(s.get('calls')))}{_sigma(s.get('calls_sigma'), 'calls')} |")
     return "\n".join(out)
 
 
@@ -226,8 +258,10 @@ def diff_tables(diff):
             continue
         before, after = model.num(m.get("before"), None), model.num(m.get("after"), None)
         label = m.get("label") if isinstance(m.get("label"), str) else name
-        ratio = units.ratio_text(before, after)
-        out.append(f"| {code(label)} | {_metric_value(name, before)} | {_metric_value(name, after)} |"
+        unavailable = [side for side in model.arr(m, "unavailable") if isinstance(side, str)]
+        ratio = "—" if unavailable else units.ratio_text(before, after)
+        cells = ["n/a" if side in unavailable else _metric_value(name, v) for side, v in (("before", before), ("after", after))]
+        out.append(f"| {code(label)} | {cells[0]} | {cells[1]} |"
                    f" {'**' + ratio + '**' if m.get('notable') is True else ratio} |")
     changed = [("grew", s) for s in model.arr(diff, "grown_stacks")] + [("new", s) for s in model.arr(diff, "new_stacks")]
     if changed:
@@ -247,7 +281,12 @@ def verdict(diff):
     if not isinstance(text, str):
         return ""
     mark = "⚠️" if diff.get("withheld") is True else "✅" if diff.get("passed") is True else "❌"
-    return f"{mark} **{' '.join(text.split())}**"
+    lines = [f"{mark} **{' '.join(text.split())}**"]
+    # Default rules whose figure a sampled side cannot give: listed, never passed silently.
+    for r in model.arr(diff, "rules"):
+        if isinstance(r, dict) and isinstance(r.get("not_applied"), str) and isinstance(r.get("rule"), str):
+            lines.append(f"- not applied: {code(r['rule'])} — {r['not_applied']}")
+    return "\n".join(lines) if len(lines) == 1 else lines[0] + "\n\n" + "\n".join(lines[1:])
 
 
 def damage_lines(report):

@@ -215,6 +215,20 @@ def test_collections_rates_from_the_table_alone():
     style.close(fig)
 
 
+def test_sampled_timeline_states_no_peak(out_dir):
+    report = synthetic(collections=None)
+    report["sampling"] = {"interval_bytes": 65536, "estimated": True, "samples": 10}
+    report["totals"] = dict(report["totals"], peak_live_bytes=None, peak_time_s=None)
+    report["gen"] = None
+    fig = chart_timeline.draw(report)
+    assert titled(fig).startswith("Live heap estimated from a sample (its peak: not available when sampling)")
+    assert not [line for line in fig.axes[0].get_lines() if line.get_label().startswith("peak")]
+    save_and_check(fig, out_dir, "timeline-sampled")
+    assert chart_compare.finding_timelines(report, report) == \
+        "Live heap over time against the baseline (peak: not available when sampling)"
+    assert [h.metric for h in model.headline_metrics(report, report)] == ["allocations", "bytes_allocated"]
+
+
 def test_collections_chart_needs_gen():
     with pytest.raises(ValueError):
         chart_collections.draw(synthetic(collections=None))

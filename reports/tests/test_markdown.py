@@ -89,8 +89,35 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
     assert "> **Sampled trace** (`--sample 512.0 KiB`, 1,234 allocations recorded): every count and byte figure" \
            " is an estimate; expected error (1 sigma): allocations ±3.12%, bytes ±0.45%." in text
     # a figure sampling cannot estimate is null in the JSON: shown as not available, never as 0
-    sampled["totals"] = dict(golden["totals"], temporary_allocations=None)
-    assert "| temporary allocations | – |" in markdown.render(sampled, CHARTS)
+    sampled["totals"] = dict(golden["totals"], temporary_allocations=None, peak_live_bytes=None, peak_time_s=None,
+                             allocations_sigma=1234.4, leaked_bytes_sigma=2048.0)
+    sampled["gen"] = None
+    text = markdown.render(sampled, CHARTS)
+    assert "| temporary allocations | not available when sampling |" in text
+    assert "| peak live heap | not available when sampling |" in text
+    assert "peak live heap not available when sampling" in text and "peaked at **0 B**" not in text
+    assert "| Gen collections (simulated) | not available when sampling |" in text
+    assert " ± 1,234 |" in text  # an estimate with its 1 sigma
+
+
+def test_sampled_baseline_and_default_rules_not_applied(golden):
+    sampling = {"interval_bytes": 65536, "estimated": True, "samples": 99,
+                "allocations_rel_error": 0.05, "bytes_rel_error": 0.01}
+    sampled = dict(golden, sampling=sampling, gen=None,
+                   totals=dict(golden["totals"], peak_live_bytes=None, temporary_allocations=None))
+    diff = {"verdict": "verdict: PASS (2 of 4 rules applied; 2 not applied: not available when sampling)",
+            "passed": True, "withheld": False,
+            "rules": [{"rule": "allocations>1.10x", "not_applied": None},
+                      {"rule": "peak_live_bytes>1.25x",
+                       "not_applied": "peak live heap: not available when sampling (before, after)"}],
+            "metrics": {"peak_live_bytes": {"label": "peak live heap", "shown": True, "notable": False,
+                                            "before": None, "after": None, "ratio": None,
+                                            "unavailable": ["before", "after"]}}}
+    text = markdown.render(sampled, CHARTS, baseline=sampled, diff=diff)
+    assert "- not applied: `peak_live_bytes>1.25x` — peak live heap: not available when sampling (before, after)" in text
+    assert "`allocations>1.10x`" not in text
+    assert "| peak live heap | not available when sampling | not available when sampling | — |" in text
+    assert "| `peak live heap` | n/a | n/a | — |" in text
 
 
 def test_a_run_of_several_processes_says_which_one_is_shown_and_which_allocated_most():

@@ -160,6 +160,8 @@
     ];
     if (baseline) measures.push(["diff", "bytes: change against the baseline"]);
     for (const [key, label] of measures) {
+      // A sampled report's peak_bytes is null (not available when sampling): no such measure.
+      if (key !== "diff" && !Array.isArray(F.nodes[key])) continue;
       const o = document.createElement("option");
       o.value = key;
       o.textContent = label;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <math.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
@@ -79,6 +80,84 @@ TEST(Sampling, TemporariesAreWithheldShortLivedComeWithTheirError) {
   EXPECT_NE(json.out.find("\"temporary_allocations\":null,\"short_lived_allocations\":"), std::string::npos);
   EXPECT_NE(json.out.find("\"short_lived_allocations_error\":"), std::string::npos);
   EXPECT_EQ(json.out.find("\"temporary_allocations\":0"), std::string::npos) << "per stack too";
+}
+
+nlohmann::json AnalyzeJson(const std::string& trace) {
+  RunResult r = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--top", "5", "--json", "-", trace});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+}
+
+// A stack's identity across runs: its frames as module+offset.
+std::string FramesKey(const nlohmann::json& stack) {
+  std::string key;
+  for (const auto& f : stack["frames"]) key += f.value("module", "") + "+" + std::to_string(f.value("offset", 0)) + ";";
+  return key;
+}
+
+// Issue 16 item 4: per-stack calls and bytes of a sampled trace are estimates with their 1 sigma,
+// within 4 sigma of the full trace's figures for the same stack, on several seeds; what cannot be
+// estimated (the peak, the per-stack peak, the Gen model) is null, not a made-up number.
+TEST(Sampling, PerStackEstimatesMatchTheFullTraceAndThePeakIsWithheld) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "full.trace", Churn(), {"--unwind", "fp"}).exit_code, 0);
+  nlohmann::json full = AnalyzeJson(dir / "full.trace");
+  std::map<std::string, std::pair<double, double>> exact;  // frames -> calls, bytes
+  for (const auto& st : full["stacks"]["top_by_bytes"]) exact[FramesKey(st)] = {st["calls"], st["bytes"]};
+  ASSERT_FALSE(exact.empty());
+  for (const char* seed : {"1", "2", "3"}) {
+    SCOPED_TRACE(std::string("--sample-seed ") + seed);
+    std::string trace = dir / (std::string("s") + seed + ".trace");
+    ASSERT_EQ(RunTraced(trace, Churn(), {"--unwind", "fp", "--sample", "16KiB", "--sample-seed", seed}).exit_code, 0);
+    nlohmann::json s = AnalyzeJson(trace);
+    EXPECT_TRUE(s["totals"]["peak_live_bytes"].is_null()) << s.dump().substr(0, 400);
+    EXPECT_TRUE(s["totals"]["peak_time_s"].is_null());
+    EXPECT_TRUE(s["gen"].is_null());
+    EXPECT_TRUE(s["stacks"]["top_by_peak"].is_null());
+    EXPECT_TRUE(s["totals"]["leaked_bytes_sigma"].is_number());
+    size_t compared = 0;
+    for (const auto& st : s["stacks"]["top_by_bytes"]) {
+      EXPECT_TRUE(st["peak_bytes"].is_null());
+      auto it = exact.find(FramesKey(st));
+      if (it == exact.end()) continue;
+      ++compared;
+      double calls = st["calls"], bytes = st["bytes"], calls_sigma = st["calls_sigma"], bytes_sigma = st["bytes_sigma"];
+      // Rounding adds at most 1/4 to each weight's variance: a floor of a few counts.
+      EXPECT_LE(fabs(calls - it->second.first), 4 * calls_sigma + 4) << "calls of " << st["label"];
+      EXPECT_LE(fabs(bytes - it->second.second), 4 * bytes_sigma + 4096) << "bytes of " << st["label"];
+    }
+    EXPECT_GE(compared, 1u);
+  }
+  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "s1.trace"});
+  EXPECT_NE(text.out.find("  peak live          not available when sampling"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Top stacks by contribution to the peak: not available when sampling"), std::string::npos);
+  EXPECT_NE(text.out.find(" calls, "), std::string::npos);
+  EXPECT_NE(text.out.find(" ± "), std::string::npos);
+  EXPECT_NE(text.out.find("Gen-style pressure (what a .NET-style generational collector would have done)\n"
+                          "  not available when sampling"),
+            std::string::npos)
+      << text.out;
+
+  RunResult chrome = RunProgram({BuildPath("allocprof"), "export", "--no-symbols", dir / "s1.trace", "--format",
+                                 "chrome", "-o", dir / "s1.json"});
+  EXPECT_EQ(chrome.exit_code, 0) << chrome.err;
+  EXPECT_NE(chrome.err.find("Gen collections are not available when sampling"), std::string::npos) << chrome.err;
+  EXPECT_EQ(ReadFile(dir / "s1.json").find("\"cat\":\"gen_model\""), std::string::npos);
+
+  // diff: the default rules on those figures are listed as not applied; a rule the user writes on
+  // one is refused (exit 64), never passed silently.
+  RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--no-symbols", dir / "s1.trace", dir / "s2.trace"});
+  EXPECT_NE(diff.exit_code, 64) << diff.err;
+  EXPECT_NE(diff.out.find("(2 of 4 rules applied; 2 not applied: not available when sampling)"), std::string::npos)
+      << diff.out;
+  EXPECT_NE(diff.out.find("  not applied: peak_live_bytes>1.25x — peak live heap: not available when sampling"),
+            std::string::npos);
+  for (const char* rule : {"peak_live_bytes>1.25x", "gen2>1.5x", "temporary_allocations>1.1x"}) {
+    RunResult refused = RunProgram(
+        {BuildPath("allocprof"), "diff", "--no-symbols", "--fail-if", rule, dir / "full.trace", dir / "s2.trace"});
+    EXPECT_EQ(refused.exit_code, 64) << rule;
+    EXPECT_NE(refused.err.find("is not available when sampling (AFTER"), std::string::npos) << refused.err;
+  }
 }
 
 TEST(Sampling, RecordedFreesAreExactlyThoseOfRecordedAllocations) {

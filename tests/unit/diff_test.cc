@@ -114,6 +114,63 @@ TEST(Diff, SampledSidesAreNamed) {
   EXPECT_NE(RenderDiffMarkdown(d).find("_after: sampled trace"), std::string::npos);
 }
 
+// A sampled report as analyze writes it: the peak, temporaries, the Gen model and a pool's bytes
+// fallen through are null (not estimable from a sample).
+std::string SampledReport(double allocations) {
+  return absl::StrFormat(
+      R"({"schema_version":1,"sampling":{"interval_bytes":65536,"estimated":true,"samples":10,)"
+      R"("allocations_rel_error":0.05,"bytes_rel_error":0.01},"totals":{"allocations":%g,"bytes_allocated":5000,)"
+      R"("peak_live_bytes":null,"temporary_allocations":null,"leaked_bytes":0},"gen":null,)"
+      R"("pools":[{"name":"client","rents":4,"hit_rate":0.5,"fallthrough":{"oversize":2},"fallthrough_bytes":null}]})",
+      allocations);
+}
+
+// Issue 16 item 4: a default rule whose figure a sampled side cannot give used to pass silently on a
+// weighted sum; it is listed as not applied, in every output, and counted in "N of M rules applied".
+TEST(Diff, SampledSidesListDefaultRulesTheyCannotApply) {
+  DiffSide a = Side(SampledReport(1000)), b = Side(SampledReport(1050));
+  for (const char* m : {"peak_live_bytes", "temporary_allocations", "gen2", "gen0", "collections_per_second",
+                        "pool:client:fallthrough_bytes"}) {
+    EXPECT_TRUE(UnavailableWhenSampling(a, m)) << m;
+  }
+  for (const char* m : {"allocations", "bytes_allocated", "leaked_bytes", "pool:client:fallthrough"}) {
+    EXPECT_FALSE(UnavailableWhenSampling(a, m)) << m;
+  }
+  DiffResult d = Compare(a, b, DefaultRules(), 10);
+  EXPECT_TRUE(d.passed);
+  EXPECT_EQ(VerdictLine(d), "verdict: PASS (2 of 4 rules applied; 2 not applied: not available when sampling)");
+  std::string text = RenderDiffText(d);
+  EXPECT_NE(text.find("  not applied: peak_live_bytes>1.25x — peak live heap: not available when sampling "
+                      "(before, after)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("not applied: gen2>1.50x — Gen2 collections: not available when sampling"), std::string::npos);
+  EXPECT_NE(text.find("peak live heap                                  n/a              n/a        —"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("Gen2 collections     "), std::string::npos) << "no Gen rows: the model is null";
+  std::string md = RenderDiffMarkdown(d);
+  EXPECT_NE(md.find("- not applied: `peak_live_bytes>1.25x` — peak live heap: not available when sampling"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| peak live heap | n/a | n/a | — |"), std::string::npos) << md;
+  std::string json = RenderDiffJson(d);
+  EXPECT_NE(json.find(R"("rule":"peak_live_bytes>1.25x","metric":"peak_live_bytes","applied":false,)"
+                      R"j("not_applied":"peak live heap: not available when sampling (before, after)")j"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("rule":"allocations>1.10x","metric":"allocations","applied":true,"not_applied":null)"),
+            std::string::npos);
+  // A full side against a sampled one: the sampled side alone makes the rule inapplicable.
+  DiffSide full = Side(Report(1000, 5000, 5));
+  EXPECT_FALSE(UnavailableWhenSampling(full, "peak_live_bytes"));
+  DiffResult mixed = Compare(full, b, DefaultRules(), 10);
+  EXPECT_EQ(mixed.outcomes[2].not_applied, "peak live heap: not available when sampling (after)");
+  EXPECT_FALSE(mixed.outcomes[2].applicable);
+  // Without the sampling object nothing is withheld (a full report's nulls are absent figures).
+  EXPECT_FALSE(UnavailableWhenSampling(full, "gen2"));
+}
+
 // Issue 16: a misspelled rule used to pass silently ("0 of 1 rules applied").
 TEST(Rules, UnknownMetricsPoolsAndUnitsAreRefused) {
   auto misspelled = ParseRule("alocations>1.1x");

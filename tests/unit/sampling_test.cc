@@ -6,7 +6,9 @@
 #include <math.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "passes/heap_analysis.h"
@@ -259,6 +261,134 @@ TEST(HeapAnalysisWeights, ShortLivedIsUnbiasedWithHonestErrorTemporaryIsNot) {
   double se_temporary = sqrt((temporary_sq / kReplicates - mean_temporary * mean_temporary) / kReplicates);
   EXPECT_GT(mean_temporary - static_cast<double>(run.temporary), 10 * se_temporary)
       << mean_temporary << " vs " << run.temporary;
+}
+
+// Blocks on three stacks of different sizes, 5% of them never freed (leaks): per-stack calls, bytes
+// and leaks, and the leak totals, are Horvitz–Thompson sums of recorded blocks (a recorded block's
+// survival is exact), so each is unbiased and the variance the pass reports (Σ w(w−1), Σ s² w(w−1))
+// is the real one.
+struct StackRun {
+  std::vector<uint64_t> sizes;
+  std::vector<uint32_t> stacks;
+  std::vector<bool> never_freed;
+  struct Truth {
+    double calls = 0, bytes = 0, leaked = 0, leaked_bytes = 0;
+  };
+  std::array<Truth, 4> truth{};  // by stack id 1..3
+  double leaked = 0, leaked_bytes = 0;
+};
+
+StackRun MakeStackRun(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  StackRun run;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t stack = 1 + static_cast<uint32_t>(rng() % 3);
+    uint64_t size = stack == 1 ? 16 + rng() % 496 : stack == 2 ? 1024 + rng() % 7168 : 64 + rng() % 40000;
+    bool leak = rng() % 20 == 0;
+    run.sizes.push_back(size);
+    run.stacks.push_back(stack);
+    run.never_freed.push_back(leak);
+    StackRun::Truth& t = run.truth[stack];
+    t.calls += 1;
+    t.bytes += static_cast<double>(size);
+    if (leak) {
+      t.leaked += 1;
+      t.leaked_bytes += static_cast<double>(size);
+      run.leaked += 1;
+      run.leaked_bytes += static_cast<double>(size);
+    }
+  }
+  return run;
+}
+
+struct StackFigures {
+  double value[4][4] = {};     // stack -> calls, bytes, leaked, leaked bytes
+  double variance[4][4] = {};  // as the pass reports them
+  double leaked = 0, leaked_bytes = 0, leaked_variance = 0, leaked_bytes_variance = 0;
+};
+
+StackFigures SampleStacks(const StackRun& run, uint64_t interval, std::mt19937_64& rng) {
+  SampleWeigher weigher;
+  weigher.SetInterval(interval);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::vector<Event> events;
+  for (size_t i = 0; i < run.sizes.size(); ++i) {
+    if (uniform(rng) >= SampleProbability(run.sizes[i], interval)) continue;
+    uint64_t t = 1000000 + i * 10000, addr = 0x100000 + i * 65536;
+    events.push_back(Alloc(t, addr, run.sizes[i], weigher.WeighAllocation(t, addr, run.sizes[i]), run.stacks[i]));
+    if (!run.never_freed[i]) events.push_back(Free(t + 5000, addr));
+  }
+  HeapAnalysis h({}, nullptr);
+  for (const Event& e : events) h.Feed(e);
+  h.Finish();
+  StackFigures f;
+  for (const auto& [id, st] : h.AllStacks()) {
+    if (id < 1 || id > 3) continue;
+    double v[4] = {static_cast<double>(st->calls), static_cast<double>(st->bytes), static_cast<double>(st->live_count),
+                   static_cast<double>(st->live_bytes)};
+    double var[4] = {st->calls_variance, st->bytes_variance, st->live_count_variance, st->live_bytes_variance};
+    for (int k = 0; k < 4; ++k) f.value[id][k] = v[k], f.variance[id][k] = var[k];
+  }
+  const HeapTotals& t = h.totals();
+  f.leaked = static_cast<double>(t.leaked_allocations);
+  f.leaked_bytes = static_cast<double>(t.leaked_bytes);
+  f.leaked_variance = t.leaked_allocations_variance;
+  f.leaked_bytes_variance = t.leaked_bytes_variance;
+  return f;
+}
+
+// Over replicates: the mean lands within 4 standard errors of the truth, and the mean reported
+// variance matches the spread of the estimates (the empirical variance of 200 replicates is itself
+// ±10%, so ±30% is a 3-sigma band).
+void ExpectUnbiasedAndHonest(const std::vector<double>& values, const std::vector<double>& variances, double truth,
+                             const std::string& what) {
+  double n = static_cast<double>(values.size()), sum = 0, sq = 0, reported = 0;
+  for (size_t i = 0; i < values.size(); ++i) sum += values[i], sq += values[i] * values[i], reported += variances[i];
+  double mean = sum / n, var = sq / n - mean * mean;
+  reported /= n;
+  EXPECT_NEAR(mean, truth, 4 * sqrt(var / n)) << what;
+  ASSERT_GT(reported, 0) << what << ": sampled figures must carry an error";
+  EXPECT_NEAR(var / reported, 1.0, 0.3) << what << ": " << var << " vs reported " << reported;
+}
+
+TEST(HeapAnalysisWeights, PerStackFiguresAndLeaksAreUnbiasedWithHonestError) {
+  const StackRun run = MakeStackRun(30000, 21);
+  const uint64_t interval = 32 << 10;
+  std::mt19937_64 rng(4242);
+  const int kReplicates = 200;
+  std::vector<double> values[4][4], variances[4][4], leaked, leaked_var, leaked_bytes, leaked_bytes_var;
+  for (int r = 0; r < kReplicates; ++r) {
+    StackFigures f = SampleStacks(run, interval, rng);
+    for (int s = 1; s <= 3; ++s) {
+      for (int k = 0; k < 4; ++k) values[s][k].push_back(f.value[s][k]), variances[s][k].push_back(f.variance[s][k]);
+    }
+    leaked.push_back(f.leaked), leaked_var.push_back(f.leaked_variance);
+    leaked_bytes.push_back(f.leaked_bytes), leaked_bytes_var.push_back(f.leaked_bytes_variance);
+  }
+  const char* kNames[] = {"calls", "bytes", "leaked allocations", "leaked bytes"};
+  for (int s = 1; s <= 3; ++s) {
+    const StackRun::Truth& t = run.truth[s];
+    double truth[4] = {t.calls, t.bytes, t.leaked, t.leaked_bytes};
+    for (int k = 0; k < 4; ++k) {
+      ExpectUnbiasedAndHonest(values[s][k], variances[s][k], truth[k], "stack " + std::to_string(s) + " " + kNames[k]);
+    }
+  }
+  ExpectUnbiasedAndHonest(leaked, leaked_var, run.leaked, "leaked allocations");
+  ExpectUnbiasedAndHonest(leaked_bytes, leaked_bytes_var, run.leaked_bytes, "leaked bytes");
+}
+
+TEST(HeapAnalysisWeights, FullTraceFiguresCarryNoVariance) {
+  HeapAnalysis h({}, nullptr);
+  h.Feed(Alloc(100, 0x1000, 100, 1));
+  h.Feed(Alloc(200, 0x2000, 100, 1));
+  h.Feed(Free(300, 0x1000, 1));
+  h.Finish();
+  EXPECT_EQ(h.totals().leaked_allocations, 1u);
+  EXPECT_EQ(h.totals().leaked_allocations_variance, 0.0);
+  for (const auto& [id, st] : h.AllStacks()) {
+    EXPECT_EQ(st->calls_variance, 0.0);
+    EXPECT_EQ(st->live_bytes_variance, 0.0);
+  }
 }
 
 TEST(SampledTraceReader, WeighsAllocationsAfterTheSamplingRecord) {

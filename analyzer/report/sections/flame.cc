@@ -33,7 +33,7 @@ class FlameSection : public Section {
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
     if (place != JsonPlace::kRoot || !o.flame || !tree_.present) return;
     j.Key("flame").BeginObject();
-    WriteFlameJson(j, tree_);
+    WriteFlameJson(j, tree_, p.sampling.sampled());
     j.EndObject();
   }
 

@@ -23,6 +23,13 @@ class GenSection : public Section {
     if (!has_gen_) return;
     const GenResult& g = gen_;
     absl::StrAppend(&out, "\nGen-style pressure (what a .NET-style generational collector would have done)\n");
+    if (p.sampling.sampled()) {
+      // When a budget runs out depends on every allocation's size and time: the model run on a
+      // weighted sample is not an estimate of the model run on the full stream.
+      absl::StrAppend(&out, "  ", kNotAvailableWhenSampling,
+                      " (collections depend on every allocation, which a sampled trace does not record)\n");
+      return;
+    }
     absl::StrAppendFormat(&out, "  collections   Gen0 %s, Gen1 %s, Gen2 %s   (%.1f per second)\n", HumanCount(g.gen0),
                           HumanCount(g.gen1), HumanCount(g.gen2), g.collections_per_second);
     absl::StrAppendFormat(&out, "  allocated     %s small, %s large-object heap (%s >= %s B)\n",
@@ -42,6 +49,10 @@ class GenSection : public Section {
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
     if (place != JsonPlace::kRoot || !has_gen_) return;
+    if (p.sampling.sampled()) {  // not estimable from a sample (see RenderText)
+      j.Key("gen").Null();
+      return;
+    }
     const GenResult& g = gen_;
     j.Key("gen").BeginObject();
     j.Key("gen0").Uint(g.gen0);

@@ -57,13 +57,13 @@ class PoolsSection : public Section {
   }
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
-    for (const auto& pool : reports_) Text(pool, out);
+    for (const auto& pool : reports_) Text(pool, p.sampling.sampled(), out);
   }
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
     if (place != JsonPlace::kRoot) return;
     j.Key("pools").BeginArray();
-    for (const auto& pool : reports_) Json(pool, o, j);
+    for (const auto& pool : reports_) Json(pool, o, p.sampling.sampled(), j);
     j.EndArray();
   }
 
@@ -99,14 +99,20 @@ class PoolsSection : public Section {
     return r;
   }
 
-  static void Text(const PoolReport& pool, std::string& out) {
+  // Sampled: the pool hooks record every rent and return (they are not sampled), so rents, hits,
+  // fall-throughs, drops and the advisor are exact; the bytes allocated inside fall-through rents
+  // come from the sampled allocations and are withheld.
+  static void Text(const PoolReport& pool, bool sampled, std::string& out) {
     uint64_t falls = pool.fallthrough[0] + pool.fallthrough[1] + pool.fallthrough[2];
-    absl::StrAppendFormat(&out, "\nPool \"%s\" (largest block %s, %d slots per bucket)\n", pool.name,
-                          HumanBytes(pool.max_block), pool.slots_per_bucket);
+    absl::StrAppendFormat(&out, "\nPool \"%s\" (largest block %s, %d slots per bucket)%s\n", pool.name,
+                          HumanBytes(pool.max_block), pool.slots_per_bucket,
+                          sampled ? " — exact: pool hooks are not sampled" : "");
     absl::StrAppendFormat(&out, "  rents %s, served %s (%s), fell through %s: oversize %s, exhausted %s, fill %s; %s\n",
                           HumanCount(pool.rents), HumanCount(pool.hits), Percent(pool.hits, pool.rents),
                           HumanCount(falls), HumanCount(pool.fallthrough[0]), HumanCount(pool.fallthrough[1]),
-                          HumanCount(pool.fallthrough[2]), HumanBytes(pool.fallthrough_bytes));
+                          HumanCount(pool.fallthrough[2]),
+                          sampled ? absl::StrCat("bytes fallen through ", kNotAvailableWhenSampling)
+                                  : HumanBytes(pool.fallthrough_bytes));
     absl::StrAppendFormat(&out, "  returns dropped: %s (bucket full), %s (oversize)\n", HumanCount(pool.dropped_full),
                           HumanCount(pool.dropped_oversize));
     absl::StrAppendFormat(&out, "  %-12s %10s %10s %10s %10s %10s %10s %12s\n", "bucket", "rents", "hits", "oversize",
@@ -125,15 +131,15 @@ class PoolsSection : public Section {
         100 * pool.advice.hit_rate);
     for (size_t i = 0; i < pool.top_fallthrough_stacks.size() && i < kTextStacks; ++i) {
       const auto& s = pool.top_fallthrough_stacks[i];
-      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s, %s\n", i + 1, HumanCountOf(s.rents, "rent", "rents"),
-                            HumanBytes(s.bytes));
+      absl::StrAppendFormat(&out, "  fall-through stack #%d: %s%s\n", i + 1, HumanCountOf(s.rents, "rent", "rents"),
+                            sampled ? "" : absl::StrCat(", ", HumanBytes(s.bytes)));
       for (size_t f = 0; f < s.frames.size() && f < kTextFrames; ++f) {
         absl::StrAppend(&out, "      ", FrameText(s.frames[f]), "\n");
       }
     }
   }
 
-  static void Json(const PoolReport& p, const AnalysisOptions& o, JsonWriter& j) {
+  static void Json(const PoolReport& p, const AnalysisOptions& o, bool sampled, JsonWriter& j) {
     j.BeginObject();
     j.Key("name").String(p.name);
     j.Key("max_block").Uint(p.max_block);
@@ -142,8 +148,14 @@ class PoolsSection : public Section {
     j.Key("hits").Uint(p.hits);
     j.Key("hit_rate").Double(p.rents ? static_cast<double>(p.hits) / p.rents : 0);
     JsonFallthrough(j, p.fallthrough);
-    j.Key("fallthrough_bytes").Uint(p.fallthrough_bytes);
-    j.Key("fallthrough_allocations").Uint(p.fallthrough_allocations);
+    if (sampled) {
+      j.Key("exact").Bool(true);  // rents, hits, fall-throughs, drops: pool hooks are not sampled
+      j.Key("fallthrough_bytes").Null();
+      j.Key("fallthrough_allocations").Null();
+    } else {
+      j.Key("fallthrough_bytes").Uint(p.fallthrough_bytes);
+      j.Key("fallthrough_allocations").Uint(p.fallthrough_allocations);
+    }
     j.Key("dropped").BeginObject();
     j.Key("full").Uint(p.dropped_full);
     j.Key("oversize").Uint(p.dropped_oversize);
@@ -164,7 +176,7 @@ class PoolsSection : public Section {
     for (const auto& s : p.top_fallthrough_stacks) {
       j.BeginObject();
       j.Key("rents").Uint(s.rents);
-      j.Key("bytes").Uint(s.bytes);
+      sampled ? j.Key("bytes").Null() : j.Key("bytes").Uint(s.bytes);
       JsonFallthrough(j, s.by_kind);
       WriteFrames(j, s.frames);
       j.EndObject();

@@ -21,9 +21,12 @@ class SawtoothSection : public Section {
   }
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
+    // Sampled: found on the estimated live heap, so an estimate too (without an error bound).
+    const char* estimated = p.sampling.sampled() ? " (of the estimated live heap)" : "";
     if (sawtooth_.found) {
-      absl::StrAppendFormat(&out, "\nLive heap: sawtooth, period ≈ %.3g s, amplitude ≈ %s (autocorrelation %.2f)\n",
-                            sawtooth_.period_s, HumanBytes(sawtooth_.amplitude_bytes), sawtooth_.correlation);
+      absl::StrAppendFormat(&out, "\nLive heap: sawtooth, period ≈ %.3g s, amplitude ≈ %s (autocorrelation %.2f)%s\n",
+                            sawtooth_.period_s, HumanBytes(sawtooth_.amplitude_bytes), sawtooth_.correlation,
+                            estimated);
     } else {
       absl::StrAppend(&out, "\nLive heap: no periodic pattern\n");
     }
@@ -38,6 +41,7 @@ class SawtoothSection : public Section {
     j.Key("amplitude_bytes");
     sawtooth_.found ? j.Double(sawtooth_.amplitude_bytes) : j.Null();
     j.Key("correlation").Double(sawtooth_.correlation);
+    if (p.sampling.sampled()) j.Key("estimated").Bool(true);
     j.EndObject();
   }
 

@@ -1,7 +1,9 @@
 // Top stacks: the call stacks with the most calls, the most bytes, the most bytes live at the
 // global peak, and the most bytes still live at the end (leaks); from the heap pass, symbolized.
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -55,6 +57,10 @@ std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t S
     r.leaked_allocations += s.leaked_allocations;
     r.leaked_bytes += s.leaked_bytes;
     r.temporary += s.temporary;
+    r.calls_variance += s.calls_variance;
+    r.bytes_variance += s.bytes_variance;
+    r.leaked_allocations_variance += s.leaked_allocations_variance;
+    r.leaked_bytes_variance += s.leaked_bytes_variance;
   }
   auto value = [&](const ReportStack& s) {
     if (key == &StackStats::calls) return s.calls;
@@ -66,6 +72,11 @@ std::vector<ReportStack> TopStacks(const StackList& stacks, size_t n, uint64_t S
                    [&](const ReportStack& a, const ReportStack& b) { return value(a) > value(b); });
   if (out.size() > n) out.resize(n);
   return out;
+}
+
+// "1 call", "211,666 ± 9,120 calls": a count, its 1 sigma when sampled, and the noun.
+std::string Estimated(uint64_t n, double variance, const char* one, const char* many) {
+  return absl::StrCat(HumanCount(n), PlusMinusCount(variance), " ", n == 1 && variance == 0 ? one : many);
 }
 
 void TextList(std::string& out, const char* title, const std::vector<ReportStack>& stacks,
@@ -89,9 +100,16 @@ void TextList(std::string& out, const char* title, const std::vector<ReportStack
   }
 }
 
-// Sampled: which allocation a thread made next is not recorded, so "temporary" is not estimable (null).
+// Sampled: calls, bytes and leaks are Horvitz–Thompson estimates, each with its 1 sigma (`*_sigma`);
+// which allocation a thread made next is not recorded, so "temporary" is not estimable (null), and
+// a stack's live bytes at the moment of the peak of an estimate is not one either (null).
 void JsonList(JsonWriter& j, const char* key, const std::vector<ReportStack>& stacks, bool sampled) {
-  j.Key(key).BeginArray();
+  j.Key(key);
+  if (sampled && std::string_view(key) == "top_by_peak") {
+    j.Null();
+    return;
+  }
+  j.BeginArray();
   for (const auto& s : stacks) {
     j.BeginObject();
     j.Key("id").Uint(s.id);
@@ -101,9 +119,15 @@ void JsonList(JsonWriter& j, const char* key, const std::vector<ReportStack>& st
     j.EndArray();
     j.Key("calls").Uint(s.calls);
     j.Key("bytes").Uint(s.bytes);
-    j.Key("peak_bytes").Uint(s.peak_bytes);
+    sampled ? j.Key("peak_bytes").Null() : j.Key("peak_bytes").Uint(s.peak_bytes);
     j.Key("leaked_allocations").Uint(s.leaked_allocations);
     j.Key("leaked_bytes").Uint(s.leaked_bytes);
+    if (sampled) {
+      j.Key("calls_sigma").Double(std::sqrt(s.calls_variance));
+      j.Key("bytes_sigma").Double(std::sqrt(s.bytes_variance));
+      j.Key("leaked_allocations_sigma").Double(std::sqrt(s.leaked_allocations_variance));
+      j.Key("leaked_bytes_sigma").Double(std::sqrt(s.leaked_bytes_variance));
+    }
     sampled ? j.Key("temporary_allocations").Null() : j.Key("temporary_allocations").Uint(s.temporary);
     WriteFrames(j, s.frames);
     j.EndObject();
@@ -138,17 +162,26 @@ class StacksSection : public Section {
   }
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
+    // Sampled: each figure with its 1 sigma ("38.2 MiB ± 1.1 MiB"); empty in a full trace.
     TextList(out, "Top stacks by calls", by_calls_, [](const ReportStack& s) {
-      return absl::StrFormat("%s, %s", HumanCountOf(s.calls, "call", "calls"), HumanBytes(s.bytes));
+      return absl::StrFormat("%s, %s%s", Estimated(s.calls, s.calls_variance, "call", "calls"), HumanBytes(s.bytes),
+                             PlusMinusBytes(s.bytes_variance));
     });
     TextList(out, "Top stacks by bytes", by_bytes_, [](const ReportStack& s) {
-      return absl::StrFormat("%s in %s", HumanBytes(s.bytes), HumanCountOf(s.calls, "call", "calls"));
+      return absl::StrFormat("%s%s in %s", HumanBytes(s.bytes), PlusMinusBytes(s.bytes_variance),
+                             Estimated(s.calls, s.calls_variance, "call", "calls"));
     });
-    TextList(out, "Top stacks by contribution to the peak", by_peak_,
-             [](const ReportStack& s) { return absl::StrFormat("%s live at the peak", HumanBytes(s.peak_bytes)); });
+    if (p.sampling.sampled()) {
+      absl::StrAppend(&out, "\nTop stacks by contribution to the peak: ", kNotAvailableWhenSampling,
+                      " (the peak of an estimated live heap is not an estimate of the peak)\n");
+    } else {
+      TextList(out, "Top stacks by contribution to the peak", by_peak_,
+               [](const ReportStack& s) { return absl::StrFormat("%s live at the peak", HumanBytes(s.peak_bytes)); });
+    }
     TextList(out, "Leaks (live at end) by stack", leaks_, [](const ReportStack& s) {
-      return absl::StrFormat("%s in %s", HumanBytes(s.leaked_bytes),
-                             HumanCountOf(s.leaked_allocations, "allocation", "allocations"));
+      return absl::StrFormat(
+          "%s%s in %s", HumanBytes(s.leaked_bytes), PlusMinusBytes(s.leaked_bytes_variance),
+          Estimated(s.leaked_allocations, s.leaked_allocations_variance, "allocation", "allocations"));
     });
     if (suppressed_blocks_) {
       absl::StrAppendFormat(&out, "  suppressed: %d blocks, %d bytes (%s; not in the list above)\n", suppressed_blocks_,

@@ -29,6 +29,11 @@ class TimelineSection : public Section {
     absl::StrAppendFormat(&out,
                           "\nTimeline (%d windows of %.3f ms; every %d shown as one row; full series in --json)\n",
                           windows_.size(), width_ns_ / 1e6, per_row);
+    if (p.sampling.sampled()) {
+      absl::StrAppend(&out,
+                      "  sampled: live end, allocations and frees are estimates; live min and max are the extremes of "
+                      "an estimate (biased outwards)\n");
+    }
     absl::StrAppendFormat(&out, "  %10s %12s %12s %12s %14s %14s\n", "time s", "live min", "live max", "live end",
                           "allocations", "frees");
     for (size_t i = 0; i < windows_.size(); i += per_row) {
@@ -43,6 +48,8 @@ class TimelineSection : public Section {
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
     if (place != JsonPlace::kRoot) return;
     j.Key("timeline_window_s").Double(Seconds(width_ns_));
+    // Sampled: live_end and the counts are estimates; live_min/max are extremes of an estimate.
+    if (p.sampling.sampled()) j.Key("timeline_estimated").Bool(true);
     j.Key("timeline").BeginArray();
     for (const auto& w : windows_) {
       j.BeginObject();

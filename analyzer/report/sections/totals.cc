@@ -21,8 +21,15 @@ class TotalsSection : public Section {
     absl::StrAppendFormat(&out, "  frees              %15s\n", HumanCount(t.frees));
     absl::StrAppendFormat(&out, "  bytes allocated    %15s   %s/s\n", HumanBytes(t.bytes_allocated), HumanBytes(brate));
     absl::StrAppendFormat(&out, "  bytes freed        %15s\n", HumanBytes(t.bytes_freed));
-    absl::StrAppendFormat(&out, "  peak live          %15s   at %.3f s\n", HumanBytes(t.peak_live_bytes),
-                          t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
+    if (p.sampling.sampled()) {
+      // The maximum over time of an estimated live heap overstates the peak (it picks the noise's
+      // highs): not an estimate of anything.
+      absl::StrAppendFormat(&out, "  peak live          %s (the peak of an estimate is biased upwards)\n",
+                            kNotAvailableWhenSampling);
+    } else {
+      absl::StrAppendFormat(&out, "  peak live          %15s   at %.3f s\n", HumanBytes(t.peak_live_bytes),
+                            t.peak_time_ns > p.origin_ns ? (t.peak_time_ns - p.origin_ns) / 1e9 : 0.0);
+    }
     LiveAtEnd(p, out);
     if (t.fate_unknown_allocations || t.frees_after_damage) {
       absl::StrAppendFormat(&out,
@@ -69,11 +76,20 @@ class TotalsSection : public Section {
     j.Key("frees").Uint(t.frees);
     j.Key("bytes_allocated").Uint(t.bytes_allocated);
     j.Key("bytes_freed").Uint(t.bytes_freed);
-    j.Key("peak_live_bytes").Uint(t.peak_live_bytes);
-    j.Key("peak_time_s").Double(RelSeconds(t.peak_time_ns, p.origin_ns));
+    if (p.sampling.sampled()) {  // the peak of an estimate is not an estimate of the peak
+      j.Key("peak_live_bytes").Null();
+      j.Key("peak_time_s").Null();
+    } else {
+      j.Key("peak_live_bytes").Uint(t.peak_live_bytes);
+      j.Key("peak_time_s").Double(RelSeconds(t.peak_time_ns, p.origin_ns));
+    }
     j.Key("leaked_allocations").Uint(t.leaked_allocations);
     j.Key("leaked_bytes").Uint(t.leaked_bytes);
     if (p.sampling.sampled()) {
+      j.Key("allocations_sigma").Double(std::sqrt(p.sampling.allocations_variance));
+      j.Key("bytes_allocated_sigma").Double(std::sqrt(p.sampling.bytes_variance));
+      j.Key("leaked_allocations_sigma").Double(std::sqrt(t.leaked_allocations_variance));
+      j.Key("leaked_bytes_sigma").Double(std::sqrt(t.leaked_bytes_variance));
       j.Key("temporary_allocations").Null();  // not estimable from a sample
       j.Key("short_lived_allocations").Uint(t.short_lived);
       j.Key("short_lived_allocations_error").Double(std::sqrt(t.short_lived_variance));
@@ -107,16 +123,20 @@ class TotalsSection : public Section {
     const HeapTotals& t = p.totals;
     bool window_closed = p.window.active && p.window.closed;
     bool capture_ended = !p.captures.empty() && p.captures.back().state == "ended";
+    // Sampled: each with its 1 sigma (empty in a full trace).
+    std::string bytes_sigma = PlusMinusBytes(t.leaked_bytes_variance);
+    std::string blocks =
+        absl::StrCat(HumanCount(t.leaked_allocations), PlusMinusCount(t.leaked_allocations_variance),
+                     t.leaked_allocations == 1 && t.leaked_allocations_variance == 0 ? " allocation" : " allocations");
     if (capture_ended && !window_closed) {
-      absl::StrAppendFormat(&out, "  live at capture end%15s   in %s (frees after --stop-after are not recorded)\n",
-                            HumanBytes(t.leaked_bytes),
-                            HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
+      absl::StrAppendFormat(&out, "  live at capture end%15s%s   in %s (frees after --stop-after are not recorded)\n",
+                            HumanBytes(t.leaked_bytes), bytes_sigma, blocks);
     } else if (window_closed) {
-      absl::StrAppendFormat(&out, "  live at window end %15s   in %s made in the window\n", HumanBytes(t.leaked_bytes),
-                            HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
+      absl::StrAppendFormat(&out, "  live at window end %15s%s   in %s made in the window\n",
+                            HumanBytes(t.leaked_bytes), bytes_sigma, blocks);
     } else {
-      absl::StrAppendFormat(&out, "  live at end        %15s   in %s (leaks)\n", HumanBytes(t.leaked_bytes),
-                            HumanCountOf(t.leaked_allocations, "allocation", "allocations"));
+      absl::StrAppendFormat(&out, "  live at end        %15s%s   in %s (leaks)\n", HumanBytes(t.leaked_bytes),
+                            bytes_sigma, blocks);
     }
   }
 
