@@ -16,22 +16,37 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "read/catalog.h"
 #include "read/event.h"
+#include "read/record_decoder.h"
 
 namespace allocprof {
 
 // Progress: bytes of the file read so far, and its size. Called now and then from the caller's thread.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
+// Work for the reader thread once it has decoded the last chunk, while the analysing thread still
+// merges and runs the passes over what is queued (on two cores the reader would otherwise sit idle
+// then). `controls` sees each chunk's control records as they are decoded and `decoded` runs after
+// the last chunk, both on the reader thread; `stop` is called on the calling thread when it has
+// finished the merge and is about to wait for the reader: `decoded` should return soon after.
+// Not called when decoding runs on the calling thread (ALLOCPROF_READER_THREAD=0): there it
+// would only add work.
+struct ReaderWork {
+  std::function<void(const std::vector<Record>& controls)> controls;
+  std::function<void()> decoded;
+  std::function<void()> stop;
+};
+
 // Reads `path` completely. Fails only when the file cannot be used at all (not a trace, newer
 // version); damage found along the way is reported in catalog->diagnostics. Decoding runs on a
 // second thread unless the environment sets ALLOCPROF_READER_THREAD=0 (for measuring what that
 // thread gains; see bench/README.md).
 absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessCatalog* catalog,
-                              const ProgressFn& progress = nullptr);
+                              const ProgressFn& progress = nullptr, const ReaderWork* work = nullptr);
 
 }  // namespace allocprof
 

@@ -28,8 +28,60 @@ ReportFrame RawFrame(const std::vector<ModuleInfo>& modules, bool timed, uint64_
 
 }  // namespace
 
-StackFrames::StackFrames(const ProcessCatalog& catalog, bool symbolize) : catalog_(catalog) {
-  if (symbolize) symbolizer_ = std::make_unique<Symbolizer>(catalog.modules, catalog.has_unloads);
+StackFrames::StackFrames(const ProcessCatalog& catalog, bool symbolize, std::unique_ptr<Symbolizer> prepared)
+    : catalog_(catalog) {
+  if (!symbolize) return;
+  symbolizer_ = prepared ? std::move(prepared) : std::make_unique<Symbolizer>(catalog.modules, catalog.has_unloads);
+}
+
+SymbolizerWarmup::SymbolizerWarmup() {
+  work_.controls = [this](const std::vector<Record>& controls) { OnControls(controls); };
+  work_.decoded = [this] { OnDecoded(); };
+  work_.stop = [this] { stop_.store(true, std::memory_order_relaxed); };
+}
+
+SymbolizerWarmup::~SymbolizerWarmup() = default;
+
+// The same ModuleInfo the catalog builder makes of the record (read/catalog_builder.cc).
+void SymbolizerWarmup::OnControls(const std::vector<Record>& controls) {
+  for (const Record& r : controls) {
+    if (r.kind == RecordKind::kModule) {
+      modules_.push_back(ModuleInfo{r.time, r.value, r.text, r.build_id, r.segments});
+    } else if (r.kind == RecordKind::kModuleUnload) {
+      unloads_ = true;
+    } else if (r.kind == RecordKind::kStackDef) {
+      for (uint64_t a : r.frames) {
+        if (addresses_.size() < kMaxAddresses && seen_.insert(a).second) addresses_.push_back(a);
+      }
+    }
+  }
+}
+
+void SymbolizerWarmup::OnDecoded() {
+  if (unloads_ || modules_.empty()) return;
+  symbolizer_ = std::make_unique<Symbolizer>(modules_, false);
+  for (uint64_t address : addresses_) {
+    if (stop_.load(std::memory_order_relaxed)) break;
+    symbolizer_->Prepare(address);
+  }
+  addresses_ = {};
+  seen_ = {};
+}
+
+std::unique_ptr<Symbolizer> SymbolizerWarmup::Take(const ProcessCatalog& catalog) {
+  if (!symbolizer_ || catalog.has_unloads || catalog.modules.size() != modules_.size()) return nullptr;
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    const ModuleInfo& a = modules_[i];
+    const ModuleInfo& b = catalog.modules[i];
+    bool same = a.load_bias == b.load_bias && a.path == b.path && a.build_id == b.build_id &&
+                a.segments.size() == b.segments.size();
+    for (size_t k = 0; same && k < a.segments.size(); ++k) {
+      same = a.segments[k].vaddr == b.segments[k].vaddr && a.segments[k].memsz == b.segments[k].memsz &&
+             a.segments[k].flags == b.segments[k].flags;
+    }
+    if (!same) return nullptr;
+  }
+  return std::move(symbolizer_);
 }
 
 StackFrames::~StackFrames() = default;

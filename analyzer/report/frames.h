@@ -7,13 +7,16 @@
 
 #include <stdint.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "passes/heap_analysis.h"
 #include "read/catalog.h"
+#include "read/process_trace.h"
 #include "util/json_writer.h"
 
 namespace allocprof {
@@ -44,7 +47,8 @@ struct ReportStack {
 // from the recorded module map only, which reads no file and is reproducible anywhere.
 class StackFrames {
  public:
-  StackFrames(const ProcessCatalog& catalog, bool symbolize);
+  // `prepared`: a Symbolizer prepared for these modules (SymbolizerWarmup), used instead of a new one.
+  StackFrames(const ProcessCatalog& catalog, bool symbolize, std::unique_ptr<Symbolizer> prepared = nullptr);
   ~StackFrames();
   // Leaf first; empty when the trace defines no such stack. Resolved against the modules mapped
   // when the stack was first used (a trace can unload a module and map another in its place).
@@ -60,6 +64,38 @@ class StackFrames {
   void AppendFrames(uint64_t address, uint64_t time, std::vector<ReportFrame>* out);
 
   const ProcessCatalog& catalog_;
+  std::unique_ptr<Symbolizer> symbolizer_;
+};
+
+// Prepares a Symbolizer on the reader thread while the analysing thread still works through the
+// queued chunks (ReaderWork): collects the trace's modules and the return addresses of its stacks
+// from the control records, then resolves the addresses in the order the stacks were defined
+// (opening each module and reading its debug information on its first address), until they are
+// done or the analysing thread has finished its pass, whichever comes first. Results do not
+// change: the prepared Symbolizer is used only when the catalog's modules are exactly the ones
+// it saw, and its answers are the ones Resolve would have found.
+// Thread-safety: Work's callbacks run on the reader thread; Take after ReadProcessTrace returned.
+class SymbolizerWarmup {
+ public:
+  SymbolizerWarmup();
+  ~SymbolizerWarmup();
+  const ReaderWork* work() const { return &work_; }
+  // The prepared Symbolizer, or null when there is none or the catalog's modules differ (a module
+  // unloaded, a record the decoder saw differently).
+  std::unique_ptr<Symbolizer> Take(const ProcessCatalog& catalog);
+
+ private:
+  // Addresses remembered for preparing, at most.
+  static constexpr size_t kMaxAddresses = size_t{1} << 16;
+  void OnControls(const std::vector<Record>& controls);
+  void OnDecoded();
+
+  ReaderWork work_;
+  std::vector<ModuleInfo> modules_;
+  bool unloads_ = false;
+  absl::flat_hash_set<uint64_t> seen_;
+  std::vector<uint64_t> addresses_;  // distinct, in the order the stacks defined them
+  std::atomic<bool> stop_{false};
   std::unique_ptr<Symbolizer> symbolizer_;
 };
 

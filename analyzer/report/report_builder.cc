@@ -11,6 +11,7 @@
 #include "read/process_trace.h"
 #include "report/report.h"
 #include "report/section.h"
+#include "symbolize/symbolizer.h"
 
 namespace allocprof {
 namespace {
@@ -110,11 +111,12 @@ void CollectWarnings(const std::string& path, const ProcessCatalog& catalog, con
 }
 
 ProcessReport BuildProcess(const std::string& path, const ProcessCatalog& catalog, HeapAnalysis& heap,
-                           std::vector<std::shared_ptr<Section>> sections, const AnalysisOptions& options) {
+                           std::vector<std::shared_ptr<Section>> sections, const AnalysisOptions& options,
+                           std::unique_ptr<Symbolizer> prepared) {
   ProcessReport r;
   DescribeProcess(path, catalog, heap, r);
   uint64_t end = DescribeCoverage(path, catalog, heap, r);
-  StackFrames frames(catalog, options.symbolize);
+  StackFrames frames(catalog, options.symbolize, std::move(prepared));
   SectionInputs inputs{catalog, options, heap, frames, r, end};
   for (const auto& s : sections) s->Finish(inputs);
   r.sections = std::move(sections);
@@ -141,11 +143,13 @@ absl::StatusOr<ProcessReport> AnalyzeProcess(const std::string& path, const Anal
       fprintf(stderr, "\rallocprof: %s: %3.0f%%", path.c_str(), total ? 100.0 * done / total : 100.0);
     };
   }
-  absl::Status st = ReadProcessTrace(path, &sink, &catalog, progress);
+  // The symbolizer's fixed cost runs on the reader thread while this one finishes the pass.
+  SymbolizerWarmup warmup;
+  absl::Status st = ReadProcessTrace(path, &sink, &catalog, progress, options.symbolize ? warmup.work() : nullptr);
   if (show_progress) fprintf(stderr, "\n");
   if (!st.ok()) return st;
   heap.Finish();
-  return BuildProcess(path, catalog, heap, std::move(sections), options);
+  return BuildProcess(path, catalog, heap, std::move(sections), options, warmup.Take(catalog));
 }
 
 }  // namespace

@@ -190,6 +190,8 @@ struct Symbolizer::Module {
   uint64_t load_bias = 0;
   std::string build_id;
   State state = State::kUnopened;
+  std::string warning;  // found by Open, reported by Use (the first time Resolve needs the module)
+  bool warning_reported = false;
   std::unique_ptr<Dwfl, DwflDeleter> dwfl;
   Dwfl_Module* mod = nullptr;  // owned by dwfl
 };
@@ -265,14 +267,15 @@ bool Symbolizer::Open(Module& m) {
   // "linux-vdso.so.1" and the like name no file; the loader gives real modules a path.
   if (m.path.find('/') == std::string::npos) return false;
   if (access(m.path.c_str(), R_OK) != 0) {
-    Warn(errno == ENOENT
-             ? absl::StrFormat("module %s is missing; falling back to module+offset", m.path)
-             : absl::StrFormat("cannot open module %s (%s); falling back to module+offset", m.path, strerror(errno)));
+    m.warning = (errno == ENOENT ? absl::StrFormat("module %s is missing; falling back to module+offset", m.path)
+                                 : absl::StrFormat("cannot open module %s (%s); falling back to module+offset", m.path,
+                                                   strerror(errno)));
     return false;
   }
   m.dwfl.reset(dwfl_begin(&kCallbacks));
   if (m.dwfl == nullptr) {
-    Warn(absl::StrFormat("cannot symbolize module %s (%s); falling back to module+offset", m.path, dwfl_errmsg(-1)));
+    m.warning =
+        (absl::StrFormat("cannot symbolize module %s (%s); falling back to module+offset", m.path, dwfl_errmsg(-1)));
     return false;
   }
   dwfl_report_begin(m.dwfl.get());
@@ -281,7 +284,7 @@ bool Symbolizer::Open(Module& m) {
   const char* error = m.mod ? nullptr : dwfl_errmsg(-1);
   dwfl_report_end(m.dwfl.get(), nullptr, nullptr);
   if (m.mod == nullptr) {
-    Warn(absl::StrFormat("cannot read module %s (%s); falling back to module+offset", m.path, error));
+    m.warning = (absl::StrFormat("cannot read module %s (%s); falling back to module+offset", m.path, error));
     m.dwfl.reset();
     return false;
   }
@@ -290,10 +293,10 @@ bool Symbolizer::Open(Module& m) {
   int len = dwfl_module_build_id(m.mod, &bits, &vaddr);
   std::string on_disk = len > 0 ? std::string(reinterpret_cast<const char*>(bits), len) : "";
   if (!SameBuildId(m.build_id, on_disk)) {
-    Warn(
-        absl::StrFormat("module %s (build-id %s recorded, %s on disk) changed since the run; falling back to "
-                        "module+offset",
-                        m.path, HexOrNone(m.build_id), HexOrNone(on_disk)));
+    m.warning =
+        (absl::StrFormat("module %s (build-id %s recorded, %s on disk) changed since the run; falling back to "
+                         "module+offset",
+                         m.path, HexOrNone(m.build_id), HexOrNone(on_disk)));
     m.mod = nullptr;
     m.dwfl.reset();
     return false;
@@ -302,11 +305,34 @@ bool Symbolizer::Open(Module& m) {
   return true;
 }
 
+bool Symbolizer::Use(Module& m) {
+  bool symbols = Open(m);
+  if (!m.warning_reported) {
+    m.warning_reported = true;
+    if (!m.warning.empty()) Warn(m.warning);
+  }
+  return symbols;
+}
+
+void Symbolizer::Prepare(uint64_t return_address) {
+  auto [it, inserted] = cache_.try_emplace(return_address);
+  if (!inserted) return;
+  prepared_ = true;
+  uint64_t pc = return_address > 0 ? return_address - 1 : 0;
+  Fill(FindModule(pc), return_address, &it->second, false);
+}
+
 const SymbolizedAddress& Symbolizer::Resolve(uint64_t return_address) {
   auto [it, inserted] = cache_.try_emplace(return_address);
   SymbolizedAddress& out = it->second;
-  if (!inserted) return out;
   uint64_t pc = return_address > 0 ? return_address - 1 : 0;
+  if (!inserted) {
+    if (prepared_) {
+      // Prepared: its module's warning (if any) is due at the module's first use, which may be now.
+      if (Module* m = FindModule(pc)) Use(*m);
+    }
+    return out;
+  }
   Fill(FindModule(pc), return_address, &out);
   return out;
 }
@@ -321,7 +347,7 @@ const SymbolizedAddress& Symbolizer::ResolveAt(uint64_t return_address, uint64_t
   return it->second;
 }
 
-void Symbolizer::Fill(Module* m, uint64_t return_address, SymbolizedAddress* result) {
+void Symbolizer::Fill(Module* m, uint64_t return_address, SymbolizedAddress* result, bool report) {
   SymbolizedAddress& out = *result;
   uint64_t pc = return_address > 0 ? return_address - 1 : 0;
   if (m == nullptr) {
@@ -330,7 +356,7 @@ void Symbolizer::Fill(Module* m, uint64_t return_address, SymbolizedAddress* res
   }
   out.module = m->path;
   out.offset = return_address - m->load_bias;
-  if (Open(*m)) out.frames = Describe(m->mod, pc);
+  if (report ? Use(*m) : Open(*m)) out.frames = Describe(m->mod, pc);
 }
 
 std::string FrameLabel(const SymbolizedAddress& a) {

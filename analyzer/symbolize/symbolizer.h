@@ -58,8 +58,16 @@ class Symbolizer {
   // trace in which a module was unloaded and another may have been mapped at its addresses.
   const SymbolizedAddress& ResolveAt(uint64_t return_address, uint64_t time);
 
-  // Problems found so far (module missing, unreadable, rebuilt since the run), each once.
+  // Problems found so far (module missing, unreadable, rebuilt since the run), each once, in the
+  // order Resolve first needed the modules.
   const std::vector<std::string>& warnings() const { return warnings_; }
+
+  // Resolves `return_address` ahead of its Resolve (which then finds it cached), so that a
+  // Symbolizer prepared on another thread while the analysis runs answers quickly later; the first
+  // address of a module also pays the module's fixed cost (opening it, decompressing its debug
+  // sections, its address ranges). Changes no result and no warning's order: a module's warning is
+  // reported when Resolve first needs the module, as it would have been without Prepare.
+  void Prepare(uint64_t return_address);
 
  private:
   struct Module;  // defined in symbolizer.cc, keeps elfutils out of this header
@@ -69,8 +77,11 @@ class Symbolizer {
   };
 
   Module* FindModule(uint64_t pc);
-  void Fill(Module* m, uint64_t return_address, SymbolizedAddress* out);
+  // `report`: Resolve's lookups report the module's warning; Prepare's leave it for Resolve.
+  void Fill(Module* m, uint64_t return_address, SymbolizedAddress* out, bool report = true);
   bool Open(Module& m);
+  // Open, then the warning Open found (once), reported now.
+  bool Use(Module& m);
   void Warn(std::string text);
 
   std::vector<Module> modules_;
@@ -81,6 +92,7 @@ class Symbolizer {
   absl::node_hash_map<uint64_t, SymbolizedAddress> cache_;  // node map: Resolve hands out references
   std::vector<std::string> warnings_;
   absl::flat_hash_set<std::string> warned_;
+  bool prepared_ = false;  // Prepare filled cache_: a hit may be a module's first use
 };
 
 // Short form for reports, from the innermost frame: "function (file:line)", "function (module+0xOFF)"

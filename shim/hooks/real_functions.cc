@@ -13,10 +13,12 @@ namespace allocprof::shim {
 
 RealFunctions g_real;
 
+alignas(64) unsigned char g_bootstrap_arena[kBootstrapArenaSize];
+
 namespace {
 
-constexpr size_t kArenaSize = 256 << 10;
-alignas(64) unsigned char g_arena[kArenaSize];
+constexpr size_t kArenaSize = kBootstrapArenaSize;
+unsigned char* const g_arena = g_bootstrap_arena;
 std::atomic<size_t> g_arena_used{0};
 // Each arena block is preceded by its size so realloc can copy out of it.
 constexpr size_t kBlockHeader = 16;
@@ -100,12 +102,6 @@ void* BootstrapAlloc(size_t size, size_t alignment) {
       return reinterpret_cast<void*>(start);  // static storage is zeroed: calloc semantics hold
     }
   }
-}
-
-bool IsBootstrapPointer(const void* p) {
-  auto a = reinterpret_cast<uintptr_t>(p);
-  auto base = reinterpret_cast<uintptr_t>(g_arena);
-  return a >= base && a < base + kArenaSize;
 }
 
 size_t BootstrapUsableSize(const void* p) {

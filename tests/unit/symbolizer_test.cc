@@ -177,6 +177,37 @@ TEST(Symbolizer, UnreadableModuleWarnsOnce) {
   EXPECT_TRUE(absl::StrContains(s.warnings()[0], "falling back to module+offset")) << s.warnings()[0];
 }
 
+TEST(Symbolizer, PreparedAnswersAreResolvesAndWarningsWaitForTheirFirstUse) {
+  int line = 0;
+  uintptr_t ra = CallSiteInThisFile(&line);
+  std::string not_elf = std::string(ALLOCPROF_SOURCE_DIR) + "/tests/unit/symbolizer_test.cc";
+  std::vector<ModuleInfo> modules = OwnModules();
+  modules.push_back(Fake(not_elf, 0x100000, 0x10000));
+  modules.push_back(Fake("/nonexistent/libgone.so", 0x200000, 0x10000));
+  Symbolizer plain(modules);
+  Symbolizer prepared(modules);
+  // Prepared in another order than the resolves below: the warnings still come in resolve order.
+  for (uint64_t a : {uint64_t{0x200010}, uint64_t{ra}, uint64_t{0x100010}}) prepared.Prepare(a);
+  EXPECT_TRUE(prepared.warnings().empty()) << absl::StrJoin(prepared.warnings(), "\n");
+  for (uint64_t a : {uint64_t{0x100010}, uint64_t{ra}, uint64_t{0x200010}, uint64_t{0x200020}}) {
+    const SymbolizedAddress& x = plain.Resolve(a);
+    const SymbolizedAddress& y = prepared.Resolve(a);
+    EXPECT_EQ(FrameLabel(x), FrameLabel(y));
+    EXPECT_EQ(x.module, y.module);
+    EXPECT_EQ(x.offset, y.offset);
+    ASSERT_EQ(x.frames.size(), y.frames.size());
+    for (size_t i = 0; i < x.frames.size(); ++i) {
+      EXPECT_EQ(x.frames[i].function, y.frames[i].function);
+      EXPECT_EQ(x.frames[i].line, y.frames[i].line);
+    }
+    EXPECT_EQ(plain.warnings(), prepared.warnings()) << "after resolving " << a;
+  }
+  ASSERT_EQ(prepared.warnings().size(), 2u) << absl::StrJoin(prepared.warnings(), "\n");
+  EXPECT_TRUE(absl::StrContains(prepared.warnings()[0], not_elf)) << prepared.warnings()[0];
+  EXPECT_TRUE(absl::StrContains(prepared.warnings()[1], "libgone.so")) << prepared.warnings()[1];
+  EXPECT_TRUE(absl::StrContains(FrameLabel(prepared.Resolve(ra)), "CallSiteInThisFile"));
+}
+
 TEST(Symbolizer, LaterModuleOwnsAddressesItShares) {
   // dlclose then dlopen of another library at the same place: the trace lists both.
   ModuleInfo first = Fake("[first]", 0x100000, 0x4000);
