@@ -159,6 +159,7 @@ INSTANTIATE_TEST_SUITE_P(
                       std::vector<std::string>{Vg("usable_size")}, std::vector<std::string>{Vg("tls")},
                       std::vector<std::string>{Vg("libc_misc")}, std::vector<std::string>{Vg("streams")},
                       std::vector<std::string>{Vg("free_null")}, std::vector<std::string>{Vg("large")},
+                      std::vector<std::string>{Vg("quick_exit")}, std::vector<std::string>{Vg("main_thread_exit")},
                       std::vector<std::string>{Program("entry_points"), "new[]_aligned_nothrow", "20"},
                       std::vector<std::string>{Program("entry_points"), "mismatch", "20"}),
     [](const ::testing::TestParamInfo<std::vector<std::string>>& case_info) {
