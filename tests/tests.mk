@@ -5,9 +5,11 @@ GTEST_LIBS := -lgtest -lgtest_main -lpthread
 TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$(abspath $(BUILD))"' \
                  -DALLOCPROF_SOURCE_DIR='"$(abspath .)"'
 
+# vg_*: one case each of the comparison with valgrind's counts (tests/integration/valgrind_test.cc).
+VG_PROGRAM_NAMES := $(basename $(notdir $(wildcard tests/programs/vg_*.cc)))
 TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
                       phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target \
-                      signal_alloc reload_main
+                      signal_alloc reload_main $(VG_PROGRAM_NAMES)
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
                  $(TEST_OUT)/programs/alloc_loop_nopie \
                  $(TEST_OUT)/programs/libreload_a.so $(TEST_OUT)/programs/libreload_b.so \

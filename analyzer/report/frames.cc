@@ -337,14 +337,46 @@ bool SuppressionMatches(std::string_view pattern, std::string_view text) {
   }
 }
 
+namespace {
+
+// The C and C++ runtimes' own modules (libstdc++, libc, libm, libgcc_s, the loader), by file name.
+bool RuntimeModule(std::string_view module) {
+  std::string_view name = module.substr(module.rfind('/') + 1);
+  for (std::string_view prefix : {"libstdc++.so", "libc.so", "libm.so", "libgcc_s.so", "ld-linux"}) {
+    if (name.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+// A runtime module's static initializer, called by the loader at start-up or dlopen: in a stripped
+// module (libstdc++ without its debug symbols) its frames have no name (libstdc++.so.6+0xa57ba,
+// the emergency exception pool), but their caller is the loader's call_init or _dl_init.
+bool RuntimeInitializer(const std::vector<ReportFrame>& frames, size_t label) {
+  const ReportFrame& f = frames[label];
+  if (!f.function.empty() || !RuntimeModule(f.module)) return false;
+  size_t caller = label + 1;
+  while (caller < frames.size() && frames[caller].function.empty() && frames[caller].module == f.module) ++caller;
+  if (caller == frames.size()) return false;
+  const ReportFrame& c = frames[caller];
+  std::string_view loader = std::string_view(c.module).substr(c.module.rfind('/') + 1);
+  return c.function == "call_init" || c.function == "_dl_init" ||
+         (c.function.empty() && loader.substr(0, 8) == "ld-linux");
+}
+
+}  // namespace
+
 bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::string>& wrappers, bool defaults,
                 const std::vector<std::string>& patterns) {
   if (defaults) {
-    for (const ReportFrame& f : frames) {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const ReportFrame& f = frames[i];
       for (const char* const* p = kRuntimeOneTime; *p; ++p) {
         if (Matches(f.function, *p)) return true;
       }
-      if (!IsAllocatorFrame(f, wrappers)) break;  // the label frame was the last to look at
+      if (!IsAllocatorFrame(f, wrappers)) {  // the label frame was the last to look at
+        if (RuntimeInitializer(frames, i)) return true;
+        break;
+      }
     }
   }
   for (const std::string& pattern : patterns) {

@@ -107,7 +107,9 @@ bool IsAllocatorFrame(const ReportFrame& f, const std::vector<std::string>& extr
 // Functions of the C and C++ runtimes whose allocations are made once and kept for the process's
 // life (the emergency exception pool, stdio buffers, locales, thread control blocks, the loader's
 // tables, libsasl's start-up): not leaks anyone can act on. Matched from the leaf up to the
-// stack's label frame, in IsAllocatorFrame's pattern syntax.
+// stack's label frame, in IsAllocatorFrame's pattern syntax. A label frame without a name in one
+// of the runtimes' own modules whose caller is the loader (call_init, _dl_init) is a runtime's
+// static initializer in a stripped module, and suppressed too (Suppressed below).
 extern const char* const kRuntimeOneTime[];
 // Whether a leaked stack is suppressed: by the runtime list (`defaults`), or by a user pattern in
 // LeakSanitizer's syntax (a substring of any frame's function, file or module; `*` matches

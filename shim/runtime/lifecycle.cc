@@ -1,5 +1,7 @@
 // Process lifecycle: initialisation, the ticker thread, fork, exec, exit and _exit.
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -7,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 #include "runtime/options.h"
 #include "runtime/process_record.h"
 #include "runtime/process_state.h"
+#include "runtime/raw_syscalls.h"
 #include "runtime/stderr_log.h"
 #include "runtime/trace_writer.h"
 #include "unwind/stack_capture.h"
@@ -44,6 +48,8 @@ std::atomic<bool> g_ticker_started{false};
 std::atomic<uint32_t> g_paused_allocations{0};  // since start or the fork, while no ticker runs
 std::atomic<bool> g_ticker_stop{false};
 std::atomic<bool> g_stop_reported{false};
+// The ticker wakes at least this often to see whether it is the process's last thread.
+constexpr int kLastThreadCheckMs = 100;
 
 // Marks the calling thread as inside the shim for a scope (the shim's own allocations are not
 // recorded), whether or not it already was.
@@ -81,8 +87,42 @@ void TickerSweep(uint64_t interval_ns) {
   WriteProcessChunk(enc, scratch, sizeof(scratch));
 }
 
+// glibc ends the process (exit(0)) when its last thread exits, and counts the ticker among its
+// threads: once a program's main thread has called pthread_exit, its last thread would exit into a
+// process that never ends. The ticker looks for that state on each wake-up (the main thread a
+// zombie, no thread but the ticker) and then ends the process as that last thread would have.
+bool OnlyTheTickerIsLeft() {
+  char stat[512];
+  int fd = RawOpen("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = RawRead(fd, stat, sizeof(stat) - 1);
+  RawClose(fd);
+  if (n <= 0) return false;
+  stat[n] = 0;
+  const char* state = strrchr(stat, ')');  // "pid (comm) S ...": comm may hold anything
+  if (!state || state[1] != ' ' || state[2] != 'Z') return false;
+  long self = syscall(SYS_gettid), leader = getpid();
+  fd = RawOpen("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  alignas(8) char buffer[2048];
+  bool alone = true;
+  long got;
+  while (alone && (got = syscall(SYS_getdents64, fd, buffer, sizeof(buffer))) > 0) {
+    for (long at = 0; at < got;) {
+      const auto* entry = reinterpret_cast<const struct dirent64*>(buffer + at);
+      at += entry->d_reclen;
+      long tid = 0;
+      for (const char* c = entry->d_name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
+      if (tid != 0 && tid != self && tid != leader) alone = false;
+    }
+  }
+  RawClose(fd);
+  return alone;
+}
+
 // Sweeps idle buffers every flush interval; between sweeps it waits for capture-control deadlines
-// and commands (poll on the control FIFO and the control signal's pipe).
+// and commands (poll on the control FIFO and the control signal's pipe), waking at least every
+// kLastThreadCheckMs to see whether it is the last thread.
 void* TickerMain(void*) {
   t_local.in_hook = true;  // the ticker's own allocations (zstd contexts) are the shim's
   uint32_t interval_ms = GetOptions().flush_interval_ms;
@@ -91,6 +131,7 @@ void* TickerMain(void*) {
   while (!g_ticker_stop.load(std::memory_order_relaxed)) {
     uint64_t now = NowNs();
     int timeout = interval_ms ? static_cast<int>(next_sweep > now ? (next_sweep - now + 999999) / 1000000 : 0) : -1;
+    if (timeout < 0 || timeout > kLastThreadCheckMs) timeout = kLastThreadCheckMs;
     int deadline = CaptureMsUntilDeadline(now);
     if (deadline >= 0 && (timeout < 0 || deadline < timeout)) timeout = deadline;
     struct pollfd fds[2];
@@ -112,6 +153,10 @@ void* TickerMain(void*) {
     if (interval_ms && now >= next_sweep) {
       if (TraceActive(g_mode.load(std::memory_order_relaxed))) TickerSweep(interval_ns);
       next_sweep = now + interval_ns;
+    }
+    if (OnlyTheTickerIsLeft()) {
+      t_local.in_hook = false;  // exit handlers and destructors run here now: they are the program's
+      exit(0);
     }
   }
   return nullptr;
@@ -264,6 +309,9 @@ void EnsureProcessInitialized() {
   if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
   InitThreadExitKey();
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
+  // quick_exit runs its handlers, then _exit from inside libc, where the _exit above never sees it.
+  // Registered before any of the program's, this handler runs after all of them.
+  at_quick_exit(FinishTrace);
   uint64_t start = NowNs();
   Mode initial = InitialCaptureMode(start, InitSampler() ? Mode::kSampling : Mode::kTracing);
   if (!OpenTraceFile(start)) {

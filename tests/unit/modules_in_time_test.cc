@@ -105,5 +105,30 @@ TEST(Suppressions, RuntimeOneTimeAllocationsOnlyBelowTheLabel) {
   EXPECT_TRUE(Suppressed({Function("_dl_allocate_tls"), Function("pthread_create@@GLIBC_2.34")}, {}, true, {}));
 }
 
+// libstdc++ without debug symbols: its emergency exception pool is allocated by an unnamed frame
+// of libstdc++'s static initializer, which the loader calls. A runtime module's initializer is
+// suppressed; a program's library's initializer, or an unnamed libstdc++ frame the program called,
+// is not.
+TEST(Suppressions, StrippedRuntimeInitializersCalledByTheLoader) {
+  auto unnamed = [](const std::string& module, uint64_t offset) {
+    ReportFrame f;
+    f.module = module;
+    f.offset = offset;
+    return f;
+  };
+  const std::string libstdcxx = "/lib/x86_64-linux-gnu/libstdc++.so.6", loader = "/lib64/ld-linux-x86-64.so.2";
+  std::vector<ReportFrame> pool = {unnamed(libstdcxx, 0xa57ba), Function("call_init"), Function("_dl_init"),
+                                   unnamed(loader, 0x1aba0)};
+  EXPECT_TRUE(Suppressed(pool, {}, true, {}));
+  EXPECT_FALSE(Suppressed(pool, {}, false, {})) << "--no-default-suppressions";
+  EXPECT_TRUE(
+      Suppressed({unnamed(libstdcxx, 0xa57ba), unnamed(libstdcxx, 0x1234), unnamed(loader, 0x1aba0)}, {}, true, {}))
+      << "the loader without symbols either";
+  EXPECT_FALSE(Suppressed({unnamed("/opt/app/libplugin.so", 0x1000), Function("call_init"), Function("_dl_init")}, {},
+                          true, {}));
+  EXPECT_FALSE(Suppressed({unnamed(libstdcxx, 0xb0000), Function("main")}, {}, true, {}));
+  EXPECT_FALSE(Suppressed({unnamed(libstdcxx, 0xb0000)}, {}, true, {}));
+}
+
 }  // namespace
 }  // namespace allocprof
