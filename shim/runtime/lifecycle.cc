@@ -19,6 +19,7 @@
 #include "record/sampler.h"
 #include "record/thread_state.h"
 #include "runtime/capture_control.h"
+#include "runtime/embedded_suppressions.h"
 #include "runtime/fatal_signals.h"
 #include "runtime/module_map.h"
 #include "runtime/options.h"
@@ -249,6 +250,8 @@ __attribute__((constructor)) void OnLoad() {
   if (!GetOptions().follow) DropSelfFromPreload();
   if (TraceActive(g_mode.load())) {
     if (!t_local.state && !t_local.exited) CreateThreadState();
+    // After the process record; a forked child's trace gets it again from WriteProcessRecord.
+    if (FindEmbeddedSuppressions()) WriteEmbeddedSuppressions();
     StartTicker();
   }
 }
