@@ -49,5 +49,31 @@ TEST(Corners, ProgramsOwnLsanSuppressionsApply) {
   EXPECT_TRUE(absl::StrContains(d.out, "suppressions \"# the program's own")) << d.out.substr(0, 2000);
 }
 
+// libminidebug.so is stripped and carries MiniDebugInfo (.gnu_debugdata: an xz-compressed ELF
+// whose .symtab holds the local functions): the leak's row names the local function that
+// allocated, from that section (libdwfl reads it; Debian's elfutils is built with lzma). The
+// control is the same library stripped without the section, copied beside the program (its
+// RPATH is $ORIGIN): there the frame can only be module+offset.
+TEST(Corners, MiniDebugInfoNamesStrippedLocalFunctions) {
+  TempDir dir;
+  RunResult r = RunTraced(dir / "mini.trace", {Program("minidebug_main")}, {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  RunResult a = RunProgram({BuildPath("allocprof"), "analyze", dir / "mini.trace"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  std::string leaks = LeakSection(a.out);
+  EXPECT_TRUE(absl::StrContains(leaks, "in (anonymous namespace)::MinidebugHiddenAlloc(unsigned long)+0x")) << leaks;
+  EXPECT_TRUE(absl::StrContains(leaks, "minidebug_entry+0x")) << leaks;
+
+  ASSERT_EQ(RunProgram({"cp", Program("minidebug_main"), dir / "minidebug_main"}).exit_code, 0);
+  ASSERT_EQ(RunProgram({"cp", Program("libminidebug_plain.so"), dir / "libminidebug.so"}).exit_code, 0);
+  r = RunTraced(dir / "plain.trace", {dir / "minidebug_main"}, {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  a = RunProgram({BuildPath("allocprof"), "analyze", dir / "plain.trace"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  leaks = LeakSection(a.out);
+  EXPECT_FALSE(absl::StrContains(leaks, "MinidebugHiddenAlloc")) << leaks;
+  EXPECT_TRUE(absl::StrContains(leaks, "libminidebug.so+0x")) << leaks;
+}
+
 }  // namespace
 }  // namespace allocprof::testing
