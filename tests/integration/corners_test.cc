@@ -1,16 +1,77 @@
 // Issue 17's corners on real programs: the leak suppressions a program embeds for LeakSanitizer,
 // MiniDebugInfo in stripped modules, signal handlers' stacks, and exports resolved by time.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <string.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "harness.h"
+#include "report/frames.h"
 
 namespace allocprof::testing {
 namespace {
+
+// The stack ids of the allocations of each size.
+class StacksBySize : public EventSink {
+ public:
+  void OnEvent(const Event& e) override {
+    if (!e.is_free) stacks_[e.size].insert(e.stack_id);
+  }
+  std::set<uint32_t> Of(uint64_t size) const {
+    auto it = stacks_.find(size);
+    return it == stacks_.end() ? std::set<uint32_t>() : it->second;
+  }
+
+ private:
+  absl::flat_hash_map<uint64_t, std::set<uint32_t>> stacks_;
+};
+
+// The offset in libc of the code every signal handler returns to (__restore_rt, the sa_restorer
+// glibc's sigaction installs), as this test process's libc has it: the same file the programs map.
+uint64_t RestorerOffsetInLibc() {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGURG, &sa, &old);
+  struct sigaction now;
+  sigaction(SIGURG, &old, &now);
+  Dl_info info;
+  auto restorer = reinterpret_cast<uintptr_t>(now.sa_restorer);
+  if (!restorer || !dladdr(reinterpret_cast<void*>(restorer), &info)) return 0;
+  return restorer - reinterpret_cast<uintptr_t>(info.dli_fbase);
+}
+
+// Checks that each of `stacks` starts at `handler` (symbolized) and holds no frame of the shim
+// (its signal trampoline) nor libc's signal return code.
+void ExpectHandlerStacks(const ProcessCatalog& catalog, const std::set<uint32_t>& stacks, const std::string& handler) {
+  uint64_t restorer = RestorerOffsetInLibc();
+  ASSERT_NE(restorer, 0u);
+  StackFrames frames(catalog, true);
+  for (uint32_t id : stacks) {
+    std::vector<ReportFrame> f = frames.Frames(id);
+    ASSERT_FALSE(f.empty()) << "stack " << id;
+    EXPECT_EQ(f.front().function, handler) << "stack " << id;
+    auto it = catalog.stacks.find(id);
+    ASSERT_NE(it, catalog.stacks.end());
+    for (uint64_t address : it->second) {
+      for (const ModuleInfo& m : catalog.modules) {
+        for (const Segment& s : m.segments) {
+          if (address - m.load_bias - s.vaddr >= s.memsz) continue;
+          EXPECT_FALSE(absl::StrContains(m.path, "liballocprof")) << "stack " << id << ": a shim frame";
+          EXPECT_FALSE(absl::StrContains(m.path, "libc.so") && address - m.load_bias == restorer)
+              << "stack " << id << ": the signal return trampoline __restore_rt";
+        }
+      }
+    }
+  }
+}
 
 // The text report's "Leaks (live at end) by stack" section up to the next blank line.
 std::string LeakSection(const std::string& report) {
@@ -73,6 +134,43 @@ TEST(Corners, MiniDebugInfoNamesStrippedLocalFunctions) {
   leaks = LeakSection(a.out);
   EXPECT_FALSE(absl::StrContains(leaks, "MinidebugHiddenAlloc")) << leaks;
   EXPECT_TRUE(absl::StrContains(leaks, "libminidebug.so+0x")) << leaks;
+}
+
+// signal_stack's SIGUSR1 handler allocates 1234 bytes, raised on the main thread and on another:
+// the shim's trampoline calls the handler (to record a handler over the shim), but its frame and
+// that of libc's __restore_rt it returns to are no frames of the program's: the stacks start at
+// OnUsr1 and continue in the code the signal interrupted (raise).
+TEST(Corners, HandlerStacksLeaveOutTheSignalTrampoline) {
+  TempDir dir;
+  RunResult r = RunTraced(dir / "t.trace", {Program("signal_stack")}, {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "handler allocations 5")) << r.out;
+  StacksBySize sink;
+  ProcessCatalog catalog;
+  ASSERT_TRUE(ReadProcessTrace(dir / "t.trace", &sink, &catalog).ok());
+  std::set<uint32_t> stacks = sink.Of(1234);
+  EXPECT_EQ(stacks.size(), 2u) << "one stack per raising thread";
+  ExpectHandlerStacks(catalog, stacks, "OnUsr1");
+  StackFrames frames(catalog, true);
+  for (uint32_t id : stacks) {
+    bool raise_seen = false;
+    for (const ReportFrame& f : frames.Frames(id)) raise_seen = raise_seen || f.function == "RaiseFromHere";
+    EXPECT_TRUE(raise_seen) << "stack " << id << " continues into the interrupted code";
+  }
+}
+
+// signal_alloc's handlers interrupt their threads inside the shim too (their events go through
+// the nested buffer): those stacks also start at the handler, with no shim frame.
+TEST(Corners, HandlerOverTheShimStacksStartAtTheHandler) {
+  TempDir dir;
+  RunResult r = RunTraced(dir / "t.trace", {Program("signal_alloc"), "2", "20000"}, {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  StacksBySize sink;
+  ProcessCatalog catalog;
+  ASSERT_TRUE(ReadProcessTrace(dir / "t.trace", &sink, &catalog).ok());
+  std::set<uint32_t> stacks = sink.Of(2047);
+  for (uint32_t id : sink.Of(3001)) stacks.insert(id);
+  ExpectHandlerStacks(catalog, stacks, "OnAlarm");
 }
 
 }  // namespace
