@@ -173,5 +173,50 @@ TEST(Corners, HandlerOverTheShimStacksStartAtTheHandler) {
   ExpectHandlerStacks(catalog, stacks, "OnAlarm");
 }
 
+// reload_main leaks 1111 bytes through libreload_a.so, closes it, then 2222 through libreload_b.so,
+// usually mapped at A's addresses. The exports resolve each stack against the modules mapped when
+// it was used, as the report does: folded (symbolized and --no-symbols), pprof and Chrome name A's
+// function and module for A's allocation.
+TEST(Corners, ExportsResolveStacksByTheirTime) {
+  TempDir dir;
+  std::string programs = Program("libreload_a.so");
+  programs.resize(programs.rfind('/'));
+  RunResult r = RunTraced(dir / "t.trace",
+                          {Program("reload_main"), programs, "./libreload_a.so", "reload_a_keep", "1111",
+                           "./libreload_b.so", "reload_b_keep", "2222"},
+                          {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (!absl::StrContains(r.out, "same-base 1")) GTEST_SKIP() << "B was not mapped at A's addresses: " << r.out;
+  auto folded = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {
+        BuildPath("allocprof"), "export", dir / "t.trace", "--format", "folded", "--weight", "bytes", "-o", "-"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    RunResult e = RunProgram(argv);
+    EXPECT_EQ(e.exit_code, 0) << e.err;
+    return e.out;
+  };
+  std::string symbolized = folded({});
+  EXPECT_TRUE(absl::StrContains(symbolized, ";reload_a_keep 1111\n")) << symbolized;
+  EXPECT_TRUE(absl::StrContains(symbolized, ";reload_b_keep 2222\n")) << symbolized;
+  std::string raw = folded({"--no-symbols"});
+  EXPECT_TRUE(absl::StrContains(raw, ";libreload_a.so+0x")) << raw;
+  EXPECT_TRUE(absl::StrContains(raw, ";libreload_b.so+0x")) << raw;
+
+  RunResult p =
+      RunProgram({BuildPath("allocprof"), "export", dir / "t.trace", "--format", "pprof", "-o", dir / "t.pb.gz"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  RunResult gunzip = RunProgram({"gzip", "-dc", dir / "t.pb.gz"});
+  RunResult text = RunProgram({"protoc", "--proto_path=" + SourcePath("tests/data"),
+                               "--decode=perftools.profiles.Profile", SourcePath("tests/data/profile.proto")},
+                              {}, gunzip.out);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(absl::StrContains(text.out, "string_table: \"reload_a_keep\"")) << "pprof names A's function";
+  EXPECT_TRUE(absl::StrContains(text.out, "string_table: \"reload_b_keep\""));
+
+  RunResult c = RunProgram({BuildPath("allocprof"), "export", dir / "t.trace", "--format", "chrome", "-o", "-"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_TRUE(absl::StrContains(c.out, "reload_a_keep")) << "chrome's stackFrames name A's function";
+}
+
 }  // namespace
 }  // namespace allocprof::testing
