@@ -218,5 +218,20 @@ TEST(Corners, ExportsResolveStacksByTheirTime) {
   EXPECT_TRUE(absl::StrContains(c.out, "reload_a_keep")) << "chrome's stackFrames name A's function";
 }
 
+// A forked child starts the shim's flush thread lazily, from a hook, once it fills a buffer. When
+// the buffer fills inside a program's signal handler, the thread must wait until the handler has
+// returned (pthread_create is not async-signal-safe): fork_handler_ticker's child churns inside
+// a SIGUSR1 handler, then on its main line, and counts its threads.
+TEST(Corners, ForkedChildNeverStartsTheFlushThreadInASignalHandler) {
+  TempDir dir;
+  RunResult alone = RunProgram({Program("fork_handler_ticker")});
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  ASSERT_TRUE(absl::StrContains(alone.out, "in-handler 0\nthreads-at-end 1\n")) << alone.out;
+  RunResult r = RunTraced(dir / "t.trace", {Program("fork_handler_ticker")}, {"-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "in-handler 0\n")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "threads-at-end 2\n")) << "started once the handler returned: " << r.out;
+}
+
 }  // namespace
 }  // namespace allocprof::testing
