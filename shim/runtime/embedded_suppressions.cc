@@ -86,7 +86,13 @@ Suppressions FromExecutableSymtab() {
 
 bool FindEmbeddedSuppressions() {
   auto fn = reinterpret_cast<Suppressions>(dlsym(RTLD_DEFAULT, kSymbol));
-  if (!fn) fn = FromExecutableSymtab();
+  if (!fn) {
+    // A failed dlsym leaves its error (two blocks) for the thread's next dlerror, which the
+    // program would free: read and release it here, so the shim's blocks are freed by the shim.
+    dlerror();
+    dlerror();
+    fn = FromExecutableSymtab();
+  }
   const char* text = fn ? fn() : nullptr;
   if (!text) return false;
   size_t n = strnlen(text, kMaxText + 1);
