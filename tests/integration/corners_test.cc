@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "harness.h"
 #include "report/frames.h"
+#include "symbolize/symbolizer.h"
 
 namespace allocprof::testing {
 namespace {
