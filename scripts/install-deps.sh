@@ -18,6 +18,7 @@ packages=(
   sqlite3 kcat         # real programs the integration tests preload into
   heaptrack            # benchmark baseline
   valgrind             # callgrind instruction counts in bench/
+  binutils xz-utils    # tests: a stripped library given MiniDebugInfo (.gnu_debugdata) as Fedora does
   clang                # libFuzzer builds
   clang-format         # make format-check (part of make check)
   chromium             # the browser test of report.html (headless, driven by puppeteer-core from npm)

@@ -9,10 +9,12 @@ TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$
 VG_PROGRAM_NAMES := $(basename $(notdir $(wildcard tests/programs/vg_*.cc)))
 TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
                       phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target \
-                      signal_alloc reload_main $(VG_PROGRAM_NAMES)
+                      signal_alloc reload_main lsan_embedded signal_stack fork_handler_ticker \
+                      $(VG_PROGRAM_NAMES)
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
                  $(TEST_OUT)/programs/alloc_loop_nopie \
                  $(TEST_OUT)/programs/libreload_a.so $(TEST_OUT)/programs/libreload_b.so \
+                 $(TEST_OUT)/programs/minidebug_main $(TEST_OUT)/programs/libminidebug_plain.so \
                  $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target $(TEST_OUT)/programs/budget_tests \
                  $(TEST_OUT)/programs/budget_catch2 $(TEST_OUT)/programs/budget_c
 
@@ -52,6 +54,32 @@ $(TEST_OUT)/programs/libplugin.so: tests/programs/plugin.cc | $(DEPS_STAMP)
 $(TEST_OUT)/programs/libreload_%.so: tests/programs/reload_lib.cc | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O1 -g -fPIC -shared -DRELOAD_KEEP=reload_$*_keep -o $@ $<
+
+# MiniDebugInfo the way Fedora makes it: the function symbols that .dynsym lacks, kept from the
+# full .symtab in an otherwise empty ELF, xz-compressed into the stripped library's .gnu_debugdata.
+# libminidebug_plain.so is the same library stripped without it (the test's control).
+$(TEST_OUT)/programs/libminidebug.so: tests/programs/minidebug_lib.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fPIC -shared -o $@.full $<
+	nm -D $@.full --format=posix --defined-only | awk '{ print $$1 }' | sort > $@.dynsyms
+	nm $@.full --format=posix --defined-only | awk '$$2 ~ /^[Tt]$$/ { print $$1 }' | sort > $@.funcsyms
+	comm -13 $@.dynsyms $@.funcsyms > $@.keep
+	objcopy --only-keep-debug $@.full $@.debug
+	objcopy -S --remove-section .gdb_index --remove-section .comment --keep-symbols=$@.keep $@.debug $@.mini
+	rm -f $@.mini.xz && xz -k $@.mini
+	strip --strip-all -R .comment -o $@.tmp $@.full
+	objcopy --add-section .gnu_debugdata=$@.mini.xz $@.tmp
+	mv $@.tmp $@ && rm -f $@.full $@.dynsyms $@.funcsyms $@.keep $@.debug $@.mini $@.mini.xz
+
+$(TEST_OUT)/programs/libminidebug_plain.so: tests/programs/minidebug_lib.cc | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fPIC -shared -o $@.full $<
+	strip --strip-all -R .comment -o $@ $@.full && rm -f $@.full
+
+$(TEST_OUT)/programs/minidebug_main: tests/programs/minidebug_main.cc $(TEST_OUT)/programs/libminidebug.so | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++20 -O1 -g -fno-builtin -fno-omit-frame-pointer -Wl,-rpath,'$$ORIGIN' -o $@ $< \
+	  -L$(TEST_OUT)/programs -lminidebug
 
 $(TEST_OUT)/programs/static_hello: tests/programs/static_hello.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

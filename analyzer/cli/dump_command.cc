@@ -70,6 +70,9 @@ class Dumper {
       case RecordKind::kModuleUnload:
         absl::FPrintF(out_, "  %s module-unload \"%s\" bias=0x%x\n", Time(r.time), Printable(r.text), r.value);
         break;
+      case RecordKind::kSuppressions:
+        absl::FPrintF(out_, "  suppressions \"%s\"\n", Printable(r.text));
+        break;
       case RecordKind::kProcess: {
         const ProcessInfo& p = r.process;
         if (origin_ == 0) origin_ = p.start_monotonic_ns;

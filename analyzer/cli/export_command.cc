@@ -52,8 +52,9 @@ std::vector<std::string> FoldedFramesOf(const ProcessCatalog& catalog, uint32_t 
   auto it = catalog.stacks.find(id);
   if (id == 0 || (it != catalog.stacks.end() && it->second.empty())) return {kNoStackFrame};
   if (it == catalog.stacks.end()) return {kLostStackFrame};
+  uint64_t time = frames.StackTime(id);
   for (auto address = it->second.rbegin(); address != it->second.rend(); ++address) {
-    AppendFoldedFrames(frames.Resolve(*address), &names);
+    AppendFoldedFrames(frames.ResolveAt(*address, time), &names);
   }
   return names;
 }
@@ -179,7 +180,7 @@ int ExportCommand(int argc, char** argv) {
     }
     if (heap.totals().allocations) {
       // The heaviest stacks of each of 100 windows, at the window's start (times since the process start).
-      FrameSource frames(catalog.modules, options.symbolize);
+      FrameSource frames(catalog, options.symbolize);
       std::vector<TimeWindow> windows = heap.timeline().Windows(end, kChromeStackWindows, 0);
       uint64_t process_start = catalog.has_process ? catalog.process.start_monotonic_ns : origin;
       AddChromeStackSamples(
@@ -189,7 +190,7 @@ int ExportCommand(int argc, char** argv) {
     }
     data = RenderChromeTrace(in);
   } else {
-    FrameSource frames(catalog.modules, options.symbolize);
+    FrameSource frames(catalog, options.symbolize);
     ExportStacks stacks = heap.AllStacks();
     if (format == "folded") {
       data = RenderFolded(catalog, stacks, frames, weight == "bytes" ? FoldedWeight::kBytes : FoldedWeight::kCalls);

@@ -13,7 +13,39 @@ FrameSource::FrameSource(const std::vector<ModuleInfo>& modules, bool symbolize)
   if (symbolize) symbolizer_ = std::make_unique<Symbolizer>(modules);
 }
 
+FrameSource::FrameSource(const ProcessCatalog& catalog, bool symbolize)
+    : modules_(catalog.modules), catalog_(catalog.has_unloads ? &catalog : nullptr) {
+  if (symbolize) symbolizer_ = std::make_unique<Symbolizer>(catalog.modules, catalog.has_unloads);
+}
+
 FrameSource::~FrameSource() = default;
+
+uint64_t FrameSource::StackTime(uint32_t stack_id) const {
+  if (!catalog_) return UINT64_MAX;
+  auto it = catalog_->stack_times.find(stack_id);
+  return it == catalog_->stack_times.end() ? UINT64_MAX : it->second;
+}
+
+int FrameSource::ModuleAt(uint64_t return_address, uint64_t time) const {
+  if (!catalog_ || time == UINT64_MAX) return -1;
+  return ModuleIndexAt(modules_, return_address > 0 ? return_address - 1 : 0, time);
+}
+
+const SymbolizedAddress& FrameSource::ResolveAt(uint64_t return_address, uint64_t time) {
+  if (!catalog_ || time == UINT64_MAX) return Resolve(return_address);
+  if (symbolizer_) return symbolizer_->ResolveAt(return_address, time);
+  int index = ModuleAt(return_address, time);
+  auto [it, inserted] = timed_raw_.try_emplace(std::make_pair(return_address, index));
+  SymbolizedAddress& a = it->second;
+  if (inserted) {
+    a.offset = return_address;
+    if (index >= 0) {
+      a.module = modules_[index].path;
+      a.offset = return_address - modules_[index].load_bias;
+    }
+  }
+  return a;
+}
 
 const SymbolizedAddress& FrameSource::Resolve(uint64_t return_address) {
   if (symbolizer_) return symbolizer_->Resolve(return_address);
@@ -85,8 +117,9 @@ std::string RenderFolded(const ProcessCatalog& catalog, const ExportStacks& stac
     } else if (it->second.empty()) {
       names.push_back(kNoStackFrame);
     } else {
+      uint64_t time = frames.StackTime(id);
       for (auto address = it->second.rbegin(); address != it->second.rend(); ++address) {
-        AppendFoldedFrames(frames.Resolve(*address), &names);
+        AppendFoldedFrames(frames.ResolveAt(*address, time), &names);
       }
     }
     paths[absl::StrJoin(names, ";")] += w;

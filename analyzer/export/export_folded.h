@@ -38,16 +38,28 @@ inline constexpr char kLostStackFrame[] = "[lost-stack]";  // id never defined (
 
 // Where a recorded return address points: the symbolizer's answer (functions, file:line, inlined
 // frames), or with `symbolize` false module+offset only, from the trace's module map (no module
-// file is read: the output is the same on any machine).
+// file is read: the output is the same on any machine). Made from a catalog, it resolves a stack's
+// addresses against the modules mapped when the stack was used (ResolveAt, StackTime), as the
+// report does: a library unloaded by dlclose keeps its own functions after another took its place.
 class FrameSource {
  public:
   FrameSource(const std::vector<ModuleInfo>& modules, bool symbolize);
+  FrameSource(const ProcessCatalog& catalog, bool symbolize);
   virtual ~FrameSource();
   FrameSource(const FrameSource&) = delete;
   FrameSource& operator=(const FrameSource&) = delete;
 
   // The reference stays valid for the FrameSource's lifetime.
   virtual const SymbolizedAddress& Resolve(uint64_t return_address);
+  // The same against the modules mapped at `time` (StackTime of the stack that holds the address);
+  // Resolve when the trace unloaded no module or the time is unknown (UINT64_MAX).
+  virtual const SymbolizedAddress& ResolveAt(uint64_t return_address, uint64_t time);
+  // When the stack was first used, for ResolveAt: UINT64_MAX when unknown or when no module was
+  // unloaded (then every time resolves the same).
+  uint64_t StackTime(uint32_t stack_id) const;
+  // The index in the module list of the module holding the address at `time` (-1: none, or no
+  // module was unloaded and the latest mapped there counts).
+  int ModuleAt(uint64_t return_address, uint64_t time) const;
   // Whether frames carry functions and lines (false: module+offset only).
   virtual bool symbolized() const { return symbolizer_ != nullptr; }
   // Module files missing, unreadable or rebuilt since the run, each once.
@@ -55,8 +67,10 @@ class FrameSource {
 
  private:
   const std::vector<ModuleInfo>& modules_;
+  const ProcessCatalog* catalog_ = nullptr;  // set when made from a catalog with unloads
   std::unique_ptr<Symbolizer> symbolizer_;
   absl::node_hash_map<uint64_t, SymbolizedAddress> raw_;  // node map: Resolve hands out references
+  absl::node_hash_map<std::pair<uint64_t, int>, SymbolizedAddress> timed_raw_;  // by (address, module)
 };
 
 // "module+0xOFFSET" (module basename), or "0xADDRESS" outside every module.

@@ -118,7 +118,8 @@ class ProfileBuilder {
     if (id == 0 || (it != catalog_.stacks.end() && it->second.empty())) return {PseudoLocation(kNoStackFrame)};
     if (it == catalog_.stacks.end()) return {PseudoLocation(kLostStackFrame)};
     std::vector<uint64_t> out;
-    for (uint64_t address : it->second) out.push_back(LocationOf(address));
+    uint64_t time = frames_.StackTime(id);
+    for (uint64_t address : it->second) out.push_back(LocationOf(address, time));
     return out;
   }
 
@@ -205,6 +206,11 @@ class ProfileBuilder {
     return it->second;
   }
 
+  MappingInfo* MappingOf(const ModuleInfo* m) {
+    auto it = mapping_of_.find(m);
+    return it == mapping_of_.end() ? nullptr : &mappings_[it->second];
+  }
+
   MappingInfo* MappingAt(uint64_t address) {
     // The latest module mapped there wins, as in FrameSource.
     for (auto m = catalog_.modules.rbegin(); m != catalog_.modules.rend(); ++m) {
@@ -219,17 +225,20 @@ class ProfileBuilder {
     return nullptr;
   }
 
-  uint64_t LocationOf(uint64_t return_address) {
-    auto [it, inserted] = locations_by_address_.try_emplace(return_address, 0);
+  // The location of a return address of a stack used at `time`: one per address and the module
+  // mapped there then (a trace that unloaded a module can map another at its addresses).
+  uint64_t LocationOf(uint64_t return_address, uint64_t time) {
+    int module = frames_.ModuleAt(return_address, time);
+    auto [it, inserted] = locations_by_address_.try_emplace(std::make_pair(return_address, module), 0);
     if (!inserted) return it->second;
     it->second = NewLocationId();
-    MappingInfo* mapping = MappingAt(return_address);
+    MappingInfo* mapping = module >= 0 ? MappingOf(&catalog_.modules[module]) : MappingAt(return_address);
     ProtoWriter w;
     w.Uint(field::kLocationId, it->second);
     if (mapping) w.Uint(field::kLocationMappingId, static_cast<uint64_t>(mapping - mappings_.data()) + 1);
     w.Uint(field::kLocationAddress, return_address ? return_address - 1 : 0);
     if (frames_.symbolized()) {
-      const SymbolizedAddress& a = frames_.Resolve(return_address);
+      const SymbolizedAddress& a = frames_.ResolveAt(return_address, time);
       if (a.frames.empty()) {
         ProtoWriter line;
         line.Uint(field::kLineFunctionId, FunctionOf(ModuleOffsetName(a), ""));
@@ -256,7 +265,7 @@ class ProfileBuilder {
   StringTable strings_;
   std::vector<MappingInfo> mappings_;
   absl::flat_hash_map<const ModuleInfo*, size_t> mapping_of_;
-  absl::flat_hash_map<uint64_t, uint64_t> locations_by_address_;
+  absl::flat_hash_map<std::pair<uint64_t, int>, uint64_t> locations_by_address_;  // (address, module at time)
   absl::flat_hash_map<std::string, uint64_t> pseudo_;
   absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> functions_by_key_;
   uint64_t location_count_ = 0;

@@ -65,6 +65,8 @@ struct ProcessCatalog {
   absl::flat_hash_map<uint32_t, uint64_t> stack_times;
   bool has_unloads = false;  // some module was unloaded (kModuleUnload)
   std::vector<std::string> shim_warnings;
+  // What the program's __lsan_default_suppressions() returned (kSuppressions), LeakSanitizer's format.
+  std::string embedded_suppressions;
   std::map<uint32_t, PoolInfo> pools;        // by pool id
   std::map<uint32_t, std::string> counters;  // work-unit counter names by id
   struct Mark {

@@ -210,6 +210,9 @@ void CatalogBuilder::OnControl(const Record& r, uint32_t thread) {
     case RecordKind::kWarning:
       c_->shim_warnings.push_back(r.text);
       break;
+    case RecordKind::kSuppressions:
+      c_->embedded_suppressions = r.text;  // a fork child's copy repeats it: the last one counts
+      break;
     case RecordKind::kEnd:
       c_->ended_cleanly = true;
       Seen(r.time);

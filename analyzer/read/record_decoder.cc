@@ -54,6 +54,8 @@ const char* RecordKindName(RecordKind kind) {
       return "sampling";
     case RecordKind::kModuleUnload:
       return "module-unload";
+    case RecordKind::kSuppressions:
+      return "suppressions";
   }
   return "?";
 }
@@ -265,6 +267,9 @@ bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
     case RecordTag::kModuleUnload:
       r->kind = RecordKind::kModuleUnload;
       return Time(&r->time) && Uint(&r->value) && Bytes(&r->text);
+    case RecordTag::kSuppressions:
+      r->kind = RecordKind::kSuppressions;
+      return Bytes(&r->text);
     case RecordTag::kProcess: {
       r->kind = RecordKind::kProcess;
       ProcessInfo& p = r->process;

@@ -40,6 +40,7 @@ enum class RecordKind : uint8_t {
   kCapture,
   kSampling,
   kModuleUnload,
+  kSuppressions,
 };
 
 const char* RecordKindName(RecordKind kind);

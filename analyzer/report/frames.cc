@@ -2,7 +2,9 @@
 
 #include <string_view>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "symbolize/symbolizer.h"
 #include "util/hex.h"
 
@@ -364,6 +366,20 @@ bool RuntimeInitializer(const std::vector<ReportFrame>& frames, size_t label) {
 }
 
 }  // namespace
+
+std::vector<std::string> LeakPatterns(std::string_view text) {
+  std::vector<std::string> out;
+  absl::string_view rest(text.data(), text.size());
+  while (!rest.empty()) {
+    size_t end = rest.find('\n');
+    absl::string_view line = absl::StripAsciiWhitespace(rest.substr(0, end));
+    rest = end == absl::string_view::npos ? absl::string_view() : rest.substr(end + 1);
+    if (!absl::ConsumePrefix(&line, "leak:")) continue;
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) out.emplace_back(line.data(), line.size());
+  }
+  return out;
+}
 
 bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::string>& wrappers, bool defaults,
                 const std::vector<std::string>& patterns) {

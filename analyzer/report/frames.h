@@ -117,6 +117,10 @@ extern const char* const kRuntimeOneTime[];
 bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::string>& wrappers, bool defaults,
                 const std::vector<std::string>& patterns);
 bool SuppressionMatches(std::string_view pattern, std::string_view text);
+// The patterns of the `leak:` lines of a suppressions text (what a program's
+// __lsan_default_suppressions() returns); other suppression types, comments and blank lines are
+// LeakSanitizer's business or nobody's, and skipped.
+std::vector<std::string> LeakPatterns(std::string_view text);
 
 // The text of the first frame that is not the allocator's (the leaf when all are).
 std::string StackLabel(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra);

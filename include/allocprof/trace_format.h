@@ -53,7 +53,8 @@
 // Versioning: kFormatVersion is bumped on every incompatible change (a new record tag is one: an
 // older reader stops at it). Readers accept kOldestReadableVersion..kFormatVersion.
 // Version 3 added kCapture, version 4 the ages column, deeper hints and predicted FREE_AGE codes
-// (see above), version 5 kModuleUnload; version 2 to 4 traces are read unchanged.
+// (see above), version 5 kModuleUnload, version 6 kSuppressions; version 2 to 5 traces are read
+// unchanged.
 #ifndef ALLOCPROF_TRACE_FORMAT_H_
 #define ALLOCPROF_TRACE_FORMAT_H_
 
@@ -65,7 +66,7 @@
 namespace allocprof::format {
 
 inline constexpr char kFileMagic[8] = {'A', 'L', 'L', 'O', 'C', 'P', 'R', 'F'};
-inline constexpr uint16_t kFormatVersion = 5;            // 5: kModuleUnload; 4: ages column, hints 32 deep, ...
+inline constexpr uint16_t kFormatVersion = 6;            // 6: kSuppressions; 5: kModuleUnload; 4: ages, ...
 inline constexpr uint16_t kOldestReadableVersion = 2;    // version 1 was a row format
 inline constexpr uint32_t kChunkMagic = 0x4b435041;      // "APCK" little-endian
 inline constexpr uint32_t kProcessThread = 0xffffffffu;  // chunks not owned by an application thread
@@ -369,6 +370,10 @@ enum class RecordTag : uint8_t {
   // The shim defines new stacks after it, so every stack id's frames lie in the modules mapped
   // when it was defined, and the analyzer resolves a stack against the modules of its time.)
   kModuleUnload = 0x94,
+  // str text   (process chunks: what the program's `__lsan_default_suppressions()` returned,
+  // LeakSanitizer's format, "leak:PATTERN" a line; written once the shim found it, again in a
+  // forked child's trace. A reader applies it like --suppressions; the last one read counts.)
+  kSuppressions = 0x95,
 };
 
 // Capture states (kCapture). While paused the shim records frees only (of blocks it may have

@@ -16,6 +16,7 @@
 #include "record/thread_state.h"
 #include "runtime/options.h"
 #include "runtime/process_state.h"
+#include "unwind/stack_capture.h"
 
 namespace allocprof::shim {
 namespace {
@@ -64,6 +65,10 @@ void Trampoline(int sig, siginfo_t* info, void* context) {
   // into the buffer before this handler's own.
   if (!over && (__atomic_load_n(&t_local.deferred_signals, __ATOMIC_RELAXED) & kNestedEventsPending))
     MergeNestedEvents();
+  // The kernel made this frame return to the sa_restorer: a handler's stacks leave it out.
+  auto restorer = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  if (g_signal_restorer.load(std::memory_order_relaxed) != restorer)
+    g_signal_restorer.store(restorer, std::memory_order_relaxed);
   uint8_t saved = t_local.signal_over_shim;
   if (over) t_local.signal_over_shim = 1;
   ++t_local.handlers_running;  // stacks captured meanwhile hold this trampoline's frame

@@ -19,6 +19,7 @@
 #include "record/sampler.h"
 #include "record/thread_state.h"
 #include "runtime/capture_control.h"
+#include "runtime/embedded_suppressions.h"
 #include "runtime/fatal_signals.h"
 #include "runtime/module_map.h"
 #include "runtime/options.h"
@@ -249,6 +250,8 @@ __attribute__((constructor)) void OnLoad() {
   if (!GetOptions().follow) DropSelfFromPreload();
   if (TraceActive(g_mode.load())) {
     if (!t_local.state && !t_local.exited) CreateThreadState();
+    // After the process record; a forked child's trace gets it again from WriteProcessRecord.
+    if (FindEmbeddedSuppressions()) WriteEmbeddedSuppressions();
     StartTicker();
   }
 }
@@ -346,8 +349,11 @@ void StopTracing(const char* why, int err) {
 }
 
 // Restarts the ticker in a forked child once the child shows it is going to run for a while.
+// Called from hooks on the program's threads, so never while a program's signal handler runs on
+// this one: pthread_create is not async-signal-safe (the handler may have interrupted the
+// program's own pthread_create, holding its locks); the next flush outside the handler starts it.
 void MaybeStartTickerAfterFork() {
-  if (!g_ticker_started.load(std::memory_order_relaxed)) StartTicker();
+  if (!g_ticker_started.load(std::memory_order_relaxed) && t_local.handlers_running == 0) StartTicker();
 }
 
 // A paused child fills no buffer, so nothing above starts its ticker, and without it capture
@@ -355,7 +361,9 @@ void MaybeStartTickerAfterFork() {
 // made as many allocations as a buffer flush of a recording child would show.
 void NotePausedAllocation() {
   if (g_ticker_started.load(std::memory_order_relaxed)) return;
-  if (g_paused_allocations.fetch_add(1, std::memory_order_relaxed) + 1 == kSubstantialRecords) StartTicker();
+  if (g_paused_allocations.fetch_add(1, std::memory_order_relaxed) + 1 >= kSubstantialRecords) {
+    MaybeStartTickerAfterFork();
+  }
 }
 
 }  // namespace allocprof::shim

@@ -8,6 +8,7 @@
 #include "attach/attach.h"
 #include "record/clock.h"
 #include "record/record_encoder.h"
+#include "runtime/embedded_suppressions.h"
 #include "runtime/options.h"
 #include "runtime/process_state.h"
 #include "runtime/raw_syscalls.h"
@@ -117,6 +118,7 @@ void WriteProcessRecord(uint64_t now) {
     small.enc.Uint(o.sample_bytes);
     WriteSmall(small);
   }
+  WriteEmbeddedSuppressions();  // a forked child's (or a late start's) copy; none before the constructor
 }
 
 void WriteWarning(const char* text) {

@@ -118,6 +118,8 @@ void InitStackCapture() {
   }
 }
 
+std::atomic<uintptr_t> g_signal_restorer{0};
+
 uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n) {
   uint32_t skip = 0;
   while (skip < n && InShim(frames[skip])) ++skip;
@@ -129,10 +131,11 @@ uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n) {
     return n;
   }
   // Inside a program's signal handler: further in, the trampoline it was called from
-  // (fatal_signals.cc) is ours too.
+  // (fatal_signals.cc) is ours too, and the signal return code it returns to is nobody's call.
+  uintptr_t restorer = g_signal_restorer.load(std::memory_order_relaxed);
   uint32_t kept = 0;
   for (uint32_t i = skip; i < n && kept < max; ++i) {
-    if (!InShim(frames[i])) frames[kept++] = frames[i];
+    if (!InShim(frames[i]) && frames[i] != restorer) frames[kept++] = frames[i];
   }
   return kept;
 }

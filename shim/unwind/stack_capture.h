@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <atomic>
+
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
@@ -33,9 +35,13 @@ extern CodeRange g_shim_code;
 uint32_t WalkFramePointers(ThreadState* t, uintptr_t* out, uint32_t max);
 // The thread's rule cache, created on first use; null if it could not be mapped.
 RuleCache* RuleCacheSlow(ThreadState* t);
-// Drops the shim's own frames (the leading ones, and a signal trampoline's further in) and caps
-// the depth; returns the program's frame count.
+// Drops the shim's own frames (the leading ones, and a signal trampoline's further in, with the
+// signal return code it returns to) and caps the depth; returns the program's frame count.
 uint32_t TrimShimFrames(uintptr_t* frames, uint32_t n);
+// Where the shim's signal trampoline returns to (libc's __restore_rt, the sa_restorer every
+// handler returns through): noted by the trampoline, so a handler's stacks leave it out. 0 until
+// a trampoline has run.
+extern std::atomic<uintptr_t> g_signal_restorer;
 
 // Fills t->frames with up to max_depth program frames; returns how many. Inlined into every entry
 // point so the unwinder starts one frame from the program: each shim frame it walks costs as much

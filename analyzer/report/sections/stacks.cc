@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "report/section.h"
 
 namespace allocprof {
@@ -148,10 +149,14 @@ class StacksSection : public Section {
     // apart. Every leaking stack is resolved for this.
     StackList leaking;
     const AnalysisOptions& o = in.options;
+    // The user's, then the program's own (__lsan_default_suppressions, as LeakSanitizer reads both).
+    std::vector<std::string> patterns = o.suppressions;
+    embedded_ = LeakPatterns(in.catalog.embedded_suppressions).size();
+    for (std::string& p : LeakPatterns(in.catalog.embedded_suppressions)) patterns.push_back(std::move(p));
     for (const auto& entry : stacks) {
       if (entry.second->live_count == 0) continue;
-      if ((o.default_suppressions || !o.suppressions.empty()) &&
-          Suppressed(in.frames.Frames(entry.first), w, o.default_suppressions, o.suppressions)) {
+      if ((o.default_suppressions || !patterns.empty()) &&
+          Suppressed(in.frames.Frames(entry.first), w, o.default_suppressions, patterns)) {
         suppressed_blocks_ += entry.second->live_count;
         suppressed_bytes_ += entry.second->live_bytes;
         continue;
@@ -184,11 +189,12 @@ class StacksSection : public Section {
           Estimated(s.leaked_allocations, s.leaked_allocations_variance, "allocation", "allocations"));
     });
     if (suppressed_blocks_) {
+      std::vector<std::string> by;
+      if (o.default_suppressions) by.push_back("the C/C++ runtimes' one-time allocations");
+      if (!o.suppressions.empty()) by.push_back("--suppressions");
+      if (embedded_) by.push_back("the program's __lsan_default_suppressions");
       absl::StrAppendFormat(&out, "  suppressed: %d blocks, %d bytes (%s; not in the list above)\n", suppressed_blocks_,
-                            suppressed_bytes_,
-                            o.suppressions.empty()   ? "the C/C++ runtimes' one-time allocations"
-                            : o.default_suppressions ? "the C/C++ runtimes' one-time allocations and --suppressions"
-                                                     : "--suppressions");
+                            suppressed_bytes_, absl::StrJoin(by, ", "));
     }
   }
 
@@ -218,6 +224,7 @@ class StacksSection : public Section {
  private:
   std::vector<ReportStack> by_calls_, by_bytes_, by_peak_, leaks_;
   uint64_t suppressed_blocks_ = 0, suppressed_bytes_ = 0;
+  size_t embedded_ = 0;  // patterns the program embedded
 };
 
 }  // namespace
