@@ -75,6 +75,12 @@ class AddressMap {
       if (s.key) fn(s.key, s.value);
     }
   }
+  template <typename Fn>
+  void ForEachMutable(Fn&& fn) {
+    for (Slot& s : slots_) {
+      if (s.key) fn(s.key, s.value);
+    }
+  }
 
  private:
   struct Slot {

@@ -75,6 +75,12 @@ uint64_t& HeapAnalysis::LastAllocOfSlow(uint32_t thread) {
 }
 
 void HeapAnalysis::OnEvent(const Event& e) {
+  CheckNewDamage();
+  Replay(e);
+}
+
+void HeapAnalysis::Replay(const Event& e) {
+  if (__builtin_expect(e.time >= next_damage_ns_, 0)) OnDamage(e.time);
   if (gate_.active()) {
     last_phase_ = gate_.Observe(e);
     if (e.kind != EventKind::kHeap || last_phase_ == WindowPhase::kAfter) return;
@@ -89,6 +95,7 @@ void HeapAnalysis::OnEvent(const Event& e) {
     return;
   }
   if (!timeline_) Begin(e.time);
+  late_ = e.time < totals_.last_event_ns;
   totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
   if (e.is_free)
     OnFree(e);
@@ -117,16 +124,20 @@ void HeapAnalysis::CarryIn(const Event& e) {
   if (e.is_free) {
     LiveBlock* found = live_.Find(e.addr);
     if (!found) return;
-    live_bytes_ -= static_cast<int64_t>(found->bytes());
-    carried_count_ -= found->weight;
+    if (!found->uncertain) {
+      live_bytes_ -= static_cast<int64_t>(found->bytes());
+      carried_count_ -= found->weight;
+    }
     live_.Erase(found);
     return;
   }
-  LiveBlock block{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, kInheritedEpoch32, e.weight};
+  LiveBlock block{e.size, 0, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, kInheritedEpoch32, e.weight};
   auto [slot, inserted] = live_.TryEmplace(e.addr, block);
   if (!inserted) {
-    live_bytes_ -= static_cast<int64_t>(slot->bytes());
-    carried_count_ -= slot->weight;
+    if (!slot->uncertain) {
+      live_bytes_ -= static_cast<int64_t>(slot->bytes());
+      carried_count_ -= slot->weight;
+    }
     *slot = block;
   }
   carried_count_ += block.weight;
@@ -137,10 +148,11 @@ void HeapAnalysis::CarryIn(const Event& e) {
 // known from its address alone: start loading it while the events before it are processed.
 void HeapAnalysis::OnEvents(const Event* events, size_t n) {
   constexpr size_t kAhead = 8;
+  CheckNewDamage();
   for (size_t i = 0; i < n && i < kAhead; ++i) live_.Prefetch(events[i].addr);
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) live_.Prefetch(events[i + kAhead].addr);
-    HeapAnalysis::OnEvent(events[i]);  // not virtual: inlined
+    Replay(events[i]);
   }
 }
 
@@ -175,21 +187,24 @@ void HeapAnalysis::OnAlloc(const Event& e) {
     LastAllocOf(e.thread) = 0;  // but it is the thread's latest allocation (temporaries)
     return;
   }
+  if (__builtin_expect(late_, 0) && PairLateAllocation(e)) return;
   const uint64_t w = e.weight;
   const uint64_t bytes = e.size * w;
-  LiveBlock fresh{e.size, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, 0, e.weight};
+  LiveBlock fresh{e.size, 0, static_cast<uint64_t>(e.entry), e.time, e.stack_id, e.thread, 0, e.weight};
   auto [block, inserted] = live_.TryEmplace(e.addr, fresh);
   if (!inserted) {
     // The trace missed this block's free (it cannot happen with a complete trace): forget the old
     // block so the live set stays honest.
     LiveBlock old = *block;
-    live_bytes_ -= static_cast<int64_t>(old.bytes());
+    if (!old.uncertain) live_bytes_ -= static_cast<int64_t>(old.bytes());
     if (old.gen_epoch != kInheritedEpoch32) {
       gen_->FreeExternal(old.bytes(), Epoch64(old.gen_epoch));
-      StackStats& os = Stack(old.stack_id);
-      Touch(os);
-      os.live_count -= old.weight;
-      os.live_bytes -= old.bytes();
+      if (!old.uncertain) {
+        StackStats& os = Stack(old.stack_id);
+        Touch(os);
+        os.live_count -= old.weight;
+        os.live_bytes -= old.bytes();
+      }
     }
     *block = fresh;
   }
@@ -213,6 +228,8 @@ void HeapAnalysis::OnAlloc(const Event& e) {
 
 void HeapAnalysis::OnFree(const Event& e) {
   LiveBlock* found = e.addr ? live_.Find(e.addr) : nullptr;
+  // Replayed late: a block at that address allocated after this free is not the one it freed.
+  if (__builtin_expect(late_, 0) && found && found->time > e.time) found = nullptr;
   // A sampled trace records some frees of unsampled blocks (see docs/trace-format.md): not news.
   if (!found && e.weight == 0) return;
   if (!found) {
@@ -235,7 +252,11 @@ void HeapAnalysis::OnFree(const Event& e) {
     }
     ++totals_.frees;
     ++totals_.frees_of_unknown;
-    unknown_free_times_.push_back(e.time);
+    if (e.addr) {
+      unknown_frees_[e.addr].push_back({e.time, e.entry});
+    } else {
+      unknown_free_times_.push_back(e.time);
+    }
     // A free whose address was lost with a damaged chunk (read/record_decoder.h): it freed one of
     // its thread's blocks allocated before it.
     if (!e.addr) {
@@ -251,7 +272,7 @@ void HeapAnalysis::OnFree(const Event& e) {
   if (b.gen_epoch == kInheritedEpoch32) {
     totals_.inherited_frees += w;
     totals_.inherited_bytes_freed += b.bytes();
-    live_bytes_ -= static_cast<int64_t>(b.bytes());
+    if (!b.uncertain) live_bytes_ -= static_cast<int64_t>(b.bytes());
     timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
     return;
   }
@@ -259,15 +280,19 @@ void HeapAnalysis::OnFree(const Event& e) {
   if (e.weight == 0) paired_frees_by_entry_[static_cast<size_t>(e.entry)] += w;
   gen_->FreeExternal(b.bytes(), Epoch64(b.gen_epoch));
   totals_.bytes_freed += b.bytes();
-  live_bytes_ -= static_cast<int64_t>(b.bytes());
   StackStats& s = Stack(b.stack_id);
-  Touch(s);
-  s.live_count -= w;
-  s.live_bytes -= b.bytes();
+  if (!b.uncertain) {  // an uncertain block left the live figures when the damage was found
+    live_bytes_ -= static_cast<int64_t>(b.bytes());
+    Touch(s);
+    s.live_count -= w;
+    s.live_bytes -= b.bytes();
+  }
   uint64_t& last = LastAllocOf(b.thread);
   if (last == e.addr) {
-    totals_.temporary += w;
-    s.temporary += w;
+    if (!b.uncertain) {  // damage lies between its allocation and this free
+      totals_.temporary += w;
+      s.temporary += w;
+    }
     last = 0;
   }
   if (e.time - b.time <= options_.short_lived_ns) {
@@ -382,7 +407,8 @@ void HeapAnalysis::LiveVariance() {
 }
 
 void HeapAnalysis::SetApartWhatDamageHid() {
-  if (!catalog_ || (catalog_->damage_gaps.empty() && unresolved_free_until_.empty())) return;
+  if (!catalog_ || (catalog_->damage_gaps.empty() && catalog_->lost_ranges.empty() && unresolved_free_until_.empty()))
+    return;
   uint64_t hid_frees_until = 0, hid_allocations_after = UINT64_MAX;
   for (const auto& g : catalog_->damage_gaps) {
     hid_frees_until = std::max(hid_frees_until, g.end_ns);
@@ -391,6 +417,11 @@ void HeapAnalysis::SetApartWhatDamageHid() {
   // Still live, allocated before the damage ended: its free may be what was lost.
   live_.ForEach([&](uint64_t, const LiveBlock& b) {
     if (b.gen_epoch == kInheritedEpoch32) return;
+    if (b.uncertain) {  // set apart already (SetApartDamaged)
+      totals_.fate_unknown_allocations += b.weight;
+      totals_.fate_unknown_bytes += b.bytes();
+      return;
+    }
     auto unresolved = unresolved_free_until_.find(b.thread);
     bool maybe_freed =
         b.time < hid_frees_until || (unresolved != unresolved_free_until_.end() && b.time < unresolved->second);
@@ -405,11 +436,92 @@ void HeapAnalysis::SetApartWhatDamageHid() {
   });
   // Freed after the damage began, never seen allocated: its allocation may be what was lost.
   if (catalog_->damage_gaps.empty()) hid_allocations_after = 0;  // frees with lost addresses only
-  for (uint64_t t : unknown_free_times_) {
-    if (t < hid_allocations_after) continue;
+  auto after_damage = [&](uint64_t t) {
+    if (t < hid_allocations_after) return;
     --totals_.frees_of_unknown;
     ++totals_.frees_after_damage;
+  };
+  for (uint64_t t : unknown_free_times_) after_damage(t);
+  for (const auto& [addr, frees] : unknown_frees_) {
+    for (const UnknownFree& f : frees) after_damage(f.time);
   }
+}
+
+void HeapAnalysis::OnDamage(uint64_t time) {
+  next_damage_ns_ = UINT64_MAX;
+  if (!catalog_) return;
+  const auto& ranges = catalog_->lost_ranges;
+  for (size_t i = 0; i < lost_ranges_seen_; ++i) {
+    const ProcessCatalog::LostRange& r = ranges[i];
+    if (range_state_[i] == 0 && time >= r.start_ns) {
+      // Anything live may have been freed in the thread's lost events, and the thread may have
+      // allocated there: none of its frees from now on follows its latest allocation.
+      range_state_[i] = 1;
+      SetApartDamaged(UINT64_MAX, time);
+      LastAllocOf(r.thread) = 0;
+    }
+    if (range_state_[i] == 1 && r.end_ns != UINT64_MAX && time >= r.end_ns) {
+      range_state_[i] = 2;
+      SetApartDamaged(r.end_ns, time);
+    }
+    if (range_state_[i] == 0) next_damage_ns_ = std::min(next_damage_ns_, r.start_ns);
+    if (range_state_[i] == 1 && r.end_ns != UINT64_MAX) next_damage_ns_ = std::min(next_damage_ns_, r.end_ns);
+  }
+}
+
+void HeapAnalysis::SetApartDamaged(uint64_t before, uint64_t time) {
+  int64_t dropped = 0;
+  live_.ForEachMutable([&](uint64_t, LiveBlock& b) {
+    if (b.uncertain || b.time >= before) return;
+    b.uncertain = 1;
+    dropped += static_cast<int64_t>(b.bytes());
+    if (b.gen_epoch == kInheritedEpoch32) {
+      carried_count_ -= b.weight;
+      return;
+    }
+    StackStats& s = Stack(b.stack_id);
+    Touch(s);
+    s.live_count -= b.weight;
+    s.live_bytes -= b.bytes();
+  });
+  live_bytes_ -= dropped;
+  if (dropped && timeline_) timeline_->OnFree(std::max(time, totals_.last_event_ns), 0, live_bytes_, 0);
+}
+
+bool HeapAnalysis::PairLateAllocation(const Event& e) {
+  const uint64_t w = e.weight;
+  const uint64_t bytes = e.size * w;
+  auto it = unknown_frees_.find(e.addr);
+  if (it != unknown_frees_.end()) {
+    // The first free of that address at or after the allocation freed it.
+    std::vector<UnknownFree>& frees = it->second;
+    size_t best = SIZE_MAX;
+    for (size_t k = 0; k < frees.size(); ++k) {
+      if (frees[k].time >= e.time && (best == SIZE_MAX || frees[k].time < frees[best].time)) best = k;
+    }
+    if (best != SIZE_MAX) {
+      UnknownFree f = frees[best];
+      frees.erase(frees.begin() + static_cast<ptrdiff_t>(best));
+      if (frees.empty()) unknown_frees_.erase(it);
+      --totals_.frees_of_unknown;
+      totals_.bytes_freed += bytes;
+      if (f.time - e.time <= options_.short_lived_ns) totals_.short_lived += w;
+      if (format::kEntryPoints[static_cast<size_t>(e.entry)].family !=
+          format::kEntryPoints[static_cast<size_t>(f.entry)].family) {
+        totals_.mismatched_frees += w;
+        mismatches_[MismatchKey{e.stack_id, e.entry, f.entry}] += w;
+      }
+      return true;
+    }
+  }
+  // The address was allocated again after this: the block was freed, in the lost bytes.
+  LiveBlock* later = live_.Find(e.addr);
+  if (later && later->time > e.time) {
+    totals_.fate_unknown_allocations += w;
+    totals_.fate_unknown_bytes += bytes;
+    return true;
+  }
+  return false;
 }
 
 std::vector<std::pair<uint32_t, const StackStats*>> HeapAnalysis::AllStacks() const {

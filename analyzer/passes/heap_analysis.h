@@ -157,7 +157,9 @@ class HeapAnalysis : public EventSink {
  private:
   // The live map is the analyzer's hottest memory: keep its values small.
   struct LiveBlock {
-    uint64_t size : 56 = 0;
+    uint64_t size : 55 = 0;
+    // Damage may have hidden its free (SetApartDamaged): no longer in the live figures.
+    uint64_t uncertain : 1 = 0;
     uint64_t entry : 8 = 0;  // format::EntryPoint
     uint64_t time = 0;
     uint32_t stack_id = 0;
@@ -185,6 +187,26 @@ class HeapAnalysis : public EventSink {
   void SetApartWhatDamageHid();
   // Sampled traces: the variance of what is still live, per stack and in total.
   void LiveVariance();
+  // Damage met while the events are replayed (read/catalog.h, LostRange): from where a thread's
+  // events were lost, every live block may have been freed there, and where they resume, so may
+  // every block allocated meanwhile. Such blocks leave the live figures (a lost free never raises
+  // the peak) and no later free of them is a temporary. New ranges are looked for once a run
+  // (the read adds them between the merger's releases); each event compares its time with the
+  // next range's edge.
+  void CheckNewDamage() {
+    if (__builtin_expect(catalog_ != nullptr && catalog_->lost_ranges.size() != lost_ranges_seen_, 0)) {
+      lost_ranges_seen_ = catalog_->lost_ranges.size();
+      range_state_.resize(lost_ranges_seen_, 0);
+      next_damage_ns_ = 0;  // OnDamage recomputes it
+    }
+  }
+  void OnDamage(uint64_t time);
+  // Blocks allocated before `before` leave the live figures (LiveBlock::uncertain).
+  void SetApartDamaged(uint64_t before, uint64_t time);
+  // An event older than one already replayed (a thread whose first chunk was lost is not waited
+  // for): its allocation may pair with a free replayed before it.
+  bool PairLateAllocation(const Event& e);
+  void Replay(const Event& e);
   void OnAlloc(const Event& e);
   void OnFree(const Event& e);
   void CountOrderIndependent(const Event& e);
@@ -210,7 +232,19 @@ class HeapAnalysis : public EventSink {
   AddressMap<LiveBlock> live_;
   std::vector<StackStats> stacks_;  // by id, for the dense range
   absl::node_hash_map<uint32_t, StackStats> sparse_stacks_;
-  std::vector<uint64_t> unknown_free_times_;  // of frees_of_unknown: Finish sets apart those after damage
+  // Of frees_of_unknown: Finish sets apart those after damage. Those with an address wait by it
+  // for an allocation that arrives late (PairLateAllocation).
+  std::vector<uint64_t> unknown_free_times_;
+  struct UnknownFree {
+    uint64_t time;
+    format::EntryPoint entry;
+  };
+  absl::flat_hash_map<uint64_t, std::vector<UnknownFree>> unknown_frees_;
+  bool late_ = false;  // the event being replayed is older than the latest one
+  // Lost ranges met so far: 1 once the replay passed its start, 2 its end.
+  size_t lost_ranges_seen_ = 0;
+  std::vector<uint8_t> range_state_;
+  uint64_t next_damage_ns_ = UINT64_MAX;                           // the earliest edge of a range not yet passed
   absl::flat_hash_map<uint32_t, uint64_t> unresolved_free_until_;  // thread -> its latest free of a lost address
   std::vector<uint64_t> last_alloc_by_thread_;                     // address of each thread's latest allocation
   absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;

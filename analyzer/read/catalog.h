@@ -94,6 +94,16 @@ struct ProcessCatalog {
     uint64_t start_ns = 0, end_ns = 0;
   };
   std::vector<DamageGap> damage_gaps;
+  // What each thread lost, as exactly as its surviving chunks tell (a thread's chunks cover its
+  // time without holes, so a chunk that does not start where the thread's previous one ended
+  // bounds a loss): none of its events in [start_ns, end_ns) were read (end_ns UINT64_MAX: to the
+  // end). Added as the read finds them, before the merger releases any event at or after
+  // start_ns, so a pass replaying events meets each one in time (passes/heap_analysis.h).
+  struct LostRange {
+    uint32_t thread = 0;
+    uint64_t start_ns = 0, end_ns = 0;
+  };
+  std::vector<LostRange> lost_ranges;
   uint64_t chunks = 0;
   uint64_t records = 0;
   uint64_t events = 0;

@@ -69,7 +69,11 @@ void CatalogBuilder::OnChunk(DecodedChunk& d) {
   next_offset_ = d.offset + d.header.header_size + d.header.stored_size;
   if (is_thread) {
     uint64_t first = d.has_events ? d.first_time : d.header.base_time_ns;
-    if (!c_->damage_gaps.empty()) BoundGaps(thread, first, d.header.alloc_seq);
+    if (!c_->damage_gaps.empty()) {
+      CheckContinuity(d, !thread_last_.contains(thread));
+      BoundGaps(thread, first, d.header.alloc_seq);
+    }
+    covered_[thread] = d.header.covered_until_ns;
     uint64_t& last = thread_last_[thread];
     last = std::max(last, d.has_events ? d.last_time : d.header.base_time_ns);
   }
@@ -92,6 +96,10 @@ void CatalogBuilder::OnChunk(DecodedChunk& d) {
   }
   if (!d.error.empty()) {
     OpenGap();  // the rest of the chunk is lost
+    if (is_thread) {
+      c_->lost_ranges.push_back({thread, d.has_events ? d.last_time : d.header.base_time_ns,
+                                 std::max(d.header.covered_until_ns, d.last_time)});
+    }
     c_->diagnostics.push_back({Diagnostic::Kind::kCorrupt, d.offset,
                                absl::StrFormat("%s: %s; the rest of that chunk was skipped", c_->path, d.error), 0});
   }
@@ -99,7 +107,54 @@ void CatalogBuilder::OnChunk(DecodedChunk& d) {
   merger_->Release();
 }
 
-void CatalogBuilder::Finish(const std::vector<Diagnostic>& file_diagnostics) {
+void CatalogBuilder::CheckContinuity(const DecodedChunk& d, bool is_new) {
+  uint32_t thread = d.header.thread;
+  uint64_t first = d.has_events ? d.first_time : d.header.base_time_ns;
+  if (!is_new) {
+    // The shim starts each chunk where the thread's previous one ended (its covered_until_ns).
+    uint64_t covered = covered_[thread];
+    if (d.header.base_time_ns != covered) c_->lost_ranges.push_back({thread, covered, std::max(covered, first)});
+    return;
+  }
+  // A thread first seen after damage without its start record lost its first chunks: when they
+  // began is unknown, so from the damage on.
+  for (const Record& r : d.controls) {
+    if (r.kind == RecordKind::kThreadStart) return;
+  }
+  c_->lost_ranges.push_back({thread, std::min(c_->damage_gaps.back().start_ns, first), first});
+}
+
+void CatalogBuilder::EndOfInput(const std::vector<Diagnostic>& file_diagnostics) {
+  bool tail_lost = false;
+  for (const auto& d : file_diagnostics) {
+    c_->diagnostics.push_back(d);
+    // Damage after the last chunk read (a cut-off tail, or no valid chunk after it) or before the
+    // first: nothing bounds what it hid.
+    if (d.kind != Diagnostic::Kind::kNote && (d.offset >= next_offset_ || d.offset < first_offset_)) {
+      OpenGap();
+      c_->damage_gaps.back().end_ns = UINT64_MAX;
+      tail_lost = tail_lost || d.offset >= next_offset_;
+    }
+  }
+  // Damage no later chunk of some thread bounded: that thread's events may be lost to the end.
+  absl::flat_hash_set<uint32_t> to_the_end;
+  for (const auto& p : pending_) {
+    c_->damage_gaps[p.index].end_ns = UINT64_MAX;
+    to_the_end.insert(p.open.begin(), p.open.end());
+  }
+  pending_.clear();
+  if (tail_lost) {
+    for (const auto& [thread, covered] : covered_) {
+      if (!ended_.contains(thread)) to_the_end.insert(thread);
+    }
+  }
+  for (uint32_t thread : to_the_end) {
+    auto it = covered_.find(thread);
+    c_->lost_ranges.push_back({thread, it == covered_.end() ? c_->first_time : it->second, UINT64_MAX});
+  }
+}
+
+void CatalogBuilder::Finish() {
   // A process that exec'd ends its trace with the exec record (its new image writes another
   // trace): nothing after it means the image was replaced, not killed.
   if (!c_->ended_cleanly && !c_->execs.empty() && c_->last_exec_time >= c_->last_time) c_->ended_cleanly = true;
@@ -108,18 +163,6 @@ void CatalogBuilder::Finish(const std::vector<Diagnostic>& file_diagnostics) {
   std::stable_sort(c_->captures.begin(), c_->captures.end(),
                    [](const ProcessCatalog::Capture& a, const ProcessCatalog::Capture& b) { return a.time < b.time; });
   c_->out_of_order_events = merger_->out_of_order();
-  for (const auto& d : file_diagnostics) {
-    c_->diagnostics.push_back(d);
-    // Damage after the last chunk read (a cut-off tail, or no valid chunk after it) or before the
-    // first: nothing bounds what it hid.
-    if (d.kind != Diagnostic::Kind::kNote && (d.offset >= next_offset_ || d.offset < first_offset_)) {
-      OpenGap();
-      c_->damage_gaps.back().end_ns = UINT64_MAX;
-    }
-  }
-  // Damage no later chunk of some thread bounded: that thread's events may be lost to the end.
-  for (const auto& p : pending_) c_->damage_gaps[p.index].end_ns = UINT64_MAX;
-  pending_.clear();
   if (!c_->has_process) {
     c_->diagnostics.push_back(
         {Diagnostic::Kind::kCorrupt, 16, absl::StrFormat("%s: the process record is missing", c_->path), 0});

@@ -25,9 +25,12 @@ class CatalogBuilder {
   // The next chunk in file order; its events are moved to the merger, which releases what every
   // live thread has covered.
   void OnChunk(DecodedChunk& d);
-  // After the last chunk (and the merger's Finish): completes the catalog with what only the
-  // whole trace tells (a trace that ends with an exec, marks in time order, the file's damage).
-  void Finish(const std::vector<Diagnostic>& file_diagnostics);
+  // After the last chunk, before the merger's Finish: the damage only the file's end tells (a
+  // cut-off tail, threads never seen again after damage), so the last events released meet it.
+  void EndOfInput(const std::vector<Diagnostic>& file_diagnostics);
+  // After the merger's Finish: completes the catalog with what only the whole trace tells (a
+  // trace that ends with an exec, marks in time order).
+  void Finish();
 
  private:
   // A record's time: the catalog's first and last times cover it.
@@ -47,6 +50,9 @@ class CatalogBuilder {
   uint64_t first_offset_ = 0;                            // of the first chunk read
   uint64_t next_offset_ = 0;                             // where the chunk after the last one read would start
   absl::flat_hash_map<uint32_t, uint64_t> thread_last_;  // each thread's latest event time so far
+  absl::flat_hash_map<uint32_t, uint64_t> covered_;      // each thread's latest chunk's covered_until_ns
+  // Damage seen: a thread chunk that does not continue its thread's previous one adds a LostRange.
+  void CheckContinuity(const DecodedChunk& d, bool is_new);
   struct PendingGap {
     size_t index;                        // into c_->damage_gaps
     absl::flat_hash_set<uint32_t> open;  // threads not yet seen after the damage

@@ -77,6 +77,7 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   auto finish = [&] {
     if (progress) progress(file_size, file_size);
     if (decoder.sampling().sampled()) catalog->sampling = decoder.sampling();
+    builder.EndOfInput((*file)->diagnostics());  // the last events released meet the file's end damage
     merger.Finish();
   };
   const char* threads = getenv("ALLOCPROF_READER_THREAD");
@@ -85,7 +86,7 @@ absl::Status ReadProcessTrace(const std::string& path, EventSink* sink, ProcessC
   } else {
     DecodeOnReaderThread(**file, sink, decoder, merger, consume, finish, work);
   }
-  builder.Finish((*file)->diagnostics());
+  builder.Finish();
   return absl::OkStatus();
 }
 
