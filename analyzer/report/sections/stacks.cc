@@ -193,8 +193,9 @@ class StacksSection : public Section {
       if (o.default_suppressions) by.push_back("the C/C++ runtimes' one-time allocations");
       if (!o.suppressions.empty()) by.push_back("--suppressions");
       if (embedded_) by.push_back("the program's __lsan_default_suppressions");
-      absl::StrAppendFormat(&out, "  suppressed: %d blocks, %d bytes (%s; not in the list above)\n", suppressed_blocks_,
-                            suppressed_bytes_, absl::StrJoin(by, ", "));
+      absl::StrAppendFormat(&out, "  suppressed: %d block%s, %d bytes (%s; not in the list above)\n",
+                            suppressed_blocks_, suppressed_blocks_ == 1 ? "" : "s", suppressed_bytes_,
+                            absl::StrJoin(by, ", "));
     }
   }
 
