@@ -217,6 +217,16 @@ const char* const kAllocatorFrames[] = {
     "gc_alloc",
     "_PyObject_New*",
     "_PyObject_NewVar*",
+    // SQLite's allocator front ends (exported by Debian's stripped libsqlite3)
+    "sqlite3_malloc*",
+    "sqlite3_realloc*",
+    "sqlite3Malloc",
+    "sqlite3MallocZero",
+    "sqlite3Realloc",
+    "sqlite3DbMalloc*",
+    "sqlite3DbRealloc*",
+    "sqlite3DbStrDup",
+    "sqlite3DbStrNDup",
     // pools reporting through allocprof/pool.h
     "allocprof_*",
     nullptr,
@@ -383,17 +393,16 @@ std::vector<std::string> LeakPatterns(std::string_view text) {
 
 bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::string>& wrappers, bool defaults,
                 const std::vector<std::string>& patterns) {
-  if (defaults) {
-    for (size_t i = 0; i < frames.size(); ++i) {
-      const ReportFrame& f = frames[i];
+  if (defaults && !frames.empty()) {
+    size_t label = LabelFrame(frames, wrappers);
+    for (size_t i = 0; i <= label; ++i) {
       for (const char* const* p = kRuntimeOneTime; *p; ++p) {
-        if (Matches(f.function, *p)) return true;
-      }
-      if (!IsAllocatorFrame(f, wrappers)) {  // the label frame was the last to look at
-        if (RuntimeInitializer(frames, i)) return true;
-        break;
+        if (Matches(frames[i].function, *p)) return true;
       }
     }
+    size_t first_outside = 0;
+    while (first_outside < frames.size() && IsAllocatorFrame(frames[first_outside], wrappers)) ++first_outside;
+    if (first_outside < frames.size() && RuntimeInitializer(frames, first_outside)) return true;
   }
   for (const std::string& pattern : patterns) {
     for (const ReportFrame& f : frames) {
@@ -406,11 +415,27 @@ bool Suppressed(const std::vector<ReportFrame>& frames, const std::vector<std::s
   return false;
 }
 
-std::string StackLabel(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra) {
-  for (const ReportFrame& f : frames) {
-    if (!IsAllocatorFrame(f, extra)) return FrameText(f);
+size_t LabelFrame(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra) {
+  size_t i = 0;
+  while (true) {
+    while (i < frames.size() && IsAllocatorFrame(frames[i], extra)) ++i;
+    if (i == frames.size()) return 0;
+    if (!frames[i].function.empty()) return i;
+    // A frame without a name is a static function of a stripped module. Its first named caller in
+    // the same module is what a reader can look up, and when that caller is one of the module's
+    // allocator wrappers (sqlite3Malloc), the nameless frames were the wrapper's own helpers.
+    size_t caller = i + 1;
+    while (caller < frames.size() && frames[caller].function.empty() && frames[caller].module == frames[i].module) {
+      ++caller;
+    }
+    if (caller == frames.size() || frames[caller].module != frames[i].module) return i;
+    if (!IsAllocatorFrame(frames[caller], extra)) return caller;
+    i = caller;
   }
-  return frames.empty() ? "" : FrameText(frames.front());
+}
+
+std::string StackLabel(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra) {
+  return frames.empty() ? "" : FrameText(frames[LabelFrame(frames, extra)]);
 }
 
 std::string FrameText(const ReportFrame& f) {

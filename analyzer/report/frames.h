@@ -107,9 +107,10 @@ bool IsAllocatorFrame(const ReportFrame& f, const std::vector<std::string>& extr
 // Functions of the C and C++ runtimes whose allocations are made once and kept for the process's
 // life (the emergency exception pool, stdio buffers, locales, thread control blocks, the loader's
 // tables, libsasl's start-up): not leaks anyone can act on. Matched from the leaf up to the
-// stack's label frame, in IsAllocatorFrame's pattern syntax. A label frame without a name in one
-// of the runtimes' own modules whose caller is the loader (call_init, _dl_init) is a runtime's
-// static initializer in a stripped module, and suppressed too (Suppressed below).
+// stack's label frame (LabelFrame), in IsAllocatorFrame's pattern syntax. A first frame outside
+// the allocator without a name, in one of the runtimes' own modules, whose caller is the loader
+// (call_init, _dl_init) is a runtime's static initializer in a stripped module, and suppressed too
+// (Suppressed below).
 extern const char* const kRuntimeOneTime[];
 // Whether a leaked stack is suppressed: by the runtime list (`defaults`), or by a user pattern in
 // LeakSanitizer's syntax (a substring of any frame's function, file or module; `*` matches
@@ -122,7 +123,11 @@ bool SuppressionMatches(std::string_view pattern, std::string_view text);
 // LeakSanitizer's business or nobody's, and skipped.
 std::vector<std::string> LeakPatterns(std::string_view text);
 
-// The text of the first frame that is not the allocator's (the leaf when all are).
+// The frame that labels a stack row: the first that is not the allocator's (the leaf when all
+// are); when that frame has no name (a stripped module's static function), its first named caller
+// in the same module, past the module's own allocator wrappers.
+size_t LabelFrame(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra);
+// The text of the label frame.
 std::string StackLabel(const std::vector<ReportFrame>& frames, const std::vector<std::string>& extra);
 
 // "Foo (foo.cc:12)", "Foo (foo.cc:12) [inlined]", "sqlite3_step+0x1c4" (symbol table only), "Foo",

@@ -134,6 +134,19 @@ void ExpectNoFreeWarnings(const ProcessReport& p) {
   EXPECT_EQ(p.totals.mismatched_frees, 0u);
 }
 
+// alloc_loop attached mid-run and told to stop: rounds of 16 blocks, at least two after the line;
+// the round under way at the attach may free up to 16 blocks made before it.
+void ExpectAllocLoopRecordedFromTheAttach(const std::string& trace) {
+  AnalysisReport report = AnalyzeOne(trace);
+  ASSERT_EQ(report.processes.size(), 1u);
+  const ProcessReport& p = report.processes[0];
+  EXPECT_GE(Calls(p, "malloc"), 32u);
+  EXPECT_LE(p.totals.frees_of_pre_attach, 16u);
+  EXPECT_EQ(p.totals.leaked_allocations, 0u);
+  ExpectNoFreeWarnings(p);
+  printf("[   INFO   ] %lu malloc calls recorded after the attach\n", static_cast<unsigned long>(Calls(p, "malloc")));
+}
+
 // The steps most tests share: start a program that prints "ready", attach to it, read its trace.
 // A step that fails records a fatal failure (or skips the test where ptrace is not permitted);
 // the test returns when Stopped().
@@ -446,16 +459,7 @@ TEST_F(Attach, ProgramAllocatingInALoopIsRecordedFromTheAttachWithItsOutputUncha
   ReadTrace(&s);
   if (Stopped()) return;
   EXPECT_TRUE(s.catalog.process.attached());
-  AnalysisReport report = AnalyzeOne(dir_ / "t.trace");
-  ASSERT_EQ(report.processes.size(), 1u);
-  const ProcessReport& p = report.processes[0];
-  // Rounds of 16 blocks, at least two after the line; the round under way at the attach may free up
-  // to 16 blocks made before it.
-  EXPECT_GE(Calls(p, "malloc"), 32u);
-  EXPECT_LE(p.totals.frees_of_pre_attach, 16u);
-  EXPECT_EQ(p.totals.leaked_allocations, 0u);
-  ExpectNoFreeWarnings(p);
-  printf("[   INFO   ] %lu malloc calls recorded after the attach\n", static_cast<unsigned long>(Calls(p, "malloc")));
+  ExpectAllocLoopRecordedFromTheAttach(dir_ / "t.trace");
 }
 
 // A non-PIE executable that takes malloc's address in its code (Debian's python3.11 does) exports
@@ -473,13 +477,7 @@ TEST_F(Attach, NonPieExecutableWhoseMallocIsItsPltEntryKeepsRunning) {
   TraceSummary s;
   ReadTrace(&s);
   if (Stopped()) return;
-  AnalysisReport report = AnalyzeOne(dir_ / "t.trace");
-  ASSERT_EQ(report.processes.size(), 1u);
-  const ProcessReport& p = report.processes[0];
-  EXPECT_GE(Calls(p, "malloc"), 32u);
-  EXPECT_LE(p.totals.frees_of_pre_attach, 16u);
-  EXPECT_EQ(p.totals.leaked_allocations, 0u);
-  ExpectNoFreeWarnings(p);
+  ExpectAllocLoopRecordedFromTheAttach(dir_ / "t.trace");
 }
 
 // A process whose policy refuses executable memory (seccomp here, SELinux's execmem elsewhere)

@@ -181,12 +181,7 @@ TEST(Corners, HandlerOverTheShimStacksStartAtTheHandler) {
 // function and module for A's allocation.
 TEST(Corners, ExportsResolveStacksByTheirTime) {
   TempDir dir;
-  std::string programs = Program("libreload_a.so");
-  programs.resize(programs.rfind('/'));
-  RunResult r = RunTraced(dir / "t.trace",
-                          {Program("reload_main"), programs, "./libreload_a.so", "reload_a_keep", "1111",
-                           "./libreload_b.so", "reload_b_keep", "2222"},
-                          {"-q"});
+  RunResult r = RunReloadMain(dir / "t.trace");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   if (!absl::StrContains(r.out, "same-base 1")) GTEST_SKIP() << "B was not mapped at A's addresses: " << r.out;
   auto folded = [&](const std::vector<std::string>& extra) {

@@ -14,6 +14,9 @@
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 extern char** environ;
 
@@ -165,6 +168,24 @@ TraceSummary Summarize(const std::string& trace) {
   s.error = std::string(st.message());
   s.live_at_end = sink.live();
   return s;
+}
+
+SignalAllocTally ParseSignalAllocTally(const std::string& out) {
+  SignalAllocTally t;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (absl::ConsumePrefix(&line, "handler allocations ")) (void)absl::SimpleAtoi(line, &t.handler);
+    if (absl::ConsumePrefix(&line, "loop allocations ")) (void)absl::SimpleAtoi(line, &t.loop);
+  }
+  return t;
+}
+
+RunResult RunReloadMain(const std::string& trace) {
+  std::string programs = Program("libreload_a.so");
+  programs.resize(programs.rfind('/'));
+  return RunTraced(trace,
+                   {Program("reload_main"), programs, "./libreload_a.so", "reload_a_keep", "1111", "./libreload_b.so",
+                    "reload_b_keep", "2222"},
+                   {"-q"});
 }
 
 }  // namespace allocprof::testing

@@ -76,6 +76,17 @@ TraceSummary Summarize(const std::string& trace);
 
 std::string ReadFile(const std::string& path);
 
+// signal_alloc's own count of the allocations its handlers and its loops made ("handler
+// allocations H", "loop allocations L" on stdout).
+struct SignalAllocTally {
+  uint64_t handler = 0, loop = 0;
+};
+SignalAllocTally ParseSignalAllocTally(const std::string& out);
+
+// reload_main traced into `trace`: leaks 1111 bytes through ./libreload_a.so, dlcloses it, then
+// 2222 through ./libreload_b.so (usually mapped at A's addresses); stdout says "same-base 1" then.
+RunResult RunReloadMain(const std::string& trace);
+
 }  // namespace allocprof::testing
 
 #endif  // ALLOCPROF_TESTS_INTEGRATION_HARNESS_H_

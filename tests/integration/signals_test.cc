@@ -245,23 +245,11 @@ TEST(ShimSignals, CrashesEndTheTraceAndKeepTheirSignal) {
 // handlers (one on every thread, driven by each thread's own CPU-time timer) malloc 2047 bytes,
 // realloc them to 3001 and free them, while their threads allocate without pause, much of the
 // time inside the shim. Every event is in the trace, against the program's own tally.
-struct Tally {
-  uint64_t handler = 0, loop = 0;
-};
-Tally ParseTally(const std::string& out) {
-  Tally t;
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    if (absl::ConsumePrefix(&line, "handler allocations ")) (void)absl::SimpleAtoi(line, &t.handler);
-    if (absl::ConsumePrefix(&line, "loop allocations ")) (void)absl::SimpleAtoi(line, &t.loop);
-  }
-  return t;
-}
-
 TEST(ShimSignals, AllocationsOfHandlersThatInterruptTheShimAreRecorded) {
   TempDir dir;
   RunResult r = RunTraced(dir / "t.trace", {Program("signal_alloc"), "4", "60000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  Tally tally = ParseTally(r.out);
+  SignalAllocTally tally = ParseSignalAllocTally(r.out);
   ASSERT_GT(tally.handler, 0u) << r.out;
   printf("[   INFO   ] %s", r.out.c_str());
   TraceSummary t = Summarize(dir / "t.trace");

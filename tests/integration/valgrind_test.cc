@@ -283,25 +283,13 @@ TEST(Valgrind, ExecdImageIsValgrindsProcess) {
 // of handler calls differs from run to run (valgrind delivers signals only between its blocks of
 // translated code), so each run is compared with its own tally, and what is not the handlers' with
 // valgrind's count.
-struct Tally {
-  uint64_t handler = 0, loop = 0;
-};
-Tally ParseTally(const std::string& out) {
-  Tally t;
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    if (absl::ConsumePrefix(&line, "handler allocations ")) (void)absl::SimpleAtoi(line, &t.handler);
-    if (absl::ConsumePrefix(&line, "loop allocations ")) (void)absl::SimpleAtoi(line, &t.loop);
-  }
-  return t;
-}
-
 TEST(Valgrind, SignalHandlerAllocationsAgainstTheProgramsTally) {
   if (!HaveValgrind()) GTEST_SKIP() << "valgrind is not installed";
   std::vector<std::string> argv = {Program("signal_alloc"), "3", "4000"};
   ValgrindRun v = Valgrind(argv);
   ASSERT_EQ(v.result.exit_code, 0) << v.result.err;
   ASSERT_EQ(v.pids.size(), 1u);
-  Tally v_tally = ParseTally(v.result.out);
+  SignalAllocTally v_tally = ParseSignalAllocTally(v.result.out);
   ASSERT_EQ(v_tally.loop, 3u * (4000 + 10));
   // A handler call: malloc, then realloc (an allocation and a free), then free: 2 and 2.
   Counts v_base = v.counts[v.pids[0]];
@@ -309,7 +297,7 @@ TEST(Valgrind, SignalHandlerAllocationsAgainstTheProgramsTally) {
   v_base.frees -= v_tally.handler;
 
   AllocprofRun a = Allocprof(argv);
-  Tally a_tally = ParseTally(a.result.out);
+  SignalAllocTally a_tally = ParseSignalAllocTally(a.result.out);
   EXPECT_EQ(a_tally.loop, v_tally.loop);
   printf("[   INFO   ] handler allocations: %lu under valgrind, %lu under allocprof\n",
          static_cast<unsigned long>(v_tally.handler), static_cast<unsigned long>(a_tally.handler));

@@ -79,6 +79,41 @@ TEST(StackLabel, FirstFrameOutsideTheAllocatorAndItsWrappers) {
   EXPECT_EQ(FrameText(symbol), "sqlite3_step+0x1c4");
 }
 
+// Frames of a stripped module as the symbol table names them: `name` at offset, or no name.
+ReportFrame InModule(const std::string& module, uint64_t offset, const std::string& name = "", int64_t into = -1) {
+  ReportFrame f;
+  f.module = module;
+  f.offset = offset;
+  f.function = name;
+  f.symbol_offset = into;
+  return f;
+}
+
+TEST(StackLabel, AStrippedModulesStaticFunctionIsLabelledByItsNamedCaller) {
+  const std::string sqlite = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0";
+  const std::string libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+  // malloc <- a static helper of sqlite3Malloc <- sqlite3Malloc <- a static caller <- sqlite3VdbeMemGrow.
+  std::vector<ReportFrame> frames = {InModule(libc, 0x9a0f0, "malloc", 0),
+                                     InModule(sqlite, 0xa7504),
+                                     InModule(sqlite, 0xa75f0, "sqlite3Malloc", 0x70),
+                                     InModule(sqlite, 0xa70f1),
+                                     InModule(sqlite, 0xa7239, "sqlite3VdbeMemGrow", 0x39),
+                                     InModule(sqlite, 0xa7411, "sqlite3_step", 0x13f)};
+  EXPECT_EQ(LabelFrame(frames, {}), 4u);
+  EXPECT_EQ(StackLabel(frames, {}), "sqlite3VdbeMemGrow+0x39");
+  // Without a named caller in the same module, the nameless frame itself: nothing else says more.
+  std::vector<ReportFrame> sort = {InModule("/usr/bin/sort", 0x6e8d), InModule("/usr/bin/sort", 0x599f),
+                                   InModule(libc, 0x271ca, "__libc_start_call_main", 0x7a)};
+  EXPECT_EQ(StackLabel(sort, {}), "sort+0x6e8d");
+  // An interpreter's static functions under its exported loop: the loop's call site.
+  std::vector<ReportFrame> python = {InModule("/usr/bin/python3.11", 0x510a2c),
+                                     InModule("/usr/bin/python3.11", 0x56b05a),
+                                     InModule("/usr/bin/python3.11", 0x5a0000, "_PyEval_EvalFrameDefault", 0x351c)};
+  EXPECT_EQ(StackLabel(python, {}), "_PyEval_EvalFrameDefault+0x351c");
+  // A wrapper named by the user ends the search as the built-in ones do.
+  EXPECT_EQ(StackLabel(frames, {"sqlite3VdbeMemGrow"}), "sqlite3_step+0x13f");
+}
+
 TEST(Suppressions, LeakSanitizerPatterns) {
   EXPECT_TRUE(SuppressionMatches("sqlite3", "sqlite3MallocZero"));
   EXPECT_TRUE(SuppressionMatches("libsqlite3.so", "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"));
