@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,21 @@ const bool g_environment_scrubbed = [] {
     if (name.starts_with("ALLOCPROF_") && name != "ALLOCPROF_READER_THREAD") names.emplace_back(name);
   }
   for (const auto& name : names) unsetenv(name.c_str());
+  return true;
+}();
+
+// Programs these tests start inherit the test binary's ignored signals and blocked mask. Run
+// under `nohup` or from a job that ignores SIGINT/SIGHUP/SIGQUIT, `sh -c 'kill -HUP $$'` would
+// exit 0 and a server waiting for SIGINT would never stop: the tests check signal behaviour, so
+// they start from the defaults a terminal gives, whatever launched them.
+const bool kSignalDefaultsRestored = [] {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction current;
+    if (sigaction(sig, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   return true;
 }();
 
