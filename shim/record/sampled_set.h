@@ -46,6 +46,12 @@ class SampledSet {
     return RemoveSlow(b, addr, used);
   }
 
+  // True when addr is certainly not in the set (its line holds nothing and never overflowed):
+  // its free need not be recorded. One byte read, nothing written.
+  bool CertainlyAbsent(uintptr_t addr) const {
+    return __builtin_expect(used_ != nullptr, 1) && used_[BucketOf(addr)].load(std::memory_order_relaxed) == 0;
+  }
+
   // The line an address belongs to.
   static size_t BucketOf(uintptr_t addr) {
     uint64_t h = (static_cast<uint64_t>(addr) >> 4) * 0x9e3779b97f4a7c15ull;

@@ -40,14 +40,21 @@ bool InitSampler();
 bool SampleAllocationSlow(uint64_t bytes, uintptr_t addr);
 
 // True when an allocation of `size` bytes just returned at `addr` is to be recorded.
-__attribute__((always_inline)) inline bool SampleAllocation(uint64_t size, uintptr_t addr) {
+// True, with the allocation's bytes taken off the countdown, when it is not sampled; false (the
+// countdown untouched) when the slow path must decide.
+__attribute__((always_inline)) inline bool SkipAllocation(uint64_t size) {
   uint64_t bytes = size + (size == 0);  // an empty allocation counts as one byte
   int64_t left = t_sampler.countdown - static_cast<int64_t>(bytes);
   if (__builtin_expect(left > 0 && bytes < g_sample_interval, 1)) {
     t_sampler.countdown = left;
-    return false;
+    return true;
   }
-  return SampleAllocationSlow(bytes, addr);
+  return false;
+}
+
+__attribute__((always_inline)) inline bool SampleAllocation(uint64_t size, uintptr_t addr) {
+  if (SkipAllocation(size)) return false;
+  return SampleAllocationSlow(size + (size == 0), addr);
 }
 
 }  // namespace allocprof::shim
