@@ -29,7 +29,9 @@ COMMON   := $(CXXSTD) $(OPT) $(SANITIZE) $(WARN) -Iinclude -DALLOCPROF_VERSION='
 # hidden symbols except the entry points, initial-exec TLS, frame pointers for --unwind fp.
 SHIM_CXXFLAGS := $(COMMON) -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -fvisibility=hidden \
                  -fno-omit-frame-pointer -ftls-model=initial-exec -fno-plt
-SHIM_LDLIBS   := -lunwind -lzstd -ldl -lpthread -lm
+# zstd is linked in, its symbols hidden (--exclude-libs): a program that dlopens libzstd, or links
+# its own, must get its own copy loaded as it would without the shim (README, "Dependencies").
+SHIM_LDLIBS   := -Wl,--exclude-libs,ALL -Wl,-Bstatic -lzstd -Wl,-Bdynamic -lunwind -ldl -lpthread
 
 ABSL_LIBS := absl_flat_hash_map absl_str_format absl_strings absl_status absl_statusor
 ANALYZER_CXXFLAGS = $(COMMON) $(shell pkg-config --cflags $(ABSL_LIBS) libdw libzstd zlib 2>/dev/null)

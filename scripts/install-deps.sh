@@ -8,7 +8,7 @@ packages=(
   libunwind-dev        # nongnu libunwind (unw_backtrace); replaces LLVM's libunwind-14-dev
   libabsl-dev          # analyzer: containers, flags, strings, status
   libdw-dev libelf-dev # analyzer: offline symbolization (elfutils)
-  libzstd-dev zstd     # trace compression; zstd CLI also lets heaptrack write .zst
+  libzstd-dev zstd     # trace compression (libzstd.a is linked into the shim); zstd CLI lets heaptrack write .zst
   libgtest-dev         # unit tests
   catch2               # allocprof/gtest.h's Catch2 assertions are tested too (header-only)
   python3-matplotlib python3-pytest  # reports/ and their tests, under /usr/bin/python3

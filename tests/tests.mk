@@ -16,7 +16,8 @@ TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/prog
                  $(TEST_OUT)/programs/libreload_a.so $(TEST_OUT)/programs/libreload_b.so \
                  $(TEST_OUT)/programs/minidebug_main $(TEST_OUT)/programs/libminidebug_plain.so \
                  $(TEST_OUT)/programs/static_hello $(TEST_OUT)/programs/attach_target $(TEST_OUT)/programs/budget_tests \
-                 $(TEST_OUT)/programs/budget_catch2 $(TEST_OUT)/programs/budget_c
+                 $(TEST_OUT)/programs/budget_catch2 $(TEST_OUT)/programs/budget_c \
+                 $(TEST_OUT)/programs/dlopen_deps $(TEST_OUT)/programs/zstd_user
 
 # -fno-builtin keeps the compiler from removing the allocations the tests count.
 $(TEST_OUT)/programs/%: tests/programs/%.cc | $(DEPS_STAMP)
@@ -84,6 +85,16 @@ $(TEST_OUT)/programs/minidebug_main: tests/programs/minidebug_main.cc $(TEST_OUT
 $(TEST_OUT)/programs/static_hello: tests/programs/static_hello.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -static -o $@ $<
+
+# The shim's dependencies dlopened by a program that links neither (C: libstdc++ would bring libm),
+# and a program linked with its own libzstd (tests/integration/valgrind_test.cc).
+$(TEST_OUT)/programs/dlopen_deps: tests/programs/dlopen_deps.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O1 -g -fno-builtin -Wall -Wextra -Werror -o $@ $<
+
+$(TEST_OUT)/programs/zstd_user: tests/programs/zstd_user.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O1 -g -fno-builtin -Wall -Wextra -Werror -o $@ $< -lzstd
 
 UNIT_SRCS := $(wildcard tests/unit/*.cc)
 UNIT_OBJS := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)

@@ -1,10 +1,10 @@
 // Cold paths of the sampler: options, countdown draws, the set's inserts.
 #include "record/sampler.h"
 
-#include <math.h>
 #include <unistd.h>
 
 #include "record/clock.h"
+#include "record/natural_log.h"
 #include "runtime/options.h"
 #include "runtime/stderr_log.h"
 
@@ -42,7 +42,7 @@ void Seed(SamplerLocal* s) {
 // P(countdown <= s) = 1 - exp(-s / interval) for every whole s.
 int64_t DrawCountdown(SamplerLocal* s) {
   double u = static_cast<double>((SplitMix(&s->rng) >> 11) + 1) * 0x1.0p-53;  // (0, 1]
-  double x = ceil(-log(u) * static_cast<double>(g_sample_interval));
+  double x = __builtin_ceil(-NaturalLog(u) * static_cast<double>(g_sample_interval));
   return x < 1 ? 1 : static_cast<int64_t>(x);
 }
 

@@ -17,6 +17,13 @@
 #include "runtime/trace_writer.h"
 #include "unwind/stack_capture.h"
 
+// zstd is linked into the shim (Makefile, SHIM_LDLIBS) and calls these weak hooks around each
+// compression when they are defined. Defined here (hidden, like every shim symbol), the shim's copy
+// never reaches a definition of the program's (zstd's CLI has one) and exports no reference to one.
+// Returning 0 turns the tracing off.
+extern "C" unsigned long long ZSTD_trace_compress_begin(const void*) { return 0; }
+extern "C" void ZSTD_trace_compress_end(unsigned long long, const void*) {}
+
 namespace allocprof::shim {
 
 __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));

@@ -337,5 +337,38 @@ TEST(Valgrind, ReloadedLibrariesLeaksNameTheirLibraryAndFunction) {
   EXPECT_EQ(report.out.find("module missing"), std::string::npos) << report.out;
 }
 
+// A program that dlopens the libraries the shim itself could need (libm, libzstd) must find them
+// unloaded, as without the shim, so that the loader's allocations for them (about 6 blocks each,
+// freed at dlclose) happen and are counted: the shim has its own logarithm and a private copy of
+// zstd. The program says whether each library was loaded before its dlopen; linked with neither.
+TEST(Valgrind, LibrariesTheShimCouldNeedAreLoadedByTheProgramsDlopen) {
+  if (!HaveValgrind()) GTEST_SKIP() << "valgrind is not installed";
+  std::vector<std::string> argv = {Program("dlopen_deps")};
+  Counts v = ValgrindCounts(argv);
+  AllocprofRun a = Allocprof(argv);
+  EXPECT_EQ(a.counts, v);
+  RunResult alone = RunProgram(argv);
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_NE(alone.out.find("libm.so.6: loaded before dlopen no, cos 1, loaded after dlclose no"), std::string::npos)
+      << alone.out;
+  EXPECT_NE(alone.out.find("libzstd.so.1: loaded before dlopen no"), std::string::npos) << alone.out;
+  EXPECT_EQ(a.result.out, alone.out) << "under the shim as without it";
+}
+
+// A program linked with its own libzstd: its ZSTD_* calls reach libzstd.so.1 (the shim exports
+// none of its copy's), and their allocations (zstd's contexts, from malloc) are counted as valgrind
+// counts them; the shim's own contexts use mmap and are not the program's.
+TEST(Valgrind, ProgramsOwnZstdIsItsOwnUnderTheShim) {
+  if (!HaveValgrind()) GTEST_SKIP() << "valgrind is not installed";
+  std::vector<std::string> argv = {Program("zstd_user")};
+  Counts v = ValgrindCounts(argv);
+  AllocprofRun a = Allocprof(argv);
+  EXPECT_EQ(a.counts, v);
+  RunResult alone = RunProgram(argv);
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_NE(alone.out.find("ZSTD_compress in libzstd.so.1\nround trip ok"), std::string::npos) << alone.out;
+  EXPECT_EQ(a.result.out, alone.out) << "under the shim as without it";
+}
+
 }  // namespace
 }  // namespace allocprof::testing
