@@ -213,6 +213,8 @@ def _sigma(value, name):
     v = model.num(value, None)
     if not v:
         return ""
+    if name.endswith("_per_second"):  # a rate's, in the rate's own unit: "718k/s ± 18k/s"
+        return " ± " + _metric_value(name, v)
     return " ± " + (units.human_bytes(v) if "bytes" in name else units.human_count(round(v)))
 
 

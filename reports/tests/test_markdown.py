@@ -90,7 +90,8 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
            " is an estimate; expected error (1 sigma): allocations ±3.12%, bytes ±0.45%." in text
     # a figure sampling cannot estimate is null in the JSON: shown as not available, never as 0
     sampled["totals"] = dict(golden["totals"], temporary_allocations=None, peak_live_bytes=None, peak_time_s=None,
-                             allocations_sigma=1234.4, leaked_bytes_sigma=2048.0)
+                             allocations_sigma=1234.4, leaked_bytes_sigma=2048.0,
+                             allocations_per_second_sigma=18157.0, large_objects=5, large_objects_sigma=3.2)
     sampled["gen"] = None
     text = markdown.render(sampled, CHARTS)
     assert "| temporary allocations | not available when sampling |" in text
@@ -98,6 +99,8 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
     assert "peak live heap not available when sampling" in text and "peaked at **0 B**" not in text
     assert "| Gen collections (simulated) | not available when sampling |" in text
     assert " ± 1,234 |" in text  # an estimate with its 1 sigma
+    assert "/s ± 18k/s |" in text  # a rate's in the rate's unit
+    assert "| large objects | 5 ± 3 |" in text
 
 
 def test_sampled_baseline_and_default_rules_not_applied(golden):
