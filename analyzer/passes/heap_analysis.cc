@@ -314,6 +314,7 @@ void HeapAnalysis::OnFree(const Event& e) {
     totals_.mismatched_frees += w;
     totals_.mismatched_frees_variance += count_variance;
     mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += w;
+    if (w > 1) mismatch_variance_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += count_variance;
   }
   timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
 }

@@ -152,6 +152,11 @@ class HeapAnalysis : public EventSink {
   std::vector<std::pair<uint32_t, const StackStats*>> AllStacks() const;
   std::vector<SizeClassCount> SizeClasses() const;
   const absl::flat_hash_map<MismatchKey, uint64_t>& mismatches() const { return mismatches_; }
+  // Sampled traces: the variance of a mismatches() count (0 in a full trace).
+  double MismatchVariance(const MismatchKey& key) const {
+    auto it = mismatch_variance_.find(key);
+    return it == mismatch_variance_.end() ? 0 : it->second;
+  }
   const Timeline& timeline() const { return *timeline_; }
   // The Gen-style model, fed from this pass's own live set (one lookup per event for both).
   bool has_gen() const { return gen_ != nullptr; }
@@ -259,6 +264,7 @@ class HeapAnalysis : public EventSink {
   absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;
   std::vector<SizeClassCount> classes_;
   absl::flat_hash_map<MismatchKey, uint64_t> mismatches_;
+  absl::flat_hash_map<MismatchKey, double> mismatch_variance_;  // sampled traces only
   // Sampled traces: frees by entry point, counted when paired (their weight is their allocation's).
   std::array<uint64_t, 64> paired_frees_by_entry_{};
   std::array<double, 64> paired_frees_by_entry_variance_{};

@@ -317,6 +317,26 @@ TEST(Sampling, FreesLargeObjectsEntryPointsAndSizeClassesComeWithTheirSigma) {
   EXPECT_NE(diff.out.substr(row, diff.out.find('\n', row + 1) - row).find(" ± "), std::string::npos) << diff.out;
 }
 
+// Mismatched frees of a sampled trace: the count and each stack's are estimates with their sigma.
+TEST(Sampling, MismatchedFreesComeWithTheirSigma) {
+  TempDir dir;
+  ASSERT_EQ(
+      RunTraced(dir / "s.trace", {Program("entry_points"), "mismatch", "20000"}, {"--sample", "4KiB"}).exit_code, 0);
+  nlohmann::json j = AnalyzeJson(dir / "s.trace");
+  const auto& m = j["mismatched_frees"];
+  ASSERT_TRUE(m["count_sigma"].is_number()) << m.dump();
+  double count = m["count"].get<double>(), sigma = m["count_sigma"].get<double>();
+  EXPECT_GT(sigma, 0);
+  EXPECT_LE(fabs(count - 20000), 4 * sigma) << count << " ± " << sigma;
+  EXPECT_EQ(j["totals"]["mismatched_frees_sigma"], m["count_sigma"]);
+  ASSERT_FALSE(m["stacks"].empty());
+  EXPECT_GT(m["stacks"][0]["count_sigma"].get<double>(), 0);
+  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "s.trace"});
+  size_t at = text.out.find("\nMismatched frees (");
+  ASSERT_NE(at, std::string::npos) << text.out;
+  EXPECT_NE(text.out.substr(at, 40).find(" ± "), std::string::npos) << text.out.substr(at, 200);
+}
+
 TEST(Sampling, ReportsSayTheFiguresAreEstimates) {
   TempDir dir;
   ASSERT_EQ(RunTraced(dir / "s.trace", {Program("entry_points"), "malloc", "20000"}, {"--sample", "4KiB"}).exit_code,
