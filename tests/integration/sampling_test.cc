@@ -320,8 +320,8 @@ TEST(Sampling, FreesLargeObjectsEntryPointsAndSizeClassesComeWithTheirSigma) {
 // Mismatched frees of a sampled trace: the count and each stack's are estimates with their sigma.
 TEST(Sampling, MismatchedFreesComeWithTheirSigma) {
   TempDir dir;
-  ASSERT_EQ(
-      RunTraced(dir / "s.trace", {Program("entry_points"), "mismatch", "20000"}, {"--sample", "4KiB"}).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "s.trace", {Program("entry_points"), "mismatch", "20000"}, {"--sample", "4KiB"}).exit_code,
+            0);
   nlohmann::json j = AnalyzeJson(dir / "s.trace");
   const auto& m = j["mismatched_frees"];
   ASSERT_TRUE(m["count_sigma"].is_number()) << m.dump();
@@ -335,6 +335,35 @@ TEST(Sampling, MismatchedFreesComeWithTheirSigma) {
   size_t at = text.out.find("\nMismatched frees (");
   ASSERT_NE(at, std::string::npos) << text.out;
   EXPECT_NE(text.out.substr(at, 40).find(" ± "), std::string::npos) << text.out.substr(at, 200);
+}
+
+// A sampled run of several processes: each process's allocations and bytes in the run's list are
+// estimates with their sigma; a full run's list has none.
+TEST(Sampling, ProcessesOfASampledRunComeWithTheirSigma) {
+  TempDir dir;
+  std::string churn = BuildPath("bench/churn");
+  std::string script = churn + " --threads 1 --allocs 20000 --seed 1 >/dev/null; " + churn +
+                       " --threads 1 --allocs 40000 --seed 2 >/dev/null";
+  ASSERT_EQ(RunTraced(dir / "s.trace", {"/bin/sh", "-c", script}, {"--sample", "8KiB"}).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "f.trace", {"/bin/sh", "-c", script}).exit_code, 0);
+  nlohmann::json s = AnalyzeJson(dir / "s.trace"), f = AnalyzeJson(dir / "f.trace");
+  ASSERT_TRUE(s.contains("run") && f.contains("run")) << s.dump().substr(0, 300);
+  ASSERT_EQ(s["run"]["processes"].size(), 3u) << s["run"].dump();
+  ASSERT_EQ(f["run"]["processes"].size(), 3u) << f["run"].dump();
+  for (size_t i = 0; i < 3; ++i) {
+    const auto &sp = s["run"]["processes"][i], &fp = f["run"]["processes"][i];
+    EXPECT_FALSE(fp.contains("allocations_sigma")) << fp.dump();
+    ASSERT_TRUE(sp["allocations_sigma"].is_number()) << sp.dump();
+    if (sp["command"] != "churn") continue;
+    double sigma = sp["allocations_sigma"].get<double>();
+    EXPECT_GT(sigma, 0);
+    EXPECT_LE(fabs(sp["allocations"].get<double>() - fp["allocations"].get<double>()), 4 * sigma + 50) << sp.dump();
+    EXPECT_GT(sp["bytes_allocated_sigma"].get<double>(), 0);
+  }
+  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "s.trace"});
+  EXPECT_NE(text.out.find(" allocations (estimates) in all\n"), std::string::npos) << text.out.substr(0, 800);
+  RunResult full = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "f.trace"});
+  EXPECT_EQ(full.out.find("±"), std::string::npos) << full.out.substr(0, 800);
 }
 
 TEST(Sampling, ReportsSayTheFiguresAreEstimates) {
