@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "read/sampling.h"
+
 namespace allocprof {
 namespace {
 
@@ -20,10 +22,10 @@ HeapAnalysis::HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog*
     : options_(options), catalog_(catalog), gate_(options.window, catalog) {
   if (options_.size_boundaries.empty()) {
     classes_.resize(65);
-    classes_[0] = {0, 0, 0, 0};
+    classes_[0] = {0, 0, 0, 0, 0, 0};
     for (int k = 0; k < 64; ++k) {
       uint64_t lo = uint64_t{1} << k;
-      classes_[k + 1] = {lo, k == 63 ? UINT64_MAX : (lo << 1) - 1, 0, 0};
+      classes_[k + 1] = {lo, k == 63 ? UINT64_MAX : (lo << 1) - 1, 0, 0, 0, 0};
     }
   } else {
     std::vector<uint64_t> b = options_.size_boundaries;
@@ -31,7 +33,7 @@ HeapAnalysis::HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog*
     b.erase(std::unique(b.begin(), b.end()), b.end());
     if (b.front() != 0) b.insert(b.begin(), 0);
     for (size_t i = 0; i < b.size(); ++i) {
-      classes_.push_back({b[i], i + 1 < b.size() ? b[i + 1] - 1 : UINT64_MAX, 0, 0});
+      classes_.push_back({b[i], i + 1 < b.size() ? b[i + 1] - 1 : UINT64_MAX, 0, 0, 0, 0});
     }
   }
 }
@@ -277,9 +279,15 @@ void HeapAnalysis::OnFree(const Event& e) {
     return;
   }
   totals_.frees += w;
-  if (e.weight == 0) paired_frees_by_entry_[static_cast<size_t>(e.entry)] += w;
+  const double count_variance = CountVariance(w);
+  totals_.frees_variance += count_variance;
+  if (e.weight == 0) {
+    paired_frees_by_entry_[static_cast<size_t>(e.entry)] += w;
+    paired_frees_by_entry_variance_[static_cast<size_t>(e.entry)] += count_variance;
+  }
   gen_->FreeExternal(b.bytes(), Epoch64(b.gen_epoch));
   totals_.bytes_freed += b.bytes();
+  totals_.bytes_freed_variance += BytesVariance(b.size, w);
   StackStats& s = Stack(b.stack_id);
   if (!b.uncertain) {  // an uncertain block left the live figures when the damage was found
     live_bytes_ -= static_cast<int64_t>(b.bytes());
@@ -297,14 +305,16 @@ void HeapAnalysis::OnFree(const Event& e) {
   }
   if (e.time - b.time <= options_.short_lived_ns) {
     totals_.short_lived += w;
-    totals_.short_lived_variance += static_cast<double>(w) * static_cast<double>(w - 1);
+    totals_.short_lived_variance += count_variance;
   }
   auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
   const auto& alloc_info = format::kEntryPoints[b.entry];
   const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];
   if (alloc_info.family != free_info.family) {
     totals_.mismatched_frees += w;
+    totals_.mismatched_frees_variance += count_variance;
     mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += w;
+    if (w > 1) mismatch_variance_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += count_variance;
   }
   timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
 }
@@ -326,13 +336,25 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
   u.allocations += w;
   u.bytes_allocated += bytes;
   u.bytes_by_entry[entry] += bytes;
-  if (e.size >= options_.large_object_bytes) {
-    u.large_objects += w;
-    u.large_object_bytes += bytes;
-  }
   SizeClassCount& c = u.classes[SizeClassIndex(e.size)];
   c.calls += w;
   c.bytes += bytes;
+  const bool large = e.size >= options_.large_object_bytes;
+  if (large) {
+    u.large_objects += w;
+    u.large_object_bytes += bytes;
+  }
+  if (w > 1) {  // a sampled trace's figures are estimates: their variances
+    double count_variance = CountVariance(w), bytes_variance = BytesVariance(e.size, w);
+    u.calls_by_entry_variance[entry] += count_variance;
+    u.bytes_by_entry_variance[entry] += bytes_variance;
+    c.calls_variance += count_variance;
+    c.bytes_variance += bytes_variance;
+    if (large) {
+      u.large_objects_variance += count_variance;
+      u.large_object_bytes_variance += bytes_variance;
+    }
+  }
   std::pair<uint64_t, uint64_t>* stack;
   if (e.stack_id < kDenseStackIds) {
     if (e.stack_id >= u.stacks.size())
@@ -344,10 +366,9 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
   stack->first += w;
   stack->second += bytes;
   if (w > 1) {
-    double excess = static_cast<double>(w) * static_cast<double>(w - 1), sz = static_cast<double>(e.size);
     auto& v = u.stack_variance[e.stack_id];
-    v.first += excess;
-    v.second += sz * sz * excess;
+    v.first += CountVariance(w);
+    v.second += BytesVariance(e.size, w);
   }
 }
 
@@ -357,9 +378,16 @@ void HeapAnalysis::Finish() {
   totals_.bytes_allocated = u.bytes_allocated;
   totals_.large_objects = u.large_objects;
   totals_.large_object_bytes = u.large_object_bytes;
+  totals_.large_objects_variance = u.large_objects_variance;
+  totals_.large_object_bytes_variance = u.large_object_bytes_variance;
   totals_.calls_by_entry = u.calls_by_entry;
-  for (size_t i = 0; i < paired_frees_by_entry_.size(); ++i) totals_.calls_by_entry[i] += paired_frees_by_entry_[i];
+  totals_.calls_by_entry_variance = u.calls_by_entry_variance;
+  for (size_t i = 0; i < paired_frees_by_entry_.size(); ++i) {
+    totals_.calls_by_entry[i] += paired_frees_by_entry_[i];
+    totals_.calls_by_entry_variance[i] += paired_frees_by_entry_variance_[i];
+  }
   totals_.bytes_by_entry = u.bytes_by_entry;
+  totals_.bytes_by_entry_variance = u.bytes_by_entry_variance;
   if (!u.classes.empty()) classes_ = u.classes;
   for (uint32_t id = 0; id < u.stacks.size(); ++id) {
     if (u.stacks[id].first) {
@@ -389,20 +417,12 @@ void HeapAnalysis::Finish() {
   for (const auto& [id, s] : sparse_stacks_) leaked(s);
 }
 
-namespace {
-// A recorded block's share of an estimate's variance: w(w−1) for counts, s² w(w−1) for bytes.
-double CountExcess(uint64_t w) { return static_cast<double>(w) * static_cast<double>(w ? w - 1 : 0); }
-double BytesExcess(uint64_t size, uint64_t w) {
-  return static_cast<double>(size) * static_cast<double>(size) * CountExcess(w);
-}
-}  // namespace
-
 void HeapAnalysis::LiveVariance() {
   live_.ForEach([&](uint64_t, const LiveBlock& b) {
     if (b.weight <= 1 || b.gen_epoch == kInheritedEpoch32) return;
     StackStats& s = Stack(b.stack_id);
-    s.live_count_variance += CountExcess(b.weight);
-    s.live_bytes_variance += BytesExcess(b.size, b.weight);
+    s.live_count_variance += CountVariance(b.weight);
+    s.live_bytes_variance += BytesVariance(b.size, b.weight);
   });
 }
 
@@ -431,8 +451,8 @@ void HeapAnalysis::SetApartWhatDamageHid() {
     StackStats& s = Stack(b.stack_id);
     s.live_count -= b.weight;
     s.live_bytes -= b.bytes();
-    s.live_count_variance -= CountExcess(b.weight);
-    s.live_bytes_variance -= BytesExcess(b.size, b.weight);
+    s.live_count_variance -= CountVariance(b.weight);
+    s.live_bytes_variance -= BytesVariance(b.size, b.weight);
   });
   // Freed after the damage began, never seen allocated: its allocation may be what was lost.
   if (catalog_->damage_gaps.empty()) hid_allocations_after = 0;  // frees with lost addresses only
@@ -505,7 +525,11 @@ bool HeapAnalysis::PairLateAllocation(const Event& e) {
       if (frees.empty()) unknown_frees_.erase(it);
       --totals_.frees_of_unknown;
       totals_.bytes_freed += bytes;
-      if (f.time - e.time <= options_.short_lived_ns) totals_.short_lived += w;
+      totals_.bytes_freed_variance += BytesVariance(e.size, w);
+      if (f.time - e.time <= options_.short_lived_ns) {
+        totals_.short_lived += w;
+        totals_.short_lived_variance += CountVariance(w);
+      }
       if (format::kEntryPoints[static_cast<size_t>(e.entry)].family !=
           format::kEntryPoints[static_cast<size_t>(f.entry)].family) {
         totals_.mismatched_frees += w;

@@ -65,6 +65,7 @@ struct StackStats {
 struct SizeClassCount {
   uint64_t min_bytes = 0, max_bytes = 0;  // inclusive
   uint64_t calls = 0, bytes = 0;
+  double calls_variance = 0, bytes_variance = 0;  // sampled traces (read/sampling.h); 0 in a full trace
 };
 
 struct MismatchKey {
@@ -117,6 +118,14 @@ struct HeapTotals {
   uint64_t first_event_ns = 0, last_event_ns = 0;
   std::array<uint64_t, 64> calls_by_entry{};
   std::array<uint64_t, 64> bytes_by_entry{};
+  // Sampled traces: the variances of the Horvitz–Thompson sums above (read/sampling.h's
+  // CountVariance and BytesVariance over the recorded blocks; a free weighs what its allocation
+  // did). 0 in a full trace. The allocation and byte totals' own are in SamplingEstimate.
+  double frees_variance = 0, bytes_freed_variance = 0;
+  double large_objects_variance = 0, large_object_bytes_variance = 0;
+  double mismatched_frees_variance = 0;
+  std::array<double, 64> calls_by_entry_variance{};
+  std::array<double, 64> bytes_by_entry_variance{};
 };
 
 class HeapAnalysis : public EventSink {
@@ -143,6 +152,11 @@ class HeapAnalysis : public EventSink {
   std::vector<std::pair<uint32_t, const StackStats*>> AllStacks() const;
   std::vector<SizeClassCount> SizeClasses() const;
   const absl::flat_hash_map<MismatchKey, uint64_t>& mismatches() const { return mismatches_; }
+  // Sampled traces: the variance of a mismatches() count (0 in a full trace).
+  double MismatchVariance(const MismatchKey& key) const {
+    auto it = mismatch_variance_.find(key);
+    return it == mismatch_variance_.end() ? 0 : it->second;
+  }
   const Timeline& timeline() const { return *timeline_; }
   // The Gen-style model, fed from this pass's own live set (one lookup per event for both).
   bool has_gen() const { return gen_ != nullptr; }
@@ -250,12 +264,17 @@ class HeapAnalysis : public EventSink {
   absl::flat_hash_map<uint32_t, uint64_t> sparse_last_alloc_;
   std::vector<SizeClassCount> classes_;
   absl::flat_hash_map<MismatchKey, uint64_t> mismatches_;
+  absl::flat_hash_map<MismatchKey, double> mismatch_variance_;  // sampled traces only
   // Sampled traces: frees by entry point, counted when paired (their weight is their allocation's).
   std::array<uint64_t, 64> paired_frees_by_entry_{};
+  std::array<double, 64> paired_frees_by_entry_variance_{};
   // Filled by OnEventsUnordered only (another thread than the rest), merged by Finish.
   struct Unordered {
     uint64_t allocations = 0, bytes_allocated = 0, large_objects = 0, large_object_bytes = 0;
     std::array<uint64_t, 64> calls_by_entry{}, bytes_by_entry{};
+    // Sampled traces only (weights above 1): the variances of the sums above.
+    double large_objects_variance = 0, large_object_bytes_variance = 0;
+    std::array<double, 64> calls_by_entry_variance{}, bytes_by_entry_variance{};
     std::vector<SizeClassCount> classes;
     absl::flat_hash_map<uint32_t, std::pair<uint64_t, uint64_t>> sparse_stacks;  // id -> calls, bytes
     std::vector<std::pair<uint64_t, uint64_t>> stacks;                           // dense ids

@@ -9,6 +9,7 @@
 #include "read/catalog.h"
 #include "read/event.h"
 #include "read/process_trace.h"
+#include "read/sampling.h"
 
 namespace allocprof {
 namespace {
@@ -23,9 +24,11 @@ class AllocationCounter : public EventSink {
       if (e.kind != EventKind::kHeap || e.is_free) continue;
       allocations += e.weight;
       bytes += static_cast<double>(e.weight) * static_cast<double>(e.size);
+      allocations_variance += CountVariance(e.weight);
+      bytes_variance += BytesVariance(e.size, e.weight);
     }
   }
-  double allocations = 0, bytes = 0;
+  double allocations = 0, bytes = 0, allocations_variance = 0, bytes_variance = 0;
 };
 
 std::string Basename(const std::string& path) {
@@ -70,6 +73,9 @@ absl::StatusOr<RunTrace> ScanTrace(const std::string& path) {
   t.has_process = catalog.has_process;
   t.allocations = counter.allocations;
   t.bytes_allocated = counter.bytes;
+  t.allocations_variance = counter.allocations_variance;
+  t.bytes_variance = counter.bytes_variance;
+  t.sampled = catalog.sampling.sampled();
   return t;
 }
 

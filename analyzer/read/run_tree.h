@@ -29,6 +29,9 @@ struct RunTrace {
   bool has_process = false;
   double allocations = 0;      // estimated when sampled
   double bytes_allocated = 0;  // estimated when sampled
+  // Sampled traces: the variances of the two estimates (read/sampling.h); 0 in a full trace.
+  bool sampled = false;
+  double allocations_variance = 0, bytes_variance = 0;
 };
 
 // Reads `path` once for its process record and its allocation count and bytes (no analysis).

@@ -42,6 +42,16 @@ class SampleWeigher {
   SamplingEstimate estimate_;
 };
 
+// A recorded allocation's share of the variance of a Horvitz–Thompson sum it is counted in, from
+// its integer weight w (what the passes add up): w(w − 1) for a count, s² w(w − 1) for bytes. Their
+// sum over the recorded blocks is unbiased for the sum's variance (E[w² − w | recorded] · p =
+// Var(w·recorded)); 0 for a weight of 1 (a full trace, or a block that is always recorded). Every
+// pass that sums weights (totals, frees, entry points, size classes, stacks, leaks) uses these.
+inline double CountVariance(uint64_t w) { return static_cast<double>(w) * static_cast<double>(w ? w - 1 : 0); }
+inline double BytesVariance(uint64_t size, uint64_t w) {
+  return static_cast<double>(size) * static_cast<double>(size) * CountVariance(w);
+}
+
 // The stochastic rounding of x >= 1 for a given uniform u in [0, 1): floor(x) + (u < frac(x)).
 uint32_t RoundWeight(double x, double u);
 // Uniform in [0, 1) from a hash of an event's fields.

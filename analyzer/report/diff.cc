@@ -307,7 +307,13 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
     if (section == doc.end() || !section->is_object()) continue;
     auto it = section->find(m.key);
     double v;
-    if (it != section->end() && Number(*it, &v)) side.metrics[m.name] = MetricValue{v, m.unit};
+    if (it != section->end() && Number(*it, &v)) {
+      // A sampled report gives an estimate's 1 sigma beside it (`allocations_sigma`).
+      double sigma = 0;
+      auto s = section->find(absl::StrCat(m.key, "_sigma"));
+      if (s == section->end() || !Number(*s, &sigma) || sigma < 0) sigma = 0;
+      side.metrics[m.name] = MetricValue{v, m.unit, sigma};
+    }
   }
   // Work-unit counters: per-unit figures compare runs of different lengths fairly.
   if (auto counters = doc.find("counters"); counters != doc.end() && counters->is_object()) {
@@ -319,7 +325,7 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
         auto b = side.metrics.find(base);
         if (b == side.metrics.end()) continue;
         side.metrics[absl::StrCat(base == std::string("allocations") ? "allocations" : "bytes", "_per_", unit)] =
-            MetricValue{b->second.value / n, b->second.unit};
+            MetricValue{b->second.value / n, b->second.unit, b->second.sigma / n};  // the units are exact
       }
     }
   }
@@ -360,6 +366,8 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
         double v;
         if (s.contains("calls") && Number(s["calls"], &v)) summary.calls = v;
         if (s.contains("bytes") && Number(s["bytes"], &v)) summary.bytes = v;
+        if (s.contains("calls_sigma") && Number(s["calls_sigma"], &v) && v > 0) summary.calls_sigma = v;
+        if (s.contains("bytes_sigma") && Number(s["bytes_sigma"], &v) && v > 0) summary.bytes_sigma = v;
         seen.emplace(summary.key, summary);
       }
     }
@@ -613,8 +621,8 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
                : a != after.metrics.end() ? a->second.unit
                : source                   ? source->unit
                                           : Unit::kCount;
-    if (b != before.metrics.end()) row.before = b->second.value;
-    if (a != after.metrics.end()) row.after = a->second.value;
+    if (b != before.metrics.end()) row.before = b->second.value, row.before_sigma = b->second.sigma;
+    if (a != after.metrics.end()) row.after = a->second.value, row.after_sigma = a->second.sigma;
     d.rows.push_back(row);
   }
 
@@ -664,6 +672,14 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
           o.failed = o.compared <= rule.threshold;
           break;
       }
+      // A sampled side's figure is an estimate: how sure is the verdict on it?
+      double after_sigma = a->second.sigma, before_sigma = b != before.metrics.end() ? b->second.sigma : 0;
+      if (!rule.ratio) {
+        o.compared_sigma = after_sigma;
+      } else if (o.before > 0 && o.after > 0 && std::isfinite(o.compared)) {
+        o.compared_sigma = o.compared * std::hypot(after_sigma / o.after, before_sigma / o.before);
+      }
+      o.within_noise = o.compared_sigma > 0 && std::fabs(o.compared - rule.threshold) < 2 * o.compared_sigma;
     }
     d.passed &= !o.failed;
     d.outcomes.push_back(o);
@@ -704,10 +720,47 @@ std::vector<std::string> DamageLines(const DiffResult& d) {
   return lines;
 }
 
-// A figure from a damaged side is marked: it may be wrong.
-std::string Value(std::optional<double> v, Unit unit, bool damaged, const char* missing) {
+// An estimate's 1 sigma in the figure's unit: " ± 1,234", " ± 1.2 MiB"; "" when exact.
+std::string PlusMinus(double sigma, Unit unit) {
+  if (!(sigma > 0)) return "";
+  if (unit == Unit::kCount) {
+    return absl::StrCat(
+        " ± ", sigma >= 1 ? HumanCount(static_cast<uint64_t>(std::llround(sigma))) : absl::StrFormat("%.2g", sigma));
+  }
+  if (sigma < 1 && (unit == Unit::kBytes || unit == Unit::kBytesPerSecond)) {  // per unit: "± 0.5 B"
+    return absl::StrFormat(" ± %.2g B%s", sigma, unit == Unit::kBytesPerSecond ? "/s" : "");
+  }
+  return absl::StrCat(" ± ", Human(sigma, unit));
+}
+
+// A ratio's 1 sigma: " ± 0.05x".
+std::string PlusMinusRatio(double sigma) { return sigma > 0 ? absl::StrFormat(" ± %.2fx", sigma) : ""; }
+
+// A figure from a damaged side is marked: it may be wrong. A sampled side's carries its 1 sigma.
+std::string Value(std::optional<double> v, Unit unit, bool damaged, const char* missing, double sigma = 0) {
   if (!v) return missing;
-  return damaged ? absl::StrCat(Human(*v, unit), " !") : Human(*v, unit);
+  std::string text = absl::StrCat(Human(*v, unit), PlusMinus(sigma, unit));
+  return damaged ? absl::StrCat(text, " !") : text;
+}
+
+// "allocations>1.10x: 1.08x ± 0.06x lies within 2 sigma of the threshold (passed on the estimate;
+// another sampling could fail it)": a rule a sampled side cannot decide.
+std::string NoiseLine(const RuleOutcome& o) {
+  std::string compared = o.rule.ratio ? absl::StrFormat("%.2fx%s", o.compared, PlusMinusRatio(o.compared_sigma))
+                                      : absl::StrCat(Human(o.compared, o.unit), PlusMinus(o.compared_sigma, o.unit));
+  return absl::StrFormat("%s: %s lies within 2 sigma of the threshold (%s on the estimate; another sampling could %s)",
+                         o.rule.text, compared, o.failed ? "failed" : "passed", o.failed ? "pass it" : "fail it");
+}
+
+// Stacks from a sampled side: bytes with their 1 sigma.
+// A stack's growth lies within 2 sigma of none (a sampled side's noise could make it).
+bool GrowthWithinNoise(const StackChange& c) {
+  double sigma = std::hypot(c.before.bytes_sigma, c.after.bytes_sigma);
+  return sigma > 0 && c.after.bytes - c.before.bytes < 2 * sigma;
+}
+
+std::string StackBytes(const StackSummary& s) {
+  return absl::StrCat(HumanBytes(s.bytes), PlusMinus(s.bytes_sigma, Unit::kBytes));
 }
 
 // The ratio column: "—" when a side cannot give the figure.
@@ -730,20 +783,24 @@ std::string VerdictLine(const DiffResult& d) {
     applied += o.applicable;
     if (!o.failed) continue;
     std::string label = MetricLabel(o.rule.metric);
-    failed.push_back(
-        o.rule.ratio
-            ? absl::StrFormat("%s %s %s %.2fx (%s -> %s)", label, FormatRatio(o.before, o.after), OpText(o.rule.op),
-                              o.rule.threshold, Human(o.before, o.unit), Human(o.after, o.unit))
-            : absl::StrFormat("%s = %s %s %g", label, Human(o.after, o.unit), OpText(o.rule.op), o.rule.threshold));
+    std::string noise = o.within_noise ? " (within 2 sigma of the threshold)" : "";
+    failed.push_back(o.rule.ratio ? absl::StrFormat("%s %s %s %.2fx (%s -> %s)%s", label,
+                                                    FormatRatio(o.before, o.after), OpText(o.rule.op), o.rule.threshold,
+                                                    Human(o.before, o.unit), Human(o.after, o.unit), noise)
+                                  : absl::StrFormat("%s = %s %s %g%s", label, Human(o.after, o.unit), OpText(o.rule.op),
+                                                    o.rule.threshold, noise));
   }
+  size_t noisy = 0;
+  for (const auto& o : d.outcomes) noisy += o.within_noise && !o.failed;
   std::string damaged = d.damaged() ? absl::StrCat(" on damaged input (", DamagedSides(d), ")") : "";
   size_t not_applied = 0;
   for (const auto& o : d.outcomes) not_applied += !o.not_applied.empty();
   std::string unavailable =
       not_applied ? absl::StrCat("; ", not_applied, " not applied: not available when sampling") : "";
   if (failed.empty()) {
-    return absl::StrFormat("verdict: PASS%s (%d of %s applied%s)", damaged, applied,
-                           HumanCountOf(d.outcomes.size(), "rule", "rules"), unavailable);
+    std::string within = noisy ? absl::StrCat("; ", noisy, " within 2 sigma of the threshold") : "";
+    return absl::StrFormat("verdict: PASS%s (%d of %s applied%s%s)", damaged, applied,
+                           HumanCountOf(d.outcomes.size(), "rule", "rules"), unavailable, within);
   }
   return absl::StrCat("verdict: FAIL", damaged, " — ", absl::StrJoin(failed, "; "));
 }
@@ -757,6 +814,7 @@ std::string RenderDiffText(const DiffResult& d) {
   absl::StrAppend(&out, VerdictLine(d), "\n");
   for (const auto& o : d.outcomes) {
     if (!o.not_applied.empty()) absl::StrAppend(&out, "  not applied: ", o.rule.text, " — ", o.not_applied, "\n");
+    if (o.within_noise) absl::StrAppend(&out, "  within noise: ", NoiseLine(o), "\n");
   }
   absl::StrAppend(&out, "\n");
   const char* marked = " (damaged: its figures are marked !)";
@@ -765,13 +823,18 @@ std::string RenderDiffText(const DiffResult& d) {
   if (!d.before_sampling.empty()) absl::StrAppend(&out, "before: ", d.before_sampling, "\n");
   if (!d.after_sampling.empty()) absl::StrAppend(&out, "after: ", d.after_sampling, "\n");
   if (d.withheld) return out;
-  absl::StrAppendFormat(&out, "\n%-34s %16s %16s %10s\n", "", "before", "after", "ratio");
+  // A sampled side's values carry their 1 sigma: wider columns.
+  int width = std::any_of(d.rows.begin(), d.rows.end(),
+                          [](const DiffRow& r) { return r.shown && (r.before_sigma > 0 || r.after_sigma > 0); })
+                  ? 28
+                  : 16;
+  absl::StrAppendFormat(&out, "\n%-34s %*s %*s %10s\n", "", width, "before", width, "after", "ratio");
   for (const auto& r : d.rows) {
     if (!r.shown) continue;
-    absl::StrAppendFormat(&out, "%-34s %16s %16s %10s\n", r.label,
-                          r.before_unavailable ? "n/a" : Value(r.before, r.unit, !d.before_damage.empty(), "-"),
-                          r.after_unavailable ? "n/a" : Value(r.after, r.unit, !d.after_damage.empty(), "-"),
-                          RowRatio(r));
+    absl::StrAppendFormat(
+        &out, "%-34s %*s %*s %10s\n", r.label, width,
+        r.before_unavailable ? "n/a" : Value(r.before, r.unit, !d.before_damage.empty(), "-", r.before_sigma), width,
+        r.after_unavailable ? "n/a" : Value(r.after, r.unit, !d.after_damage.empty(), "-", r.after_sigma), RowRatio(r));
   }
   if (std::any_of(d.rows.begin(), d.rows.end(),
                   [](const DiffRow& r) { return r.shown && (r.before_unavailable || r.after_unavailable); })) {
@@ -780,15 +843,18 @@ std::string RenderDiffText(const DiffResult& d) {
   if (!d.grown.empty()) {
     absl::StrAppend(&out, "\nStacks that grew most (bytes)\n");
     for (const auto& c : d.grown) {
-      absl::StrAppendFormat(&out, "  %s -> %s (%s)  %s\n", HumanBytes(c.before.bytes), HumanBytes(c.after.bytes),
-                            FormatRatio(c.before.bytes, c.after.bytes), c.after.label);
+      absl::StrAppendFormat(&out, "  %s -> %s (%s)%s  %s\n", StackBytes(c.before), StackBytes(c.after),
+                            FormatRatio(c.before.bytes, c.after.bytes), GrowthWithinNoise(c) ? ", within 2 sigma" : "",
+                            c.after.label);
     }
   }
   if (!d.added.empty()) {
     absl::StrAppend(&out, "\nNew stacks (not in before's top lists)\n");
     for (const auto& c : d.added) {
-      absl::StrAppendFormat(&out, "  %s in %s  %s\n", HumanBytes(c.after.bytes),
-                            HumanCountOf(static_cast<uint64_t>(c.after.calls), "call", "calls"), c.after.label);
+      std::string calls = c.after.calls_sigma > 0 ? absl::StrCat(HumanCount(static_cast<uint64_t>(c.after.calls)),
+                                                                 PlusMinus(c.after.calls_sigma, Unit::kCount), " calls")
+                                                  : HumanCountOf(static_cast<uint64_t>(c.after.calls), "call", "calls");
+      absl::StrAppendFormat(&out, "  %s in %s  %s\n", StackBytes(c.after), calls, c.after.label);
     }
   }
   return out;
@@ -811,8 +877,10 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
   for (const auto& o : d.outcomes) {
     if (!o.not_applied.empty())
       absl::StrAppend(&out, "- not applied: `", cell(o.rule.text), "` — ", cell(o.not_applied), "\n");
+    if (o.within_noise) absl::StrAppend(&out, "- within noise: ", cell(NoiseLine(o)), "\n");
   }
-  if (std::any_of(d.outcomes.begin(), d.outcomes.end(), [](const RuleOutcome& o) { return !o.not_applied.empty(); }))
+  if (std::any_of(d.outcomes.begin(), d.outcomes.end(),
+                  [](const RuleOutcome& o) { return !o.not_applied.empty() || o.within_noise; }))
     absl::StrAppend(&out, "\n");
   absl::StrAppendFormat(&out, "**allocprof diff** — before `%s`, after `%s`\n\n", cell(d.before_source),
                         cell(d.after_source));
@@ -826,19 +894,21 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
   for (const auto& r : d.rows) {
     if (!r.shown) continue;
     std::string ratio = RowRatio(r);
-    absl::StrAppendFormat(&out, "| %s | %s | %s | %s |\n", cell(r.label),
-                          r.before_unavailable ? "n/a" : Value(r.before, r.unit, !d.before_damage.empty(), "–"),
-                          r.after_unavailable ? "n/a" : Value(r.after, r.unit, !d.after_damage.empty(), "–"),
-                          r.notable ? absl::StrCat("**", ratio, "**") : ratio);
+    absl::StrAppendFormat(
+        &out, "| %s | %s | %s | %s |\n", cell(r.label),
+        r.before_unavailable ? "n/a" : Value(r.before, r.unit, !d.before_damage.empty(), "–", r.before_sigma),
+        r.after_unavailable ? "n/a" : Value(r.after, r.unit, !d.after_damage.empty(), "–", r.after_sigma),
+        r.notable ? absl::StrCat("**", ratio, "**") : ratio);
   }
   if (!d.grown.empty() || !d.added.empty()) {
     absl::StrAppend(&out, "\n| stack | before | after | change |\n|---|---:|---:|---:|\n");
     for (const auto& c : d.grown) {
-      absl::StrAppendFormat(&out, "| `%s` | %s | %s | %s |\n", cell(c.after.label), HumanBytes(c.before.bytes),
-                            HumanBytes(c.after.bytes), FormatRatio(c.before.bytes, c.after.bytes));
+      absl::StrAppendFormat(&out, "| `%s` | %s | %s | %s%s |\n", cell(c.after.label), StackBytes(c.before),
+                            StackBytes(c.after), FormatRatio(c.before.bytes, c.after.bytes),
+                            GrowthWithinNoise(c) ? " (within 2 sigma)" : "");
     }
     for (const auto& c : d.added) {
-      absl::StrAppendFormat(&out, "| `%s` | – | %s | new |\n", cell(c.after.label), HumanBytes(c.after.bytes));
+      absl::StrAppendFormat(&out, "| `%s` | – | %s | new |\n", cell(c.after.label), StackBytes(c.after));
     }
   }
   return out;
@@ -879,6 +949,10 @@ std::string RenderDiffJson(const DiffResult& d) {
     r.after ? j.Double(*r.after) : j.Null();
     j.Key("ratio");
     r.before&& r.after&&* r.before != 0 ? j.Double(*r.after / *r.before) : j.Null();
+    if (r.before_sigma > 0 || r.after_sigma > 0) {  // a sampled side: its estimate's 1 sigma
+      j.Key("before_sigma").Double(r.before_sigma);
+      j.Key("after_sigma").Double(r.after_sigma);
+    }
     if (r.before_unavailable || r.after_unavailable) {  // null there: not available when sampling
       j.Key("unavailable").BeginArray();
       if (r.before_unavailable) j.String("before");
@@ -900,6 +974,10 @@ std::string RenderDiffJson(const DiffResult& d) {
     j.Key("before").Double(o.before);
     j.Key("after").Double(o.after);
     j.Key("compared").Double(o.compared);
+    if (o.compared_sigma > 0) {
+      j.Key("compared_sigma").Double(o.compared_sigma);
+      j.Key("within_noise").Bool(o.within_noise);
+    }
     j.EndObject();
   }
   j.EndArray();
@@ -912,6 +990,12 @@ std::string RenderDiffJson(const DiffResult& d) {
       j.Key("after_bytes").Double(c.after.bytes);
       j.Key("before_calls").Double(c.before.calls);
       j.Key("after_calls").Double(c.after.calls);
+      if (c.before.bytes_sigma > 0 || c.after.bytes_sigma > 0 || c.before.calls_sigma > 0 || c.after.calls_sigma > 0) {
+        j.Key("before_bytes_sigma").Double(c.before.bytes_sigma);
+        j.Key("after_bytes_sigma").Double(c.after.bytes_sigma);
+        j.Key("before_calls_sigma").Double(c.before.calls_sigma);
+        j.Key("after_calls_sigma").Double(c.after.calls_sigma);
+      }
       j.EndObject();
     }
     j.EndArray();

@@ -21,12 +21,14 @@ enum class Unit { kCount, kBytes, kPerSecond, kBytesPerSecond, kSeconds, kRatio 
 struct MetricValue {
   double value = 0;
   Unit unit = Unit::kCount;
+  double sigma = 0;  // a sampled side's estimate: its 1 sigma (the report's `*_sigma`); 0 when exact
 };
 
 struct StackSummary {
   std::string key;    // the top frames, joined: identifies "the same stack" across two runs
   std::string label;  // short form for tables
   double calls = 0, bytes = 0;
+  double calls_sigma = 0, bytes_sigma = 0;  // a sampled side's: 1 sigma; 0 when exact
 };
 
 struct DiffSide {
@@ -89,13 +91,19 @@ struct RuleOutcome {
   bool failed = false;
   double before = 0, after = 0, compared = 0;  // compared: the ratio or the after value
   Unit unit = Unit::kCount;
+  // A sampled side: the 1 sigma of `compared` (a ratio's from both sides' relative errors, which are
+  // independent), and whether the threshold lies within 2 sigma of it: the verdict on this rule is
+  // then the estimate's, and another sampling could have given the other one. 0 / false when exact.
+  double compared_sigma = 0;
+  bool within_noise = false;
 };
 
 struct DiffRow {
   std::string metric;
   Unit unit;
   std::optional<double> before, after;
-  std::string label;  // MetricLabel(metric)
+  double before_sigma = 0, after_sigma = 0;  // MetricValue::sigma
+  std::string label;                         // MetricLabel(metric)
   bool shown = true;  // false: zero on both sides, or a Gen figure of a run the model never collected
   bool before_unavailable = false, after_unavailable = false;  // not available when sampling: "n/a"
   bool notable = false;  // beyond a rule's threshold, or more than 10% either way: bold in Markdown

@@ -70,6 +70,8 @@ struct ProcessReport {
   // The heap pass's totals, and calls and bytes by entry point: name -> (calls, bytes).
   HeapTotals totals;
   std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> by_entry;
+  // Sampled traces: the variances of by_entry's calls and bytes, in the same order (0 when exact).
+  std::vector<std::pair<double, double>> by_entry_variance;
   std::vector<std::string> warnings;  // the damage too, first
   std::vector<ReportDamage> damage;
   // One per pass, in the order of ALLOCPROF_SECTIONS (report/sections/all_sections.cc). Shared by

@@ -34,6 +34,7 @@ void DescribeProcess(const std::string& path, const ProcessCatalog& catalog, con
   for (int e = 0; e < static_cast<int>(format::EntryPoint::kCount); ++e) {
     if (r.totals.calls_by_entry[e]) {
       r.by_entry.push_back({format::kEntryPoints[e].name, {r.totals.calls_by_entry[e], r.totals.bytes_by_entry[e]}});
+      r.by_entry_variance.push_back({r.totals.calls_by_entry_variance[e], r.totals.bytes_by_entry_variance[e]});
     }
   }
 }

@@ -2,6 +2,8 @@
 // the processes, the warnings); each section writes its own keys (report/sections/). The schema is
 // documented in docs/json-schema.md; keys are a contract with reports/ and CI, so change them only
 // with a schema_version bump.
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "report/report.h"
 #include "report/section.h"
@@ -68,6 +70,10 @@ void WriteRun(JsonWriter& j, const AnalysisReport& report) {
     j.Key("forked").Bool(t.process.forked());
     j.Key("allocations").Double(t.allocations);
     j.Key("bytes_allocated").Double(t.bytes_allocated);
+    if (t.sampled) {  // estimates
+      j.Key("allocations_sigma").Double(std::sqrt(t.allocations_variance));
+      j.Key("bytes_allocated_sigma").Double(std::sqrt(t.bytes_variance));
+    }
     j.EndObject();
   }
   j.EndArray();

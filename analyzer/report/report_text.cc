@@ -47,28 +47,36 @@ std::string OneLine(std::string cmd, size_t max) {
 void RenderRun(const AnalysisReport& report, std::string& out) {
   const auto& run = report.run;
   if (run.size() < 2) return;
-  double total = 0;
-  for (const auto& t : run) total += t.allocations;
+  double total = 0, total_variance = 0;
+  bool sampled = false;
+  for (const auto& t : run) total += t.allocations, total_variance += t.allocations_variance, sampled |= t.sampled;
   const RunTrace& most = run[report.run_most];
-  absl::StrAppendFormat(&out, "Processes: %d traces in this run, %s in all\n", run.size(),
-                        HumanCountOf(static_cast<uint64_t>(total), "allocation", "allocations"));
-  absl::StrAppendFormat(&out, "  most allocations: %s, %s (%s)\n", DescribeRunProcess(most),
-                        HumanCount(static_cast<uint64_t>(most.allocations)),
+  absl::StrAppendFormat(&out, "Processes: %d traces in this run, %s%s in all\n", run.size(),
+                        HumanCount(static_cast<uint64_t>(total)),
+                        sampled      ? absl::StrCat(PlusMinusCount(total_variance), " allocations (estimates)")
+                        : total == 1 ? " allocation"
+                                     : " allocations");
+  absl::StrAppendFormat(&out, "  most allocations: %s, %s%s (%s)\n", DescribeRunProcess(most),
+                        HumanCount(static_cast<uint64_t>(most.allocations)), PlusMinusCount(most.allocations_variance),
                         Percent(static_cast<uint64_t>(most.allocations), static_cast<uint64_t>(total)));
   std::vector<size_t> order(run.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return run[a].allocations > run[b].allocations; });
   constexpr size_t kShown = 20;
-  absl::StrAppendFormat(&out, "  %8s %8s %12s %7s %11s  %-44s %s\n", "pid", "parent", "allocations", "share", "bytes",
-                        "command", "trace");
+  // Sampled traces: each estimate with its 1 sigma, in wider columns.
+  int count_width = sampled ? 22 : 12, bytes_width = sampled ? 24 : 11;
+  absl::StrAppendFormat(&out, "  %8s %8s %*s %7s %*s  %-44s %s\n", "pid", "parent", count_width, "allocations", "share",
+                        bytes_width, "bytes", "command", "trace");
   for (size_t k = 0; k < order.size() && k < kShown; ++k) {
     const RunTrace& t = run[order[k]];
-    absl::StrAppendFormat(&out, "%s %8d %8d %12s %7s %11s  %-44s %s\n", order[k] == report.run_focus ? " >" : "  ",
-                          t.process.pid, t.process.ppid, HumanCount(static_cast<uint64_t>(t.allocations)),
-                          Percent(static_cast<uint64_t>(t.allocations), static_cast<uint64_t>(total)),
-                          HumanBytes(static_cast<uint64_t>(t.bytes_allocated)), OneLine(t.process.command_line, 44),
-                          t.file);
+    absl::StrAppendFormat(
+        &out, "%s %8d %8d %*s %7s %*s  %-44s %s\n", order[k] == report.run_focus ? " >" : "  ", t.process.pid,
+        t.process.ppid, count_width,
+        absl::StrCat(HumanCount(static_cast<uint64_t>(t.allocations)), PlusMinusCount(t.allocations_variance)),
+        Percent(static_cast<uint64_t>(t.allocations), static_cast<uint64_t>(total)), bytes_width,
+        absl::StrCat(HumanBytes(static_cast<uint64_t>(t.bytes_allocated)), PlusMinusBytes(t.bytes_variance)),
+        OneLine(t.process.command_line, 44), t.file);
   }
   if (order.size() > kShown) {
     absl::StrAppendFormat(&out, "  ... %d more with fewer allocations (the JSON report lists every one)\n",

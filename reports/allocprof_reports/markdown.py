@@ -187,6 +187,8 @@ def totals_table(report, baseline=None):
             was = _metric_value(key, before)
             if before is None and _sampled(baseline) and key in b:
                 was = NOT_AVAILABLE_WHEN_SAMPLING
+            elif before is not None:  # a sampled baseline's estimate, with its 1 sigma
+                was += _sigma(b.get(key + "_sigma"), key)
             withheld = (value is None and _sampled(report)) or (before is None and _sampled(baseline) and key in b)
             ratio = "—" if withheld else _ratio_cell(before, model.num(t.get(key)))
             out.append(f"| {label} | {was} | {now} | {ratio} |")
@@ -213,6 +215,8 @@ def _sigma(value, name):
     v = model.num(value, None)
     if not v:
         return ""
+    if name.endswith("_per_second"):  # a rate's, in the rate's own unit: "718k/s ± 18k/s"
+        return " ± " + _metric_value(name, v)
     return " ± " + (units.human_bytes(v) if "bytes" in name else units.human_count(round(v)))
 
 
@@ -260,7 +264,8 @@ def diff_tables(diff):
         label = m.get("label") if isinstance(m.get("label"), str) else name
         unavailable = [side for side in model.arr(m, "unavailable") if isinstance(side, str)]
         ratio = "—" if unavailable else units.ratio_text(before, after)
-        cells = ["n/a" if side in unavailable else _metric_value(name, v) for side, v in (("before", before), ("after", after))]
+        cells = ["n/a" if side in unavailable else _metric_value(name, v) + _diff_sigma(name, m.get(side + "_sigma"))
+                 for side, v in (("before", before), ("after", after))]
         out.append(f"| {code(label)} | {cells[0]} | {cells[1]} |"
                    f" {'**' + ratio + '**' if m.get('notable') is True else ratio} |")
     changed = [("grew", s) for s in model.arr(diff, "grown_stacks")] + [("new", s) for s in model.arr(diff, "new_stacks")]
@@ -271,9 +276,20 @@ def diff_tables(diff):
                 continue
             before, after = model.num(s.get("before_bytes")), model.num(s.get("after_bytes"))
             change = "new" if kind == "new" else units.ratio_text(before, after)
-            out.append(f"| {code(s.get('stack', ''))} | {units.human_bytes(before) if kind != 'new' else '–'} |"
-                       f" {units.human_bytes(after)} | {change} |")
+            was = units.human_bytes(before) + _sigma(s.get("before_bytes_sigma"), "bytes") if kind != "new" else "–"
+            out.append(f"| {code(s.get('stack', ''))} | {was} |"
+                       f" {units.human_bytes(after)}{_sigma(s.get('after_bytes_sigma'), 'bytes')} | {change} |")
     return "\n".join(out)
+
+
+def _diff_sigma(name, value):
+    """A sampled side's 1 sigma in a diff cell, in the figure's own unit: " ± 3,688", " ± 0.5"; "" when exact."""
+    v = model.num(value, None)
+    if not v:
+        return ""
+    if "bytes" not in name and not name.endswith("_per_second") and v >= 1:
+        v = round(v)
+    return " ± " + _metric_value(name, v)
 
 
 def verdict(diff):
@@ -286,6 +302,13 @@ def verdict(diff):
     for r in model.arr(diff, "rules"):
         if isinstance(r, dict) and isinstance(r.get("not_applied"), str) and isinstance(r.get("rule"), str):
             lines.append(f"- not applied: {code(r['rule'])} — {r['not_applied']}")
+        # A sampled side: the threshold lies within 2 sigma of the figure, the sample cannot decide.
+        if isinstance(r, dict) and r.get("within_noise") is True and isinstance(r.get("rule"), str):
+            compared, sigma = model.num(r.get("compared")), model.num(r.get("compared_sigma"))
+            ratio = r["rule"].rstrip().lower().endswith("x")
+            shown = f"{compared:.2f}x ± {sigma:.2f}x" if ratio else f"{compared:.4g} ± {sigma:.2g}"
+            lines.append(f"- within noise: {code(r['rule'])}: {shown} lies within 2 sigma of the threshold"
+                         f" ({'failed' if r.get('failed') is True else 'passed'} on the estimate)")
     return "\n".join(lines) if len(lines) == 1 else lines[0] + "\n\n" + "\n".join(lines[1:])
 
 

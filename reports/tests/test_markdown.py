@@ -90,7 +90,8 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
            " is an estimate; expected error (1 sigma): allocations ±3.12%, bytes ±0.45%." in text
     # a figure sampling cannot estimate is null in the JSON: shown as not available, never as 0
     sampled["totals"] = dict(golden["totals"], temporary_allocations=None, peak_live_bytes=None, peak_time_s=None,
-                             allocations_sigma=1234.4, leaked_bytes_sigma=2048.0)
+                             allocations_sigma=1234.4, leaked_bytes_sigma=2048.0,
+                             allocations_per_second_sigma=18157.0, large_objects=5, large_objects_sigma=3.2)
     sampled["gen"] = None
     text = markdown.render(sampled, CHARTS)
     assert "| temporary allocations | not available when sampling |" in text
@@ -98,6 +99,8 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
     assert "peak live heap not available when sampling" in text and "peaked at **0 B**" not in text
     assert "| Gen collections (simulated) | not available when sampling |" in text
     assert " ± 1,234 |" in text  # an estimate with its 1 sigma
+    assert "/s ± 18k/s |" in text  # a rate's in the rate's unit
+    assert "| large objects | 5 ± 3 |" in text
 
 
 def test_sampled_baseline_and_default_rules_not_applied(golden):
@@ -169,3 +172,29 @@ def test_ratios_are_bold_only_when_they_moved(stress, stress_baseline):
     assert re.search(r"^\| duration \| [^|]+ \| [^|]+ \| 0\.95x \|$", text, re.M), text
     assert "| Gen2 collections | 5 | 505 | **101x** |" in text
     assert "mismatched" not in text
+
+
+def test_sampled_diff_shows_sigma_and_rules_within_noise():
+    diff = {"verdict": "verdict: PASS (1 of 1 rules applied; 1 within 2 sigma of the threshold)",
+            "passed": True, "withheld": False,
+            "rules": [{"rule": "allocations>1.10x", "not_applied": None, "failed": False, "compared": 1.08,
+                       "compared_sigma": 0.05, "within_noise": True}],
+            "metrics": {"allocations": {"label": "allocations", "shown": True, "notable": False, "before": 1000,
+                                        "after": 1080, "ratio": 1.08, "before_sigma": 0, "after_sigma": 50.2},
+                        "allocations_per_messages": {"label": "allocations per message", "shown": True,
+                                                     "notable": False, "before": 10, "after": 10.8, "ratio": 1.08,
+                                                     "before_sigma": 0, "after_sigma": 0.5}},
+            "grown_stacks": [{"stack": "Send", "before_bytes": 3000, "after_bytes": 4000, "before_calls": 1,
+                              "after_calls": 1, "before_bytes_sigma": 0, "after_bytes_sigma": 1000,
+                              "before_calls_sigma": 0, "after_calls_sigma": 0}]}
+    table = markdown.diff_tables(diff)
+    assert "| 1,000 | 1,080 ± 50 | 1.08x |" in table
+    assert "| 10 | 10.8 ± 0.5 | 1.08x |" in table
+    assert " ± 1000 B |" in table
+    text = markdown.verdict(diff)
+    assert ("- within noise: `allocations>1.10x`: 1.08x ± 0.05x lies within 2 sigma of the threshold"
+            " (passed on the estimate)") in text
+    exact = dict(diff, rules=[{"rule": "allocations>1.10x", "not_applied": None}],
+                 metrics={"allocations": {"label": "allocations", "before": 1000, "after": 1080, "ratio": 1.08}},
+                 grown_stacks=[])
+    assert "±" not in markdown.diff_tables(exact) and "within noise" not in markdown.verdict(exact)

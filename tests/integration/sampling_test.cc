@@ -238,6 +238,134 @@ TEST(Sampling, DeliberateLeakIsFoundAndEstimated) {
       << "leaked " << r.totals.leaked_bytes << ", exact " << exact << ", 1 sigma " << sigma;
 }
 
+// Issue 16 item 4: every other figure of a sampled report — frees, bytes freed, large objects,
+// calls and bytes by entry point and by size class — is an estimate with its 1 sigma (`*_sigma`),
+// within 4 sigma of the full trace's on several seeds; a full report carries no sigma at all.
+TEST(Sampling, FreesLargeObjectsEntryPointsAndSizeClassesComeWithTheirSigma) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "full.trace", Churn(), {"--unwind", "none"}).exit_code, 0);
+  // Large objects from 8 KiB: below the 16 KiB interval, so they are sampled too.
+  auto analyze = [&](const std::string& trace, const char* format) {
+    return RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--top", "3", "--loh-threshold", "8192",
+                       format, "-", trace});
+  };
+  RunResult full_run = analyze(dir / "full.trace", "--json");
+  ASSERT_EQ(full_run.exit_code, 0) << full_run.err;
+  nlohmann::json full = nlohmann::json::parse(full_run.out);
+  EXPECT_EQ(full_run.out.find("_sigma"), std::string::npos) << "a full report has no sigma";
+  RunResult full_text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "full.trace"});
+  EXPECT_EQ(full_text.out.find("±"), std::string::npos) << full_text.out;
+  // |estimate - exact| within 4 sigma, plus a little for the runtime's own blocks, which differ
+  // from run to run.
+  auto expect_within = [](const std::string& what, const nlohmann::json& est, const nlohmann::json& sigma,
+                          const nlohmann::json& exact, double slack) {
+    ASSERT_TRUE(est.is_number() && sigma.is_number() && exact.is_number()) << what;
+    EXPECT_GT(sigma.get<double>(), 0) << what << ": an estimate must carry its error";
+    EXPECT_LE(fabs(est.get<double>() - exact.get<double>()), 4 * sigma.get<double>() + slack)
+        << what << ": estimate " << est << ", exact " << exact << ", 1 sigma " << sigma;
+  };
+  for (const char* seed : {"1", "2", "3"}) {
+    SCOPED_TRACE(std::string("--sample-seed ") + seed);
+    std::string trace = dir / (std::string("s") + seed + ".trace");
+    ASSERT_EQ(RunTraced(trace, Churn(), {"--unwind", "none", "--sample", "16KiB", "--sample-seed", seed}).exit_code, 0);
+    RunResult run = analyze(trace, "--json");
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    nlohmann::json s = nlohmann::json::parse(run.out);
+    const auto &t = s["totals"], &ft = full["totals"];
+    for (const char* key : {"frees", "large_objects"})
+      expect_within(key, t[key], t[std::string(key) + "_sigma"], ft[key], 50);
+    for (const char* key : {"bytes_freed", "large_object_bytes"})
+      expect_within(key, t[key], t[std::string(key) + "_sigma"], ft[key], 256 << 10);
+    size_t entries = 0;
+    for (const auto& [name, exact] : full["by_entry_point"].items()) {
+      if (exact["calls"].get<double>() < 1000) continue;  // the runtime's few calls
+      ASSERT_TRUE(s["by_entry_point"].contains(name)) << name;
+      const auto& e = s["by_entry_point"][name];
+      expect_within(name + " calls", e["calls"], e["calls_sigma"], exact["calls"], 50);
+      if (exact["bytes"].get<double>() > 0)
+        expect_within(name + " bytes", e["bytes"], e["bytes_sigma"], exact["bytes"], 256 << 10);
+      ++entries;
+    }
+    EXPECT_GE(entries, 4u) << "malloc, calloc, new[] and their frees";
+    size_t classes = 0;
+    for (const auto& exact : full["size_classes"]) {
+      // Classes below the interval, with enough blocks to be sampled every time.
+      if (exact["calls"].get<double>() < 3000 || exact["max_bytes"].get<uint64_t>() >= 16384) continue;
+      for (const auto& c : s["size_classes"]) {
+        if (c["min_bytes"] != exact["min_bytes"]) continue;
+        std::string what = "size class " + exact["min_bytes"].dump();
+        expect_within(what + " calls", c["calls"], c["calls_sigma"], exact["calls"], 50);
+        expect_within(what + " bytes", c["bytes"], c["bytes_sigma"], exact["bytes"], 64 << 10);
+        ++classes;
+      }
+    }
+    EXPECT_GE(classes, 4u);
+  }
+  // The text shows each with its sigma; the diff shows the sampled side's.
+  RunResult text =
+      RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", "--loh-threshold", "8192", dir / "s1.trace"});
+  for (const char* line : {"\n  frees  ", "\n  bytes freed  ", "\n  large objects  ", "\n  malloc  ", "\n  calloc  "}) {
+    size_t at = text.out.find(line);
+    ASSERT_NE(at, std::string::npos) << line << "\n" << text.out;
+    std::string row = text.out.substr(at + 1, text.out.find('\n', at + 1) - at - 1);
+    EXPECT_NE(row.find(" ± "), std::string::npos) << row;
+  }
+  EXPECT_NE(text.out.find("shares are ratios of estimates"), std::string::npos);
+  RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--no-symbols", dir / "full.trace", dir / "s1.trace"});
+  size_t row = diff.out.find("\nallocations ");
+  ASSERT_NE(row, std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.substr(row, diff.out.find('\n', row + 1) - row).find(" ± "), std::string::npos) << diff.out;
+}
+
+// Mismatched frees of a sampled trace: the count and each stack's are estimates with their sigma.
+TEST(Sampling, MismatchedFreesComeWithTheirSigma) {
+  TempDir dir;
+  ASSERT_EQ(RunTraced(dir / "s.trace", {Program("entry_points"), "mismatch", "20000"}, {"--sample", "4KiB"}).exit_code,
+            0);
+  nlohmann::json j = AnalyzeJson(dir / "s.trace");
+  const auto& m = j["mismatched_frees"];
+  ASSERT_TRUE(m["count_sigma"].is_number()) << m.dump();
+  double count = m["count"].get<double>(), sigma = m["count_sigma"].get<double>();
+  EXPECT_GT(sigma, 0);
+  EXPECT_LE(fabs(count - 20000), 4 * sigma) << count << " ± " << sigma;
+  EXPECT_EQ(j["totals"]["mismatched_frees_sigma"], m["count_sigma"]);
+  ASSERT_FALSE(m["stacks"].empty());
+  EXPECT_GT(m["stacks"][0]["count_sigma"].get<double>(), 0);
+  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "s.trace"});
+  size_t at = text.out.find("\nMismatched frees (");
+  ASSERT_NE(at, std::string::npos) << text.out;
+  EXPECT_NE(text.out.substr(at, 40).find(" ± "), std::string::npos) << text.out.substr(at, 200);
+}
+
+// A sampled run of several processes: each process's allocations and bytes in the run's list are
+// estimates with their sigma; a full run's list has none.
+TEST(Sampling, ProcessesOfASampledRunComeWithTheirSigma) {
+  TempDir dir;
+  std::string churn = BuildPath("bench/churn");
+  std::string script = churn + " --threads 1 --allocs 20000 --seed 1 >/dev/null; " + churn +
+                       " --threads 1 --allocs 40000 --seed 2 >/dev/null";
+  ASSERT_EQ(RunTraced(dir / "s.trace", {"/bin/sh", "-c", script}, {"--sample", "8KiB"}).exit_code, 0);
+  ASSERT_EQ(RunTraced(dir / "f.trace", {"/bin/sh", "-c", script}).exit_code, 0);
+  nlohmann::json s = AnalyzeJson(dir / "s.trace"), f = AnalyzeJson(dir / "f.trace");
+  ASSERT_TRUE(s.contains("run") && f.contains("run")) << s.dump().substr(0, 300);
+  ASSERT_EQ(s["run"]["processes"].size(), 3u) << s["run"].dump();
+  ASSERT_EQ(f["run"]["processes"].size(), 3u) << f["run"].dump();
+  for (size_t i = 0; i < 3; ++i) {
+    const auto &sp = s["run"]["processes"][i], &fp = f["run"]["processes"][i];
+    EXPECT_FALSE(fp.contains("allocations_sigma")) << fp.dump();
+    ASSERT_TRUE(sp["allocations_sigma"].is_number()) << sp.dump();
+    if (sp["command"] != "churn") continue;
+    double sigma = sp["allocations_sigma"].get<double>();
+    EXPECT_GT(sigma, 0);
+    EXPECT_LE(fabs(sp["allocations"].get<double>() - fp["allocations"].get<double>()), 4 * sigma + 50) << sp.dump();
+    EXPECT_GT(sp["bytes_allocated_sigma"].get<double>(), 0);
+  }
+  RunResult text = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "s.trace"});
+  EXPECT_NE(text.out.find(" allocations (estimates) in all\n"), std::string::npos) << text.out.substr(0, 800);
+  RunResult full = RunProgram({BuildPath("allocprof"), "analyze", "--no-symbols", dir / "f.trace"});
+  EXPECT_EQ(full.out.find("±"), std::string::npos) << full.out.substr(0, 800);
+}
+
 TEST(Sampling, ReportsSayTheFiguresAreEstimates) {
   TempDir dir;
   ASSERT_EQ(RunTraced(dir / "s.trace", {Program("entry_points"), "malloc", "20000"}, {"--sample", "4KiB"}).exit_code,

@@ -171,6 +171,78 @@ TEST(Diff, SampledSidesListDefaultRulesTheyCannotApply) {
   EXPECT_FALSE(UnavailableWhenSampling(full, "gen2"));
 }
 
+// A sampled report with each estimate's 1 sigma beside it, as analyze writes it, a work-unit
+// counter, and one stack.
+std::string SampledReportWithSigma(double allocations, double sigma) {
+  return absl::StrFormat(
+      R"({"schema_version":1,"sampling":{"interval_bytes":65536,"estimated":true,"samples":400,)"
+      R"("allocations_rel_error":0.05,"bytes_rel_error":0.01},"totals":{"allocations":%g,"allocations_sigma":%g,)"
+      R"("bytes_allocated":5000,"bytes_allocated_sigma":50,"frees":900,"frees_sigma":40,"peak_live_bytes":null,)"
+      R"("temporary_allocations":null,"leaked_bytes":0},"gen":null,"counters":{"messages":100},)"
+      R"("stacks":{"top_by_bytes":[{"calls":10,"calls_sigma":3,"bytes":4000,"bytes_sigma":1000,)"
+      R"("frames":[{"function":"Send","file":"a.cc","line":3,"module":"m","offset":1}]}]}})",
+      allocations, sigma);
+}
+
+// Issue 16 item 4: a sampled side's figures are estimates: the diff shows each with its 1 sigma,
+// and a rule whose threshold lies within 2 sigma of the measured figure says the sample cannot
+// decide it (the verdict stays the estimate's: the default rules are unchanged).
+TEST(Diff, SampledFiguresCarryTheirSigmaAndRulesSayWhenWithinNoise) {
+  DiffSide full = Side(Report(1000, 3000, 5, R"(,"counters":{"messages":100})"));
+  DiffSide sampled = Side(SampledReportWithSigma(1080, 50));
+  EXPECT_EQ(sampled.metrics.at("allocations").sigma, 50);
+  EXPECT_EQ(sampled.metrics.at("allocations_per_messages").sigma, 0.5) << "the units are exact";
+  EXPECT_EQ(full.metrics.at("allocations").sigma, 0);
+  DiffResult d = Compare(full, sampled, {*ParseRule("allocations>1.10x"), *ParseRule("frees>=1000")}, 10);
+  // 1,080/1,000 = 1.08x, 1 sigma 0.05x: the 1.10x threshold is 0.4 sigma away.
+  ASSERT_EQ(d.outcomes.size(), 2u);
+  EXPECT_TRUE(d.outcomes[0].applicable);
+  EXPECT_EQ(d.outcomes[0].rule.metric, "allocations_per_messages") << "both sides count messages";
+  EXPECT_NEAR(d.outcomes[0].compared_sigma, 0.05, 1e-9);
+  EXPECT_TRUE(d.outcomes[0].within_noise);
+  EXPECT_FALSE(d.outcomes[0].failed);
+  // frees 900 ± 40 against >= 1000: 2.5 sigma away, decided.
+  EXPECT_NEAR(d.outcomes[1].compared_sigma, 40, 1e-9);
+  EXPECT_FALSE(d.outcomes[1].within_noise);
+  EXPECT_TRUE(d.passed);
+  EXPECT_EQ(VerdictLine(d), "verdict: PASS (2 of 2 rules applied; 1 within 2 sigma of the threshold)");
+  std::string text = RenderDiffText(d);
+  EXPECT_NE(text.find("  within noise: allocations>1.10x: 1.08x ± 0.05x lies within 2 sigma of the threshold "
+                      "(passed on the estimate; another sampling could fail it)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("1,000                  1,080 ± 50      1.08x\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("2.9 KiB              4.9 KiB ± 50 B      1.67x"), std::string::npos) << text;
+  EXPECT_NE(text.find("10                  10.8 ± 0.5      1.08x"), std::string::npos) << text;
+  EXPECT_NE(text.find("30 B                50 B ± 0.5 B      1.67x"), std::string::npos) << text;
+  EXPECT_NE(text.find("2.9 KiB -> 3.9 KiB ± 1000 B (1.33x), within 2 sigma  Send"), std::string::npos) << text;
+  std::string md = RenderDiffMarkdown(d);
+  EXPECT_NE(md.find("| allocations | 1,000 | 1,080 ± 50 | 1.08x |"), std::string::npos) << md;
+  EXPECT_NE(md.find("- within noise: allocations>1.10x: 1.08x ± 0.05x"), std::string::npos) << md;
+  std::string json = RenderDiffJson(d);
+  EXPECT_NE(json.find(R"("before":1000,"after":1080,"ratio":1.08,"before_sigma":0,"after_sigma":50)"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("compared_sigma":0.05)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("within_noise":true)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("after_bytes_sigma":1000)"), std::string::npos) << json;
+  // Far from the threshold: the verdict is decided, nothing is said of noise.
+  DiffResult far = Compare(full, Side(SampledReportWithSigma(2000, 60)), {*ParseRule("allocations>1.10x")}, 10);
+  EXPECT_FALSE(far.passed);
+  EXPECT_FALSE(far.outcomes[0].within_noise);
+  EXPECT_EQ(RenderDiffText(far).find("within noise"), std::string::npos);
+  // A failure within noise says so in the verdict.
+  DiffResult close = Compare(full, Side(SampledReportWithSigma(1120, 50)), {*ParseRule("allocations>1.10x")}, 10);
+  EXPECT_FALSE(close.passed);
+  EXPECT_NE(VerdictLine(close).find("(within 2 sigma of the threshold)"), std::string::npos) << VerdictLine(close);
+  // Two full reports: no sigma anywhere, columns as before.
+  DiffResult exact = Compare(full, Side(Report(1080, 3000, 5)), DefaultRules(), 10);
+  for (const std::string& out : {RenderDiffText(exact), RenderDiffMarkdown(exact), RenderDiffJson(exact)}) {
+    EXPECT_EQ(out.find("±"), std::string::npos) << out;
+    EXPECT_EQ(out.find("sigma"), std::string::npos) << out;
+  }
+}
+
 // Issue 16: a misspelled rule used to pass silently ("0 of 1 rules applied").
 TEST(Rules, UnknownMetricsPoolsAndUnitsAreRefused) {
   auto misspelled = ParseRule("alocations>1.1x");

@@ -1,5 +1,8 @@
 // Counters: units of work the program counted (allocprof_count("messages", n)), and allocations
-// and bytes per unit. Its own pass: it sums the kCount events inside the analysis window.
+// and bytes per unit. Its own pass: it sums the kCount events inside the analysis window. The units
+// are exact (counts are not sampled); in a sampled trace the per-unit figures carry the totals' 1
+// sigma over the unit count.
+#include <cmath>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -27,11 +30,18 @@ class CountersSection : public Section, public EventSink {
   }
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
+    const SamplingEstimate& s = p.sampling;
     for (const auto& [unit, n] : counters_) {
       if (n == 0) continue;
-      absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.4g allocations, %s\n", unit, HumanCount(n),
-                            static_cast<double>(p.totals.allocations) / n,
-                            HumanBytes(static_cast<double>(p.totals.bytes_allocated) / n));
+      double units = static_cast<double>(n);
+      std::string count_sigma = s.sampled() && s.allocations_variance > 0
+                                    ? absl::StrFormat(" ± %.2g", std::sqrt(s.allocations_variance) / units)
+                                    : "";
+      std::string bytes_sigma =
+          s.sampled() && s.bytes_variance > 0 ? PlusMinusBytes(s.bytes_variance / (units * units)) : "";
+      absl::StrAppendFormat(&out, "\nPer %s (%s counted): %.4g%s allocations, %s%s\n", unit, HumanCount(n),
+                            static_cast<double>(p.totals.allocations) / units, count_sigma,
+                            HumanBytes(static_cast<double>(p.totals.bytes_allocated) / units), bytes_sigma);
     }
   }
 
@@ -46,6 +56,10 @@ class CountersSection : public Section, public EventSink {
       j.Key(name).BeginObject();
       j.Key("allocations").Double(static_cast<double>(p.totals.allocations) / n);
       j.Key("bytes").Double(static_cast<double>(p.totals.bytes_allocated) / n);
+      if (p.sampling.sampled()) {
+        j.Key("allocations_sigma").Double(std::sqrt(p.sampling.allocations_variance) / static_cast<double>(n));
+        j.Key("bytes_sigma").Double(std::sqrt(p.sampling.bytes_variance) / static_cast<double>(n));
+      }
       j.EndObject();
     }
     j.EndObject();

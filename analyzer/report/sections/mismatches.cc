@@ -1,6 +1,8 @@
 // Mismatched frees: blocks released by another family than allocated them (new freed by free,
-// new[] by delete, malloc by delete), by allocation stack; from the heap pass.
+// new[] by delete, malloc by delete), by allocation stack; from the heap pass. In a sampled trace
+// each count is an estimate with its 1 sigma.
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_format.h"
 #include "report/section.h"
@@ -11,7 +13,8 @@ namespace {
 struct Mismatch {
   std::string alloc_entry, free_entry;
   uint64_t count = 0;
-  ReportStack stack;  // where the block was allocated
+  double variance = 0;  // sampled traces
+  ReportStack stack;    // where the block was allocated
 };
 
 // Frames shown per mismatch in the text.
@@ -33,6 +36,7 @@ class MismatchesSection : public Section {
       m.alloc_entry = format::kEntryPoints[static_cast<size_t>(key.alloc_entry)].name;
       m.free_entry = format::kEntryPoints[static_cast<size_t>(key.free_entry)].name;
       m.count = count;
+      m.variance = in.heap.MismatchVariance(key);
       StackStats none;
       const StackStats* stats = &none;
       for (const auto& entry : stacks) {
@@ -45,10 +49,11 @@ class MismatchesSection : public Section {
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
     if (mismatches_.empty()) return;
-    absl::StrAppendFormat(&out, "\nMismatched frees (%s)\n", HumanCount(p.totals.mismatched_frees));
+    absl::StrAppendFormat(&out, "\nMismatched frees (%s%s)\n", HumanCount(p.totals.mismatched_frees),
+                          PlusMinusCount(p.totals.mismatched_frees_variance));
     for (const auto& m : mismatches_) {
-      absl::StrAppendFormat(&out, "  %s x allocated with %s, freed with %s\n", HumanCount(m.count), m.alloc_entry,
-                            m.free_entry);
+      absl::StrAppendFormat(&out, "  %s%s x allocated with %s, freed with %s\n", HumanCount(m.count),
+                            PlusMinusCount(m.variance), m.alloc_entry, m.free_entry);
       for (size_t i = 0; i < m.stack.frames.size() && i < kTextFrames; ++i) {
         absl::StrAppend(&out, "      ", FrameText(m.stack.frames[i]), "\n");
       }
@@ -59,12 +64,14 @@ class MismatchesSection : public Section {
     if (place != JsonPlace::kRoot) return;
     j.Key("mismatched_frees").BeginObject();
     j.Key("count").Uint(p.totals.mismatched_frees);
+    if (p.sampling.sampled()) j.Key("count_sigma").Double(std::sqrt(p.totals.mismatched_frees_variance));
     j.Key("stacks").BeginArray();
     for (const auto& m : mismatches_) {
       j.BeginObject();
       j.Key("allocated_with").String(m.alloc_entry);
       j.Key("freed_with").String(m.free_entry);
       j.Key("count").Uint(m.count);
+      if (p.sampling.sampled()) j.Key("count_sigma").Double(std::sqrt(m.variance));
       WriteFrames(j, m.stack.frames);
       j.EndObject();
     }

@@ -13,9 +13,12 @@ class SamplingSection : public Section {
     if (!s.sampled()) return;
     absl::StrAppendFormat(&out,
                           "   SAMPLED trace (--sample %s): every count and byte figure below is an estimate from %s "
-                          "recorded allocations;\n   expected error (1 sigma): allocations %.2f%%, bytes %.2f%%\n",
+                          "recorded allocations;\n   expected error (1 sigma): allocations %.2f%%, bytes %.2f%%;\n"
+                          "   each figure shows its own (± 1 sigma); blocks of %s or more are always recorded, so "
+                          "figures made only of them are exact (no ±)\n",
                           HumanBytes(static_cast<double>(s.interval_bytes)), HumanCount(s.samples),
-                          100 * s.AllocationsRelError(), 100 * s.BytesRelError());
+                          100 * s.AllocationsRelError(), 100 * s.BytesRelError(),
+                          HumanBytes(static_cast<double>(s.interval_bytes)));
   }
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {

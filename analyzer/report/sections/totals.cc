@@ -13,14 +13,25 @@ class TotalsSection : public Section {
  public:
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
     const HeapTotals& t = p.totals;
+    const SamplingEstimate& s = p.sampling;
     double rate = p.duration_s > 0 ? t.allocations / p.duration_s : 0;
     double brate = p.duration_s > 0 ? t.bytes_allocated / p.duration_s : 0;
+    // Sampled: each estimate with its 1 sigma, " ± 1,234" (empty in a full trace); a rate's is its
+    // count's over the (exact) duration.
+    double d2 = p.duration_s > 0 ? p.duration_s * p.duration_s : 0;
+    std::string rate_sigma =
+        d2 > 0 && s.allocations_variance > 0 ? absl::StrCat(PlusMinusCount(s.allocations_variance / d2), "/s") : "";
+    std::string brate_sigma =
+        d2 > 0 && s.bytes_variance > 0 ? absl::StrCat(PlusMinusBytes(s.bytes_variance / d2), "/s") : "";
     absl::StrAppend(&out, "\nTotals\n");
-    absl::StrAppendFormat(&out, "  allocations        %15s   %s/s (realloc counts once)\n", HumanCount(t.allocations),
-                          HumanCount(static_cast<uint64_t>(rate)));
-    absl::StrAppendFormat(&out, "  frees              %15s\n", HumanCount(t.frees));
-    absl::StrAppendFormat(&out, "  bytes allocated    %15s   %s/s\n", HumanBytes(t.bytes_allocated), HumanBytes(brate));
-    absl::StrAppendFormat(&out, "  bytes freed        %15s\n", HumanBytes(t.bytes_freed));
+    absl::StrAppendFormat(&out, "  allocations        %15s%s   %s/s%s (realloc counts once)\n",
+                          HumanCount(t.allocations), PlusMinusCount(s.allocations_variance),
+                          HumanCount(static_cast<uint64_t>(rate)), rate_sigma);
+    absl::StrAppendFormat(&out, "  frees              %15s%s\n", HumanCount(t.frees), PlusMinusCount(t.frees_variance));
+    absl::StrAppendFormat(&out, "  bytes allocated    %15s%s   %s/s%s\n", HumanBytes(t.bytes_allocated),
+                          PlusMinusBytes(s.bytes_variance), HumanBytes(brate), brate_sigma);
+    absl::StrAppendFormat(&out, "  bytes freed        %15s%s\n", HumanBytes(t.bytes_freed),
+                          PlusMinusBytes(t.bytes_freed_variance));
     if (p.sampling.sampled()) {
       // The maximum over time of an estimated live heap overstates the peak (it picks the noise's
       // highs): not an estimate of anything.
@@ -56,9 +67,11 @@ class TotalsSection : public Section {
       absl::StrAppendFormat(&out, "  short-lived        %15s   %s: freed within %s\n", HumanCount(t.short_lived),
                             Percent(t.short_lived, t.allocations), absl::StrFormat("%g ms", o.short_lived_ns / 1e6));
     }
-    absl::StrAppendFormat(&out, "  large objects      %15s   %s (>= %s B)\n", HumanCount(t.large_objects),
-                          HumanBytes(t.large_object_bytes), HumanCount(o.large_object_bytes));
-    absl::StrAppendFormat(&out, "  mismatched frees   %15s\n", HumanCount(t.mismatched_frees));
+    absl::StrAppendFormat(&out, "  large objects      %15s%s   %s%s (>= %s B)\n", HumanCount(t.large_objects),
+                          PlusMinusCount(t.large_objects_variance), HumanBytes(t.large_object_bytes),
+                          PlusMinusBytes(t.large_object_bytes_variance), HumanCount(o.large_object_bytes));
+    absl::StrAppendFormat(&out, "  mismatched frees   %15s%s\n", HumanCount(t.mismatched_frees),
+                          PlusMinusCount(t.mismatched_frees_variance));
     if (p.process.attached()) {
       absl::StrAppendFormat(&out, "  pre-attach frees   %15s   freed, allocated before attach\n",
                             HumanCount(t.frees_of_pre_attach));
@@ -90,9 +103,18 @@ class TotalsSection : public Section {
       j.Key("bytes_allocated_sigma").Double(std::sqrt(p.sampling.bytes_variance));
       j.Key("leaked_allocations_sigma").Double(std::sqrt(t.leaked_allocations_variance));
       j.Key("leaked_bytes_sigma").Double(std::sqrt(t.leaked_bytes_variance));
+      j.Key("frees_sigma").Double(std::sqrt(t.frees_variance));
+      j.Key("bytes_freed_sigma").Double(std::sqrt(t.bytes_freed_variance));
+      j.Key("large_objects_sigma").Double(std::sqrt(t.large_objects_variance));
+      j.Key("large_object_bytes_sigma").Double(std::sqrt(t.large_object_bytes_variance));
+      j.Key("mismatched_frees_sigma").Double(std::sqrt(t.mismatched_frees_variance));
+      double d = p.duration_s > 0 ? p.duration_s : 0;
+      j.Key("allocations_per_second_sigma").Double(d > 0 ? std::sqrt(p.sampling.allocations_variance) / d : 0);
+      j.Key("bytes_per_second_sigma").Double(d > 0 ? std::sqrt(p.sampling.bytes_variance) / d : 0);
       j.Key("temporary_allocations").Null();  // not estimable from a sample
       j.Key("short_lived_allocations").Uint(t.short_lived);
-      j.Key("short_lived_allocations_error").Double(std::sqrt(t.short_lived_variance));
+      j.Key("short_lived_allocations_sigma").Double(std::sqrt(t.short_lived_variance));
+      j.Key("short_lived_allocations_error").Double(std::sqrt(t.short_lived_variance));  // the old name
     } else {
       j.Key("temporary_allocations").Uint(t.temporary);
       j.Key("short_lived_allocations").Uint(t.short_lived);
