@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "read/sampling.h"
+
 namespace allocprof {
 namespace {
 
@@ -15,21 +17,35 @@ void Absorb(TimeWindow& into, const TimeWindow& w) {
     into.live_max = std::max(into.live_max, w.live_max);
   }
   into.live_end = w.live_end;
+  into.live_end_variance = w.live_end_variance;
   into.allocations += w.allocations;
   into.bytes_allocated += w.bytes_allocated;
   into.frees += w.frees;
   into.bytes_freed += w.bytes_freed;
+  into.allocations_variance += w.allocations_variance;
+  into.bytes_allocated_variance += w.bytes_allocated_variance;
+  into.frees_variance += w.frees_variance;
+  into.bytes_freed_variance += w.bytes_freed_variance;
   into.touched = true;
 }
 
 // Windows without events carry the live level of the last event before them.
 void FillGaps(std::vector<TimeWindow>& ws, int64_t live) {
+  double variance = 0;
   for (auto& w : ws) {
     if (!w.touched) {
       w.live_min = w.live_max = w.live_end = live;
+      w.live_end_variance = variance;
     }
     live = w.live_end;
+    variance = w.live_end_variance;
   }
+}
+
+// One weighted event of `count` blocks of `bytes` in all: the variances of its count and bytes.
+void EventVariances(uint64_t bytes, uint64_t count, double* count_variance, double* bytes_variance) {
+  *count_variance = count > 1 ? CountVariance(count) : 0;
+  *bytes_variance = count > 1 ? BytesVariance(bytes / count, count) : 0;
 }
 
 }  // namespace
@@ -74,24 +90,34 @@ void Timeline::Coarsen() {
 }
 
 void Timeline::OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
-  TimeWindow& w = Touch(time, live_after);
+  double count_variance, bytes_variance;
+  EventVariances(size, count, &count_variance, &bytes_variance);
+  TimeWindow& w = Touch(time, live_after, bytes_variance);
   w.allocations += count;
   w.bytes_allocated += size;
+  w.allocations_variance += count_variance;
+  w.bytes_allocated_variance += bytes_variance;
 }
 
 void Timeline::OnFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
-  TimeWindow& w = Touch(time, live_after);
+  double count_variance, bytes_variance;
+  EventVariances(size, count, &count_variance, &bytes_variance);
+  TimeWindow& w = Touch(time, live_after, -bytes_variance);
   w.frees += count;
   w.bytes_freed += size;
+  w.frees_variance += count_variance;
+  w.bytes_freed_variance += bytes_variance;
 }
 
-TimeWindow& Timeline::Touch(uint64_t time, int64_t live_after) {
+TimeWindow& Timeline::Touch(uint64_t time, int64_t live_after, double live_variance_change) {
+  live_variance_ = std::max(0.0, live_variance_ + live_variance_change);
   TimeWindow& w = At(time);
   if (!w.touched) w.live_min = w.live_max = live_;  // the level the window opened at
   w.touched = true;
   w.live_max = std::max(w.live_max, live_after);
   w.live_min = std::min(w.live_min, live_after);
   w.live_end = live_after;
+  w.live_end_variance = live_variance_;
   live_ = live_after;
   return w;
 }

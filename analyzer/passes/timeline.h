@@ -20,6 +20,9 @@ struct TimeWindow {
   int64_t live_min = 0, live_max = 0, live_end = 0;
   uint64_t allocations = 0, bytes_allocated = 0;
   uint64_t frees = 0, bytes_freed = 0;
+  // Sampled traces: the variances of the estimates above (read/sampling.h); 0 in a full trace.
+  double allocations_variance = 0, bytes_allocated_variance = 0, frees_variance = 0, bytes_freed_variance = 0;
+  double live_end_variance = 0;
   bool touched = false;  // any event fell into it
 };
 
@@ -31,7 +34,8 @@ class Timeline {
   // `initial_live`: bytes already live at the origin (an analysis window's carried-in heap).
   explicit Timeline(uint64_t origin_ns, uint64_t initial_width_ns = 1000, int64_t initial_live = 0);
   // `live_after` is the live byte count after the event.
-  // `size`: bytes of all `count` events (count > 1: a sampled trace's weighted event).
+  // `size`: bytes of all `count` events (count > 1: a sampled trace's weighted event, whose
+  // variances the windows sum).
   void OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1);
   void OnFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1);
 
@@ -49,7 +53,7 @@ class Timeline {
   }
   TimeWindow& AtSlow(uint64_t time);
   // The window of `time`, with the live level after the event applied.
-  TimeWindow& Touch(uint64_t time, int64_t live_after);
+  TimeWindow& Touch(uint64_t time, int64_t live_after, double live_variance_change);
   void Coarsen();
 
   uint64_t origin_;
@@ -57,6 +61,7 @@ class Timeline {
   std::vector<TimeWindow> fine_;
   int64_t initial_live_ = 0;
   int64_t live_ = 0;
+  double live_variance_ = 0;  // of the live bytes' estimate: the sampled live blocks' BytesVariance
   size_t current_ = 0;
   uint64_t current_start_ = 1, current_end_ = 0;  // absolute; empty until the first event
 };

@@ -14,7 +14,9 @@ def finding(report, g=None):
     else:
         text = f"Live heap peaks at {units.human_bytes(peak)} at {units.human_seconds(model.num(totals.get('peak_time_s')))}"
     saw = model.obj(report, "sawtooth")
-    if saw.get("found") and model.num(saw.get("period_s")) > 0:
+    if peak is None:
+        pass  # a sampled trace: no periodic pattern is looked for in an estimate
+    elif saw.get("found") and model.num(saw.get("period_s")) > 0:
         text += (f"; sawtooth every {units.human_seconds(model.num(saw.get('period_s')))}"
                  f" ({units.human_bytes(model.num(saw.get('amplitude_bytes')))} deep)")
     else:
@@ -57,8 +59,9 @@ def draw(report):
     if marks:
         top = max([top] + [c.heap_before for c in g.collections])
     bdiv = style.bytes_axis(heap_ax.yaxis, top, "live heap")
-    heap_ax.stairs([v / bdiv for v in tl.live_max], edges, baseline=[v / bdiv for v in tl.live_min], fill=True,
-                   color=style.SKY_BLUE, alpha=0.45, linewidth=0, label="min–max in each window")
+    if model.num(totals.get("peak_live_bytes"), None) is not None:  # a sampled trace has no window extremes
+        heap_ax.stairs([v / bdiv for v in tl.live_max], edges, baseline=[v / bdiv for v in tl.live_min], fill=True,
+                       color=style.SKY_BLUE, alpha=0.45, linewidth=0, label="min–max in each window")
     heap_ax.plot([edges[0]] + ends, [0] + [v / bdiv for v in tl.live_end], color=style.BLUE, linewidth=1.6,
                  label="live at window end")
     peak = model.num(totals.get("peak_live_bytes"))

@@ -67,9 +67,11 @@ def timeline(report):
             continue
         t.start.append(num(w.get("start_s")))
         t.end.append(num(w.get("end_s")))
-        t.live_min.append(num(w.get("live_min")))
-        t.live_max.append(num(w.get("live_max")))
-        t.live_end.append(num(w.get("live_end")))
+        # A sampled trace's windows have no extremes (null): the band narrows to the estimate.
+        end = num(w.get("live_end"))
+        t.live_min.append(num(w.get("live_min"), end))
+        t.live_max.append(num(w.get("live_max"), end))
+        t.live_end.append(end)
         t.allocations.append(num(w.get("allocations")))
         t.frees.append(num(w.get("frees")))
     return t

@@ -220,9 +220,16 @@ def test_sampled_timeline_states_no_peak(out_dir):
     report["sampling"] = {"interval_bytes": 65536, "estimated": True, "samples": 10}
     report["totals"] = dict(report["totals"], peak_live_bytes=None, peak_time_s=None)
     report["gen"] = None
+    report["sawtooth"] = None
+    for w in report["timeline"]:  # a sampled window has no extremes
+        w["live_min"] = w["live_max"] = None
     fig = chart_timeline.draw(report)
     assert titled(fig).startswith("Live heap estimated from a sample (its peak: not available when sampling)")
+    assert "periodic" not in titled(fig) and "sawtooth" not in titled(fig)
     assert not [line for line in fig.axes[0].get_lines() if line.get_label().startswith("peak")]
+    assert not fig.axes[0].patches, "no min-max band"
+    top = fig.axes[0].get_ylim()[1]
+    assert top > 0 and max(line.get_ydata().max() for line in fig.axes[0].get_lines()) <= top
     save_and_check(fig, out_dir, "timeline-sampled")
     assert chart_compare.finding_timelines(report, report) == \
         "Live heap over time against the baseline (peak: not available when sampling)"

@@ -115,6 +115,20 @@ TEST(Sampling, PerStackEstimatesMatchTheFullTraceAndThePeakIsWithheld) {
     EXPECT_TRUE(s["gen"].is_null());
     EXPECT_TRUE(s["stacks"]["top_by_peak"].is_null());
     EXPECT_TRUE(s["totals"]["leaked_bytes_sigma"].is_number());
+    // The timeline: each window's estimates with their sigma, no extremes, no pattern in an estimate.
+    EXPECT_TRUE(s["sawtooth"].is_null());
+    ASSERT_FALSE(s["timeline"].empty());
+    double allocations = 0, allocations_variance = 0;
+    for (const auto& w : s["timeline"]) {
+      EXPECT_TRUE(w["live_min"].is_null() && w["live_max"].is_null()) << w.dump();
+      EXPECT_TRUE(w["live_end_sigma"].is_number() && w["frees_sigma"].is_number()) << w.dump();
+      allocations += w["allocations"].get<double>();
+      allocations_variance += pow(w["allocations_sigma"].get<double>(), 2);
+    }
+    // The windows split the total's estimate: their counts and variances add up to it.
+    EXPECT_NEAR(allocations, s["totals"]["allocations"].get<double>(), 0.5);
+    EXPECT_NEAR(sqrt(allocations_variance), s["totals"]["allocations_sigma"].get<double>(),
+                0.05 * s["totals"]["allocations_sigma"].get<double>() + 1);
     size_t compared = 0;
     for (const auto& st : s["stacks"]["top_by_bytes"]) {
       EXPECT_TRUE(st["peak_bytes"].is_null());
@@ -133,6 +147,8 @@ TEST(Sampling, PerStackEstimatesMatchTheFullTraceAndThePeakIsWithheld) {
   EXPECT_NE(text.out.find("Top stacks by contribution to the peak: not available when sampling"), std::string::npos);
   EXPECT_NE(text.out.find(" calls, "), std::string::npos);
   EXPECT_NE(text.out.find(" ± "), std::string::npos);
+  EXPECT_NE(text.out.find("live min and max not available when sampling"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Live heap: periodic pattern not available when sampling"), std::string::npos);
   EXPECT_NE(text.out.find("Gen-style pressure (what a .NET-style generational collector would have done)\n"
                           "  not available when sampling"),
             std::string::npos)

@@ -237,6 +237,28 @@ TEST(Timeline, CoarsensToStayBoundedAndKeepsTotals) {
   EXPECT_EQ(windows.back().live_end, live);
 }
 
+// A sampled trace's weighted events: each window sums its events' variances (w(w-1) for a count,
+// s^2 w(w-1) for bytes), and the live end carries the variance of the blocks live then, which a
+// free takes out again. Full-trace events (weight 1) add none.
+TEST(Timeline, SampledWindowsCarryTheVariancesOfTheirEstimates) {
+  Timeline t(0, 1000);
+  t.OnAlloc(100, 4 * 100, 400, 4);    // a block of 100 B that stands for 4
+  t.OnAlloc(200, 2 * 1000, 2400, 2);  // 1000 B, weight 2
+  t.OnAlloc(300, 50, 2450);           // unsampled weight: exact
+  auto first = t.Windows(1000, 1, 0);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_DOUBLE_EQ(first[0].allocations_variance, 4.0 * 3 + 2.0 * 1);
+  EXPECT_DOUBLE_EQ(first[0].bytes_allocated_variance, 100.0 * 100 * 12 + 1000.0 * 1000 * 2);
+  EXPECT_DOUBLE_EQ(first[0].live_end_variance, 100.0 * 100 * 12 + 1000.0 * 1000 * 2);
+  t.OnFree(1500, 2 * 1000, 450, 2);  // the 1000 B block is freed in the second window
+  auto two = t.Windows(2000, 2, 0);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_DOUBLE_EQ(two[1].frees_variance, 2.0);
+  EXPECT_DOUBLE_EQ(two[1].bytes_freed_variance, 1000.0 * 1000 * 2);
+  EXPECT_DOUBLE_EQ(two[1].live_end_variance, 100.0 * 100 * 12) << "only the 100 B block is live";
+  EXPECT_DOUBLE_EQ(two[0].live_end_variance, first[0].live_end_variance);
+}
+
 }  // namespace
 }  // namespace allocprof
 

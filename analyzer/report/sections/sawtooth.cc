@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "passes/timeline.h"
+#include "report/render_util.h"
 #include "report/section.h"
 
 namespace allocprof {
@@ -21,12 +22,13 @@ class SawtoothSection : public Section {
   }
 
   void RenderText(const ProcessReport& p, const AnalysisOptions& o, std::string& out) const override {
-    // Sampled: found on the estimated live heap, so an estimate too (without an error bound).
-    const char* estimated = p.sampling.sampled() ? " (of the estimated live heap)" : "";
-    if (sawtooth_.found) {
-      absl::StrAppendFormat(&out, "\nLive heap: sawtooth, period ≈ %.3g s, amplitude ≈ %s (autocorrelation %.2f)%s\n",
-                            sawtooth_.period_s, HumanBytes(sawtooth_.amplitude_bytes), sawtooth_.correlation,
-                            estimated);
+    if (p.sampling.sampled()) {
+      // A pattern found in an estimate has no error bound: its depth mixes the sampling noise in.
+      absl::StrAppendFormat(&out, "\nLive heap: periodic pattern %s (no error bound for a pattern in an estimate)\n",
+                            kNotAvailableWhenSampling);
+    } else if (sawtooth_.found) {
+      absl::StrAppendFormat(&out, "\nLive heap: sawtooth, period ≈ %.3g s, amplitude ≈ %s (autocorrelation %.2f)\n",
+                            sawtooth_.period_s, HumanBytes(sawtooth_.amplitude_bytes), sawtooth_.correlation);
     } else {
       absl::StrAppend(&out, "\nLive heap: no periodic pattern\n");
     }
@@ -34,6 +36,10 @@ class SawtoothSection : public Section {
 
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
     if (place != JsonPlace::kRoot) return;
+    if (p.sampling.sampled()) {
+      j.Key("sawtooth").Null();
+      return;
+    }
     j.Key("sawtooth").BeginObject();
     j.Key("found").Bool(sawtooth_.found);
     j.Key("period_s");
@@ -41,7 +47,6 @@ class SawtoothSection : public Section {
     j.Key("amplitude_bytes");
     sawtooth_.found ? j.Double(sawtooth_.amplitude_bytes) : j.Null();
     j.Key("correlation").Double(sawtooth_.correlation);
-    if (p.sampling.sampled()) j.Key("estimated").Bool(true);
     j.EndObject();
   }
 

@@ -3,6 +3,7 @@
 #include "passes/timeline.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_format.h"
 #include "report/section.h"
@@ -30,9 +31,20 @@ class TimelineSection : public Section {
                           "\nTimeline (%d windows of %.3f ms; every %d shown as one row; full series in --json)\n",
                           windows_.size(), width_ns_ / 1e6, per_row);
     if (p.sampling.sampled()) {
-      absl::StrAppend(&out,
-                      "  sampled: live end, allocations and frees are estimates; live min and max are the extremes of "
-                      "an estimate (biased outwards)\n");
+      // A window's extremes are the extremes of an estimate, biased outwards: left out.
+      absl::StrAppendFormat(&out,
+                            "  sampled: estimates with their 1 sigma; live min and max %s (the extremes of an estimate "
+                            "are biased outwards)\n",
+                            kNotAvailableWhenSampling);
+      absl::StrAppendFormat(&out, "  %10s %24s %24s %24s\n", "time s", "live end", "allocations", "frees");
+      for (size_t i = 0; i < windows_.size(); i += per_row) {
+        TimeWindow row = Row(i, per_row);
+        absl::StrAppendFormat(&out, "  %10.3f %24s %24s %24s\n", row.start_ns / 1e9,
+                              HumanBytes(static_cast<double>(row.live_end)) + PlusMinusBytes(row.live_end_variance),
+                              HumanCount(row.allocations) + PlusMinusCount(row.allocations_variance),
+                              HumanCount(row.frees) + PlusMinusCount(row.frees_variance));
+      }
+      return;
     }
     absl::StrAppendFormat(&out, "  %10s %12s %12s %12s %14s %14s\n", "time s", "live min", "live max", "live end",
                           "allocations", "frees");
@@ -48,20 +60,34 @@ class TimelineSection : public Section {
   void RenderJson(const ProcessReport& p, const AnalysisOptions& o, JsonWriter& j, JsonPlace place) const override {
     if (place != JsonPlace::kRoot) return;
     j.Key("timeline_window_s").Double(Seconds(width_ns_));
-    // Sampled: live_end and the counts are estimates; live_min/max are extremes of an estimate.
-    if (p.sampling.sampled()) j.Key("timeline_estimated").Bool(true);
+    // Sampled: live_end and the counts are estimates with their sigma; live_min/max, the extremes
+    // of an estimate, are null.
+    bool sampled = p.sampling.sampled();
+    if (sampled) j.Key("timeline_estimated").Bool(true);
     j.Key("timeline").BeginArray();
     for (const auto& w : windows_) {
       j.BeginObject();
       j.Key("start_s").Double(Seconds(w.start_ns));
       j.Key("end_s").Double(Seconds(w.end_ns));
-      j.Key("live_min").Int(w.live_min);
-      j.Key("live_max").Int(w.live_max);
+      if (sampled) {
+        j.Key("live_min").Null();
+        j.Key("live_max").Null();
+      } else {
+        j.Key("live_min").Int(w.live_min);
+        j.Key("live_max").Int(w.live_max);
+      }
       j.Key("live_end").Int(w.live_end);
       j.Key("allocations").Uint(w.allocations);
       j.Key("bytes_allocated").Uint(w.bytes_allocated);
       j.Key("frees").Uint(w.frees);
       j.Key("bytes_freed").Uint(w.bytes_freed);
+      if (sampled) {
+        j.Key("live_end_sigma").Double(std::sqrt(w.live_end_variance));
+        j.Key("allocations_sigma").Double(std::sqrt(w.allocations_variance));
+        j.Key("bytes_allocated_sigma").Double(std::sqrt(w.bytes_allocated_variance));
+        j.Key("frees_sigma").Double(std::sqrt(w.frees_variance));
+        j.Key("bytes_freed_sigma").Double(std::sqrt(w.bytes_freed_variance));
+      }
       j.EndObject();
     }
     j.EndArray();
@@ -76,8 +102,11 @@ class TimelineSection : public Section {
       row.live_min = std::min(row.live_min, w.live_min);
       row.live_max = std::max(row.live_max, w.live_max);
       row.live_end = w.live_end;
+      row.live_end_variance = w.live_end_variance;
       row.allocations += w.allocations;
       row.frees += w.frees;
+      row.allocations_variance += w.allocations_variance;
+      row.frees_variance += w.frees_variance;
     }
     return row;
   }
