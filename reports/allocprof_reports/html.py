@@ -141,8 +141,10 @@ def payload(report, baseline=None, diff=None):
         for name, m in model.obj(diff, "metrics").items():
             if isinstance(m, dict):
                 before, after = model.num(m.get("before"), None), model.num(m.get("after"), None)
-                data["diff"].append([name, markdown._metric_value(name, before),  # noqa: SLF001
-                                     markdown._metric_value(name, after), units.ratio_text(before, after)])  # noqa: SLF001
+                # A sampled side's estimate with its 1 sigma, as in report.md.
+                cells = [markdown._metric_value(name, v) + markdown._diff_sigma(name, m.get(side + "_sigma"))  # noqa: SLF001
+                         for v, side in ((before, "before"), (after, "after"))]
+                data["diff"].append([name, cells[0], cells[1], units.ratio_text(before, after)])
     return data
 
 

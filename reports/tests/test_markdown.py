@@ -3,7 +3,7 @@ pull-request comment (trace strings in code, under the size limit)."""
 
 import re
 
-from allocprof_reports import markdown
+from allocprof_reports import html, markdown
 from conftest import synthetic
 
 CHARTS = [("Live heap peaks at 1 MiB", "timeline.png", "timeline.svg")]
@@ -198,3 +198,8 @@ def test_sampled_diff_shows_sigma_and_rules_within_noise():
                  metrics={"allocations": {"label": "allocations", "before": 1000, "after": 1080, "ratio": 1.08}},
                  grown_stacks=[])
     assert "±" not in markdown.diff_tables(exact) and "within noise" not in markdown.verdict(exact)
+    # The page's diff panel shows the same cells.
+    rows = {row[0]: row for row in html.payload(synthetic(), synthetic(), diff)["diff"]}
+    assert rows["allocations"][1:] == ["1,000", "1,080 ± 50", "1.08x"]
+    assert rows["allocations_per_messages"][2] == "10.8 ± 0.5"
+    assert all("±" not in cell for row in html.payload(synthetic(), synthetic(), exact)["diff"] for cell in row)
