@@ -82,19 +82,36 @@ struct Replicate {
   uint64_t weighted_count = 0, weighted_bytes = 0;
 };
 
+// The shim's choice, replayed: each block is recorded with probability p(size) and, when it is,
+// weighed as the decoder weighs it. Weigh returns the block's weight, 0 when it is not recorded.
+class ShimSampler {
+ public:
+  ShimSampler(uint64_t interval, std::mt19937_64& rng) : interval_(interval), rng_(rng) {
+    weigher_.SetInterval(interval);
+  }
+  uint32_t Weigh(uint64_t t, uint64_t addr, uint64_t size) {
+    if (uniform_(rng_) >= SampleProbability(size, interval_)) return 0;
+    return weigher_.WeighAllocation(t, addr, size);
+  }
+  const SampleWeigher& weigher() const { return weigher_; }
+
+ private:
+  uint64_t interval_;
+  std::mt19937_64& rng_;
+  std::uniform_real_distribution<double> uniform_{0, 1};
+  SampleWeigher weigher_;
+};
+
 Replicate SampleOnce(const Population& pop, uint64_t interval, std::mt19937_64& rng) {
-  SampleWeigher weigher;
-  weigher.SetInterval(interval);
+  ShimSampler sampler(interval, rng);
   Replicate r;
-  std::uniform_real_distribution<double> uniform(0, 1);
   for (size_t i = 0; i < pop.sizes.size(); ++i) {
     uint64_t s = pop.sizes[i];
-    if (uniform(rng) >= SampleProbability(s, interval)) continue;
-    uint32_t w = weigher.WeighAllocation(1000 + i * 16, 0x10000 + i * 64, s);
+    uint32_t w = sampler.Weigh(1000 + i * 16, 0x10000 + i * 64, s);
     r.weighted_count += w;
     r.weighted_bytes += w * s;
   }
-  r.estimate = weigher.estimate();
+  r.estimate = sampler.weigher().estimate();
   return r;
 }
 
@@ -218,14 +235,13 @@ LifetimeRun MakeLifetimeRun(size_t n, uint64_t seed) {
 
 // The heap pass over one sampling of the run (each block with probability p(size), as the shim).
 HeapTotals SampleLifetimes(const LifetimeRun& run, uint64_t interval, std::mt19937_64& rng) {
-  SampleWeigher weigher;
-  weigher.SetInterval(interval);
-  std::uniform_real_distribution<double> uniform(0, 1);
+  ShimSampler sampler(interval, rng);
   std::vector<Event> events;
   for (size_t i = 0; i < run.sizes.size(); ++i) {
-    if (uniform(rng) >= SampleProbability(run.sizes[i], interval)) continue;
     uint64_t t = 1000000 + i * 10000, addr = 0x100000 + i * 4096;
-    events.push_back(Alloc(t, addr, run.sizes[i], weigher.WeighAllocation(t, addr, run.sizes[i])));
+    uint32_t w = sampler.Weigh(t, addr, run.sizes[i]);
+    if (!w) continue;
+    events.push_back(Alloc(t, addr, run.sizes[i], w));
     events.push_back(Free(t + run.lives[i], addr));
   }
   std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
@@ -310,14 +326,13 @@ struct StackFigures {
 };
 
 StackFigures SampleStacks(const StackRun& run, uint64_t interval, std::mt19937_64& rng) {
-  SampleWeigher weigher;
-  weigher.SetInterval(interval);
-  std::uniform_real_distribution<double> uniform(0, 1);
+  ShimSampler sampler(interval, rng);
   std::vector<Event> events;
   for (size_t i = 0; i < run.sizes.size(); ++i) {
-    if (uniform(rng) >= SampleProbability(run.sizes[i], interval)) continue;
     uint64_t t = 1000000 + i * 10000, addr = 0x100000 + i * 65536;
-    events.push_back(Alloc(t, addr, run.sizes[i], weigher.WeighAllocation(t, addr, run.sizes[i]), run.stacks[i]));
+    uint32_t w = sampler.Weigh(t, addr, run.sizes[i]);
+    if (!w) continue;
+    events.push_back(Alloc(t, addr, run.sizes[i], w, run.stacks[i]));
     if (!run.never_freed[i]) events.push_back(Free(t + 5000, addr));
   }
   HeapAnalysis h({}, nullptr);
@@ -432,16 +447,15 @@ MixRun MakeMixRun(size_t n, uint64_t seed, uint64_t interval) {
 
 // One sampling of the run through the heap pass: each figure and the variance the pass reports.
 std::map<std::string, std::pair<double, double>> SampleMix(const MixRun& run, uint64_t interval, std::mt19937_64& rng) {
-  SampleWeigher weigher;
-  weigher.SetInterval(interval);
-  std::uniform_real_distribution<double> uniform(0, 1);
+  ShimSampler sampler(interval, rng);
   AnalysisOptions options;
   options.large_object_bytes = MixRun::kLargeObject;
   HeapAnalysis h(options, nullptr);
   for (size_t i = 0; i < run.sizes.size(); ++i) {
-    if (uniform(rng) >= SampleProbability(run.sizes[i], interval)) continue;
     uint64_t t = 1000000 + i * 10000, addr = 0x100000 + i * 65536;
-    Event a = Alloc(t, addr, run.sizes[i], weigher.WeighAllocation(t, addr, run.sizes[i]));
+    uint32_t w = sampler.Weigh(t, addr, run.sizes[i]);
+    if (!w) continue;
+    Event a = Alloc(t, addr, run.sizes[i], w);
     a.entry = run.alloc_entry[i];
     h.Feed(a);
     if (run.free_entry[i] != EntryPoint::kCount) h.Feed(Free(t + 5000, addr, 0, run.free_entry[i]));
