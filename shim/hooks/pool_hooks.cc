@@ -81,7 +81,7 @@ __attribute__((always_inline)) inline void Record(bool capture_stack, Write&& wr
     uint32_t depth = 0;
     if (capture_stack) {
       depth = CaptureStack(t);
-      stack = InternStack(t->frames, depth);
+      stack = InternCapturedStack(t, depth);
     }
     Lock(t);
     uint64_t now = NowNs();

@@ -94,7 +94,7 @@ __attribute__((always_inline)) inline void RecordInto(ThreadState* t, const Even
   uint32_t depth = 0;
   if (!e.is_free) {
     depth = CaptureStack(t);
-    stack = InternStack(t->frames, depth);
+    stack = InternCapturedStack(t, depth);
   }
   Lock(t);
   uint64_t now = NowNs();
@@ -222,7 +222,7 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
   }
   int caller_errno = errno;
   uint32_t depth = CaptureStack(t);
-  InternResult stack = InternStack(t->frames, depth);
+  InternResult stack = InternCapturedStack(t, depth);
   Lock(t);
   uint64_t before = NowNs();
   errno = caller_errno;

@@ -34,7 +34,7 @@ void* RecordReallocSampled(ThreadState* t, format::EntryPoint entry, void* old_p
     uint32_t depth = 0;
     if (new_recorded) {
       depth = CaptureStack(t);
-      stack = InternStack(t->frames, depth);
+      stack = InternCapturedStack(t, depth);
     }
     if (!old_recorded) Lock(t);
     uint64_t after = NowNs();

@@ -19,6 +19,7 @@ uintptr_t Load(uintptr_t address) { return *reinterpret_cast<const uintptr_t*>(a
 
 void ForgetWalks(WalkMemo* memo) {
   for (auto& e : memo->entries) e.frames = -1;
+  memo->last = nullptr;
   memo->credit = WalkMemo::kMaxCredit;
 }
 
@@ -34,6 +35,7 @@ int Replay(WalkMemo* memo, uintptr_t pc, uintptr_t sp, uintptr_t skip_lo, uintpt
     if (i < e.loads) continue;
     memcpy(out, e.frame, static_cast<size_t>(e.frames) * sizeof(uintptr_t));
     ++memo->hits;
+    memo->last = &e;
     return e.frames;
   }
   return -1;
@@ -173,6 +175,7 @@ __attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int
   auto pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   auto sp = reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa());
   WalkMemo& memo = cache->memo();
+  memo.last = nullptr;
   auto bp_address = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   if (!memo.Warm() && memo.cold_walks++ % WalkMemo::kProbeEvery != 0) {
     LoadLog<false> load{nullptr};  // cold, and no probe: the walk alone
@@ -199,6 +202,8 @@ __attribute__((noinline)) int CfiBacktrace(RuleCache* cache, uintptr_t* out, int
     entry.loads = load.loads;
     memcpy(entry.frame, out, static_cast<size_t>(n) * sizeof(uintptr_t));
     entry.frames = n;
+    entry.stack_id = 0;
+    memo.last = &entry;
     ++memo.next_victim;
   }
   return n;

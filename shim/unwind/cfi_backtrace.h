@@ -44,11 +44,15 @@ struct WalkMemo {
     int max;
     int frames;  // -1: empty
     int loads;
+    // The shared stack table's id for these frames, with the process generation and module epoch
+    // it holds for (stack_capture.h); 0 until interned.
+    uint32_t stack_id, stack_generation, stack_epoch;
     uintptr_t frame[kMaxFrames];
     uintptr_t load_address[kMaxLoads];
     uintptr_t load_value[kMaxLoads];
   };
   Entry entries[kEntries];
+  Entry* last;  // the entry the latest walk was replayed from or stored in; null for any other walk
   uint32_t next_victim;
   uint32_t credit;      // misses left before the memo goes cold
   uint32_t cold_walks;  // walks while cold (every kProbeEvery-th is a probe)

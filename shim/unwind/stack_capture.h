@@ -15,8 +15,11 @@
 #include <libunwind.h>
 
 #include "record/thread_state.h"
+#include "runtime/module_map.h"
 #include "runtime/options.h"
+#include "runtime/process_state.h"
 #include "unwind/cfi_backtrace.h"
+#include "unwind/stack_table.h"
 
 namespace allocprof::shim {
 
@@ -62,6 +65,27 @@ __attribute__((always_inline)) inline uint32_t CaptureStack(ThreadState* t) {
     n = static_cast<int>(WalkFramePointers(t, t->frames, want));
   }
   return n > 0 ? TrimShimFrames(t->frames, static_cast<uint32_t>(n)) : 0;
+}
+
+// The shared stack table's id for the `depth` frames CaptureStack just stored. A walk the memo
+// replayed took the same steps over the same words as the one it remembers, so its frames are the
+// same and so is their id: the memo keeps the id, and a call path seen before is neither hashed nor
+// looked up again. The id counts only for the process generation (a forked child defines its
+// stacks again) and module epoch it was given in.
+__attribute__((always_inline)) inline InternResult InternCapturedStack(ThreadState* t, uint32_t depth) {
+  WalkMemo::Entry* walk = t->rule_cache ? t->rule_cache->memo().last : nullptr;
+  uint32_t generation = g_generation.load(std::memory_order_relaxed);
+  uint32_t epoch = g_module_epoch.load(std::memory_order_acquire);
+  if (walk && walk->stack_id && walk->stack_generation == generation && walk->stack_epoch == epoch) {
+    return {walk->stack_id, false};
+  }
+  InternResult stack = InternStack(t->frames, depth);
+  if (walk) {
+    walk->stack_id = stack.id;
+    walk->stack_generation = generation;
+    walk->stack_epoch = epoch;
+  }
+  return stack;
 }
 
 }  // namespace allocprof::shim

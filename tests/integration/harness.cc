@@ -140,6 +140,14 @@ bool TraceSummary::Damaged() const {
                      [](const Diagnostic& d) { return d.kind != Diagnostic::Kind::kNote; });
 }
 
+std::vector<uint32_t> TraceSummary::UndefinedStacks() const {
+  std::vector<uint32_t> undefined;
+  for (uint32_t id : stack_ids) {
+    if (!catalog.stacks.contains(id)) undefined.push_back(id);
+  }
+  return undefined;
+}
+
 namespace {
 
 class Summarizer : public EventSink {
@@ -159,7 +167,10 @@ class Summarizer : public EventSink {
     } else {
       ++s_->allocs;
       ++s_->allocs_by_size[e.size];
-      if (e.stack_id == 0) ++s_->allocs_without_stack;
+      if (e.stack_id == 0)
+        ++s_->allocs_without_stack;
+      else
+        s_->stack_ids.insert(e.stack_id);
       auto [it, inserted] = live_.try_emplace(e.addr, e.size);
       if (!inserted) {
         ++s_->allocs_over_live;

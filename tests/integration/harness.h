@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,7 @@ struct TraceSummary {
   uint64_t allocs_over_live = 0;  // address already live when allocated again
   uint64_t live_at_end = 0;
   uint64_t allocs_without_stack = 0;
+  std::set<uint32_t> stack_ids;  // of the allocations
   bool read_ok = false;
   std::string error;
 
@@ -70,6 +72,8 @@ struct TraceSummary {
     return it == frees_by_size.end() ? 0 : it->second;
   }
   bool Damaged() const;
+  // Stack ids allocations use that the trace never defines.
+  std::vector<uint32_t> UndefinedStacks() const;
 };
 
 TraceSummary Summarize(const std::string& trace);

@@ -31,6 +31,7 @@ void ExpectClean(const TraceSummary& s) {
   EXPECT_EQ(s.frees_of_unknown, 0u);
   EXPECT_EQ(s.allocs_over_live, 0u);
   EXPECT_EQ(s.catalog.out_of_order_events, 0u);
+  EXPECT_EQ(s.UndefinedStacks(), std::vector<uint32_t>{}) << "allocations name stacks the trace never defines";
 }
 
 // ---- entry points: exact counts ----
@@ -203,6 +204,26 @@ TEST(Shim, ForkedChildWritesItsOwnTrace) {
   EXPECT_EQ(child->catalog.process.ppid, parent.catalog.process.pid);
   EXPECT_TRUE(parent.catalog.ended_cleanly);
   EXPECT_TRUE(child->catalog.ended_cleanly);
+}
+
+// The stack walker's memory of a call path keeps the stack id it was given; a forked child inherits
+// it, but the id's definition is in the parent's trace, so the child must define it in its own.
+TEST(Shim, ACallPathWalkedBeforeTheForkIsDefinedInTheChildsTrace) {
+  TempDir dir;
+  RunResult r = RunTraced(Trace(dir), {Program("processes"), "fork-same-site"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Traces t = ReadAllTraces(dir);
+  ASSERT_EQ(t.by_file.size(), 2u);
+  const TraceSummary& parent = t.by_file.at("t.trace");
+  ExpectClean(parent);
+  EXPECT_EQ(parent.AllocsOfSize(1111), 10u + 40u) << "every mode starts with 10";
+  EXPECT_EQ(parent.AllocsOfSize(3333), 40u);
+  const TraceSummary* child = t.WithSize(2222);
+  ASSERT_NE(child, nullptr);
+  ExpectClean(*child);
+  EXPECT_EQ(child->AllocsOfSize(2222), 40u);
+  EXPECT_EQ(child->allocs_without_stack, 0u);
+  EXPECT_FALSE(child->stack_ids.empty());
 }
 
 TEST(Shim, ForkThenExecTracesEveryImage) {

@@ -1,6 +1,7 @@
 // processes MODE: fork, exec and spawn scenarios. Allocation sizes mark who allocated:
 //   1111 before fork (parent), 2222 in a forked child, 3333 in the parent after fork,
-//   4444 in an exec'd or spawned child.
+//   4444 in an exec'd or spawned child. fork-same-site: 1111, then 2222 in the child and 3333 in
+//   the parent, all from one call site.
 #include <dirent.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -46,6 +47,18 @@ int main(int argc, char** argv) {
       exit(0);
     }
     AllocateMarked(3333, 30);
+    return Wait(pid);
+  }
+  if (!strcmp(mode, "fork-same-site")) {
+    // One call site allocates before the fork and again in both processes after it, so the stack
+    // walker's memory of that call path (and the stack id it keeps) is inherited by the child.
+    pid_t pid = -1;
+    volatile int rounds = 2;  // unknown to the compiler: one call site, not two unrolled ones
+    for (int round = 0; round < rounds; ++round) {
+      if (round == 1 && (pid = fork()) < 0) return 1;
+      AllocateMarked(round == 0 ? 1111 : pid == 0 ? 2222 : 3333, 40);
+    }
+    if (pid == 0) exit(0);
     return Wait(pid);
   }
   if (!strcmp(mode, "fork-exec")) {
