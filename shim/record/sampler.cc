@@ -11,7 +11,7 @@
 namespace allocprof::shim {
 
 uint64_t g_sample_interval = 0;
-SampledSet g_sampled;
+constinit SampledSet g_sampled;  // pinned before constructors run (real_functions.cc)
 __thread SamplerLocal t_sampler __attribute__((tls_model("initial-exec")));
 
 namespace {
@@ -51,7 +51,7 @@ int64_t DrawCountdown(SamplerLocal* s) {
 bool InitSampler() {
   uint64_t interval = GetOptions().sample_bytes;
   if (interval == 0) return false;
-  if (!g_sampled.Init()) LogError("cannot map the sampled-address set; every free is recorded");
+  if (!g_sampled.Init()) LogError("cannot map the sampled-address set; more frees are recorded than sampled");
   g_sample_interval = interval;
   return true;
 }

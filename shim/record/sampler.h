@@ -21,9 +21,10 @@
 namespace allocprof::shim {
 
 // Mean sampling interval in bytes; 0 when every allocation is recorded. Set once by InitSampler.
-extern uint64_t g_sample_interval;
+// Hidden (here, where they are declared): the hooks address them directly, not through the GOT.
+extern uint64_t g_sample_interval __attribute__((visibility("hidden")));
 
-extern SampledSet g_sampled;
+extern SampledSet g_sampled __attribute__((visibility("hidden")));
 
 struct SamplerLocal {
   int64_t countdown;  // bytes left until the next sample; <= 0 before the first draw
