@@ -46,6 +46,14 @@ int64_t DrawCountdown(SamplerLocal* s) {
   return x < 1 ? 1 : static_cast<int64_t>(x);
 }
 
+// Splits the bytes left until the next sample (at least 1) into the fast path's part (at most the
+// interval) and the reserve.
+void SetCountdown(SamplerLocal* s, int64_t left) {
+  uint64_t bytes = static_cast<uint64_t>(left);
+  s->countdown = bytes < g_sample_interval ? bytes : g_sample_interval;
+  s->reserve = bytes - s->countdown;
+}
+
 }  // namespace
 
 bool InitSampler() {
@@ -58,20 +66,22 @@ bool InitSampler() {
 
 bool SampleAllocationSlow(uint64_t bytes, uintptr_t addr) {
   SamplerLocal* s = &t_sampler;
+  int64_t countdown;
   if (__builtin_expect(!s->seeded, 0)) {
     Seed(s);
-    s->countdown = DrawCountdown(s);
+    countdown = DrawCountdown(s);
+  } else {
+    countdown = static_cast<int64_t>(s->countdown + s->reserve);
   }
+  bool sampled = true;
   if (bytes < g_sample_interval) {
-    int64_t left = s->countdown - static_cast<int64_t>(bytes);
-    if (left > 0) {
-      s->countdown = left;
-      return false;
-    }
-    s->countdown = DrawCountdown(s);
+    int64_t left = countdown - static_cast<int64_t>(bytes);
+    sampled = left <= 0;
+    countdown = sampled ? DrawCountdown(s) : left;
   }
-  g_sampled.Insert(addr);
-  return true;
+  SetCountdown(s, countdown);
+  if (sampled) g_sampled.Insert(addr);
+  return sampled;
 }
 
 }  // namespace allocprof::shim
