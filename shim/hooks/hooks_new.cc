@@ -45,7 +45,7 @@ __attribute__((noinline)) void ReleaseRecorded(void* p, EntryPoint entry) {
   g_real.free(p);
 }
 
-// The sampling mode implies the real functions are known (SamplingFastPath). `size + (size == 0)`
+// The sampling mode implies the real functions are known (recorder.h, Sampling). `size + (size == 0)`
 // is `size ? size : 1` as the countdown computes it, so the two share their instructions.
 inline void* Allocate(size_t size, size_t alignment, EntryPoint entry) {
   if (alignment <= alignof(std::max_align_t) && SamplerSkipsAllocation(size)) return g_real.malloc(size + (size == 0));
