@@ -93,9 +93,7 @@ void* ReallocFromBootstrap(void* old_ptr, size_t size) {
   return p;
 }
 
-}  // namespace
-
-ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
+__attribute__((noinline)) void* ReallocSlow(void* old_ptr, size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, 16);
   if (old_ptr && IsBootstrapPointer(old_ptr)) return ReallocFromBootstrap(old_ptr, size);
   HookGuard guard;
@@ -105,6 +103,14 @@ ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
   return RecordRealloc(EntryPoint::kRealloc, old_ptr, size, [&] { return g_real.realloc(old_ptr, size); });
 }
 
+}  // namespace
+
+ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
+  if (SamplerSkipsRealloc(old_ptr, size)) return g_real.realloc(old_ptr, size);
+  return ReallocSlow(old_ptr, size);
+}
+
+// Rare enough to keep one path: no sampling fast path.
 ALLOCPROF_EXPORT void* reallocarray(void* old_ptr, size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {

@@ -135,6 +135,13 @@ __attribute__((always_inline)) inline bool SamplerSkipsAllocation(uint64_t size)
 __attribute__((always_inline)) inline bool SamplerSkipsFree(const void* p) {
   return Sampling() && g_sampled.CertainlyAbsent(reinterpret_cast<uintptr_t>(p));
 }
+// realloc: the free half as SamplerSkipsFree (null included), then the allocation half as
+// SamplerSkipsAllocation. A size of 0 (glibc's realloc(p, 0) frees p and allocates nothing)
+// takes the normal path, where it takes nothing off the countdown.
+__attribute__((always_inline)) inline bool SamplerSkipsRealloc(const void* p, uint64_t size) {
+  return Sampling() && size != 0 && !t_local.in_hook && g_sampled.CertainlyAbsent(reinterpret_cast<uintptr_t>(p)) &&
+         SkipAllocation(size);
+}
 
 // Counting mode (count/counters.h): no trace, the event only counted; never touches errno.
 __attribute__((always_inline)) inline void CountEvent(const Event& e) {
