@@ -25,41 +25,27 @@ __attribute__((noinline)) void* EarlyAlloc(size_t size, size_t alignment) {
 
 inline bool Ready() { return __builtin_expect(RealFunctionsReady(), 1); }
 
-// The recording halves of malloc and free, out of line: the sampler's fast paths in front of them
-// then pay for no saved registers or stack frame.
-__attribute__((noinline)) void* MallocRecorded(size_t size) {
+// Everything but sampling's fast paths, out of line: those then pay for no saved registers or
+// stack frame, and end in a tail call.
+__attribute__((noinline)) void* MallocSlow(size_t size) {
+  if (!Ready()) {
+    if (void* p = EarlyAlloc(size, 16)) return p;
+    if (!Ready()) return nullptr;
+  }
   HookGuard guard;
   void* p = g_real.malloc(size);
   AfterAlloc(guard, EntryPoint::kMalloc, p, size);
   return p;
 }
 
-__attribute__((noinline)) void FreeRecorded(void* p) {
+__attribute__((noinline)) void FreeSlow(void* p) {
+  if (!p || IsBootstrapPointer(p)) return;
   HookGuard guard;
   BeforeFree(guard, EntryPoint::kFree, p);
   g_real.free(p);
 }
 
-}  // namespace
-
-#define ALLOCPROF_EXPORT extern "C" __attribute__((visibility("default")))
-
-ALLOCPROF_EXPORT void* malloc(size_t size) {
-  if (!Ready()) {
-    if (void* p = EarlyAlloc(size, 16)) return p;
-    if (!Ready()) return nullptr;
-  }
-  if (SamplerSkipsAllocation(size)) return g_real.malloc(size);
-  return MallocRecorded(size);
-}
-
-ALLOCPROF_EXPORT void free(void* p) {
-  if (!p || IsBootstrapPointer(p)) return;
-  if (SamplerSkipsFree(p)) return g_real.free(p);
-  FreeRecorded(p);
-}
-
-ALLOCPROF_EXPORT void* calloc(size_t n, size_t size) {
+__attribute__((noinline)) void* CallocSlow(size_t n, size_t size) {
   if (!Ready()) {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
@@ -75,6 +61,27 @@ ALLOCPROF_EXPORT void* calloc(size_t n, size_t size) {
   return p;
 }
 
+}  // namespace
+
+#define ALLOCPROF_EXPORT extern "C" __attribute__((visibility("default")))
+
+ALLOCPROF_EXPORT void* malloc(size_t size) {
+  if (SamplerSkipsAllocation(size)) return g_real.malloc(size);
+  return MallocSlow(size);
+}
+
+ALLOCPROF_EXPORT void free(void* p) {
+  if (SamplerSkipsFree(p)) return g_real.free(p);
+  FreeSlow(p);
+}
+
+ALLOCPROF_EXPORT void* calloc(size_t n, size_t size) {
+  // An overflowing product fails in the real calloc, recorded or not: the slow path keeps it.
+  size_t total;
+  if (!__builtin_mul_overflow(n, size, &total) && SamplerSkipsAllocation(total)) return g_real.calloc(n, size);
+  return CallocSlow(n, size);
+}
+
 namespace {
 
 void* ReallocFromBootstrap(void* old_ptr, size_t size) {
@@ -86,9 +93,7 @@ void* ReallocFromBootstrap(void* old_ptr, size_t size) {
   return p;
 }
 
-}  // namespace
-
-ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
+__attribute__((noinline)) void* ReallocSlow(void* old_ptr, size_t size) {
   if (!Ready() && !ResolveRealFunctions()) return BootstrapAlloc(size, 16);
   if (old_ptr && IsBootstrapPointer(old_ptr)) return ReallocFromBootstrap(old_ptr, size);
   HookGuard guard;
@@ -98,6 +103,14 @@ ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
   return RecordRealloc(EntryPoint::kRealloc, old_ptr, size, [&] { return g_real.realloc(old_ptr, size); });
 }
 
+}  // namespace
+
+ALLOCPROF_EXPORT void* realloc(void* old_ptr, size_t size) {
+  if (SamplerSkipsRealloc(old_ptr, size)) return g_real.realloc(old_ptr, size);
+  return ReallocSlow(old_ptr, size);
+}
+
+// Rare enough to keep one path: no sampling fast path.
 ALLOCPROF_EXPORT void* reallocarray(void* old_ptr, size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {

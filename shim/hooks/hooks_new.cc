@@ -25,6 +25,7 @@ using NewHandler = void (*)();
 // saved registers or stack frame. Allocation with the guard held for its duration only; null on
 // failure.
 __attribute__((noinline)) void* AllocateRecorded(size_t size, size_t alignment, EntryPoint entry) {
+  if (!RealFunctionsReady()) ResolveRealFunctions();
   HookGuard guard;
   void* p;
   if (alignment <= alignof(std::max_align_t)) {
@@ -38,19 +39,20 @@ __attribute__((noinline)) void* AllocateRecorded(size_t size, size_t alignment, 
 }
 
 __attribute__((noinline)) void ReleaseRecorded(void* p, EntryPoint entry) {
+  if (!p || IsBootstrapPointer(p)) return;
   HookGuard guard;
   BeforeFree(guard, entry, p);
   g_real.free(p);
 }
 
+// The sampling mode implies the real functions are known (recorder.h, Sampling). `size + (size == 0)`
+// is `size ? size : 1` as the countdown computes it, so the two share their instructions.
 inline void* Allocate(size_t size, size_t alignment, EntryPoint entry) {
-  if (!RealFunctionsReady()) ResolveRealFunctions();
-  if (alignment <= alignof(std::max_align_t) && SamplerSkipsAllocation(size)) return g_real.malloc(size ? size : 1);
+  if (alignment <= alignof(std::max_align_t) && SamplerSkipsAllocation(size)) return g_real.malloc(size + (size == 0));
   return AllocateRecorded(size, alignment, entry);
 }
 
 inline void Release(void* p, EntryPoint entry) {
-  if (!p || IsBootstrapPointer(p)) return;
   if (SamplerSkipsFree(p)) return g_real.free(p);
   ReleaseRecorded(p, entry);
 }

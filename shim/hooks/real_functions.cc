@@ -7,6 +7,7 @@
 
 #include <atomic>
 
+#include "record/sampler.h"
 #include "runtime/stderr_log.h"
 
 namespace allocprof::shim {
@@ -99,6 +100,8 @@ void* BootstrapAlloc(size_t size, size_t alignment) {
     if (end > kArenaSize || size > kArenaSize) return nullptr;
     if (g_arena_used.compare_exchange_weak(used, end, std::memory_order_relaxed)) {
       memcpy(reinterpret_cast<void*>(start - kBlockHeader), &size, sizeof(size));
+      // Sampling's fast free never sends a pinned address to the real free (sampled_set.h).
+      g_sampled.Pin(start);
       return reinterpret_cast<void*>(start);  // static storage is zeroed: calloc semantics hold
     }
   }

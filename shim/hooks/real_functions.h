@@ -35,7 +35,7 @@ struct RealFunctions {
 };
 static_assert(offsetof(RealFunctions, malloc) == 0, "malloc is published last and read first");
 
-extern RealFunctions g_real;
+extern RealFunctions g_real __attribute__((visibility("hidden")));  // hidden: no GOT hop
 
 // Looks every function up once. Returns false while a lookup is in progress on this thread (the
 // caller is dlsym's own allocation and must use the bootstrap arena).
@@ -56,8 +56,10 @@ void UseGlobalSymbolLookup();
 // Its blocks are never reused; free() recognises and ignores them.
 void* BootstrapAlloc(size_t size, size_t alignment);
 inline constexpr size_t kBootstrapArenaSize = 256 << 10;
-extern unsigned char g_bootstrap_arena[kBootstrapArenaSize];
-// Inline: every free asks (one subtract and compare, where a call cost ~10 instructions a pair).
+extern unsigned char g_bootstrap_arena[kBootstrapArenaSize] __attribute__((visibility("hidden")));
+// Inline: every free outside sampling's fast path asks (one subtract and compare, where a call
+// cost ~10 instructions a pair). Every block handed out is pinned in g_sampled (sampled_set.h), so
+// that fast path, which does not ask, never takes one for an unsampled block.
 inline bool IsBootstrapPointer(const void* p) {
   return reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(g_bootstrap_arena) < kBootstrapArenaSize;
 }

@@ -112,19 +112,35 @@ __attribute__((always_inline)) inline bool SampleEvent(const Event& e) {
   return e.is_free ? g_sampled.Remove(e.addr) : SampleAllocation(e.size, e.addr);
 }
 
-// Sampling mode's fast paths, checked before a hook takes its guard: an allocation the sampler
+// Sampling mode's fast paths, checked first in a hook, before its guard: an allocation the sampler
 // skips and the free of a block that was never sampled need nothing more of the shim than the
 // countdown or one byte of the sampled set, so they skip the guard, the mode dispatch and the
-// event altogether (most events of a sampled run). A call from inside the shim (the guard held)
-// takes the normal path, which passes it through. A failed allocation that was skipped still
-// took its bytes off the countdown: sampling points lie on the byte stream as a Poisson process,
-// so dropping a stretch of it biases no other allocation's chance.
-__attribute__((always_inline)) inline bool SamplerSkipsAllocation(uint64_t size) {
-  return g_mode.load(std::memory_order_relaxed) == Mode::kSampling && !t_local.in_hook && SkipAllocation(size);
+// event altogether (most events of a sampled run). An allocation from inside the shim (the guard
+// held) takes the normal path, which passes it through without touching the countdown. A free
+// from inside the shim needs no such check: passed through or fast, a block never sampled goes to
+// the real free unrecorded (a signal handler's events over the shim are not kept when sampling,
+// nested_events.h). A failed allocation that was skipped still took its bytes off the countdown:
+// sampling points lie on the byte stream as a Poisson process, so dropping a stretch of it biases
+// no other allocation's chance.
+// The mode is read with acquire: it is set to kSampling after the real functions are published
+// (EnsureProcessInitialized), so a hook that passes needs no RealFunctionsReady check.
+__attribute__((always_inline)) inline bool Sampling() {
+  return g_mode.load(std::memory_order_acquire) == Mode::kSampling;
 }
+__attribute__((always_inline)) inline bool SamplerSkipsAllocation(uint64_t size) {
+  return Sampling() && !t_local.in_hook && SkipAllocation(size);
+}
+// Null and the bootstrap arena's blocks need no check here: free(nullptr) is the real free's
+// no-op, and every bootstrap block's line is pinned, never certainly absent (real_functions.h).
 __attribute__((always_inline)) inline bool SamplerSkipsFree(const void* p) {
-  return g_mode.load(std::memory_order_relaxed) == Mode::kSampling && !t_local.in_hook &&
-         g_sampled.CertainlyAbsent(reinterpret_cast<uintptr_t>(p));
+  return Sampling() && g_sampled.CertainlyAbsent(reinterpret_cast<uintptr_t>(p));
+}
+// realloc: the free half as SamplerSkipsFree (null included), then the allocation half as
+// SamplerSkipsAllocation. A size of 0 (glibc's realloc(p, 0) frees p and allocates nothing)
+// takes the normal path, where it takes nothing off the countdown.
+__attribute__((always_inline)) inline bool SamplerSkipsRealloc(const void* p, uint64_t size) {
+  return Sampling() && size != 0 && !t_local.in_hook && g_sampled.CertainlyAbsent(reinterpret_cast<uintptr_t>(p)) &&
+         SkipAllocation(size);
 }
 
 // Counting mode (count/counters.h): no trace, the event only counted; never touches errno.

@@ -5,18 +5,19 @@
 namespace allocprof::shim {
 
 bool SampledSet::Init() {
-  size_t used_bytes = kBuckets;  // a multiple of the line size: the lines that follow stay aligned
-  void* mem = mmap(nullptr, used_bytes + kBuckets * sizeof(Line), PROT_READ | PROT_WRITE,
+  void* mem = mmap(nullptr, kBuckets * sizeof(Line), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) return false;
-  lines_ = reinterpret_cast<Line*>(static_cast<char*>(mem) + used_bytes);
-  used_ = static_cast<std::atomic<uint8_t>*>(mem);
+  lines_ = static_cast<Line*>(mem);
   return true;
 }
 
 void SampledSet::Insert(uintptr_t addr) {
-  if (!used_) return;
   size_t b = BucketOf(addr);
+  if (!lines_) {
+    used_[b].fetch_or(kOverflowed, std::memory_order_release);
+    return;
+  }
   Line& line = lines_[b];
   uint8_t used = used_[b].load(std::memory_order_relaxed);
   for (int i = 0; i < kSlots; ++i) {
@@ -35,13 +36,15 @@ void SampledSet::Insert(uintptr_t addr) {
 }
 
 SampledSet::Removal SampledSet::RemoveSlow(size_t b, uintptr_t addr, uint8_t used) {
-  Line& line = lines_[b];
-  for (int i = 0; i < kSlots; ++i) {
-    if (!(used & (1u << i)) || line.addr[i].load(std::memory_order_relaxed) != addr) continue;
-    // Clear the bit first: once the slot is 0 another thread may fill it and set the bit again.
-    used_[b].fetch_and(static_cast<uint8_t>(~(1u << i)), std::memory_order_acq_rel);
-    line.addr[i].store(0, std::memory_order_release);
-    return Removal::kRemoved;
+  if (lines_) {
+    Line& line = lines_[b];
+    for (int i = 0; i < kSlots; ++i) {
+      if (!(used & (1u << i)) || line.addr[i].load(std::memory_order_relaxed) != addr) continue;
+      // Clear the bit first: once the slot is 0 another thread may fill it and set the bit again.
+      used_[b].fetch_and(static_cast<uint8_t>(~(1u << i)), std::memory_order_acq_rel);
+      line.addr[i].store(0, std::memory_order_release);
+      return Removal::kRemoved;
+    }
   }
   return (used & kOverflowed) ? Removal::kMaybe : Removal::kAbsent;
 }

@@ -11,7 +11,7 @@
 namespace allocprof::shim {
 
 uint64_t g_sample_interval = 0;
-SampledSet g_sampled;
+constinit SampledSet g_sampled;  // pinned before constructors run (real_functions.cc)
 __thread SamplerLocal t_sampler __attribute__((tls_model("initial-exec")));
 
 namespace {
@@ -46,32 +46,42 @@ int64_t DrawCountdown(SamplerLocal* s) {
   return x < 1 ? 1 : static_cast<int64_t>(x);
 }
 
+// Splits the bytes left until the next sample (at least 1) into the fast path's part (at most the
+// interval) and the reserve.
+void SetCountdown(SamplerLocal* s, int64_t left) {
+  uint64_t bytes = static_cast<uint64_t>(left);
+  s->countdown = bytes < g_sample_interval ? bytes : g_sample_interval;
+  s->reserve = bytes - s->countdown;
+}
+
 }  // namespace
 
 bool InitSampler() {
   uint64_t interval = GetOptions().sample_bytes;
   if (interval == 0) return false;
-  if (!g_sampled.Init()) LogError("cannot map the sampled-address set; every free is recorded");
+  if (!g_sampled.Init()) LogError("cannot map the sampled-address set; more frees are recorded than sampled");
   g_sample_interval = interval;
   return true;
 }
 
 bool SampleAllocationSlow(uint64_t bytes, uintptr_t addr) {
   SamplerLocal* s = &t_sampler;
+  int64_t countdown;
   if (__builtin_expect(!s->seeded, 0)) {
     Seed(s);
-    s->countdown = DrawCountdown(s);
+    countdown = DrawCountdown(s);
+  } else {
+    countdown = static_cast<int64_t>(s->countdown + s->reserve);
   }
+  bool sampled = true;
   if (bytes < g_sample_interval) {
-    int64_t left = s->countdown - static_cast<int64_t>(bytes);
-    if (left > 0) {
-      s->countdown = left;
-      return false;
-    }
-    s->countdown = DrawCountdown(s);
+    int64_t left = countdown - static_cast<int64_t>(bytes);
+    sampled = left <= 0;
+    countdown = sampled ? DrawCountdown(s) : left;
   }
-  g_sampled.Insert(addr);
-  return true;
+  SetCountdown(s, countdown);
+  if (sampled) g_sampled.Insert(addr);
+  return sampled;
 }
 
 }  // namespace allocprof::shim

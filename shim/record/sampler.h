@@ -3,7 +3,7 @@
 // Allocations: each thread counts allocated bytes down from a draw of an exponential distribution
 // with mean BYTES; the allocation that reaches zero is recorded and a new countdown is drawn, and
 // allocations of BYTES or more are always recorded (trace_format.h, kSampling). An unsampled
-// allocation costs one subtract and two compares on a thread-local: no stack, no lock.
+// allocation costs one subtract and one branch on a thread-local: no stack, no lock.
 // Frees: only those of recorded allocations, which any thread may free, so recorded live addresses
 // sit in a process-wide lock-free set (sampled_set.h).
 //
@@ -21,13 +21,19 @@
 namespace allocprof::shim {
 
 // Mean sampling interval in bytes; 0 when every allocation is recorded. Set once by InitSampler.
-extern uint64_t g_sample_interval;
+// Hidden (here, where they are declared): the hooks address them directly, not through the GOT.
+extern uint64_t g_sample_interval __attribute__((visibility("hidden")));
 
-extern SampledSet g_sampled;
+extern SampledSet g_sampled __attribute__((visibility("hidden")));
 
+// The bytes left until the next sample are `countdown + reserve`. The fast path sees only
+// `countdown`, which never exceeds the interval: an allocation smaller than it is smaller than the
+// interval too, so one compare decides both. The rest of a long draw waits in `reserve` and is
+// moved in by the slow path.
 struct SamplerLocal {
-  int64_t countdown;  // bytes left until the next sample; <= 0 before the first draw
-  uint64_t rng;       // splitmix64 state
+  uint64_t countdown;  // at most g_sample_interval; 0 before the first draw
+  uint64_t reserve;    // bytes of the draw beyond `countdown`
+  uint64_t rng;        // splitmix64 state
   bool seeded;
 };
 extern __thread SamplerLocal t_sampler __attribute__((tls_model("initial-exec")));
@@ -39,18 +45,21 @@ bool InitSampler();
 // Records the address in the set when the allocation is sampled.
 bool SampleAllocationSlow(uint64_t bytes, uintptr_t addr);
 
-// True when an allocation of `size` bytes just returned at `addr` is to be recorded.
-// True, with the allocation's bytes taken off the countdown, when it is not sampled; false (the
-// countdown untouched) when the slow path must decide.
+// True, with the allocation's bytes taken off the countdown, when an allocation of `size` bytes is
+// not sampled; false (the countdown untouched) when the slow path must decide. bytes < countdown
+// <= interval, so a block of the interval or more never passes (compared unsigned: nor does a
+// size near SIZE_MAX), and the countdown stays positive.
 __attribute__((always_inline)) inline bool SkipAllocation(uint64_t size) {
   uint64_t bytes = size + (size == 0);  // an empty allocation counts as one byte
-  int64_t left = t_sampler.countdown - static_cast<int64_t>(bytes);
-  if (__builtin_expect(left > 0 && bytes < g_sample_interval, 1)) {
-    t_sampler.countdown = left;
+  uint64_t countdown = t_sampler.countdown;
+  if (__builtin_expect(bytes < countdown, 1)) {
+    t_sampler.countdown = countdown - bytes;
     return true;
   }
   return false;
 }
+
+// True when an allocation of `size` bytes just returned at `addr` is to be recorded.
 
 __attribute__((always_inline)) inline bool SampleAllocation(uint64_t size, uintptr_t addr) {
   if (SkipAllocation(size)) return false;

@@ -24,7 +24,8 @@ inline bool IsTracing(Mode m) { return m == Mode::kTracing || m == Mode::kSampli
 // Recording or paused: the trace file is open and must be finished at exit.
 inline bool TraceActive(Mode m) { return IsTracing(m) || m == Mode::kPaused; }
 
-extern std::atomic<Mode> g_mode;
+// Hidden: the hooks' fast paths read it directly, not through the GOT.
+extern std::atomic<Mode> g_mode __attribute__((visibility("hidden")));
 
 // Incremented in every forked child, so stacks already defined in the parent's trace are defined
 // again in the child's own trace before first use.

@@ -198,6 +198,32 @@ TEST(Sampling, RecordedFreesAreExactlyThoseOfRecordedAllocations) {
   EXPECT_EQ(large, full_large);
 }
 
+// realloc chains (vg_realloc: 16 B .. 64 KiB, shrinks, realloc(NULL, n), realloc(p, 0)): a sampled
+// block's realloc records its free, an unsampled one's passes by, and every block of the interval
+// or more is recorded, as in the full trace.
+TEST(Sampling, ReallocChainsKeepEveryRecordedBlocksFree) {
+  TempDir dir;
+  std::vector<std::string> program = {Program("vg_realloc")};
+  ASSERT_EQ(
+      RunTraced(dir / "s.trace", program, {"--unwind", "none", "--sample", "8KiB", "--sample-seed", "3"}).exit_code, 0);
+  TraceSummary t = Summarize(dir / "s.trace");
+  ASSERT_TRUE(t.read_ok) << t.error;
+  EXPECT_EQ(t.frees_of_unknown, 0u) << "every recorded free names a recorded, live allocation";
+  EXPECT_EQ(t.allocs_over_live, 0u) << "no recorded allocation lost its free";
+  ASSERT_EQ(RunTraced(dir / "f.trace", program, {"--unwind", "none"}).exit_code, 0);
+  TraceSummary f = Summarize(dir / "f.trace");
+  ASSERT_TRUE(f.read_ok) << f.error;
+  auto large = [](const TraceSummary& s) {
+    uint64_t n = 0;
+    for (const auto& [size, count] : s.allocs_by_size) n += size >= (8u << 10) ? count : 0;
+    return n;
+  };
+  EXPECT_GE(large(f), 20u * 4) << "8 KiB .. 64 KiB in every chain";
+  EXPECT_EQ(large(t), large(f));
+  EXPECT_LT(t.allocs, f.allocs) << "the smaller blocks are sampled";
+  EXPECT_LE(t.live_at_end, f.live_at_end) << "a sampled block left live is a free lost";
+}
+
 // Blocks allocated in one thread are freed in another and their addresses reused at once by a
 // third: the set of sampled addresses must hand every recorded free to the right allocation.
 TEST(Sampling, CrossThreadFreesPairUpUnderAddressReuse) {

@@ -57,20 +57,46 @@ TEST(SampledSet, TakeOutTellsAHeldAddressFromAnOverflowedMaybe) {
   EXPECT_EQ(set.TakeOut(line[0]), SampledSet::Removal::kMaybe) << "gone, but the line overflowed";
   EXPECT_EQ(set.TakeOut(line[SampledSet::kSlots + 1]), SampledSet::Removal::kMaybe) << "never inserted";
   EXPECT_EQ(set.TakeOut(0x7f0000001000), SampledSet::Removal::kAbsent) << "other lines are unaffected";
-  SampledSet never_initialised;
-  EXPECT_EQ(never_initialised.TakeOut(0x1000), SampledSet::Removal::kMaybe);
 }
 
-TEST(SampledSet, WithoutMemoryEveryFreeIsRecorded) {
+// Without its lines (Init not called, or its mmap failed) the set still never loses a recorded
+// allocation's free: the insert overflows the address's line.
+TEST(SampledSet, WithoutLinesAnInsertedAddressStillHasItsFreeRecorded) {
   SampledSet never_initialised;
-  EXPECT_TRUE(never_initialised.Remove(0x1000));
-  never_initialised.Insert(0x1000);  // no-op, no crash
+  EXPECT_TRUE(never_initialised.CertainlyAbsent(0x7f0000001000));
+  EXPECT_FALSE(never_initialised.Remove(0x7f0000001000)) << "nothing inserted yet";
+  never_initialised.Insert(0x7f0000001000);
+  EXPECT_FALSE(never_initialised.CertainlyAbsent(0x7f0000001000));
+  EXPECT_EQ(never_initialised.TakeOut(0x7f0000001000), SampledSet::Removal::kMaybe);
+  EXPECT_EQ(never_initialised.TakeOut(0x7f0000001000), SampledSet::Removal::kMaybe) << "the line stays overflowed";
+  auto line = SameLine(0x7f0000400000, 2);
+  never_initialised.Insert(line[0]);
+  EXPECT_TRUE(never_initialised.Remove(line[1])) << "an unknown free on that line is recorded too";
+}
+
+// A pinned address (the bootstrap arena's blocks) is never certainly absent, so the hooks' fast
+// free sends it to the slow path, but it is not in the set: its free is not recorded, and its line
+// works as before.
+TEST(SampledSet, APinnedAddressIsNeverCertainlyAbsentNorAMember) {
+  SampledSet set;
+  ASSERT_TRUE(set.Init());
+  auto line = SameLine(0x7f0000500000, SampledSet::kSlots + 1);
+  EXPECT_TRUE(set.CertainlyAbsent(line[0]));
+  set.Pin(line[0]);
+  EXPECT_FALSE(set.CertainlyAbsent(line[0]));
+  EXPECT_FALSE(set.CertainlyAbsent(line[1])) << "pinning is per line";
+  EXPECT_EQ(set.TakeOut(line[0]), SampledSet::Removal::kAbsent);
+  EXPECT_FALSE(set.CertainlyAbsent(line[0])) << "taking out does not unpin";
+  for (int i = 1; i <= SampledSet::kSlots; ++i) set.Insert(line[i]);
+  for (int i = 1; i <= SampledSet::kSlots; ++i) EXPECT_EQ(set.TakeOut(line[i]), SampledSet::Removal::kRemoved) << i;
+  EXPECT_FALSE(set.CertainlyAbsent(line[0]));
+  EXPECT_TRUE(set.CertainlyAbsent(0x7f0000001000)) << "other lines are unaffected";
 }
 
 // Threads insert and remove their own addresses in lines they share with the other threads (each
 // thread owns one address of every line, as allocators hand neighbouring blocks to different
 // threads): a member is always found, and a removed one never again (no line ever overflows here:
-// 4 owners for 7 slots).
+// 4 owners for 6 slots).
 TEST(SampledSet, ConcurrentThreadsSharingLinesNeverLoseOrInventAMember) {
   SampledSet set;
   ASSERT_TRUE(set.Init());
