@@ -175,12 +175,14 @@ void* OffloadMain(void*) {
   size_t out_bytes = ChunkOutBytes();
   void* out = mmap(nullptr, out_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   void* zstd = out == MAP_FAILED ? nullptr : CreateChunkCompressor();
-  if (!zstd) return nullptr;  // the program's threads keep compressing their own chunks
-  uint32_t seen = WaitForSealedChunks(~0u);
+  if (!zstd) return nullptr;                 // the program's threads keep compressing their own chunks
+  uint32_t seen = WaitForSealedChunks(~0u);  // returns the count at once (it is never ~0u yet)
+  ThreadState* t = nullptr;
   Mode mode = g_mode.load(std::memory_order_relaxed);
   if (TraceActive(mode) && !g_ticker_stop.load(std::memory_order_relaxed)) SetOffloadEnabled(true);
+  bool hold = GetOptions().offload == kOffloadHold;  // tests: every sealed chunk stays pending
   for (;;) {
-    while (ThreadState* t = TakeSealedChunk()) WriteTakenChunk(t, zstd, static_cast<uint8_t*>(out), out_bytes);
+    while (!hold && (t = TakeSealedChunk())) WriteTakenChunk(t, zstd, static_cast<uint8_t*>(out), out_bytes);
     seen = WaitForSealedChunks(seen);
   }
   return nullptr;
@@ -212,7 +214,8 @@ void StartTicker() {
     g_ticker_started.store(false);
     return;
   }
-  if (GetOptions().flush_interval_ms != 0 && GetOptions().compression_level != 0)
+  const Options& o = GetOptions();
+  if (o.flush_interval_ms != 0 && o.compression_level != 0 && o.offload != kOffloadOff)
     StartHelperThread(OffloadMain, "allocprof-zstd");
 }
 
