@@ -20,8 +20,10 @@ namespace {
 
 constexpr int kPairs = 100000;  // ~200,000 records: several full 128 KiB buffers per thread
 
-RunResult RunOffload(const std::string& trace, const std::string& offload, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {BuildPath("allocprof"), "run", "-q", "-o", trace, "--", Program("offload")};
+RunResult RunOffload(const std::string& trace, const std::string& offload, const std::vector<std::string>& args,
+                     const std::string& flush_ms = "200") {
+  std::vector<std::string> argv = {BuildPath("allocprof"), "run", "-q", "-o", trace, "--flush-ms", flush_ms, "--",
+                                   Program("offload")};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunProgram(argv, {"ALLOCPROF_TEST_OFFLOAD=" + offload});
 }
@@ -93,6 +95,19 @@ TEST(Offload, EveryModeRecordsTheSameEventsInOrder) {
   EXPECT_EQ(by_mode["hold"].allocs_by_size, by_mode["off"].allocs_by_size);
   EXPECT_EQ(by_mode["on"].by_entry, by_mode["off"].by_entry);
   EXPECT_EQ(by_mode["hold"].by_entry, by_mode["off"].by_entry);
+}
+
+// The ticker flushing every millisecond takes sealed chunks and partly filled ones from under
+// the offload thread and the program's threads, from its own thread: whoever writes a chunk, each
+// thread's chunks stay in order and complete.
+TEST(Offload, ATickerFlushingEveryMillisecondKeepsEachThreadsOrder) {
+  TempDir dir;
+  RunResult r = RunOffload(dir / "t.trace", "on", {"threads", std::to_string(kPairs)}, "1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  TraceSummary s = Summarize(dir / "t.trace");
+  ExpectClean(s);
+  ExpectExact(s, 1111, 4 * kPairs);
+  ExpectChunksInOrder(dir / "t.trace");
 }
 
 // A thread that ends leaves the registry the offload thread reads: its sealed chunk is written
