@@ -39,9 +39,11 @@ ThreadState* g_free_list = nullptr;  // released states, reused by new threads
 uint32_t g_next_index = 0;
 pthread_key_t g_exit_key;
 
-// Offloading (SetOffloadEnabled) and the offload thread's wake-up: chunks sealed so far, and
-// whether the thread sleeps on that count (the sealing thread makes the futex call only then).
-std::atomic<bool> g_offload_enabled{false};
+// Offloading (EnableOffload: unset -> on; DisableOffload: ended for good) and the offload
+// thread's wake-up: chunks sealed so far, and whether the thread sleeps on that count (the
+// sealing thread makes the futex call only then).
+enum : uint32_t { kOffloadStateUnset, kOffloadStateOn, kOffloadStateEnded };
+std::atomic<uint32_t> g_offload{kOffloadStateUnset};
 std::atomic<uint32_t> g_sealed_count{0};
 std::atomic<bool> g_offload_sleeping{false};
 
@@ -302,7 +304,11 @@ size_t ChunkOutBytes() { return sizeof(format::ChunkHeader) + ZSTD_compressBound
 
 void* CreateChunkCompressor() { return CreateCompressor(GetOptions().compression_level); }
 
-void SetOffloadEnabled(bool on) { g_offload_enabled.store(on, std::memory_order_seq_cst); }
+void EnableOffload() {
+  uint32_t unset = kOffloadStateUnset;
+  g_offload.compare_exchange_strong(unset, kOffloadStateOn);
+}
+void DisableOffload() { g_offload.store(kOffloadStateEnded); }
 
 uint32_t WaitForSealedChunks(uint32_t seen) {
   g_offload_sleeping.store(true, std::memory_order_seq_cst);
@@ -369,7 +375,7 @@ void FlushLocked(ThreadState* t, uint64_t now) {
     size_t raw = PayloadSize(cols);
     // Only the owner hands its chunks over: it alone swaps the encoder's buffers, and the flushes
     // of exit, exec and write-through must reach the file before they return.
-    if (t == t_local.state && WantsCompression(raw) && g_offload_enabled.load(std::memory_order_relaxed) &&
+    if (t == t_local.state && WantsCompression(raw) && g_offload.load(std::memory_order_relaxed) == kOffloadStateOn &&
         g_mode.load(std::memory_order_relaxed) != Mode::kWriteThrough) {
       HandOver(t, header, cols);
     } else {
@@ -453,7 +459,7 @@ void OnThreadExit(void* state) {
 
 void ResetThreadsAfterFork() {
   pthread_mutex_init(&g_registry_mutex, nullptr);
-  g_offload_enabled.store(false, std::memory_order_relaxed);
+  g_offload.store(kOffloadStateUnset, std::memory_order_relaxed);  // until this process's offload thread runs
   g_offload_sleeping.store(false, std::memory_order_relaxed);
   ThreadState* self = t_local.state;
   ThreadState* t = g_head;

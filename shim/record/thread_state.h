@@ -117,9 +117,10 @@ void ResetChunk(ThreadState* t, uint64_t now);
 // offload thread; then starts a new chunk at `now`. Caller holds t->lock.
 void FlushLocked(ThreadState* t, uint64_t now);
 
-// Offloading: turned on once the offload thread runs, off before the exit/exec flushes and in a
-// forked child (whose offload thread did not survive the fork).
-void SetOffloadEnabled(bool on);
+// Offloading: turned on once the offload thread runs, unless the exit/exec flushes turned it off
+// (for good) first; off in a forked child until the child's own offload thread runs.
+void EnableOffload();
+void DisableOffload();
 // Offload thread: waits (futex) until a chunk may have been sealed since `seen`; returns the new
 // count of seals.
 uint32_t WaitForSealedChunks(uint32_t seen);

@@ -178,8 +178,7 @@ void* OffloadMain(void*) {
   if (!zstd) return nullptr;                 // the program's threads keep compressing their own chunks
   uint32_t seen = WaitForSealedChunks(~0u);  // returns the count at once (it is never ~0u yet)
   ThreadState* t = nullptr;
-  Mode mode = g_mode.load(std::memory_order_relaxed);
-  if (TraceActive(mode) && !g_ticker_stop.load(std::memory_order_relaxed)) SetOffloadEnabled(true);
+  EnableOffload();
   bool hold = GetOptions().offload == kOffloadHold;  // tests: every sealed chunk stays pending
   for (;;) {
     while (!hold && (t = TakeSealedChunk())) WriteTakenChunk(t, zstd, static_cast<uint8_t*>(out), out_bytes);
@@ -300,7 +299,7 @@ __attribute__((destructor)) void OnUnload() {
   ShimScope scope;
   if (!TraceActive(g_mode.load())) return;
   g_ticker_stop.store(true);
-  SetOffloadEnabled(false);
+  DisableOffload();
   CloseControlChannel();
   g_mode.store(Mode::kWriteThrough);
   FlushAllThreads(NowNs());
@@ -311,7 +310,7 @@ void BeforeExec(const char* path) {
   Mode mode = g_mode.load();
   if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
-  SetOffloadEnabled(false);  // every chunk is in the file before the exec record
+  DisableOffload();  // every chunk is in the file before the exec record
   CloseControlChannel();
   FlushAllThreads(NowNs());
   WriteExecRecord(path);
@@ -325,7 +324,7 @@ void FinishTrace() {
   Mode mode = g_mode.load();
   if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
-  SetOffloadEnabled(false);
+  DisableOffload();
   CloseControlChannel();
   FlushAllThreads(NowNs());
   WriteEndRecord();
