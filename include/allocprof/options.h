@@ -89,7 +89,10 @@ inline constexpr int64_t kUnbounded = INT64_MAX;
   X(kRootPid, "ALLOCPROF_ROOT_PID", nullptr, kLauncherSets, kInteger, 1, INT32_MAX, "", nullptr,                    \
     "the process whose trace takes the plain output name; later processes write FILE.PID")                          \
   X(kTestEnospcAfter, "ALLOCPROF_TEST_ENOSPC_AFTER", nullptr, kEnvOnly, kBytes, 0, kUnbounded, "", nullptr,         \
-    "tests: the trace file behaves as if the disk were full after this many bytes")
+    "tests: the trace file behaves as if the disk were full after this many bytes")                                \
+  X(kTestOffload, "ALLOCPROF_TEST_OFFLOAD", nullptr, kEnvOnly, kChoice, 0, 0, "on", "on|off|hold",                  \
+    "tests: off compresses every chunk on the program's threads; hold keeps the offload thread from taking any, "   \
+    "so each sealed chunk waits for its thread's next flush")
 // clang-format on
 
 enum class Id : uint8_t {

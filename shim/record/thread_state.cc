@@ -1,11 +1,14 @@
 #include "record/thread_state.h"
 
 #include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_customMem, ZSTD_createCCtx_advanced
 #include <zstd.h>
@@ -36,6 +39,25 @@ ThreadState* g_free_list = nullptr;  // released states, reused by new threads
 uint32_t g_next_index = 0;
 pthread_key_t g_exit_key;
 
+// Offloading (EnableOffload: unset -> on; DisableOffload: ended for good) and the offload
+// thread's wake-up: chunks sealed so far, and whether the thread sleeps on that count (the
+// sealing thread makes the futex call only then).
+enum : uint32_t { kOffloadStateUnset, kOffloadStateOn, kOffloadStateEnded };
+std::atomic<uint32_t> g_offload{kOffloadStateUnset};
+std::atomic<uint32_t> g_sealed_count{0};
+std::atomic<bool> g_offload_sleeping{false};
+
+// Raw futex calls: no pthread object, nothing a fork or a signal handler could find held.
+void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, long timeout_ms) {
+  struct timespec timeout {
+    timeout_ms / 1000, (timeout_ms % 1000) * 1000000
+  };
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &timeout, nullptr, 0);
+}
+void FutexWake(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
 // Control records of one chunk: thread names, stack definitions (the deepest takes ~10 KiB).
 size_t ControlBytes(size_t buffer_bytes) {
   size_t least = StackDefBound(format::kMaxStackDepth + kShimFrameSlack) + 1024;
@@ -44,16 +66,23 @@ size_t ControlBytes(size_t buffer_bytes) {
 
 size_t Align64(size_t n) { return (n + 63) / 64 * 64; }
 
+size_t ColumnsBytes() {
+  size_t buffer = GetOptions().buffer_bytes;
+  return buffer + ControlBytes(buffer);
+}
+
 // One mapping per thread: the state, stack scratch, the free cache, signal handlers' events kept
-// aside (pages untouched unless a handler interrupts the shim), the columns being filled and the
-// buffer a chunk is assembled (and compressed) into.
+// aside (pages untouched unless a handler interrupts the shim), two column buffers (the one being
+// filled and the spare, which holds a sealed chunk until the offload thread has written it; its
+// pages stay untouched without offloading) and the buffer a chunk is assembled (and compressed)
+// into.
 ThreadState* MapState() {
   const Options& o = GetOptions();
   size_t frames_bytes = Align64((o.max_depth + kShimFrameSlack) * sizeof(uintptr_t));
-  size_t columns_bytes = o.buffer_bytes + ControlBytes(o.buffer_bytes);
-  size_t out_bytes = sizeof(format::ChunkHeader) + ZSTD_compressBound(columns_bytes + 128) + 128;
+  size_t columns_bytes = ColumnsBytes();
+  size_t out_bytes = ChunkOutBytes();
   size_t total = Align64(sizeof(ThreadState)) + frames_bytes + Align64(sizeof(FreeCache)) +
-                 Align64(sizeof(NestedEvents)) + Align64(columns_bytes) + out_bytes;
+                 Align64(sizeof(NestedEvents)) + 2 * Align64(columns_bytes) + out_bytes;
   long page = sysconf(_SC_PAGESIZE);
   total = (total + static_cast<size_t>(page) - 1) / static_cast<size_t>(page) * static_cast<size_t>(page);
   void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -67,8 +96,10 @@ ThreadState* MapState() {
   t->nested = new (p) NestedEvents;  // zero: empty
   t->nested->blocks[0] = t->nested->first;
   p += Align64(sizeof(NestedEvents));
-  t->enc.Init(p, columns_bytes, ControlBytes(o.buffer_bytes));
-  p += Align64(columns_bytes);
+  t->buffers[0] = p;
+  t->buffers[1] = p + Align64(columns_bytes);
+  t->enc.Init(t->buffers[0], columns_bytes, ControlBytes(o.buffer_bytes));
+  p += 2 * Align64(columns_bytes);
   t->out = p;
   t->out_capacity = out_bytes;
   return t;
@@ -100,9 +131,34 @@ ZSTD_CCtx* CreateCompressor(int level) {
   return cctx;
 }
 
+// The section table of a chunk's columns (RecordEncoder::WriteTable of the encoder that filled them).
+size_t WriteTable(const ColumnSpan* cols, uint8_t* out) {
+  uint8_t* p = out;
+  for (int c = 0; c < format::kColumnCount; ++c)
+    p = format::PutVarint(p, static_cast<uint64_t>(cols[c].cursor - cols[c].begin));
+  return static_cast<size_t>(p - out);
+}
+
+size_t PayloadSize(const ColumnSpan* cols) {
+  uint8_t table[96];
+  size_t n = WriteTable(cols, table);
+  for (int c = 0; c < format::kColumnCount; ++c) n += static_cast<size_t>(cols[c].cursor - cols[c].begin);
+  return n;
+}
+
+size_t CopyPayload(const ColumnSpan* cols, uint8_t* out) {
+  uint8_t* p = out + WriteTable(cols, out);
+  for (int c = 0; c < format::kColumnCount; ++c) {
+    size_t n = static_cast<size_t>(cols[c].cursor - cols[c].begin);
+    memcpy(p, cols[c].begin, n);
+    p += n;
+  }
+  return static_cast<size_t>(p - out);
+}
+
 // Compresses the chunk's section table and columns, in place order, without gathering them first.
 // Returns the compressed size, or 0 when compression failed or did not help.
-size_t CompressColumns(ZSTD_CCtx* cctx, const RecordEncoder& enc, size_t raw, uint8_t* dst, size_t cap) {
+size_t CompressColumns(ZSTD_CCtx* cctx, const ColumnSpan* cols, size_t raw, uint8_t* dst, size_t cap) {
   if (ZSTD_isError(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)) ||
       ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cctx, raw))) {
     return 0;
@@ -118,11 +174,11 @@ size_t CompressColumns(ZSTD_CCtx* cctx, const RecordEncoder& enc, size_t raw, ui
     }
   };
   uint8_t table[96];
-  if (!feed(table, enc.WriteTable(table), ZSTD_e_continue)) return 0;
+  if (!feed(table, WriteTable(cols, table), ZSTD_e_continue)) return 0;
   // Ending a block after each column gives every column its own literal and sequence tables
   // (one shared table for all columns costs ~12% in size on churn; the format is unchanged).
   for (int c = 0; c < format::kColumnCount; ++c) {
-    const ColumnSpan& col = enc.column(c);
+    const ColumnSpan& col = cols[c];
     size_t n = static_cast<size_t>(col.cursor - col.begin);
     if (n && !feed(col.begin, n, ZSTD_e_flush)) return 0;
   }
@@ -166,7 +222,119 @@ void AnnounceThread(ThreadState* t, uint64_t now) {
   FlushLocked(t, now);
 }
 
+// The header of the chunk being filled, sealed at `now`; codec, sizes and checksum come when it
+// is written.
+format::ChunkHeader SealHeader(const ThreadState* t, uint64_t now) {
+  format::ChunkHeader header{};
+  header.magic = format::kChunkMagic;
+  header.header_size = sizeof(format::ChunkHeader);
+  header.thread = t->index;
+  header.record_count = t->enc.records();
+  header.base_time_ns = t->enc.base_time();
+  header.covered_until_ns = now;
+  header.alloc_seq = t->enc.alloc_seq_start();
+  return header;
+}
+
+// Small chunks (thread start, exit) are not worth a compression context; a fatal signal's flush
+// must not allocate one (nor grow one).
+bool WantsCompression(size_t raw) {
+  return GetOptions().compression_level != 0 && raw >= 4096 && !g_signal_exit.load(std::memory_order_relaxed);
+}
+
+ZSTD_CCtx* OwnCompressor(ThreadState* t) {
+  if (!t->zstd) t->zstd = CreateCompressor(GetOptions().compression_level);
+  return static_cast<ZSTD_CCtx*>(t->zstd);
+}
+
+// Writes one chunk whose columns are `cols`, assembled in `out`: compressed with `cctx` when
+// given and it helps, stored otherwise.
+void WriteChunk(format::ChunkHeader header, const ColumnSpan* cols, ZSTD_CCtx* cctx, uint8_t* out, size_t cap) {
+  size_t raw = PayloadSize(cols);
+  uint8_t* payload = out + sizeof(format::ChunkHeader);
+  size_t stored = cctx ? CompressColumns(cctx, cols, raw, payload, cap - sizeof(format::ChunkHeader)) : 0;
+  header.codec = static_cast<uint8_t>(stored ? format::Codec::kZstd : format::Codec::kNone);
+  if (stored == 0) stored = CopyPayload(cols, payload);
+  header.stored_size = static_cast<uint32_t>(stored);
+  header.raw_size = static_cast<uint32_t>(raw);
+  header.checksum = format::ChunkChecksum(header, payload, stored);
+  memcpy(out, &header, sizeof(header));
+  WriteChunks(out, sizeof(header) + stored);
+}
+
+// The lock holder writes the thread's sealed chunk itself, or waits while the offload thread
+// writes it (one chunk's compression). False if a fatal signal's flush gave up waiting.
+bool WriteSealedLocked(ThreadState* t) {
+  SealedChunk& s = t->sealed;
+  for (int waits = 0;;) {
+    uint32_t state = s.state.load(std::memory_order_acquire);
+    if (state == SealedChunk::kEmpty) return true;
+    if (state == SealedChunk::kSealed) {
+      if (!s.state.compare_exchange_weak(state, SealedChunk::kTaken, std::memory_order_acquire)) continue;
+      WriteChunk(s.header, s.columns, WantsCompression(PayloadSize(s.columns)) ? OwnCompressor(t) : nullptr, t->out,
+                 t->out_capacity);
+      s.state.store(SealedChunk::kEmpty, std::memory_order_release);
+      return true;
+    }
+    if (state == SealedChunk::kTaken &&
+        !s.state.compare_exchange_weak(state, SealedChunk::kTakenAwaited, std::memory_order_relaxed)) {
+      continue;
+    }
+    if (g_signal_exit.load(std::memory_order_relaxed) && ++waits > 500) return false;
+    FutexWait(&s.state, SealedChunk::kTakenAwaited, 10);
+  }
+}
+
+// The owner seals its full chunk for the offload thread and goes on filling its other buffer
+// (free: the caller wrote the previous sealed chunk first).
+void HandOver(ThreadState* t, const format::ChunkHeader& header, const ColumnSpan* cols) {
+  SealedChunk& s = t->sealed;
+  s.header = header;
+  memcpy(s.columns, cols, sizeof(s.columns));
+  uint8_t* spare = cols[0].begin == t->buffers[0] ? t->buffers[1] : t->buffers[0];
+  t->enc.Init(spare, ColumnsBytes(), ControlBytes(GetOptions().buffer_bytes));
+  s.state.store(SealedChunk::kSealed, std::memory_order_release);
+  g_sealed_count.fetch_add(1, std::memory_order_seq_cst);
+  if (g_offload_sleeping.load(std::memory_order_seq_cst)) FutexWake(&g_sealed_count);
+}
+
 }  // namespace
+
+size_t ChunkOutBytes() { return sizeof(format::ChunkHeader) + ZSTD_compressBound(ColumnsBytes() + 128) + 128; }
+
+void* CreateChunkCompressor() { return CreateCompressor(GetOptions().compression_level); }
+
+void EnableOffload() {
+  uint32_t unset = kOffloadStateUnset;
+  g_offload.compare_exchange_strong(unset, kOffloadStateOn);
+}
+void DisableOffload() { g_offload.store(kOffloadStateEnded); }
+
+uint32_t WaitForSealedChunks(uint32_t seen) {
+  g_offload_sleeping.store(true, std::memory_order_seq_cst);
+  if (g_sealed_count.load(std::memory_order_seq_cst) == seen) FutexWait(&g_sealed_count, seen, 1000);
+  g_offload_sleeping.store(false, std::memory_order_relaxed);
+  return g_sealed_count.load(std::memory_order_acquire);
+}
+
+ThreadState* TakeSealedChunk() {
+  RegistryLock();
+  ThreadState* found = nullptr;
+  for (ThreadState* t = g_head; t && !found; t = t->next) {
+    uint32_t sealed = SealedChunk::kSealed;
+    if (t->sealed.state.compare_exchange_strong(sealed, SealedChunk::kTaken, std::memory_order_acquire)) found = t;
+  }
+  RegistryUnlock();
+  return found;
+}
+
+void WriteTakenChunk(ThreadState* t, void* zstd, uint8_t* out, size_t out_capacity) {
+  SealedChunk& s = t->sealed;
+  WriteChunk(s.header, s.columns, static_cast<ZSTD_CCtx*>(zstd), out, out_capacity);
+  if (s.state.exchange(SealedChunk::kEmpty, std::memory_order_release) == SealedChunk::kTakenAwaited) {
+    FutexWake(&s.state);
+  }
+}
 
 void LockSlow(ThreadState* t) {
   while (!TryLock(t)) sched_yield();
@@ -198,35 +366,21 @@ void ResetChunk(ThreadState* t, uint64_t now) {
 }
 
 void FlushLocked(ThreadState* t, uint64_t now) {
-  if (HasRecords(t)) {
-    const RecordEncoder& enc = t->enc;
-    format::ChunkHeader header{};
-    header.magic = format::kChunkMagic;
-    header.codec = static_cast<uint8_t>(format::Codec::kNone);
-    header.header_size = sizeof(format::ChunkHeader);
-    header.thread = t->index;
-    header.record_count = enc.records();
-    header.base_time_ns = enc.base_time();
-    header.covered_until_ns = now;
-    header.alloc_seq = enc.alloc_seq_start();
-    size_t raw = enc.PayloadSize();
-    uint8_t* payload = t->out + sizeof(format::ChunkHeader);
-    size_t cap = t->out_capacity - sizeof(format::ChunkHeader);
-    size_t stored = 0;
-    int level = GetOptions().compression_level;
-    // Small chunks (thread start, exit) are not worth a compression context; a fatal signal's
-    // flush must not allocate one (nor grow one).
-    if (level != 0 && raw >= 4096 && !g_signal_exit.load(std::memory_order_relaxed)) {
-      if (!t->zstd) t->zstd = CreateCompressor(level);
-      if (t->zstd) stored = CompressColumns(static_cast<ZSTD_CCtx*>(t->zstd), enc, raw, payload, cap);
-      if (stored) header.codec = static_cast<uint8_t>(format::Codec::kZstd);
+  // The thread's sealed chunk goes first: its records are older than the ones being filled.
+  bool in_order = !HasSealedChunk(t) || WriteSealedLocked(t);
+  if (HasRecords(t) && in_order) {
+    ColumnSpan cols[format::kColumnCount];
+    for (int c = 0; c < format::kColumnCount; ++c) cols[c] = t->enc.column(c);
+    format::ChunkHeader header = SealHeader(t, now);
+    size_t raw = PayloadSize(cols);
+    // Only the owner hands its chunks over: it alone swaps the encoder's buffers, and the flushes
+    // of exit, exec and write-through must reach the file before they return.
+    if (t == t_local.state && WantsCompression(raw) && g_offload.load(std::memory_order_relaxed) == kOffloadStateOn &&
+        g_mode.load(std::memory_order_relaxed) != Mode::kWriteThrough) {
+      HandOver(t, header, cols);
+    } else {
+      WriteChunk(header, cols, WantsCompression(raw) ? OwnCompressor(t) : nullptr, t->out, t->out_capacity);
     }
-    if (stored == 0) stored = enc.CopyPayload(payload);
-    header.stored_size = static_cast<uint32_t>(stored);
-    header.raw_size = static_cast<uint32_t>(raw);
-    header.checksum = format::ChunkChecksum(header, payload, stored);
-    memcpy(t->out, &header, sizeof(header));
-    WriteChunks(t->out, sizeof(header) + stored);
   }
   // Only a thread that filled a real chunk starts the ticker in a forked child: a child that just
   // execs (or must stay single-threaded, e.g. to unshare) never gets a second thread from us.
@@ -255,6 +409,7 @@ ThreadState* CreateThreadState() {
   t->first_seq = t->alloc_seq;  // a reused state's cache entries belong to the previous thread
   t->stack_lo = t->stack_hi = 0;
   t->nested->count = 0;  // a reused state's leftovers (its thread ended inside a handler) are void
+  t->sealed.state.store(SealedChunk::kEmpty, std::memory_order_relaxed);
   memset(t->name, 0, sizeof(t->name));
   ResetChunk(t, now);
   Link(t);
@@ -289,6 +444,8 @@ void OnThreadExit(void* state) {
   t->enc.Tag(format::RecordTag::kThreadEnd);
   t->enc.Time(now);
   FlushLocked(t, now);
+  // The offload thread looks for sealed chunks among live threads only: this one leaves now.
+  if (HasSealedChunk(t)) WriteSealedLocked(t);
   Unlock(t);
   RegistryLock();
   Unlink(t);
@@ -302,11 +459,15 @@ void OnThreadExit(void* state) {
 
 void ResetThreadsAfterFork() {
   pthread_mutex_init(&g_registry_mutex, nullptr);
+  g_offload.store(kOffloadStateUnset, std::memory_order_relaxed);  // until this process's offload thread runs
+  g_offload_sleeping.store(false, std::memory_order_relaxed);
   ThreadState* self = t_local.state;
   ThreadState* t = g_head;
   g_head = nullptr;
   while (t) {
     ThreadState* next = t->next;
+    // Sealed chunks are the parent's too; this process has no offload thread (yet).
+    t->sealed.state.store(SealedChunk::kEmpty, std::memory_order_relaxed);
     if (t != self) {
       // Its buffered records are the parent's (the parent writes them).
       t->lock.store(0, std::memory_order_relaxed);

@@ -1,8 +1,10 @@
-// Per-thread recording state: the chunk being filled and the lock that lets the ticker and the
-// exit path flush it from another thread.
+// Per-thread recording state: the chunk being filled, the sealed chunk waiting for the offload
+// thread, and the lock that lets the ticker and the exit path flush them from another thread.
 //
 // Thread-safety: a ThreadState is touched only by its owner thread, except while another thread
 // holds its `lock` (ticker, exit and exec flushes, which take it with TryLock or a bounded spin).
+// The sealed chunk (`sealed`) belongs to whoever moved its state from kSealed to kTaken: the
+// offload thread or a lock holder, which writes it before anything newer of the thread.
 // The registry of live states is guarded by a mutex that only cold paths take.
 #ifndef ALLOCPROF_SHIM_THREAD_STATE_H_
 #define ALLOCPROF_SHIM_THREAD_STATE_H_
@@ -21,6 +23,16 @@ namespace allocprof::shim {
 class RuleCache;
 struct NestedEvents;
 
+// A full chunk handed to the offload thread (compression off the program's thread). Its header is
+// fixed when it is sealed (all but codec, sizes and checksum); its columns stay in the buffer the
+// encoder filled until it is written, and the encoder fills the thread's other buffer meanwhile.
+struct SealedChunk {
+  enum : uint32_t { kEmpty, kSealed, kTaken, kTakenAwaited };  // kTakenAwaited: the owner waits (futex)
+  std::atomic<uint32_t> state;
+  format::ChunkHeader header;
+  ColumnSpan columns[format::kColumnCount];
+};
+
 struct ThreadState {
   std::atomic<uint32_t> lock;
   uint32_t index;  // ChunkHeader::thread
@@ -38,6 +50,8 @@ struct ThreadState {
   RuleCache* nested_rule_cache;  // stack capture for those, mapped on first use
   uint8_t* out;                  // ChunkHeader + stored payload, assembled at flush
   size_t out_capacity;
+  uint8_t* buffers[2];  // the encoder's column memory and the spare (the sealed chunk's meanwhile)
+  SealedChunk sealed;
   uintptr_t stack_lo, stack_hi;  // thread stack bounds for frame-pointer walks (0: unknown)
   char name[16];
   ThreadState* prev;
@@ -87,6 +101,10 @@ inline void Unlock(ThreadState* t) { t->lock.store(0, std::memory_order_release)
 bool LockBounded(ThreadState* t);
 
 inline bool HasRecords(const ThreadState* t) { return t->enc.records() != 0; }
+// A sealed chunk is waiting or being written: the thread's file position is behind its records.
+inline bool HasSealedChunk(const ThreadState* t) {
+  return t->sealed.state.load(std::memory_order_acquire) != SealedChunk::kEmpty;
+}
 
 // Creates and registers the calling thread's state (cold); null if memory is unavailable.
 ThreadState* CreateThreadState();
@@ -94,9 +112,27 @@ ThreadState* CreateThreadState();
 // Starts a new empty chunk at `now`.
 void ResetChunk(ThreadState* t, uint64_t now);
 
-// Seals and writes the chunk being filled (if it has records), then starts a new one at `now`.
-// Caller holds t->lock.
+// Writes the thread's sealed chunk if one is pending, then seals the chunk being filled (if it has
+// records) and either writes it or, on the owner's thread while offloading is on, hands it to the
+// offload thread; then starts a new chunk at `now`. Caller holds t->lock.
 void FlushLocked(ThreadState* t, uint64_t now);
+
+// Offloading: turned on once the offload thread runs, unless the exit/exec flushes turned it off
+// (for good) first; off in a forked child until the child's own offload thread runs.
+void EnableOffload();
+void DisableOffload();
+// Offload thread: waits (futex) until a chunk may have been sealed since `seen`; returns the new
+// count of seals.
+uint32_t WaitForSealedChunks(uint32_t seen);
+// Offload thread: takes one sealed chunk of a live thread (kSealed -> kTaken), or null.
+ThreadState* TakeSealedChunk();
+// Writes a chunk taken from `t->sealed` (compressed with `zstd`, a ZSTD_CCtx, into `out`) and
+// empties the slot, waking an owner that waits for it.
+void WriteTakenChunk(ThreadState* t, void* zstd, uint8_t* out, size_t out_capacity);
+// Bytes an `out` buffer for WriteTakenChunk needs.
+size_t ChunkOutBytes();
+// A ZSTD_CCtx whose memory comes from mmap, or null.
+void* CreateChunkCompressor();
 
 // Registry walks (cold).
 void RegistryLock();

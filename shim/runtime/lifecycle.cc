@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@ std::atomic<bool> g_ticker_started{false};
 std::atomic<uint32_t> g_paused_allocations{0};  // since start or the fork, while no ticker runs
 std::atomic<bool> g_ticker_stop{false};
 std::atomic<bool> g_stop_reported{false};
+std::atomic<long> g_offload_tid{0};  // the offload thread, which the ticker's last-thread check ignores
 // The ticker wakes at least this often to see whether it is the process's last thread.
 constexpr int kLastThreadCheckMs = 100;
 
@@ -75,7 +77,8 @@ void TickerSweep(uint64_t interval_ns) {
     // The owner may have flushed since `now` was read: its times can be newer.
     if (HasRecords(t)) {
       if (now > t->enc.base_time() && now - t->enc.base_time() >= interval_ns) FlushLocked(t, now);
-    } else if (now > t->covered_until && now - t->covered_until >= interval_ns && enc.ControlRoom(32)) {
+    } else if (now > t->covered_until && now - t->covered_until >= interval_ns && enc.ControlRoom(32) &&
+               !HasSealedChunk(t)) {  // a quiet promise must not overtake the thread's sealed records
       t->covered_until = now;
       enc.Tag(format::RecordTag::kQuiet);
       enc.Time(now);
@@ -102,7 +105,7 @@ bool OnlyTheTickerIsLeft() {
   stat[n] = 0;
   const char* state = strrchr(stat, ')');  // "pid (comm) S ...": comm may hold anything
   if (!state || state[1] != ' ' || state[2] != 'Z') return false;
-  long self = syscall(SYS_gettid), leader = getpid();
+  long self = syscall(SYS_gettid), leader = getpid(), offload = g_offload_tid.load(std::memory_order_relaxed);
   fd = RawOpen("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
   alignas(8) char buffer[2048];
@@ -114,7 +117,7 @@ bool OnlyTheTickerIsLeft() {
       at += entry->d_reclen;
       long tid = 0;
       for (const char* c = entry->d_name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
-      if (tid != 0 && tid != self && tid != leader) alone = false;
+      if (tid != 0 && tid != self && tid != leader && tid != offload) alone = false;
     }
   }
   RawClose(fd);
@@ -163,23 +166,56 @@ void* TickerMain(void*) {
   return nullptr;
 }
 
-void StartTicker() {
-  if (GetOptions().flush_interval_ms == 0 && !CaptureNeedsTicker()) return;
-  if (g_ticker_started.exchange(true)) return;
+// Compresses and writes the chunks the program's threads seal (thread_state.h, SealedChunk), so
+// that zstd runs beside the program instead of on its threads. Lives as long as the process (or
+// until a fork's child, which starts its own with its ticker).
+void* OffloadMain(void*) {
+  t_local.in_hook = true;
+  g_offload_tid.store(syscall(SYS_gettid), std::memory_order_relaxed);
+  size_t out_bytes = ChunkOutBytes();
+  void* out = mmap(nullptr, out_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* zstd = out == MAP_FAILED ? nullptr : CreateChunkCompressor();
+  if (!zstd) return nullptr;                 // the program's threads keep compressing their own chunks
+  uint32_t seen = WaitForSealedChunks(~0u);  // returns the count at once (it is never ~0u yet)
+  ThreadState* t = nullptr;
+  EnableOffload();
+  bool hold = GetOptions().offload == kOffloadHold;  // tests: every sealed chunk stays pending
+  for (;;) {
+    while (!hold && (t = TakeSealedChunk())) WriteTakenChunk(t, zstd, static_cast<uint8_t*>(out), out_bytes);
+    seen = WaitForSealedChunks(seen);
+  }
+  return nullptr;
+}
+
+// A helper thread that blocks every signal; false if it could not be created.
+bool StartHelperThread(void* (*main)(void*), const char* name) {
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);  // the ticker inherits a mask that blocks everything
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // the thread inherits a mask that blocks everything
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 << 10);
   pthread_t thread;
-  if (pthread_create(&thread, &attr, TickerMain, nullptr) != 0)
-    g_ticker_started.store(false);
-  else
-    pthread_setname_np(thread, "allocprof-tick");
+  bool started = pthread_create(&thread, &attr, main, nullptr) == 0;
+  if (started) pthread_setname_np(thread, name);
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return started;
+}
+
+// The offload thread comes with the ticker, when buffers are flushed in the background anyway
+// (ALLOCPROF_FLUSH_MS > 0) and chunks are compressed.
+void StartTicker() {
+  if (GetOptions().flush_interval_ms == 0 && !CaptureNeedsTicker()) return;
+  if (g_ticker_started.exchange(true)) return;
+  if (!StartHelperThread(TickerMain, "allocprof-tick")) {
+    g_ticker_started.store(false);
+    return;
+  }
+  const Options& o = GetOptions();
+  if (o.flush_interval_ms != 0 && o.compression_level != 0 && o.offload != kOffloadOff)
+    StartHelperThread(OffloadMain, "allocprof-zstd");
 }
 
 void ForkPrepare() {
@@ -193,6 +229,7 @@ void ForkChild() {
   ShimScope scope;
   g_pid = getpid();
   g_ticker_started.store(false);  // the ticker did not survive the fork; restarted lazily
+  g_offload_tid.store(0);         // nor did the offload thread (ResetThreadsAfterFork turns offloading off)
   g_paused_allocations.store(0);
   g_generation.fetch_add(1);
   ForgetModulesAfterFork();
@@ -262,6 +299,7 @@ __attribute__((destructor)) void OnUnload() {
   ShimScope scope;
   if (!TraceActive(g_mode.load())) return;
   g_ticker_stop.store(true);
+  DisableOffload();
   CloseControlChannel();
   g_mode.store(Mode::kWriteThrough);
   FlushAllThreads(NowNs());
@@ -272,6 +310,7 @@ void BeforeExec(const char* path) {
   Mode mode = g_mode.load();
   if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
+  DisableOffload();  // every chunk is in the file before the exec record
   CloseControlChannel();
   FlushAllThreads(NowNs());
   WriteExecRecord(path);
@@ -285,6 +324,7 @@ void FinishTrace() {
   Mode mode = g_mode.load();
   if ((!TraceActive(mode) && mode != Mode::kWriteThrough) || InVforkChild()) return;
   ShimScope scope;
+  DisableOffload();
   CloseControlChannel();
   FlushAllThreads(NowNs());
   WriteEndRecord();

@@ -23,6 +23,8 @@ static_assert(static_cast<int>(format::UnwindMode::kNone) == 0 &&
 static_assert(sizeof(Options::output) == options::SpecOf(Id::kOutput).max + 1);
 static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kMode).choices, "count") == 1,
               "ALLOCPROF_MODE=count sets count_only");
+static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kTestOffload).choices, "hold") == kOffloadHold,
+              "ALLOCPROF_TEST_OFFLOAD's choices are listed in Options::offload's order");
 static_assert(sizeof(Options::start_at_mark) == options::SpecOf(Id::kStartAtMark).max + 1);
 
 template <size_t kSize>
@@ -92,6 +94,9 @@ constexpr void StoreOption(Options& o, Id id, const options::Value& v) {
       break;
     case Id::kTestEnospcAfter:
       o.fail_write_after = static_cast<uint64_t>(v.number);
+      break;
+    case Id::kTestOffload:
+      o.offload = static_cast<uint8_t>(v.number);
       break;
     case Id::kCount:
       break;

@@ -27,6 +27,7 @@ struct Options {
   bool follow;                 // ALLOCPROF_FOLLOW=0 stops exec'd children from being traced
   bool quiet;                  // ALLOCPROF_QUIET=1 silences the shim's stderr messages
   uint64_t fail_write_after;   // ALLOCPROF_TEST_ENOSPC_AFTER (tests): simulate ENOSPC after N bytes
+  uint8_t offload;             // ALLOCPROF_TEST_OFFLOAD (tests): kOffloadOn, kOffloadOff, kOffloadHold
   // Capture control (see capture_control.h). Times are nanoseconds since the process started.
   uint64_t start_after_ns;  // ALLOCPROF_START_AFTER=10s: paused until then
   uint64_t stop_after_ns;   // ALLOCPROF_STOP_AFTER=60s: capture ends then (0: never)
@@ -38,6 +39,9 @@ struct Options {
   uint64_t sample_seed;     // ALLOCPROF_SAMPLE_SEED, makes the sampling repeatable (tests)
   bool sample_seed_set;     // false: the seed comes from the clock and pid
 };
+
+// Options::offload, in ALLOCPROF_TEST_OFFLOAD's order of choices.
+enum : uint8_t { kOffloadOn, kOffloadOff, kOffloadHold };
 
 void LoadOptions();
 // attach.cc: LoadOptions reads these NAME=value entries (null-terminated) instead of the environment.
