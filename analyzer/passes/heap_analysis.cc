@@ -38,8 +38,7 @@ HeapAnalysis::HeapAnalysis(const AnalysisOptions& options, const ProcessCatalog*
   }
 }
 
-size_t HeapAnalysis::SizeClassIndex(uint64_t size) const {
-  if (options_.size_boundaries.empty()) return size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size));
+size_t HeapAnalysis::SizeClassIndexSlow(uint64_t size) const {
   auto it = std::upper_bound(classes_.begin(), classes_.end(), size,
                              [](uint64_t s, const SizeClassCount& c) { return s < c.min_bytes; });
   return static_cast<size_t>(it - classes_.begin()) - 1;
@@ -151,9 +150,15 @@ void HeapAnalysis::CarryIn(const Event& e) {
 void HeapAnalysis::OnEvents(const Event* events, size_t n) {
   constexpr size_t kAhead = 8;
   CheckNewDamage();
-  for (size_t i = 0; i < n && i < kAhead; ++i) live_.Prefetch(events[i].addr);
+  for (size_t i = 0; i < n && i < kAhead; ++i) {
+    live_.Prefetch(events[i].addr);
+    live_.PrefetchValue(events[i].addr);
+  }
   for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) live_.Prefetch(events[i + kAhead].addr);
+    if (i + kAhead < n) {
+      live_.Prefetch(events[i + kAhead].addr);
+      live_.PrefetchValue(events[i + kAhead].addr);
+    }
     Replay(events[i]);
   }
 }
@@ -279,15 +284,17 @@ void HeapAnalysis::OnFree(const Event& e) {
     return;
   }
   totals_.frees += w;
-  const double count_variance = CountVariance(w);
-  totals_.frees_variance += count_variance;
+  // A block of weight 1 (every block of a full trace) adds nothing to any variance.
+  const bool weighted = w > 1;
+  const double count_variance = weighted ? CountVariance(w) : 0;
+  if (weighted) totals_.frees_variance += count_variance;
   if (e.weight == 0) {
     paired_frees_by_entry_[static_cast<size_t>(e.entry)] += w;
     paired_frees_by_entry_variance_[static_cast<size_t>(e.entry)] += count_variance;
   }
   gen_->FreeExternal(b.bytes(), Epoch64(b.gen_epoch));
   totals_.bytes_freed += b.bytes();
-  totals_.bytes_freed_variance += BytesVariance(b.size, w);
+  if (weighted) totals_.bytes_freed_variance += BytesVariance(b.size, w);
   StackStats& s = Stack(b.stack_id);
   if (!b.uncertain) {  // an uncertain block left the live figures when the damage was found
     live_bytes_ -= static_cast<int64_t>(b.bytes());
@@ -305,14 +312,14 @@ void HeapAnalysis::OnFree(const Event& e) {
   }
   if (e.time - b.time <= options_.short_lived_ns) {
     totals_.short_lived += w;
-    totals_.short_lived_variance += count_variance;
+    if (weighted) totals_.short_lived_variance += count_variance;
   }
   auto alloc_entry = static_cast<format::EntryPoint>(b.entry);
   const auto& alloc_info = format::kEntryPoints[b.entry];
   const auto& free_info = format::kEntryPoints[static_cast<size_t>(e.entry)];
   if (alloc_info.family != free_info.family) {
     totals_.mismatched_frees += w;
-    totals_.mismatched_frees_variance += count_variance;
+    if (weighted) totals_.mismatched_frees_variance += count_variance;
     mismatches_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += w;
     if (w > 1) mismatch_variance_[MismatchKey{b.stack_id, alloc_entry, e.entry}] += count_variance;
   }
@@ -321,7 +328,10 @@ void HeapAnalysis::OnFree(const Event& e) {
 
 void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
   if (gate_.active()) return;  // counted in the ordered pass, inside the window only
-  for (const Event& e : events) CountOrderIndependent(e);
+  if (unordered_.classes.empty()) unordered_.classes = classes_;
+  for (const Event& e : events) {
+    if (e.kind == EventKind::kHeap) CountOrderIndependent(e);
+  }
 }
 
 void HeapAnalysis::CountOrderIndependent(const Event& e) {

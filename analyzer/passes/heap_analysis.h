@@ -224,7 +224,11 @@ class HeapAnalysis : public EventSink {
   void OnAlloc(const Event& e);
   void OnFree(const Event& e);
   void CountOrderIndependent(const Event& e);
-  size_t SizeClassIndex(uint64_t size) const;
+  size_t SizeClassIndex(uint64_t size) const {
+    if (options_.size_boundaries.empty()) return size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size));
+    return SizeClassIndexSlow(size);
+  }
+  size_t SizeClassIndexSlow(uint64_t size) const;
   uint64_t& LastAllocOf(uint32_t thread) {
     if (__builtin_expect(thread < last_alloc_by_thread_.size(), 1)) return last_alloc_by_thread_[thread];
     return LastAllocOfSlow(thread);

@@ -89,7 +89,7 @@ void Timeline::Coarsen() {
   current_end_ = 0;
 }
 
-void Timeline::OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
+void Timeline::OnWeightedAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
   double count_variance, bytes_variance;
   EventVariances(size, count, &count_variance, &bytes_variance);
   TimeWindow& w = Touch(time, live_after, bytes_variance);
@@ -99,7 +99,7 @@ void Timeline::OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_
   w.bytes_allocated_variance += bytes_variance;
 }
 
-void Timeline::OnFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
+void Timeline::OnWeightedFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count) {
   double count_variance, bytes_variance;
   EventVariances(size, count, &count_variance, &bytes_variance);
   TimeWindow& w = Touch(time, live_after, -bytes_variance);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace allocprof {
@@ -36,8 +37,19 @@ class Timeline {
   // `live_after` is the live byte count after the event.
   // `size`: bytes of all `count` events (count > 1: a sampled trace's weighted event, whose
   // variances the windows sum).
-  void OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1);
-  void OnFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1);
+  // An event of one block (every event of a full trace) has no variance: inline, no arithmetic on it.
+  void OnAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1) {
+    if (__builtin_expect(count > 1, 0)) return OnWeightedAlloc(time, size, live_after, count);
+    TimeWindow& w = TouchUnweighted(time, live_after);
+    w.allocations += count;
+    w.bytes_allocated += size;
+  }
+  void OnFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count = 1) {
+    if (__builtin_expect(count > 1, 0)) return OnWeightedFree(time, size, live_after, count);
+    TimeWindow& w = TouchUnweighted(time, live_after);
+    w.frees += count;
+    w.bytes_freed += size;
+  }
 
   // Output windows: `count` equal windows over [origin, end], or fixed `width_ns` when non-zero.
   std::vector<TimeWindow> Windows(uint64_t end_ns, size_t count, uint64_t width_ns) const;
@@ -52,8 +64,22 @@ class Timeline {
     return AtSlow(time);
   }
   TimeWindow& AtSlow(uint64_t time);
+  void OnWeightedAlloc(uint64_t time, uint64_t size, int64_t live_after, uint64_t count);
+  void OnWeightedFree(uint64_t time, uint64_t size, int64_t live_after, uint64_t count);
   // The window of `time`, with the live level after the event applied.
   TimeWindow& Touch(uint64_t time, int64_t live_after, double live_variance_change);
+  // The same for an event that leaves the live bytes' variance as it is.
+  TimeWindow& TouchUnweighted(uint64_t time, int64_t live_after) {
+    TimeWindow& w = At(time);
+    if (!w.touched) w.live_min = w.live_max = live_;  // the level the window opened at
+    w.touched = true;
+    w.live_max = std::max(w.live_max, live_after);
+    w.live_min = std::min(w.live_min, live_after);
+    w.live_end = live_after;
+    w.live_end_variance = live_variance_;
+    live_ = live_after;
+    return w;
+  }
   void Coarsen();
 
   uint64_t origin_;
