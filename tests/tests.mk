@@ -9,7 +9,7 @@ TEST_CXXFLAGS = $(ANALYZER_CXXFLAGS) -Ianalyzer -Ishim -DALLOCPROF_BUILD_DIR='"$
 VG_PROGRAM_NAMES := $(basename $(notdir $(wildcard tests/programs/vg_*.cc)))
 TEST_PROGRAM_NAMES := entry_points xthread_free processes many_threads dlopen_main exits pool_user pmr_user inlined \
                       phases attach_threads alloc_loop attach_registers attach_blocked deny_ptrace signal_target \
-                      signal_alloc reload_main lsan_embedded signal_stack fork_handler_ticker \
+                      signal_alloc reload_main lsan_embedded signal_stack fork_handler_ticker offload \
                       $(VG_PROGRAM_NAMES)
 TEST_PROGRAMS := $(TEST_PROGRAM_NAMES:%=$(TEST_OUT)/programs/%) $(TEST_OUT)/programs/libplugin.so \
                  $(TEST_OUT)/programs/alloc_loop_nopie \
