@@ -111,15 +111,7 @@ void Timeline::OnWeightedFree(uint64_t time, uint64_t size, int64_t live_after, 
 
 TimeWindow& Timeline::Touch(uint64_t time, int64_t live_after, double live_variance_change) {
   live_variance_ = std::max(0.0, live_variance_ + live_variance_change);
-  TimeWindow& w = At(time);
-  if (!w.touched) w.live_min = w.live_max = live_;  // the level the window opened at
-  w.touched = true;
-  w.live_max = std::max(w.live_max, live_after);
-  w.live_min = std::min(w.live_min, live_after);
-  w.live_end = live_after;
-  w.live_end_variance = live_variance_;
-  live_ = live_after;
-  return w;
+  return TouchUnweighted(time, live_after);
 }
 
 std::vector<TimeWindow> Timeline::Fine(uint64_t end_ns) const {

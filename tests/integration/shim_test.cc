@@ -185,20 +185,30 @@ Traces ReadAllTraces(const TempDir& dir) {
   return t;
 }
 
+// `processes MODE` traced: the parent's and the forked child's traces (the child's is the one with
+// 2222-byte allocations), both clean.
+void RunForkedProcesses(const TempDir& dir, const char* mode, Traces* t, const TraceSummary** parent,
+                        const TraceSummary** child) {
+  RunResult r = RunTraced(Trace(dir), {Program("processes"), mode});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  *t = ReadAllTraces(dir);
+  ASSERT_EQ(t->by_file.size(), 2u);
+  *parent = &t->by_file.at("t.trace");
+  *child = t->WithSize(2222);
+  ASSERT_NE(*child, nullptr);
+  ExpectClean(**parent);
+  ExpectClean(**child);
+}
+
 TEST(Shim, ForkedChildWritesItsOwnTrace) {
   TempDir dir;
-  RunResult r = RunTraced(Trace(dir), {Program("processes"), "fork"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  Traces t = ReadAllTraces(dir);
-  ASSERT_EQ(t.by_file.size(), 2u);
-  const TraceSummary& parent = t.by_file.at("t.trace");
-  ExpectClean(parent);
+  Traces t;
+  const TraceSummary *p = nullptr, *child = nullptr;
+  ASSERT_NO_FATAL_FAILURE(RunForkedProcesses(dir, "fork", &t, &p, &child));
+  const TraceSummary& parent = *p;
   EXPECT_EQ(parent.AllocsOfSize(1111), 10u);
   EXPECT_EQ(parent.AllocsOfSize(3333), 30u);
   EXPECT_EQ(parent.AllocsOfSize(2222), 0u);
-  const TraceSummary* child = t.WithSize(2222);
-  ASSERT_NE(child, nullptr);
-  ExpectClean(*child);
   EXPECT_EQ(child->AllocsOfSize(2222), 20u);
   EXPECT_EQ(child->AllocsOfSize(1111), 0u) << "the parent's buffered events must not be repeated";
   EXPECT_EQ(child->catalog.process.ppid, parent.catalog.process.pid);
@@ -210,17 +220,11 @@ TEST(Shim, ForkedChildWritesItsOwnTrace) {
 // it, but the id's definition is in the parent's trace, so the child must define it in its own.
 TEST(Shim, ACallPathWalkedBeforeTheForkIsDefinedInTheChildsTrace) {
   TempDir dir;
-  RunResult r = RunTraced(Trace(dir), {Program("processes"), "fork-same-site"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  Traces t = ReadAllTraces(dir);
-  ASSERT_EQ(t.by_file.size(), 2u);
-  const TraceSummary& parent = t.by_file.at("t.trace");
-  ExpectClean(parent);
-  EXPECT_EQ(parent.AllocsOfSize(1111), 10u + 40u) << "every mode starts with 10";
-  EXPECT_EQ(parent.AllocsOfSize(3333), 40u);
-  const TraceSummary* child = t.WithSize(2222);
-  ASSERT_NE(child, nullptr);
-  ExpectClean(*child);
+  Traces t;
+  const TraceSummary *parent = nullptr, *child = nullptr;
+  ASSERT_NO_FATAL_FAILURE(RunForkedProcesses(dir, "fork-same-site", &t, &parent, &child));
+  EXPECT_EQ(parent->AllocsOfSize(1111), 10u + 40u) << "every mode starts with 10";
+  EXPECT_EQ(parent->AllocsOfSize(3333), 40u);
   EXPECT_EQ(child->AllocsOfSize(2222), 40u);
   EXPECT_EQ(child->allocs_without_stack, 0u);
   EXPECT_FALSE(child->stack_ids.empty());
