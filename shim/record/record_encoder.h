@@ -137,30 +137,11 @@ class RecordEncoder {
     }
   }
 
-  // ---- assembly ----
-  // The section table: one uvarint size per column. Returns its length (at most 70 bytes).
-  size_t WriteTable(uint8_t* out) const {
-    uint8_t* p = out;
-    for (const auto& c : col_) p = format::PutVarint(p, static_cast<uint64_t>(c.cursor - c.begin));
-    return static_cast<size_t>(p - out);
-  }
+  // ---- assembly (ColumnsTable and the functions after it, over this encoder's columns) ----
+  size_t WriteTable(uint8_t* out) const;
   const ColumnSpan& column(int c) const { return col_[c]; }
-  size_t PayloadSize() const {
-    uint8_t table[80];
-    size_t n = WriteTable(table);
-    for (const auto& c : col_) n += static_cast<size_t>(c.cursor - c.begin);
-    return n;
-  }
-  // Writes the whole payload contiguously; `out` holds PayloadSize() bytes.
-  size_t CopyPayload(uint8_t* out) const {
-    uint8_t* p = out + WriteTable(out);
-    for (const auto& c : col_) {
-      size_t n = static_cast<size_t>(c.cursor - c.begin);
-      memcpy(p, c.begin, n);
-      p += n;
-    }
-    return static_cast<size_t>(p - out);
-  }
+  size_t PayloadSize() const;
+  size_t CopyPayload(uint8_t* out) const;
 
  private:
   void TagByte(uint8_t tag) {
@@ -184,6 +165,37 @@ class RecordEncoder {
   format::FreeEntryPredictor free_entries_;
   format::StackPredictor stacks_;
 };
+
+// A chunk payload from its columns (`cols`, format::kColumnCount of them, as an encoder filled
+// them; a sealed chunk's outlive its encoder's). The section table: one uvarint size per column;
+// returns its length (at most 70 bytes).
+inline size_t ColumnsTable(const ColumnSpan* cols, uint8_t* out) {
+  uint8_t* p = out;
+  for (int c = 0; c < format::kColumnCount; ++c) {
+    p = format::PutVarint(p, static_cast<uint64_t>(cols[c].cursor - cols[c].begin));
+  }
+  return static_cast<size_t>(p - out);
+}
+inline size_t ColumnsPayloadSize(const ColumnSpan* cols) {
+  uint8_t table[80];
+  size_t n = ColumnsTable(cols, table);
+  for (int c = 0; c < format::kColumnCount; ++c) n += static_cast<size_t>(cols[c].cursor - cols[c].begin);
+  return n;
+}
+// Writes the whole payload contiguously; `out` holds ColumnsPayloadSize(cols) bytes.
+inline size_t CopyColumnsPayload(const ColumnSpan* cols, uint8_t* out) {
+  uint8_t* p = out + ColumnsTable(cols, out);
+  for (int c = 0; c < format::kColumnCount; ++c) {
+    size_t n = static_cast<size_t>(cols[c].cursor - cols[c].begin);
+    memcpy(p, cols[c].begin, n);
+    p += n;
+  }
+  return static_cast<size_t>(p - out);
+}
+
+inline size_t RecordEncoder::WriteTable(uint8_t* out) const { return ColumnsTable(col_, out); }
+inline size_t RecordEncoder::PayloadSize() const { return ColumnsPayloadSize(col_); }
+inline size_t RecordEncoder::CopyPayload(uint8_t* out) const { return CopyColumnsPayload(col_, out); }
 
 // A small encoder with its own storage, for chunks of a few control records or late events.
 template <size_t kBytes>

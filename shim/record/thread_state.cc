@@ -131,31 +131,6 @@ ZSTD_CCtx* CreateCompressor(int level) {
   return cctx;
 }
 
-// The section table of a chunk's columns (RecordEncoder::WriteTable of the encoder that filled them).
-size_t WriteTable(const ColumnSpan* cols, uint8_t* out) {
-  uint8_t* p = out;
-  for (int c = 0; c < format::kColumnCount; ++c)
-    p = format::PutVarint(p, static_cast<uint64_t>(cols[c].cursor - cols[c].begin));
-  return static_cast<size_t>(p - out);
-}
-
-size_t PayloadSize(const ColumnSpan* cols) {
-  uint8_t table[96];
-  size_t n = WriteTable(cols, table);
-  for (int c = 0; c < format::kColumnCount; ++c) n += static_cast<size_t>(cols[c].cursor - cols[c].begin);
-  return n;
-}
-
-size_t CopyPayload(const ColumnSpan* cols, uint8_t* out) {
-  uint8_t* p = out + WriteTable(cols, out);
-  for (int c = 0; c < format::kColumnCount; ++c) {
-    size_t n = static_cast<size_t>(cols[c].cursor - cols[c].begin);
-    memcpy(p, cols[c].begin, n);
-    p += n;
-  }
-  return static_cast<size_t>(p - out);
-}
-
 // Compresses the chunk's section table and columns, in place order, without gathering them first.
 // Returns the compressed size, or 0 when compression failed or did not help.
 size_t CompressColumns(ZSTD_CCtx* cctx, const ColumnSpan* cols, size_t raw, uint8_t* dst, size_t cap) {
@@ -174,7 +149,7 @@ size_t CompressColumns(ZSTD_CCtx* cctx, const ColumnSpan* cols, size_t raw, uint
     }
   };
   uint8_t table[96];
-  if (!feed(table, WriteTable(cols, table), ZSTD_e_continue)) return 0;
+  if (!feed(table, ColumnsTable(cols, table), ZSTD_e_continue)) return 0;
   // Ending a block after each column gives every column its own literal and sequence tables
   // (one shared table for all columns costs ~12% in size on churn; the format is unchanged).
   for (int c = 0; c < format::kColumnCount; ++c) {
@@ -247,14 +222,14 @@ ZSTD_CCtx* OwnCompressor(ThreadState* t) {
   return static_cast<ZSTD_CCtx*>(t->zstd);
 }
 
-// Writes one chunk whose columns are `cols`, assembled in `out`: compressed with `cctx` when
-// given and it helps, stored otherwise.
-void WriteChunk(format::ChunkHeader header, const ColumnSpan* cols, ZSTD_CCtx* cctx, uint8_t* out, size_t cap) {
-  size_t raw = PayloadSize(cols);
+// Writes one chunk whose columns are `cols` (`raw` payload bytes), assembled in `out`: compressed
+// with `cctx` when given and it helps, stored otherwise.
+void WriteChunk(format::ChunkHeader header, const ColumnSpan* cols, size_t raw, ZSTD_CCtx* cctx, uint8_t* out,
+                size_t cap) {
   uint8_t* payload = out + sizeof(format::ChunkHeader);
   size_t stored = cctx ? CompressColumns(cctx, cols, raw, payload, cap - sizeof(format::ChunkHeader)) : 0;
   header.codec = static_cast<uint8_t>(stored ? format::Codec::kZstd : format::Codec::kNone);
-  if (stored == 0) stored = CopyPayload(cols, payload);
+  if (stored == 0) stored = CopyColumnsPayload(cols, payload);
   header.stored_size = static_cast<uint32_t>(stored);
   header.raw_size = static_cast<uint32_t>(raw);
   header.checksum = format::ChunkChecksum(header, payload, stored);
@@ -271,8 +246,8 @@ bool WriteSealedLocked(ThreadState* t) {
     if (state == SealedChunk::kEmpty) return true;
     if (state == SealedChunk::kSealed) {
       if (!s.state.compare_exchange_weak(state, SealedChunk::kTaken, std::memory_order_acquire)) continue;
-      WriteChunk(s.header, s.columns, WantsCompression(PayloadSize(s.columns)) ? OwnCompressor(t) : nullptr, t->out,
-                 t->out_capacity);
+      size_t raw = ColumnsPayloadSize(s.columns);
+      WriteChunk(s.header, s.columns, raw, WantsCompression(raw) ? OwnCompressor(t) : nullptr, t->out, t->out_capacity);
       s.state.store(SealedChunk::kEmpty, std::memory_order_release);
       return true;
     }
@@ -330,7 +305,7 @@ ThreadState* TakeSealedChunk() {
 
 void WriteTakenChunk(ThreadState* t, void* zstd, uint8_t* out, size_t out_capacity) {
   SealedChunk& s = t->sealed;
-  WriteChunk(s.header, s.columns, static_cast<ZSTD_CCtx*>(zstd), out, out_capacity);
+  WriteChunk(s.header, s.columns, ColumnsPayloadSize(s.columns), static_cast<ZSTD_CCtx*>(zstd), out, out_capacity);
   if (s.state.exchange(SealedChunk::kEmpty, std::memory_order_release) == SealedChunk::kTakenAwaited) {
     FutexWake(&s.state);
   }
@@ -372,14 +347,14 @@ void FlushLocked(ThreadState* t, uint64_t now) {
     ColumnSpan cols[format::kColumnCount];
     for (int c = 0; c < format::kColumnCount; ++c) cols[c] = t->enc.column(c);
     format::ChunkHeader header = SealHeader(t, now);
-    size_t raw = PayloadSize(cols);
+    size_t raw = ColumnsPayloadSize(cols);
     // Only the owner hands its chunks over: it alone swaps the encoder's buffers, and the flushes
     // of exit, exec and write-through must reach the file before they return.
     if (t == t_local.state && WantsCompression(raw) && g_offload.load(std::memory_order_relaxed) == kOffloadStateOn &&
         g_mode.load(std::memory_order_relaxed) != Mode::kWriteThrough) {
       HandOver(t, header, cols);
     } else {
-      WriteChunk(header, cols, WantsCompression(raw) ? OwnCompressor(t) : nullptr, t->out, t->out_capacity);
+      WriteChunk(header, cols, raw, WantsCompression(raw) ? OwnCompressor(t) : nullptr, t->out, t->out_capacity);
     }
   }
   // Only a thread that filled a real chunk starts the ticker in a forked child: a child that just
