@@ -92,7 +92,10 @@ inline constexpr int64_t kUnbounded = INT64_MAX;
     "tests: the trace file behaves as if the disk were full after this many bytes")                                \
   X(kTestOffload, "ALLOCPROF_TEST_OFFLOAD", nullptr, kEnvOnly, kChoice, 0, 0, "on", "on|off|hold",                  \
     "tests: off compresses every chunk on the program's threads; hold keeps the offload thread from taking any, "   \
-    "so each sealed chunk waits for its thread's next flush")
+    "so each sealed chunk waits for its thread's next flush")                                                      \
+  X(kTestLock, "ALLOCPROF_TEST_LOCK", nullptr, kEnvOnly, kChoice, 0, 0, "membarrier", "membarrier|exchange",         \
+    "tests: exchange makes the owner of a thread's buffer take its lock with an atomic exchange, as where the "     \
+    "kernel has no membarrier")
 // clang-format on
 
 enum class Id : uint8_t {

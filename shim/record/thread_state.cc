@@ -1,7 +1,9 @@
 #include "record/thread_state.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -311,13 +313,38 @@ void WriteTakenChunk(ThreadState* t, void* zstd, uint8_t* out, size_t out_capaci
   }
 }
 
+LockKind g_lock_kind = LockKind::kExchange;
+
+void InitThreadLocks() {
+  int saved_errno = errno;
+  long commands = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  bool usable = GetOptions().lock_kind == kLockMembarrier && commands > 0 &&
+                (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+                syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  g_lock_kind = usable ? LockKind::kMembarrier : LockKind::kExchange;
+  errno = saved_errno;
+}
+
 void LockSlow(ThreadState* t) {
-  while (!TryLock(t)) sched_yield();
+  do {
+    while (t->lock.load(std::memory_order_relaxed) != 0) sched_yield();
+  } while (!TryLock(t));
+}
+
+bool TryLockForeign(ThreadState* t) {
+  if (t->lock.exchange(1, std::memory_order_acquire) != 0) return false;
+  if (g_lock_kind == LockKind::kExchange) return true;
+  // Registered in InitThreadLocks, so it cannot fail; it changes errno only when it does.
+  syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  if (t->owner_busy.load(std::memory_order_acquire) == 0) return true;
+  UnlockForeign(t);
+  return false;
 }
 
 bool LockBounded(ThreadState* t) {
   for (int i = 0; i < 20000; ++i) {
-    if (TryLock(t)) return true;
+    // Each try costs a barrier: wait until the owner looks idle first.
+    if (t->owner_busy.load(std::memory_order_relaxed) == 0 && TryLockForeign(t)) return true;
     sched_yield();
   }
   return false;
@@ -379,6 +406,7 @@ ThreadState* CreateThreadState() {
   // Fully reset before the ticker can see it in the registry.
   uint64_t now = NowNs();
   t->lock.store(0, std::memory_order_relaxed);
+  t->owner_busy.store(0, std::memory_order_relaxed);
   t->index = g_next_index++;
   t->tid = static_cast<pid_t>(gettid());
   t->first_seq = t->alloc_seq;  // a reused state's cache entries belong to the previous thread
@@ -446,14 +474,19 @@ void ResetThreadsAfterFork() {
     if (t != self) {
       // Its buffered records are the parent's (the parent writes them).
       t->lock.store(0, std::memory_order_relaxed);
+      t->owner_busy.store(0, std::memory_order_relaxed);
       ResetChunk(t, 0);
       t->next = g_free_list;
       g_free_list = t;
     }
     t = next;
   }
+  // The child is a new address space: its membarrier registration starts afresh. It has one
+  // thread, outside any Lock, so the kind may change here.
+  InitThreadLocks();
   if (self) {
     self->lock.store(0, std::memory_order_relaxed);
+    self->owner_busy.store(0, std::memory_order_relaxed);
     Link(self);
     self->tid = static_cast<pid_t>(gettid());
     self->first_seq = self->alloc_seq;  // the parent's allocations are not in the child's trace

@@ -2,7 +2,9 @@
 // thread, and the lock that lets the ticker and the exit path flush them from another thread.
 //
 // Thread-safety: a ThreadState is touched only by its owner thread, except while another thread
-// holds its `lock` (ticker, exit and exec flushes, which take it with TryLock or a bounded spin).
+// holds its lock (ticker, exit and exec flushes, which take it with TryLockForeign or a bounded
+// spin). The lock is asymmetric, because the owner takes it on every event and the others a few
+// times a second: see Lock below.
 // The sealed chunk (`sealed`) belongs to whoever moved its state from kSealed to kTaken: the
 // offload thread or a lock holder, which writes it before anything newer of the thread.
 // The registry of live states is guarded by a mutex that only cold paths take.
@@ -34,8 +36,9 @@ struct SealedChunk {
 };
 
 struct ThreadState {
-  std::atomic<uint32_t> lock;
-  uint32_t index;  // ChunkHeader::thread
+  std::atomic<uint32_t> lock;        // held by another thread (or, without membarrier, by anyone)
+  std::atomic<uint32_t> owner_busy;  // the owner is inside Lock .. Unlock (with membarrier only)
+  uint32_t index;                    // ChunkHeader::thread
   pid_t tid;
   RecordEncoder enc;   // the chunk being filled, in columns
   uint32_t alloc_seq;  // allocations recorded by this thread (FREE_AGE counts back from it)
@@ -91,14 +94,49 @@ inline void LeaveShim() {
   if (__builtin_expect(t_local.deferred_signals != 0, 0)) ReleaseDeferredSignals();
 }
 
-inline bool TryLock(ThreadState* t) { return t->lock.exchange(1, std::memory_order_acquire) == 0; }
+// The thread's lock. Its owner takes it twice an allocation and free; an atomic exchange there
+// costs more than any other instruction of the event (it waits for all the program's pending
+// loads and stores: ~7% of a churn run's CPU), so the owner uses plain stores instead. It marks
+// itself busy, then checks that no other thread holds the lock; another thread takes `lock`, then
+// makes every running thread of the process execute a full memory barrier (membarrier, private
+// expedited), then checks busy. Of two threads that come at once, at least one sees the other
+// and backs off (a Dekker handshake whose fast side's barrier the kernel supplies on demand).
+// Where membarrier is unavailable (old kernels, seccomp, valgrind), or ALLOCPROF_TEST_LOCK=exchange,
+// everyone takes `lock` with an exchange, as a spinlock. The choice is made once per process,
+// before any ThreadState exists (InitThreadLocks), and again in a forked child.
+enum class LockKind : uint8_t { kExchange, kMembarrier };
+extern LockKind g_lock_kind __attribute__((visibility("hidden")));
+void InitThreadLocks();
+
+// The owner's side: t is the calling thread's own state, not held by it already.
+inline bool TryLock(ThreadState* t) {
+  if (__builtin_expect(g_lock_kind == LockKind::kMembarrier, 1)) {
+    t->owner_busy.store(1, std::memory_order_relaxed);
+    // Only the compiler needs stopping here: the other side's membarrier orders the CPU.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (__builtin_expect(t->lock.load(std::memory_order_acquire) == 0, 1)) return true;
+    t->owner_busy.store(0, std::memory_order_release);
+    return false;
+  }
+  return t->lock.exchange(1, std::memory_order_acquire) == 0;
+}
 void LockSlow(ThreadState* t);
 inline void Lock(ThreadState* t) {
   if (__builtin_expect(!TryLock(t), 0)) LockSlow(t);
 }
-inline void Unlock(ThreadState* t) { t->lock.store(0, std::memory_order_release); }
+inline void Unlock(ThreadState* t) {
+  if (__builtin_expect(g_lock_kind == LockKind::kMembarrier, 1))
+    t->owner_busy.store(0, std::memory_order_release);
+  else
+    t->lock.store(0, std::memory_order_release);
+}
+
+// Another thread's side (or the owner's from a context that may have interrupted its own Lock ..
+// Unlock, such as an exit from a signal handler): false if the state is held. Costs a system call.
+bool TryLockForeign(ThreadState* t);
 // Spins a bounded time; false if the owner did not let go (it may be stuck in the loader).
 bool LockBounded(ThreadState* t);
+inline void UnlockForeign(ThreadState* t) { t->lock.store(0, std::memory_order_release); }
 
 inline bool HasRecords(const ThreadState* t) { return t->enc.records() != 0; }
 // A sealed chunk is waiting or being written: the thread's file position is behind its records.

@@ -73,7 +73,7 @@ void TickerSweep(uint64_t interval_ns) {
   RecordEncoder& enc = quiet.enc;
   RegistryLock();
   ForEachThreadLocked([&](ThreadState* t) {
-    if (!TryLock(t)) return;
+    if (!TryLockForeign(t)) return;
     // The owner may have flushed since `now` was read: its times can be newer.
     if (HasRecords(t)) {
       if (now > t->enc.base_time() && now - t->enc.base_time() >= interval_ns) FlushLocked(t, now);
@@ -84,7 +84,7 @@ void TickerSweep(uint64_t interval_ns) {
       enc.Time(now);
       enc.Uint(t->index);
     }
-    Unlock(t);
+    UnlockForeign(t);
   });
   RegistryUnlock();
   uint8_t scratch[sizeof(format::ChunkHeader) + sizeof(quiet.memory)];
@@ -350,6 +350,7 @@ void EnsureProcessInitialized() {
     return;
   }
   if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
+  InitThreadLocks();
   InitThreadExitKey();
   pthread_atfork(ForkPrepare, ForkParent, ForkChild);
   // quick_exit runs its handlers, then _exit from inside libc, where the _exit above never sees it.
@@ -372,9 +373,11 @@ void FlushAllThreads(uint64_t now) {
   // progress, a thread starting): never wait for the registry unboundedly.
   if (!RegistryLockBounded()) return;
   ForEachThreadLocked([&](ThreadState* t) {
-    if (t == t_local.state ? TryLock(t) || LockBounded(t) : LockBounded(t)) {
+    // Its own state too may be held: the exit may come from a signal handler that interrupted
+    // this thread inside Lock .. Unlock.
+    if (t == t_local.state ? TryLockForeign(t) || LockBounded(t) : LockBounded(t)) {
       FlushLocked(t, now);
-      Unlock(t);
+      UnlockForeign(t);
     }
   });
   RegistryUnlock();

@@ -25,6 +25,8 @@ static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kMode).choices,
               "ALLOCPROF_MODE=count sets count_only");
 static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kTestOffload).choices, "hold") == kOffloadHold,
               "ALLOCPROF_TEST_OFFLOAD's choices are listed in Options::offload's order");
+static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kTestLock).choices, "exchange") == kLockExchange,
+              "ALLOCPROF_TEST_LOCK's choices are listed in Options::lock_kind's order");
 static_assert(sizeof(Options::start_at_mark) == options::SpecOf(Id::kStartAtMark).max + 1);
 
 template <size_t kSize>
@@ -97,6 +99,9 @@ constexpr void StoreOption(Options& o, Id id, const options::Value& v) {
       break;
     case Id::kTestOffload:
       o.offload = static_cast<uint8_t>(v.number);
+      break;
+    case Id::kTestLock:
+      o.lock_kind = static_cast<uint8_t>(v.number);
       break;
     case Id::kCount:
       break;

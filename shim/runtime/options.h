@@ -28,6 +28,7 @@ struct Options {
   bool quiet;                  // ALLOCPROF_QUIET=1 silences the shim's stderr messages
   uint64_t fail_write_after;   // ALLOCPROF_TEST_ENOSPC_AFTER (tests): simulate ENOSPC after N bytes
   uint8_t offload;             // ALLOCPROF_TEST_OFFLOAD (tests): kOffloadOn, kOffloadOff, kOffloadHold
+  uint8_t lock_kind;           // ALLOCPROF_TEST_LOCK (tests): kLockMembarrier, kLockExchange
   // Capture control (see capture_control.h). Times are nanoseconds since the process started.
   uint64_t start_after_ns;  // ALLOCPROF_START_AFTER=10s: paused until then
   uint64_t stop_after_ns;   // ALLOCPROF_STOP_AFTER=60s: capture ends then (0: never)
@@ -42,6 +43,8 @@ struct Options {
 
 // Options::offload, in ALLOCPROF_TEST_OFFLOAD's order of choices.
 enum : uint8_t { kOffloadOn, kOffloadOff, kOffloadHold };
+// Options::lock_kind, in ALLOCPROF_TEST_LOCK's order of choices.
+enum : uint8_t { kLockMembarrier, kLockExchange };
 
 void LoadOptions();
 // attach.cc: LoadOptions reads these NAME=value entries (null-terminated) instead of the environment.

@@ -21,11 +21,11 @@ namespace {
 constexpr int kPairs = 100000;  // ~200,000 records: several full 128 KiB buffers per thread
 
 RunResult RunOffload(const std::string& trace, const std::string& offload, const std::vector<std::string>& args,
-                     const std::string& flush_ms = "200") {
+                     const std::string& flush_ms = "200", const std::string& lock = "membarrier") {
   std::vector<std::string> argv = {BuildPath("allocprof"), "run", "-q", "-o", trace, "--flush-ms", flush_ms, "--",
                                    Program("offload")};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv, {"ALLOCPROF_TEST_OFFLOAD=" + offload});
+  return RunProgram(argv, {"ALLOCPROF_TEST_OFFLOAD=" + offload, "ALLOCPROF_TEST_LOCK=" + lock});
 }
 
 std::string Field(const std::string& line, const std::string& name) {
@@ -108,6 +108,34 @@ TEST(Offload, ATickerFlushingEveryMillisecondKeepsEachThreadsOrder) {
   ExpectClean(s);
   ExpectExact(s, 1111, 4 * kPairs);
   ExpectChunksInOrder(dir / "t.trace");
+}
+
+// The ticker takes each thread's lock every millisecond while the threads take their own on every
+// event: with the owner's plain-store side (membarrier) and with exchanges on both sides, no chunk
+// is written while its owner fills it, and a forked child, which registers for membarrier afresh,
+// records as its parent does.
+TEST(Offload, BothKindsOfThreadLockKeepEveryRecordUnderAFlushEveryMillisecond) {
+  for (const std::string lock : {"membarrier", "exchange"}) {
+    SCOPED_TRACE(lock);
+    TempDir dir;
+    RunResult r = RunOffload(dir / "t.trace", "on", {"threads", std::to_string(kPairs)}, "1", lock);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    TraceSummary s = Summarize(dir / "t.trace");
+    ExpectClean(s);
+    ExpectExact(s, 1111, 4 * kPairs);
+    ExpectChunksInOrder(dir / "t.trace");
+
+    TempDir forked;
+    r = RunOffload(forked / "t.trace", "on", {"fork", std::to_string(kPairs)}, "1", lock);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> files = forked.Files();
+    ASSERT_EQ(files.size(), 2u);
+    for (const std::string& file : files) {
+      TraceSummary t = Summarize(forked / file);
+      ExpectClean(t);
+      EXPECT_EQ(t.AllocsOfSize(2222) + t.AllocsOfSize(1111), file == "t.trace" ? uint64_t{kPairs} : 100u) << file;
+    }
+  }
 }
 
 // A thread that ends leaves the registry the offload thread reads: its sealed chunk is written
