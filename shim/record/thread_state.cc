@@ -331,12 +331,15 @@ void LockSlow(ThreadState* t) {
   } while (!TryLock(t));
 }
 
-bool TryLockForeign(ThreadState* t) {
-  if (t->lock.exchange(1, std::memory_order_acquire) != 0) return false;
-  if (g_lock_kind == LockKind::kExchange) return true;
+void SyncWithOwners() {
   // Registered in InitThreadLocks, so it cannot fail; it changes errno only when it does.
-  syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-  if (t->owner_busy.load(std::memory_order_acquire) == 0) return true;
+  if (g_lock_kind == LockKind::kMembarrier) syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
+bool TryLockForeign(ThreadState* t) {
+  if (!Claim(t)) return false;
+  SyncWithOwners();
+  if (!OwnerInside(t)) return true;
   UnlockForeign(t);
   return false;
 }
@@ -407,6 +410,7 @@ ThreadState* CreateThreadState() {
   uint64_t now = NowNs();
   t->lock.store(0, std::memory_order_relaxed);
   t->owner_busy.store(0, std::memory_order_relaxed);
+  t->claimed_by_ticker = false;
   t->index = g_next_index++;
   t->tid = static_cast<pid_t>(gettid());
   t->first_seq = t->alloc_seq;  // a reused state's cache entries belong to the previous thread

@@ -57,6 +57,7 @@ struct ThreadState {
   SealedChunk sealed;
   uintptr_t stack_lo, stack_hi;  // thread stack bounds for frame-pointer walks (0: unknown)
   char name[16];
+  bool claimed_by_ticker;  // TickerSweep holds `lock` and has yet to look at this state
   ThreadState* prev;
   ThreadState* next;
 };
@@ -134,6 +135,14 @@ inline void Unlock(ThreadState* t) {
 // Another thread's side (or the owner's from a context that may have interrupted its own Lock ..
 // Unlock, such as an exit from a signal handler): false if the state is held. Costs a system call.
 bool TryLockForeign(ThreadState* t);
+// The same for many states at once, with one system call for all: Claim each (false: another
+// thread than the owner holds it), then SyncWithOwners once, then OwnerInside tells, for each
+// claimed state, whether its owner holds it too; if so, UnlockForeign it and leave it alone.
+inline bool Claim(ThreadState* t) { return t->lock.exchange(1, std::memory_order_acquire) == 0; }
+void SyncWithOwners();
+inline bool OwnerInside(const ThreadState* t) {
+  return g_lock_kind == LockKind::kMembarrier && t->owner_busy.load(std::memory_order_acquire) != 0;
+}
 // Spins a bounded time; false if the owner did not let go (it may be stuck in the loader).
 bool LockBounded(ThreadState* t);
 inline void UnlockForeign(ThreadState* t) { t->lock.store(0, std::memory_order_release); }

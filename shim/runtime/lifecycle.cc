@@ -72,8 +72,17 @@ void TickerSweep(uint64_t interval_ns) {
   SmallEncoder<8192> quiet(now);
   RecordEncoder& enc = quiet.enc;
   RegistryLock();
+  // One barrier for all threads: a membarrier interrupts every core that runs one of the process's
+  // threads, so one per thread per sweep would cost a many-threaded program more than its events.
+  ForEachThreadLocked([&](ThreadState* t) { t->claimed_by_ticker = Claim(t); });
+  SyncWithOwners();
   ForEachThreadLocked([&](ThreadState* t) {
-    if (!TryLockForeign(t)) return;
+    if (!t->claimed_by_ticker) return;
+    t->claimed_by_ticker = false;
+    if (OwnerInside(t)) {
+      UnlockForeign(t);
+      return;
+    }
     // The owner may have flushed since `now` was read: its times can be newer.
     if (HasRecords(t)) {
       if (now > t->enc.base_time() && now - t->enc.base_time() >= interval_ns) FlushLocked(t, now);
