@@ -45,11 +45,13 @@ struct Event {
   uint64_t size;
 };
 
+// The out-of-line paths take the event by value: a hot path whose event's address escaped would
+// have to reload its fields (and test is_free again) after every call the compiler cannot see.
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
-void RecordEventSlow(const Event& e);
+void RecordEventSlow(Event e);
 // Out of line: records an event that goes into the trace (every event of a full trace, the
 // sampler's choices in a sampled one).
-void RecordSampled(const Event& e);
+void RecordSampled(Event e);
 // For records other than allocations and frees (pool hooks, counts): the calling thread's state
 // after initialising what is needed, or null when nothing can be recorded (or capture is paused
 // and the record is not wanted `even_when_paused`).
