@@ -158,9 +158,10 @@ __attribute__((always_inline)) inline void RecordEvent(const Event& e) {
   ThreadState* t = t_local.state;
   Mode mode = g_mode.load(std::memory_order_relaxed);
   if (__builtin_expect(t != nullptr && mode == Mode::kTracing, 1)) {
-    int saved_errno = errno;
+    int* errno_location = t->errno_location;
+    int saved_errno = *errno_location;
     RecordInto(t, e);
-    errno = saved_errno;
+    *errno_location = saved_errno;
   } else if (mode == Mode::kSampling) {
     if (SampleEvent(e)) RecordSampled(e);
   } else if (mode == Mode::kCounting) {
@@ -238,14 +239,15 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
     return RecordReallocSlow(
         entry, old_ptr, size, [](void* ctx) -> void* { return (*static_cast<Call*>(ctx))(); }, &real_call);
   }
-  int caller_errno = errno;
+  int* errno_location = t->errno_location;
+  int caller_errno = *errno_location;
   uint32_t depth = CaptureStack(t);
   InternResult stack = InternCapturedStack(t, depth);
   Lock(t);
   uint64_t before = NowNs();
-  errno = caller_errno;
+  *errno_location = caller_errno;
   void* result = real_call();
-  int result_errno = errno;
+  int result_errno = *errno_location;
   uint64_t after = NowNs();
   PrepareLocked(t, stack, depth, before);
   // Success, or glibc's realloc(p, 0), which frees p and returns null.
@@ -257,7 +259,7 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
     EncodeAlloc(t, entry, after, reinterpret_cast<uintptr_t>(result), size, stack.id);
   }
   Unlock(t);
-  errno = result_errno;
+  *errno_location = result_errno;
   return result;
 }
 
