@@ -70,7 +70,8 @@ inline void EncodeAlloc(ThreadState* t, format::EntryPoint entry, uint64_t now, 
 }
 
 // A free of one of this thread's recent allocations is written by age (see trace_format.h).
-inline void EncodeFree(ThreadState* t, format::EntryPoint entry, uint64_t now, uint64_t addr) {
+__attribute__((always_inline)) inline void EncodeFree(ThreadState* t, format::EntryPoint entry, uint64_t now,
+                                                      uint64_t addr) {
   const FreeCache::Entry* c = t->free_cache->Find(addr);
   if (c) {
     uint32_t age = t->alloc_seq - c->seq;
