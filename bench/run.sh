@@ -77,7 +77,7 @@ awk -v n="$KCAT_MSGS" 'BEGIN { pad = sprintf("%90s", ""); gsub(/ /, "m", pad);
 WORKLOADS=(churn churn-nolarge churn-small kcat)
 declare -A CONFIGS=(
     [churn]="base ap ap-fp ap-s512 ap-count heaptrack"
-    [churn-nolarge]="base ap ap-fp ap-s512 ap-count heaptrack"
+    [churn-nolarge]="base noop ap ap-fp ap-s512 ap-count heaptrack"
     # No heaptrack: its heaptrack_interpret grows without bound on churn-small (past 3 GB and
     # std::bad_alloc at 100,000 allocations; bench/README.md), which would take the machine down.
     [churn-small]="base noop ap ap-fp ap-s512"

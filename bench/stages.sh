@@ -28,6 +28,7 @@ cg() {  # cg TAG N [ENV...]: callgrind output file $W/TAG.N
   (env "$@" valgrind --tool=callgrind --callgrind-out-file="$W/$tag.$n" \
     "$B/bench/churn" "${ARGS[@]}" --threads 1 --allocs "$n" >/dev/null 2>"$W/$tag.$n.err")
   callgrind_annotate --inclusive=yes --threshold=100 "$W/$tag.$n" >"$W/$tag.$n.txt" 2>/dev/null
+  callgrind_annotate --threshold=100 "$W/$tag.$n" >"$W/$tag.$n.self" 2>/dev/null
 }
 total() { awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }' "$W/$1.$2.txt"; }
 # Inclusive cost of the function whose name matches $3. callgrind_annotate lists a function once per
@@ -35,6 +36,11 @@ total() { awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }' "$W/$1.$2
 fn() {
   awk -v re="$3" '/^ *[0-9,]+ \(/ && $0 ~ re { gsub(/,/, "", $1); if ($1 + 0 > m) m = $1 + 0 } END { print m + 0 }' \
     "$W/$1.$2.txt"
+}
+# Self cost of the lines whose source file and function match $3 (code inlined into a function is
+# listed once per source file it came from).
+lines() {
+  awk -v re="$3" '/^ *[0-9,]+ \(/ && $0 ~ re { gsub(/,/, "", $1); s += $1 } END { print s + 0 }' "$W/$1.$2.self"
 }
 per_pair() { awk -v a="$1" -v b="$2" -v n=$((N2 - N1)) 'BEGIN { printf "%.0f", (b - a) / n }'; }
 
@@ -52,7 +58,11 @@ s512=$(per_pair "$(total s512 $N1)" "$(total s512 $N2)")
 stage() { per_pair "$(fn full $N1 "$1")" "$(fn full $N2 "$1")"; }
 walk=$(stage ':allocprof::shim::CfiBacktrace\\(')
 dedup=$(stage ':allocprof::shim::InternStack\\(')
-encode=$(( $(stage ':allocprof::shim::RecordEncoder::Alloc\\(') + $(stage ':allocprof::shim::EncodeFree\\(') ))
+# A free's encoding (EncodeFree: the free cache's lookup and the encoder) is inlined into the free
+# hooks; an older shim called it out of line.
+free_re='(record_encoder|trace_format|free_cache)\\.h:\\(anonymous namespace\\)::(FreeSlow|ReleaseRecorded)\\('
+free_encode=$(per_pair "$(lines full $N1 "$free_re")" "$(lines full $N2 "$free_re")")
+encode=$(( $(stage ':allocprof::shim::RecordEncoder::Alloc\\(') + $(stage ':allocprof::shim::EncodeFree\\(') + free_encode ))
 clock=$(stage ':clock_gettime')
 flush=$(stage ':allocprof::shim::FlushLocked\\(')
 zstd=$(stage ':ZSTD_compressStream2')

@@ -33,6 +33,7 @@ class FreeCache {
   void Remember(uint64_t addr, uint32_t seq, uint32_t cls, format::Family family) {
     Entry* set = Set(addr);
     Entry* slot = nullptr;
+#pragma GCC unroll 4
     for (uint32_t w = 0; w < kWays && !slot; ++w) {
       if (set[w].addr == addr || set[w].addr == 0) slot = &set[w];
     }
@@ -48,6 +49,7 @@ class FreeCache {
 
   const Entry* Find(uint64_t addr) const {
     const Entry* set = const_cast<FreeCache*>(this)->Set(addr);
+#pragma GCC unroll 4
     for (uint32_t w = 0; w < kWays; ++w) {
       if (set[w].addr == addr) return &set[w];
     }

@@ -56,7 +56,7 @@ void AfterControlRecord(ThreadState* t) {
   }
 }
 
-void RecordEventSlow(const Event& e) {
+void RecordEventSlow(Event e) {
   int saved_errno = errno;
   Mode mode = g_mode.load(std::memory_order_acquire);
   if (mode == Mode::kUninitialized || mode == Mode::kInitializing) {
@@ -79,7 +79,7 @@ void RecordEventSlow(const Event& e) {
   errno = saved_errno;
 }
 
-void RecordSampled(const Event& e) {
+void RecordSampled(Event e) {
   int saved_errno = errno;
   if (ThreadState* t = PrepareSlow(&e)) {
     RecordInto(t, e);

@@ -45,11 +45,13 @@ struct Event {
   uint64_t size;
 };
 
+// The out-of-line paths take the event by value: a hot path whose event's address escaped would
+// have to reload its fields (and test is_free again) after every call the compiler cannot see.
 // Out of line: initialisation, thread creation, exited threads, write-through and stopped modes.
-void RecordEventSlow(const Event& e);
+void RecordEventSlow(Event e);
 // Out of line: records an event that goes into the trace (every event of a full trace, the
 // sampler's choices in a sampled one).
-void RecordSampled(const Event& e);
+void RecordSampled(Event e);
 // For records other than allocations and frees (pool hooks, counts): the calling thread's state
 // after initialising what is needed, or null when nothing can be recorded (or capture is paused
 // and the record is not wanted `even_when_paused`).
@@ -68,7 +70,8 @@ inline void EncodeAlloc(ThreadState* t, format::EntryPoint entry, uint64_t now, 
 }
 
 // A free of one of this thread's recent allocations is written by age (see trace_format.h).
-inline void EncodeFree(ThreadState* t, format::EntryPoint entry, uint64_t now, uint64_t addr) {
+__attribute__((always_inline)) inline void EncodeFree(ThreadState* t, format::EntryPoint entry, uint64_t now,
+                                                      uint64_t addr) {
   const FreeCache::Entry* c = t->free_cache->Find(addr);
   if (c) {
     uint32_t age = t->alloc_seq - c->seq;
@@ -156,9 +159,10 @@ __attribute__((always_inline)) inline void RecordEvent(const Event& e) {
   ThreadState* t = t_local.state;
   Mode mode = g_mode.load(std::memory_order_relaxed);
   if (__builtin_expect(t != nullptr && mode == Mode::kTracing, 1)) {
-    int saved_errno = errno;
+    int* errno_location = t->errno_location;
+    int saved_errno = *errno_location;
     RecordInto(t, e);
-    errno = saved_errno;
+    *errno_location = saved_errno;
   } else if (mode == Mode::kSampling) {
     if (SampleEvent(e)) RecordSampled(e);
   } else if (mode == Mode::kCounting) {
@@ -236,14 +240,15 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
     return RecordReallocSlow(
         entry, old_ptr, size, [](void* ctx) -> void* { return (*static_cast<Call*>(ctx))(); }, &real_call);
   }
-  int caller_errno = errno;
+  int* errno_location = t->errno_location;
+  int caller_errno = *errno_location;
   uint32_t depth = CaptureStack(t);
   InternResult stack = InternCapturedStack(t, depth);
   Lock(t);
   uint64_t before = NowNs();
-  errno = caller_errno;
+  *errno_location = caller_errno;
   void* result = real_call();
-  int result_errno = errno;
+  int result_errno = *errno_location;
   uint64_t after = NowNs();
   PrepareLocked(t, stack, depth, before);
   // Success, or glibc's realloc(p, 0), which frees p and returns null.
@@ -255,7 +260,7 @@ void* RecordRealloc(format::EntryPoint entry, void* old_ptr, uint64_t size, Fn&&
     EncodeAlloc(t, entry, after, reinterpret_cast<uintptr_t>(result), size, stack.id);
   }
   Unlock(t);
-  errno = result_errno;
+  *errno_location = result_errno;
   return result;
 }
 

@@ -413,6 +413,7 @@ ThreadState* CreateThreadState() {
   t->claimed_by_ticker = false;
   t->index = g_next_index++;
   t->tid = static_cast<pid_t>(gettid());
+  t->errno_location = &errno;
   t->first_seq = t->alloc_seq;  // a reused state's cache entries belong to the previous thread
   t->stack_lo = t->stack_hi = 0;
   t->nested->count = 0;  // a reused state's leftovers (its thread ended inside a handler) are void

@@ -40,9 +40,10 @@ struct ThreadState {
   std::atomic<uint32_t> owner_busy;  // the owner is inside Lock .. Unlock (with membarrier only)
   uint32_t index;                    // ChunkHeader::thread
   pid_t tid;
-  RecordEncoder enc;   // the chunk being filled, in columns
-  uint32_t alloc_seq;  // allocations recorded by this thread (FREE_AGE counts back from it)
-  uint32_t first_seq;  // alloc_seq when this thread's trace began (older entries are void)
+  int* errno_location;  // the owner thread's &errno: the hot path keeps errno without a call
+  RecordEncoder enc;    // the chunk being filled, in columns
+  uint32_t alloc_seq;   // allocations recorded by this thread (FREE_AGE counts back from it)
+  uint32_t first_seq;   // alloc_seq when this thread's trace began (older entries are void)
   FreeCache* free_cache;
   uint64_t covered_until;        // last promise made to the reader
   uintptr_t* frames;             // scratch for stack capture, max_depth + slack entries

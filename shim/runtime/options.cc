@@ -119,7 +119,6 @@ constexpr Options DefaultOptions() {
   return o;
 }
 
-constinit Options g_options = DefaultOptions();
 static_assert(DefaultOptions().max_depth == 64 && DefaultOptions().unwind == format::UnwindMode::kLibunwind,
               "the defaults come from allocprof/options.h");
 
@@ -160,6 +159,8 @@ void ApplyOption(const char* entry) {
 
 }  // namespace
 
+constinit Options g_options = DefaultOptions();
+
 void SetOptionEntries(char** entries) { g_option_entries = entries; }
 
 void LoadOptions() {
@@ -181,8 +182,6 @@ void LoadOptions() {
   }
   if (g_options.quiet) SetLogQuiet(true);
 }
-
-const Options& GetOptions() { return g_options; }
 
 int RejectedOptionCount() { return g_rejected_count; }
 const char* RejectedOption(int i) { return g_rejected[i]; }

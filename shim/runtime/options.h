@@ -49,7 +49,9 @@ enum : uint8_t { kLockMembarrier, kLockExchange };
 void LoadOptions();
 // attach.cc: LoadOptions reads these NAME=value entries (null-terminated) instead of the environment.
 void SetOptionEntries(char** entries);
-const Options& GetOptions();
+// Hidden, and read inline: every recorded allocation reads the unwinding options.
+extern Options g_options __attribute__((visibility("hidden")));
+inline const Options& GetOptions() { return g_options; }
 // The values LoadOptions rejected, as the messages it printed (for the trace's warnings).
 int RejectedOptionCount();
 const char* RejectedOption(int i);
