@@ -14,15 +14,22 @@ bool SampledSet::Init() {
 
 void SampledSet::Insert(uintptr_t addr) {
   size_t b = BucketOf(addr);
-  if (!lines_) {
-    used_[b].fetch_or(kOverflowed, std::memory_order_release);
-    return;
-  }
+  std::atomic<uint16_t>& group = groups_[GroupOf(b)];
+  group.fetch_add(1, std::memory_order_acq_rel);
+  // An overflow keeps the group's count for good, once per line.
+  auto overflow = [&] {
+    if (used_[b].fetch_or(kOverflowed, std::memory_order_release) & kOverflowed)
+      group.fetch_sub(1, std::memory_order_release);
+  };
+  if (!lines_) return overflow();
   Line& line = lines_[b];
   uint8_t used = used_[b].load(std::memory_order_relaxed);
   for (int i = 0; i < kSlots; ++i) {
     // Still there: its free was never seen (freed behind the shim's back); keep the one entry.
-    if ((used & (1u << i)) && line.addr[i].load(std::memory_order_relaxed) == addr) return;
+    if ((used & (1u << i)) && line.addr[i].load(std::memory_order_relaxed) == addr) {
+      group.fetch_sub(1, std::memory_order_release);
+      return;
+    }
   }
   for (int i = 0; i < kSlots; ++i) {
     uintptr_t expected = 0;
@@ -32,7 +39,7 @@ void SampledSet::Insert(uintptr_t addr) {
       return;
     }
   }
-  used_[b].fetch_or(kOverflowed, std::memory_order_release);
+  overflow();
 }
 
 SampledSet::Removal SampledSet::RemoveSlow(size_t b, uintptr_t addr, uint8_t used) {
@@ -43,6 +50,7 @@ SampledSet::Removal SampledSet::RemoveSlow(size_t b, uintptr_t addr, uint8_t use
       // Clear the bit first: once the slot is 0 another thread may fill it and set the bit again.
       used_[b].fetch_and(static_cast<uint8_t>(~(1u << i)), std::memory_order_acq_rel);
       line.addr[i].store(0, std::memory_order_release);
+      groups_[GroupOf(b)].fetch_sub(1, std::memory_order_release);
       return Removal::kRemoved;
     }
   }

@@ -93,6 +93,56 @@ TEST(SampledSet, APinnedAddressIsNeverCertainlyAbsentNorAMember) {
   EXPECT_TRUE(set.CertainlyAbsent(0x7f0000001000)) << "other lines are unaffected";
 }
 
+// Addresses whose lines are different but in the same group of lines as `first`'s.
+std::vector<uintptr_t> SameGroupOtherLines(uintptr_t first, size_t n) {
+  std::vector<uintptr_t> out;
+  size_t line = SampledSet::BucketOf(first), group = SampledSet::GroupOf(line);
+  for (uintptr_t a = first + 16; out.size() < n; a += 16) {
+    size_t b = SampledSet::BucketOf(a);
+    if (b != line && SampledSet::GroupOf(b) == group) out.push_back(a);
+  }
+  return out;
+}
+
+// The fast free reads its group's count first: an address whose group holds no member is
+// certainly absent; a neighbour of a member is sent to its line, which knows it is absent; and the
+// count comes back to nought whatever the inserts were (duplicates, removals), unless a line of
+// the group overflowed or was pinned, which keeps it up for good.
+TEST(SampledSet, AGroupOfLinesIsCertainlyEmptyExactlyWhenNoneOfItsLinesHoldsAnything) {
+  SampledSet set;
+  ASSERT_TRUE(set.Init());
+  uintptr_t member = 0x7f0000600000;
+  auto neighbours = SameGroupOtherLines(member, 3);
+  EXPECT_TRUE(set.GroupCertainlyEmpty(neighbours[0]));
+  set.Insert(member);
+  set.Insert(member);  // a duplicate counts once
+  EXPECT_FALSE(set.CertainlyAbsent(member));
+  EXPECT_FALSE(set.GroupCertainlyEmpty(neighbours[0]));
+  EXPECT_TRUE(set.CertainlyAbsent(neighbours[0])) << "its own line is empty";
+  EXPECT_EQ(set.TakeOut(neighbours[0]), SampledSet::Removal::kAbsent);
+  EXPECT_TRUE(set.Remove(member));
+  EXPECT_TRUE(set.GroupCertainlyEmpty(member)) << "the group's count is back to nought";
+  EXPECT_TRUE(set.GroupCertainlyEmpty(neighbours[1]));
+
+  auto full = SameLine(neighbours[1], SampledSet::kSlots + 2);
+  for (uintptr_t a : full) set.Insert(a);  // overflows the line, twice
+  for (uintptr_t a : full) set.Remove(a);
+  EXPECT_FALSE(set.CertainlyAbsent(neighbours[1])) << "an overflowed line never looks empty";
+  EXPECT_FALSE(set.GroupCertainlyEmpty(neighbours[0])) << "nor does its group";
+  EXPECT_TRUE(set.CertainlyAbsent(neighbours[0])) << "but the other lines do";
+  EXPECT_TRUE(set.Remove(neighbours[1])) << "its frees are all recorded";
+
+  SampledSet pinned;
+  ASSERT_TRUE(pinned.Init());
+  pinned.Pin(neighbours[2]);
+  pinned.Pin(neighbours[2]);
+  pinned.Insert(member);
+  EXPECT_TRUE(pinned.Remove(member));
+  EXPECT_FALSE(pinned.CertainlyAbsent(neighbours[2]));
+  EXPECT_FALSE(pinned.GroupCertainlyEmpty(member));
+  EXPECT_TRUE(pinned.CertainlyAbsent(member)) << "pinning is per line";
+}
+
 // Threads insert and remove their own addresses in lines they share with the other threads (each
 // thread owns one address of every line, as allocators hand neighbouring blocks to different
 // threads): a member is always found, and a removed one never again (no line ever overflows here:
@@ -112,6 +162,7 @@ TEST(SampledSet, ConcurrentThreadsSharingLinesNeverLoseOrInventAMember) {
       for (int round = 0; round < 50000; ++round) {
         uintptr_t mine = lines[(round * 7 + t) % kLines][t];
         set.Insert(mine);
+        if (set.CertainlyAbsent(mine)) lost.fetch_add(1);  // its free would take the fast path
         if (!set.Remove(mine)) lost.fetch_add(1);
         if (set.Remove(mine)) phantom.fetch_add(1);
       }
@@ -120,6 +171,7 @@ TEST(SampledSet, ConcurrentThreadsSharingLinesNeverLoseOrInventAMember) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(lost.load(), 0);
   EXPECT_EQ(phantom.load(), 0);
+  for (const auto& line : lines) EXPECT_TRUE(set.GroupCertainlyEmpty(line[0])) << "every count back to nought";
 }
 
 }  // namespace
