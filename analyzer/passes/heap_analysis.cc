@@ -328,9 +328,38 @@ void HeapAnalysis::OnFree(const Event& e) {
 
 void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
   if (gate_.active()) return;  // counted in the ordered pass, inside the window only
-  if (unordered_.classes.empty()) unordered_.classes = classes_;
+  Unordered& u = unordered_;
+  if (u.classes.empty()) u.classes = classes_;
+  // Every event of the trace passes here on the reader thread: a full trace's heap events (weight
+  // 1, a dense stack id) are counted inline, anything else by CountOrderIndependent.
+  const bool log2_classes = options_.size_boundaries.empty();
+  const uint64_t large_bytes = options_.large_object_bytes;
   for (const Event& e : events) {
-    if (e.kind == EventKind::kHeap) CountOrderIndependent(e);
+    if (__builtin_expect(e.kind != EventKind::kHeap || e.weight != 1 || e.stack_id >= kDenseStackIds, 0)) {
+      if (e.kind == EventKind::kHeap) CountOrderIndependent(e);
+      continue;
+    }
+    auto entry = static_cast<size_t>(e.entry);
+    ++u.calls_by_entry[entry];
+    if (e.is_free) continue;
+    const uint64_t size = e.size;
+    ++u.allocations;
+    u.bytes_allocated += size;
+    u.bytes_by_entry[entry] += size;
+    size_t cls =
+        log2_classes ? (size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size))) : SizeClassIndexSlow(size);
+    SizeClassCount& c = u.classes[cls];
+    ++c.calls;
+    c.bytes += size;
+    if (size >= large_bytes) {
+      ++u.large_objects;
+      u.large_object_bytes += size;
+    }
+    if (__builtin_expect(e.stack_id >= u.stacks.size(), 0))
+      u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
+    auto& stack = u.stacks[e.stack_id];
+    ++stack.first;
+    stack.second += size;
   }
 }
 
