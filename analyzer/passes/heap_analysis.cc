@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/types/span.h"
 #include "read/sampling.h"
 
 namespace allocprof {
@@ -326,7 +327,7 @@ void HeapAnalysis::OnFree(const Event& e) {
   timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
 }
 
-void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
+void HeapAnalysis::OnEventsUnordered(const Event* events, size_t n) {
   if (gate_.active()) return;  // counted in the ordered pass, inside the window only
   Unordered& u = unordered_;
   if (u.classes.empty()) u.classes = classes_;
@@ -334,7 +335,7 @@ void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
   // 1, a dense stack id) are counted inline, anything else by CountOrderIndependent.
   const bool log2_classes = options_.size_boundaries.empty();
   const uint64_t large_bytes = options_.large_object_bytes;
-  for (const Event& e : events) {
+  for (const Event& e : absl::MakeConstSpan(events, n)) {
     if (__builtin_expect(e.kind != EventKind::kHeap || e.weight != 1 || e.stack_id >= kDenseStackIds, 0)) {
       if (e.kind == EventKind::kHeap) CountOrderIndependent(e);
       continue;

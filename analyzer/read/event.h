@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <vector>
 
 #include "allocprof/trace_format.h"
 
@@ -51,7 +50,7 @@ class EventSink {
   // Every event again, earlier, one decoded chunk at a time and NOT in time order, on the thread
   // that reads the file: for statistics that do not depend on order, so they run in parallel with
   // the ordered pass. Never called concurrently with itself.
-  virtual void OnEventsUnordered(const std::vector<Event>& events) {}
+  virtual void OnEventsUnordered(const Event* events, size_t n) {}
 };
 
 }  // namespace allocprof
