@@ -307,6 +307,14 @@ class HeapPassFanout : public EventSink {
     heap_->OnEvents(events, n);
     for (EventSink* s : ordered_) s->OnEvents(events, n);
   }
+  void OnHeapEvents(const Event* events, size_t n) override {
+    if (heap_->window().active()) {
+      for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
+      return;
+    }
+    heap_->OnEvents(events, n);
+    for (EventSink* s : ordered_) s->OnHeapEvents(events, n);
+  }
   void OnEventsUnordered(const Event* events, size_t n) override { heap_->OnEventsUnordered(events, n); }
 
  private:
