@@ -155,12 +155,24 @@ void HeapAnalysis::OnEvents(const Event* events, size_t n) {
     live_.Prefetch(events[i].addr);
     live_.PrefetchValue(events[i].addr);
   }
+  // Without a window, a heap event before the next damage edge needs only the tail of Replay.
+  const bool windowed = gate_.active();
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) {
       live_.Prefetch(events[i + kAhead].addr);
       live_.PrefetchValue(events[i + kAhead].addr);
     }
-    Replay(events[i]);
+    const Event& e = events[i];
+    if (__builtin_expect(windowed || !timeline_ || e.time >= next_damage_ns_ || e.kind != EventKind::kHeap, 0)) {
+      Replay(e);
+      continue;
+    }
+    late_ = e.time < totals_.last_event_ns;
+    totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
+    if (e.is_free)
+      OnFree(e);
+    else
+      OnAlloc(e);
   }
 }
 
