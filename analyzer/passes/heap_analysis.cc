@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/types/span.h"
 #include "read/sampling.h"
 
 namespace allocprof {
@@ -154,12 +155,24 @@ void HeapAnalysis::OnEvents(const Event* events, size_t n) {
     live_.Prefetch(events[i].addr);
     live_.PrefetchValue(events[i].addr);
   }
+  // Without a window, a heap event before the next damage edge needs only the tail of Replay.
+  const bool windowed = gate_.active();
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) {
       live_.Prefetch(events[i + kAhead].addr);
       live_.PrefetchValue(events[i + kAhead].addr);
     }
-    Replay(events[i]);
+    const Event& e = events[i];
+    if (__builtin_expect(windowed || !timeline_ || e.time >= next_damage_ns_ || e.kind != EventKind::kHeap, 0)) {
+      Replay(e);
+      continue;
+    }
+    late_ = e.time < totals_.last_event_ns;
+    totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
+    if (e.is_free)
+      OnFree(e);
+    else
+      OnAlloc(e);
   }
 }
 
@@ -326,11 +339,40 @@ void HeapAnalysis::OnFree(const Event& e) {
   timeline_->OnFree(e.time, b.bytes(), live_bytes_, w);
 }
 
-void HeapAnalysis::OnEventsUnordered(const std::vector<Event>& events) {
+void HeapAnalysis::OnEventsUnordered(const Event* events, size_t n) {
   if (gate_.active()) return;  // counted in the ordered pass, inside the window only
-  if (unordered_.classes.empty()) unordered_.classes = classes_;
-  for (const Event& e : events) {
-    if (e.kind == EventKind::kHeap) CountOrderIndependent(e);
+  Unordered& u = unordered_;
+  if (u.classes.empty()) u.classes = classes_;
+  // Every event of the trace passes here on the reader thread: a full trace's heap events (weight
+  // 1, a dense stack id) are counted inline, anything else by CountOrderIndependent.
+  const bool log2_classes = options_.size_boundaries.empty();
+  const uint64_t large_bytes = options_.large_object_bytes;
+  for (const Event& e : absl::MakeConstSpan(events, n)) {
+    if (__builtin_expect(e.kind != EventKind::kHeap || e.weight != 1 || e.stack_id >= kDenseStackIds, 0)) {
+      if (e.kind == EventKind::kHeap) CountOrderIndependent(e);
+      continue;
+    }
+    auto entry = static_cast<size_t>(e.entry);
+    ++u.calls_by_entry[entry];
+    if (e.is_free) continue;
+    const uint64_t size = e.size;
+    ++u.allocations;
+    u.bytes_allocated += size;
+    u.bytes_by_entry[entry] += size;
+    size_t cls =
+        log2_classes ? (size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size))) : SizeClassIndexSlow(size);
+    SizeClassCount& c = u.classes[cls];
+    ++c.calls;
+    c.bytes += size;
+    if (size >= large_bytes) {
+      ++u.large_objects;
+      u.large_object_bytes += size;
+    }
+    if (__builtin_expect(e.stack_id >= u.stacks.size(), 0))
+      u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
+    auto& stack = u.stacks[e.stack_id];
+    ++stack.first;
+    stack.second += size;
   }
 }
 

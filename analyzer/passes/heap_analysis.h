@@ -138,10 +138,10 @@ class HeapAnalysis : public EventSink {
   void OnEvents(const Event* events, size_t n) override;
   // The order-independent part: counts by entry point, sizes, size classes, calls and bytes by
   // stack. Runs on the reader's thread (see EventSink).
-  void OnEventsUnordered(const std::vector<Event>& events) override;
+  void OnEventsUnordered(const Event* events, size_t n) override;
   // Both parts for one event (tests and other single-threaded callers).
   void Feed(const Event& e) {
-    OnEventsUnordered({e});
+    OnEventsUnordered(&e, 1);
     OnEvent(e);
   }
   // Call once after the last event.
@@ -307,7 +307,15 @@ class HeapPassFanout : public EventSink {
     heap_->OnEvents(events, n);
     for (EventSink* s : ordered_) s->OnEvents(events, n);
   }
-  void OnEventsUnordered(const std::vector<Event>& events) override { heap_->OnEventsUnordered(events); }
+  void OnHeapEvents(const Event* events, size_t n) override {
+    if (heap_->window().active()) {
+      for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
+      return;
+    }
+    heap_->OnEvents(events, n);
+    for (EventSink* s : ordered_) s->OnHeapEvents(events, n);
+  }
+  void OnEventsUnordered(const Event* events, size_t n) override { heap_->OnEventsUnordered(events, n); }
 
  private:
   HeapAnalysis* heap_;

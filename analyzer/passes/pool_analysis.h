@@ -78,6 +78,10 @@ class PoolAnalysis : public EventSink {
       PoolAnalysis::OnEvent(e);
     }
   }
+  // Heap events matter only inside a rent (its fall-throughs).
+  void OnHeapEvents(const Event* events, size_t n) override {
+    if (open_rents_) OnEvents(events, n);
+  }
   void Finish();
 
   const std::map<uint32_t, PoolStats>& pools() const { return pools_; }

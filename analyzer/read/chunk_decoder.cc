@@ -27,22 +27,21 @@ bool PoolEventKind(RecordKind kind, EventKind* out) {
 }  // namespace
 
 void ChunkDecoder::Decode(const Chunk& chunk, EventSink* sink, DecodedChunk* out) {
-  DecodeRecords(chunk, out);
-  sink->OnEventsUnordered(events_);
-  out->has_events = !events_.empty();
+  size_t n = DecodeRecords(chunk, out);
+  const Event* events = events_.data();
+  sink->OnEventsUnordered(events, n);
+  out->has_events = n != 0;
   out->unsorted.clear();
   out->packed.count = 0;
-  if (events_.empty()) return;
-  out->first_time = events_.front().time;
-  out->last_time = events_.back().time;
-  if (!packer_.Pack(events_.data(), events_.size(), &out->packed)) out->unsorted = events_;
+  if (n == 0) return;
+  out->first_time = events[0].time;
+  out->last_time = events[n - 1].time;
+  if (!packer_.Pack(events, n, &out->packed)) out->unsorted.assign(events, events + n);
 }
 
-void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
+size_t ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
   out->offset = chunk.offset;
   out->header = chunk.header;
-  std::vector<Event>* events = &events_;
-  events->clear();
   out->controls.clear();
   out->records = 0;
   out->heap_events = 0;
@@ -51,9 +50,13 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
   bool is_thread = thread != format::kProcessThread;
   AllocationHistory* history = is_thread && !ended_.contains(thread) ? &histories_[thread] : nullptr;
   uint32_t owner = is_thread ? thread : kLateThread;
-  // record_count is the writer's claim: trust it only as far as the payload can hold records.
-  events->reserve(std::min<size_t>(chunk.header.record_count, chunk.payload.size()));
   RecordDecoder decoder(chunk, history);
+  // Every record has a tag byte: the tags column bounds the events (record_count is only the
+  // writer's claim). Decoded in place, so the buffer only grows.
+  // One more than that: the slot the end is looked for in.
+  if (events_.size() <= decoder.MaxRecordsLeft()) events_.resize(decoder.MaxRecordsLeft() + 1);
+  Event* const events = events_.data();
+  size_t n = 0;
   // Stack definitions waiting for the time of the event that follows them (their first use).
   size_t undated_defs = 0;
   auto date_defs = [&](uint64_t t) {
@@ -62,12 +65,20 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
     }
     undated_defs = 0;
   };
-  while (decoder.Next(&r_)) {
+  for (;;) {
+    Event& slot = events[n];
+    RecordDecoder::Decoded got = decoder.NextEvent(&slot, &r_);
+    if (got == RecordDecoder::Decoded::kEnd) break;
     ++out->records;
-    if (r_.kind == RecordKind::kAlloc || r_.kind == RecordKind::kFree) {
-      if (__builtin_expect(undated_defs != 0, 0)) date_defs(r_.time);
-      events->push_back(Event{r_.time, r_.addr, r_.size, r_.stack_id, owner, r_.entry, r_.kind == RecordKind::kFree});
-      if (weigher_.interval()) Weigh(events->back());
+    if (got == RecordDecoder::Decoded::kEvent) {
+      if (__builtin_expect(undated_defs != 0, 0)) date_defs(slot.time);
+      slot.thread = owner;
+      slot.kind = EventKind::kHeap;
+      slot.outcome = 0;
+      slot.pool = 0;
+      slot.weight = 1;
+      if (weigher_.interval()) Weigh(slot);
+      ++n;
       ++out->heap_events;
       continue;
     }
@@ -78,7 +89,7 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
       e.kind = kind;
       e.outcome = r_.outcome;
       e.pool = kind == EventKind::kCount ? static_cast<uint32_t>(r_.value) : r_.pool;
-      events->push_back(e);
+      events[n++] = e;
       continue;
     }
     if (r_.kind == RecordKind::kMark) {
@@ -86,7 +97,7 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
       Event e{r_.time, 0, 0, 0, owner, format::EntryPoint::kMalloc, false};
       e.kind = EventKind::kMark;
       e.pool = marks_++;
-      events->push_back(e);
+      events[n++] = e;
     }
     if (r_.kind == RecordKind::kThreadEnd && is_thread) {
       ended_.insert(thread);
@@ -103,6 +114,7 @@ void ChunkDecoder::DecodeRecords(const Chunk& chunk, DecodedChunk* out) {
   // Defined last in the chunk: its use is in the next chunk, no earlier than this one's coverage.
   if (undated_defs) date_defs(std::max(chunk.header.covered_until_ns, chunk.header.base_time_ns));
   out->error = decoder.error();
+  return n;
 }
 
 }  // namespace allocprof

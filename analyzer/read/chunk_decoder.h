@@ -54,11 +54,12 @@ class ChunkDecoder {
   const SamplingEstimate& sampling() const { return weigher_.estimate(); }
 
  private:
-  void DecodeRecords(const Chunk& chunk, DecodedChunk* out);
+  // Decodes the chunk's events into events_[0, returned count).
+  size_t DecodeRecords(const Chunk& chunk, DecodedChunk* out);
   void Weigh(Event& e) { e.weight = e.is_free ? 0 : weigher_.WeighAllocation(e.time, e.addr, e.size); }
 
   Record r_;
-  std::vector<Event> events_;  // the chunk being decoded
+  std::vector<Event> events_;  // the chunk being decoded, at its start; only grows
   EventPacker packer_;
   uint32_t marks_ = 0;  // marks decoded so far: the catalog's index of the next one
   SampleWeigher weigher_;

@@ -6,8 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <vector>
-
 #include "allocprof/trace_format.h"
 
 namespace allocprof {
@@ -48,10 +46,13 @@ class EventSink {
   virtual void OnEvents(const Event* events, size_t n) {
     for (size_t i = 0; i < n; ++i) OnEvent(events[i]);
   }
+  // The same for a run the merger knows holds kHeap events only (most runs of most traces): a sink
+  // that looks only at the other kinds may skip it.
+  virtual void OnHeapEvents(const Event* events, size_t n) { OnEvents(events, n); }
   // Every event again, earlier, one decoded chunk at a time and NOT in time order, on the thread
   // that reads the file: for statistics that do not depend on order, so they run in parallel with
   // the ordered pass. Never called concurrently with itself.
-  virtual void OnEventsUnordered(const std::vector<Event>& events) {}
+  virtual void OnEventsUnordered(const Event* events, size_t n) {}
 };
 
 }  // namespace allocprof

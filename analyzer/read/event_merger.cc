@@ -12,7 +12,13 @@ size_t EventMerger::QueueIndex(uint32_t thread) {
 
 void EventMerger::FlushEmitted() {
   if (out_count_ == 0) return;
-  sink_->OnEvents(out_.get(), out_count_);
+  if (others_) {
+    sink_->OnEvents(out_.get(), out_count_);
+    others_ = false;
+    for (const Queue& q : queues_) others_ = others_ || q.slice_has_others;
+  } else {
+    sink_->OnHeapEvents(out_.get(), out_count_);
+  }
   out_count_ = 0;
 }
 
@@ -71,12 +77,16 @@ void EventMerger::MergeInto(Queue& q, std::vector<Event>&& events) {
 
 bool EventMerger::Refill(Queue& q) {
   q.head = q.count = 0;
+  q.slice_has_others = false;
   if (q.batches.empty()) {
     q.slice.reset();  // an idle or ended thread keeps no slice
     return false;
   }
   if (!q.slice) q.slice.reset(new Event[kSlice]);
-  q.count = q.unpacker.Next(q.slice.get(), kSlice);
+  size_t others = 0;
+  q.count = q.unpacker.Next(q.slice.get(), kSlice, &others);
+  q.slice_has_others = others != 0;
+  others_ = others_ || q.slice_has_others;
   if (q.unpacker.remaining() == 0) {
     std::vector<uint8_t>& bytes = q.batches.front().bytes;
     pending_bytes_ -= bytes.size();

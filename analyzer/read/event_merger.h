@@ -64,6 +64,7 @@ class EventMerger {
     EventUnpacker unpacker;            // reads batches.front()
     std::unique_ptr<Event[]> slice;    // slice[head, count): the next events, unpacked
     size_t head = 0, count = 0;
+    bool slice_has_others = false;  // the slice holds events other than kHeap ones
     uint64_t covered = 0;
     uint64_t last_time = 0;  // of the newest pending event
     bool live = false;
@@ -102,6 +103,9 @@ class EventMerger {
   std::vector<std::vector<uint8_t>> spare_;  // emptied packed buffers, for TakeSpare
   EventPacker packer_;                       // for AddBatch
   size_t out_count_ = 0;
+  // Some event emitted since the last flush may be other than kHeap (set when such a slice is
+  // unpacked, kept while one is current): runs flushed without it go to OnHeapEvents.
+  bool others_ = false;
   absl::flat_hash_map<uint32_t, size_t> index_;  // thread -> queues_ slot
   std::vector<Queue> queues_;
   size_t live_threads_ = 0;

@@ -93,8 +93,9 @@ bool EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
   return true;
 }
 
-size_t EventUnpacker::Next(Event* out, size_t max) {
+size_t EventUnpacker::Next(Event* out, size_t max, size_t* non_heap) {
   size_t n = max < left_ ? max : left_;
+  size_t others = 0;
   const uint8_t* p = p_;
   uint64_t time = time_, addr = addr_;
   const uint32_t thread = thread_;
@@ -120,6 +121,7 @@ size_t EventUnpacker::Next(Event* out, size_t max) {
       memcpy(&e.pool, p + 7, 4);
       memcpy(&e.weight, p + 11, 4);
       p += kExtraBytes;
+      others += e.kind != EventKind::kHeap;
     } else {
       uint32_t flags = (entry_byte & kMaxEntry) | (entry_byte & kFreeBit) << 2;  // kind kHeap, outcome 0
       memcpy(&e.entry, &flags, 4);
@@ -132,6 +134,7 @@ size_t EventUnpacker::Next(Event* out, size_t max) {
   time_ = time;
   addr_ = addr;
   left_ -= n;
+  if (non_heap) *non_heap = others;
   return n;
 }
 

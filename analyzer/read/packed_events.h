@@ -63,8 +63,9 @@ class EventUnpacker {
     addr_ = 0;
   }
   size_t remaining() const { return left_; }
-  // Decodes up to `max` events into out; returns how many.
-  size_t Next(Event* out, size_t max);
+  // Decodes up to `max` events into out; returns how many. *non_heap: how many of them are not
+  // kHeap events.
+  size_t Next(Event* out, size_t max, size_t* non_heap = nullptr);
 
  private:
   const uint8_t* p_ = nullptr;

@@ -146,13 +146,28 @@ bool RecordDecoder::Bytes(std::string* out) {
   return true;
 }
 
+namespace {
+
+// What differs between decoding an allocation or free into a Record and into an Event.
+void SetFree(Record* r, bool is_free) { r->kind = is_free ? RecordKind::kFree : RecordKind::kAlloc; }
+void SetFree(Event* e, bool is_free) { e->is_free = is_free; }
+void SetAge(Record* r, uint64_t age) { r->age = age; }
+void SetAge(Event*, uint64_t) {}
+
+}  // namespace
+
 bool RecordDecoder::Next(Record* r) {
   Cursor& tags = col_[static_cast<int>(format::Column::kTags)];
   if (!error_.empty() || tags.p >= tags.end) return false;
   uint8_t tag = *tags.p++;
   ++index_;
+  if ((tag & 0xc0) == format::kControlTagBase) return DecodeControl(tag, r);
+  return DecodeHeap(tag, r);
+}
+
+template <class Out>
+bool RecordDecoder::DecodeHeap(uint8_t tag, Out* r) {
   uint8_t kind = tag & 0xc0;
-  if (kind == format::kControlTagBase) return DecodeControl(tag, r);
   uint8_t entry = tag & 0x3f;
   if (entry >= static_cast<uint8_t>(format::EntryPoint::kCount) &&
       !(kind == format::kFreeAgeTagBase && entry == format::kPredictedFreeEntry)) {
@@ -161,9 +176,9 @@ bool RecordDecoder::Next(Record* r) {
   r->entry = static_cast<format::EntryPoint>(entry);
   r->stack_id = 0;
   r->size = 0;
-  r->age = 0;
+  SetAge(r, 0);
   if (kind == format::kAllocTagBase) {
-    r->kind = RecordKind::kAlloc;
+    SetFree(r, false);
     uint64_t hint, stack;
     if (!(Time(&r->time) && Get(format::Column::kSizes, &r->size) && Get(format::Column::kHints, &hint))) return false;
     uint32_t cls = format::SizeClass(r->size);
@@ -193,7 +208,7 @@ bool RecordDecoder::Next(Record* r) {
     if (history_) history_->Add(r->addr, cls, format::FamilyOf(r->entry));
     return true;
   }
-  r->kind = RecordKind::kFree;
+  SetFree(r, true);
   if (kind == format::kFreeTagBase) {
     uint64_t zz;
     if (!(Time(&r->time) && Get(format::Column::kAddresses, &zz))) return false;
@@ -203,13 +218,14 @@ bool RecordDecoder::Next(Record* r) {
   }
   // FREE_AGE
   // Before version 4 the ages shared the hints column.
-  if (!(Time(&r->time) && Get(predicted_codes_ ? format::Column::kAges : format::Column::kHints, &r->age)))
-    return false;
+  uint64_t age;
+  if (!(Time(&r->time) && Get(predicted_codes_ ? format::Column::kAges : format::Column::kHints, &age))) return false;
+  SetAge(r, age);
   uint32_t cls = 0;
   format::Family family;
   // A block whose own address was lost (0 in the history) still has a known size class and family:
   // the writer pushed its address as a hint, a placeholder keeps the later hints in step.
-  if (history_ && !hints_unknown_ && history_->Resolve(r->age, &r->addr, &cls, &family)) {
+  if (history_ && !hints_unknown_ && history_->Resolve(age, &r->addr, &cls, &family)) {
     hints_.Push(cls, r->addr);
     uint8_t e = free_entries_.Decode(family, entry);
     if (e == format::FreeEntryPredictor::kUnknownEntry)
@@ -225,6 +241,8 @@ bool RecordDecoder::Next(Record* r) {
   }
   return true;
 }
+
+template bool RecordDecoder::DecodeHeap(uint8_t tag, Event* r);
 
 bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
   uint64_t v, n;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "allocprof/trace_format.h"
+#include "read/event.h"
 #include "read/trace_file.h"
 
 namespace allocprof {
@@ -115,9 +116,29 @@ class RecordDecoder {
   RecordDecoder(const Chunk& chunk, AllocationHistory* history);
   // False at the end of the payload or on a malformed record (then error() is set).
   bool Next(Record* r);
+  // The same, with allocations and frees decoded straight into *e (its time, addr, size,
+  // stack_id, entry and is_free; the other fields are left alone): kEvent. Any other record goes
+  // to *r: kRecord. kEnd as Next's false.
+  enum class Decoded : uint8_t { kEnd, kEvent, kRecord };
+  Decoded NextEvent(Event* e, Record* r) {
+    Cursor& tags = col_[static_cast<int>(format::Column::kTags)];
+    if (!error_.empty() || tags.p >= tags.end) return Decoded::kEnd;
+    uint8_t tag = *tags.p++;
+    ++index_;
+    if ((tag & 0xc0) == format::kControlTagBase) return DecodeControl(tag, r) ? Decoded::kRecord : Decoded::kEnd;
+    return DecodeHeap(tag, e) ? Decoded::kEvent : Decoded::kEnd;
+  }
+  // No more records than this are left (each has one tag byte).
+  size_t MaxRecordsLeft() const {
+    const Cursor& tags = col_[static_cast<int>(format::Column::kTags)];
+    return static_cast<size_t>(tags.end - tags.p);
+  }
   const std::string& error() const { return error_; }
 
  private:
+  // An allocation or free (tag already read) into a Record or an Event.
+  template <class Out>
+  bool DecodeHeap(uint8_t tag, Out* r);
   struct Cursor {
     const uint8_t* p;
     const uint8_t* end;

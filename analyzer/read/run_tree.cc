@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "absl/strings/numbers.h"
+#include "absl/types/span.h"
 #include "read/catalog.h"
 #include "read/event.h"
 #include "read/process_trace.h"
@@ -19,8 +20,8 @@ class AllocationCounter : public EventSink {
  public:
   void OnEvent(const Event&) override {}
   void OnEvents(const Event*, size_t) override {}
-  void OnEventsUnordered(const std::vector<Event>& events) override {
-    for (const Event& e : events) {
+  void OnEventsUnordered(const Event* events, size_t n) override {
+    for (const Event& e : absl::MakeConstSpan(events, n)) {
       if (e.kind != EventKind::kHeap || e.is_free) continue;
       allocations += e.weight;
       bytes += static_cast<double>(e.weight) * static_cast<double>(e.size);

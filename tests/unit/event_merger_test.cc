@@ -47,6 +47,41 @@ TEST(EventMerger, FreesGoFirstAtEqualTimes) {
   EXPECT_EQ(m.out_of_order(), 0u);
 }
 
+// Counts which events came in runs marked heap-only.
+class RunKinds : public EventSink {
+ public:
+  void OnEvent(const Event& e) override { ++general; }
+  void OnEvents(const Event* events, size_t n) override {
+    for (size_t i = 0; i < n; ++i) ++general, others += events[i].kind != EventKind::kHeap;
+  }
+  void OnHeapEvents(const Event* events, size_t n) override {
+    for (size_t i = 0; i < n; ++i) ++heap_only, others_in_heap_runs += events[i].kind != EventKind::kHeap;
+  }
+  size_t general = 0, heap_only = 0, others = 0, others_in_heap_runs = 0;
+};
+
+TEST(EventMerger, RunsOfHeapEventsOnlyAreMarkedSo) {
+  RunKinds sink;
+  EventMerger m(&sink);
+  std::vector<Event> a, b;
+  for (uint64_t t = 0; t < 4000; ++t) {
+    Event e{t * 2, 0x1000 + t, 8, 1, 0, EntryPoint::kMalloc, false};
+    if (t == 1500) {
+      e.kind = EventKind::kRentBegin;
+      e.pool = 1;
+    }
+    a.push_back(e);
+    b.push_back(Event{t * 2 + 1, 0x90000 + t, 16, 2, 1, EntryPoint::kMalloc, false});
+  }
+  m.AddBatch(m.QueueIndex(0), std::move(a));
+  m.AddBatch(m.QueueIndex(1), std::move(b));
+  m.Finish();
+  EXPECT_EQ(sink.general + sink.heap_only, 8000u);
+  EXPECT_EQ(sink.others, 1u);
+  EXPECT_EQ(sink.others_in_heap_runs, 0u);
+  EXPECT_GT(sink.heap_only, 6000u) << "only the runs near the rent need the general path";
+}
+
 TEST(EventMerger, EndedThreadsNoLongerHoldTheWatermark) {
   Collect sink;
   EventMerger m(&sink);

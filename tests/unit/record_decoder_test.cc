@@ -44,6 +44,21 @@ std::vector<Record> DecodeAll(const Chunk& c, std::string* error = nullptr, Allo
   return out;
 }
 
+// The same through NextEvent (the analyzer's reader): the events only.
+std::vector<Event> DecodeEvents(const Chunk& c, std::string* error, AllocationHistory* history) {
+  RecordDecoder d(c, history);
+  std::vector<Event> out;
+  Record r;
+  for (;;) {
+    Event e{};
+    RecordDecoder::Decoded got = d.NextEvent(&e, &r);
+    if (got == RecordDecoder::Decoded::kEnd) break;
+    if (got == RecordDecoder::Decoded::kEvent) out.push_back(e);
+  }
+  *error = d.error();
+  return out;
+}
+
 TEST(RecordDecoder, RoundTripsEventsWithDeltas) {
   Chunk c = MakeChunk([](auto& e) {
     e.Alloc(EntryPoint::kNewArray, 1512, 0x7f0000001000, 4096, 7);
@@ -330,7 +345,7 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
   std::vector<std::vector<uint64_t>> freed(format::kSizeClassCount);  // per size class
   uint64_t fresh = 0x10000;
   uint32_t seq = 0;
-  AllocationHistory history;
+  AllocationHistory history, event_history;
   for (int chunk = 0; chunk < 8; ++chunk) {
     std::vector<Op> ops;
     Chunk c = MakeChunk([&](shim::RecordEncoder& e) {
@@ -383,6 +398,16 @@ TEST(RecordDecoder, RandomReuseRoundTripsExactlyAcrossChunks) {
       ASSERT_EQ(rs[i].entry, ops[i].entry) << "chunk " << chunk << " record " << i;
       ASSERT_EQ(rs[i].stack_id, ops[i].stack) << "chunk " << chunk << " record " << i;
     }
+    auto es = DecodeEvents(c, &error, &event_history);
+    ASSERT_EQ(es.size(), ops.size()) << error;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      ASSERT_EQ(es[i].is_free, ops[i].is_free) << "chunk " << chunk << " event " << i;
+      ASSERT_EQ(es[i].addr, ops[i].addr) << "chunk " << chunk << " event " << i;
+      ASSERT_EQ(es[i].entry, ops[i].entry) << "chunk " << chunk << " event " << i;
+      ASSERT_EQ(es[i].stack_id, ops[i].stack) << "chunk " << chunk << " event " << i;
+      ASSERT_EQ(es[i].size, ops[i].size) << "chunk " << chunk << " event " << i;
+      ASSERT_EQ(es[i].time, rs[i].time) << "chunk " << chunk << " event " << i;
+    }
   }
 }
 
@@ -399,6 +424,9 @@ TEST(RecordDecoder, TruncatedColumnNamesTheRecord) {
   std::string error;
   auto rs = DecodeAll(c, &error);
   EXPECT_EQ(rs.size(), 1u);
+  EXPECT_NE(error.find("chunk at offset 777: record #2: truncated stacks column"), std::string::npos) << error;
+  AllocationHistory history;
+  EXPECT_EQ(DecodeEvents(c, &error, &history).size(), 1u);
   EXPECT_NE(error.find("chunk at offset 777: record #2: truncated stacks column"), std::string::npos) << error;
 }
 

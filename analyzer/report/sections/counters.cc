@@ -21,6 +21,7 @@ class CountersSection : public Section, public EventSink {
   void OnEvents(const Event* events, size_t n) override {
     for (size_t i = 0; i < n; ++i) CountersSection::OnEvent(events[i]);
   }
+  void OnHeapEvents(const Event*, size_t) override {}  // no counts among them
 
   void Finish(const SectionInputs& in) override {
     for (const auto& [id, n] : counts_) {
