@@ -97,12 +97,7 @@ void HeapAnalysis::Replay(const Event& e) {
     return;
   }
   if (!timeline_) Begin(e.time);
-  late_ = e.time < totals_.last_event_ns;
-  totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
-  if (e.is_free)
-    OnFree(e);
-  else
-    OnAlloc(e);
+  Apply(e);
 }
 
 void HeapAnalysis::Begin(uint64_t time) {
@@ -167,12 +162,7 @@ void HeapAnalysis::OnEvents(const Event* events, size_t n) {
       Replay(e);
       continue;
     }
-    late_ = e.time < totals_.last_event_ns;
-    totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
-    if (e.is_free)
-      OnFree(e);
-    else
-      OnAlloc(e);
+    Apply(e);
   }
 }
 

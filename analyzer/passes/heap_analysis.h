@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -221,6 +222,15 @@ class HeapAnalysis : public EventSink {
   // for): its allocation may pair with a free replayed before it.
   bool PairLateAllocation(const Event& e);
   void Replay(const Event& e);
+  // Replay's last step, for a heap event once the window, damage and timeline are settled.
+  void Apply(const Event& e) {
+    late_ = e.time < totals_.last_event_ns;
+    totals_.last_event_ns = std::max(totals_.last_event_ns, e.time);
+    if (e.is_free)
+      OnFree(e);
+    else
+      OnAlloc(e);
+  }
   void OnAlloc(const Event& e);
   void OnFree(const Event& e);
   void CountOrderIndependent(const Event& e);
