@@ -331,47 +331,30 @@ void HeapAnalysis::OnFree(const Event& e) {
 
 void HeapAnalysis::OnEventsUnordered(const Event* events, size_t n) {
   if (gate_.active()) return;  // counted in the ordered pass, inside the window only
-  Unordered& u = unordered_;
-  if (u.classes.empty()) u.classes = classes_;
+  if (unordered_.classes.empty()) unordered_.classes = classes_;
   // Every event of the trace passes here on the reader thread: a full trace's heap events (weight
-  // 1, a dense stack id) are counted inline, anything else by CountOrderIndependent.
-  const bool log2_classes = options_.size_boundaries.empty();
-  const uint64_t large_bytes = options_.large_object_bytes;
+  // 1) take the count without the variance arithmetic.
   for (const Event& e : absl::MakeConstSpan(events, n)) {
-    if (__builtin_expect(e.kind != EventKind::kHeap || e.weight != 1 || e.stack_id >= kDenseStackIds, 0)) {
-      if (e.kind == EventKind::kHeap) CountOrderIndependent(e);
-      continue;
-    }
-    auto entry = static_cast<size_t>(e.entry);
-    ++u.calls_by_entry[entry];
-    if (e.is_free) continue;
-    const uint64_t size = e.size;
-    ++u.allocations;
-    u.bytes_allocated += size;
-    u.bytes_by_entry[entry] += size;
-    size_t cls =
-        log2_classes ? (size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size))) : SizeClassIndexSlow(size);
-    SizeClassCount& c = u.classes[cls];
-    ++c.calls;
-    c.bytes += size;
-    if (size >= large_bytes) {
-      ++u.large_objects;
-      u.large_object_bytes += size;
-    }
-    if (__builtin_expect(e.stack_id >= u.stacks.size(), 0))
-      u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
-    auto& stack = u.stacks[e.stack_id];
-    ++stack.first;
-    stack.second += size;
+    if (e.kind != EventKind::kHeap) continue;
+    if (__builtin_expect(e.weight == 1, 1))
+      Count<true>(e);
+    else
+      Count<false>(e);
   }
 }
 
 void HeapAnalysis::CountOrderIndependent(const Event& e) {
+  if (unordered_.classes.empty()) unordered_.classes = classes_;
+  if (e.kind == EventKind::kHeap) Count<false>(e);
+}
+
+// kUnitWeight: the event's weight is known to be 1 (every event of a full trace), so no figure is
+// an estimate and there is no variance to add.
+template <bool kUnitWeight>
+void HeapAnalysis::Count(const Event& e) {
   Unordered& u = unordered_;
-  if (u.classes.empty()) u.classes = classes_;
-  if (e.kind != EventKind::kHeap) return;
   auto entry = static_cast<size_t>(e.entry);
-  const uint64_t w = e.weight;  // 0 for a sampled trace's frees: counted when paired
+  const uint64_t w = kUnitWeight ? 1 : e.weight;  // 0 for a sampled trace's frees: counted when paired
   u.calls_by_entry[entry] += w;
   if (e.is_free) return;
   const uint64_t bytes = e.size * w;
@@ -386,7 +369,8 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
     u.large_objects += w;
     u.large_object_bytes += bytes;
   }
-  if (w > 1) {  // a sampled trace's figures are estimates: their variances
+  const bool estimated = !kUnitWeight && w > 1;  // a sampled trace's figures: their variances
+  if (estimated) {
     double count_variance = CountVariance(w), bytes_variance = BytesVariance(e.size, w);
     u.calls_by_entry_variance[entry] += count_variance;
     u.bytes_by_entry_variance[entry] += bytes_variance;
@@ -398,8 +382,8 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
     }
   }
   std::pair<uint64_t, uint64_t>* stack;
-  if (e.stack_id < kDenseStackIds) {
-    if (e.stack_id >= u.stacks.size())
+  if (__builtin_expect(e.stack_id < kDenseStackIds, 1)) {
+    if (__builtin_expect(e.stack_id >= u.stacks.size(), 0))
       u.stacks.resize(std::min<size_t>(kDenseStackIds, std::max<size_t>(e.stack_id + 1, u.stacks.size() * 2)));
     stack = &u.stacks[e.stack_id];
   } else {
@@ -407,7 +391,7 @@ void HeapAnalysis::CountOrderIndependent(const Event& e) {
   }
   stack->first += w;
   stack->second += bytes;
-  if (w > 1) {
+  if (estimated) {
     auto& v = u.stack_variance[e.stack_id];
     v.first += CountVariance(w);
     v.second += BytesVariance(e.size, w);

@@ -234,6 +234,8 @@ class HeapAnalysis : public EventSink {
   void OnAlloc(const Event& e);
   void OnFree(const Event& e);
   void CountOrderIndependent(const Event& e);
+  template <bool kUnitWeight>
+  void Count(const Event& e);
   size_t SizeClassIndex(uint64_t size) const {
     if (options_.size_boundaries.empty()) return size == 0 ? 0 : static_cast<size_t>(64 - __builtin_clzll(size));
     return SizeClassIndexSlow(size);
