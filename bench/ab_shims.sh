@@ -10,14 +10,12 @@ export LC_ALL=C
 B=$(cd "$1" && pwd) OLD=$(realpath "$2") NEW=$(realpath "$3") ROUNDS=${4:-7}
 command -v kcat >/dev/null || { echo "bench/ab_shims.sh: kcat not installed" >&2; exit 1; }
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-awk -v n=2000000 'BEGIN { pad = sprintf("%90s", ""); gsub(/ /, "m", pad);
-                          for (i = 0; i < n; i++) printf "%010d%s\n", i, pad }' >"$W/messages"
-KCAT=(kcat -P -b localhost:9092 -t bench -X test.mock.num.brokers=1 -X log_level=4 -X enable.idempotence=true
-      -X acks=all)
+source "$(dirname "${BASH_SOURCE[0]}")/kcat_workload.sh"
+write_kcat_messages 2000000 "$W/messages"
 CHURN=("$B/bench/churn" --threads 2 --allocs 8000000 --window 4096 --large-permille 0 --seed 42)
 one() {  # one WORKLOAD CONFIG
   local w=$1 c=$2 cmd=("${CHURN[@]}") in=/dev/null env=(X=1)
-  [[ $w == kcat ]] && { cmd=("${KCAT[@]}"); in=$W/messages; }
+  [[ $w == kcat ]] && { cmd=(kcat "${KCAT_ARGS[@]}"); in=$W/messages; }
   case $c in
     old) env=(LD_PRELOAD="$OLD") ;;
     new) env=(LD_PRELOAD="$NEW") ;;

@@ -60,15 +60,11 @@ else
     RESULTS=$ROOT/bench/results/latest.md
 fi
 CHURN_ARGS=(--threads 2 --allocs "$CHURN_ALLOCS" --window 4096 --seed 42)
-KCAT_ARGS=(-P -b localhost:9092 -t bench -X test.mock.num.brokers=1 -X log_level=4
-           -X enable.idempotence=true -X acks=all)
-
+source "$ROOT/bench/kcat_workload.sh"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/allocprof-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-# KCAT_MSGS messages of 100 bytes each (plus the newline kcat splits on), each one distinct.
-awk -v n="$KCAT_MSGS" 'BEGIN { pad = sprintf("%90s", ""); gsub(/ /, "m", pad);
-                               for (i = 0; i < n; i++) printf "%010d%s\n", i, pad }' >"$TMP/messages"
+write_kcat_messages "$KCAT_MSGS" "$TMP/messages"
 
 # Workloads and their configurations. A configuration is WORKLOAD:TOOL where TOOL is one of
 # base (uninstrumented), ap (allocprof, libunwind stacks), ap-fp (allocprof --unwind fp), ap-s512
