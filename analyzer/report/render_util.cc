@@ -46,4 +46,20 @@ std::string PlusMinusBytes(double variance) {
   return absl::StrCat(" ± ", HumanBytes(std::sqrt(variance)));
 }
 
+std::optional<NoneRecordedBound> NoneRecorded(uint64_t interval_bytes, double value, uint64_t min_block) {
+  if (interval_bytes == 0 || value != 0 || min_block >= interval_bytes) return std::nullopt;
+  NoneRecordedBound bound;
+  bound.bytes = static_cast<double>(interval_bytes) * std::log(20.0);
+  if (min_block) bound.blocks = static_cast<uint64_t>(std::ceil(bound.bytes / static_cast<double>(min_block)));
+  return bound;
+}
+
+std::string NoneRecordedNote(uint64_t interval_bytes, double value, uint64_t min_block) {
+  std::optional<NoneRecordedBound> bound = NoneRecorded(interval_bytes, value, min_block);
+  if (!bound) return "";
+  if (!bound->blocks) return absl::StrCat("; none recorded: under ", HumanBytes(bound->bytes), " of blocks at 95%");
+  return absl::StrCat("; none recorded: fewer than ", HumanCount(bound->blocks), " blocks (under ",
+                      HumanBytes(bound->bytes), ") at 95%");
+}
+
 }  // namespace allocprof

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include <optional>
 #include <string>
 
 namespace allocprof {
@@ -18,6 +19,20 @@ std::string Percent(uint64_t part, uint64_t whole);  // "12.5%", "-" when whole 
 // variance is 0 (a full trace, or a figure made of blocks that are always recorded).
 std::string PlusMinusCount(double variance);
 std::string PlusMinusBytes(double variance);
+// A sampled figure that no recorded allocation contributed to reads 0, yet is not exactly 0: blocks
+// totalling B bytes all miss the sampling points (a Poisson process on the allocated bytes) with
+// probability exp(-B / interval), so at 95% confidence B < interval * ln 20, about 3 intervals. When
+// every block the figure counts is at least `min_block` bytes, their number is below that / min_block.
+struct NoneRecordedBound {
+  double bytes = 0;
+  uint64_t blocks = 0;  // 0: no bound (blocks of any size)
+};
+// The bound behind a sampled figure `value`; none for a full trace (interval 0), a figure that is not
+// 0, or blocks of at least the interval (always recorded, so their 0 is exact).
+std::optional<NoneRecordedBound> NoneRecorded(uint64_t interval_bytes, double value, uint64_t min_block = 0);
+// Its text after the figure: "; none recorded: under 1.5 MiB of blocks at 95%", or with a block bound
+// "; none recorded: fewer than 19 blocks (under 1.5 MiB) at 95%"; "" when there is no bound.
+std::string NoneRecordedNote(uint64_t interval_bytes, double value, uint64_t min_block = 0);
 // What a sampled report says in place of a figure it cannot estimate.
 inline constexpr const char* kNotAvailableWhenSampling = "not available when sampling";
 

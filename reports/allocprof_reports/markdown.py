@@ -179,7 +179,7 @@ def totals_table(report, baseline=None):
         if value is None and _sampled(report):
             now = NOT_AVAILABLE_WHEN_SAMPLING
         else:
-            now += _sigma(t.get(key + "_sigma"), key)
+            now += _sigma(t.get(key + "_sigma"), key) + _none_recorded(t, key)
         before = model.num(b.get(key), None) if baseline and key in b else None
         if value is not None and not value and not before:  # zero on both sides: nothing to read
             continue
@@ -188,7 +188,7 @@ def totals_table(report, baseline=None):
             if before is None and _sampled(baseline) and key in b:
                 was = NOT_AVAILABLE_WHEN_SAMPLING
             elif before is not None:  # a sampled baseline's estimate, with its 1 sigma
-                was += _sigma(b.get(key + "_sigma"), key)
+                was += _sigma(b.get(key + "_sigma"), key) + _none_recorded(b, key)
             withheld = (value is None and _sampled(report)) or (before is None and _sampled(baseline) and key in b)
             ratio = "—" if withheld else _ratio_cell(before, model.num(t.get(key)))
             out.append(f"| {label} | {was} | {now} | {ratio} |")
@@ -218,6 +218,15 @@ def _sigma(value, name):
     if name.endswith("_per_second"):  # a rate's, in the rate's own unit: "718k/s ± 18k/s"
         return " ± " + _metric_value(name, v)
     return " ± " + (units.human_bytes(v) if "bytes" in name else units.human_count(round(v)))
+
+
+def _none_recorded(totals, name):
+    """A sampled 0 that no recorded allocation contributed to, and what it may hide at 95% (the report's
+    *_upper_95 field): " (none recorded: < 1.5 MiB at 95%)"; "" when absent or null."""
+    v = model.num(totals.get(name + "_upper_95"), None)
+    if v is None:
+        return ""
+    return f" (none recorded: < {units.human_bytes(v) if 'bytes' in name else units.human_count(v)} at 95%)"
 
 
 def stack_table(title, entries, value_key, top, value_label="bytes"):

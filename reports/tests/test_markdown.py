@@ -101,6 +101,11 @@ def test_sampled_report_says_its_figures_are_estimates(golden):
     assert " ± 1,234 |" in text  # an estimate with its 1 sigma
     assert "/s ± 18k/s |" in text  # a rate's in the rate's unit
     assert "| large objects | 5 ± 3 |" in text
+    # a sampled 0 against a baseline that had some: what that 0 may hide, not an exact 0
+    sampled["totals"].update(large_objects=0, large_objects_sigma=0, large_objects_upper_95=19)
+    baseline = dict(golden, totals=dict(golden["totals"], large_objects=4))
+    text = markdown.render(sampled, CHARTS, baseline=baseline)
+    assert "| large objects | 4 | 0 (none recorded: < 19 at 95%) |" in text
 
 
 def test_sampled_baseline_and_default_rules_not_applied(golden):

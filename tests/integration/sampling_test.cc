@@ -353,6 +353,17 @@ TEST(Sampling, FreesLargeObjectsEntryPointsAndSizeClassesComeWithTheirSigma) {
     EXPECT_NE(row.find(" ± "), std::string::npos) << row;
   }
   EXPECT_NE(text.out.find("shares are ratios of estimates"), std::string::npos);
+  // Churn frees every block through its own family: a sampled run records no mismatched free, and
+  // says what that 0 may hide (16 KiB x ln 20); a full trace's 0 is exact and says nothing.
+  size_t mismatched = text.out.find("\n  mismatched frees  ");
+  ASSERT_NE(mismatched, std::string::npos) << text.out;
+  EXPECT_EQ(text.out.substr(mismatched + 1, text.out.find('\n', mismatched + 1) - mismatched - 1),
+            "  mismatched frees                 0; none recorded: under 47.9 KiB of blocks at 95%");
+  EXPECT_EQ(full_text.out.find("none recorded"), std::string::npos) << full_text.out;
+  RunResult s1 = analyze(dir / "s1.trace", "--json");
+  ASSERT_EQ(s1.exit_code, 0) << s1.err;
+  nlohmann::json s1_totals = nlohmann::json::parse(s1.out)["totals"];
+  EXPECT_NEAR(s1_totals["mismatched_frees_bytes_upper_95"].get<double>(), 16384 * log(20.0), 0.01);
   RunResult diff = RunProgram({BuildPath("allocprof"), "diff", "--no-symbols", dir / "full.trace", dir / "s1.trace"});
   size_t row = diff.out.find("\nallocations ");
   ASSERT_NE(row, std::string::npos) << diff.out;

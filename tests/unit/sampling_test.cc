@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "passes/heap_analysis.h"
 #include "read/process_trace.h"
+#include "report/render_util.h"
 #include "trace_builder.h"
 
 namespace allocprof {
@@ -31,6 +32,39 @@ TEST(SampleProbability, PoissonOverBytesWithAlwaysSampledLargeSizes) {
   EXPECT_NEAR(SampleProbability(100, 1000), 1 - exp(-0.1), 1e-15);
   EXPECT_DOUBLE_EQ(SampleProbability(0, 1000), SampleProbability(1, 1000)) << "empty blocks count as one byte";
   EXPECT_GT(SampleProbability(1, 1u << 30), 0.0);
+}
+
+// A sampled 0 is not an exact 0: the report's bound on what it may hide is where the chance that every
+// block missed the sampler, by the sampler's own inclusion probability, falls to 5%.
+TEST(NoneRecorded, BoundIsWhereMissingEveryBlockBecomesLessThanFivePercentLikely) {
+  constexpr uint64_t kInterval = 512 << 10;
+  EXPECT_FALSE(NoneRecorded(0, 0)) << "a full trace's 0 is exact";
+  EXPECT_FALSE(NoneRecorded(kInterval, 3)) << "not a 0: its sigma says how good it is";
+  EXPECT_FALSE(NoneRecorded(kInterval, 0, kInterval)) << "blocks of the interval or more are always recorded";
+  std::optional<NoneRecordedBound> bytes = NoneRecorded(kInterval, 0);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(bytes->blocks, 0u) << "blocks of any size: no bound on their number";
+  // Blocks of any sizes below the interval, totalling the bound: all missed with probability 5%.
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<uint64_t> size(1, kInterval - 1);
+  double missed_all = 1, total = 0;
+  while (total < bytes->bytes) {
+    uint64_t s = std::min<uint64_t>(size(rng), static_cast<uint64_t>(std::ceil(bytes->bytes - total)));
+    missed_all *= 1 - SampleProbability(s, kInterval);
+    total += static_cast<double>(s);
+  }
+  EXPECT_NEAR(missed_all, 0.05, 0.0005);
+  // Large objects (85,000 B and up): fewer than `blocks` of them, since that many would all be missed
+  // less than 5% of the time, and one fewer would not.
+  std::optional<NoneRecordedBound> large = NoneRecorded(kInterval, 0, 85000);
+  ASSERT_TRUE(large);
+  EXPECT_EQ(large->blocks, 19u);
+  double p = SampleProbability(85000, kInterval);
+  EXPECT_LE(pow(1 - p, large->blocks), 0.05);
+  EXPECT_GT(pow(1 - p, large->blocks - 1), 0.05);
+  EXPECT_EQ(NoneRecordedNote(kInterval, 0, 85000), "; none recorded: fewer than 19 blocks (under 1.5 MiB) at 95%");
+  EXPECT_EQ(NoneRecordedNote(kInterval, 0), "; none recorded: under 1.5 MiB of blocks at 95%");
+  EXPECT_EQ(NoneRecordedNote(0, 0), "");
 }
 
 TEST(RoundWeight, StochasticRoundingKeepsTheMean) {

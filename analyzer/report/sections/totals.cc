@@ -67,11 +67,13 @@ class TotalsSection : public Section {
       absl::StrAppendFormat(&out, "  short-lived        %15s   %s: freed within %s\n", HumanCount(t.short_lived),
                             Percent(t.short_lived, t.allocations), absl::StrFormat("%g ms", o.short_lived_ns / 1e6));
     }
-    absl::StrAppendFormat(&out, "  large objects      %15s%s   %s%s (>= %s B)\n", HumanCount(t.large_objects),
+    absl::StrAppendFormat(&out, "  large objects      %15s%s   %s%s (>= %s B)%s\n", HumanCount(t.large_objects),
                           PlusMinusCount(t.large_objects_variance), HumanBytes(t.large_object_bytes),
-                          PlusMinusBytes(t.large_object_bytes_variance), HumanCount(o.large_object_bytes));
-    absl::StrAppendFormat(&out, "  mismatched frees   %15s%s\n", HumanCount(t.mismatched_frees),
-                          PlusMinusCount(t.mismatched_frees_variance));
+                          PlusMinusBytes(t.large_object_bytes_variance), HumanCount(o.large_object_bytes),
+                          NoneRecordedNote(s.interval_bytes, t.large_objects, o.large_object_bytes));
+    absl::StrAppendFormat(&out, "  mismatched frees   %15s%s%s\n", HumanCount(t.mismatched_frees),
+                          PlusMinusCount(t.mismatched_frees_variance),
+                          NoneRecordedNote(s.interval_bytes, t.mismatched_frees));
     if (p.process.attached()) {
       absl::StrAppendFormat(&out, "  pre-attach frees   %15s   freed, allocated before attach\n",
                             HumanCount(t.frees_of_pre_attach));
@@ -108,6 +110,20 @@ class TotalsSection : public Section {
       j.Key("large_objects_sigma").Double(std::sqrt(t.large_objects_variance));
       j.Key("large_object_bytes_sigma").Double(std::sqrt(t.large_object_bytes_variance));
       j.Key("mismatched_frees_sigma").Double(std::sqrt(t.mismatched_frees_variance));
+      // A 0 no recorded allocation contributed to, and what it may hide at 95% (render_util.h);
+      // null when the figure is not such a 0.
+      uint64_t interval = p.sampling.interval_bytes;
+      std::optional<NoneRecordedBound> leaks = NoneRecorded(interval, t.leaked_bytes);
+      std::optional<NoneRecordedBound> large = NoneRecorded(interval, t.large_objects, o.large_object_bytes);
+      std::optional<NoneRecordedBound> mismatched = NoneRecorded(interval, t.mismatched_frees);
+      j.Key("leaked_bytes_upper_95");
+      leaks ? j.Double(leaks->bytes) : j.Null();
+      j.Key("large_objects_upper_95");
+      large ? j.Uint(large->blocks) : j.Null();
+      j.Key("large_object_bytes_upper_95");
+      large ? j.Double(large->bytes) : j.Null();
+      j.Key("mismatched_frees_bytes_upper_95");
+      mismatched ? j.Double(mismatched->bytes) : j.Null();
       double d = p.duration_s > 0 ? p.duration_s : 0;
       j.Key("allocations_per_second_sigma").Double(d > 0 ? std::sqrt(p.sampling.allocations_variance) / d : 0);
       j.Key("bytes_per_second_sigma").Double(d > 0 ? std::sqrt(p.sampling.bytes_variance) / d : 0);
@@ -157,8 +173,8 @@ class TotalsSection : public Section {
       absl::StrAppendFormat(&out, "  live at window end %15s%s   in %s made in the window\n",
                             HumanBytes(t.leaked_bytes), bytes_sigma, blocks);
     } else {
-      absl::StrAppendFormat(&out, "  live at end        %15s%s   in %s (leaks)\n", HumanBytes(t.leaked_bytes),
-                            bytes_sigma, blocks);
+      absl::StrAppendFormat(&out, "  live at end        %15s%s   in %s (leaks)%s\n", HumanBytes(t.leaked_bytes),
+                            bytes_sigma, blocks, NoneRecordedNote(p.sampling.interval_bytes, t.leaked_bytes));
     }
   }
 
