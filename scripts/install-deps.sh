@@ -18,6 +18,7 @@ packages=(
   sqlite3 kcat         # real programs the integration tests preload into
   heaptrack            # benchmark baseline
   valgrind             # callgrind instruction counts in bench/
+  linux-perf           # bench/time_stages.sh: CPU time by stage from cpu-clock samples
   binutils xz-utils    # tests: a stripped library given MiniDebugInfo (.gnu_debugdata) as Fedora does
   clang                # libFuzzer builds
   clang-format         # make format-check (part of make check)
