@@ -69,6 +69,7 @@ class ShimScope {
 
 void TickerSweep(uint64_t interval_ns) {
   uint64_t now = NowNs();
+  MaybeCalibrateClock(now);
   SmallEncoder<8192> quiet(now);
   RecordEncoder& enc = quiet.enc;
   RegistryLock();
@@ -358,6 +359,7 @@ void EnsureProcessInitialized() {
     g_mode.store(Mode::kCounting, std::memory_order_release);
     return;
   }
+  InitClock(GetOptions().clock_kind);  // before the first trace time (`start` below)
   if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
   InitThreadLocks();
   InitThreadExitKey();
