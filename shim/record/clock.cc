@@ -111,5 +111,13 @@ void MaybeCalibrateClock(uint64_t now) {
 #endif
 }
 
+void ClockAfterFork() {
+#if defined(__x86_64__)
+  // The thread that was calibrating did not come along: the child starts the calibration again
+  // unless the map was already published.
+  if (g_state.load(std::memory_order_relaxed) == kCalibrating)
+    g_state.store(g_tsc_map.load(std::memory_order_relaxed) ? kOn : kPending, std::memory_order_relaxed);
+#endif
+}
 
 }  // namespace allocprof::shim

@@ -99,6 +99,9 @@ void InitClock(uint8_t choice);
 // Cold paths (chunk seals, the ticker): publishes the map once enough time has passed since
 // InitClock's reading. `now` is a NowNs() reading of the caller's.
 void MaybeCalibrateClock(uint64_t now);
+// In a forked child (one thread): a child keeps its parent's map (the same TSC), and finishes a
+// calibration the fork interrupted.
+void ClockAfterFork();
 
 }  // namespace allocprof::shim
 

@@ -238,6 +238,7 @@ void ForkParent() { RegistryUnlock(); }
 void ForkChild() {
   ShimScope scope;
   g_pid = getpid();
+  ClockAfterFork();
   g_ticker_started.store(false);  // the ticker did not survive the fork; restarted lazily
   g_offload_tid.store(0);         // nor did the offload thread (ResetThreadsAfterFork turns offloading off)
   g_paused_allocations.store(0);
