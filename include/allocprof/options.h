@@ -95,7 +95,10 @@ inline constexpr int64_t kUnbounded = INT64_MAX;
     "so each sealed chunk waits for its thread's next flush")                                                      \
   X(kTestLock, "ALLOCPROF_TEST_LOCK", nullptr, kEnvOnly, kChoice, 0, 0, "membarrier", "membarrier|exchange",         \
     "tests: exchange makes the owner of a thread's buffer take its lock with an atomic exchange, as where the "     \
-    "kernel has no membarrier")
+    "kernel has no membarrier")                                                                                  \
+  X(kTestClock, "ALLOCPROF_TEST_CLOCK", nullptr, kEnvOnly, kChoice, 0, 0, "auto", "auto|tsc|vdso",                  \
+    "tests: tsc stamps events with the calibrated TSC wherever the CPU has rdtscp, whatever the kernel's "         \
+    "clocksource; vdso always with clock_gettime; auto uses the TSC where it is invariant and the kernel's clock")
 // clang-format on
 
 enum class Id : uint8_t {

@@ -20,7 +20,8 @@
 //
 // Time: dq counts kTimeQuantumNs quanta since the previous timed record of the chunk (the first
 // since ChunkHeader::base_time_ns); a record's time is base_time_ns + kTimeQuantumNs * (sum of dq).
-// Times are CLOCK_MONOTONIC, comparable across the processes of one machine.
+// Times are CLOCK_MONOTONIC (or the TSC calibrated against it: shim/record/clock.h), comparable
+// across the processes of one machine to within microseconds.
 //
 // Address compression, mirrored exactly by shim and reader:
 // - FREE_AGE: the freed address is that of this thread's allocation number (next_seq - age).

@@ -1,18 +1,67 @@
-// The trace's clock: CLOCK_MONOTONIC in nanoseconds. On these machines it is served by the vDSO
-// from the TSC (about 20 ns, no system call), and it is ordered with respect to the memory
-// operations around it, which the free-before/alloc-after ordering contract relies on.
+// The trace's clock: CLOCK_MONOTONIC in nanoseconds, read from the TSC where that is safe.
+//
+// Every time in a trace comes from NowNs(), on every thread, so the trace has one clock. It starts
+// as clock_gettime (the vDSO, ~26 ns here); once clock.cc has calibrated the TSC against it (a
+// cold path, MaybeCalibrateClock, ~50 ms after start) it is rdtscp scaled by one map published once
+// (~22 ns: no vDSO call, no seqcount, no timespec). Thread-safe: the map is immutable once published.
+//
+// Ordering (the free-before/alloc-after contract of trace_format.h): an allocation's stamp must be
+// later than the other thread's free of the same block that the allocator's loads observed, and a
+// free's stamp later than the allocation of the block whose address this thread's loads observed
+// (a block allocated on one thread and freed on another). Both need the stamp to be read after
+// every earlier load of this thread has its value: rdtscp waits for that (so does the vDSO's own
+// ordered read). A bare rdtsc may execute before an earlier cache-missing load of the block's
+// address completes, stamping a free before the allocation it frees, so no event uses one. A stamp
+// also precedes every later store becoming visible (stores commit after they retire), so the
+// free's own real free cannot hand the block out before the free's stamp.
 #ifndef ALLOCPROF_SHIM_CLOCK_H_
 #define ALLOCPROF_SHIM_CLOCK_H_
 
 #include <stdint.h>
 #include <time.h>
 
+#include <atomic>
+
 namespace allocprof::shim {
 
-inline uint64_t NowNs() {
+// ns = anchor_ns + (tsc - anchor_tsc) * mult / 2^32, for tsc on either side of the anchor.
+struct TscMap {
+  uint64_t anchor_tsc;
+  uint64_t anchor_ns;
+  uint64_t mult;  // nanoseconds per tick, 32 fractional bits
+};
+
+// Set once (clock.cc); null while the trace's clock is clock_gettime.
+extern std::atomic<const TscMap*> g_tsc_map;
+
+// Exact at the anchor, monotone in tsc, rounded to the nearest ns; 128-bit product: no overflow
+// for years of ticks.
+inline uint64_t TscToNs(const TscMap& m, uint64_t tsc) {
+  __int128 delta = static_cast<int64_t>(tsc - m.anchor_tsc);
+  __int128 scaled = (delta * static_cast<__int128>(m.mult) + (1ll << 31)) >> 32;  // nearest, either side
+  return m.anchor_ns + static_cast<uint64_t>(static_cast<int64_t>(scaled));
+}
+
+inline uint64_t MonotonicNs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+#if defined(__x86_64__)
+// The TSC, read after every earlier instruction executed and every earlier load has its value.
+inline uint64_t OrderedTsc() {
+  unsigned aux;
+  return __builtin_ia32_rdtscp(&aux);
+}
+#endif
+
+inline uint64_t NowNs() {
+#if defined(__x86_64__)
+  const TscMap* m = g_tsc_map.load(std::memory_order_acquire);
+  if (__builtin_expect(m != nullptr, 1)) return TscToNs(*m, OrderedTsc());
+#endif
+  return MonotonicNs();
 }
 
 inline uint64_t RealtimeNs() {
@@ -20,6 +69,39 @@ inline uint64_t RealtimeNs() {
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
+
+// One (tsc, CLOCK_MONOTONIC) reading: tsc was read just before the clock, by at most `width` ticks.
+struct ClockPair {
+  uint64_t tsc;
+  uint64_t ns;
+  uint64_t width;
+};
+
+// The map from two readings `first` and `second` (second later): scaled by their rate, anchored at
+// `second` plus `lead_ns`. Pairs are anchored at their tsc read before the clock, so the map runs
+// ahead of the clock readings it follows (never behind: times stay monotone across the switch).
+// False if the readings give no plausible rate (0.05 to 20 GHz).
+inline bool MakeTscMap(const ClockPair& first, const ClockPair& second, uint64_t lead_ns, TscMap* out) {
+  if (second.tsc <= first.tsc || second.ns <= first.ns) return false;
+  uint64_t ticks = second.tsc - first.tsc;
+  unsigned __int128 mult = ((static_cast<unsigned __int128>(second.ns - first.ns) << 32) + ticks / 2) / ticks;
+  if (mult < (1ull << 32) / 20 || mult > (20ull << 32)) return false;
+  *out = TscMap{second.tsc, second.ns + lead_ns, static_cast<uint64_t>(mult)};
+  return true;
+}
+
+// ALLOCPROF_TEST_CLOCK's choices.
+enum : uint8_t { kClockAuto, kClockTsc, kClockVdso };
+
+// At process start (before any thread but the first exists): decides whether the TSC may serve
+// and takes the first reading. kClockTsc skips the host checks and calibrates at once (tests).
+void InitClock(uint8_t choice);
+// Cold paths (chunk seals, the ticker): publishes the map once enough time has passed since
+// InitClock's reading. `now` is a NowNs() reading of the caller's.
+void MaybeCalibrateClock(uint64_t now);
+// In a forked child (one thread): a child keeps its parent's map (the same TSC), and finishes a
+// calibration the fork interrupted.
+void ClockAfterFork();
 
 }  // namespace allocprof::shim
 

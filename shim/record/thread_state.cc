@@ -371,6 +371,7 @@ void ResetChunk(ThreadState* t, uint64_t now) {
 }
 
 void FlushLocked(ThreadState* t, uint64_t now) {
+  MaybeCalibrateClock(now);  // a cold path every thread passes now and then
   // The thread's sealed chunk goes first: its records are older than the ones being filled.
   bool in_order = !HasSealedChunk(t) || WriteSealedLocked(t);
   if (HasRecords(t) && in_order) {

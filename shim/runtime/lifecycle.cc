@@ -69,6 +69,7 @@ class ShimScope {
 
 void TickerSweep(uint64_t interval_ns) {
   uint64_t now = NowNs();
+  MaybeCalibrateClock(now);
   SmallEncoder<8192> quiet(now);
   RecordEncoder& enc = quiet.enc;
   RegistryLock();
@@ -237,6 +238,7 @@ void ForkParent() { RegistryUnlock(); }
 void ForkChild() {
   ShimScope scope;
   g_pid = getpid();
+  ClockAfterFork();
   g_ticker_started.store(false);  // the ticker did not survive the fork; restarted lazily
   g_offload_tid.store(0);         // nor did the offload thread (ResetThreadsAfterFork turns offloading off)
   g_paused_allocations.store(0);
@@ -358,6 +360,7 @@ void EnsureProcessInitialized() {
     g_mode.store(Mode::kCounting, std::memory_order_release);
     return;
   }
+  InitClock(GetOptions().clock_kind);  // before the first trace time (`start` below)
   if (!InitStackTable()) LogError("cannot reserve the stack table; stacks are not recorded");
   InitThreadLocks();
   InitThreadExitKey();

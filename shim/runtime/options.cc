@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "allocprof/options.h"
+#include "record/clock.h"
 #include "runtime/raw_syscalls.h"
 #include "runtime/stderr_log.h"
 
@@ -27,6 +28,8 @@ static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kTestOffload).c
               "ALLOCPROF_TEST_OFFLOAD's choices are listed in Options::offload's order");
 static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kTestLock).choices, "exchange") == kLockExchange,
               "ALLOCPROF_TEST_LOCK's choices are listed in Options::lock_kind's order");
+static_assert(options::internal::ChoiceIndex(options::SpecOf(Id::kTestClock).choices, "vdso") == kClockVdso,
+              "ALLOCPROF_TEST_CLOCK's choices are listed in clock.h's order");
 static_assert(sizeof(Options::start_at_mark) == options::SpecOf(Id::kStartAtMark).max + 1);
 
 template <size_t kSize>
@@ -102,6 +105,9 @@ constexpr void StoreOption(Options& o, Id id, const options::Value& v) {
       break;
     case Id::kTestLock:
       o.lock_kind = static_cast<uint8_t>(v.number);
+      break;
+    case Id::kTestClock:
+      o.clock_kind = static_cast<uint8_t>(v.number);
       break;
     case Id::kCount:
       break;

@@ -29,6 +29,7 @@ struct Options {
   uint64_t fail_write_after;   // ALLOCPROF_TEST_ENOSPC_AFTER (tests): simulate ENOSPC after N bytes
   uint8_t offload;             // ALLOCPROF_TEST_OFFLOAD (tests): kOffloadOn, kOffloadOff, kOffloadHold
   uint8_t lock_kind;           // ALLOCPROF_TEST_LOCK (tests): kLockMembarrier, kLockExchange
+  uint8_t clock_kind;          // ALLOCPROF_TEST_CLOCK (tests): kClockAuto, kClockTsc, kClockVdso (clock.h)
   // Capture control (see capture_control.h). Times are nanoseconds since the process started.
   uint64_t start_after_ns;  // ALLOCPROF_START_AFTER=10s: paused until then
   uint64_t stop_after_ns;   // ALLOCPROF_STOP_AFTER=60s: capture ends then (0: never)
