@@ -7,7 +7,6 @@ namespace {
 
 constexpr size_t kExtraBytes = 15;
 constexpr size_t kBlockHeadBytes = 3;
-constexpr size_t kMaxEventBytes = 1 + 8 + 8 + 8 + 4 + kExtraBytes;
 constexpr uint32_t kMaxEntry = 0x3f;
 constexpr uint32_t kFreeBit = 0x40;   // in the entry byte
 constexpr uint32_t kExtraBit = 0x80;  // in the entry byte
@@ -44,50 +43,79 @@ struct Offsets {
         end(stack + (widths >> 12)) {}
 };
 
+// Whether e needs the extra block: another thread, a kind, outcome, pool or weight other than a
+// plain heap event's, or an entry point beyond 6 bits. Two 8-byte words: thread with entry,
+// is_free, kind and outcome, then pool with weight.
+inline bool NeedsExtra(const Event& e, uint32_t thread) {
+  static_assert(offsetof(Event, entry) == offsetof(Event, thread) + 4 &&
+                    offsetof(Event, pool) == offsetof(Event, thread) + 8 &&
+                    offsetof(Event, weight) == offsetof(Event, thread) + 12,
+                "thread, entry..outcome, pool and weight are two 8-byte words");
+  uint64_t w0, w1;
+  memcpy(&w0, &e.thread, 8);
+  memcpy(&w1, &e.pool, 8);
+  constexpr uint64_t kPlain = uint64_t{kMaxEntry} << 32 | uint64_t{1} << 40;  // any entry <= 63, is_free
+  return ((w0 ^ thread) & ~kPlain) | (w1 ^ uint64_t{1} << 32);
+}
+
+// The entry byte without the extra bit: entry point and is_free.
+inline uint8_t EntryByte(const Event& e) {
+  return static_cast<uint8_t>((static_cast<uint32_t>(e.entry) & kMaxEntry) | (e.is_free ? kFreeBit : 0));
+}
+
 }  // namespace
 
 bool EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
-  // Put() writes 8 bytes wherever a field starts, so the last one may reach 8 bytes past the end.
-  size_t worst = n * kMaxEventBytes + (n / PackedEvents::kBlock + 1) * kBlockHeadBytes + 8;
-  if (scratch_.size() < worst) scratch_.resize(worst);
-  uint8_t* const start = scratch_.data();
-  uint8_t* p = start;
+  constexpr size_t kBlock = PackedEvents::kBlock;
   const uint32_t thread = n ? events[0].thread : 0;
-  uint64_t time = n ? events[0].time : 0, addr = 0;
-  for (size_t b = 0; b < n; b += PackedEvents::kBlock) {
-    const Event* const block = events + b;
-    const size_t m = n - b < PackedEvents::kBlock ? n - b : PackedEvents::kBlock;
-    // Pass 1: the widest value of each field, and whether the times are sorted.
+  const uint64_t first_time = n ? events[0].time : 0;
+  // Pass 1, every block: the widest value of each field, the events that need an extra block,
+  // and whether the times are sorted; so the size of the whole.
+  blocks_.resize((n + kBlock - 1) / kBlock);
+  size_t total = 0;
+  uint64_t time = first_time, addr = 0;
+  for (size_t k = 0; k < blocks_.size(); ++k) {
+    const Event* const block = events + k * kBlock;
+    const size_t m = n - k * kBlock < kBlock ? n - k * kBlock : kBlock;
     uint64_t any_dt = 0, any_dx = 0, any_size = 0;
-    uint32_t any_stack = 0;
+    uint32_t any_stack = 0, extras = 0;
     bool unsorted = false;
-    uint64_t t = time, a = addr;
     for (size_t i = 0; i < m; ++i) {
       const Event& e = block[i];
-      unsorted |= e.time < t;
-      any_dt |= e.time - t;
-      any_dx |= e.addr ^ a;
+      unsorted |= e.time < time;
+      any_dt |= e.time - time;
+      any_dx |= e.addr ^ addr;
       any_size |= e.size;
       any_stack |= e.stack_id;
-      t = e.time;
-      a = e.addr;
+      extras += NeedsExtra(e, thread);
+      time = e.time;
+      addr = e.addr;
     }
     if (unsorted) return false;
     const uint32_t shift = any_dt ? static_cast<uint32_t>(__builtin_ctzll(any_dt)) : 0;
     const uint32_t widths =
         ByteLength(any_dt >> shift) | ByteLength(any_dx) << 4 | ByteLength(any_size) << 8 | ByteLength(any_stack) << 12;
-    p[0] = static_cast<uint8_t>(widths);
-    p[1] = static_cast<uint8_t>(widths >> 8);
-    p[2] = static_cast<uint8_t>(shift);
+    blocks_[k] = Block{widths, shift, extras};
+    total += kBlockHeadBytes + m * Offsets(widths).end + extras * kExtraBytes;
+  }
+  // Sized exactly (resize() on the cleared vector allocates no more than asked), written in place.
+  out->bytes.clear();
+  out->bytes.resize(total + PackedEvents::kSlack);
+  uint8_t* p = out->bytes.data();
+  // Pass 2: every event of a block at the same offsets.
+  time = first_time;
+  addr = 0;
+  for (size_t k = 0; k < blocks_.size(); ++k) {
+    const Event* const block = events + k * kBlock;
+    const size_t m = n - k * kBlock < kBlock ? n - k * kBlock : kBlock;
+    const Block info = blocks_[k];
+    p[0] = static_cast<uint8_t>(info.widths);
+    p[1] = static_cast<uint8_t>(info.widths >> 8);
+    p[2] = static_cast<uint8_t>(info.shift);
     p += kBlockHeadBytes;
-    // Pass 2: every event at the same offsets.
-    const Offsets at(widths);
-    for (size_t i = 0; i < m; ++i) {
-      const Event& e = block[i];
-      uint32_t flags;  // entry, is_free, kind, outcome
-      memcpy(&flags, &e.entry, 4);
-      bool extra = (e.thread ^ thread) | (flags >> 16) | e.pool | (e.weight ^ 1) | ((flags & 0xff) > kMaxEntry);
-      p[0] = static_cast<uint8_t>((flags & kMaxEntry) | ((flags >> 2) & kFreeBit) | (extra ? kExtraBit : 0));
+    const Offsets at(info.widths);
+    const uint32_t shift = info.shift;
+    auto put_fields = [&](const Event& e) {
       Put(p + 1, (e.time - time) >> shift);
       Put(p + at.addr, e.addr ^ addr);
       Put(p + at.size, e.size);
@@ -95,7 +123,20 @@ bool EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
       time = e.time;
       addr = e.addr;
       p += at.end;
-      if (__builtin_expect(extra, 0)) {
+    };
+    if (info.extras == 0) {  // a full trace's blocks
+      for (size_t i = 0; i < m; ++i) {
+        p[0] = EntryByte(block[i]);
+        put_fields(block[i]);
+      }
+      continue;
+    }
+    for (size_t i = 0; i < m; ++i) {
+      const Event& e = block[i];
+      bool extra = NeedsExtra(e, thread);
+      p[0] = static_cast<uint8_t>(EntryByte(e) | (extra ? kExtraBit : 0));
+      put_fields(e);
+      if (extra) {
         memcpy(p, &e.thread, 4);
         memcpy(p + 4, &e.entry, 1);
         memcpy(p + 5, &e.kind, 1);
@@ -106,16 +147,11 @@ bool EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
       }
     }
   }
-  size_t used = static_cast<size_t>(p - start);
-  // Copied, not resized and filled: resize() would zero the whole buffer first. Reserved exactly,
-  // or the second insert could double the capacity.
-  out->bytes.clear();
-  out->bytes.reserve(used + PackedEvents::kSlack);
-  out->bytes.insert(out->bytes.end(), start, p);
-  out->bytes.insert(out->bytes.end(), PackedEvents::kSlack, 0);
+  // The last Put() wrote up to 8 bytes past the end: the slack is zero again.
+  memset(p, 0, PackedEvents::kSlack);
   out->count = n;
   out->thread = thread;
-  out->first_time = n ? events[0].time : 0;
+  out->first_time = first_time;
   out->last_time = n ? events[n - 1].time : 0;
   return true;
 }

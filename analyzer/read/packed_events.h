@@ -55,7 +55,12 @@ class EventPacker {
   bool Pack(const Event* events, size_t n, PackedEvents* out);
 
  private:
-  std::vector<uint8_t> scratch_;  // worst-case sized; only the used part is copied out
+  // What the first pass learns of each block: the second writes the events straight into the
+  // output, sized exactly.
+  struct Block {
+    uint32_t widths, shift, extras;
+  };
+  std::vector<Block> blocks_;
 };
 
 // Reads a PackedEvents from the start, a slice at a time. The PackedEvents must outlive the reads
