@@ -120,7 +120,7 @@ class RecordDecoder {
   // stack_id, entry and is_free; the other fields are left alone): kEvent. Any other record goes
   // to *r: kRecord. kEnd as Next's false.
   enum class Decoded : uint8_t { kEnd, kEvent, kRecord };
-  Decoded NextEvent(Event* e, Record* r) {
+  __attribute__((always_inline)) Decoded NextEvent(Event* e, Record* r) {
     Cursor& tags = col_[static_cast<int>(format::Column::kTags)];
     if (!error_.empty() || tags.p >= tags.end) return Decoded::kEnd;
     uint8_t tag = *tags.p++;
@@ -138,7 +138,7 @@ class RecordDecoder {
  private:
   // An allocation or free (tag already read) into a Record or an Event.
   template <class Out>
-  bool DecodeHeap(uint8_t tag, Out* r);
+  __attribute__((always_inline)) bool DecodeHeap(uint8_t tag, Out* r);
   struct Cursor {
     const uint8_t* p;
     const uint8_t* end;
