@@ -2,11 +2,14 @@
 
 #include <stddef.h>
 
+#include <type_traits>
+
 namespace allocprof {
 namespace {
 
 constexpr size_t kExtraBytes = 15;
 constexpr size_t kBlockHeadBytes = 3;
+constexpr uint32_t kBlockExtrasBit = 0x80;  // in the header's third byte
 constexpr uint32_t kMaxEntry = 0x3f;
 constexpr uint32_t kFreeBit = 0x40;   // in the entry byte
 constexpr uint32_t kExtraBit = 0x80;  // in the entry byte
@@ -111,7 +114,7 @@ bool EventPacker::Pack(const Event* events, size_t n, PackedEvents* out) {
     const Block info = blocks_[k];
     p[0] = static_cast<uint8_t>(info.widths);
     p[1] = static_cast<uint8_t>(info.widths >> 8);
-    p[2] = static_cast<uint8_t>(info.shift);
+    p[2] = static_cast<uint8_t>(info.shift | (info.extras ? kBlockExtrasBit : 0));
     p += kBlockHeadBytes;
     const Offsets at(info.widths);
     const uint32_t shift = info.shift;
@@ -165,7 +168,8 @@ size_t EventUnpacker::Next(Event* out, size_t max, size_t* non_heap) {
   for (size_t done = 0; done < n;) {
     if (block_left_ == 0) {
       widths_ = p[0] | static_cast<uint32_t>(p[1]) << 8;
-      shift_ = p[2];
+      shift_ = p[2] & 63;
+      block_extras_ = (p[2] & kBlockExtrasBit) != 0;
       p += kBlockHeadBytes;
       size_t events_left = left_ - done;
       block_left_ = events_left < PackedEvents::kBlock ? events_left : PackedEvents::kBlock;
@@ -176,34 +180,41 @@ size_t EventUnpacker::Next(Event* out, size_t max, size_t* non_heap) {
     const uint64_t ms = kMask[(widths_ >> 8) & 15], mk = kMask[widths_ >> 12];
     const uint32_t shift = shift_;
     Event* const block = out + done;
-    for (size_t i = 0; i < m; ++i) {
-      uint32_t entry_byte = p[0];
-      time += Get(p + 1, mt) << shift;
-      addr ^= Get(p + at.addr, ma);
-      Event& e = block[i];
-      e.time = time;
-      e.addr = addr;
-      e.size = Get(p + at.size, ms);
-      e.stack_id = static_cast<uint32_t>(Get(p + at.stack, mk));
-      p += at.end;
-      if (__builtin_expect(entry_byte & kExtraBit, 0)) {
-        memcpy(&e.thread, p, 4);
-        memcpy(&e.entry, p + 4, 1);
-        e.is_free = (entry_byte & kFreeBit) != 0;
-        memcpy(&e.kind, p + 5, 1);
-        e.outcome = p[6];
-        memcpy(&e.pool, p + 7, 4);
-        memcpy(&e.weight, p + 11, 4);
-        p += kExtraBytes;
-        others += e.kind != EventKind::kHeap;
-      } else {
-        uint32_t flags = (entry_byte & kMaxEntry) | (entry_byte & kFreeBit) << 2;  // kind kHeap, outcome 0
-        memcpy(&e.entry, &flags, 4);
-        e.thread = thread;
-        e.pool = 0;
-        e.weight = 1;
+    // Blocks without extra events (every block of a full trace) skip the per-event test.
+    auto unpack = [&](auto may_have_extras) {
+      for (size_t i = 0; i < m; ++i) {
+        uint32_t entry_byte = p[0];
+        time += Get(p + 1, mt) << shift;
+        addr ^= Get(p + at.addr, ma);
+        Event& e = block[i];
+        e.time = time;
+        e.addr = addr;
+        e.size = Get(p + at.size, ms);
+        e.stack_id = static_cast<uint32_t>(Get(p + at.stack, mk));
+        p += at.end;
+        if (may_have_extras && (entry_byte & kExtraBit)) {
+          memcpy(&e.thread, p, 4);
+          memcpy(&e.entry, p + 4, 1);
+          e.is_free = (entry_byte & kFreeBit) != 0;
+          memcpy(&e.kind, p + 5, 1);
+          e.outcome = p[6];
+          memcpy(&e.pool, p + 7, 4);
+          memcpy(&e.weight, p + 11, 4);
+          p += kExtraBytes;
+          others += e.kind != EventKind::kHeap;
+        } else {
+          uint32_t flags = (entry_byte & kMaxEntry) | (entry_byte & kFreeBit) << 2;  // kind kHeap, outcome 0
+          memcpy(&e.entry, &flags, 4);
+          e.thread = thread;
+          e.pool = 0;
+          e.weight = 1;
+        }
       }
-    }
+    };
+    if (block_extras_)
+      unpack(std::true_type{});
+    else
+      unpack(std::false_type{});
     block_left_ -= m;
     done += m;
   }

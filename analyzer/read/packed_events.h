@@ -10,7 +10,8 @@
 //
 //   header:   byte 0  bits 0-3 bytes of the time delta, bits 4-7 bytes of the address XOR
 //             byte 1  bits 0-3 bytes of the size, bits 4-7 bytes of the stack id
-//             byte 2  the time deltas' shift (their common trailing zero bits: times are quanta)
+//             byte 2  bits 0-5 the time deltas' shift (their common trailing zero bits: times are
+//                     quanta), bit 7 some event of the block has an extra block
 //   entry:    bits 0-5 entry point, bit 6 is_free, bit 7 an extra block follows
 //   fields:   time delta >> shift (from the previous event, the first from itself), address XOR
 //             the previous event's address, size, stack id
@@ -88,6 +89,7 @@ class EventUnpacker {
   // The current block: events left in it, its field widths and the time deltas' shift.
   size_t block_left_ = 0;
   uint32_t widths_ = 0, shift_ = 0;
+  bool block_extras_ = false;
 };
 
 }  // namespace allocprof
