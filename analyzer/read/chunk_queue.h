@@ -2,7 +2,7 @@
 // decompresses and decodes) to the analysing thread (which builds the catalog, merges and runs the
 // passes), and of emptied packed-event buffers back to the reader for reuse.
 //
-// A decoded chunk of a full buffer holds ~22,000 events, packed ~190 KB. The ordered pass works in
+// A decoded chunk of a full buffer holds ~22,000 events, packed ~205 KB. The ordered pass works in
 // bursts: while an idle thread's promise is due (every flush interval) it only queues chunks, then
 // it releases the whole interval at once (churn16: ~3 M events, ~150 chunks). The reader must be
 // able to run ahead through such a burst, or the threads stop overlapping. Measured on churn16

@@ -127,27 +127,39 @@ void EventMerger::DrainTwo(Queue& a, Queue& b, uint64_t limit) {
   for (;;) {
     const Event* pa = &a.slice[a.head];
     const Event* pb = &b.slice[b.head];
-    const Event* const ea = &a.slice[a.count];
-    const Event* const eb = &b.slice[b.count];
     const Event* const sa = pa;
     const Event* const sb = pb;
+    // Every step takes one event of a or b: this many overrun neither slice nor out_, so the loop
+    // tests one count instead of three ends.
+    const size_t steps = std::min({a.count - a.head, b.count - b.head, kEmitBatch - out_count_});
+    Event* const first = out_.get() + out_count_;
+    Event* o = first;
     bool at_limit = false;
     // Threads often interleave event by event: take the smaller head without a branch on which.
-    for (;;) {
+    for (size_t k = 0; k < steps; ++k) {
       bool take_a = pa->time < pb->time || (pa->time == pb->time && (pa->is_free || !pb->is_free));
       const Event* e = take_a ? pa : pb;
       if (e->time >= limit) {
         at_limit = true;
         break;
       }
-      Emit(*e);
+      *o++ = *e;
       pa += take_a;
       pb += !take_a;
-      if (pa == ea || pb == eb) break;
+    }
+    if (o != first) {
+      // What Emit() counts, for the run at once: the run's times never decrease, so only a prefix
+      // older than what was released before (late events) is out of order.
+      if (__builtin_expect(first->time < released_until_, 0)) {
+        for (const Event* e = first; e != o && e->time < released_until_; ++e) ++out_of_order_;
+      }
+      released_until_ = std::max(released_until_, o[-1].time);
+      out_count_ = static_cast<size_t>(o - out_.get());
     }
     pending_ -= static_cast<size_t>((pa - sa) + (pb - sb));
     a.head = static_cast<size_t>(pa - a.slice.get());
     b.head = static_cast<size_t>(pb - b.slice.get());
+    if (out_count_ == kEmitBatch) FlushEmitted();
     if (at_limit) return;
     if (a.empty() && !Refill(a)) return;
     if (b.empty() && !Refill(b)) return;

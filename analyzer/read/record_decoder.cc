@@ -81,18 +81,6 @@ void AllocationHistory::Grow() {
   families_.resize(format::kMaxAge);
 }
 
-bool AllocationHistory::Resolve(uint64_t age, uint64_t* addr, uint32_t* size_class, format::Family* family) const {
-  if (age == 0 || age > format::kMaxAge || ring_.empty()) return false;
-  uint32_t target = next_seq_ - static_cast<uint32_t>(age);
-  if (static_cast<int32_t>(target - valid_from_) < 0) return false;
-  if (target - hole_from_ < hole_to_ - hole_from_) return false;  // allocated in a lost chunk
-  uint64_t v = ring_[target % format::kMaxAge];
-  *addr = v & ((uint64_t{1} << 56) - 1);
-  *size_class = static_cast<uint32_t>((v >> 56) & 0x7f);
-  *family = static_cast<format::Family>(families_[target % format::kMaxAge]);
-  return true;
-}
-
 RecordDecoder::RecordDecoder(const Chunk& chunk, AllocationHistory* history)
     : chunk_(chunk), history_(history), predicted_codes_(chunk.format_version >= format::kFirstVersionWithAges) {
   const uint8_t* p = chunk.payload.data();
@@ -146,16 +134,6 @@ bool RecordDecoder::Bytes(std::string* out) {
   return true;
 }
 
-namespace {
-
-// What differs between decoding an allocation or free into a Record and into an Event.
-void SetFree(Record* r, bool is_free) { r->kind = is_free ? RecordKind::kFree : RecordKind::kAlloc; }
-void SetFree(Event* e, bool is_free) { e->is_free = is_free; }
-void SetAge(Record* r, uint64_t age) { r->age = age; }
-void SetAge(Event*, uint64_t) {}
-
-}  // namespace
-
 bool RecordDecoder::Next(Record* r) {
   Cursor& tags = col_[static_cast<int>(format::Column::kTags)];
   if (!error_.empty() || tags.p >= tags.end) return false;
@@ -164,85 +142,6 @@ bool RecordDecoder::Next(Record* r) {
   if ((tag & 0xc0) == format::kControlTagBase) return DecodeControl(tag, r);
   return DecodeHeap(tag, r);
 }
-
-template <class Out>
-bool RecordDecoder::DecodeHeap(uint8_t tag, Out* r) {
-  uint8_t kind = tag & 0xc0;
-  uint8_t entry = tag & 0x3f;
-  if (entry >= static_cast<uint8_t>(format::EntryPoint::kCount) &&
-      !(kind == format::kFreeAgeTagBase && entry == format::kPredictedFreeEntry)) {
-    return Fail("unknown entry point");
-  }
-  r->entry = static_cast<format::EntryPoint>(entry);
-  r->stack_id = 0;
-  r->size = 0;
-  SetAge(r, 0);
-  if (kind == format::kAllocTagBase) {
-    SetFree(r, false);
-    uint64_t hint, stack;
-    if (!(Time(&r->time) && Get(format::Column::kSizes, &r->size) && Get(format::Column::kHints, &hint))) return false;
-    uint32_t cls = format::SizeClass(r->size);
-    if (hint == 0) {
-      uint64_t zz;
-      if (!Get(format::Column::kAddresses, &zz)) return false;
-      // Relative to the previous allocation's address: unknown once that one was.
-      r->addr = prev_alloc_unknown_ ? 0 : prev_alloc_addr_ + static_cast<uint64_t>(format::UnZigZag(zz));
-    } else if (hints_unknown_) {
-      r->addr = 0;
-    } else {
-      if (hint > hints_.count[cls]) return Fail("allocation hint out of range");
-      r->addr = hints_.Take(cls, static_cast<uint32_t>(hint));  // 0: a block whose address was lost
-    }
-    if (r->addr) {
-      prev_alloc_addr_ = r->addr;
-    } else {
-      prev_alloc_unknown_ = true;
-    }
-    if (!Get(format::Column::kStacks, &stack)) return false;
-    if (!predicted_codes_) {
-      if (stack > UINT32_MAX) return Fail("stack id out of range");
-      r->stack_id = static_cast<uint32_t>(stack);
-    } else if (!stacks_.Decode(r->entry, stack, &r->stack_id)) {
-      return Fail("stack id out of range");
-    }
-    if (history_) history_->Add(r->addr, cls, format::FamilyOf(r->entry));
-    return true;
-  }
-  SetFree(r, true);
-  if (kind == format::kFreeTagBase) {
-    uint64_t zz;
-    if (!(Time(&r->time) && Get(format::Column::kAddresses, &zz))) return false;
-    r->addr = prev_free_addr_ + static_cast<uint64_t>(format::UnZigZag(zz));
-    prev_free_addr_ = r->addr;
-    return true;
-  }
-  // FREE_AGE
-  // Before version 4 the ages shared the hints column.
-  uint64_t age;
-  if (!(Time(&r->time) && Get(predicted_codes_ ? format::Column::kAges : format::Column::kHints, &age))) return false;
-  SetAge(r, age);
-  uint32_t cls = 0;
-  format::Family family;
-  // A block whose own address was lost (0 in the history) still has a known size class and family:
-  // the writer pushed its address as a hint, a placeholder keeps the later hints in step.
-  if (history_ && !hints_unknown_ && history_->Resolve(age, &r->addr, &cls, &family)) {
-    hints_.Push(cls, r->addr);
-    uint8_t e = free_entries_.Decode(family, entry);
-    if (e == format::FreeEntryPredictor::kUnknownEntry)
-      return Fail("predicted free entry point with nothing to predict from");
-    r->entry = static_cast<format::EntryPoint>(e);
-  } else {
-    // The writer pushed a hint and taught its predictor something we cannot mirror, so the rest
-    // of the chunk's FREE_AGE records stay unresolved too; a predicted entry point then has
-    // nothing to be decoded from, and kFree stands in for it.
-    r->addr = 0;
-    hints_unknown_ = true;
-    if (entry == format::kPredictedFreeEntry) r->entry = format::EntryPoint::kFree;
-  }
-  return true;
-}
-
-template bool RecordDecoder::DecodeHeap(uint8_t tag, Event* r);
 
 bool RecordDecoder::DecodeControl(uint8_t tag, Record* r) {
   uint64_t v, n;

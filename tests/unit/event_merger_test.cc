@@ -241,6 +241,44 @@ TEST(EventMerger, LateEventsMergeIntoAPartlyReleasedQueue) {
   EXPECT_EQ(m.pending(), 0u);
 }
 
+// The same with two busy threads, whose queues merge head to head: the late events older than what
+// was released come first and each counts out of order; the rest interleave by time.
+TEST(EventMerger, LateEventsBeforeTwoInterleavedQueuesCountOutOfOrder) {
+  Collect sink;
+  EventMerger m(&sink);
+  m.ThreadStarted(0, 0);
+  m.ThreadStarted(1, 0);
+  std::vector<Event> odd, even;
+  for (uint64_t t = 10; t <= 3000; t += 20) odd.push_back(Event{t, t, 8, 1, 0, EntryPoint::kMalloc, false});
+  for (uint64_t t = 20; t <= 3000; t += 20) even.push_back(Event{t, t, 8, 1, 1, EntryPoint::kMalloc, false});
+  m.AddBatch(m.QueueIndex(0), std::move(odd));
+  m.AddBatch(m.QueueIndex(1), std::move(even));
+  m.Covered(0, 505);
+  m.Covered(1, 505);
+  m.Release();
+  ASSERT_EQ(sink.events.size(), 50u);  // 10..500
+  std::vector<Event> late = {Event{25, 2, 8, 1, 0, EntryPoint::kMalloc, false},
+                             Event{15, 1, 8, 1, 0, EntryPoint::kMalloc, false},
+                             Event{600, 3, 8, 1, 0, EntryPoint::kMalloc, false}};
+  m.AddBatch(m.QueueIndex(0), std::move(late));
+  m.Finish();
+  std::vector<std::pair<uint64_t, uint64_t>> want;  // (time, addr)
+  for (uint64_t t = 10; t <= 500; t += 10) want.push_back({t, t});
+  want.push_back({15, 1});
+  want.push_back({25, 2});
+  for (uint64_t t = 510; t <= 3000; t += 10) {
+    want.push_back({t, t});
+    if (t == 590) want.push_back({600, 3});  // before thread 1's event at 600: queue 0 wins ties
+  }
+  ASSERT_EQ(sink.events.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(sink.events[i].time, want[i].first) << i;
+    ASSERT_EQ(sink.events[i].addr, want[i].second) << i;
+  }
+  EXPECT_EQ(m.out_of_order(), 2u);
+  EXPECT_EQ(m.pending(), 0u);
+}
+
 // Two threads reuse one address: thread 1 frees it at t=320 (its chunk written late), thread 0
 // allocates it again at t=480 (written first). The reader must pair alloc(160) with free(320).
 // Times are multiples of the format's 16 ns quantum.

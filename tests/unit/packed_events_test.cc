@@ -125,6 +125,29 @@ TEST(PackedEvents, HeapEventsTakeAFractionOfAnEvent) {
   for (size_t i = 0; i < events.size(); ++i) ExpectSame(events[i], back[i], i);
 }
 
+TEST(PackedEvents, AWideValueWidensOnlyItsOwnBlock) {
+  // Widths are chosen per block of kBlock events: one far address (8 bytes of XOR, twice: there and
+  // back) and one long pause must not widen the other blocks' events.
+  std::vector<Event> events;
+  uint64_t time = 1'000'000;
+  const size_t n = 20 * PackedEvents::kBlock;
+  for (size_t i = 0; i < n; ++i) {
+    time += i == 7 * PackedEvents::kBlock + 3 ? uint64_t{1} << 50 : 16;
+    uint64_t addr = i == 12 * PackedEvents::kBlock + 5 ? 0xffff'ffff'ffff'fff0 : 0x1000 + (i % 16) * 16;
+    events.push_back(Event{time, addr, 32, 1, 0, EntryPoint::kMalloc, false});
+  }
+  EventPacker packer;
+  PackedEvents packed;
+  ASSERT_TRUE(packer.Pack(events.data(), events.size(), &packed));
+  // Ordinary events: entry byte, 1-byte time delta (>> 4), 1-byte address XOR, size and stack.
+  size_t ordinary = 5 * n, wide = 2 * PackedEvents::kBlock * 14;
+  EXPECT_LT(packed.bytes.size(), ordinary + wide);
+  Rng slices{9};
+  std::vector<Event> back = Unpack(packed, slices);
+  ASSERT_EQ(back.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) ExpectSame(events[i], back[i], i);
+}
+
 TEST(PackedEvents, AReusedPackerAndBufferLeaveNothingOfTheLastBatch) {
   EventPacker packer;
   PackedEvents packed;
