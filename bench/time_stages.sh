@@ -3,8 +3,9 @@
 # machines have no hardware counters, so no cycles) of the two-thread churn, uninstrumented, under
 # the no-op interposer and under the full trace, interleaved over ROUNDS rounds and summed. Where
 # bench/stages.sh counts instructions, this shows what they cost, including what instructions do
-# not show: the clock's vDSO reads, cache misses in the program's own code, page faults, and the
-# compression thread's share of the two cores.
+# not show: cache misses in the program's own code, page faults, and the compression thread's share
+# of the two cores. The TSC clock's rdtscp reads are inlined into the hooks and counted there; the
+# "clock" stage is the vDSO's, which serves only before calibration or where the TSC may not.
 #
 # usage: bench/time_stages.sh BUILD_DIR [ROUNDS] [CHURN_ARGS...]
 #   (defaults: 3 rounds; --threads 2 --allocs 4000000 --window 4096 --seed 42 --large-permille 0)
