@@ -4,11 +4,8 @@
 #include <fcntl.h>
 #include <string.h>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
-
 #include "runtime/raw_syscalls.h"
+#include "runtime/stderr_log.h"
 
 namespace allocprof::shim {
 
@@ -31,30 +28,19 @@ enum : int { kOff, kPending, kCalibrating, kOn };
 std::atomic<int> g_state{kOff};
 ClockPair g_first;
 TscMap g_map;
+TscRead g_read = TscRead::kNone;  // set by InitClock before g_first
 
 #if defined(__x86_64__)
 // The tightest of a few readings: the one where the clock's own TSC read is pinned closest.
 ClockPair ReadPair() {
   ClockPair best{0, 0, ~0ull};
   for (int i = 0; i < kTries; ++i) {
-    uint64_t before = OrderedTsc();
+    uint64_t before = OrderedTsc(g_read);
     uint64_t ns = MonotonicNs();
-    uint64_t after = OrderedTsc();
+    uint64_t after = OrderedTsc(g_read);
     if (after - before < best.width) best = ClockPair{before, ns, after - before};
   }
   return best;
-}
-
-// rdtscp exists (CPUID 0x80000001 EDX bit 27); `invariant`: the TSC ticks at a constant rate in
-// every P- and C-state (0x80000007 EDX bit 8).
-bool CpuHasTsc(bool* invariant) {
-  unsigned a, b, c, d;
-  if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007) return false;
-  __get_cpuid(0x80000001, &a, &b, &c, &d);
-  bool rdtscp = (d >> 27) & 1;
-  __get_cpuid(0x80000007, &a, &b, &c, &d);
-  *invariant = (d >> 8) & 1;
-  return rdtscp;
 }
 
 // The kernel serves CLOCK_MONOTONIC from the TSC: it found the TSCs of all CPUs in step, and it
@@ -69,7 +55,7 @@ bool KernelClockIsTsc() {
 }
 
 void Publish(const ClockPair& second) {
-  if (MakeTscMap(g_first, second, kLeadNs, &g_map)) {
+  if (MakeTscMap(g_first, second, kLeadNs, g_read, &g_map)) {
     g_tsc_map.store(&g_map, std::memory_order_release);
     g_state.store(kOn, std::memory_order_release);
   } else {
@@ -83,14 +69,23 @@ void Publish(const ClockPair& second) {
 void InitClock(uint8_t choice) {
 #if defined(__x86_64__)
   if (choice == kClockVdso || g_state.load(std::memory_order_relaxed) != kOff) return;
-  bool invariant = false;
-  if (!CpuHasTsc(&invariant)) return;
-  if (choice == kClockAuto && !(invariant && KernelClockIsTsc())) return;
+  CpuTscFacts cpu = ReadCpuTscFacts();
+  TscRead read = ChooseTscRead(cpu);
+  if (read == TscRead::kNone) {
+    // Said only when a test forced the TSC, so that it knows which clock it tested.
+    if (choice == kClockTsc)
+      LogError("ALLOCPROF_TEST_CLOCK=tsc: this CPU has no ordered TSC read; clock_gettime serves");
+    return;
+  }
+  if (choice == kClockAuto && !(cpu.invariant && KernelClockIsTsc())) return;
+  g_read = read;
   g_first = ReadPair();
   if (choice == kClockTsc) {
     while (MonotonicNs() - g_first.ns < kTestCalibrationNs) {
     }
     Publish(ReadPair());
+    if (!g_tsc_map.load(std::memory_order_relaxed))
+      LogError("ALLOCPROF_TEST_CLOCK=tsc: calibration failed; clock_gettime serves");
     return;
   }
   g_state.store(kPending, std::memory_order_release);

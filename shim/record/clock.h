@@ -1,19 +1,26 @@
 // The trace's clock: CLOCK_MONOTONIC in nanoseconds, read from the TSC where that is safe.
 //
 // Every time in a trace comes from NowNs(), on every thread, so the trace has one clock. It starts
-// as clock_gettime (the vDSO, ~26 ns here); once clock.cc has calibrated the TSC against it (a
-// cold path, MaybeCalibrateClock, ~50 ms after start) it is rdtscp scaled by one map published once
-// (~22 ns: no vDSO call, no seqcount, no timespec). Thread-safe: the map is immutable once published.
+// as clock_gettime (the vDSO: ~26 ns on an Intel host with clocksource tsc, ~16-20 ns under
+// kvm-clock on an AMD EPYC guest); once clock.cc has calibrated the TSC against it (a cold path,
+// MaybeCalibrateClock, ~50 ms after start) it is an ordered TSC read scaled by one map published
+// once (no vDSO call, no seqcount, no timespec: ~22 ns with rdtscp on that Intel host, ~13 ns with
+// lfence+rdtsc on that AMD guest when a test forces it). The TSC serves only where the kernel
+// itself serves CLOCK_MONOTONIC from it (clocksource "tsc"): a host that chose another clocksource
+// may move the TSC under the guest (snapshots, migration). Thread-safe: the map is immutable once
+// published.
 //
 // Ordering (the free-before/alloc-after contract of trace_format.h): an allocation's stamp must be
 // later than the other thread's free of the same block that the allocator's loads observed, and a
 // free's stamp later than the allocation of the block whose address this thread's loads observed
 // (a block allocated on one thread and freed on another). Both need the stamp to be read after
-// every earlier load of this thread has its value: rdtscp waits for that (so does the vDSO's own
-// ordered read). A bare rdtsc may execute before an earlier cache-missing load of the block's
-// address completes, stamping a free before the allocation it frees, so no event uses one. A stamp
-// also precedes every later store becoming visible (stores commit after they retire), so the
-// free's own real free cannot hand the block out before the free's stamp.
+// every earlier load of this thread has its value: rdtscp waits for that, and so does rdtsc after
+// an lfence where lfence waits for every earlier instruction to complete (always on Intel; on AMD
+// where CPUID says it is always dispatch-serializing), which CPUs without rdtscp use (the vDSO's
+// own ordered read is one of these two). A bare rdtsc may execute before an earlier cache-missing
+// load of the block's address completes, stamping a free before the allocation it frees, so no
+// event uses one. A stamp also precedes every later store becoming visible (stores commit after
+// they retire), so the free's own real free cannot hand the block out before the free's stamp.
 #ifndef ALLOCPROF_SHIM_CLOCK_H_
 #define ALLOCPROF_SHIM_CLOCK_H_
 
@@ -22,13 +29,52 @@
 
 #include <atomic>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace allocprof::shim {
+
+// How the TSC is read in order (see above); kNone: this CPU offers no such read.
+enum class TscRead : uint8_t { kNone, kRdtscp, kLfenceRdtsc };
+
+// What CPUID says about the TSC.
+struct CpuTscFacts {
+  bool intel = false;
+  bool amd = false;
+  bool rdtscp = false;             // 0x80000001 EDX bit 27
+  bool invariant = false;          // constant rate in every P- and C-state: 0x80000007 EDX bit 8
+  bool amd_lfence_serial = false;  // AMD: lfence always dispatch-serializing, 0x80000021 EAX bit 2
+};
+
+inline TscRead ChooseTscRead(const CpuTscFacts& cpu) {
+  if (cpu.rdtscp) return TscRead::kRdtscp;
+  if (cpu.intel || (cpu.amd && cpu.amd_lfence_serial)) return TscRead::kLfenceRdtsc;
+  return TscRead::kNone;
+}
+
+#if defined(__x86_64__)
+inline CpuTscFacts ReadCpuTscFacts() {
+  CpuTscFacts f;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+  f.intel = b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e;  // "GenuineIntel"
+  f.amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;    // "AuthenticAMD"
+  if (!__get_cpuid(0x80000000, &a, &b, &c, &d)) return f;
+  unsigned max_extended = a;
+  if (max_extended >= 0x80000001 && __get_cpuid(0x80000001, &a, &b, &c, &d)) f.rdtscp = (d >> 27) & 1;
+  if (max_extended >= 0x80000007 && __get_cpuid(0x80000007, &a, &b, &c, &d)) f.invariant = (d >> 8) & 1;
+  if (max_extended >= 0x80000021 && __get_cpuid(0x80000021, &a, &b, &c, &d)) f.amd_lfence_serial = (a >> 2) & 1;
+  return f;
+}
+#endif
 
 // ns = anchor_ns + (tsc - anchor_tsc) * mult / 2^32, for tsc on either side of the anchor.
 struct TscMap {
   uint64_t anchor_tsc;
   uint64_t anchor_ns;
   uint64_t mult;  // nanoseconds per tick, 32 fractional bits
+  TscRead read;   // how this CPU reads the TSC in order
 };
 
 // Set once (clock.cc); null while the trace's clock is clock_gettime.
@@ -49,17 +95,22 @@ inline uint64_t MonotonicNs() {
 }
 
 #if defined(__x86_64__)
-// The TSC, read after every earlier instruction executed and every earlier load has its value.
-inline uint64_t OrderedTsc() {
-  unsigned aux;
-  return __builtin_ia32_rdtscp(&aux);
+// The TSC, read after every earlier instruction executed and every earlier load has its value;
+// `how` is not kNone.
+inline uint64_t OrderedTsc(TscRead how) {
+  if (__builtin_expect(how == TscRead::kRdtscp, 1)) {
+    unsigned aux;
+    return __builtin_ia32_rdtscp(&aux);
+  }
+  __builtin_ia32_lfence();
+  return __builtin_ia32_rdtsc();
 }
 #endif
 
 inline uint64_t NowNs() {
 #if defined(__x86_64__)
   const TscMap* m = g_tsc_map.load(std::memory_order_acquire);
-  if (__builtin_expect(m != nullptr, 1)) return TscToNs(*m, OrderedTsc());
+  if (__builtin_expect(m != nullptr, 1)) return TscToNs(*m, OrderedTsc(m->read));
 #endif
   return MonotonicNs();
 }
@@ -78,15 +129,15 @@ struct ClockPair {
 };
 
 // The map from two readings `first` and `second` (second later): scaled by their rate, anchored at
-// `second` plus `lead_ns`. Pairs are anchored at their tsc read before the clock, so the map runs
+// `second` plus `lead_ns`, read with `read`. Pairs are anchored at their tsc read before the clock, so the map runs
 // ahead of the clock readings it follows (never behind: times stay monotone across the switch).
 // False if the readings give no plausible rate (0.05 to 20 GHz).
-inline bool MakeTscMap(const ClockPair& first, const ClockPair& second, uint64_t lead_ns, TscMap* out) {
+inline bool MakeTscMap(const ClockPair& first, const ClockPair& second, uint64_t lead_ns, TscRead read, TscMap* out) {
   if (second.tsc <= first.tsc || second.ns <= first.ns) return false;
   uint64_t ticks = second.tsc - first.tsc;
   unsigned __int128 mult = ((static_cast<unsigned __int128>(second.ns - first.ns) << 32) + ticks / 2) / ticks;
   if (mult < (1ull << 32) / 20 || mult > (20ull << 32)) return false;
-  *out = TscMap{second.tsc, second.ns + lead_ns, static_cast<uint64_t>(mult)};
+  *out = TscMap{second.tsc, second.ns + lead_ns, static_cast<uint64_t>(mult), read};
   return true;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "harness.h"
 #include "hooks/interposed.h"
+#include "record/clock.h"
 #include "util/exit_codes.h"
 
 namespace allocprof::testing {
@@ -140,15 +141,20 @@ TEST(Shim, FailingOperatorNewStillThrowsBadAlloc) {
 // ---- threads ----
 
 // Under both clocks (shim/record/clock.h): the calibrated TSC (forced, whatever the host's
-// clocksource) and clock_gettime.
+// clocksource), read with rdtscp or lfence+rdtsc as the CPU allows, and clock_gettime. The shim
+// says when a forced TSC could not serve; that must happen exactly when this CPU has no ordered
+// TSC read.
 TEST(Shim, CrossThreadFreesPairWithTheirOwnAllocations) {
+  bool cpu_reads_tsc_in_order = shim::ChooseTscRead(shim::ReadCpuTscFacts()) != shim::TscRead::kNone;
   for (const char* clock : {"tsc", "vdso"}) {
     SCOPED_TRACE(clock);
     TempDir dir;
-    RunResult r = RunProgram(
-        {BuildPath("allocprof"), "run", "-q", "-o", Trace(dir), "--", Program("xthread_free"), "4", "100000"},
-        {std::string("ALLOCPROF_TEST_CLOCK=") + clock});
+    RunResult r =
+        RunProgram({BuildPath("allocprof"), "run", "-o", Trace(dir), "--", Program("xthread_free"), "4", "100000"},
+                   {std::string("ALLOCPROF_TEST_CLOCK=") + clock});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    bool tsc_refused = r.err.find("ALLOCPROF_TEST_CLOCK=tsc:") != std::string::npos;
+    EXPECT_EQ(tsc_refused, std::string(clock) == "tsc" && !cpu_reads_tsc_in_order) << r.err;
     TraceSummary s = Summarize(Trace(dir));
     ExpectClean(s);
     EXPECT_EQ(s.AllocsOfSize(48), 400000u);
