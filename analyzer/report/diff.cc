@@ -312,7 +312,10 @@ absl::StatusOr<DiffSide> DiffSideFromJson(const std::string& text, const std::st
       double sigma = 0;
       auto s = section->find(absl::StrCat(m.key, "_sigma"));
       if (s == section->end() || !Number(*s, &sigma) || sigma < 0) sigma = 0;
-      side.metrics[m.name] = MetricValue{v, m.unit, sigma};
+      double upper = 0;
+      auto u = section->find(absl::StrCat(m.key, "_upper_95"));
+      if (v != 0 || u == section->end() || !Number(*u, &upper) || upper < 0) upper = 0;
+      side.metrics[m.name] = MetricValue{v, m.unit, sigma, upper};
     }
   }
   // Work-unit counters: per-unit figures compare runs of different lengths fairly.
@@ -393,6 +396,29 @@ absl::StatusOr<DiffSide> LoadDiffSide(const std::string& path, const AnalysisOpt
   }
   return DiffSideFromJson(text, path);
 }
+
+namespace {
+
+// A rule's figure: the after/before ratio (1 when both are 0) or the after value.
+double Compared(const Rule& rule, double before, double after) {
+  return rule.ratio ? (before == 0 ? (after == 0 ? 1.0 : INFINITY) : after / before) : after;
+}
+
+bool Fails(const Rule& rule, double compared) {
+  switch (rule.op) {
+    case Rule::Op::kGreater:
+      return compared > rule.threshold;
+    case Rule::Op::kGreaterEqual:
+      return compared >= rule.threshold;
+    case Rule::Op::kLess:
+      return compared < rule.threshold;
+    case Rule::Op::kLessEqual:
+      return compared <= rule.threshold;
+  }
+  return false;
+}
+
+}  // namespace
 
 bool IsEstimableWhenSampling(const std::string& metric) {
   if (const MetricSource* m = FindMetric(metric)) {
@@ -657,21 +683,8 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
       o.unit = a->second.unit;
       o.after = a->second.value;
       o.before = b != before.metrics.end() ? b->second.value : 0;
-      o.compared = rule.ratio ? (o.before == 0 ? (o.after == 0 ? 1.0 : INFINITY) : o.after / o.before) : o.after;
-      switch (rule.op) {
-        case Rule::Op::kGreater:
-          o.failed = o.compared > rule.threshold;
-          break;
-        case Rule::Op::kGreaterEqual:
-          o.failed = o.compared >= rule.threshold;
-          break;
-        case Rule::Op::kLess:
-          o.failed = o.compared < rule.threshold;
-          break;
-        case Rule::Op::kLessEqual:
-          o.failed = o.compared <= rule.threshold;
-          break;
-      }
+      o.compared = Compared(rule, o.before, o.after);
+      o.failed = Fails(rule, o.compared);
       // A sampled side's figure is an estimate: how sure is the verdict on it?
       double after_sigma = a->second.sigma, before_sigma = b != before.metrics.end() ? b->second.sigma : 0;
       if (!rule.ratio) {
@@ -680,6 +693,14 @@ DiffResult Compare(const DiffSide& before, const DiffSide& after, const std::vec
         o.compared_sigma = o.compared * std::hypot(after_sigma / o.after, before_sigma / o.before);
       }
       o.within_noise = o.compared_sigma > 0 && std::fabs(o.compared - rule.threshold) < 2 * o.compared_sigma;
+      // A sampled 0 with nothing recorded is no exact 0: the figure may be anywhere below its bound.
+      double before_upper = rule.ratio && b != before.metrics.end() ? b->second.upper_95 : 0;
+      double after_upper = a->second.upper_95;
+      if (after_upper > 0 && Fails(rule, Compared(rule, o.before, after_upper)) != o.failed) {
+        o.sampled_zero_upper_95 = after_upper, o.sampled_zero_side = "after";
+      } else if (before_upper > 0 && Fails(rule, Compared(rule, before_upper, o.after)) != o.failed) {
+        o.sampled_zero_upper_95 = before_upper, o.sampled_zero_side = "before";
+      }
     }
     d.passed &= !o.failed;
     d.outcomes.push_back(o);
@@ -752,6 +773,16 @@ std::string NoiseLine(const RuleOutcome& o) {
                          o.rule.text, compared, o.failed ? "failed" : "passed", o.failed ? "pass it" : "fail it");
 }
 
+// "large_objects<=0: after's 0 has none recorded, and may hide up to 3 at 95% (passed on what was
+// recorded; another sampling could fail it)": a rule that turns on a sampled 0.
+std::string SampledZeroLine(const RuleOutcome& o) {
+  return absl::StrFormat(
+      "%s: %s's 0 has none recorded, and may hide up to %s at 95%% (%s on what was recorded; another sampling could "
+      "%s)",
+      o.rule.text, o.sampled_zero_side, Human(o.sampled_zero_upper_95, o.unit), o.failed ? "failed" : "passed",
+      o.failed ? "pass it" : "fail it");
+}
+
 // Stacks from a sampled side: bytes with their 1 sigma.
 // A stack's growth lies within 2 sigma of none (a sampled side's noise could make it).
 bool GrowthWithinNoise(const StackChange& c) {
@@ -783,22 +814,26 @@ std::string VerdictLine(const DiffResult& d) {
     applied += o.applicable;
     if (!o.failed) continue;
     std::string label = MetricLabel(o.rule.metric);
-    std::string noise = o.within_noise ? " (within 2 sigma of the threshold)" : "";
+    std::string noise = o.within_noise                 ? " (within 2 sigma of the threshold)"
+                        : !o.sampled_zero_side.empty() ? " (on a sampled 0 with none recorded)"
+                                                       : "";
     failed.push_back(o.rule.ratio ? absl::StrFormat("%s %s %s %.2fx (%s -> %s)%s", label,
                                                     FormatRatio(o.before, o.after), OpText(o.rule.op), o.rule.threshold,
                                                     Human(o.before, o.unit), Human(o.after, o.unit), noise)
                                   : absl::StrFormat("%s = %s %s %g%s", label, Human(o.after, o.unit), OpText(o.rule.op),
                                                     o.rule.threshold, noise));
   }
-  size_t noisy = 0;
+  size_t noisy = 0, on_zero = 0;
   for (const auto& o : d.outcomes) noisy += o.within_noise && !o.failed;
+  for (const auto& o : d.outcomes) on_zero += !o.within_noise && !o.sampled_zero_side.empty() && !o.failed;
   std::string damaged = d.damaged() ? absl::StrCat(" on damaged input (", DamagedSides(d), ")") : "";
   size_t not_applied = 0;
   for (const auto& o : d.outcomes) not_applied += !o.not_applied.empty();
   std::string unavailable =
       not_applied ? absl::StrCat("; ", not_applied, " not applied: not available when sampling") : "";
   if (failed.empty()) {
-    std::string within = noisy ? absl::StrCat("; ", noisy, " within 2 sigma of the threshold") : "";
+    std::string within = absl::StrCat(noisy ? absl::StrCat("; ", noisy, " within 2 sigma of the threshold") : "",
+                                      on_zero ? absl::StrCat("; ", on_zero, " on a sampled 0 with none recorded") : "");
     return absl::StrFormat("verdict: PASS%s (%d of %s applied%s%s)", damaged, applied,
                            HumanCountOf(d.outcomes.size(), "rule", "rules"), unavailable, within);
   }
@@ -815,6 +850,7 @@ std::string RenderDiffText(const DiffResult& d) {
   for (const auto& o : d.outcomes) {
     if (!o.not_applied.empty()) absl::StrAppend(&out, "  not applied: ", o.rule.text, " — ", o.not_applied, "\n");
     if (o.within_noise) absl::StrAppend(&out, "  within noise: ", NoiseLine(o), "\n");
+    if (!o.sampled_zero_side.empty()) absl::StrAppend(&out, "  sampled 0: ", SampledZeroLine(o), "\n");
   }
   absl::StrAppend(&out, "\n");
   const char* marked = " (damaged: its figures are marked !)";
@@ -878,9 +914,11 @@ std::string RenderDiffMarkdown(const DiffResult& d) {
     if (!o.not_applied.empty())
       absl::StrAppend(&out, "- not applied: `", cell(o.rule.text), "` — ", cell(o.not_applied), "\n");
     if (o.within_noise) absl::StrAppend(&out, "- within noise: ", cell(NoiseLine(o)), "\n");
+    if (!o.sampled_zero_side.empty()) absl::StrAppend(&out, "- sampled 0: ", cell(SampledZeroLine(o)), "\n");
   }
-  if (std::any_of(d.outcomes.begin(), d.outcomes.end(),
-                  [](const RuleOutcome& o) { return !o.not_applied.empty() || o.within_noise; }))
+  if (std::any_of(d.outcomes.begin(), d.outcomes.end(), [](const RuleOutcome& o) {
+        return !o.not_applied.empty() || o.within_noise || !o.sampled_zero_side.empty();
+      }))
     absl::StrAppend(&out, "\n");
   absl::StrAppendFormat(&out, "**allocprof diff** — before `%s`, after `%s`\n\n", cell(d.before_source),
                         cell(d.after_source));
@@ -977,6 +1015,10 @@ std::string RenderDiffJson(const DiffResult& d) {
     if (o.compared_sigma > 0) {
       j.Key("compared_sigma").Double(o.compared_sigma);
       j.Key("within_noise").Bool(o.within_noise);
+    }
+    if (!o.sampled_zero_side.empty()) {
+      j.Key("sampled_zero_side").String(o.sampled_zero_side);
+      j.Key("sampled_zero_upper_95").Double(o.sampled_zero_upper_95);
     }
     j.EndObject();
   }

@@ -22,6 +22,9 @@ struct MetricValue {
   double value = 0;
   Unit unit = Unit::kCount;
   double sigma = 0;  // a sampled side's estimate: its 1 sigma (the report's `*_sigma`); 0 when exact
+  // A sampled side's 0 because nothing recorded contributed to it: what that 0 may hide at 95%
+  // confidence (the report's `*_upper_95`). 0 when the figure is not such a 0.
+  double upper_95 = 0;
 };
 
 struct StackSummary {
@@ -96,6 +99,11 @@ struct RuleOutcome {
   // then the estimate's, and another sampling could have given the other one. 0 / false when exact.
   double compared_sigma = 0;
   bool within_noise = false;
+  // A sampled side's 0 with nothing recorded (MetricValue::upper_95) on which the verdict turns: with
+  // that side's figure anywhere up to its 95% bound the rule could go the other way. The bound, and
+  // which side gave it ("before" or "after"); 0 / empty otherwise.
+  double sampled_zero_upper_95 = 0;
+  std::string sampled_zero_side;
 };
 
 struct DiffRow {

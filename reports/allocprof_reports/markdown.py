@@ -318,6 +318,13 @@ def verdict(diff):
             shown = f"{compared:.2f}x ± {sigma:.2f}x" if ratio else f"{compared:.4g} ± {sigma:.2g}"
             lines.append(f"- within noise: {code(r['rule'])}: {shown} lies within 2 sigma of the threshold"
                          f" ({'failed' if r.get('failed') is True else 'passed'} on the estimate)")
+        # A sampled 0 with none recorded, on which the verdict turns: it may hide up to its bound.
+        side, bound = (r.get("sampled_zero_side"), r.get("sampled_zero_upper_95")) if isinstance(r, dict) else (None, None)
+        if side in ("before", "after") and isinstance(r.get("rule"), str) and model.num(bound, None):
+            metric = r.get("metric") if isinstance(r.get("metric"), str) else r["rule"]
+            lines.append(f"- sampled 0: {code(r['rule'])}: {side}'s 0 has none recorded, and may hide up to"
+                         f" {_metric_value(metric, model.num(bound))} at 95%"
+                         f" ({'failed' if r.get('failed') is True else 'passed'} on what was recorded)")
     return "\n".join(lines) if len(lines) == 1 else lines[0] + "\n\n" + "\n".join(lines[1:])
 
 

@@ -179,6 +179,20 @@ def test_ratios_are_bold_only_when_they_moved(stress, stress_baseline):
     assert "mismatched" not in text
 
 
+def test_sampled_diff_says_when_a_rule_turns_on_a_sampled_zero():
+    diff = {"verdict": "verdict: PASS (1 of 1 rule applied; 1 on a sampled 0 with none recorded)",
+            "passed": True, "withheld": False,
+            "rules": [{"rule": "large_object_bytes>0", "metric": "large_object_bytes", "not_applied": None,
+                       "failed": False, "compared": 0, "sampled_zero_side": "after",
+                       "sampled_zero_upper_95": 3 * 1048576}]}
+    text = markdown.verdict(diff)
+    assert ("- sampled 0: `large_object_bytes>0`: after's 0 has none recorded, and may hide up to 3.0 MiB at 95%"
+            " (passed on what was recorded)") in text, text
+    for rule in ({"rule": "large_object_bytes>0", "sampled_zero_side": None},
+                 {"rule": "large_object_bytes>0", "sampled_zero_side": "after", "sampled_zero_upper_95": None}):
+        assert "- sampled 0" not in markdown.verdict(dict(diff, rules=[rule]))
+
+
 def test_sampled_diff_shows_sigma_and_rules_within_noise():
     diff = {"verdict": "verdict: PASS (1 of 1 rules applied; 1 within 2 sigma of the threshold)",
             "passed": True, "withheld": False,

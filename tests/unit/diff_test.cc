@@ -184,6 +184,57 @@ std::string SampledReportWithSigma(double allocations, double sigma) {
       allocations, sigma);
 }
 
+// A sampled report that recorded no large object: 0, with what that 0 may hide at 95% beside it.
+std::string SampledReportWithNoLargeObjects(double upper_95) {
+  return absl::StrFormat(
+      R"({"schema_version":1,"sampling":{"interval_bytes":1048576,"estimated":true,"samples":400,)"
+      R"("allocations_rel_error":0.05,"bytes_rel_error":0.01},"totals":{"allocations":1000,"allocations_sigma":50,)"
+      R"("bytes_allocated":5000,"bytes_allocated_sigma":50,"large_objects":0,"large_objects_upper_95":%g,)"
+      R"("large_objects_sigma":0},"gen":null})",
+      upper_95);
+}
+
+// A sampled 0 with nothing recorded is no exact 0 (it may hide up to its 95% bound): a rule that
+// turns on it says so, as a rule within 2 sigma does; the verdict stays what was recorded.
+TEST(Diff, RulesThatTurnOnASampledZeroSaySo) {
+  DiffSide sampled = Side(SampledReportWithNoLargeObjects(3));
+  EXPECT_EQ(sampled.metrics.at("large_objects").upper_95, 3);
+  EXPECT_EQ(sampled.metrics.at("allocations").upper_95, 0) << "not a 0";
+  DiffSide full = Side(Report(1000, 3000, 5));
+  DiffResult d = Compare(full, sampled, {*ParseRule("large_objects>0")}, 10);
+  ASSERT_EQ(d.outcomes.size(), 1u);
+  EXPECT_TRUE(d.outcomes[0].applicable);
+  EXPECT_FALSE(d.outcomes[0].failed);
+  EXPECT_EQ(d.outcomes[0].sampled_zero_side, "after");
+  EXPECT_EQ(d.outcomes[0].sampled_zero_upper_95, 3);
+  EXPECT_TRUE(d.passed);
+  EXPECT_EQ(VerdictLine(d), "verdict: PASS (1 of 1 rule applied; 1 on a sampled 0 with none recorded)");
+  std::string line =
+      "large_objects>0: after's 0 has none recorded, and may hide up to 3 at 95% (passed on what was recorded; "
+      "another sampling could fail it)";
+  EXPECT_NE(RenderDiffText(d).find("  sampled 0: " + line + "\n"), std::string::npos) << RenderDiffText(d);
+  EXPECT_NE(RenderDiffMarkdown(d).find("- sampled 0: " + line), std::string::npos) << RenderDiffMarkdown(d);
+  std::string json = RenderDiffJson(d);
+  EXPECT_NE(json.find(R"("sampled_zero_side":"after","sampled_zero_upper_95":3)"), std::string::npos) << json;
+
+  // A bound that cannot change the verdict is not mentioned: large_objects >= 5 fails at 0 and at 3.
+  DiffResult decided = Compare(full, sampled, {*ParseRule("large_objects>=5")}, 10);
+  EXPECT_TRUE(decided.outcomes[0].sampled_zero_side.empty());
+  EXPECT_EQ(RenderDiffText(decided).find("sampled 0"), std::string::npos);
+  // As the before side of a ratio: 2 large objects after, before's 0 may hide up to 3 (2 / 3 < 1.5x).
+  DiffSide two = Side(R"({"schema_version":1,"totals":{"allocations":1000,"large_objects":2}})");
+  DiffResult ratio = Compare(sampled, two, {*ParseRule("large_objects>1.5x")}, 10);
+  EXPECT_TRUE(ratio.outcomes[0].failed) << "0 -> 2 is an infinite ratio";
+  EXPECT_EQ(ratio.outcomes[0].sampled_zero_side, "before");
+  EXPECT_NE(VerdictLine(ratio).find("(on a sampled 0 with none recorded)"), std::string::npos) << VerdictLine(ratio);
+  // An exact 0 (a full trace): nothing is said of sampled zeros.
+  DiffSide none = Side(R"({"schema_version":1,"totals":{"allocations":1000,"large_objects":0}})");
+  DiffResult exact = Compare(full, none, {*ParseRule("large_objects>0")}, 10);
+  EXPECT_TRUE(exact.outcomes[0].applicable);
+  for (const std::string& out : {RenderDiffText(exact), RenderDiffMarkdown(exact), RenderDiffJson(exact)})
+    EXPECT_EQ(out.find("sampled"), std::string::npos) << out;
+}
+
 // Issue 16 item 4: a sampled side's figures are estimates: the diff shows each with its 1 sigma,
 // and a rule whose threshold lies within 2 sigma of the measured figure says the sample cannot
 // decide it (the verdict stays the estimate's: the default rules are unchanged).
