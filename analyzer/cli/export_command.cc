@@ -59,9 +59,30 @@ std::vector<std::string> FoldedFramesOf(const ProcessCatalog& catalog, uint32_t 
   return names;
 }
 
-}  // namespace
+// What the command line asked for, checked.
+struct ExportRequest {
+  std::string trace;
+  std::string format;  // folded, pprof or chrome
+  std::string output;
+  std::string weight;  // calls or bytes
+  AnalysisOptions options;
+  bool show_progress = false;
+};
 
-int ExportCommand(int argc, char** argv) {
+// The trace read through the passes the format needs.
+struct ExportedRun {
+  ExportedRun(const AnalysisOptions& options, bool chrome) : heap(options, &catalog) {
+    if (chrome) gen = std::make_unique<GenCollectionsPass>(&catalog, options.gen);
+  }
+  ProcessCatalog catalog;
+  HeapAnalysis heap;
+  std::unique_ptr<GenCollectionsPass> gen;  // chrome: the collections it marks
+  StackWindows stack_windows;               // chrome: which stacks allocated when
+  uint64_t origin = 0, end = 0;             // the exported span
+};
+
+// Parses and checks the command line into *req; a non-negative return is the exit status.
+int ParseExportRequest(int argc, char** argv, ExportRequest* req) {
   CliArgs args;
   args.Option("--format", true, "folded, pprof or chrome");
   args.Option("-o,--output", true, "the file to write (- for stdout)");
@@ -89,48 +110,51 @@ int ExportCommand(int argc, char** argv) {
     fprintf(stderr, "allocprof export: %s\n", std::string(pick.status().message()).c_str());
     return IsProcessSelectionError(pick.status()) ? kExitUsage : kExitBadInput;
   }
-  const std::string trace = pick->run[pick->focus].file;
+  req->trace = pick->run[pick->focus].file;
   if (pick->run.size() > 1) {
     fprintf(stderr, "allocprof export: %zu traces in this run; exporting %s, %s (--process picks another)\n",
             pick->run.size(), DescribeRunProcess(pick->run[pick->focus]).c_str(), pick->reason.c_str());
   }
-  std::string format = args.Get("--format");
-  if (format.empty()) return usage("--format is required: folded, pprof or chrome");
-  if (format != "folded" && format != "pprof" && format != "chrome") {
-    return usage(absl::StrCat("--format: cannot use '", format, "' (folded, pprof or chrome)"));
+  req->format = args.Get("--format");
+  if (req->format.empty()) return usage("--format is required: folded, pprof or chrome");
+  if (req->format != "folded" && req->format != "pprof" && req->format != "chrome") {
+    return usage(absl::StrCat("--format: cannot use '", req->format, "' (folded, pprof or chrome)"));
   }
-  std::string output = args.Get("--output");
-  if (output.empty()) return usage("-o FILE is required (- for stdout)");
-  std::string weight = args.Get("--weight", "calls");
-  if (weight != "calls" && weight != "bytes") {
-    return usage(absl::StrCat("--weight: cannot use '", weight, "' (calls or bytes)"));
+  req->output = args.Get("--output");
+  if (req->output.empty()) return usage("-o FILE is required (- for stdout)");
+  req->weight = args.Get("--weight", "calls");
+  if (req->weight != "calls" && req->weight != "bytes") {
+    return usage(absl::StrCat("--weight: cannot use '", req->weight, "' (calls or bytes)"));
   }
-  if (args.Has("--weight") && format == "chrome") return usage("--weight applies to folded and pprof");
+  if (args.Has("--weight") && req->format == "chrome") return usage("--weight applies to folded and pprof");
 
-  if (absl::Status out = CheckOutputFile(output, {trace}); !out.ok()) {
+  if (absl::Status out = CheckOutputFile(req->output, {req->trace}); !out.ok()) {
     fprintf(stderr, "allocprof export: %s\n", std::string(out.message()).c_str());
     return kExitCantCreate;
   }
-  AnalysisOptions options;
-  options.symbolize = !args.Has("--no-symbols");
-  st = ReadWindowFlags(args, &options.window);
-  if (st.ok()) st = ReadGenModelFlags(args, &options.gen);
+  req->options.symbolize = !args.Has("--no-symbols");
+  st = ReadWindowFlags(args, &req->options.window);
+  if (st.ok()) st = ReadGenModelFlags(args, &req->options.gen);
   if (!st.ok()) return usage(std::string(st.message()));
-  ProcessCatalog catalog;
-  HeapAnalysis heap(options, &catalog);
-  std::unique_ptr<GenCollectionsPass> gen;
-  StackWindows stack_windows;  // chrome: which stacks allocated when
-  if (format == "chrome") gen = std::make_unique<GenCollectionsPass>(&catalog, options.gen);
-  HeapPassFanout passes(&heap, gen ? std::vector<EventSink*>{gen.get(), &stack_windows} : std::vector<EventSink*>{});
-  bool show_progress = args.Has("--progress") || isatty(STDERR_FILENO);
+  req->show_progress = args.Has("--progress") || isatty(STDERR_FILENO);
+  return -1;
+}
+
+// Reads the trace into *run and fixes the exported span; a non-negative return is the exit status.
+int ReadExportedRun(const ExportRequest& req, ExportedRun* run) {
+  const std::string& trace = req.trace;
+  ProcessCatalog& catalog = run->catalog;
+  HeapAnalysis& heap = run->heap;
+  HeapPassFanout passes(
+      &heap, run->gen ? std::vector<EventSink*>{run->gen.get(), &run->stack_windows} : std::vector<EventSink*>{});
   ProgressFn progress;
-  if (show_progress) {
+  if (req.show_progress) {
     progress = [&trace](uint64_t done, uint64_t total) {
       fprintf(stderr, "\rallocprof: %s: %3.0f%%", trace.c_str(), total ? 100.0 * done / total : 100.0);
     };
   }
-  st = ReadProcessTrace(trace, &passes, &catalog, progress);
-  if (show_progress) fprintf(stderr, "\n");
+  absl::Status st = ReadProcessTrace(trace, &passes, &catalog, progress);
+  if (req.show_progress) fprintf(stderr, "\n");
   if (!st.ok()) {
     std::string message(st.message());
     if (!absl::StrContains(message, trace)) message = absl::StrCat(trace, ": ", message);
@@ -145,72 +169,93 @@ int ExportCommand(int argc, char** argv) {
             "exported what was flushed\n",
             trace.c_str());
   }
-
-  uint64_t origin = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
-  uint64_t end = std::max(catalog.last_time, heap.totals().last_event_ns);
-  if (heap.window().closed()) end = heap.window().close_ns();
+  run->origin = heap.origin_ns() ? heap.origin_ns() : catalog.first_time;
+  run->end = std::max(catalog.last_time, heap.totals().last_event_ns);
+  if (heap.window().closed()) run->end = heap.window().close_ns();
   if (heap.window().active() && !heap.window().opened()) {
     fprintf(stderr, "allocprof export: %s: the window never opened (--from %s does not occur in this trace)\n",
-            trace.c_str(), options.window.from.Describe("start").c_str());
+            trace.c_str(), req.options.window.from.Describe("start").c_str());
     return kExitBadInput;
   }
-  uint64_t duration = end > origin ? end - origin : 0;
-  std::string generator = absl::StrCat("allocprof ", ALLOCPROF_VERSION);
-  std::string data;
-  std::vector<std::string> warnings;
-  if (format == "chrome") {
-    ChromeTraceInput in;
-    in.pid = catalog.process.pid ? catalog.process.pid : 1;  // no process record: any non-zero pid
-    std::string exe = catalog.process.exe.empty() ? Basename(trace) : Basename(catalog.process.exe);
-    in.process_name = absl::StrCat(exe, " (pid ", catalog.process.pid, ")");
-    in.thread_name = "main";
-    for (const auto& [index, t] : catalog.threads) {
-      if (t.tid == catalog.process.pid && !t.name.empty()) in.thread_name = t.name;
-    }
-    in.generator = generator;
-    in.trace_path = trace;
-    if (heap.totals().allocations || heap.totals().frees) in.windows = heap.timeline().Fine(end);
-    in.end_ns = duration;
-    // A sampled trace's simulated collections are not estimates of anything (report/sections/gen.cc).
-    in.gen_model = !catalog.sampling.sampled();
-    if (in.gen_model) {
-      in.collections = gen->Finish(origin, end);
-    } else {
-      warnings.push_back("sampled trace: Gen collections are not available when sampling (none marked)");
-    }
-    if (heap.totals().allocations) {
-      // The heaviest stacks of each of 100 windows, at the window's start (times since the process start).
-      FrameSource frames(catalog, options.symbolize);
-      std::vector<TimeWindow> windows = heap.timeline().Windows(end, kChromeStackWindows, 0);
-      uint64_t process_start = catalog.has_process ? catalog.process.start_monotonic_ns : origin;
-      AddChromeStackSamples(
-          stack_windows.Cells(origin, windows), windows, origin > process_start ? origin - process_start : 0,
-          kChromeStacksPerWindow, [&](uint32_t id) { return FoldedFramesOf(catalog, id, frames); }, &in);
-      for (const std::string& w : frames.warnings()) warnings.push_back(w);
-    }
-    data = RenderChromeTrace(in);
-  } else {
-    FrameSource frames(catalog, options.symbolize);
-    ExportStacks stacks = heap.AllStacks();
-    if (format == "folded") {
-      data = RenderFolded(catalog, stacks, frames, weight == "bytes" ? FoldedWeight::kBytes : FoldedWeight::kCalls);
-    } else {
-      PprofOptions po;
-      po.default_sample_type = weight == "bytes" ? "alloc_space" : "alloc_objects";
-      po.time_nanos = static_cast<int64_t>(catalog.process.start_realtime_ns);
-      po.duration_nanos = static_cast<int64_t>(duration);
-      po.comments.push_back(generator);
-      po.comments.push_back(absl::StrCat("trace: ", trace));
-      if (!catalog.process.command_line.empty()) {
-        std::string command = absl::StrReplaceAll(catalog.process.command_line, {{std::string(1, '\0'), " "}});
-        po.comments.push_back(absl::StrCat("command: ", command));
-      }
-      data = Gzip(EncodePprof(catalog, stacks, frames, po));
-    }
-    warnings = frames.warnings();
+  return -1;
+}
+
+std::string RenderChrome(const ExportRequest& req, ExportedRun& run, const std::string& generator,
+                         std::vector<std::string>* warnings) {
+  const ProcessCatalog& catalog = run.catalog;
+  const HeapAnalysis& heap = run.heap;
+  ChromeTraceInput in;
+  in.pid = catalog.process.pid ? catalog.process.pid : 1;  // no process record: any non-zero pid
+  std::string exe = catalog.process.exe.empty() ? Basename(req.trace) : Basename(catalog.process.exe);
+  in.process_name = absl::StrCat(exe, " (pid ", catalog.process.pid, ")");
+  in.thread_name = "main";
+  for (const auto& [index, t] : catalog.threads) {
+    if (t.tid == catalog.process.pid && !t.name.empty()) in.thread_name = t.name;
   }
+  in.generator = generator;
+  in.trace_path = req.trace;
+  if (heap.totals().allocations || heap.totals().frees) in.windows = heap.timeline().Fine(run.end);
+  in.end_ns = run.end > run.origin ? run.end - run.origin : 0;
+  // A sampled trace's simulated collections are not estimates of anything (report/sections/gen.cc).
+  in.gen_model = !catalog.sampling.sampled();
+  if (in.gen_model) {
+    in.collections = run.gen->Finish(run.origin, run.end);
+  } else {
+    warnings->push_back("sampled trace: Gen collections are not available when sampling (none marked)");
+  }
+  if (heap.totals().allocations) {
+    // The heaviest stacks of each of 100 windows, at the window's start (times since the process start).
+    FrameSource frames(catalog, req.options.symbolize);
+    std::vector<TimeWindow> windows = heap.timeline().Windows(run.end, kChromeStackWindows, 0);
+    uint64_t process_start = catalog.has_process ? catalog.process.start_monotonic_ns : run.origin;
+    AddChromeStackSamples(
+        run.stack_windows.Cells(run.origin, windows), windows,
+        run.origin > process_start ? run.origin - process_start : 0, kChromeStacksPerWindow,
+        [&](uint32_t id) { return FoldedFramesOf(catalog, id, frames); }, &in);
+    for (const std::string& w : frames.warnings()) warnings->push_back(w);
+  }
+  return RenderChromeTrace(in);
+}
+
+// folded or pprof: every stack with its totals.
+std::string RenderStacks(const ExportRequest& req, const ExportedRun& run, const std::string& generator,
+                         std::vector<std::string>* warnings) {
+  const ProcessCatalog& catalog = run.catalog;
+  FrameSource frames(catalog, req.options.symbolize);
+  ExportStacks stacks = run.heap.AllStacks();
+  std::string data;
+  if (req.format == "folded") {
+    data = RenderFolded(catalog, stacks, frames, req.weight == "bytes" ? FoldedWeight::kBytes : FoldedWeight::kCalls);
+  } else {
+    PprofOptions po;
+    po.default_sample_type = req.weight == "bytes" ? "alloc_space" : "alloc_objects";
+    po.time_nanos = static_cast<int64_t>(catalog.process.start_realtime_ns);
+    po.duration_nanos = static_cast<int64_t>(run.end > run.origin ? run.end - run.origin : 0);
+    po.comments.push_back(generator);
+    po.comments.push_back(absl::StrCat("trace: ", req.trace));
+    if (!catalog.process.command_line.empty()) {
+      std::string command = absl::StrReplaceAll(catalog.process.command_line, {{std::string(1, '\0'), " "}});
+      po.comments.push_back(absl::StrCat("command: ", command));
+    }
+    data = Gzip(EncodePprof(catalog, stacks, frames, po));
+  }
+  *warnings = frames.warnings();
+  return data;
+}
+
+}  // namespace
+
+int ExportCommand(int argc, char** argv) {
+  ExportRequest req;
+  if (int exit = ParseExportRequest(argc, argv, &req); exit >= 0) return exit;
+  ExportedRun run(req.options, req.format == "chrome");
+  if (int exit = ReadExportedRun(req, &run); exit >= 0) return exit;
+  std::string generator = absl::StrCat("allocprof ", ALLOCPROF_VERSION);
+  std::vector<std::string> warnings;
+  std::string data = req.format == "chrome" ? RenderChrome(req, run, generator, &warnings)
+                                            : RenderStacks(req, run, generator, &warnings);
   for (const auto& w : warnings) fprintf(stderr, "allocprof export: warning: %s\n", w.c_str());
-  if (absl::Status out = WriteOutputFile(output, data, {trace}); !out.ok()) {
+  if (absl::Status out = WriteOutputFile(req.output, data, {req.trace}); !out.ok()) {
     fprintf(stderr, "allocprof export: %s\n", std::string(out.message()).c_str());
     return kExitCantCreate;
   }
