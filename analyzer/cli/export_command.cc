@@ -79,6 +79,7 @@ struct ExportedRun {
   std::unique_ptr<GenCollectionsPass> gen;  // chrome: the collections it marks
   StackWindows stack_windows;               // chrome: which stacks allocated when
   uint64_t origin = 0, end = 0;             // the exported span
+  uint64_t duration() const { return end > origin ? end - origin : 0; }
 };
 
 // Parses and checks the command line into *req; a non-negative return is the exit status.
@@ -195,7 +196,7 @@ std::string RenderChrome(const ExportRequest& req, ExportedRun& run, const std::
   in.generator = generator;
   in.trace_path = req.trace;
   if (heap.totals().allocations || heap.totals().frees) in.windows = heap.timeline().Fine(run.end);
-  in.end_ns = run.end > run.origin ? run.end - run.origin : 0;
+  in.end_ns = run.duration();
   // A sampled trace's simulated collections are not estimates of anything (report/sections/gen.cc).
   in.gen_model = !catalog.sampling.sampled();
   if (in.gen_model) {
@@ -230,7 +231,7 @@ std::string RenderStacks(const ExportRequest& req, const ExportedRun& run, const
     PprofOptions po;
     po.default_sample_type = req.weight == "bytes" ? "alloc_space" : "alloc_objects";
     po.time_nanos = static_cast<int64_t>(catalog.process.start_realtime_ns);
-    po.duration_nanos = static_cast<int64_t>(run.end > run.origin ? run.end - run.origin : 0);
+    po.duration_nanos = static_cast<int64_t>(run.duration());
     po.comments.push_back(generator);
     po.comments.push_back(absl::StrCat("trace: ", req.trace));
     if (!catalog.process.command_line.empty()) {

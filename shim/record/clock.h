@@ -1,14 +1,14 @@
 // The trace's clock: CLOCK_MONOTONIC in nanoseconds, read from the TSC where that is safe.
 //
 // Every time in a trace comes from NowNs(), on every thread, so the trace has one clock. It starts
-// as clock_gettime (the vDSO: ~26 ns on an Intel host with clocksource tsc, ~16-20 ns under
-// kvm-clock on an AMD EPYC guest); once clock.cc has calibrated the TSC against it (a cold path,
+// as clock_gettime; once clock.cc has calibrated the TSC against it (a cold path,
 // MaybeCalibrateClock, ~50 ms after start) it is an ordered TSC read scaled by one map published
-// once (no vDSO call, no seqcount, no timespec: ~22 ns with rdtscp on that Intel host, ~13 ns with
-// lfence+rdtsc on that AMD guest when a test forces it). The TSC serves only where the kernel
-// itself serves CLOCK_MONOTONIC from it (clocksource "tsc"): a host that chose another clocksource
-// may move the TSC under the guest (snapshots, migration). Thread-safe: the map is immutable once
-// published.
+// once: no vDSO call, no seqcount, no timespec. Measured: ~5% of churn's CPU on an Intel host
+// (rdtscp against the vDSO); on an AMD EPYC guest under kvm-clock, where the vDSO's reads are
+// 39.5 ns of the full trace's 213 ns a pair, ~14 ns a pair when a test forces lfence+rdtsc
+// (bench/HISTORY.md, sessions 10 and 11). The TSC serves only where the kernel itself serves
+// CLOCK_MONOTONIC from it (clocksource "tsc"): a host that chose another clocksource may move the
+// TSC under the guest (snapshots, migration). Thread-safe: the map is immutable once published.
 //
 // Ordering (the free-before/alloc-after contract of trace_format.h): an allocation's stamp must be
 // later than the other thread's free of the same block that the allocator's loads observed, and a
@@ -128,9 +128,9 @@ struct ClockPair {
   uint64_t width;
 };
 
-// The map from two readings `first` and `second` (second later): scaled by their rate, anchored at
-// `second` plus `lead_ns`, read with `read`. Pairs are anchored at their tsc read before the clock, so the map runs
-// ahead of the clock readings it follows (never behind: times stay monotone across the switch).
+// The map from two readings `first` and `second` (second later), read with `read`: scaled by their
+// rate, anchored at `second` plus `lead_ns`. Pairs are anchored at their tsc read before the clock,
+// so the map runs ahead of the clock readings it follows (never behind: times stay monotone across the switch).
 // False if the readings give no plausible rate (0.05 to 20 GHz).
 inline bool MakeTscMap(const ClockPair& first, const ClockPair& second, uint64_t lead_ns, TscRead read, TscMap* out) {
   if (second.tsc <= first.tsc || second.ns <= first.ns) return false;
